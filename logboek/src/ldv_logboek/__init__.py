@@ -1,0 +1,10 @@
+"""ldv_logboek: the shared core of the LDV suite (record model, attribute names, rules).
+
+The storage layer lives in `ldv_logboek.storage` and needs the `store` extra
+(clickhouse-connect and chDB); everything else here is pure Python so the SDK can use it.
+"""
+
+from ldv_logboek.record import Event, Link, LogRecord, Status
+from ldv_logboek.validation import InvalidRecord, Violation, check_record, ensure_valid
+
+__all__ = ["Event", "InvalidRecord", "Link", "LogRecord", "Status", "Violation", "check_record", "ensure_valid"]

@@ -1,0 +1,102 @@
+"""The LDV log record: one action (span) about at most one data subject."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from ldv_logboek import attributes as attr
+
+
+class Status(str, enum.Enum):
+    """Status of an action, as the standard (and OpenTelemetry) names it."""
+
+    UNSET = "Unset"
+    OK = "Ok"
+    ERROR = "Error"
+
+    @classmethod
+    def from_otlp(cls, code: int) -> Status:
+        """Map an OTLP `Status.code` (0 unset, 1 ok, 2 error) to a Status.
+
+        Raises ValueError for any other code, so a caller can reject the span.
+        """
+        try:
+            return _OTLP_STATUS[code]
+        except KeyError:
+            raise ValueError(f"unknown OTLP status code {code}") from None
+
+
+_OTLP_STATUS = {0: Status.UNSET, 1: Status.OK, 2: Status.ERROR}
+
+
+@dataclass(slots=True)
+class Event:
+    """A span event (for example an exception); kept for OpenTelemetry compatibility."""
+
+    time_ns: int
+    name: str
+    attributes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Link:
+    """A span link; kept for OpenTelemetry compatibility."""
+
+    trace_id: bytes
+    span_id: bytes
+    trace_state: str = ""
+    attributes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class LogRecord:
+    """One LDV log record.
+
+    Ids are raw bytes (16 for a trace, 8 for a span) as on the wire; times are nanoseconds
+    since the Unix epoch as in OTLP (the standard's milliseconds are derived on read).
+    Attribute values are strings, because that is how the store keeps them.
+    """
+
+    trace_id: bytes
+    span_id: bytes
+    name: str
+    start_time_ns: int
+    end_time_ns: int
+    status: Status = Status.UNSET
+    attributes: dict[str, str] = field(default_factory=dict)
+    parent_span_id: bytes = b""
+    resource_attributes: dict[str, str] = field(default_factory=dict)
+    status_message: str = ""
+    kind: str = "Internal"
+    trace_state: str = ""
+    scope_name: str = ""
+    scope_version: str = ""
+    events: list[Event] = field(default_factory=list)
+    links: list[Link] = field(default_factory=list)
+
+    @property
+    def processing_activity_id(self) -> str:
+        return self.attributes.get(attr.PROCESSING_ACTIVITY_ID, "")
+
+    @property
+    def data_subject_id(self) -> str:
+        return self.attributes.get(attr.DATA_SUBJECT_ID, "")
+
+    @property
+    def data_subject_id_type(self) -> str:
+        return self.attributes.get(attr.DATA_SUBJECT_ID_TYPE, "")
+
+    @property
+    def service_name(self) -> str:
+        return self.resource_attributes.get(attr.SERVICE_NAME, "")
+
+    @property
+    def is_ldv(self) -> bool:
+        """A span is an LDV record when it carries at least one `dpl.` attribute."""
+        return any(attr.is_ldv_attribute(k) for k in self.attributes)
+
+    @property
+    def span_ref(self) -> str:
+        """`trace_id/span_id` in hex, how messages name a span."""
+        return f"{self.trace_id.hex()}/{self.span_id.hex()}"

@@ -1,0 +1,20 @@
+"""ClickHouse storage of LDV records: client factory, versioned schema, inserts and queries.
+
+Needs the `store` extra of ldv-logboek (clickhouse-connect, and chDB for the embedded engine).
+"""
+
+from ldv_logboek.storage.client import StorageUnavailable, connect
+from ldv_logboek.storage.query import Cursor, Page, RecordQuery
+from ldv_logboek.storage.schema import SCHEMA_VERSION, migrate
+from ldv_logboek.storage.store import LogStore
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "LogStore",
+    "Page",
+    "RecordQuery",
+    "StorageUnavailable",
+    "Cursor",
+    "connect",
+    "migrate",
+]

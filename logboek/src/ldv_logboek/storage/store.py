@@ -1,0 +1,199 @@
+"""Writing and reading LDV records in ClickHouse (embedded chDB or a server)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from clickhouse_connect.driver.client import Client
+
+from ldv_logboek import attributes as attr
+from ldv_logboek.record import LogRecord, Status
+from ldv_logboek.storage.client import StorageUnavailable
+from ldv_logboek.storage.query import Cursor, Page, RecordQuery
+from ldv_logboek.storage.schema import DEFAULT_RETENTION_DAYS, RECORDS_TABLE, migrate
+
+INSERT_COLUMNS = [
+    "Timestamp",
+    "TraceId",
+    "SpanId",
+    "ParentSpanId",
+    "TraceState",
+    "SpanName",
+    "SpanKind",
+    "ServiceName",
+    "ResourceAttributes",
+    "ScopeName",
+    "ScopeVersion",
+    "SpanAttributes",
+    "Duration",
+    "StatusCode",
+    "StatusMessage",
+    "Events.Timestamp",
+    "Events.Name",
+    "Events.Attributes",
+    "Links.TraceId",
+    "Links.SpanId",
+    "Links.TraceState",
+    "Links.Attributes",
+    "RetentionDays",
+]
+
+_SELECT = f"""
+SELECT toUnixTimestamp64Nano(Timestamp), TraceId, SpanId, ParentSpanId, SpanName, StatusCode,
+       StatusMessage, Duration, ResourceAttributes, SpanAttributes, SpanKind, TraceState,
+       ScopeName, ScopeVersion
+FROM {RECORDS_TABLE}
+"""
+
+_STATUS = {s.value: s for s in Status}
+
+
+def record_columns(records: Sequence[LogRecord], retention_days: Sequence[int]) -> list[list[Any]]:
+    """Column-oriented insert data for `records`, in INSERT_COLUMNS order."""
+    return [
+        [r.start_time_ns for r in records],
+        [r.trace_id.hex() for r in records],
+        [r.span_id.hex() for r in records],
+        [r.parent_span_id.hex() for r in records],
+        [r.trace_state for r in records],
+        [r.name for r in records],
+        [r.kind for r in records],
+        [r.service_name for r in records],
+        [r.resource_attributes for r in records],
+        [r.scope_name for r in records],
+        [r.scope_version for r in records],
+        [r.attributes for r in records],
+        [max(0, r.end_time_ns - r.start_time_ns) for r in records],
+        [r.status.value for r in records],
+        [r.status_message for r in records],
+        [[e.time_ns for e in r.events] for r in records],
+        [[e.name for e in r.events] for r in records],
+        [[e.attributes for e in r.events] for r in records],
+        [[link.trace_id.hex() for link in r.links] for r in records],
+        [[link.span_id.hex() for link in r.links] for r in records],
+        [[link.trace_state for link in r.links] for r in records],
+        [[link.attributes for link in r.links] for r in records],
+        list(retention_days),
+    ]
+
+
+class LogStore:
+    """The Logboek's records in ClickHouse.
+
+    One instance per process; calls are serialised with a lock because one chDB session is
+    not safe for concurrent use. Writers batch (the collector's group commit): every insert
+    is one ClickHouse part, so never insert per record.
+    """
+
+    def __init__(
+        self,
+        client: Client,
+        *,
+        retention_days: int = DEFAULT_RETENTION_DAYS,
+        retention_by_organisation: Mapping[str, int] | None = None,
+    ):
+        self.client = client
+        self.retention_days = retention_days
+        self.retention_by_organisation = dict(retention_by_organisation or {})
+        self._lock = threading.Lock()
+
+    def migrate(self) -> list[int]:
+        """Create or upgrade the schema; safe to call at every start."""
+        with self._lock:
+            return migrate(self.client)
+
+    def insert(self, records: Sequence[LogRecord]) -> None:
+        """Store `records` in one insert (all or nothing). Raises StorageUnavailable."""
+        if not records:
+            return
+
+        retention = [
+            self.retention_by_organisation.get(r.resource_attributes.get(attr.ORGANISATION, ""), self.retention_days)
+            for r in records
+        ]
+        data = record_columns(records, retention)
+        try:
+            with self._lock:
+                self.client.insert(RECORDS_TABLE, data, column_names=INSERT_COLUMNS, column_oriented=True)
+        except Exception as exc:  # noqa: BLE001 - the driver raises many types; all mean "not stored"
+            raise StorageUnavailable(f"insert of {len(records)} records failed: {exc}") from exc
+
+    def find(self, query: RecordQuery) -> Page:
+        """Records matching `query`, each once even when it was delivered more than once."""
+        where: list[str] = []
+        params: dict[str, Any] = {}
+        if query.trace_id is not None:
+            where.append("TraceId = {trace_id:String}")
+            params["trace_id"] = query.trace_id.hex()
+        if query.processing_activity_id:
+            where.append("ProcessingActivityId = {activity:String}")
+            params["activity"] = query.processing_activity_id
+        if query.data_subject_id:
+            where.append("DataSubjectId = {subject:String}")
+            params["subject"] = query.data_subject_id
+        if query.start_time_ms is not None:
+            where.append("Timestamp >= fromUnixTimestamp64Milli({start_ms:Int64}, 'UTC')")
+            params["start_ms"] = query.start_time_ms
+        if query.end_time_ms is not None:
+            where.append("Timestamp <= fromUnixTimestamp64Milli({end_ms:Int64}, 'UTC')")
+            params["end_ms"] = query.end_time_ms
+        if query.after is not None:
+            where.append(
+                "Timestamp >= fromUnixTimestamp64Nano({after_ts:Int64}, 'UTC') AND "
+                "(toUnixTimestamp64Nano(Timestamp), TraceId, SpanId) > "
+                "({after_ts:Int64}, {after_trace:String}, {after_span:String})"
+            )
+            params.update(
+                after_ts=query.after.timestamp_ns, after_trace=query.after.trace_id, after_span=query.after.span_id
+            )
+        sql = (
+            _SELECT
+            + " WHERE "
+            + " AND ".join(where)
+            + " ORDER BY Timestamp, TraceId, SpanId LIMIT 1 BY TraceId, SpanId LIMIT {limit:UInt32}"
+        )
+        params["limit"] = query.limit + 1
+        rows = self._query(sql, params)
+        records = [_row_to_record(row) for row in rows[: query.limit]]
+        next_cursor = None
+        if len(rows) > query.limit:
+            last = records[-1]
+            next_cursor = Cursor(last.start_time_ns, last.trace_id.hex(), last.span_id.hex()).encode()
+        return Page(records=records, next_cursor=next_cursor)
+
+    def count(self) -> int:
+        """Distinct records in the store (duplicated deliveries counted once)."""
+        return int(self._query(f"SELECT uniqExact(TraceId, SpanId) FROM {RECORDS_TABLE}", {})[0][0])
+
+    def _query(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        try:
+            with self._lock:
+                return self.client.query(sql, parameters=params).result_rows
+        except Exception as exc:  # noqa: BLE001
+            raise StorageUnavailable(f"query failed: {exc}") from exc
+
+    def close(self) -> None:
+        with self._lock:
+            self.client.close()
+
+
+def _row_to_record(row: tuple[Any, ...]) -> LogRecord:
+    (ts, trace_id, span_id, parent, name, status, status_msg, duration, resource, attributes, kind, state, scope, scope_v) = row
+    return LogRecord(
+        trace_id=bytes.fromhex(trace_id),
+        span_id=bytes.fromhex(span_id),
+        parent_span_id=bytes.fromhex(parent) if parent else b"",
+        name=name,
+        start_time_ns=int(ts),
+        end_time_ns=int(ts) + int(duration),
+        status=_STATUS.get(status, Status.UNSET),
+        status_message=status_msg,
+        resource_attributes=dict(resource),
+        attributes=dict(attributes),
+        kind=kind,
+        trace_state=state,
+        scope_name=scope,
+        scope_version=scope_v,
+    )
