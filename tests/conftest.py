@@ -1,0 +1,50 @@
+"""Shared test helpers: ids, records and paths that every component's tests use."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from ldv_logboek import LogRecord, attributes as attr
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+# CI lays shared/ beside the clone; a developer's checkout has it at ../shared as well.
+SHARED_DIR = REPO_ROOT.parent / "shared"
+
+
+def make_record(
+    *,
+    subject: str | None = "hmac-sha256:" + "ab" * 32,
+    activity: str | None = "https://register.example/processing-activities/huurtoeslag",
+    trace_id: bytes | None = None,
+    name: str = "huurtoeslag berekenen",
+    start_ns: int | None = None,
+    **extra_attrs: str,
+) -> LogRecord:
+    """A valid LDV record with random ids, for tests."""
+    start = start_ns if start_ns is not None else time.time_ns()
+    attributes: dict[str, str] = {}
+    if activity is not None:
+        attributes[attr.PROCESSING_ACTIVITY_ID] = activity
+    if subject is not None:
+        attributes[attr.DATA_SUBJECT_ID] = subject
+        attributes[attr.DATA_SUBJECT_ID_TYPE] = "BSN"
+    attributes.update({k.replace("__", "."): v for k, v in extra_attrs.items()})
+    return LogRecord(
+        trace_id=trace_id or os.urandom(16),
+        span_id=os.urandom(8),
+        name=name,
+        start_time_ns=start,
+        end_time_ns=start + 2_000_000,
+        attributes=attributes,
+        resource_attributes={attr.SERVICE_NAME: "toeslagen-api", attr.ORGANISATION: "dienst-toeslagen"},
+    )
+
+
+@pytest.fixture
+def shared_dir() -> Path:
+    assert SHARED_DIR.is_dir(), f"shared/ not found beside the repo at {SHARED_DIR}"
+    return SHARED_DIR
