@@ -1,0 +1,123 @@
+"""The `ldv` command: serve the suite, manage the store, generate load, run the demo."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+
+from ldv_suite.settings import ServeSettings
+
+app = typer.Typer(help="LDV suite: Logboek Dataverwerkingen collector, store and read APIs.", no_args_is_help=True)
+console = Console()
+
+ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="TOML file with settings (see README).")]
+DataDirOpt = Annotated[Optional[Path], typer.Option("--data-dir", help="Directory of the embedded store.")]
+DsnOpt = Annotated[
+    Optional[str], typer.Option("--store-dsn", help="ClickHouse server instead of the embedded store.")
+]
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(), format="%(message)s", handlers=[RichHandler(console=console, show_path=False)]
+    )
+
+
+@app.command()
+def serve(
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+    store_dsn: DsnOpt = None,
+    host: Annotated[Optional[str], typer.Option(help="Address to listen on.")] = None,
+    otlp_http_port: Annotated[Optional[int], typer.Option(help="OTLP/HTTP port [default: 4318].")] = None,
+    otlp_grpc_port: Annotated[Optional[int], typer.Option(help="OTLP/gRPC port [default: 4317].")] = None,
+    api_port: Annotated[Optional[int], typer.Option(help="Read API port [default: 8080].")] = None,
+) -> None:
+    """Run the collector (OTLP) and the read APIs in one process on one store."""
+    from ldv_suite.server import Stack
+
+    settings = ServeSettings.load(
+        config,
+        data_dir=data_dir,
+        store_dsn=store_dsn,
+        host=host,
+        otlp_http_port=otlp_http_port,
+        otlp_grpc_port=otlp_grpc_port,
+        api_port=api_port,
+    )
+    _logging(settings.log_level)
+    stack = Stack.build(settings)
+
+    def ready() -> None:
+        console.print(
+            f"[bold green]LDV suite ready[/] store={_where(settings)}  "
+            f"OTLP/HTTP http://{settings.host}:{settings.otlp_http_port}/v1/traces  "
+            f"read API http://{settings.host}:{settings.api_port}/lezenapi/v1"
+        )
+
+    asyncio.run(stack.run(on_ready=ready))
+    console.print("[bold]LDV suite stopped[/]; every acknowledged record is stored.")
+
+
+@app.command()
+def schema(config: ConfigOpt = None, data_dir: DataDirOpt = None, store_dsn: DsnOpt = None) -> None:
+    """Create or migrate the store's schema and print its version."""
+    from ldv_logboek.storage import SCHEMA_VERSION, LogStore, connect
+
+    settings = ServeSettings.load(config, data_dir=data_dir, store_dsn=store_dsn)
+    if settings.store_dsn is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = LogStore(connect(settings.dsn()))
+    applied = store.migrate()
+    store.close()
+    console.print(f"schema version {SCHEMA_VERSION} at {_where(settings)}; applied now: {applied or 'nothing'}")
+
+
+@app.command()
+def generate(
+    endpoint: Annotated[str, typer.Option(help="OTLP/HTTP traces endpoint.")] = "http://127.0.0.1:4318/v1/traces",
+    records: Annotated[int, typer.Option(min=1, help="How many records to send.")] = 10_000,
+    batch: Annotated[int, typer.Option(min=1, max=10_000, help="Records per OTLP request.")] = 512,
+    seed: Annotated[int, typer.Option(help="Random seed, for repeatable load.")] = 7,
+) -> None:
+    """Send synthetic LDV records (realistic attributes, pseudonymised subjects) over OTLP/HTTP."""
+    import httpx
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+    from rich.progress import Progress
+
+    from ldv_suite.synthetic import synthetic_bodies
+
+    rejected = 0
+    started = time.perf_counter()
+    with httpx.Client(timeout=60) as client, Progress(console=console) as progress:
+        task = progress.add_task("sending records", total=records)
+        left = records
+        for body in synthetic_bodies(records, batch, seed=seed):
+            response = client.post(endpoint, content=body, headers={"Content-Type": "application/x-protobuf"})
+            if response.status_code != 200:
+                console.print(f"[red]collector answered {response.status_code}[/]: {response.text[:300]}")
+                raise typer.Exit(1)
+            answer = ExportTraceServiceResponse.FromString(response.content)
+            rejected += answer.partial_success.rejected_spans
+            sent = min(batch, left)
+            left -= sent
+            progress.advance(task, sent)
+    elapsed = time.perf_counter() - started
+    console.print(f"sent {records} records in {elapsed:.2f}s ({records / elapsed:,.0f}/s); rejected: {rejected}")
+
+
+def _where(settings: ServeSettings) -> str:
+    from ldv_logboek.storage.client import redact
+
+    return redact(settings.dsn())
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,107 @@
+"""`ldv serve`: the collector and the APIs in one process, on one store.
+
+chDB opens a data directory from one process only, so in embedded mode everything that reads
+or writes the store lives here. Each protocol gets its own uvicorn server on its own port, all
+on one event loop; SIGINT/SIGTERM stop them together: first no new requests, then in-flight
+requests finish (their records are committed by the collector's group commit), then the
+collector flushes and the store closes. Nothing is acknowledged that is not stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+
+from ldv_logboek.storage import LogStore, connect
+from ldv_logboek.storage.client import redact
+from ldv_suite.settings import ServeSettings
+
+log = logging.getLogger("ldv.serve")
+
+
+class _SharedSignalServer(uvicorn.Server):
+    """A uvicorn server that leaves signal handling to `Stack`, which stops all servers together."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+@dataclass
+class Stack:
+    """The running suite: one store, the collector app and the API app, each on its port."""
+
+    settings: ServeSettings
+    store: LogStore
+    servers: list[uvicorn.Server] = field(default_factory=list)
+    extra_tasks: list[Callable[[], Any]] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, settings: ServeSettings) -> Stack:
+        """Open (and migrate) the store and create the apps; nothing listens yet."""
+        # Imported here so `ldv --help` stays fast.
+        from ldv_collector import CollectorSettings, create_app as create_collector_app
+        from ldv_inzicht import ApiSettings, create_app as create_api_app
+
+        if settings.store_dsn is None:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        store = LogStore(connect(settings.dsn()), retention_days=settings.retention_days)
+        applied = store.migrate()
+        if applied:
+            log.info("store %s migrated to schema version %s", redact(settings.dsn()), applied[-1])
+        stack = cls(settings=settings, store=store)
+        stack.add_server(create_collector_app(store, CollectorSettings()), settings.otlp_http_port)
+        stack.add_server(create_api_app(store, ApiSettings()), settings.api_port)
+        return stack
+
+    def add_server(self, app: Any, port: int) -> None:
+        config = uvicorn.Config(
+            app,
+            host=self.settings.host,
+            port=port,
+            log_level=self.settings.log_level,
+            lifespan="on",
+            access_log=False,
+            timeout_graceful_shutdown=30,
+        )
+        self.servers.append(_SharedSignalServer(config))
+
+    def stop(self) -> None:
+        """Ask every server to stop (idempotent; safe from a signal handler)."""
+        for server in self.servers:
+            server.should_exit = True
+
+    async def run(self, on_ready: Callable[[], Any] | None = None) -> None:
+        """Serve until SIGINT/SIGTERM or `stop()`; then shut down cleanly and close the store."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.stop)
+        tasks = [asyncio.create_task(server.serve()) for server in self.servers]
+        try:
+            if on_ready is not None:
+                while not all(s.started for s in self.servers):
+                    if any(t.done() for t in tasks):
+                        break
+                    await asyncio.sleep(0.02)
+                if all(s.started for s in self.servers):
+                    result = on_ready()
+                    if asyncio.iscoroutine(result):
+                        await result
+            await asyncio.gather(*tasks)
+        finally:
+            self.stop()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+            self.store.close()
+        failed = [s for s in self.servers if not s.started]
+        if failed:
+            ports = ", ".join(str(s.config.port) for s in failed)
+            raise RuntimeError(f"could not start listening on port(s) {ports} (in use?)")

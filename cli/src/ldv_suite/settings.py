@@ -1,0 +1,55 @@
+"""Settings of `ldv serve`: from a TOML file, then `LDV_*` environment variables, then flags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+
+class ServeSettings(BaseSettings):
+    """Where the store lives and which ports `ldv serve` listens on.
+
+    Each component reads its own settings too (`LDV_COLLECTOR_*`, `LDV_API_*`); see the README.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="LDV_", extra="ignore")
+
+    data_dir: Path = Field(Path(".ldv-data"), description="Directory of the embedded chDB store.")
+    store_dsn: str | None = Field(
+        None,
+        description="ClickHouse to use instead of the embedded store, e.g. https://user:pass@host:8443/ldv. "
+        "Default: chdb:///<data_dir>.",
+    )
+    host: str = Field("127.0.0.1", description="Address to listen on; 0.0.0.0 for all interfaces.")
+    otlp_http_port: int = Field(4318, description="OTLP/HTTP port (POST /v1/traces).")
+    otlp_grpc_port: int = Field(4317, description="OTLP/gRPC port; 0 disables it.")
+    api_port: int = Field(8080, description="Port of the read API, register API and citizen page.")
+    retention_days: int = Field(3650, ge=1, le=65535, description="Default retention of records, in days (TTL).")
+    log_level: str = Field("info", description="Log level of the servers.")
+
+    def dsn(self) -> str:
+        return self.store_dsn or f"chdb://{self.data_dir.resolve()}"
+
+    @classmethod
+    def load(cls, config_file: Path | None = None, **overrides: object) -> ServeSettings:
+        """Settings from `config_file` (TOML, optional), the environment, then non-None overrides."""
+        given = {k: v for k, v in overrides.items() if v is not None}
+
+        class _FromFile(cls):  # type: ignore[valid-type,misc]
+            @classmethod
+            def settings_customise_sources(
+                cls,
+                settings_cls: type[BaseSettings],
+                init_settings: PydanticBaseSettingsSource,
+                env_settings: PydanticBaseSettingsSource,
+                dotenv_settings: PydanticBaseSettingsSource,
+                file_secret_settings: PydanticBaseSettingsSource,
+            ) -> tuple[PydanticBaseSettingsSource, ...]:
+                sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+                if config_file is not None:
+                    sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+                return tuple(sources)
+
+        return cls.model_validate(_FromFile(**given).model_dump())

@@ -1,0 +1,126 @@
+"""OTLP protobuf messages to LDV log records.
+
+Attribute values become strings the way the OpenTelemetry Collector's ClickHouse exporter
+writes them: strings as they are, booleans `true`/`false`, numbers in decimal, bytes in
+base64, and arrays and key-value lists as compact JSON. This code runs for every span, so it
+reads repeated fields directly and only reaches for json.dumps for arrays and kvlists.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+from ldv_logboek.record import Event, Link, LogRecord, Status
+
+# OTLP Span.SpanKind numbers to the names the ClickHouse exporter stores.
+SPAN_KINDS: tuple[str, ...] = ("Unspecified", "Internal", "Server", "Client", "Producer", "Consumer")
+_STATUS: tuple[Status, ...] = (Status.UNSET, Status.OK, Status.ERROR)
+
+
+def _raw(value: AnyValue) -> Any:
+    """An AnyValue as a JSON-ready Python value (for arrays and kvlists)."""
+    which = value.WhichOneof("value")
+    if which == "string_value":
+        return value.string_value
+    if which == "int_value":
+        return value.int_value
+    if which == "bool_value":
+        return value.bool_value
+    if which == "double_value":
+        return value.double_value
+    if which == "array_value":
+        return [_raw(v) for v in value.array_value.values]
+    if which == "kvlist_value":
+        return {kv.key: _raw(kv.value) for kv in value.kvlist_value.values}
+    if which == "bytes_value":
+        return base64.b64encode(value.bytes_value).decode()
+    return None
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def value_to_str(value: AnyValue) -> str:
+    """One attribute value as the string the store keeps."""
+    which = value.WhichOneof("value")
+    if which == "string_value":
+        return value.string_value
+    if which == "int_value":
+        return str(value.int_value)
+    if which == "bool_value":
+        return "true" if value.bool_value else "false"
+    if which == "double_value":
+        return str(value.double_value)
+    if which == "array_value":
+        return _json([_raw(v) for v in value.array_value.values])
+    if which == "kvlist_value":
+        return _json({kv.key: _raw(kv.value) for kv in value.kvlist_value.values})
+    if which == "bytes_value":
+        return base64.b64encode(value.bytes_value).decode()
+    return ""
+
+
+def attributes_to_dict(attributes: Any) -> dict[str, str]:
+    """Repeated KeyValue to {key: string}; a repeated key keeps its last value."""
+    out: dict[str, str] = {}
+    kv: KeyValue
+    for kv in attributes:
+        value = kv.value
+        # Most LDV attributes are strings: test that case before the generic dispatch.
+        if value.HasField("string_value"):
+            out[kv.key] = value.string_value
+        else:
+            out[kv.key] = value_to_str(value)
+    return out
+
+
+def span_kind(kind: int) -> str:
+    """The ClickHouse exporter's name of an OTLP span kind; unknown numbers are Unspecified."""
+    return SPAN_KINDS[kind] if 0 <= kind < len(SPAN_KINDS) else "Unspecified"
+
+
+def status_of(code: int) -> Status | None:
+    """The LDV status of an OTLP status code, or None for a code OTLP does not define."""
+    return _STATUS[code] if 0 <= code < len(_STATUS) else None
+
+
+def span_to_record(
+    span: Span,
+    attributes: dict[str, str],
+    resource_attributes: dict[str, str],
+    scope_name: str,
+    scope_version: str,
+    status: Status,
+) -> LogRecord:
+    """Build the record of `span` from its already converted attributes and status."""
+    return LogRecord(
+        trace_id=span.trace_id,
+        span_id=span.span_id,
+        name=span.name,
+        start_time_ns=span.start_time_unix_nano,
+        end_time_ns=span.end_time_unix_nano,
+        status=status,
+        attributes=attributes,
+        parent_span_id=span.parent_span_id,
+        resource_attributes=resource_attributes,
+        status_message=span.status.message,
+        kind=span_kind(span.kind),
+        trace_state=span.trace_state,
+        scope_name=scope_name,
+        scope_version=scope_version,
+        events=[Event(e.time_unix_nano, e.name, attributes_to_dict(e.attributes)) for e in span.events]
+        if span.events
+        else [],
+        links=[
+            Link(link.trace_id, link.span_id, link.trace_state, attributes_to_dict(link.attributes))
+            for link in span.links
+        ]
+        if span.links
+        else [],
+    )

@@ -1,0 +1,109 @@
+"""Configuration of the collector, from the environment (prefix `LDV_COLLECTOR_`) or code."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ldv_logboek import attributes as attr
+
+MIN_KEY_CHARS = 16
+
+
+class CollectorSettings(BaseSettings):
+    """Settings of the OTLP collector.
+
+    Every field can be set with an environment variable `LDV_COLLECTOR_<FIELD NAME>`, for
+    example `LDV_COLLECTOR_MAX_BODY_BYTES=8388608`; dictionaries are given as JSON, for example
+    `LDV_COLLECTOR_ORGANISATION_KEYS='{"gemeente-amsterdam": "..."}'`.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="LDV_COLLECTOR_", extra="ignore")
+
+    max_body_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        gt=0,
+        description=(
+            "Largest request body accepted, in bytes, both as received and after gzip/deflate "
+            "decompression (a compression bomb is cut off at this size, not inflated). "
+            "Larger requests get HTTP 413."
+        ),
+    )
+    max_batch_records: int = Field(
+        default=20_000,
+        gt=0,
+        description=(
+            "Group commit: the most records one insert gathers from concurrent requests. "
+            "A single request larger than this is inserted on its own, never split."
+        ),
+    )
+    max_batch_wait_ms: float = Field(
+        default=2.0,
+        ge=0,
+        le=1000,
+        description=(
+            "Group commit: how long the writer waits for more requests after the first one "
+            "arrives before it inserts, in milliseconds (0: insert at once; requests that "
+            "arrive while an insert runs are batched anyway)."
+        ),
+    )
+    pseudonymisation_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Default organisation key for pseudonymising a clear BSN in "
+            f"`{attr.DATA_SUBJECT_ID}` (HMAC-SHA256 over the UTF-8 bytes of this key). Used for "
+            f"spans whose resource attribute `{attr.ORGANISATION}` has no entry in "
+            f"`organisation_keys`. At least {MIN_KEY_CHARS} characters."
+        ),
+    )
+    organisation_keys: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description=(
+            f"Pseudonymisation key per organisation, keyed by the resource attribute `{attr.ORGANISATION}`; "
+            f"each at least {MIN_KEY_CHARS} characters. Overrides `pseudonymisation_key` for that organisation."
+        ),
+    )
+    store_clear_bsn: bool = Field(
+        default=False,
+        description=(
+            f"When no key applies to a span, store a clear BSN in `{attr.DATA_SUBJECT_ID}` as it is "
+            "instead of rejecting the span. Off by default: the standard recommends pseudonymised "
+            "subject ids. Clear BSNs in any other attribute are always rejected."
+        ),
+    )
+    retry_after_seconds: int = Field(
+        default=5,
+        ge=1,
+        description="Value of the Retry-After header on HTTP 503 (storage unavailable or shutting down).",
+    )
+    max_error_message_chars: int = Field(
+        default=8192,
+        ge=256,
+        description=(
+            "Cap on the length of the OTLP partial_success error_message that lists rejected spans; "
+            "the rest is summarised as a count."
+        ),
+    )
+
+    @field_validator("pseudonymisation_key")
+    @classmethod
+    def _check_default_key(cls, key: SecretStr | None) -> SecretStr | None:
+        if key is not None and len(key.get_secret_value()) < MIN_KEY_CHARS:
+            raise ValueError(f"a pseudonymisation key needs at least {MIN_KEY_CHARS} characters")
+        return key
+
+    @field_validator("organisation_keys")
+    @classmethod
+    def _check_organisation_keys(cls, keys: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        for organisation, key in keys.items():
+            if len(key.get_secret_value()) < MIN_KEY_CHARS:
+                # Name the organisation, never the key.
+                raise ValueError(
+                    f"the pseudonymisation key of organisation {organisation!r} needs at least {MIN_KEY_CHARS} characters"
+                )
+        return keys
+
+    def key_for(self, organisation: str) -> bytes | None:
+        """The pseudonymisation key for `organisation` (its own, else the default), or None."""
+        key = self.organisation_keys.get(organisation) or self.pseudonymisation_key
+        return key.get_secret_value().encode() if key is not None else None
