@@ -1,0 +1,103 @@
+"""Start `ldv serve` as a real subprocess on free loopback ports, for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@dataclass
+class ServeProcess:
+    """One `ldv serve` process; `start()` waits until both ports answer."""
+
+    data_dir: Path
+    otlp_port: int = field(default_factory=free_port)
+    api_port: int = field(default_factory=free_port)
+    grpc_port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    @property
+    def traces_url(self) -> str:
+        return f"http://127.0.0.1:{self.otlp_port}/v1/traces"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    def start(self, timeout: float = 60.0) -> ServeProcess:
+        self.log_path = self.data_dir.parent / f"serve-{self.api_port}.log"
+        log = self.log_path.open("ab")
+        cmd = [
+            sys.executable, "-m", "ldv_suite.cli", "serve",
+            "--data-dir", str(self.data_dir),
+            "--otlp-http-port", str(self.otlp_port),
+            "--otlp-grpc-port", str(self.grpc_port),
+            "--api-port", str(self.api_port),
+        ]  # fmt: skip
+        env = {**os.environ, "COLUMNS": "200"}
+        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"ldv serve exited with {self.proc.returncode}:\n{self.log()}")
+            if _listening(self.otlp_port) and _listening(self.api_port):
+                return self
+            time.sleep(0.1)
+        self.kill()
+        raise RuntimeError(f"ldv serve did not start within {timeout}s:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path and self.log_path.exists() else ""
+
+    def kill(self) -> None:
+        """SIGKILL: no flush, no goodbye."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def terminate(self, timeout: float = 60.0) -> int:
+        """SIGTERM and wait for a clean exit; returns the exit code."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout)
+
+    def read(self, body: dict, **params: str | int) -> httpx.Response:
+        return httpx.post(f"{self.api_url}/lezenapi/v1/processing-activities", json=body, params=params, timeout=30)
+
+    def read_all(self, body: dict, limit: int = 1000) -> list[dict]:
+        """Every record matching `body`, following the cursor from page to page."""
+        records: list[dict] = []
+        cursor: str | None = None
+        for _ in range(10_000):
+            params: dict[str, str | int] = {"limit": limit}
+            if cursor:
+                params["cursor"] = cursor
+            response = self.read(body, **params)
+            assert response.status_code == 200, response.text
+            page = response.json()
+            records += page["processingActivities"]
+            cursor = page.get("next")
+            if not cursor:
+                return records
+        raise AssertionError("paging did not end")

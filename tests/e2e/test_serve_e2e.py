@@ -1,0 +1,171 @@
+"""`ldv serve` as a real process: official OpenTelemetry SDK in, read API out, crash safety."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.trace import Status, StatusCode
+
+from ldv_logboek import attributes as attr
+from ldv_logboek.ids import trace_id_as_uuid
+from tests.e2e.serve_process import ServeProcess
+
+pytestmark = pytest.mark.e2e
+
+ACTIVITY = "https://register.toeslagen.example/processing-activities/huurtoeslag"
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[ServeProcess]:
+    process = ServeProcess(tmp_path / "data").start()
+    yield process
+    process.kill()
+
+
+def _provider(serve: ServeProcess) -> TracerProvider:
+    provider = TracerProvider(
+        resource=Resource.create({attr.SERVICE_NAME: "toeslagen-api", attr.ORGANISATION: "dienst-toeslagen"})
+    )
+    provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=serve.traces_url, timeout=30)))
+    return provider
+
+
+def test_official_otel_sdk_to_read_api(serve: ServeProcess) -> None:
+    provider = _provider(serve)
+    tracer = provider.get_tracer("toeslagen")
+    subjects = ["hmac-sha256:" + os.urandom(32).hex() for _ in range(2)]
+    with tracer.start_as_current_span("huurtoeslag berekenen", attributes={attr.PROCESSING_ACTIVITY_ID: ACTIVITY}) as root:
+        for subject in subjects:
+            with tracer.start_as_current_span(
+                "inkomen beoordelen",
+                attributes={
+                    attr.PROCESSING_ACTIVITY_ID: ACTIVITY,
+                    attr.DATA_SUBJECT_ID: subject,
+                    attr.DATA_SUBJECT_ID_TYPE: "BSN",
+                },
+            ) as child:
+                child.set_status(Status(StatusCode.OK))
+        with tracer.start_as_current_span("cache opwarmen"):  # no dpl.*: not an LDV record
+            pass
+    provider.force_flush()
+    provider.shutdown()
+    trace_hex = format(root.get_span_context().trace_id, "032x")
+    root_span_hex = format(root.get_span_context().span_id, "016x")
+
+    # Both notations of the trace id select the same records.
+    by_hex = serve.read_all({"traceId": trace_hex})
+    by_uuid = serve.read_all({"traceId": trace_id_as_uuid(trace_hex)})
+    assert by_hex == by_uuid
+    assert sorted(r["name"] for r in by_hex) == ["huurtoeslag berekenen", "inkomen beoordelen", "inkomen beoordelen"]
+    children = [r for r in by_hex if r["name"] == "inkomen beoordelen"]
+    assert {c["parentSpanId"] for c in children} == {root_span_hex}
+    assert {c["status"] for c in children} == {"Ok"}
+    assert {c["attributes"][attr.DATA_SUBJECT_ID] for c in children} == set(subjects)
+    assert all(r["traceId"] == trace_id_as_uuid(trace_hex) for r in by_hex)
+    assert children[0]["resource"]["attributes"][attr.SERVICE_NAME] == "toeslagen-api"
+    assert children[0]["endTime"] >= children[0]["startTime"] > 1_700_000_000_000
+
+    mine = serve.read_all({attr.DATA_SUBJECT_ID: subjects[0]})
+    assert [r["spanId"] for r in mine] == [c["spanId"] for c in children if c["attributes"][attr.DATA_SUBJECT_ID] == subjects[0]]
+    assert serve.read({}).status_code == 400
+
+
+def _request(subject: str, spans: int) -> tuple[bytes, set[str]]:
+    """An OTLP protobuf body with `spans` records about `subject`, and their span ids."""
+    request = ExportTraceServiceRequest()
+    resource_spans = request.resource_spans.add()
+    resource_spans.resource.attributes.append(KeyValue(key=attr.SERVICE_NAME, value=AnyValue(string_value="svc")))
+    scope = resource_spans.scope_spans.add()
+    trace_id = os.urandom(16)
+    now = time.time_ns()
+    ids = set()
+    for i in range(spans):
+        span = scope.spans.add(trace_id=trace_id, span_id=os.urandom(8), name="verwerking",
+                               start_time_unix_nano=now + i, end_time_unix_nano=now + i + 1000)  # fmt: skip
+        for key, value in ((attr.PROCESSING_ACTIVITY_ID, ACTIVITY), (attr.DATA_SUBJECT_ID, subject),
+                           (attr.DATA_SUBJECT_ID_TYPE, "BSN")):  # fmt: skip
+            span.attributes.append(KeyValue(key=key, value=AnyValue(string_value=value)))
+        ids.add(span.span_id.hex())
+    return request.SerializeToString(), ids
+
+
+def _send_until_stopped(serve: ServeProcess, subject: str, acknowledged: set[str], stop: threading.Event) -> None:
+    """Send batches until `stop`; remember the span ids of every acknowledged batch."""
+    with httpx.Client(timeout=10) as client:
+        for _ in range(10_000):
+            if stop.is_set():
+                return
+            body, ids = _request(subject, 50)
+            try:
+                response = client.post(serve.traces_url, content=body, headers={"Content-Type": "application/x-protobuf"})
+            except httpx.HTTPError:
+                return  # the server is gone: this batch was not acknowledged
+            if response.status_code == 200:
+                assert ExportTraceServiceResponse.FromString(response.content).partial_success.rejected_spans == 0
+                acknowledged.update(ids)
+
+
+def _stream_then(serve: ServeProcess, stop_server: Callable[[], object], senders: int = 3) -> tuple[str, set[str]]:
+    """Stream acknowledged batches from several threads, then call `stop_server` mid-stream."""
+    subject = "hmac-sha256:" + os.urandom(32).hex()
+    acknowledged: set[str] = set()
+    stop = threading.Event()
+    threads = [threading.Thread(target=_send_until_stopped, args=(serve, subject, acknowledged, stop)) for _ in range(senders)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 20
+    while len(acknowledged) < 500 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stop_server()  # while requests are in flight
+    stop.set()
+    for t in threads:
+        t.join(30)
+    assert len(acknowledged) >= 500, "the server acknowledged too little to test with"
+    return subject, acknowledged
+
+
+def test_sigkill_loses_no_acknowledged_record(tmp_path: Path) -> None:
+    serve = ServeProcess(tmp_path / "data").start()
+    try:
+        subject, acknowledged = _stream_then(serve, serve.kill)
+    finally:
+        serve.kill()
+    restarted = ServeProcess(tmp_path / "data").start()
+    try:
+        stored = {r["spanId"] for r in restarted.read_all({attr.DATA_SUBJECT_ID: subject})}
+    finally:
+        restarted.kill()
+    missing = acknowledged - stored
+    assert not missing, f"{len(missing)} acknowledged records lost after SIGKILL"
+
+
+def test_sigterm_flushes_and_exits_cleanly(tmp_path: Path) -> None:
+    serve = ServeProcess(tmp_path / "data").start()
+    codes: list[int] = []
+    try:
+        subject, acknowledged = _stream_then(serve, lambda: codes.append(serve.terminate()))
+    finally:
+        serve.kill()
+    assert codes == [0], serve.log()
+    assert "every acknowledged record is stored" in serve.log()
+    restarted = ServeProcess(tmp_path / "data").start()
+    try:
+        stored = {r["spanId"] for r in restarted.read_all({attr.DATA_SUBJECT_ID: subject})}
+    finally:
+        restarted.kill()
+    assert acknowledged <= stored
