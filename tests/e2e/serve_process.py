@@ -97,7 +97,7 @@ class ServeProcess:
             assert response.status_code == 200, response.text
             page = response.json()
             records += page["processingActivities"]
-            cursor = page.get("next")
+            cursor = page.get("nextCursor")
             if not cursor:
                 return records
         raise AssertionError("paging did not end")

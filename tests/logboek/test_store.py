@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from ldv_logboek import Status
@@ -23,11 +25,12 @@ SUBJECT_B = "hmac-sha256:" + "bb" * 32
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> LogStore:
-    # chDB keeps one session per process: one store for the whole module.
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LogStore]:
+    # chDB opens one data directory per process at a time: one store for the module, closed after.
     store = LogStore(connect(f"chdb://{tmp_path_factory.mktemp('store')}"))
     store.migrate()
-    return store
+    yield store
+    store.close()
 
 
 def test_migrate_is_idempotent_and_versioned(store: LogStore) -> None:

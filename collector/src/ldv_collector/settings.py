@@ -18,7 +18,8 @@ class CollectorSettings(BaseSettings):
     `LDV_COLLECTOR_ORGANISATION_KEYS='{"gemeente-amsterdam": "..."}'`.
     """
 
-    model_config = SettingsConfigDict(env_prefix="LDV_COLLECTOR_", extra="ignore")
+    # Error messages must never echo a key: hide input values in validation errors.
+    model_config = SettingsConfigDict(env_prefix="LDV_COLLECTOR_", extra="ignore", hide_input_in_errors=True)
 
     max_body_bytes: int = Field(
         default=16 * 1024 * 1024,

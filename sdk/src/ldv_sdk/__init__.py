@@ -1,0 +1,34 @@
+"""ldv_sdk: Logboek Dataverwerkingen (LDV) logging for a service, over OpenTelemetry.
+
+Three lines::
+
+    import ldv_sdk
+    ldv_sdk.configure(organisation="dienst-toeslagen", service_name="huurtoeslag", pseudonym_key=KEY,
+                      register_base_uri="https://register.toeslagen.example/processing-activities")
+
+    @ldv_sdk.verwerking("huurtoeslag", subject="bsn")
+    def bereken_huurtoeslag(bsn: str) -> int: ...
+
+Nothing is captured unless named; subject ids are pseudonymised before they leave the
+process; records go to a durable local spool and from there to the Logboek's collector.
+"""
+
+from ldv_sdk.config import LdvConfig
+from ldv_sdk.errors import ConfigurationError, LdvError, LoggingFailed, SpoolFull
+from ldv_sdk.processing import Verwerking, current, verwerking
+from ldv_sdk.runtime import configure, flush, shutdown
+
+__all__ = [
+    "ConfigurationError",
+    "LdvConfig",
+    "LdvError",
+    "LoggingFailed",
+    "SpoolFull",
+    "Verwerking",
+    "configure",
+    "current",
+    "flush",
+    "shutdown",
+    "verwerking",
+]
+__version__ = "0.1.0"

@@ -75,11 +75,54 @@ TTL toDateTime(Timestamp) + toIntervalDay(RetentionDays)
 SETTINGS index_granularity = 8192, ttl_only_drop_parts = 0
 """
 
+# The register of processing activities (migration 2). One row per activity version and per
+# organisation; the full entry is kept as a JSON document, the columns beside it are what SQL
+# (dashboards, joins with the records table) needs. ReplacingMergeTree on LoadedAt: reloading
+# the same register file replaces rows instead of duplicating them; readers still take the
+# latest row per key themselves (LIMIT 1 BY), because merges happen when ClickHouse likes.
+REGISTER_VERSIONS_TABLE = "ldv_register_activity_versions"
+REGISTER_ORGANISATIONS_TABLE = "ldv_register_organisations"
+
+_REGISTER_VERSIONS_DDL = f"""
+CREATE TABLE IF NOT EXISTS {REGISTER_VERSIONS_TABLE} (
+    ActivityId String,
+    Version UInt32,
+    ValidFrom DateTime64(3, 'UTC'),
+    EndedAt Nullable(DateTime64(3, 'UTC')),
+    Name String,
+    Controller String,
+    Confidential Bool,
+    ConfidentialUntil Nullable(DateTime64(3, 'UTC')),
+    Document String CODEC(ZSTD(1)),
+    LoadedAt DateTime64(3, 'UTC') DEFAULT now64(3)
+)
+ENGINE = ReplacingMergeTree(LoadedAt)
+ORDER BY (ActivityId, Version)
+"""
+
+_REGISTER_ORGANISATIONS_DDL = f"""
+CREATE TABLE IF NOT EXISTS {REGISTER_ORGANISATIONS_TABLE} (
+    OrganisationId String,
+    Code String,
+    Name String,
+    ReadApiUrl String,
+    Document String CODEC(ZSTD(1)),
+    LoadedAt DateTime64(3, 'UTC') DEFAULT now64(3)
+)
+ENGINE = ReplacingMergeTree(LoadedAt)
+ORDER BY OrganisationId
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
         "records table: OpenTelemetry exporter columns plus LDV columns, subject order, trace projection",
         (_RECORDS_DDL,),
+    ),
+    Migration(
+        2,
+        "register of processing activities: activity versions and organisations",
+        (_REGISTER_VERSIONS_DDL, _REGISTER_ORGANISATIONS_DDL),
     ),
 )
 

@@ -1,0 +1,166 @@
+"""The collector's ASGI app: OTLP/HTTP `POST /v1/traces`, plus `/metrics` and `/healthz`."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from ldv_logboek.storage import LogStore, StorageUnavailable
+from ldv_collector.body import BodyError, check_encoding, read_body
+from ldv_collector.decode import Encoding, UndecodableBody, decode_request, encoding_of
+from ldv_collector.ingest import Ingester, IngestResult
+from ldv_collector.metrics import CollectorMetrics
+from ldv_collector.responses import error_response, export_response
+from ldv_collector.settings import CollectorSettings
+from ldv_collector.writer import GroupCommitWriter, WriterStopped
+
+log = logging.getLogger(__name__)
+
+TRACES_PATH = "/v1/traces"
+
+
+class Collector:
+    """One collector: settings, counters, the group-commit writer and the OTLP handler.
+
+    The ASGI app from `create_app` holds one in `app.state.collector`; `writer` is the
+    GroupCommitWriter to stop (which flushes) on shutdown.
+    """
+
+    def __init__(self, store: LogStore, settings: CollectorSettings | None = None):
+        self.settings = settings or CollectorSettings()
+        self.metrics = CollectorMetrics()
+        self.writer = GroupCommitWriter(
+            store,
+            max_batch_records=self.settings.max_batch_records,
+            max_batch_wait_ms=self.settings.max_batch_wait_ms,
+            metrics=self.metrics,
+        )
+        self.ingester = Ingester(self.settings)
+
+    def _decode_and_ingest(self, body: bytes, encoding: Encoding) -> IngestResult:
+        return self.ingester.ingest(decode_request(body, encoding))
+
+    async def export_traces(self, request: Request) -> Response:
+        """Handle one OTLP/HTTP trace export; never a 500 for bad input."""
+        try:
+            response = await self._export(request)
+        except Exception as exc:  # noqa: BLE001 - a bug must still get an OTLP-shaped answer
+            # The exception text may quote span data: log its type only.
+            log.error("internal error while handling an export: %s", type(exc).__name__)
+            response = error_response(500, "internal error in the collector; the spans were not stored")
+        self.metrics.response(response.status_code)
+        return response
+
+    async def _export(self, request: Request) -> Response:
+        self.metrics.add(requests=1)
+        retry = {"Retry-After": str(self.settings.retry_after_seconds)}
+        encoding = encoding_of(request.headers.get("content-type"))
+        if encoding is None:
+            return error_response(
+                415,
+                f"Content-Type must be {Encoding.PROTOBUF.value} or {Encoding.JSON.value}, "
+                f"got {request.headers.get('content-type')!r}",
+            )
+        if not self.writer.accepting:
+            return error_response(503, "the collector is shutting down; retry later", encoding, retry)
+        try:
+            content_encoding = check_encoding(request.headers.get("content-encoding"))
+            length = request.headers.get("content-length")
+            body = await read_body(
+                request.stream(),
+                encoding=content_encoding,
+                limit=self.settings.max_body_bytes,
+                content_length=int(length) if length and length.isdigit() else None,
+            )
+        except BodyError as exc:
+            return error_response(exc.status, str(exc), encoding)
+        except ClientDisconnect:
+            # Nobody reads this answer; it only keeps the request out of the 500 path.
+            return error_response(400, "the client disconnected before sending the whole body", encoding)
+
+        try:
+            # Decoding a large request takes milliseconds of CPU: keep the event loop (shared
+            # with the read API in `ldv serve`) responsive by running it in a worker thread.
+            result = await run_in_threadpool(self._decode_and_ingest, body, encoding)
+        except UndecodableBody as exc:
+            return error_response(400, str(exc), encoding)
+
+        self.metrics.add(
+            spans_received=result.received,
+            spans_ignored=result.ignored,
+            spans_rejected=len(result.rejections),
+            spans_pseudonymised=result.pseudonymised,
+        )
+        if result.rejections:
+            # Counts only: rejection messages can quote attribute values, which are never logged.
+            log.info("rejected %d of %d spans", len(result.rejections), result.received)
+        try:
+            await self.writer.write(result.records)
+        except WriterStopped:
+            return error_response(503, "the collector is shutting down; retry later", encoding, retry)
+        except StorageUnavailable:
+            return error_response(503, "the Logboek's storage is unavailable; retry later", encoding, retry)
+        message = result.error_message(self.settings.max_error_message_chars) if result.rejections else ""
+        return export_response(len(result.rejections), message, encoding)
+
+    async def metrics_endpoint(self, request: Request) -> Response:
+        """Counters in the Prometheus text format."""
+        return PlainTextResponse(self.metrics.prometheus(), media_type="text/plain; version=0.0.4")
+
+    async def health(self, request: Request) -> Response:
+        """200 with the counters while accepting work; 503 when not (starting or stopping)."""
+        ok = self.writer.accepting
+        body = {"status": "ok" if ok else "unavailable", "pending_records": self.writer.pending_records()}
+        body.update(self.metrics.snapshot())
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        message = f"no endpoint at {request.url.path}; OTLP traces go to POST {TRACES_PATH}"
+    elif exc.status_code == 405:
+        message = f"method {request.method} is not allowed on {request.url.path}"
+    else:
+        message = str(exc.detail)
+    return error_response(exc.status_code, message, headers=dict(exc.headers or {}))
+
+
+def create_app(store: LogStore, settings: CollectorSettings | None = None) -> Starlette:
+    """The collector as an ASGI app over `store`.
+
+    The app's lifespan starts the group-commit writer and, on shutdown, stops it (storing
+    everything pending first). The Collector is at `app.state.collector` and its writer at
+    `app.state.writer`, for a server that wants to flush on a signal itself
+    (`app.state.writer.stop()`).
+    """
+    collector = Collector(store, settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        collector.writer.start()
+        try:
+            yield
+        finally:
+            await run_in_threadpool(collector.writer.stop)
+
+    app = Starlette(
+        routes=[
+            Route(TRACES_PATH, collector.export_traces, methods=["POST"]),
+            Route("/metrics", collector.metrics_endpoint, methods=["GET"]),
+            Route("/healthz", collector.health, methods=["GET"]),
+        ],
+        exception_handlers={HTTPException: _http_error},
+        lifespan=lifespan,
+    )
+    app.state.collector = collector
+    app.state.writer = collector.writer
+    return app

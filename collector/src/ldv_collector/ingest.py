@@ -1,0 +1,138 @@
+"""From a decoded OTLP request to the records to store and the spans to reject.
+
+Per span: skip it when it carries no `dpl.` attribute (not an LDV record); reject it when it
+holds a clear BSN outside the subject id; pseudonymise a clear-BSN subject id with the
+organisation's key; check it against the standard (`ldv_logboek.validation.check_record`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from ldv_logboek import attributes as attr
+from ldv_logboek.pseudonym import contains_bsn
+from ldv_logboek.record import LogRecord, Status
+from ldv_logboek.validation import Violation, check_record
+from ldv_collector.convert import attributes_to_dict, span_to_record, status_of
+from ldv_collector.privacy import (
+    bsn_locations,
+    clear_bsn_violation,
+    protect_subject,
+    resource_bsn_locations,
+)
+from ldv_collector.settings import CollectorSettings
+
+_DPL = attr.DPL_PREFIX
+_NAME_WITHHELD = "<name withheld: it contains a BSN>"
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """One span that is not stored, and why (messages name attributes, never BSN values)."""
+
+    trace_id: bytes
+    span_id: bytes
+    name: str
+    violations: tuple[Violation, ...]
+
+    def describe(self) -> str:
+        rules = "; ".join(str(v) for v in self.violations)
+        return f"span {self.trace_id.hex()}/{self.span_id.hex()} ({self.name!r}): {rules}"
+
+
+@dataclass(slots=True)
+class IngestResult:
+    """What one request yields: records to store, rejected spans, and counts."""
+
+    records: list[LogRecord] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+    received: int = 0
+    ignored: int = 0
+    pseudonymised: int = 0
+
+    def error_message(self, max_chars: int) -> str:
+        """The OTLP partial_success message: one line per rejected span, capped at `max_chars`."""
+        budget = max_chars - 64  # room for the line that says how many were left out
+        lines: list[str] = []
+        used = 0
+        for i, rejection in enumerate(self.rejections):
+            line = rejection.describe()
+            if len(line) > budget:
+                line = line[: budget - 3] + "..."
+            if used + len(line) > budget:
+                lines.append(f"... and {len(self.rejections) - i} more rejected spans not listed")
+                break
+            lines.append(line)
+            used += len(line) + 1
+        return "\n".join(lines)[:max_chars]
+
+
+class Ingester:
+    """Turns ExportTraceServiceRequests into an IngestResult under one collector's settings."""
+
+    def __init__(self, settings: CollectorSettings):
+        self.settings = settings
+        self._keys: dict[str, bytes | None] = {}
+
+    def _key(self, organisation: str) -> bytes | None:
+        try:
+            return self._keys[organisation]
+        except KeyError:
+            key = self._keys[organisation] = self.settings.key_for(organisation)
+            return key
+
+    def ingest(self, request: ExportTraceServiceRequest) -> IngestResult:
+        """Convert, guard and check every span of `request`."""
+        result = IngestResult()
+        records = result.records
+        rejections = result.rejections
+        store_clear = self.settings.store_clear_bsn
+        for resource_spans in request.resource_spans:
+            resource_attributes = attributes_to_dict(resource_spans.resource.attributes)
+            resource_bsn = resource_bsn_locations(resource_attributes) if resource_attributes else []
+            key = self._key(resource_attributes.get(attr.ORGANISATION, ""))
+            for scope_spans in resource_spans.scope_spans:
+                scope = scope_spans.scope
+                scope_name, scope_version = scope.name, scope.version
+                for span in scope_spans.spans:
+                    result.received += 1
+                    attributes = attributes_to_dict(span.attributes)
+                    for name in attributes:
+                        if name.startswith(_DPL):
+                            break
+                    else:
+                        result.ignored += 1
+                        continue
+
+                    status = status_of(span.status.code)
+                    record = span_to_record(
+                        span, attributes, resource_attributes, scope_name, scope_version, status or Status.UNSET
+                    )
+                    problems: list[Violation] = []
+                    if status is None:
+                        problems.append(
+                            Violation("status", f"status code must be 0 (Unset), 1 (Ok) or 2 (Error), got {span.status.code}")
+                        )
+                    # Pseudonymise first: then the BSN scan below rarely needs its slow, exact pass.
+                    outcome = protect_subject(attributes, key, store_clear)
+                    if outcome is True:
+                        result.pseudonymised += 1
+                    elif outcome is not False:
+                        problems.append(outcome)
+                    locations = resource_bsn + bsn_locations(
+                        record.name, attributes, record.status_message, record.events, record.links
+                    )
+                    if locations:
+                        # The other rules' messages may quote values: give only their codes.
+                        problems.append(clear_bsn_violation(locations))
+                        problems += [Violation(v.rule, "(details withheld)") for v in check_record(record)]
+                    else:
+                        problems += check_record(record)
+                    if problems:
+                        name = _NAME_WITHHELD if locations and contains_bsn(record.name) else record.name
+                        rejections.append(Rejection(record.trace_id, record.span_id, name, tuple(problems)))
+                    else:
+                        records.append(record)
+        return result

@@ -1,0 +1,60 @@
+"""The collector's counters, readable as Prometheus text or as a dict for /healthz."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+_HELP: dict[str, str] = {
+    "requests": "OTLP export requests received",
+    "spans_received": "spans received in decoded requests",
+    "spans_stored": "LDV records stored (committed in the Logboek)",
+    "spans_rejected": "spans not stored because they break the LDV standard or hold a clear BSN",
+    "spans_ignored": "spans without any dpl. attribute (not LDV records), dropped",
+    "spans_pseudonymised": "clear-BSN subject ids pseudonymised by the collector",
+    "spans_failed": "valid records not stored because the store was unavailable (the sender retries)",
+    "inserts": "group-commit inserts into the store",
+    "insert_failures": "group-commit inserts that failed",
+}
+
+
+class CollectorMetrics:
+    """Monotonic counters, safe to bump from the event loop and the writer thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: Counter[str] = Counter({name: 0 for name in _HELP})
+        self._responses: Counter[int] = Counter()
+
+    def add(self, **increments: int) -> None:
+        """Add to named counters, e.g. `add(spans_stored=512, inserts=1)`."""
+        with self._lock:
+            for name, value in increments.items():
+                if name not in _HELP:
+                    raise KeyError(f"unknown counter {name!r}")
+                self._counts[name] += value
+
+    def response(self, status: int) -> None:
+        """Count one HTTP response on /v1/traces by status code."""
+        with self._lock:
+            self._responses[status] += 1
+
+    def snapshot(self) -> dict[str, int]:
+        """Counter values by name (responses as `responses_<code>`)."""
+        with self._lock:
+            out = dict(self._counts)
+            out.update({f"responses_{code}": n for code, n in sorted(self._responses.items())})
+            return out
+
+    def prometheus(self) -> str:
+        """The counters in the Prometheus text exposition format (version 0.0.4)."""
+        with self._lock:
+            counts, responses = dict(self._counts), dict(self._responses)
+        lines: list[str] = []
+        for name, help_text in _HELP.items():
+            metric = f"ldv_collector_{name}_total"
+            lines += [f"# HELP {metric} {help_text}", f"# TYPE {metric} counter", f"{metric} {counts[name]}"]
+        metric = "ldv_collector_responses_total"
+        lines += [f"# HELP {metric} responses on /v1/traces by HTTP status", f"# TYPE {metric} counter"]
+        lines += [f'{metric}{{code="{code}"}} {n}' for code, n in sorted(responses.items())]
+        return "\n".join(lines) + "\n"

@@ -1,0 +1,100 @@
+"""The collector's privacy guard: no clear BSN is stored, except as a subject id when allowed.
+
+Messages produced here name attributes, never their values.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ldv_logboek import attributes as attr
+from ldv_logboek.pseudonym import contains_bsn, is_pseudonym, pseudonymise
+from ldv_logboek.record import Event, Link
+from ldv_logboek.validation import Violation
+
+CLEAR_BSN_RULE = "clear-bsn"
+_SEPARATOR = "\x00"  # not a digit, so a 9-digit run cannot span two joined values
+# A prefilter: every BSN candidate of contains_bsn holds nine digits in a row (and this simpler
+# pattern scans faster than the exact one with lookarounds).
+_NINE_DIGITS = re.compile(r"\d{9}")
+
+
+def bsn_locations(
+    name: str,
+    attributes: dict[str, str],
+    status_message: str = "",
+    events: list[Event] | None = None,
+    links: list[Link] | None = None,
+) -> list[str]:
+    """Where a clear BSN appears in a span (outside `dpl.core.data_subject_id`), by location name.
+
+    One regex pass over all values joined is the fast path; only when it finds something are
+    the values looked at one by one to name them.
+    """
+    # Nine digits in a row are rare in log attributes: one C-level search over everything settles
+    # most spans. The subject id is in the text (a pseudonym's hex may hold such a run, which
+    # costs only the exact pass below, where it is left out).
+    parts = [name, status_message, *attributes.values()]
+    for event in events or ():
+        parts.append(event.name)
+        parts.extend(event.attributes.values())
+    for link in links or ():
+        parts.extend(link.attributes.values())
+    if not _NINE_DIGITS.search(_SEPARATOR.join(parts)):
+        return []
+    found = [f"attribute {k!r}" for k, v in attributes.items() if k != attr.DATA_SUBJECT_ID and contains_bsn(v)]
+    if contains_bsn(name):
+        found.append("the span name")
+    if contains_bsn(status_message):
+        found.append("the status message")
+    for i, event in enumerate(events or ()):
+        if contains_bsn(event.name):
+            found.append(f"the name of event {i}")
+        found += [f"attribute {k!r} of event {i}" for k, v in event.attributes.items() if contains_bsn(v)]
+    for i, link in enumerate(links or ()):
+        found += [f"attribute {k!r} of link {i}" for k, v in link.attributes.items() if contains_bsn(v)]
+    return found
+
+
+def resource_bsn_locations(resource_attributes: dict[str, str]) -> list[str]:
+    """Where a clear BSN appears in resource attributes, by attribute name."""
+    if not _NINE_DIGITS.search(_SEPARATOR.join(resource_attributes.values())):
+        return []
+    return [f"resource attribute {k!r}" for k, v in resource_attributes.items() if contains_bsn(v)]
+
+
+def clear_bsn_violation(locations: list[str]) -> Violation:
+    """The violation for a clear BSN found at `locations` (names only, never values)."""
+    return Violation(
+        CLEAR_BSN_RULE,
+        f"a clear BSN was found in {', '.join(locations)}; only {attr.DATA_SUBJECT_ID} may hold a "
+        "BSN (and is pseudonymised by the SDK or the collector): remove it from the other places",
+    )
+
+
+def is_clear_bsn_subject(attributes: dict[str, str]) -> bool:
+    """True when the subject id is declared a BSN and is not a pseudonym yet."""
+    subject = attributes.get(attr.DATA_SUBJECT_ID)
+    if not subject or is_pseudonym(subject):
+        return False
+    return attributes.get(attr.DATA_SUBJECT_ID_TYPE, "").strip().upper() == attr.SUBJECT_TYPE_BSN
+
+
+def protect_subject(attributes: dict[str, str], key: bytes | None, store_clear_bsn: bool) -> Violation | bool:
+    """Pseudonymise a clear-BSN subject id in place.
+
+    Returns True when it pseudonymised, False when there was nothing to do or the clear BSN
+    may be stored, and a Violation when the span must be rejected (clear BSN, no key).
+    """
+    if not is_clear_bsn_subject(attributes):
+        return False
+    if key is not None:
+        attributes[attr.DATA_SUBJECT_ID] = pseudonymise(attributes[attr.DATA_SUBJECT_ID], key)
+        return True
+    if store_clear_bsn:
+        return False
+    return Violation(
+        CLEAR_BSN_RULE,
+        f"{attr.DATA_SUBJECT_ID} holds a clear BSN and this collector has no pseudonymisation key "
+        "for the organisation: pseudonymise it in the application (the LDV SDK does) or configure a key",
+    )

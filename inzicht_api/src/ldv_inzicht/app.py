@@ -1,0 +1,90 @@
+"""The app factory: one FastAPI app serving every API of the Inzicht component on one store.
+
+Each API is a router plus an `ApiInfo` (base path, title, version) added with `include_api`:
+that mounts the router under its base path, serves its own OpenAPI document at
+`<base path>/openapi.json` and makes its responses carry its `API-Version`. Errors of every
+API are problem+json (see `ldv_inzicht.problems`).
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from fastapi import APIRouter, FastAPI
+
+from ldv_inzicht.auth import AuthSettings, TokenVerifier
+from ldv_inzicht.inzage import INZAGE_API, InzageService, InzageSettings, create_inzage_router, create_page_router
+from ldv_inzicht.lezen import LEZEN_API, create_lezen_router
+from ldv_inzicht.overzicht import OVERZICHT_API, create_overzicht_router
+from ldv_inzicht.register_api import REGISTER_API, create_register_router
+from ldv_inzicht.openapi_docs import add_openapi_route
+from ldv_inzicht.problems import install_problem_handlers
+from ldv_inzicht.settings import ApiSettings
+from ldv_inzicht.versioning import ApiInfo, ApiRegistry, ApiVersionMiddleware
+from ldv_logboek.register import RegisterStore
+from ldv_logboek.storage import LogStore
+
+
+def create_app(
+    store: LogStore,
+    settings: ApiSettings | None = None,
+    *,
+    auth_settings: AuthSettings | None = None,
+    inzage_settings: InzageSettings | None = None,
+) -> FastAPI:
+    """Build the app on `store` (already migrated) with `settings` (default: from the environment).
+
+    `auth_settings` (`LDV_AUTH_*`) and `inzage_settings` (`LDV_INZAGE_*`) configure tokens and the
+    citizen inzage; both default to the environment.
+    """
+    settings = settings or ApiSettings()
+    registry = ApiRegistry(default_version=_component_version())
+    app = FastAPI(
+        title="LDV Inzicht API",
+        version=registry.default_version,
+        # Each API has its own document at its base path; no app-wide mix of all of them.
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.store = store
+    app.state.settings = settings
+    app.state.apis = registry
+    app.add_middleware(ApiVersionMiddleware, registry=registry)
+    install_problem_handlers(app, retry_after_seconds=settings.retry_after_seconds, version_for=registry.version_for)
+
+    include_api(app, create_lezen_router(settings), LEZEN_API)
+
+    # Register API, citizen inzage (API and page) and overviews: tokens, register, inzage service.
+    auth_settings = auth_settings or AuthSettings()
+    app.state.auth_settings = auth_settings
+    app.state.token_verifier = TokenVerifier(auth_settings)
+    app.state.register_store = RegisterStore.from_log_store(store)
+    app.state.inzage_service = InzageService(store, app.state.register_store.load, inzage_settings or InzageSettings())
+    include_api(app, create_register_router(), REGISTER_API)
+    include_api(app, create_inzage_router(), INZAGE_API)
+    include_api(app, create_overzicht_router(), OVERZICHT_API)
+    app.include_router(create_page_router())
+    # Further APIs are added the same way: include_api(app, router, ApiInfo(...)).
+    return app
+
+
+def include_api(app: FastAPI, router: APIRouter, info: ApiInfo) -> None:
+    """Serve `router` under `info.prefix`, with its OpenAPI document and `API-Version` header.
+
+    Router paths are relative to the base path (`/processing-activities`, not
+    `/lezenapi/v1/processing-activities`).
+    """
+    registry: ApiRegistry = app.state.apis
+    settings: ApiSettings = app.state.settings
+    registry.add(info)
+    app.include_router(router, prefix=info.prefix)
+    add_openapi_route(app, router, info, settings.base_url())
+
+
+def _component_version() -> str:
+    """Version of the ldv-inzicht-api distribution: the `API-Version` outside any API's base path."""
+    try:
+        return version("ldv-inzicht-api")
+    except PackageNotFoundError:
+        return "0.0.0"

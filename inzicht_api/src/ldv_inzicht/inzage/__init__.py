@@ -1,0 +1,20 @@
+"""Citizen inzage: the service that gathers a citizen's processings, its JSON API and the web page."""
+
+from ldv_inzicht.inzage.api import INZAGE_API, create_inzage_router, get_inzage_service
+from ldv_inzicht.inzage.page import PAGE_PREFIX, create_page_router
+from ldv_inzicht.inzage.service import InzageResult, InzageService, InzageSettings, Period
+from ldv_inzicht.inzage.view import InzageResponse, build_response
+
+__all__ = [
+    "INZAGE_API",
+    "PAGE_PREFIX",
+    "InzageResponse",
+    "InzageResult",
+    "InzageService",
+    "InzageSettings",
+    "Period",
+    "build_response",
+    "create_inzage_router",
+    "create_page_router",
+    "get_inzage_service",
+]

@@ -1,0 +1,78 @@
+"""The citizen inzage API: `GET /inzage/v1/mijn-verwerkingen` (citizen role only)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from ldv_inzicht.auth import Principal, Role, require_roles
+from ldv_inzicht.inzage.service import InzageService, Period
+from ldv_inzicht.inzage.view import DUTCH_TIME, InzageResponse, build_response
+from ldv_inzicht.problems import ProblemError, problem_responses
+from ldv_inzicht.versioning import ApiInfo
+
+INZAGE_API = ApiInfo(
+    prefix="/inzage/v1",
+    title="LDV inzage API",
+    version="1.0.0",
+    description=(
+        "Inzage voor de betrokkene: welke organisaties uw gegevens hebben verwerkt, wanneer, "
+        "welke gegevens, waarvoor en op grond van welke wet. Needs a citizen bearer token."
+    ),
+)
+
+MAX_ORGANISATION_LENGTH = 300
+
+
+def get_inzage_service(request: Request) -> InzageService:
+    """The app's InzageService (`app.state.inzage_service`)."""
+    service: InzageService = request.app.state.inzage_service
+    return service
+
+
+def period_of(vanaf: date | None, tot: date | None) -> Period:
+    """Whole Dutch calendar days `vanaf` to `tot` (inclusive) as a window in ms; ValueError if reversed."""
+    if vanaf and tot and vanaf > tot:
+        raise ValueError("vanaf ligt na tot")
+    start = datetime.combine(vanaf, time.min, DUTCH_TIME) if vanaf else None
+    end = datetime.combine(tot + timedelta(days=1), time.min, DUTCH_TIME) if tot else None
+    return Period(
+        start_ms=int(start.timestamp() * 1000) if start else None,
+        end_ms=int(end.timestamp() * 1000) - 1 if end else None,
+    )
+
+
+def create_inzage_router() -> APIRouter:
+    """The inzage API's routes, relative to `INZAGE_API.prefix`."""
+    router = APIRouter(tags=["Inzage"])
+
+    @router.get(
+        "/mijn-verwerkingen",
+        operation_id="getMijnVerwerkingen",
+        summary="Mijn verwerkingen: who processed my data, when, why, under which law",
+        response_model=InzageResponse,
+        response_model_by_alias=True,
+        responses=problem_responses(400, 401, 403, 503),
+    )
+    async def mijn_verwerkingen(
+        principal: Annotated[Principal, Depends(require_roles(Role.CITIZEN))],
+        service: Annotated[InzageService, Depends(get_inzage_service)],
+        vanaf: Annotated[date | None, Query(description="First day (YYYY-MM-DD), Dutch time.")] = None,
+        tot: Annotated[date | None, Query(description="Last day (YYYY-MM-DD), inclusive.")] = None,
+        organisatie: Annotated[
+            str | None, Query(max_length=MAX_ORGANISATION_LENGTH, description="Only this organisation (code or id).")
+        ] = None,
+    ) -> InzageResponse:
+        try:
+            period = period_of(vanaf, tot)
+        except ValueError:
+            raise ProblemError.bad_request("The period is reversed.", ("vanaf", "must not be after tot")) from None
+        assert principal.bsn is not None  # a citizen token always has one (checked in auth)
+        result = await service.inzage(
+            principal.bsn.get_secret_value(), principal.token.get_secret_value(), period, organisatie or None
+        )
+        return build_response(result)
+
+    return router

@@ -1,0 +1,181 @@
+"""The citizen web page "Wie heeft mijn gegevens gebruikt?" (plain HTML and CSS, in Dutch).
+
+    GET  /inzage/            the timeline, with a GET filter form (vanaf, tot, organisatie)
+    GET  /inzage/static/inzage.css
+    GET  /inzage/inloggen    DEMO ONLY (LDV_AUTH_DEMO_LOGIN): a form that mints a citizen token
+    POST /inzage/inloggen    DEMO ONLY: mints the token into an HttpOnly cookie
+    POST /inzage/uitloggen   drops that cookie
+
+Authentication: a bearer token in the Authorization header (e.g. set by a gateway), or the
+`ldv_token` cookie (HttpOnly, SameSite=Lax; set by the demo login, or by a deployment's own
+login). With demo login on, `?token=` is accepted once: it is moved into the cookie and the
+browser is redirected to the URL without it, so the token stays out of history and logs.
+Without a valid token the page answers 401 (HTML, with `WWW-Authenticate`); a valid token of
+another role gets 403.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from ldv_inzicht.auth import (
+    REALM,
+    TOKEN_COOKIE,
+    AuthError,
+    AuthSettings,
+    Principal,
+    Role,
+    TokenVerifier,
+    bearer_token,
+    mint_demo_token,
+)
+from ldv_inzicht.inzage.api import MAX_ORGANISATION_LENGTH, period_of
+from ldv_inzicht.inzage.service import InzageResult, InzageService, Period
+from ldv_inzicht.inzage.view import build_response
+from ldv_logboek.register import Register
+
+PAGE_PREFIX = "/inzage"
+_HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=str(_HERE / "templates"))
+_MAX_FORM_BYTES = 1024
+
+
+def _context(request: Request, auth: AuthSettings, **extra: Any) -> dict[str, Any]:
+    return {"request": request, "base_path": PAGE_PREFIX, "demo_login": auth.demo_login, "logged_in": False, **extra}
+
+
+def _notice(request: Request, auth: AuthSettings, status: int, heading: str, message: str) -> HTMLResponse:
+    headers = {"WWW-Authenticate": f'Bearer realm="{REALM}"'} if status == 401 else None
+    return templates.TemplateResponse(
+        request, "melding.html", _context(request, auth, heading=heading, message=message), status_code=status, headers=headers
+    )
+
+
+def _parse_day(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def create_page_router() -> APIRouter:
+    """The page's routes (absolute paths under `PAGE_PREFIX`); needs `app.state.auth_settings`,
+    `app.state.token_verifier`, `app.state.inzage_service` and `app.state.register_store`."""
+    router = APIRouter(prefix=PAGE_PREFIX, include_in_schema=False)
+
+    @router.get("/static/inzage.css")
+    def stylesheet() -> FileResponse:
+        return FileResponse(_HERE / "static" / "inzage.css", media_type="text/css")
+
+    @router.get("", response_class=HTMLResponse)
+    @router.get("/", response_class=HTMLResponse)
+    async def page(request: Request) -> Response:
+        auth: AuthSettings = request.app.state.auth_settings
+        verifier: TokenVerifier = request.app.state.token_verifier
+        query_token = request.query_params.get("token") if auth.demo_login else None
+        token = bearer_token(request, allow_cookie=True, allow_query=auth.demo_login)
+        if token is None:
+            return _notice(request, auth, 401, "U bent niet ingelogd", "Log in om te zien wie uw gegevens heeft gebruikt.")
+        try:
+            principal = verifier.verify(token)
+        except AuthError:
+            response = _notice(
+                request, auth, 401, "Uw inlog is verlopen of ongeldig", "Log opnieuw in om uw gegevens te bekijken."
+            )
+            response.delete_cookie(TOKEN_COOKIE, path=PAGE_PREFIX)
+            return response
+        if not principal.has(Role.CITIZEN):
+            return _notice(request, auth, 403, "Geen toegang", "Deze pagina is alleen voor burgers die hun eigen gegevens bekijken.")
+        if query_token is not None and token == query_token:
+            # Demo: move the token from the URL into the cookie, then drop it from the URL.
+            rest = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "token"])
+            redirect = RedirectResponse(f"{PAGE_PREFIX}/" + (f"?{rest}" if rest else ""), status_code=303)
+            _set_cookie(redirect, token, auth)
+            return redirect
+        return await _render(request, auth, principal)
+
+    @router.get("/inloggen", response_class=HTMLResponse)
+    def login_form(request: Request) -> Response:
+        auth: AuthSettings = request.app.state.auth_settings
+        if not auth.demo_login:
+            return _notice(request, auth, 404, "Pagina niet gevonden", "Inloggen gebeurt via uw eigen inlogdienst.")
+        return templates.TemplateResponse(request, "inloggen.html", _context(request, auth, error=None))
+
+    @router.post("/inloggen", response_class=HTMLResponse)
+    async def login(request: Request) -> Response:
+        auth: AuthSettings = request.app.state.auth_settings
+        if not auth.demo_login:
+            return _notice(request, auth, 404, "Pagina niet gevonden", "Inloggen gebeurt via uw eigen inlogdienst.")
+        body = await request.body()
+        form = parse_qs(body[:_MAX_FORM_BYTES].decode("utf-8", "replace"))
+        bsn = (form.get("bsn") or [""])[0].strip()
+        try:
+            token = mint_demo_token(auth, bsn)
+        except ValueError:
+            return templates.TemplateResponse(
+                request,
+                "inloggen.html",
+                _context(request, auth, error="Dit is geen geldig BSN: vul negen cijfers in die de elfproef doorstaan."),
+                status_code=400,
+            )
+        response = RedirectResponse(f"{PAGE_PREFIX}/", status_code=303)
+        _set_cookie(response, token, auth)
+        return response
+
+    @router.post("/uitloggen")
+    def logout() -> Response:
+        response = RedirectResponse(f"{PAGE_PREFIX}/", status_code=303)
+        response.delete_cookie(TOKEN_COOKIE, path=PAGE_PREFIX)
+        return response
+
+    return router
+
+
+def _set_cookie(response: Response, token: str, auth: AuthSettings) -> None:
+    response.set_cookie(
+        TOKEN_COOKIE,
+        token,
+        max_age=auth.demo_token_lifetime_seconds,
+        path=PAGE_PREFIX,
+        httponly=True,
+        secure=auth.cookie_secure,
+        samesite="lax",
+    )
+
+
+async def _render(request: Request, auth: AuthSettings, principal: Principal) -> Response:
+    service: InzageService = request.app.state.inzage_service
+    register: Register = request.app.state.register_store.load()
+    params = request.query_params
+    organisatie = (params.get("organisatie") or "")[:MAX_ORGANISATION_LENGTH] or None
+    filters = {"vanaf": params.get("vanaf") or "", "tot": params.get("tot") or "", "organisatie": organisatie or ""}
+    filters["any"] = any(filters.values())
+    error = None
+    status = 200
+    try:
+        period = period_of(_parse_day(params.get("vanaf")), _parse_day(params.get("tot")))
+    except ValueError:
+        error = "De periode klopt niet: gebruik geldige datums en zorg dat 'vanaf' niet na 'tot en met' ligt."
+        status = 400
+        period = None
+    if period is None:
+        result = build_response(InzageResult())
+    else:
+        assert principal.bsn is not None
+        result = build_response(
+            await service.inzage(principal.bsn.get_secret_value(), principal.token.get_secret_value(), period or Period(), organisatie)
+        )
+    choices = sorted(register.organisations.values(), key=lambda o: o.name)
+    return templates.TemplateResponse(
+        request,
+        "inzage.html",
+        _context(
+            request, auth, logged_in=True, result=result, filters=filters, organisation_choices=choices, error=error
+        ),
+        status_code=status,
+        headers={"Cache-Control": "no-store"},
+    )

@@ -1,0 +1,311 @@
+"""Inzage: which processings of a citizen's data the Logboek and the chain behind it know of.
+
+For a citizen (their BSN from the token) the service
+1. pseudonymises the BSN with the key of every organisation this Logboek serves and reads all
+   their records (every page, up to a cap) from the store;
+2. follows the chain: where a record names another party's read API
+   (`dpl.read.externalReadAPI_id`) and that party is in the register, asks that read API for the
+   same trace and citizen, in parallel, with a timeout and the citizen's token; a party that
+   does not answer is reported as unavailable, never as an error;
+3. joins every record with the register version valid at the record's time; records of
+   confidential activities are dropped (the register decides, per activity, with an end
+   date), records of activities the register does not know are kept and flagged;
+4. groups them per trace (a life event), per organisation, per processing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ldv_logboek import attributes as attr
+from ldv_logboek.ids import trace_id_as_uuid
+from ldv_logboek.pseudonym import pseudonymise
+from ldv_logboek.record import Status
+from ldv_logboek.register import Organisation, Register
+from ldv_logboek.storage import LogStore, RecordQuery, StorageUnavailable
+from ldv_logboek.storage.query import MAX_PAGE_SIZE, Cursor
+
+log = logging.getLogger(__name__)
+
+UNAVAILABLE_NL = "niet beschikbaar op dit moment"
+
+
+class InzageSettings(BaseSettings):
+    """Options of the citizen inzage (environment prefix `LDV_INZAGE_`)."""
+
+    model_config = SettingsConfigDict(env_prefix="LDV_INZAGE_", extra="ignore", frozen=True)
+
+    organisation_keys: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="Organisations whose records this Logboek holds: organisation code (as in "
+        "`dpl.suite.organisation`) -> its pseudonymisation key. JSON in the environment: "
+        '`LDV_INZAGE_ORGANISATION_KEYS=\'{"dienst-toeslagen": "..."}\'`.',
+    )
+    max_records_per_organisation: int = Field(
+        5000, ge=1, le=100_000, description="Cap on records read per organisation for one citizen."
+    )
+    follow_chain: bool = Field(True, description="Ask other parties' read APIs named in records.")
+    federation_timeout_seconds: float = Field(3.0, gt=0, le=30, description="Timeout of one call to another read API.")
+    federation_max_depth: int = Field(3, ge=0, le=10, description="How many hops along a chain to follow.")
+    federation_max_calls: int = Field(20, ge=0, le=200, description="Cap on read API calls for one inzage.")
+    federation_max_pages: int = Field(5, ge=1, le=50, description="Pages read from one other read API per trace.")
+
+    def keys(self) -> dict[str, bytes]:
+        return {org: key.get_secret_value().encode() for org, key in self.organisation_keys.items()}
+
+
+@dataclass(frozen=True)
+class FoundRecord:
+    """One record of the citizen, from this store or another party's read API."""
+
+    trace_id: str  # 32 hex
+    span_id: str  # 16 hex
+    name: str
+    start_ns: int
+    status: Status
+    activity_id: str
+    organisation_ref: str  # the organisation code/id the record or its source names
+    external_read_api: str = ""
+    source: str = "local"  # "local" or the read API URL it came from
+
+    @property
+    def time(self) -> datetime:
+        return datetime.fromtimestamp(self.start_ns / 1e9, tz=UTC)
+
+
+@dataclass
+class PartyOutcome:
+    """Whether a source could be read: a served organisation or another party's read API."""
+
+    organisation: Organisation | None
+    ref: str
+    available: bool
+    truncated: bool = False
+
+
+@dataclass
+class Processing:
+    """A record joined with its register entry (or flagged as unknown to the register)."""
+
+    record: FoundRecord
+    organisation: Organisation | None
+    register: Any  # ActivityVersion | None
+    unknown_activity: bool
+
+
+@dataclass
+class InzageResult:
+    """Everything the citizen may see, plus which parties could not be read."""
+
+    processings: list[Processing] = field(default_factory=list)
+    parties: list[PartyOutcome] = field(default_factory=list)
+    truncated: bool = False
+
+
+@dataclass(frozen=True)
+class Period:
+    """Inclusive window on the records' start time, in ms since epoch (None: open)."""
+
+    start_ms: int | None = None
+    end_ms: int | None = None
+
+
+class InzageService:
+    """Builds a citizen's inzage from the store, the register and other parties' read APIs."""
+
+    def __init__(
+        self,
+        store: LogStore,
+        register_source: Any,  # a callable returning a Register
+        settings: InzageSettings,
+        *,
+        http_client_factory: Any = None,
+    ):
+        self.store = store
+        self.register_source = register_source
+        self.settings = settings
+        self._keys = settings.keys()
+        self._http_client_factory = http_client_factory or (
+            lambda: httpx.AsyncClient(timeout=settings.federation_timeout_seconds, follow_redirects=False)
+        )
+
+    @property
+    def served_organisations(self) -> list[str]:
+        return list(self._keys)
+
+    async def inzage(self, bsn: str, token: str, period: Period = Period(), organisation: str | None = None) -> InzageResult:
+        """The citizen's processings in `period`, optionally of one organisation (code or id)."""
+        register: Register = self.register_source()
+        now = datetime.now(UTC)
+        result = InzageResult()
+        found: dict[tuple[str, str], FoundRecord] = {}
+        keys = self._keys
+        if organisation:
+            org = register.organisation_by_ref(organisation)
+            refs = {organisation} | ({org.id, org.code} if org else set())
+            keys = {ref: key for ref, key in keys.items() if ref in refs}
+        for org_ref, key in keys.items():
+            outcome = PartyOutcome(register.organisation_by_ref(org_ref), org_ref, available=True)
+            try:
+                records, outcome.truncated = await asyncio.to_thread(self._local_records, pseudonymise(bsn, key), period, org_ref)
+            except StorageUnavailable as exc:
+                log.warning("inzage: store unavailable for %s: %s", org_ref, exc)
+                outcome.available = False
+                records = []
+            result.truncated |= outcome.truncated
+            result.parties.append(outcome)
+            for record in records:
+                found.setdefault((record.trace_id, record.span_id), record)
+        if self.settings.follow_chain:
+            remote, remote_parties = await self._follow_chain(list(found.values()), register, bsn, token, period)
+            for record in remote:
+                found.setdefault((record.trace_id, record.span_id), record)
+            result.parties.extend(remote_parties)
+        for record in sorted(found.values(), key=lambda r: (r.start_ns, r.trace_id, r.span_id)):
+            activity = register.activity(record.activity_id)
+            if activity is not None and activity.hidden_from_subject(record.time, now):
+                continue  # confidential: not shown, not counted, not hinted at
+            version = activity.version_at(record.time) if activity else None
+            org = register.organisation_by_ref(record.organisation_ref)
+            if version is not None:
+                org = register.organisation(version.controller) or org
+            if organisation and org is not None and organisation not in (org.id, org.code):
+                continue
+            result.processings.append(Processing(record, org, version, unknown_activity=version is None))
+        return result
+
+    def _local_records(self, pseudonym: str, period: Period, org_ref: str) -> tuple[list[FoundRecord], bool]:
+        records: list[FoundRecord] = []
+        cursor: Cursor | None = None
+        cap = self.settings.max_records_per_organisation
+        # Bounded: at most cap/page-size + 1 pages.
+        for _ in range(cap // MAX_PAGE_SIZE + 2):
+            page = self.store.find(
+                RecordQuery(
+                    data_subject_id=pseudonym,
+                    start_time_ms=period.start_ms,
+                    end_time_ms=period.end_ms,
+                    limit=min(MAX_PAGE_SIZE, cap - len(records)) or 1,
+                    after=cursor,
+                )
+            )
+            for r in page.records:
+                records.append(
+                    FoundRecord(
+                        trace_id=r.trace_id.hex(),
+                        span_id=r.span_id.hex(),
+                        name=r.name,
+                        start_ns=r.start_time_ns,
+                        status=r.status,
+                        activity_id=r.processing_activity_id,
+                        organisation_ref=r.resource_attributes.get(attr.ORGANISATION) or org_ref,
+                        external_read_api=r.attributes.get(attr.EXTERNAL_READ_API_ID, ""),
+                    )
+                )
+            if page.next_cursor is None:
+                return records, False
+            if len(records) >= cap:
+                return records, True
+            cursor = Cursor.decode(page.next_cursor)
+        return records, True
+
+    async def _follow_chain(
+        self, records: list[FoundRecord], register: Register, bsn: str, token: str, period: Period
+    ) -> tuple[list[FoundRecord], list[PartyOutcome]]:
+        """Ask the read APIs named in `records` for the same traces, hop by hop, in parallel per hop."""
+        served = {ref for ref in self._keys} | {
+            o.id for ref in self._keys if (o := register.organisation_by_ref(ref)) is not None
+        }
+        asked: set[tuple[str, str]] = set()
+        outcomes: dict[str, PartyOutcome] = {}
+        gathered: list[FoundRecord] = []
+        frontier = records
+        calls_left = self.settings.federation_max_calls
+        async with self._http_client_factory() as client:
+            for _hop in range(self.settings.federation_max_depth):
+                wanted: list[tuple[Organisation, str, str]] = []
+                for record in frontier:
+                    url = record.external_read_api
+                    if not url:
+                        continue
+                    party = register.organisation_for_read_api(url)
+                    # Only parties in the register get the citizen's token; records of the
+                    # organisations this Logboek serves are already in the store.
+                    if party is None or party.id in served or party.code in served:
+                        continue
+                    key = (party.read_api_url or url, record.trace_id)
+                    if key in asked or calls_left <= 0:
+                        continue
+                    asked.add(key)
+                    calls_left -= 1
+                    wanted.append((party, key[0], record.trace_id))
+                if not wanted:
+                    break
+                answers = await asyncio.gather(
+                    *(self._ask(client, party, url, trace, bsn, token, period) for party, url, trace in wanted)
+                )
+                frontier = []
+                for (party, _url, _trace), answer in zip(wanted, answers):
+                    outcome = outcomes.setdefault(party.id, PartyOutcome(party, party.id, available=True))
+                    if answer is None:
+                        outcome.available = False
+                        continue
+                    frontier.extend(answer)
+                gathered.extend(frontier)
+        return gathered, list(outcomes.values())
+
+    async def _ask(
+        self, client: httpx.AsyncClient, party: Organisation, base_url: str, trace_id: str, bsn: str, token: str, period: Period
+    ) -> list[FoundRecord] | None:
+        """The citizen's records of one trace at one party's read API; None when it cannot be read."""
+        body: dict[str, Any] = {"traceId": trace_id_as_uuid(trace_id), attr.DATA_SUBJECT_ID: bsn}
+        if period.start_ms is not None:
+            body["startTime"] = period.start_ms
+        if period.end_ms is not None:
+            body["endTime"] = period.end_ms
+        url = base_url.rstrip("/") + "/processing-activities"
+        found: list[FoundRecord] = []
+        params: dict[str, str] = {}
+        try:
+            for _ in range(self.settings.federation_max_pages):
+                response = await client.post(url, json=body, params=params, headers={"Authorization": f"Bearer {token}"})
+                if response.status_code != 200:
+                    log.info("inzage: read API of %s answered %s", party.id, response.status_code)
+                    return None
+                data = response.json()
+                for item in data.get("processingActivities", []):
+                    found.append(_remote_record(item, party, base_url))
+                next_cursor = data.get("nextCursor")
+                if not next_cursor:
+                    break
+                params = {"cursor": str(next_cursor)}
+        except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+            # Unreachable, timed out or an answer we cannot read: the party is "not available now".
+            log.info("inzage: read API of %s not usable: %s", party.id, type(exc).__name__)
+            return None
+        return found
+
+
+def _remote_record(item: Mapping[str, Any], party: Organisation, source: str) -> FoundRecord:
+    attributes = item.get("attributes") or {}
+    resource = (item.get("resource") or {}).get("attributes") or {}
+    return FoundRecord(
+        trace_id=str(item["traceId"]).replace("-", "").lower(),
+        span_id=str(item["spanId"]).lower(),
+        name=str(item.get("name", "")),
+        start_ns=int(item["startTime"]) * 1_000_000,
+        status=Status(item.get("status", "Unset")),
+        activity_id=str(attributes.get(attr.PROCESSING_ACTIVITY_ID, "")),
+        organisation_ref=str(resource.get(attr.ORGANISATION) or party.id),
+        external_read_api=str(attributes.get(attr.EXTERNAL_READ_API_ID, "")),
+        source=source,
+    )

@@ -1,0 +1,198 @@
+"""The inzage answer as the API returns it and the page shows it: grouped, dated and labelled in Dutch."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from ldv_inzicht.inzage.service import UNAVAILABLE_NL, InzageResult, Processing
+from ldv_logboek.ids import trace_id_as_uuid
+from ldv_logboek.record import Status
+from ldv_logboek.register import Organisation
+
+DUTCH_TIME = ZoneInfo("Europe/Amsterdam")
+_MONTHS = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september", "oktober", "november", "december")
+STATUS_NL = {Status.OK: "afgerond", Status.ERROR: "mislukt", Status.UNSET: "uitgevoerd"}
+UNKNOWN_ACTIVITY_NL = "Deze verwerking staat niet in het register van verwerkingsactiviteiten."
+
+
+def date_nl(moment: datetime, *, with_time: bool = True) -> str:
+    """`12 maart 2025 om 14:03` in Dutch time."""
+    local = moment.astimezone(DUTCH_TIME)
+    text = f"{local.day} {_MONTHS[local.month - 1]} {local.year}"
+    return f"{text} om {local:%H:%M}" if with_time else text
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+class OrganisationRef(_Out):
+    id: str
+    code: str = ""
+    name: str
+
+
+class LegalBasisOut(_Out):
+    dpv: str
+    label: str  # AVG-grondslag in Dutch
+    law: str
+    article: str
+    url: str | None
+
+
+class RegisterEntry(_Out):
+    """The register version valid at the processing's time."""
+
+    activity_id: str
+    version: int
+    name: str
+    purpose: str
+    legal_basis: list[LegalBasisOut]
+    personal_data_categories: list[str]
+    retention_period: str
+
+
+class ProcessingOut(_Out):
+    trace_id: str
+    span_id: str
+    action: str
+    time: datetime
+    time_label: str
+    status: str
+    status_label: str
+    organisation: OrganisationRef
+    activity_id: str
+    register_entry: RegisterEntry | None = Field(alias="register", description="None: the activity is not in the register.")
+    unknown_activity: bool
+    unknown_activity_label: str | None = None
+    source: str  # "local" or the URL of the read API it came from
+
+
+class OrganisationGroup(_Out):
+    organisation: OrganisationRef
+    processings: list[ProcessingOut]
+
+
+class TraceOut(_Out):
+    """One life event: a trace, possibly across organisations."""
+
+    trace_id: str
+    start: datetime
+    start_label: str
+    title: str
+    organisations: list[OrganisationGroup]
+
+
+class PartyOut(_Out):
+    organisation: OrganisationRef
+    available: bool
+    status_label: str
+    processings: int
+    truncated: bool = False
+
+
+class InzageResponse(_Out):
+    """`GET /inzage/v1/mijn-verwerkingen`: the citizen's processings per trace, organisation and processing."""
+
+    total: int
+    traces: list[TraceOut]
+    organisations: list[PartyOut]
+    truncated: bool
+
+
+def _org_ref(org: Organisation | None, fallback: str) -> OrganisationRef:
+    if org is None:
+        return OrganisationRef(id=fallback or "onbekend", code="", name=fallback or "Onbekende organisatie")
+    return OrganisationRef(id=org.id, code=org.code, name=org.name)
+
+
+def _processing_out(p: Processing) -> ProcessingOut:
+    r = p.record
+    entry = None
+    if p.register is not None:
+        v = p.register
+        entry = RegisterEntry(
+            activity_id=r.activity_id,
+            version=v.version,
+            name=v.name,
+            purpose=v.purpose,
+            legal_basis=[
+                LegalBasisOut(dpv=b.dpv.value, label=b.dpv.label_nl, law=b.law, article=b.article, url=b.url)
+                for b in v.legal_basis
+            ],
+            personal_data_categories=list(v.personal_data_categories),
+            retention_period=v.retention_period,
+        )
+    return ProcessingOut(
+        trace_id=trace_id_as_uuid(r.trace_id),
+        span_id=r.span_id,
+        action=r.name,
+        time=r.time,
+        time_label=date_nl(r.time),
+        status=r.status.value,
+        status_label=STATUS_NL[r.status],
+        organisation=_org_ref(p.organisation, r.organisation_ref),
+        activity_id=r.activity_id,
+        register_entry=entry,
+        unknown_activity=p.unknown_activity,
+        unknown_activity_label=UNKNOWN_ACTIVITY_NL if p.unknown_activity else None,
+        source=r.source,
+    )
+
+
+def build_response(result: InzageResult) -> InzageResponse:
+    """Group `result` per trace (newest first), per organisation (in order of first processing)."""
+    by_trace: dict[str, list[ProcessingOut]] = defaultdict(list)
+    for p in result.processings:
+        by_trace[p.record.trace_id].append(_processing_out(p))
+    traces: list[TraceOut] = []
+    for items in by_trace.values():
+        items.sort(key=lambda i: (i.time, i.span_id))
+        groups: dict[str, OrganisationGroup] = {}
+        for item in items:
+            groups.setdefault(item.organisation.id, OrganisationGroup(organisation=item.organisation, processings=[]))
+            groups[item.organisation.id].processings.append(item)
+        first = items[0]
+        title = first.register_entry.name if first.register_entry else first.action
+        traces.append(
+            TraceOut(
+                trace_id=first.trace_id,
+                start=first.time,
+                start_label=date_nl(first.time),
+                title=title,
+                organisations=list(groups.values()),
+            )
+        )
+    traces.sort(key=lambda t: t.start, reverse=True)
+    counts: dict[str, int] = defaultdict(int)
+    for p in result.processings:
+        counts[_org_ref(p.organisation, p.record.organisation_ref).id] += 1
+    parties: dict[str, PartyOut] = {}
+    for outcome in result.parties:
+        ref = _org_ref(outcome.organisation, outcome.ref)
+        party = parties.get(ref.id)
+        if party is None:
+            party = parties[ref.id] = PartyOut(
+                organisation=ref, available=True, status_label="beschikbaar", processings=counts.get(ref.id, 0)
+            )
+        if not outcome.available:
+            party.available = False
+            party.status_label = UNAVAILABLE_NL
+        party.truncated |= outcome.truncated
+    # Organisations seen only through records (e.g. the controller differs from the Logboek's owner).
+    for p in result.processings:
+        ref = _org_ref(p.organisation, p.record.organisation_ref)
+        parties.setdefault(
+            ref.id, PartyOut(organisation=ref, available=True, status_label="beschikbaar", processings=counts[ref.id])
+        )
+    return InzageResponse(
+        total=len(result.processings),
+        traces=traces,
+        organisations=sorted(parties.values(), key=lambda p: p.organisation.name),
+        truncated=result.truncated,
+    )

@@ -1,0 +1,294 @@
+"""The read ("lezen") API of the LDV standard: `POST /lezenapi/v1/processing-activities`.
+
+Implements the Logius "LDV lezen API" 1.1.0 (shared/specs/ldv-lezen-openapi.json) with two
+additions the published spec leaves open: paging (`limit` and `cursor` query parameters, a
+`Link: <...>; rel="next"` header and a top-level `nextCursor`) and `GET /health`.
+Every record is returned once, however often it was delivered.
+"""
+
+# No `from __future__ import annotations`: the route signatures use query bounds from the
+# factory's `settings`, which FastAPI must evaluate at definition time.
+
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.alias_generators import to_camel
+
+from ldv_inzicht.deps import get_store
+from ldv_inzicht.problems import ProblemError, problem_responses
+from ldv_inzicht.settings import ApiSettings
+from ldv_inzicht.versioning import ApiInfo
+from ldv_logboek import LogRecord
+from ldv_logboek import attributes as attr
+from ldv_logboek.ids import parse_trace_id, trace_id_as_uuid
+from ldv_logboek.pseudonym import pseudonymise
+from ldv_logboek.storage import Cursor, LogStore, RecordQuery
+from ldv_logboek.validation import is_uri
+
+LEZEN_API = ApiInfo(
+    prefix="/lezenapi/v1",
+    title="LDV lezen API",
+    # The version of the Logius spec this implements; paging and /health are compatible additions.
+    version="1.1.0",
+    description=(
+        "API voor het lezen van Logboek dataverwerkingen (Logius 'LDV lezen API' 1.1.0), "
+        "with paging: `limit` and `cursor` query parameters, a `Link: <...>; rel=\"next\"` "
+        "header and `nextCursor` in the body while more records follow."
+    ),
+    tags=({"name": "ProcessingActivities", "description": "Alle API operaties die bij processingActivities horen."},),
+)
+
+# The largest millisecond time the store's DateTime64(9) column can compare (int64 ns).
+MAX_TIME_MS = (2**63 - 1) // 1_000_000
+_MAX_CURSOR_LENGTH = 200
+
+_ATTRIBUTE_PROPERTIES: dict[str, Any] = {
+    attr.PROCESSING_ACTIVITY_ID: {"type": "string", "format": "uri",
+                                  "description": "Verwijzing naar de Verwerkingsactiviteit in een Register"},
+    attr.DATA_SUBJECT_ID: {"type": "string", "description": "Unieke, versleutelde identificerende code van de Betrokkene"},
+    attr.DATA_SUBJECT_ID_TYPE: {"type": "string", "description": "Type van de identificerende code, zoals BSN"},
+    attr.FOREIGN_OPERATION_PROCESSOR: {"type": "string", "format": "uri", "description": "Link naar externe Applicatie"},
+    attr.EXTERNAL_READ_API_ID: {"type": "string", "format": "uri",
+                                "description": "URL van de lees-API van de aangeroepen partij"},
+}
+
+
+class ProcessingActivityRequest(BaseModel):
+    """Search fields: at least one of `traceId`, `dpl.core.processing_activity_id`,
+    `dpl.core.data_subject_id`; `startTime`/`endTime` narrow the search to actions that
+    started in that window (ms since epoch, inclusive). Other fields are refused."""
+
+    # Only the wire names: `trace_id` or `data_subject_id` are unknown fields, not aliases.
+    model_config = ConfigDict(extra="forbid", field_title_generator=lambda name, info: info.alias or name)
+
+    trace_id: str | None = Field(
+        None, alias="traceId",
+        description="Trace id in UUID notation (8-4-4-4-12) or as 32 hex digits.",
+        examples=["ef4e77b9-b03b-585f-b613-5fcf8d8555fb"],
+    )
+    processing_activity_id: str | None = Field(
+        None, alias=attr.PROCESSING_ACTIVITY_ID, min_length=1, max_length=2048,
+        description="URI of the processing activity in a register.",
+        json_schema_extra={"format": "uri"},
+    )
+    data_subject_id: str | None = Field(
+        None, alias=attr.DATA_SUBJECT_ID, min_length=1, max_length=512,
+        description="Identifying code of the data subject as stored (pseudonymised).",
+    )
+    start_time: int | None = Field(
+        None, alias="startTime", strict=True, ge=0, le=MAX_TIME_MS,
+        description="Only actions that started at or after this time (ms since epoch).",
+        json_schema_extra={"format": "int64"},
+    )
+    end_time: int | None = Field(
+        None, alias="endTime", strict=True, ge=0, le=MAX_TIME_MS,
+        description="Only actions that started at or before this time (ms since epoch).",
+        json_schema_extra={"format": "int64"},
+    )
+
+    @field_validator("trace_id")
+    @classmethod
+    def _trace_id_notation(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                parse_trace_id(value)
+            except ValueError:
+                raise ValueError("must be 32 hex digits or a UUID (8-4-4-4-12 hex digits)") from None
+        return value
+
+    @field_validator("processing_activity_id")
+    @classmethod
+    def _activity_is_uri(cls, value: str | None) -> str | None:
+        if value is not None and not is_uri(value):
+            raise ValueError("must be an absolute URI of a processing activity")
+        return value
+
+
+class _WireModel(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, field_title_generator=lambda name, info: info.alias or name
+    )
+
+
+class Resource(_WireModel):
+    """The system that performed the action (service name, version, organisation ...)."""
+
+    attributes: dict[str, str] = Field(default_factory=dict)
+
+
+class ProcessingActivity(_WireModel):
+    """Dataverwerking: one log record (one action)."""
+
+    trace_id: str = Field(json_schema_extra={"format": "uuid"}, examples=["ef4e77b9-b03b-585f-b613-5fcf8d8555fb"])
+    span_id: str = Field(pattern=r"^[0-9a-fA-F]{16}$", examples=["beb0291b5162d850"])
+    status: Literal["Unset", "Ok", "Error"]
+    name: str
+    start_time: int = Field(description="Start of the action in ms since epoch.")
+    end_time: int = Field(description="End of the action in ms since epoch.")
+    parent_span_id: str | None = Field(
+        None, pattern=r"^[0-9a-fA-F]{16}$", description="The calling action; absent for a root action."
+    )
+    resource: Resource
+    attributes: dict[str, str] = Field(
+        description="All attributes of the record: the `dpl.*` ones, `exception.*` for errors, and any other.",
+        json_schema_extra={"properties": _ATTRIBUTE_PROPERTIES},
+    )
+
+    @classmethod
+    def from_record(cls, record: LogRecord) -> "ProcessingActivity":
+        return cls(
+            trace_id=trace_id_as_uuid(record.trace_id.hex()),
+            span_id=record.span_id.hex(),
+            status=record.status.value,
+            name=record.name,
+            start_time=record.start_time_ns // 1_000_000,
+            end_time=record.end_time_ns // 1_000_000,
+            parent_span_id=record.parent_span_id.hex() or None,
+            resource=Resource(attributes=record.resource_attributes),
+            attributes=record.attributes,
+        )
+
+
+class ListProcessingActivities(_WireModel):
+    """A page of records in (start time, trace id, span id) order."""
+
+    processing_activities: list[ProcessingActivity]
+    next_cursor: str | None = Field(
+        None,
+        description=(
+            "Present when more records follow: repeat the same request with `?cursor=<nextCursor>` "
+            "(the `Link` header holds that URL). Absent on the last page."
+        ),
+    )
+
+
+class Health(BaseModel):
+    """The API answers and its store can be read."""
+
+    status: Literal["ok"] = "ok"
+
+
+def create_lezen_router(
+    settings: ApiSettings,
+    *,
+    dependencies: Sequence[Any] = (),
+    responses: Mapping[int | str, dict[str, Any]] | None = None,
+) -> APIRouter:
+    """The read API's routes, relative to its base path `LEZEN_API.prefix`.
+
+    `dependencies` (e.g. `Depends(require_roles(...))`) run before every route, and
+    `responses` document what they may answer (e.g. `problem_responses(401, 403)`): that is
+    how authentication is put in front of the read API without changing it.
+    """
+    router = APIRouter(dependencies=list(dependencies), responses=dict(responses or {}))
+
+    @router.post(
+        "/processing-activities",
+        operation_id="listProcessingActivitiesPost",
+        summary="Alle dataverwerkingen ophalen",
+        description=(
+            "Records matching every given search field, each once, oldest first. At most `limit` "
+            "per response; while more follow, the response has `nextCursor` and a "
+            "`Link: <...>; rel=\"next\"` header: POST the same body to that URL for the next page."
+        ),
+        tags=["ProcessingActivities"],
+        response_model=ListProcessingActivities,
+        response_model_exclude_none=True,
+        responses={
+            200: {"headers": {"Link": {
+                "description": "`<url>; rel=\"next\"` while more records follow.",
+                "schema": {"type": "string"},
+            }}},
+            **problem_responses(400, 503),
+        },
+    )
+    def list_processing_activities(
+        request: Request,
+        response: Response,
+        search: Annotated[ProcessingActivityRequest, Body()],
+        store: Annotated[LogStore, Depends(get_store)],
+        limit: Annotated[int | None, Query(
+            ge=1, le=settings.max_page_size,
+            description=f"Records per page, 1..{settings.max_page_size} (default {settings.default_page_size}).",
+        )] = None,
+        cursor: Annotated[str | None, Query(
+            min_length=1, max_length=_MAX_CURSOR_LENGTH,
+            description="`nextCursor` of the previous page, to read the next one.",
+        )] = None,
+    ) -> ListProcessingActivities:
+        query = _record_query(search, settings, limit or settings.default_page_size, cursor)
+        page = store.find(query)
+        if page.next_cursor:
+            response.headers["Link"] = f'<{_next_url(request, page.next_cursor, settings)}>; rel="next"'
+        return ListProcessingActivities(
+            processing_activities=[ProcessingActivity.from_record(r) for r in page.records],
+            next_cursor=page.next_cursor,
+        )
+
+    @router.get(
+        "/health",
+        operation_id="health",
+        summary="Answers 200 when the API can read its store",
+        response_model=Health,
+        responses=problem_responses(503),
+    )
+    def health(store: Annotated[LogStore, Depends(get_store)]) -> Health:
+        # A point lookup on an id no record has: touches the store, reads next to nothing.
+        store.find(RecordQuery(trace_id=bytes(16), limit=1))
+        return Health()
+
+    return router
+
+
+def _record_query(search: ProcessingActivityRequest, settings: ApiSettings, limit: int, cursor: str | None) -> RecordQuery:
+    """The store query for a validated request; ProblemError for combinations that make no sense."""
+    selectors = ("traceId", attr.PROCESSING_ACTIVITY_ID, attr.DATA_SUBJECT_ID)
+    if search.trace_id is None and search.processing_activity_id is None and search.data_subject_id is None:
+        reason = "give at least one of traceId, dpl.core.processing_activity_id, dpl.core.data_subject_id"
+        raise ProblemError.bad_request(
+            "No search field given: a time window alone does not select records.",
+            *((name, reason) for name in selectors),
+        )
+    if search.start_time is not None and search.end_time is not None and search.start_time > search.end_time:
+        raise ProblemError.bad_request(
+            "startTime lies after endTime.",
+            ("startTime", "must not be later than endTime"),
+            ("endTime", "must not be earlier than startTime"),
+        )
+    after = _parse_cursor(cursor) if cursor is not None else None
+    subject = search.data_subject_id
+    if subject is not None and settings.pseudonym_key is not None:
+        subject = pseudonymise(subject, settings.pseudonym_key.get_secret_value().encode())
+    return RecordQuery(
+        trace_id=parse_trace_id(search.trace_id) if search.trace_id is not None else None,
+        processing_activity_id=search.processing_activity_id,
+        data_subject_id=subject,
+        start_time_ms=search.start_time,
+        end_time_ms=search.end_time,
+        limit=limit,
+        after=after,
+    )
+
+
+def _parse_cursor(text: str) -> Cursor:
+    try:
+        cursor = Cursor.decode(text)
+    except ValueError:
+        cursor = None
+    if cursor is None or not 0 <= cursor.timestamp_ns < 2**63:
+        raise ProblemError.bad_request(
+            "The cursor was not handed out by this API.",
+            ("cursor", "use the nextCursor (or Link header) of the previous page unchanged"),
+        )
+    return cursor
+
+
+def _next_url(request: Request, cursor: str, settings: ApiSettings) -> str:
+    """This request's URL with `cursor` set, on the public base URL when one is configured."""
+    url = request.url.include_query_params(cursor=cursor)
+    base = settings.base_url()
+    if base is None:
+        return str(url)
+    return f"{base}{url.path}?{url.query}"

@@ -1,0 +1,77 @@
+"""One OpenAPI 3 document per API, served at `<base path>/openapi.json`.
+
+FastAPI generates one document for a whole app; this app serves several APIs, each with its
+own base path and version, so each gets a document of its own routes only, with paths
+relative to its base path, as in the published Logius spec: server `.../lezenapi/v1`, path
+`/processing-activities`. Generation also fixes what FastAPI describes differently from
+what the app does: no 422 (bad input is a 400 problem), problems as
+`application/problem+json`, and the `API-Version` header on every response.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from ldv_inzicht.problems import PROBLEM_MEDIA_TYPE
+from ldv_inzicht.versioning import API_VERSION_HEADER, ApiInfo
+
+_FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
+
+
+def api_version_header(version: str) -> dict[str, Any]:
+    """The OpenAPI header object for `API-Version` (as in the NL GOV ADR components)."""
+    return {
+        "description": "De volledige versie van de API (major.minor.patch).",
+        "schema": {"type": "string", "example": version},
+    }
+
+
+def build_openapi(router: APIRouter, info: ApiInfo, server_url: str) -> dict[str, Any]:
+    """The OpenAPI document of the API `info`, whose routes (relative to its base path) are `router`'s."""
+    doc = get_openapi(
+        title=info.title,
+        version=info.version,
+        description=info.description or None,
+        routes=router.routes,
+        tags=list(info.tags) or None,
+        servers=[{"url": server_url}],
+    )
+    for item in doc["paths"].values():
+        for operation in item.values():
+            responses: dict[str, Any] = operation.get("responses", {})
+            responses.pop("422", None)
+            for code, response in responses.items():
+                content = response.get("content", {})
+                if code[0] in "45" and "application/json" in content:
+                    content[PROBLEM_MEDIA_TYPE] = content.pop("application/json")
+                response.setdefault("headers", {})[API_VERSION_HEADER] = api_version_header(info.version)
+    schemas: dict[str, Any] = doc.get("components", {}).get("schemas", {})
+    for name in _FASTAPI_VALIDATION_SCHEMAS:
+        schema = schemas.pop(name, None)
+        # Keep it only if something other than the dropped 422s still refers to it.
+        if schema is not None and f'"#/components/schemas/{name}"' in json.dumps(doc):
+            schemas[name] = schema
+    return doc
+
+
+def add_openapi_route(app: FastAPI, router: APIRouter, info: ApiInfo, public_base_url: str | None) -> None:
+    """Serve `info`'s OpenAPI document at `<prefix>/openapi.json` (built once, on first request)."""
+    cache: dict[str, Any] = {}
+    server_url = (public_base_url or "") + info.prefix
+
+    def openapi_document() -> dict[str, Any]:
+        if "doc" not in cache:
+            cache["doc"] = build_openapi(router, info, server_url)
+        return cache["doc"]
+
+    app.add_api_route(
+        f"{info.prefix}/openapi.json",
+        openapi_document,
+        methods=["GET"],
+        include_in_schema=False,
+        name=f"openapi:{info.prefix}",
+    )

@@ -1,0 +1,35 @@
+"""The register of processing activities: models, file loading and ClickHouse storage.
+
+Needs the `store` extra of ldv-logboek (pydantic, pyyaml, clickhouse-connect).
+
+    register = load_register_files(["demo/register"])          # YAML/JSON files or folders
+    RegisterStore.from_log_store(store).save(register)           # `ldv register load PATH`
+    register.resolve(activity_id, moment)                        # the one version valid then
+"""
+
+from ldv_logboek.register.loader import RegisterFileError, load_register_files, parse_register_text, register_paths
+from ldv_logboek.register.models import (
+    ActivityVersion,
+    DpvLegalBasis,
+    LegalBasis,
+    Organisation,
+    ProcessingActivity,
+    Register,
+)
+from ldv_logboek.register.store import RegisterConflict, RegisterStore, SaveResult
+
+__all__ = [
+    "ActivityVersion",
+    "DpvLegalBasis",
+    "LegalBasis",
+    "Organisation",
+    "ProcessingActivity",
+    "Register",
+    "RegisterConflict",
+    "RegisterFileError",
+    "RegisterStore",
+    "SaveResult",
+    "load_register_files",
+    "parse_register_text",
+    "register_paths",
+]

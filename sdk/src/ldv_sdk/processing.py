@@ -1,0 +1,546 @@
+"""Declaring a processing: `verwerking(...)` as a decorator (bare or with arguments) and as a context manager.
+
+Nothing is captured by default: the data subject comes from the argument the developer
+names (`subject="bsn"` or `subject=lambda args: args["aanvraag"].bsn`), from the result
+(`subject_from_result=...`), or from `add_subject()` inside the block.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import inspect
+import logging
+import os
+import time
+import traceback
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, ParamSpec, TypeVar, overload
+from urllib.parse import quote
+
+from ldv_logboek import attributes as attr
+from ldv_logboek.pseudonym import pseudonymise
+from ldv_logboek.validation import is_uri
+from opentelemetry import context as otel_context
+from opentelemetry.trace import NonRecordingSpan, Span, SpanKind, Status, StatusCode, set_span_in_context
+
+from ldv_sdk.errors import LdvError, LoggingFailed, SpoolFull
+from ldv_sdk.propagation import IncomingCall, current_incoming_call, reset_incoming_call, set_incoming_call
+from ldv_sdk.records import DEFAULT_NAME
+from ldv_sdk.runtime import Runtime, get_runtime
+
+log = logging.getLogger("ldv_sdk")
+
+P = ParamSpec("P")
+R = TypeVar("R")
+SubjectValue = str | int | Iterable[str | int] | None
+SubjectFrom = str | Callable[[Mapping[str, Any]], SubjectValue]
+AttributeValue = str | bool | int | float
+
+_current: contextvars.ContextVar[Verwerking | None] = contextvars.ContextVar("ldv_current", default=None)
+_warned_activities: set[str] = set()
+
+
+def current() -> Verwerking | None:
+    """The innermost processing running in this context (to add subjects from deeper code)."""
+    return _current.get()
+
+
+def enter_request(call: IncomingCall) -> tuple[Any, Any]:
+    """Start handling a request from another application: its processings continue `call`.
+
+    A request is a boundary: a processing of this process that happens to be current (an
+    in-process test client, say) is not the parent of the request's processings.
+    """
+    return set_incoming_call(call), _current.set(None)
+
+
+def leave_request(tokens: tuple[Any, Any]) -> None:
+    incoming_token, current_token = tokens
+    _current.reset(current_token)
+    reset_incoming_call(incoming_token)
+
+
+def resolve_activity(activity: str | None, runtime: Runtime) -> str | None:
+    """The processing activity as a URI: a URI as given, a bare id under `register_base_uri`.
+
+    Without a register base URI a bare id becomes `urn:ldv:processing-activity:<id>` (with a
+    warning once), so the record stays valid; under the fail-closed policy it is an error.
+    """
+    if not activity:
+        return None
+    if is_uri(activity):
+        return activity
+    base = runtime.config.register_base_uri
+    if base:
+        return base.rstrip("/") + "/" + quote(activity.strip(), safe="")
+    if runtime.config.fail_closed:
+        raise LoggingFailed("processing activity is not a URI and no register_base_uri is configured")
+    if activity not in _warned_activities:
+        _warned_activities.add(activity)
+        log.warning("LDV: processing activity is no URI and no register_base_uri is set; using a urn:ldv: URI")
+    return "urn:ldv:processing-activity:" + quote(activity.strip(), safe="")
+
+
+class Verwerking:
+    """One running processing action, as `with verwerking(...) as v` hands it out.
+
+    Use `add_subject()` for every data subject (N subjects give N child records under this
+    action, one gives a single record), `mark_ok()` to log status Ok, `mark_error()` for an
+    internal fault that was handled inside the block.
+    """
+
+    __slots__ = (
+        "_runtime",
+        "_name",
+        "_activity",
+        "_subject_type",
+        "_subjects",
+        "_ok",
+        "_error",
+        "_span",
+        "_tokens",
+        "_extra",
+    )
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        name: str,
+        activity: str | None,
+        subject_type: str,
+        extra: Mapping[str, AttributeValue] | None,
+    ) -> None:
+        self._runtime = runtime
+        self._name = name
+        self._activity = activity
+        self._subject_type = subject_type
+        self._subjects: dict[tuple[str, str], int] = {}
+        self._ok = False
+        self._error: BaseException | None = None
+        self._span: Span | None = None
+        self._tokens: tuple[Any, Any] | None = None
+        self._extra = extra
+
+    # -- for the developer ------------------------------------------------------------------
+
+    def add_subject(self, subject_id: str | int | None, subject_type: str | None = None) -> None:
+        """Add a data subject; its id is pseudonymised (keyed HMAC) at once. None is ignored."""
+        if subject_id is None or self._span is None:
+            return
+        text = str(subject_id).strip()
+        if not text:
+            log.warning("LDV: an empty data subject id was ignored")
+            return
+        key = (pseudonymise(text, self._runtime.config.pseudonym_key), subject_type or self._subject_type)
+        self._subjects.setdefault(key, time.time_ns())
+
+    def add_subjects(self, subject_ids: SubjectValue, subject_type: str | None = None) -> None:
+        """Add every subject in `subject_ids` (a single id, an iterable of ids, or None)."""
+        if subject_ids is None:
+            return
+        if isinstance(subject_ids, (str, int)):
+            self.add_subject(subject_ids, subject_type)
+            return
+        for subject_id in subject_ids:
+            self.add_subject(subject_id, subject_type)
+
+    def mark_ok(self) -> None:
+        """Log status Ok (the default is Unset). Also right for a deliberate cancel by the user."""
+        self._ok = True
+
+    def mark_error(self, exc: BaseException | None = None) -> None:
+        """Log status Error for an internal fault the block handled itself (with `exception.*` when given)."""
+        self._error = exc if exc is not None else RuntimeError("internal fault")
+
+    def set_attribute(self, key: str, value: AttributeValue) -> None:
+        """Set an attribute on this action's record(s). Personal data only where you mean it."""
+        if self._span is not None:
+            self._span.set_attribute(key, value)
+
+    def set_external_read_api(self, read_api_url: str) -> None:
+        """Record that this action called another party whose LDV read API is `read_api_url`."""
+        if is_uri(read_api_url):
+            self.set_attribute(attr.EXTERNAL_READ_API_ID, read_api_url)
+        else:
+            log.warning("LDV: external read API id is not a URI; not recorded")
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def trace_id(self) -> str:
+        """This action's trace id (32 hex digits); empty when not logged."""
+        return f"{self._span.get_span_context().trace_id:032x}" if self._span is not None else ""
+
+    @property
+    def span_id(self) -> str:
+        """This action's span id (16 hex digits); empty when not logged."""
+        return f"{self._span.get_span_context().span_id:016x}" if self._span is not None else ""
+
+    @property
+    def span(self) -> Span | None:
+        """The OpenTelemetry span of this action (None when the SDK is not configured)."""
+        return self._span
+
+    # -- life cycle ---------------------------------------------------------------------------
+
+    def _start(self) -> None:
+        runtime = self._runtime
+        attributes: dict[str, AttributeValue] = {}
+        if self._activity:
+            attributes[attr.PROCESSING_ACTIVITY_ID] = self._activity
+        kind = SpanKind.INTERNAL
+        parent = _current.get()
+        if parent is not None and parent._span is not None:
+            ctx = set_span_in_context(parent._span)
+        else:
+            incoming = current_incoming_call()
+            if incoming is not None:
+                ctx = set_span_in_context(NonRecordingSpan(incoming.span_context))
+                kind = SpanKind.SERVER
+                attributes[attr.FOREIGN_OPERATION_SPAN_ID] = f"{incoming.span_context.span_id:016x}"
+                if incoming.processor and is_uri(incoming.processor):
+                    attributes[attr.FOREIGN_OPERATION_PROCESSOR] = incoming.processor
+            else:
+                ctx = None  # the application's current span, if any: same trace
+        if self._extra:
+            attributes.update(self._extra)
+        span = runtime.tracer.start_span(self._name or DEFAULT_NAME, context=ctx, kind=kind, attributes=attributes)
+        self._span = span
+        self._tokens = (_current.set(self), otel_context.attach(set_span_in_context(span)))
+
+    def _finish(self, exc: BaseException | None, expected: tuple[type[BaseException], ...]) -> None:
+        """End the action and its subject records; raise LoggingFailed under the fail-closed policy."""
+        span = self._span
+        if span is None:
+            return
+        runtime = self._runtime
+        failure: BaseException | None = None
+        try:
+            fault = self._error
+            if exc is not None and isinstance(exc, Exception) and not isinstance(exc, expected):
+                fault = exc
+            if fault is not None:
+                span.set_attributes(_exception_attributes(fault, runtime.config.record_stacktrace))
+                span.set_status(Status(StatusCode.ERROR, type(fault).__name__))
+            elif self._ok:
+                span.set_status(Status(StatusCode.OK))
+            end_ns = time.time_ns()
+            subjects = self._subjects
+            if len(subjects) == 1:
+                ((subject, subject_type),) = subjects
+                span.set_attributes({attr.DATA_SUBJECT_ID: subject, attr.DATA_SUBJECT_ID_TYPE: subject_type})
+            elif subjects:
+                failure = self._end_subject_records(span, end_ns)
+            span.end(end_time=end_ns)
+            failure = runtime.take_failure() or failure
+        except Exception as bug:  # noqa: BLE001 - an SDK bug must not break the host code
+            failure = bug
+            log.exception("LDV: the SDK failed to finish a record")
+        finally:
+            self._detach()
+        if failure is not None and runtime.config.fail_closed and exc is None:
+            if isinstance(failure, LdvError):
+                raise failure
+            raise LoggingFailed(f"the processing could not be logged durably: {type(failure).__name__}") from failure
+
+    def _end_subject_records(self, span: Span, end_ns: int) -> BaseException | None:
+        # Rule 6: one child action per data subject under this action, started when the
+        # subject became known (which may be after a reply from another application).
+        runtime = self._runtime
+        start_ns = getattr(span, "start_time", None) or end_ns
+        shared = dict(getattr(span, "attributes", None) or {})
+        status = getattr(span, "status", Status(StatusCode.UNSET))
+        ctx = set_span_in_context(span)
+        failure = None
+        for (subject, subject_type), added_ns in self._subjects.items():
+            child = runtime.tracer.start_span(
+                self._name,
+                context=ctx,
+                kind=SpanKind.INTERNAL,
+                attributes={**shared, attr.DATA_SUBJECT_ID: subject, attr.DATA_SUBJECT_ID_TYPE: subject_type},
+                start_time=min(max(added_ns, start_ns), end_ns),
+            )
+            child.set_status(status)
+            child.end(end_time=end_ns)
+            failure = runtime.take_failure() or failure
+        return failure
+
+    def _detach(self) -> None:
+        if self._tokens is not None:
+            current_token, otel_token = self._tokens
+            self._tokens = None
+            try:
+                otel_context.detach(otel_token)
+                _current.reset(current_token)
+            except ValueError:
+                # Reset from another context (a block left in a different task): nothing to undo here.
+                pass
+
+
+class _Unlogged(Verwerking):
+    """What `verwerking` hands out when the SDK is not configured (fail-open): every call is a no-op."""
+
+    def __init__(self) -> None:
+        self._span = None
+        self._tokens = None
+        self._subjects = {}
+        self._name = ""
+
+    def add_subject(self, subject_id: str | int | None, subject_type: str | None = None) -> None:
+        return None
+
+    def mark_ok(self) -> None:
+        return None
+
+    def mark_error(self, exc: BaseException | None = None) -> None:
+        return None
+
+    def _finish(self, exc: BaseException | None, expected: tuple[type[BaseException], ...]) -> None:
+        return None
+
+
+def _exception_attributes(exc: BaseException, stacktrace: bool) -> dict[str, str]:
+    kind = type(exc)
+    name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+    out = {attr.EXCEPTION_TYPE: name, attr.EXCEPTION_MESSAGE: str(exc)}
+    if stacktrace:
+        out[attr.EXCEPTION_STACKTRACE] = "".join(traceback.format_exception(exc))
+    return out
+
+
+def _env_fail_closed() -> bool:
+    return os.environ.get("LDV_FAILURE_POLICY", "").strip().lower() == "closed"
+
+
+class _Declaration:
+    """The object `verwerking(...)` returns: a decorator and a (sync and async) context manager."""
+
+    def __init__(
+        self,
+        activity: str | None,
+        name: str | None,
+        subject: SubjectFrom | None,
+        subject_type: str,
+        subject_from_result: Callable[[Any], SubjectValue] | None,
+        expected: tuple[type[BaseException], ...],
+        attributes: Mapping[str, AttributeValue] | None,
+    ) -> None:
+        self.activity = activity
+        self.name = name
+        self.subject = subject
+        self.subject_type = subject_type
+        self.subject_from_result = subject_from_result
+        self.expected = expected
+        self.attributes = dict(attributes) if attributes else None
+        self._resolved: tuple[Runtime, str | None] | None = None
+        self._active: list[Verwerking] = []
+
+    def _activity_uri(self, runtime: Runtime) -> str | None:
+        resolved = self._resolved
+        if resolved is None or resolved[0] is not runtime:
+            resolved = (runtime, resolve_activity(self.activity, runtime))
+            self._resolved = resolved
+        return resolved[1]
+
+    def open(self, name: str | None = None) -> Verwerking:
+        """Start the action (the context manager and the decorator call this)."""
+        runtime = get_runtime()
+        if runtime is None:
+            if _env_fail_closed():
+                raise LoggingFailed("the LDV SDK is not configured, and the failure policy is closed")
+            return _Unlogged()
+        closed = runtime.config.fail_closed
+        if closed and not runtime.can_log():
+            raise SpoolFull("the LDV spool is full: the processing is refused because it cannot be logged")
+        try:
+            v = Verwerking(
+                runtime,
+                name or self.name or self.activity or DEFAULT_NAME,
+                self._activity_uri(runtime),
+                self.subject_type,
+                self.attributes,
+            )
+            v._start()
+            return v
+        except LdvError:
+            raise
+        except Exception as bug:  # noqa: BLE001
+            if closed:
+                raise LoggingFailed(f"the processing could not be logged: {type(bug).__name__}") from bug
+            log.exception("LDV: could not start a record; the processing runs unlogged")
+            return _Unlogged()
+
+    # -- context manager ------------------------------------------------------------------------
+
+    def __enter__(self) -> Verwerking:
+        if self.subject is not None or self.subject_from_result is not None:
+            raise TypeError("subject= and subject_from_result= are for the decorator; use v.add_subject() in a with block")
+        v = self.open()
+        self._active.append(v)
+        return v
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        self._active.pop()._finish(exc, self.expected)
+
+    async def __aenter__(self) -> Verwerking:
+        return self.__enter__()
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        self.__exit__(exc_type, exc, tb)
+
+    # -- decorator ------------------------------------------------------------------------------
+
+    def __call__(self, func: Callable[P, R]) -> Callable[P, R]:
+        if inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func):
+            # A generator's body runs between other code's steps, so "the processing" has no
+            # clear start and end; refuse here (import time) instead of logging something wrong.
+            raise TypeError(
+                f"@verwerking cannot decorate the generator {func.__qualname__}: "
+                "put `with verwerking(...)` inside it around the processing instead"
+            )
+        if self.name is None:
+            self.name = func.__qualname__.rsplit("<locals>.", 1)[-1]
+        extract = _subject_extractor(func, self.subject)
+        from_result = self.subject_from_result
+        expected = self.expected
+
+        if inspect.iscoroutinefunction(func):
+
+            @functools.wraps(func)
+            async def async_wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+                v = self.open()
+                if extract is not None:
+                    _add_from_args(v, extract, args, kwargs)
+                try:
+                    result = await func(*args, **kwargs)  # type: ignore[misc]
+                except BaseException as exc:
+                    v._finish(exc, expected)
+                    raise
+                if from_result is not None:
+                    _add_from_result(v, from_result, result)
+                v._finish(None, expected)
+                return result
+
+            return async_wrapper  # type: ignore[return-value]
+
+        @functools.wraps(func)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            v = self.open()
+            if extract is not None:
+                _add_from_args(v, extract, args, kwargs)
+            try:
+                result = func(*args, **kwargs)
+            except BaseException as exc:
+                v._finish(exc, expected)
+                raise
+            if from_result is not None:
+                _add_from_result(v, from_result, result)
+            v._finish(None, expected)
+            return result
+
+        return wrapper
+
+
+def _subject_extractor(
+    func: Callable[..., Any], subject: SubjectFrom | None
+) -> Callable[[tuple[Any, ...], dict[str, Any]], SubjectValue] | None:
+    """Work out once, at decoration time, how to take the subject from a call's arguments."""
+    if subject is None:
+        return None
+    signature = inspect.signature(func)
+    if isinstance(subject, str):
+        if subject not in signature.parameters:
+            raise TypeError(f"@verwerking(subject={subject!r}): {func.__qualname__} has no parameter {subject!r}")
+        param = signature.parameters[subject]
+        position = list(signature.parameters).index(subject)
+        positional = param.kind in (param.POSITIONAL_ONLY, param.POSITIONAL_OR_KEYWORD)
+        default = None if param.default is param.empty else param.default
+
+        def by_name(args: tuple[Any, ...], kwargs: dict[str, Any]) -> SubjectValue:
+            if positional and position < len(args):
+                return args[position]
+            return kwargs.get(subject, default)
+
+        return by_name
+    if callable(subject):
+
+        def by_callable(args: tuple[Any, ...], kwargs: dict[str, Any]) -> SubjectValue:
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            return subject(bound.arguments)
+
+        return by_callable
+    raise TypeError("subject must be a parameter name or a callable taking the call's arguments")
+
+
+def _add_from_args(
+    v: Verwerking, extract: Callable[[tuple[Any, ...], dict[str, Any]], SubjectValue], args: tuple, kwargs: dict
+) -> None:
+    try:
+        v.add_subjects(extract(args, kwargs))
+    except Exception as exc:  # noqa: BLE001 - the developer's extractor failed; apply the policy
+        _subject_failure(v, exc)
+
+
+def _add_from_result(v: Verwerking, from_result: Callable[[Any], SubjectValue], result: Any) -> None:
+    try:
+        v.add_subjects(from_result(result))
+    except Exception as exc:  # noqa: BLE001
+        _subject_failure(v, exc)
+
+
+def _subject_failure(v: Verwerking, exc: Exception) -> None:
+    if v._span is not None and v._runtime.config.fail_closed:
+        v._finish(None, ())
+        raise LoggingFailed(f"the data subject could not be taken: {type(exc).__name__}") from exc
+    log.warning("LDV: the data subject could not be taken (%s); the record has no subject", type(exc).__name__)
+
+
+@overload
+def verwerking(activity: Callable[P, R]) -> Callable[P, R]: ...
+
+
+@overload
+def verwerking(
+    activity: str | None = None,
+    name: str | None = None,
+    *,
+    subject: SubjectFrom | None = None,
+    subject_type: str = attr.SUBJECT_TYPE_BSN,
+    subject_from_result: Callable[[Any], SubjectValue] | None = None,
+    expected: tuple[type[BaseException], ...] = (),
+    attributes: Mapping[str, AttributeValue] | None = None,
+) -> _Declaration: ...
+
+
+def verwerking(
+    activity: str | Callable[..., Any] | None = None,
+    name: str | None = None,
+    *,
+    subject: SubjectFrom | None = None,
+    subject_type: str = attr.SUBJECT_TYPE_BSN,
+    subject_from_result: Callable[[Any], SubjectValue] | None = None,
+    expected: tuple[type[BaseException], ...] = (),
+    attributes: Mapping[str, AttributeValue] | None = None,
+) -> Any:
+    """Declare a processing (verwerking): one LDV action, logged when it ends.
+
+    - `activity`: the processing activity, a URI or an id in the register (`register_base_uri`).
+    - `name`: a human readable name of the action (default: the function's qualified name).
+    - `subject`: (decorator) the parameter that holds the data subject id, or a callable that
+      takes the call's arguments (a name -> value mapping) and returns an id, ids, or None.
+    - `subject_type`: the `dpl.core.data_subject_id_type` (default `BSN`).
+    - `subject_from_result`: (decorator) take subject(s) from the return value.
+    - `expected`: exception types that mean handled bad user input: status stays Unset (not Error).
+    - `attributes`: extra attributes for the record(s), such as extension `dpl.<ext>.*` keys.
+
+    Use as `@verwerking`, `@verwerking("huurtoeslag", subject="bsn")`, or
+    `with verwerking("huurtoeslag", "huurtoeslag berekenen") as v: v.add_subject(bsn)`.
+    Sync and async functions work; generators are refused at decoration time.
+    """
+    if callable(activity) and not isinstance(activity, str):
+        return _Declaration(None, None, None, subject_type, None, (), None)(activity)
+    return _Declaration(activity, name, subject, subject_type, subject_from_result, tuple(expected), attributes)

@@ -1,0 +1,98 @@
+"""W3C Trace Context across services and organisations, and the caller's identity.
+
+The caller's application URI travels in a `tracestate` entry with key `ldv` (W3C Trace
+Context, section 3.3: vendors may add their own entry). Its value is the URI with the
+characters tracestate forbids in values (`,`, `=`, space, and anything outside printable
+ASCII) percent-encoded, e.g. `ldv=urn:ldv:application:dienst-toeslagen:huurtoeslag`.
+The receiving side records it as `dpl.core.foreign_operation.processor` and the caller's
+span id as `dpl.core.foreign_operation.span_id`. No baggage is used or sent.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass
+from urllib.parse import quote, unquote
+
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, TraceState
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+TRACESTATE_KEY = "ldv"
+_W3C = TraceContextTextMapPropagator()
+# Characters allowed in a tracestate value, minus the ones quote() must escape: 0x20-0x7E except , and =
+_SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in ",=%")
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingCall:
+    """The remote action that called this service: its span context and, when it said so, its application."""
+
+    span_context: SpanContext
+    processor: str | None
+
+
+_incoming: contextvars.ContextVar[IncomingCall | None] = contextvars.ContextVar("ldv_incoming_call", default=None)
+
+
+def current_incoming_call() -> IncomingCall | None:
+    """The incoming call the current request continues, set by the server middleware."""
+    return _incoming.get()
+
+
+def set_incoming_call(call: IncomingCall | None) -> contextvars.Token[IncomingCall | None]:
+    return _incoming.set(call)
+
+
+def reset_incoming_call(token: contextvars.Token[IncomingCall | None]) -> None:
+    _incoming.reset(token)
+
+
+def encode_processor(uri: str) -> str:
+    """A URI as a tracestate value."""
+    return quote(uri, safe=_SAFE)
+
+
+def decode_processor(value: str) -> str:
+    return unquote(value)
+
+
+def extract_incoming(headers: Mapping[str, str]) -> IncomingCall | None:
+    """Parse `traceparent`/`tracestate` from lower-case request headers; None when absent or invalid.
+
+    A `traceparent` with sampled=0 is continued all the same: LDV records are never sampled.
+    """
+    if "traceparent" not in headers:
+        return None
+    ctx = _W3C.extract(headers)
+    from opentelemetry import trace
+
+    span_context = trace.get_current_span(ctx).get_span_context()
+    if not span_context.is_valid:
+        return None
+    raw = span_context.trace_state.get(TRACESTATE_KEY)
+    processor = decode_processor(raw) if raw else None
+    return IncomingCall(span_context=span_context, processor=processor or None)
+
+
+def inject_headers(span_context: SpanContext, application_uri: str, carrier: MutableMapping[str, str]) -> None:
+    """Write `traceparent` and `tracestate` (with this application's `ldv` entry) into `carrier`.
+
+    The sampled flag is always set: the callee must log its part of the processing too.
+    """
+    state = span_context.trace_state
+    value = encode_processor(application_uri)
+    try:
+        state = state.update(TRACESTATE_KEY, value) if TRACESTATE_KEY in state else state.add(TRACESTATE_KEY, value)
+    except ValueError:
+        state = TraceState([(TRACESTATE_KEY, value)])
+    sent = SpanContext(
+        trace_id=span_context.trace_id,
+        span_id=span_context.span_id,
+        is_remote=False,
+        trace_flags=TraceFlags(TraceFlags.SAMPLED),
+        trace_state=state,
+    )
+    from opentelemetry.trace import set_span_in_context
+
+    _W3C.inject(carrier, context=set_span_in_context(NonRecordingSpan(sent)))

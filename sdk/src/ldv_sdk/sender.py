@@ -1,0 +1,238 @@
+"""The background sender: spool -> OTLP/HTTP protobuf -> collector, until acknowledged.
+
+Retry rules (OTLP/HTTP specification, and the LDV rule that nothing is lost):
+- 2xx: delivered. An `ExportTraceServiceResponse.partial_success` with rejected spans means
+  the collector refused those spans as invalid: they become dead letters in the spool with
+  the collector's message as the reason, the rest is acknowledged. OTLP does not say which
+  spans were rejected; when the collector's message names them (`<trace_id>/<span_id>` in
+  hex, as ldv_collector does) those are taken, otherwise the batch is split in halves and
+  resent until the rejected spans are found (resent spans are duplicates the Logboek
+  shows once).
+- 400 for a batch: split until single records; a single record refused with 400 is a dead letter.
+- 413: split the batch.
+- 429, 502, 503, 504, other 5xx, connection errors and time-outs: retried forever with
+  exponential back-off and jitter, honouring Retry-After (seconds or an HTTP date).
+- 401, 403, 404 and other 4xx: a configuration problem, not a bad record: retried with the
+  longest back-off and a warning each time, so fixing the configuration resumes delivery.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import gzip
+import json
+import logging
+import random
+import re
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import requests
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+
+from ldv_sdk.otlp import encode_request
+from ldv_sdk.spool import Spool, Spooled
+
+log = logging.getLogger("ldv_sdk")
+
+RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
+_SPAN_REF = re.compile(r"\b([0-9a-f]{32})/([0-9a-f]{16})\b")
+MAX_REASON_CHARS = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """What the collector said about one request."""
+
+    status: int  # HTTP status, or 0 when there was no answer
+    rejected: int = 0
+    message: str = ""
+    retry_after: float | None = None
+
+
+class Sender:
+    """Delivers spooled records in batches on a daemon thread; `stop()` ends it."""
+
+    def __init__(
+        self,
+        spool: Spool,
+        endpoint: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        batch_size: int = 512,
+        timeout: float = 10.0,
+        max_backoff: float = 30.0,
+        max_retry_after: float = 300.0,
+        min_backoff: float = 0.25,
+    ) -> None:
+        self.spool = spool
+        self.endpoint = endpoint
+        self.batch_size = batch_size
+        self.timeout = timeout
+        self.max_backoff = max_backoff
+        self.max_retry_after = max_retry_after
+        self.min_backoff = min_backoff
+        self._session = requests.Session()
+        self._session.headers.update(
+            {"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip", **dict(headers or {})}
+        )
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="ldv-sender", daemon=True)
+        self.delivered = 0
+        self.requests = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop after the request in flight; what is not delivered stays in the spool."""
+        self._stop.set()
+        with self.spool._changed:  # wake the loop if it waits for records
+            self.spool._changed.notify_all()
+        self._thread.join(timeout)
+        self._session.close()
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    # -- the loop -------------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                batch = self.spool.peek(self.batch_size)
+                if not batch:
+                    self.spool.wait_for_records(timeout=0.5)
+                    continue
+                self._deliver(batch)
+            except Exception:  # noqa: BLE001 - the sender must outlive any single failure
+                log.exception("LDV sender: unexpected failure; retrying")
+                self._stop.wait(1.0)
+
+    def _deliver(self, batch: Sequence[Spooled]) -> None:
+        """Deliver `batch` until each record is acknowledged or dead-lettered, or the sender stops."""
+        records: list[dict] = []
+        good: list[Spooled] = []
+        unreadable: list[tuple[int, str]] = []
+        for item in batch:
+            try:
+                records.append(json.loads(item.body))
+                good.append(item)
+            except ValueError:
+                unreadable.append((item.seq, "unreadable spool entry (not JSON)"))
+        self.spool.dead_letter(unreadable)
+        if not good:
+            return
+        attempt = 0
+        while not self._stop.is_set():
+            result = self._post(records)
+            if 200 <= result.status < 300:
+                self._settle(good, records, result)
+                return
+            if result.status in (400, 413) and len(good) > 1:
+                mid = len(good) // 2
+                self._deliver(good[:mid])
+                self._deliver(good[mid:])
+                return
+            if result.status == 400:
+                self.spool.dead_letter([(good[0].seq, _reason(f"HTTP 400: {result.message}"))])
+                return
+            attempt += 1
+            delay = self._backoff(attempt, result)
+            log.warning("LDV sender: collector answered %s; retry %d in %.1f s", result.status or "nothing", attempt, delay)
+            self._stop.wait(delay)
+
+    def _settle(self, good: Sequence[Spooled], records: Sequence[dict], result: Delivery) -> None:
+        if result.rejected <= 0:
+            self.spool.ack(item.seq for item in good)
+            self.delivered += len(good)
+            return
+        reason = _reason(f"rejected by the collector: {result.message}" if result.message else "rejected by the collector")
+        named = {(m.group(1), m.group(2)) for m in _SPAN_REF.finditer(result.message)}
+        refs = [(r["trace_id"], r["span_id"]) for r in records]
+        hits = [ref in named for ref in refs]
+        if sum(hits) >= result.rejected or result.rejected >= len(good):
+            if result.rejected >= len(good):
+                hits = [True] * len(good)
+            self.spool.dead_letter((item.seq, reason) for item, hit in zip(good, hits) if hit)
+            self.spool.ack(item.seq for item, hit in zip(good, hits) if not hit)
+            self.delivered += hits.count(False)
+            return
+        # The collector did not say which: split and resend until single records tell.
+        mid = len(good) // 2
+        self._deliver(good[:mid])
+        self._deliver(good[mid:])
+
+    def _backoff(self, attempt: int, result: Delivery) -> float:
+        if result.retry_after is not None:
+            return min(max(result.retry_after, 0.0), self.max_retry_after)
+        if result.status and 400 <= result.status < 500 and result.status != 429:
+            return self.max_backoff
+        ceiling = min(self.max_backoff, self.min_backoff * 2 ** min(attempt, 20))
+        return random.uniform(ceiling / 2, ceiling)
+
+    def _post(self, records: Sequence[dict]) -> Delivery:
+        body = gzip.compress(encode_request(records).SerializeToString(), compresslevel=1)
+        self.requests += 1
+        try:
+            response = self._session.post(self.endpoint, data=body, timeout=self.timeout)
+        except requests.RequestException as exc:
+            return Delivery(status=0, message=type(exc).__name__)
+        retry_after = _parse_retry_after(response.headers.get("Retry-After"))
+        if 200 <= response.status_code < 300:
+            rejected, message = _partial_success(response.content, response.headers.get("Content-Type", ""))
+            return Delivery(status=response.status_code, rejected=rejected, message=message)
+        return Delivery(status=response.status_code, message=_error_text(response), retry_after=retry_after)
+
+
+def _reason(text: str) -> str:
+    return text[:MAX_REASON_CHARS]
+
+
+def _partial_success(content: bytes, content_type: str) -> tuple[int, str]:
+    if not content:
+        return 0, ""
+    if "json" in content_type:
+        try:
+            ps = json.loads(content).get("partialSuccess") or {}
+            return int(ps.get("rejectedSpans", 0)), str(ps.get("errorMessage", ""))
+        except (ValueError, AttributeError, TypeError):
+            return 0, ""
+    response = ExportTraceServiceResponse()
+    try:
+        response.ParseFromString(content)
+    except Exception:  # noqa: BLE001 - an unreadable 2xx body still means "accepted"
+        log.warning("LDV sender: could not read the collector's response body; taking it as accepted")
+        return 0, ""
+    return response.partial_success.rejected_spans, response.partial_success.error_message
+
+
+def _error_text(response: requests.Response) -> str:
+    try:
+        if "protobuf" in response.headers.get("Content-Type", ""):
+            from google.rpc.status_pb2 import Status as RpcStatus
+
+            status = RpcStatus()
+            status.ParseFromString(response.content)
+            return status.message
+        return response.text[:500]
+    except Exception:  # noqa: BLE001
+        return ""
+
+
+def _parse_retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+

@@ -1,0 +1,163 @@
+"""Checking spans: validation into partial-success messages, non-LDV spans, the BSN guard."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from ldv_logboek import attributes as attr
+from ldv_logboek.pseudonym import pseudonymise
+from ldv_collector.ingest import Ingester
+from ldv_collector.settings import CollectorSettings
+from tests.collector.helpers import (
+    ACTIVITY,
+    ORGANISATION,
+    VALID_BSN,
+    ldv_attributes,
+    make_request,
+    make_span,
+)
+
+DEFAULT_KEY = "default-key-0123456789"
+ORG_KEY = "toeslagen-key-0123456789"
+
+
+def ingest(spans: list, settings: CollectorSettings | None = None, **request_kwargs: object):
+    return Ingester(settings or CollectorSettings()).ingest(make_request(spans, **request_kwargs))
+
+
+def test_spans_without_dpl_attributes_are_ignored_not_rejected() -> None:
+    result = ingest([make_span({"http.method": "GET"}), make_span({}), make_span()])
+    assert (result.received, result.ignored, len(result.records), result.rejections) == (3, 2, 1, [])
+
+
+def test_invalid_spans_are_rejected_with_their_ids_names_and_rules() -> None:
+    good = make_span()
+    no_subject_type = make_span({attr.PROCESSING_ACTIVITY_ID: ACTIVITY, attr.DATA_SUBJECT_ID: "hmac-sha256:" + "0" * 64})
+    bad_uri = make_span(ldv_attributes(**{attr.PROCESSING_ACTIVITY_ID: "not a uri"}), name="opvragen")
+    zero_trace = make_span(trace_id=bytes(16))
+    ends_early = make_span(duration_ns=-5)
+    bad_status = make_span(status_code=7)
+
+    result = ingest([good, no_subject_type, bad_uri, zero_trace, ends_early, bad_status])
+
+    assert [r.span_id for r in result.records] == [good.span_id]
+    assert len(result.rejections) == 5
+    message = result.error_message(8192)
+    lines = message.splitlines()
+    assert len(lines) == 5
+    assert lines[0].startswith(f"span {no_subject_type.trace_id.hex()}/{no_subject_type.span_id.hex()} ('huurtoeslag berekenen'): ")
+    assert "data-subject-pair" in lines[0]
+    assert f"/{bad_uri.span_id.hex()} ('opvragen'): processing-activity-uri" in lines[1]
+    assert "trace-id: trace_id must not be all zeros" in lines[2]
+    assert "end-time" in lines[3]
+    assert "status: status code must be 0 (Unset), 1 (Ok) or 2 (Error), got 7" in lines[4]
+
+
+def test_error_message_is_capped_and_counts_the_rest() -> None:
+    spans = [make_span(ldv_attributes(**{attr.PROCESSING_ACTIVITY_ID: "x" * 300})) for _ in range(100)]
+    result = ingest(spans)
+    message = result.error_message(2000)
+    assert len(result.rejections) == 100
+    assert len(message) <= 2000
+    listed = message.count("processing-activity-uri")
+    assert 1 <= listed < 100
+    assert message.endswith(f"... and {100 - listed} more rejected spans not listed")
+    # Even one very long line is cut, not dropped.
+    assert len(ingest(spans[:1]).error_message(300)) <= 300
+
+
+@pytest.mark.parametrize(
+    "where, span_kwargs, resource_extra, expected_location",
+    [
+        ("attribute", {"attributes": ldv_attributes(**{"url.query": f"bsn={VALID_BSN}"})}, {}, "attribute 'url.query'"),
+        ("activity", {"attributes": ldv_attributes(**{attr.PROCESSING_ACTIVITY_ID: f"urn:x:{VALID_BSN}"})}, {}, attr.PROCESSING_ACTIVITY_ID),
+        ("name", {"name": f"opvragen {VALID_BSN}"}, {}, "the span name"),
+        ("resource", {}, {"host.name": f"host-{VALID_BSN}"}, "resource attribute 'host.name'"),
+    ],
+)
+def test_clear_bsn_outside_the_subject_id_is_rejected_without_echoing_it(
+    where: str, span_kwargs: dict, resource_extra: dict, expected_location: str
+) -> None:
+    span = make_span(**span_kwargs)
+    resource = {attr.SERVICE_NAME: "svc", attr.ORGANISATION: ORGANISATION, **resource_extra}
+    settings = CollectorSettings(pseudonymisation_key=DEFAULT_KEY)  # a key does not excuse a stray BSN
+    result = ingest([span], settings, resource=resource)
+    assert result.records == []
+    message = result.error_message(8192)
+    assert "clear-bsn" in message and expected_location in message
+    assert VALID_BSN not in message
+
+
+def test_clear_bsn_in_event_attribute_is_rejected() -> None:
+    span = make_span()
+    event = span.events.add(time_unix_nano=span.start_time_unix_nano, name="exception")
+    event.attributes.add(key=attr.EXCEPTION_MESSAGE).value.string_value = f"no person {VALID_BSN}"
+    result = ingest([span])
+    assert result.records == []
+    message = result.error_message(8192)
+    assert f"attribute {attr.EXCEPTION_MESSAGE!r} of event 0" in message and VALID_BSN not in message
+
+
+def test_nine_digits_failing_the_elfproef_are_not_a_bsn() -> None:
+    result = ingest([make_span(ldv_attributes(**{"order.number": "123456789"}))])
+    assert len(result.records) == 1
+
+
+def test_clear_bsn_subject_is_pseudonymised_with_the_default_key() -> None:
+    result = ingest([make_span(ldv_attributes(subject=VALID_BSN))], CollectorSettings(pseudonymisation_key=DEFAULT_KEY))
+    [record] = result.records
+    assert record.data_subject_id == pseudonymise(VALID_BSN, DEFAULT_KEY.encode())
+    assert result.pseudonymised == 1
+
+
+def test_organisation_key_wins_over_the_default_key() -> None:
+    settings = CollectorSettings(pseudonymisation_key=DEFAULT_KEY, organisation_keys={ORGANISATION: ORG_KEY})
+    own = ingest([make_span(ldv_attributes(subject=VALID_BSN))], settings)
+    other = ingest(
+        [make_span(ldv_attributes(subject=VALID_BSN))], settings, resource={attr.ORGANISATION: "gemeente-amsterdam"}
+    )
+    assert own.records[0].data_subject_id == pseudonymise(VALID_BSN, ORG_KEY.encode())
+    assert other.records[0].data_subject_id == pseudonymise(VALID_BSN, DEFAULT_KEY.encode())
+
+
+def test_pseudonym_is_not_hashed_twice_and_other_subject_types_are_kept() -> None:
+    settings = CollectorSettings(pseudonymisation_key=DEFAULT_KEY)
+    pseudonym = pseudonymise(VALID_BSN, b"sdk-side-key-000000")
+    staff = ldv_attributes(subject="P-0042")
+    staff[attr.DATA_SUBJECT_ID_TYPE] = "urn:example:personeelsnummer"
+    result = ingest([make_span(ldv_attributes(subject=pseudonym)), make_span(staff)], settings)
+    assert [r.data_subject_id for r in result.records] == [pseudonym, "P-0042"]
+    assert result.pseudonymised == 0
+
+
+def test_clear_bsn_subject_without_key_is_rejected_unless_explicitly_allowed() -> None:
+    span = make_span(ldv_attributes(subject=VALID_BSN))
+    refused = ingest([span])
+    assert refused.records == [] and "clear-bsn" in refused.error_message(8192)
+    assert VALID_BSN not in refused.error_message(8192)
+    allowed = ingest([span], CollectorSettings(store_clear_bsn=True))
+    assert allowed.records[0].data_subject_id == VALID_BSN
+
+
+def test_settings_from_environment_and_key_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LDV_COLLECTOR_MAX_BODY_BYTES", "1234")
+    monkeypatch.setenv("LDV_COLLECTOR_ORGANISATION_KEYS", f'{{"{ORGANISATION}": "{ORG_KEY}"}}')
+    monkeypatch.setenv("LDV_COLLECTOR_STORE_CLEAR_BSN", "true")
+    settings = CollectorSettings()
+    assert (settings.max_body_bytes, settings.store_clear_bsn) == (1234, True)
+    assert settings.key_for(ORGANISATION) == ORG_KEY.encode() and settings.key_for("other") is None
+    assert ORG_KEY not in repr(settings)  # keys are secrets
+    with pytest.raises(ValueError, match="at least 16") as info:
+        CollectorSettings(pseudonymisation_key="short")
+    assert "short" not in str(info.value)
+    with pytest.raises(ValueError, match="gemeente") as info:
+        CollectorSettings(organisation_keys={"gemeente": "tiny"})
+    assert "tiny" not in str(info.value)
+
+
+def test_trace_with_many_spans_keeps_order() -> None:
+    trace_id = os.urandom(16)
+    spans = [make_span(trace_id=trace_id) for _ in range(20)]
+    assert [r.span_id for r in ingest(spans).records] == [s.span_id for s in spans]

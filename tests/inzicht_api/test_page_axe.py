@@ -1,0 +1,190 @@
+"""The citizen page in a real headless Chromium: demo login, the chain across a real second read
+API, an unreachable party, screenshots of the main states, and axe-core (WCAG 2.1 AA).
+
+Needs Debian's `chromium` (/usr/bin/chromium) and the pip package `axe-playwright-python`,
+which ships axe.min.js; Playwright's own browser download is never used.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import axe_playwright_python
+import pytest
+import uvicorn
+from playwright.sync_api import Page, sync_playwright
+
+from ldv_inzicht.app import create_app
+from ldv_inzicht.settings import ApiSettings
+from ldv_logboek.storage import LogStore, connect
+from tests.inzicht_api.inzage_support import (
+    DEMO_REGISTER,
+    LINDA,
+    Signer,
+    make_app,
+    record,
+    seed,
+    write_jwks,
+)
+
+CHROMIUM = "/usr/bin/chromium"
+AXE_JS = Path(axe_playwright_python.__file__).parent / "axe.min.js"
+SCREENSHOTS = Path(__file__).parent / "screenshots"
+UWV_POLIS = "https://register.uwv.example/processing-activities/polisadministratie-inkomen-verstrekken"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+NOBODY = "999999990"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class _Server:
+    """A real uvicorn server on a loopback port, in a thread."""
+
+    def __init__(self, app: object, port: int | None = None):
+        self.port = port or _free_port()
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.02)
+        return f"http://127.0.0.1:{self.port}"
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    tmp = tmp_path_factory.mktemp("page")
+    store = LogStore(connect(f"chdb://{tmp / 'store'}"))
+    store.migrate()
+    uwv_port, dead_port = _free_port(), _free_port()  # nothing will listen on dead_port
+    uwv_api, rvig_api = f"http://127.0.0.1:{uwv_port}/lezenapi/v1", f"http://127.0.0.1:{dead_port}/lezenapi/v1"
+    # The demo register, with UWV's and RvIG's read APIs on loopback addresses.
+    register = tmp / "register"
+    shutil.copytree(DEMO_REGISTER, register)
+    for name, url in (("uwv.yaml", uwv_api), ("rvig.yaml", rvig_api)):
+        path = register / name
+        path.write_text(path.read_text().replace(f"https://lezen.{name.split('.')[0]}.example/lezenapi/v1", url))
+    seeded = seed(store, read_api_of={"huurtoeslag": uwv_api})
+    # UWV's record in the same life event; UWV's key is not this Logboek's: only the chain finds it.
+    store.insert([
+        record(LINDA, "uwv", UWV_POLIS, name="inkomen uit polisadministratie verstrekken",
+               when=time.time() - 30 * 86_400 + 2, trace_id=seeded.move_trace),
+        record(LINDA, "gemeente-amsterdam", "https://register.amsterdam.example/processing-activities/adreswijziging",
+               name="verhuizing vastleggen", when=time.time() - 29 * 86_400, trace_id=seeded.move_trace,
+               **{"dpl.read.externalReadAPI_id": rvig_api}),
+    ])
+    issuer, demo = Signer.generate("issuer-1"), Signer.generate("demo")
+    jwks = write_jwks(tmp / "jwks.json", issuer, demo)
+    demo_key = tmp / "demo.pem"
+    demo_key.write_bytes(demo.private_pem)
+    app = make_app(store, jwks, register_paths=[register], demo_key=demo_key, timeout=2.0)
+    # UWV's read API: the real read API app on the same store, with UWV's pseudonymisation key.
+    uwv_app = create_app(store, ApiSettings(pseudonym_key="uwv"))
+    with _Server(uwv_app, uwv_port), _Server(app) as base:
+        yield base
+    # chDB serves one data directory per process: close it so the next module can open its own.
+    store.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    assert Path(CHROMIUM).exists(), "install Debian's chromium: apt-get install -y chromium"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def _login(browser, site: str, bsn: str) -> Page:
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    page.goto(f"{site}/inzage/inloggen")
+    page.fill("#bsn", bsn)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{site}/inzage/")
+    return page
+
+
+def _axe(page: Page) -> list[dict]:
+    page.add_script_tag(path=str(AXE_JS))
+    result = page.evaluate(
+        "async () => await axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a','wcag2aa','wcag21a','wcag21aa']}})"
+    )
+    return [{"id": v["id"], "nodes": [n["target"] for n in v["nodes"]]} for v in result["violations"]]
+
+
+def _shot(page: Page, name: str) -> Path:
+    SCREENSHOTS.mkdir(exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 20_000, f"{name} screenshot looks empty"
+    return path
+
+
+def test_records_state_follows_the_chain_and_passes_axe(browser, site: str) -> None:
+    page = _login(browser, site, LINDA)
+    page.goto(f"{site}/inzage/?organisatie=dienst-toeslagen")
+    text = page.inner_text("main")
+    assert "Wie heeft mijn gegevens gebruikt?" in text
+    assert "Huurtoeslag berekenen en toekennen" in text and "Wet op de huurtoeslag, artikel 7" in text
+    assert "niet beschikbaar op dit moment" not in text
+    link = page.get_by_role("link", name="Wet op de huurtoeslag, artikel 7").first
+    assert link.get_attribute("href") == "https://wetten.overheid.nl/jci1.3:c:BWBR0008659&artikel=7"
+    assert _axe(page) == []
+    _shot(page, "records")
+    page.close()
+
+
+def test_unreachable_party_is_shown_not_an_error(browser, site: str) -> None:
+    page = _login(browser, site, LINDA)
+    text = page.inner_text("main")
+    # The chain: UWV's record came from UWV's read API; RvIG's read API is down.
+    assert "Inkomen uit de polisadministratie verstrekken" in text
+    assert "Rijksdienst voor Identiteitsgegevens (RvIG): niet beschikbaar op dit moment" in text
+    assert "Verhuizing verwerken in de BRP" in text
+    # The confidential FIOD investigation and Ben's records never show.
+    assert "FIOD" not in text and "fraude" not in text.lower()
+    assert _axe(page) == []
+    _shot(page, "party-unreachable")
+    page.close()
+
+
+def test_no_records_state(browser, site: str) -> None:
+    page = _login(browser, site, NOBODY)
+    text = page.inner_text("main")
+    assert "Er zijn geen verwerkingen van uw gegevens gevonden" in text
+    assert _axe(page) == []
+    _shot(page, "none")
+    page.close()
+
+
+def test_login_page_and_logged_out_page_pass_axe(browser, site: str) -> None:
+    page = browser.new_page()
+    response = page.goto(f"{site}/inzage/")
+    assert response is not None and response.status == 401
+    assert "U bent niet ingelogd" in page.inner_text("main")
+    assert _axe(page) == []
+    page.goto(f"{site}/inzage/inloggen")
+    assert _axe(page) == []
+    page.fill("#bsn", "123456789")  # fails the elfproef
+    page.click("button[type=submit]")
+    assert "geen geldig BSN" in page.inner_text("main")
+    page.close()
