@@ -74,14 +74,13 @@ class Ingester:
 
     def __init__(self, settings: CollectorSettings):
         self.settings = settings
-        self._keys: dict[str, bytes | None] = {}
+        # Resolved once: a lookup per resource, and no cache that senders could grow.
+        self._organisation_keys = {org: key.get_secret_value().encode() for org, key in settings.organisation_keys.items()}
+        default = settings.pseudonymisation_key
+        self._default_key = default.get_secret_value().encode() if default is not None else None
 
     def _key(self, organisation: str) -> bytes | None:
-        try:
-            return self._keys[organisation]
-        except KeyError:
-            key = self._keys[organisation] = self.settings.key_for(organisation)
-            return key
+        return self._organisation_keys.get(organisation, self._default_key)
 
     def ingest(self, request: ExportTraceServiceRequest) -> IngestResult:
         """Convert, guard and check every span of `request`."""

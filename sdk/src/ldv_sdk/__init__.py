@@ -17,11 +17,14 @@ from ldv_sdk.config import LdvConfig
 from ldv_sdk.errors import ConfigurationError, LdvError, LoggingFailed, SpoolFull
 from ldv_sdk.processing import Verwerking, current, verwerking
 from ldv_sdk.runtime import configure, flush, shutdown
+from ldv_sdk.server import LdvMiddleware, LdvWsgiMiddleware
 
 __all__ = [
     "ConfigurationError",
     "LdvConfig",
     "LdvError",
+    "LdvMiddleware",
+    "LdvWsgiMiddleware",
     "LoggingFailed",
     "SpoolFull",
     "Verwerking",
