@@ -46,3 +46,12 @@ def test_pseudonym_is_keyed_stable_and_idempotent() -> None:
     assert pseudonymise(a, b"other") == a
     with pytest.raises(ValueError):
         pseudonymise("123456782", b"")
+
+
+def test_hex_ids_and_pseudonyms_are_not_mistaken_for_bsns() -> None:
+    import os
+
+    # 9-digit elfproef runs occur in about 1% of random 64-hex strings; none may count as a BSN.
+    samples = [os.urandom(32).hex() for _ in range(20_000)] + [os.urandom(8).hex() for _ in range(20_000)]
+    assert not [s for s in samples if contains_bsn(s) or contains_bsn(pseudonymise(s, b"k"))]
+    assert contains_bsn("bsn:123456782") and contains_bsn("(123456782)") and contains_bsn("123456782")

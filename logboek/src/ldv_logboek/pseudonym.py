@@ -14,7 +14,9 @@ import re
 from collections.abc import Mapping
 
 PSEUDONYM_PREFIX = "hmac-sha256:"
-_NINE_DIGITS = re.compile(r"(?<!\d)\d{9}(?!\d)")
+# A BSN stands on its own: not inside a longer number and not inside a hex string or other
+# token (pseudonyms and span ids are hex and hold 9-digit runs by chance).
+_NINE_DIGITS = re.compile(r"(?<![0-9A-Za-z])\d{9}(?![0-9A-Za-z])")
 
 
 def pseudonymise(subject_id: str, key: bytes) -> str:
@@ -45,7 +47,10 @@ def is_bsn(value: str) -> bool:
 
 
 def contains_bsn(text: str) -> bool:
-    """True when `text` holds a 9-digit run that passes the elfproef, on its own or inside text."""
+    """True when `text` holds a 9-digit number that passes the elfproef, alone or amid words.
+
+    Digits glued to letters ("ab123456782cd") do not count: such runs occur by chance in hex ids.
+    """
     return any(is_bsn(m.group()) for m in _NINE_DIGITS.finditer(text))
 
 

@@ -1,0 +1,144 @@
+"""Benchmark: OTLP/HTTP ingest through `ldv serve` vs a raw ClickHouse insert of the same rows.
+
+    .venv/bin/python bench/ingest.py [--requests 200] [--spans 512] [--senders 4]
+
+1. Pre-encodes `requests` OTLP/HTTP protobuf requests of `spans` realistic LDV spans each
+   (ldv_suite.synthetic: pseudonymised subjects, activity URIs, foreign processor, resource).
+2. Ceiling: decodes the same requests into rows (untimed) and times `client.insert` of those
+   rows into a fresh embedded store in this process, in batches as large as the collector's
+   group commit makes them.
+3. Starts `ldv serve` on a fresh data dir as a subprocess and replays the requests from
+   `senders` threads; every request must be acknowledged with nothing rejected. Measures wall
+   time and the server process's CPU time (user+sys, all threads including chDB's).
+
+Prints spans/s, spans per CPU-second of the server ("per core"), and the ratio to the ceiling.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+
+from ldv_collector.decode import Encoding, decode_request
+from ldv_collector.ingest import Ingester
+from ldv_collector.settings import CollectorSettings
+from ldv_logboek.storage import LogStore, connect
+from ldv_logboek.storage.schema import RECORDS_TABLE
+from ldv_logboek.storage.store import INSERT_COLUMNS, record_columns
+from ldv_suite.synthetic import synthetic_bodies
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, all its threads."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def ceiling(bodies: list[bytes], batch_records: int, data_dir: Path) -> tuple[float, float]:
+    """Raw client.insert of the same rows: (rows per wall second, rows per CPU second)."""
+    ingester = Ingester(CollectorSettings())
+    records = [r for body in bodies for r in ingester.ingest(decode_request(body, Encoding.PROTOBUF)).records]
+    store = LogStore(connect(f"chdb://{data_dir}"))
+    store.migrate()
+    batches = [records[i : i + batch_records] for i in range(0, len(records), batch_records)]
+    columns = [record_columns(b, [3650] * len(b)) for b in batches]
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    for data in columns:
+        store.client.insert(RECORDS_TABLE, data, column_names=INSERT_COLUMNS, column_oriented=True)
+    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    store.close()
+    return len(records) / wall, len(records) / cpu
+
+
+def through_serve(bodies: list[bytes], spans: int, senders: int, data_dir: Path) -> tuple[float, float, dict[str, str]]:
+    """Replay against `ldv serve`: (spans per wall second, spans per server CPU second, metrics)."""
+    otlp, api, grpc = free_port(), free_port(), free_port()
+    cmd = [sys.executable, "-m", "ldv_suite.cli", "serve", "--data-dir", str(data_dir),
+           "--otlp-http-port", str(otlp), "--api-port", str(api), "--otlp-grpc-port", str(grpc)]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{otlp}"
+    try:
+        for _ in range(600):
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError("ldv serve did not start")
+        queue = list(reversed(bodies))
+        lock = threading.Lock()
+        errors: list[str] = []
+
+        def send() -> None:
+            with httpx.Client(timeout=60) as client:
+                while True:
+                    with lock:
+                        if not queue:
+                            return
+                        body = queue.pop()
+                    response = client.post(f"{url}/v1/traces", content=body, headers={"Content-Type": "application/x-protobuf"})
+                    if response.status_code != 200 or ExportTraceServiceResponse.FromString(response.content).partial_success.rejected_spans:
+                        errors.append(f"{response.status_code} {response.content[:200]!r}")
+
+        cpu0, wall0 = cpu_seconds(proc.pid), time.perf_counter()
+        threads = [threading.Thread(target=send) for _ in range(senders)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        wall, cpu = time.perf_counter() - wall0, cpu_seconds(proc.pid) - cpu0
+        if errors:
+            raise RuntimeError(f"{len(errors)} requests failed, first: {errors[0]}")
+        metrics = httpx.get(f"{url}/healthz", timeout=5).json()
+        total = len(bodies) * spans
+        return total / wall, total / cpu, metrics
+    finally:
+        proc.terminate()
+        proc.wait(60)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--spans", type=int, default=512)
+    parser.add_argument("--senders", type=int, default=4)
+    parser.add_argument("--ceiling-batch", type=int, default=4096, help="rows per raw insert (group commit size)")
+    args = parser.parse_args()
+
+    bodies = list(synthetic_bodies(args.requests * args.spans, args.spans, seed=11))
+    total = args.requests * args.spans
+    print(f"{args.requests} requests x {args.spans} spans = {total} spans, {sum(map(len, bodies)) / len(bodies) / 1024:.0f} KiB per request; {os.cpu_count()} cores")
+    with tempfile.TemporaryDirectory() as tmp:
+        raw_wall, raw_cpu = ceiling(bodies, args.ceiling_batch, Path(tmp) / "ceiling")
+        serve_wall, serve_cpu, metrics = through_serve(bodies, args.spans, args.senders, Path(tmp) / "serve")
+    stored = metrics.get("stored") if isinstance(metrics, dict) else None
+    print(f"{'':44}{'spans/s':>12}{'per CPU-s':>12}")
+    print(f"{'ceiling: raw client.insert, ' + str(args.ceiling_batch) + ' rows/insert':44}{raw_wall:>12,.0f}{raw_cpu:>12,.0f}")
+    print(f"{'ldv serve, OTLP/HTTP protobuf, ' + str(args.senders) + ' senders':44}{serve_wall:>12,.0f}{serve_cpu:>12,.0f}")
+    print(f"ratio to ceiling: {serve_wall / raw_wall:.2f} (wall), {serve_cpu / raw_cpu:.2f} (per CPU-second)")
+    print(f"collector counters: {metrics}")
+    if stored is not None and int(stored) < total:
+        raise SystemExit(f"only {stored} of {total} spans stored")
+
+
+if __name__ == "__main__":
+    main()
