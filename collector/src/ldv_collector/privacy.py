@@ -5,18 +5,13 @@ Messages produced here name attributes, never their values.
 
 from __future__ import annotations
 
-import re
-
 from ldv_logboek import attributes as attr
-from ldv_logboek.pseudonym import contains_bsn, is_pseudonym, pseudonymise
+from ldv_logboek.pseudonym import BSN_CANDIDATE, contains_bsn, is_pseudonym, pseudonymise
 from ldv_logboek.record import Event, Link
 from ldv_logboek.validation import Violation
 
 CLEAR_BSN_RULE = "clear-bsn"
-_SEPARATOR = "\x00"  # not a digit, so a 9-digit run cannot span two joined values
-# A prefilter: every BSN candidate of contains_bsn holds nine digits in a row (and this simpler
-# pattern scans faster than the exact one with lookarounds).
-_NINE_DIGITS = re.compile(r"\d{9}")
+_SEPARATOR = "\x00"  # not alphanumeric, so a candidate cannot span two joined values
 
 
 def bsn_locations(
@@ -31,16 +26,16 @@ def bsn_locations(
     One regex pass over all values joined is the fast path; only when it finds something are
     the values looked at one by one to name them.
     """
-    # Nine digits in a row are rare in log attributes: one C-level search over everything settles
-    # most spans. The subject id is in the text (a pseudonym's hex may hold such a run, which
-    # costs only the exact pass below, where it is left out).
+    # A free-standing 9-digit number is rare in log attributes: one C-level search over everything
+    # settles most spans. The subject id is in the text; when it is a clear BSN the exact pass
+    # below leaves it out.
     parts = [name, status_message, *attributes.values()]
     for event in events or ():
         parts.append(event.name)
         parts.extend(event.attributes.values())
     for link in links or ():
         parts.extend(link.attributes.values())
-    if not _NINE_DIGITS.search(_SEPARATOR.join(parts)):
+    if not BSN_CANDIDATE.search(_SEPARATOR.join(parts)):
         return []
     found = [f"attribute {k!r}" for k, v in attributes.items() if k != attr.DATA_SUBJECT_ID and contains_bsn(v)]
     if contains_bsn(name):
@@ -58,7 +53,7 @@ def bsn_locations(
 
 def resource_bsn_locations(resource_attributes: dict[str, str]) -> list[str]:
     """Where a clear BSN appears in resource attributes, by attribute name."""
-    if not _NINE_DIGITS.search(_SEPARATOR.join(resource_attributes.values())):
+    if not BSN_CANDIDATE.search(_SEPARATOR.join(resource_attributes.values())):
         return []
     return [f"resource attribute {k!r}" for k, v in resource_attributes.items() if contains_bsn(v)]
 

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 PSEUDONYM_PREFIX = "hmac-sha256:"
 # A BSN stands on its own: not inside a longer number and not inside a hex string or other
 # token (pseudonyms and span ids are hex and hold 9-digit runs by chance).
-_NINE_DIGITS = re.compile(r"(?<![0-9A-Za-z])\d{9}(?![0-9A-Za-z])")
+BSN_CANDIDATE = re.compile(r"(?<![0-9A-Za-z])\d{9}(?![0-9A-Za-z])")
 
 
 def pseudonymise(subject_id: str, key: bytes) -> str:
@@ -51,7 +51,7 @@ def contains_bsn(text: str) -> bool:
 
     Digits glued to letters ("ab123456782cd") do not count: such runs occur by chance in hex ids.
     """
-    return any(is_bsn(m.group()) for m in _NINE_DIGITS.finditer(text))
+    return any(is_bsn(m.group()) for m in BSN_CANDIDATE.finditer(text))
 
 
 def attributes_with_bsn(attributes: Mapping[str, object]) -> list[str]:

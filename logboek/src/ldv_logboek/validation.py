@@ -8,6 +8,7 @@ understands; the standard's rule numbers are cited in docs/architecture.md.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from ldv_logboek import attributes as attr
@@ -38,6 +39,7 @@ class InvalidRecord(ValueError):
         super().__init__(f"span {record.span_ref} ({record.name!r}) breaks the LDV standard: {rules}")
 
 
+@lru_cache(maxsize=4096)  # activity and application URIs repeat on nearly every record
 def is_uri(value: str) -> bool:
     """An absolute URI: a scheme and something after it (`https://...`, `urn:...`)."""
     if not value or any(c.isspace() for c in value):

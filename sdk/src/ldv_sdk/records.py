@@ -22,8 +22,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ldv_logboek import attributes as attr
-# _NINE_DIGITS is the core's own pattern, so the SDK and the collector see the same candidates.
-from ldv_logboek.pseudonym import _NINE_DIGITS, contains_bsn, is_bsn, is_pseudonym, pseudonymise
+# BSN_CANDIDATE is the core's own pattern, so the SDK and the collector see the same candidates.
+from ldv_logboek.pseudonym import BSN_CANDIDATE, contains_bsn, is_bsn, is_pseudonym, pseudonymise
 from ldv_logboek.record import LogRecord, Status
 from ldv_logboek.validation import Violation, check_record
 from opentelemetry.sdk.trace import ReadableSpan
@@ -83,7 +83,7 @@ def span_to_record(span: ReadableSpan, resource: Mapping[str, Any]) -> Record:
 
 
 def _redact(text: str) -> str:
-    return _NINE_DIGITS.sub(lambda m: REDACTED if is_bsn(m.group()) else m.group(), text)
+    return BSN_CANDIDATE.sub(lambda m: REDACTED if is_bsn(m.group()) else m.group(), text)
 
 
 def _exempt(key: str, value: object) -> bool:
@@ -134,7 +134,7 @@ def guard_bsn(record: Record) -> list[str]:
     is personal data the developer put somewhere it does not belong.
     """
     # Fast path: most records hold no run of nine digits at all.
-    if _NINE_DIGITS.search("\x00".join(_texts(record))) is None:
+    if BSN_CANDIDATE.search("\x00".join(_texts(record))) is None:
         return []
     found: list[str] = []
     for key in ("name", "status_message", "trace_state"):

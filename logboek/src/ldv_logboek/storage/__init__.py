@@ -4,12 +4,13 @@ Needs the `store` extra of ldv-logboek (clickhouse-connect, and chDB for the emb
 """
 
 from ldv_logboek.storage.client import StorageUnavailable, connect
-from ldv_logboek.storage.query import Cursor, Page, RecordQuery
+from ldv_logboek.storage.query import ActivityWindow, Cursor, Page, RecordQuery
 from ldv_logboek.storage.schema import SCHEMA_VERSION, migrate
 from ldv_logboek.storage.store import LogStore
 
 __all__ = [
     "SCHEMA_VERSION",
+    "ActivityWindow",
     "LogStore",
     "Page",
     "RecordQuery",

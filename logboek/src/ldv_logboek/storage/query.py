@@ -38,9 +38,27 @@ class Cursor:
 
 
 @dataclass(frozen=True)
+class ActivityWindow:
+    """Records of `activity_id` that started in [`start_ns`, `end_ns`) (None: open end), ns since epoch."""
+
+    activity_id: str
+    start_ns: int | None = None
+    end_ns: int | None = None
+
+
+@dataclass(frozen=True)
 class RecordQuery:
-    """Which records to read. At least one selector (trace, activity, subject) is required;
-    a time window alone is not a selector, because it would read every citizen's records."""
+    """Which records to read: every given field must match.
+
+    Selectors: `trace_id`, `processing_activity_id`, `data_subject_id` and `data_subject_ids`
+    (the record's subject is one of these ids; an empty tuple matches nothing). At least one
+    is required: a time window alone is not a selector, because it would read every citizen's
+    records. Restrictions that are not selectors: `organisation` (only records whose
+    `Organisation` column, from the resource attribute `dpl.suite.organisation`, equals it)
+    and `exclude` (records in any of these windows are left out, e.g. confidential activities).
+    `data_subject_ids` is a selector because it names the subjects: a citizen's query
+    restricted to their own pseudonyms may be a time window only.
+    """
 
     trace_id: bytes | None = None
     processing_activity_id: str | None = None
@@ -49,14 +67,31 @@ class RecordQuery:
     end_time_ms: int | None = None
     limit: int = 100
     after: Cursor | None = None
+    organisation: str | None = None
+    data_subject_ids: tuple[str, ...] | None = None
+    exclude: tuple[ActivityWindow, ...] = ()
 
     def __post_init__(self) -> None:
-        if self.trace_id is None and not self.processing_activity_id and not self.data_subject_id:
+        if (
+            self.trace_id is None
+            and not self.processing_activity_id
+            and not self.data_subject_id
+            and self.data_subject_ids is None
+        ):
             raise ValueError(
                 "give at least one of traceId, dpl.core.processing_activity_id or dpl.core.data_subject_id"
             )
         if not 1 <= self.limit <= MAX_PAGE_SIZE:
             raise ValueError(f"limit must be between 1 and {MAX_PAGE_SIZE}")
+        if self.organisation is not None and not self.organisation:
+            raise ValueError("organisation must not be empty (None: every organisation)")
+        if self.data_subject_ids is not None and not isinstance(self.data_subject_ids, tuple):
+            raise TypeError("data_subject_ids must be a tuple of ids")
+
+    @property
+    def matches_nothing(self) -> bool:
+        """True when the query cannot match any record (an empty `data_subject_ids`)."""
+        return self.data_subject_ids == ()
 
 
 @dataclass

@@ -51,32 +51,51 @@ _STATUS = {s.value: s for s in Status}
 
 
 def record_columns(records: Sequence[LogRecord], retention_days: Sequence[int]) -> list[list[Any]]:
-    """Column-oriented insert data for `records`, in INSERT_COLUMNS order."""
-    return [
-        [r.start_time_ns for r in records],
-        [r.trace_id.hex() for r in records],
-        [r.span_id.hex() for r in records],
-        [r.parent_span_id.hex() for r in records],
-        [r.trace_state for r in records],
-        [r.name for r in records],
-        [r.kind for r in records],
-        [r.service_name for r in records],
-        [r.resource_attributes for r in records],
-        [r.scope_name for r in records],
-        [r.scope_version for r in records],
-        [r.attributes for r in records],
-        [max(0, r.end_time_ns - r.start_time_ns) for r in records],
-        [r.status.value for r in records],
-        [r.status_message for r in records],
-        [[e.time_ns for e in r.events] for r in records],
-        [[e.name for e in r.events] for r in records],
-        [[e.attributes for e in r.events] for r in records],
-        [[link.trace_id.hex() for link in r.links] for r in records],
-        [[link.span_id.hex() for link in r.links] for r in records],
-        [[link.trace_state for link in r.links] for r in records],
-        [[link.attributes for link in r.links] for r in records],
-        list(retention_days),
-    ]
+    """Column-oriented insert data for `records`, in INSERT_COLUMNS order.
+
+    One pass over the records: this runs for every stored record, on the collector's hot path.
+    Events and links are rare on LDV records, so their (empty) arrays share one empty list.
+    """
+    columns: list[list[Any]] = [[] for _ in INSERT_COLUMNS]
+    (ts, trace, span, parent, state, name, kind, service, resource, scope, scope_v, attributes, duration,
+     status, status_msg, ev_ts, ev_name, ev_attrs, ln_trace, ln_span, ln_state, ln_attrs, retention) = columns  # fmt: skip
+    empty: list[Any] = []
+    for r in records:
+        ts.append(r.start_time_ns)
+        trace.append(r.trace_id.hex())
+        span.append(r.span_id.hex())
+        parent.append(r.parent_span_id.hex())
+        state.append(r.trace_state)
+        name.append(r.name)
+        kind.append(r.kind)
+        service.append(r.resource_attributes.get(attr.SERVICE_NAME, ""))
+        resource.append(r.resource_attributes)
+        scope.append(r.scope_name)
+        scope_v.append(r.scope_version)
+        attributes.append(r.attributes)
+        duration.append(max(0, r.end_time_ns - r.start_time_ns))
+        status.append(r.status.value)
+        status_msg.append(r.status_message)
+        if r.events:
+            ev_ts.append([e.time_ns for e in r.events])
+            ev_name.append([e.name for e in r.events])
+            ev_attrs.append([e.attributes for e in r.events])
+        else:
+            ev_ts.append(empty)
+            ev_name.append(empty)
+            ev_attrs.append(empty)
+        if r.links:
+            ln_trace.append([link.trace_id.hex() for link in r.links])
+            ln_span.append([link.span_id.hex() for link in r.links])
+            ln_state.append([link.trace_state for link in r.links])
+            ln_attrs.append([link.attributes for link in r.links])
+        else:
+            ln_trace.append(empty)
+            ln_span.append(empty)
+            ln_state.append(empty)
+            ln_attrs.append(empty)
+    retention.extend(retention_days)
+    return columns
 
 
 class LogStore:
