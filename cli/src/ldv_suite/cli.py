@@ -39,6 +39,9 @@ def serve(
     otlp_http_port: Annotated[Optional[int], typer.Option(help="OTLP/HTTP port [default: 4318].")] = None,
     otlp_grpc_port: Annotated[Optional[int], typer.Option(help="OTLP/gRPC port [default: 4317].")] = None,
     api_port: Annotated[Optional[int], typer.Option(help="Read API port [default: 8080].")] = None,
+    register: Annotated[
+        Optional[list[Path]], typer.Option(help="Register files or folders to load at start (repeatable).")
+    ] = None,
 ) -> None:
     """Run the collector (OTLP) and the read APIs in one process on one store."""
     from ldv_suite.server import Stack
@@ -53,7 +56,7 @@ def serve(
         api_port=api_port,
     )
     _logging(settings.log_level)
-    stack = Stack.build(settings)
+    stack = Stack.build(settings, register_paths=register or [])
 
     def ready() -> None:
         console.print(
@@ -111,6 +114,51 @@ def generate(
             progress.advance(task, sent)
     elapsed = time.perf_counter() - started
     console.print(f"sent {records} records in {elapsed:.2f}s ({records / elapsed:,.0f}/s); rejected: {rejected}")
+
+
+register_app = typer.Typer(help="The register of processing activities.", no_args_is_help=True)
+app.add_typer(register_app, name="register")
+
+
+@register_app.command("load")
+def register_load(
+    paths: Annotated[list[Path], typer.Argument(help="YAML/JSON register files or folders.", exists=True)],
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+    store_dsn: DsnOpt = None,
+) -> None:
+    """Load register files into the store (new versions are added; stored versions never change).
+
+    The embedded store is opened by one process at a time: run this while `ldv serve` is
+    stopped, or give `ldv serve --register PATH`.
+    """
+    from ldv_logboek.register import RegisterConflict, RegisterFileError
+    from ldv_logboek.storage import LogStore, connect
+    from ldv_suite.server import load_register
+
+    settings = ServeSettings.load(config, data_dir=data_dir, store_dsn=store_dsn)
+    if settings.store_dsn is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = LogStore(connect(settings.dsn()))
+    try:
+        store.migrate()
+        result = load_register(store, paths)
+    except RegisterFileError as exc:
+        console.print(f"[red]{exc.path}[/]:")
+        for problem in exc.problems:
+            console.print(f"  - {problem}")
+        raise typer.Exit(1) from None
+    except RegisterConflict as exc:
+        console.print(f"[red]register conflict:[/] {exc}")
+        raise typer.Exit(1) from None
+    finally:
+        store.close()
+    console.print(
+        f"register loaded: {len(result.versions_added)} versions added, {result.versions_unchanged} unchanged, "
+        f"{result.organisations_saved} organisations, {len(result.activities_ended)} activities ended"
+    )
+    for added in result.versions_added:
+        console.print(f"  + {added}")
 
 
 def _where(settings: ServeSettings) -> str:

@@ -13,8 +13,9 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -24,6 +25,17 @@ from ldv_logboek.storage.client import redact
 from ldv_suite.settings import ServeSettings
 
 log = logging.getLogger("ldv.serve")
+
+
+def load_register(store: LogStore, paths: Sequence[Path]) -> Any:
+    """Load register files (YAML/JSON files or folders) into the store; returns the SaveResult.
+
+    Raises RegisterFileError (a file and its problems) or RegisterConflict (a stored version
+    would change: versions are immutable, add a new one).
+    """
+    from ldv_logboek.register import RegisterStore, load_register_files
+
+    return RegisterStore.from_log_store(store).save(load_register_files(list(paths)))
 
 
 class _SharedSignalServer(uvicorn.Server):
@@ -44,11 +56,22 @@ class Stack:
     extra_tasks: list[Callable[[], Any]] = field(default_factory=list)
 
     @classmethod
-    def build(cls, settings: ServeSettings) -> Stack:
-        """Open (and migrate) the store and create the apps; nothing listens yet."""
+    def build(
+        cls,
+        settings: ServeSettings,
+        *,
+        register_paths: Sequence[Path] = (),
+        collector_settings: Any = None,
+        api_kwargs: Mapping[str, Any] | None = None,
+    ) -> Stack:
+        """Open (and migrate) the store, load register files, create the apps; nothing listens yet.
+
+        Component settings default to their environment variables (`LDV_COLLECTOR_*`,
+        `LDV_API_*`, `LDV_AUTH_*`, `LDV_INZAGE_*`); `ldv demo` passes its own.
+        """
         # Imported here so `ldv --help` stays fast.
         from ldv_collector import CollectorSettings, create_app as create_collector_app
-        from ldv_inzicht import ApiSettings, create_app as create_api_app
+        from ldv_inzicht import create_app as create_api_app
 
         if settings.store_dsn is None:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -56,9 +79,14 @@ class Stack:
         applied = store.migrate()
         if applied:
             log.info("store %s migrated to schema version %s", redact(settings.dsn()), applied[-1])
+        if register_paths:
+            result = load_register(store, register_paths)
+            log.info("register loaded: %s", result)
         stack = cls(settings=settings, store=store)
-        stack.add_server(create_collector_app(store, CollectorSettings()), settings.otlp_http_port)
-        stack.add_server(create_api_app(store, ApiSettings()), settings.api_port)
+        stack.add_server(
+            create_collector_app(store, collector_settings or CollectorSettings()), settings.otlp_http_port
+        )
+        stack.add_server(create_api_app(store, **dict(api_kwargs or {})), settings.api_port)
         return stack
 
     def add_server(self, app: Any, port: int) -> None:

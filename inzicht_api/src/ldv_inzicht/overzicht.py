@@ -134,8 +134,8 @@ def _where(organisation: str | None, vanaf: date | None, tot: date | None, extra
 
 
 def _rows(store: LogStore, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-    # LogStore._query holds the store's lock and maps driver failures to StorageUnavailable (503).
-    return store._query(sql + f" LIMIT {MAX_ROWS}", params)  # noqa: SLF001
+    # query_rows holds the store's lock and maps driver failures to StorageUnavailable (503).
+    return store.query_rows(sql + f" LIMIT {MAX_ROWS}", params)
 
 
 # Module level: with postponed annotations FastAPI resolves these names in the module's globals.

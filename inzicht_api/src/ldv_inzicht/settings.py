@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Self
 
-from pydantic import Field, HttpUrl, SecretStr, model_validator
+from pydantic import Field, HttpUrl, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ldv_logboek.storage.query import MAX_PAGE_SIZE
@@ -39,12 +39,15 @@ class ApiSettings(BaseSettings):
         5, ge=1, le=3600,
         description="`Retry-After` sent with 503 when the store cannot be reached.",
     )
-    pseudonym_key: SecretStr | None = Field(
-        None,
+    organisation_keys: dict[str, SecretStr] = Field(
+        default_factory=dict,
         description=(
-            "The organisation's pseudonymisation key. When set, a `dpl.core.data_subject_id` in a "
-            "read request that is not yet a pseudonym is pseudonymised with it before the search, "
-            "so a client may search with the id as the collector received it."
+            "The organisations whose records this Logboek holds: organisation code (as in "
+            "`dpl.suite.organisation`) -> its pseudonymisation key (as the collector uses it). "
+            "The citizen inzage and the read API pseudonymise a citizen's BSN with every key to "
+            "find their records, and the read API pseudonymises a clear `dpl.core.data_subject_id` "
+            "with them. JSON in the environment: "
+            '`LDV_API_ORGANISATION_KEYS=\'{"dienst-toeslagen": "..."}\'`. Secret: never logged.'
         ),
     )
 
@@ -55,6 +58,14 @@ class ApiSettings(BaseSettings):
                 f"default_page_size ({self.default_page_size}) exceeds max_page_size ({self.max_page_size})"
             )
         return self
+
+    @field_validator("organisation_keys")
+    @classmethod
+    def _keys_not_empty(cls, keys: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        empty = sorted(org for org, key in keys.items() if not org or not key.get_secret_value())
+        if empty:
+            raise ValueError(f"organisation_keys: empty organisation code or key for {empty}")
+        return keys
 
     def base_url(self) -> str | None:
         """`public_base_url` without a trailing slash, or None."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 import bisect
 import enum
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -185,6 +185,27 @@ class ProcessingActivity(_Model):
         candidates = [self.version_at(record_time), self.version_at(now) or self.latest]
         return any(v is not None and v.confidential_at(now) for v in candidates)
 
+    def hidden_windows(self, now: datetime) -> list[tuple[datetime | None, datetime | None]]:
+        """The record times for which `hidden_from_subject(t, now)` holds, as half-open
+        [start, end) intervals (None: open end), so a store can leave those records out in SQL.
+
+        `hidden_from_subject` depends on the record time only through the version in force
+        then, which changes only at a version's `valid_from` and at `ended_at`: so it is
+        evaluated once per stretch between those moments (not re-implemented here).
+        """
+        moments = [v.valid_from for v in self.versions] + ([self.ended_at] if self.ended_at else [])
+        stretches = [(None, moments[0])] + list(zip(moments, moments[1:])) + [(moments[-1], None)]
+        windows: list[tuple[datetime | None, datetime | None]] = []
+        for start, end in stretches:
+            probe = start if start is not None else moments[0] - timedelta(microseconds=1)
+            if not self.hidden_from_subject(probe, now):
+                continue
+            if windows and windows[-1][1] == start:
+                windows[-1] = (windows[-1][0], end)  # adjacent: one window
+            else:
+                windows.append((start, end))
+        return windows
+
 
 class Register(BaseModel):
     """A whole register: organisations and processing activities, keyed by id."""
@@ -210,6 +231,21 @@ class Register(BaseModel):
         """The version of `activity_id` valid at `moment` (None when unknown or not valid then)."""
         activity = self.activities.get(activity_id)
         return activity.version_at(moment) if activity else None
+
+    def hidden_from_subject(self, activity_id: str, record_time: datetime, now: datetime) -> bool:
+        """Whether a record of `activity_id` made at `record_time` is hidden from its data subject
+        `now` (see `ProcessingActivity.hidden_from_subject`); records of activities the register
+        does not know are not hidden (they are shown, flagged as unknown)."""
+        activity = self.activities.get(activity_id)
+        return activity is not None and activity.hidden_from_subject(record_time, now)
+
+    def hidden_windows(self, now: datetime) -> list[tuple[str, datetime | None, datetime | None]]:
+        """(activity id, start, end) of every stretch of record times hidden from data subjects `now`."""
+        return [
+            (activity.id, start, end)
+            for activity in self.activities.values()
+            for start, end in activity.hidden_windows(now)
+        ]
 
     def organisation_for_read_api(self, url: str) -> Organisation | None:
         """The organisation whose read API `url` is (or lies under); None for unknown parties."""

@@ -56,7 +56,7 @@ class RegisterStore:
         """A RegisterStore on the same client and lock as `store` (the store must be migrated)."""
         # LogStore serialises its client calls with this lock; using another would let two
         # threads into one chDB session.
-        return cls(store.client, lock=store._lock, cache_seconds=cache_seconds)  # noqa: SLF001
+        return cls(store.client, lock=store.lock, cache_seconds=cache_seconds)
 
     def save(self, register: Register) -> SaveResult:
         """Store `register`: new versions are added, identical ones skipped, changed ones refused.

@@ -48,6 +48,9 @@ FROM {RECORDS_TABLE}
 """
 
 _STATUS = {s.value: s for s in Status}
+# Open ends of an excluded window, in ns (the Int64 range of the Timestamp comparison).
+_MIN_NS = -(2**63)
+_MAX_NS = 2**63 - 1
 
 
 def record_columns(records: Sequence[LogRecord], retention_days: Sequence[int]) -> list[list[Any]]:
@@ -101,9 +104,13 @@ def record_columns(records: Sequence[LogRecord], retention_days: Sequence[int]) 
 class LogStore:
     """The Logboek's records in ClickHouse.
 
-    One instance per process; calls are serialised with a lock because one chDB session is
+    One instance per process; calls are serialised with `lock` because one chDB session is
     not safe for concurrent use. Writers batch (the collector's group commit): every insert
     is one ClickHouse part, so never insert per record.
+
+    Other readers of the same database (the register, aggregate views) use `query_rows`, or
+    hold `lock` around their own calls on `client`: a second lock would let two threads into
+    one chDB session.
     """
 
     def __init__(
@@ -117,6 +124,11 @@ class LogStore:
         self.retention_days = retention_days
         self.retention_by_organisation = dict(retention_by_organisation or {})
         self._lock = threading.Lock()
+
+    @property
+    def lock(self) -> threading.Lock:
+        """The lock every call on `client` must hold (shared with e.g. `RegisterStore`)."""
+        return self._lock
 
     def migrate(self) -> list[int]:
         """Create or upgrade the schema; safe to call at every start."""
@@ -140,7 +152,12 @@ class LogStore:
             raise StorageUnavailable(f"insert of {len(records)} records failed: {exc}") from exc
 
     def find(self, query: RecordQuery) -> Page:
-        """Records matching `query`, each once even when it was delivered more than once."""
+        """Records matching `query`, each once even when it was delivered more than once.
+
+        Every value reaches SQL as a bound parameter, never pasted into the text.
+        """
+        if query.matches_nothing:
+            return Page()
         where: list[str] = []
         params: dict[str, Any] = {}
         if query.trace_id is not None:
@@ -152,6 +169,22 @@ class LogStore:
         if query.data_subject_id:
             where.append("DataSubjectId = {subject:String}")
             params["subject"] = query.data_subject_id
+        if query.data_subject_ids is not None:
+            where.append("DataSubjectId IN {subjects:Array(String)}")
+            params["subjects"] = list(query.data_subject_ids)
+        if query.organisation is not None:
+            where.append("Organisation = {organisation:String}")
+            params["organisation"] = query.organisation
+        if query.exclude:
+            # One lambda over three parallel arrays: is the record inside any excluded window?
+            where.append(
+                "NOT arrayExists((a, s, e) -> a = ProcessingActivityId AND toUnixTimestamp64Nano(Timestamp) >= s "
+                "AND toUnixTimestamp64Nano(Timestamp) < e, "
+                "{exclude_activity:Array(String)}, {exclude_start:Array(Int64)}, {exclude_end:Array(Int64)})"
+            )
+            params["exclude_activity"] = [w.activity_id for w in query.exclude]
+            params["exclude_start"] = [w.start_ns if w.start_ns is not None else _MIN_NS for w in query.exclude]
+            params["exclude_end"] = [w.end_ns if w.end_ns is not None else _MAX_NS for w in query.exclude]
         if query.start_time_ms is not None:
             where.append("Timestamp >= fromUnixTimestamp64Milli({start_ms:Int64}, 'UTC')")
             params["start_ms"] = query.start_time_ms
@@ -174,7 +207,7 @@ class LogStore:
             + " ORDER BY Timestamp, TraceId, SpanId LIMIT 1 BY TraceId, SpanId LIMIT {limit:UInt32}"
         )
         params["limit"] = query.limit + 1
-        rows = self._query(sql, params)
+        rows = self.query_rows(sql, params)
         records = [_row_to_record(row) for row in rows[: query.limit]]
         next_cursor = None
         if len(rows) > query.limit:
@@ -184,12 +217,17 @@ class LogStore:
 
     def count(self) -> int:
         """Distinct records in the store (duplicated deliveries counted once)."""
-        return int(self._query(f"SELECT uniqExact(TraceId, SpanId) FROM {RECORDS_TABLE}", {})[0][0])
+        return int(self.query_rows(f"SELECT uniqExact(TraceId, SpanId) FROM {RECORDS_TABLE}", {})[0][0])
 
-    def _query(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    def query_rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        """Rows of a read-only `sql` with server-side bound `params` (`{name:Type}` placeholders).
+
+        For readers beside `find` (aggregates, dashboards' checks): holds `lock`, and any driver
+        failure becomes StorageUnavailable. Never format values into `sql`; bind them.
+        """
         try:
             with self._lock:
-                return self.client.query(sql, parameters=params).result_rows
+                return self.client.query(sql, parameters=dict(params or {})).result_rows
         except Exception as exc:  # noqa: BLE001
             raise StorageUnavailable(f"query failed: {exc}") from exc
 
