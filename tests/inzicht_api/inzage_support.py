@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import jwt
+import uvicorn
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
@@ -164,19 +167,52 @@ def seed(store: LogStore, *, read_api_of: dict[str, str] | None = None) -> Seede
     )
 
 
-def make_app(store: LogStore, jwks: Path, *, register_paths: list[Path] | None = None, demo_key: Path | None = None,
-             follow_chain: bool = True, timeout: float = 2.0):  # noqa: ANN201 - FastAPI
-    """The real app on `store`, with the demo register loaded and tokens checked against `jwks`."""
-    RegisterStore.from_log_store(store).save(load_register_files(register_paths or [DEMO_REGISTER]))
-    auth = AuthSettings(
+def auth_settings(jwks: Path, *, demo_key: Path | None = None) -> AuthSettings:
+    """Tokens checked against `jwks`, with the test issuer and audience."""
+    return AuthSettings(
         jwks_file=jwks, issuer=ISSUER, audience=AUDIENCE,
         demo_login=demo_key is not None, demo_private_key_file=demo_key, demo_key_id="demo" if demo_key else None,
         cookie_secure=False,
     )
-    inzage = InzageSettings(
-        organisation_keys=KEYS, follow_chain=follow_chain, federation_timeout_seconds=timeout,
-    )
-    return create_app(store, ApiSettings(), auth_settings=auth, inzage_settings=inzage)
+
+
+def make_app(store: LogStore, jwks: Path, *, register_paths: list[Path] | None = None, demo_key: Path | None = None,
+             follow_chain: bool = True, timeout: float = 2.0, keys: dict[str, str] | None = None):  # noqa: ANN201 - FastAPI
+    """The real app on `store`, with the demo register loaded and tokens checked against `jwks`.
+
+    `keys`: the organisations this Logboek serves and their keys (default: `KEYS`).
+    """
+    RegisterStore.from_log_store(store).save(load_register_files(register_paths or [DEMO_REGISTER]))
+    inzage = InzageSettings(follow_chain=follow_chain, federation_timeout_seconds=timeout)
+    settings = ApiSettings(organisation_keys=KEYS if keys is None else keys)
+    return create_app(store, settings, auth_settings=auth_settings(jwks, demo_key=demo_key), inzage_settings=inzage)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A real uvicorn server on a loopback port, in a thread; `with Server(app) as base_url`."""
+
+    def __init__(self, app: object, port: int | None = None):
+        self.port = port or free_port()
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.02)
+        return f"http://127.0.0.1:{self.port}"
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
 
 
 def spans_of(body: dict[str, Any]) -> set[str]:

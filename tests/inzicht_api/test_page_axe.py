@@ -8,15 +8,12 @@ which ships axe.min.js; Playwright's own browser download is never used.
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import axe_playwright_python
 import pytest
-import uvicorn
 from playwright.sync_api import Page, sync_playwright
 
 from ldv_inzicht.app import create_app
@@ -25,7 +22,10 @@ from ldv_logboek.storage import LogStore, connect
 from tests.inzicht_api.inzage_support import (
     DEMO_REGISTER,
     LINDA,
+    Server,
     Signer,
+    auth_settings,
+    free_port,
     make_app,
     record,
     seed,
@@ -43,39 +43,12 @@ CHROMIUM_ARGS = [
 NOBODY = "999999990"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class _Server:
-    """A real uvicorn server on a loopback port, in a thread."""
-
-    def __init__(self, app: object, port: int | None = None):
-        self.port = port or _free_port()
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.02)
-        return f"http://127.0.0.1:{self.port}"
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("page")
     store = LogStore(connect(f"chdb://{tmp / 'store'}"))
     store.migrate()
-    uwv_port, dead_port = _free_port(), _free_port()  # nothing will listen on dead_port
+    uwv_port, dead_port = free_port(), free_port()  # nothing will listen on dead_port
     uwv_api, rvig_api = f"http://127.0.0.1:{uwv_port}/lezenapi/v1", f"http://127.0.0.1:{dead_port}/lezenapi/v1"
     # The demo register, with UWV's and RvIG's read APIs on loopback addresses.
     register = tmp / "register"
@@ -97,9 +70,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     demo_key = tmp / "demo.pem"
     demo_key.write_bytes(demo.private_pem)
     app = make_app(store, jwks, register_paths=[register], demo_key=demo_key, timeout=2.0)
-    # UWV's read API: the real read API app on the same store, with UWV's pseudonymisation key.
-    uwv_app = create_app(store, ApiSettings(pseudonym_key="uwv"))
-    with _Server(uwv_app, uwv_port), _Server(app) as base:
+    # UWV's read API: the real app on the same store, serving UWV (its key), trusting the same
+    # issuer: it finds Linda's UWV records from her token alone (the inzage sends no BSN).
+    uwv_app = create_app(store, ApiSettings(organisation_keys={"uwv": "uwv"}), auth_settings=auth_settings(jwks))
+    with Server(uwv_app, uwv_port), Server(app) as base:
         yield base
     # chDB serves one data directory per process: close it so the next module can open its own.
     store.close()

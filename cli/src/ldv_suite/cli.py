@@ -62,7 +62,9 @@ def serve(
         console.print(
             f"[bold green]LDV suite ready[/] store={_where(settings)}  "
             f"OTLP/HTTP http://{settings.host}:{settings.otlp_http_port}/v1/traces  "
-            f"read API http://{settings.host}:{settings.api_port}/lezenapi/v1"
+            + (f"OTLP/gRPC {settings.host}:{settings.otlp_grpc_port}  " if settings.otlp_grpc_port else "")
+            + f"
+read API http://{settings.host}:{settings.api_port}/lezenapi/v1"
         )
 
     asyncio.run(stack.run(on_ready=ready))

@@ -1,10 +1,11 @@
-"""`ldv serve`: the collector and the APIs in one process, on one store.
+"""`ldv serve`: the collector (OTLP/HTTP and OTLP/gRPC) and the APIs in one process, on one store.
 
 chDB opens a data directory from one process only, so in embedded mode everything that reads
-or writes the store lives here. Each protocol gets its own uvicorn server on its own port, all
-on one event loop; SIGINT/SIGTERM stop them together: first no new requests, then in-flight
-requests finish (their records are committed by the collector's group commit), then the
-collector flushes and the store closes. Nothing is acknowledged that is not stored.
+or writes the store lives here. Each HTTP protocol gets its own uvicorn server on its own port
+and OTLP/gRPC a grpc.aio server, all on one event loop; SIGINT/SIGTERM stop them together:
+first no new requests, then in-flight requests finish (their records are committed by the
+collector's group commit), then the collector flushes and the store closes. Nothing is
+acknowledged that is not stored.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ class Stack:
     settings: ServeSettings
     store: LogStore
     servers: list[uvicorn.Server] = field(default_factory=list)
-    extra_tasks: list[Callable[[], Any]] = field(default_factory=list)
+    _stop_requested: asyncio.Event = field(default_factory=asyncio.Event)
 
     @classmethod
     def build(
@@ -102,29 +103,38 @@ class Stack:
         self.servers.append(_SharedSignalServer(config))
 
     def stop(self) -> None:
-        """Ask every server to stop (idempotent; safe from a signal handler)."""
-        for server in self.servers:
-            server.should_exit = True
+        """Ask the stack to stop (idempotent; safe from a signal handler)."""
+        self._stop_requested.set()
 
     async def run(self, on_ready: Callable[[], Any] | None = None) -> None:
-        """Serve until SIGINT/SIGTERM or `stop()`; then shut down cleanly and close the store."""
+        """Serve until SIGINT/SIGTERM or `stop()`; then shut down cleanly and close the store.
+
+        Shutdown order: gRPC stops taking exports and finishes those in flight, then the HTTP
+        servers stop taking requests and finish theirs (the collector's writer commits them),
+        then the collector's lifespan stops the writer, which stores anything still pending.
+        """
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.stop)
         tasks = [asyncio.create_task(server.serve()) for server in self.servers]
+        grpc_server = None
         try:
-            if on_ready is not None:
-                while not all(s.started for s in self.servers):
-                    if any(t.done() for t in tasks):
-                        break
-                    await asyncio.sleep(0.02)
-                if all(s.started for s in self.servers):
+            while not all(s.started for s in self.servers) and not any(t.done() for t in tasks):
+                await asyncio.sleep(0.02)
+            if all(s.started for s in self.servers):
+                grpc_server = await self._start_grpc()
+                if on_ready is not None:
                     result = on_ready()
                     if asyncio.iscoroutine(result):
                         await result
-            await asyncio.gather(*tasks)
+                stopper = asyncio.create_task(self._stop_requested.wait())
+                await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
+                stopper.cancel()
         finally:
-            self.stop()
+            if grpc_server is not None:
+                await grpc_server.stop(grace=30)
+            for server in self.servers:
+                server.should_exit = True
             await asyncio.gather(*tasks, return_exceptions=True)
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
@@ -133,3 +143,14 @@ class Stack:
         if failed:
             ports = ", ".join(str(s.config.port) for s in failed)
             raise RuntimeError(f"could not start listening on port(s) {ports} (in use?)")
+
+    async def _start_grpc(self) -> Any:
+        """Start OTLP/gRPC on the collector of the first (OTLP/HTTP) server; None when disabled."""
+        if not self.settings.otlp_grpc_port:
+            return None
+        from ldv_collector.grpc_server import create_grpc_server
+
+        collector = self.servers[0].config.app.state.collector
+        server, _port = create_grpc_server(collector, self.settings.host, self.settings.otlp_grpc_port)
+        await server.start()
+        return server

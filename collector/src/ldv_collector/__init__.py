@@ -1,4 +1,4 @@
-"""ldv_collector: the OTLP/HTTP collector of the Logboek Dataverwerkingen.
+"""ldv_collector: the OTLP (HTTP and gRPC) collector of the Logboek Dataverwerkingen.
 
 It receives OpenTelemetry spans, keeps those that are LDV records (at least one `dpl.`
 attribute), checks them against the standard, pseudonymises clear-BSN subject ids, and

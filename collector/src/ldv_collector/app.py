@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -45,8 +46,27 @@ class Collector:
         )
         self.ingester = Ingester(self.settings)
 
-    def _decode_and_ingest(self, body: bytes, encoding: Encoding) -> IngestResult:
-        return self.ingester.ingest(decode_request(body, encoding))
+    async def ingest_and_store(self, decode: Callable[[], ExportTraceServiceRequest]) -> IngestResult:
+        """Decode, check and store one export request; return once its records are committed.
+
+        Shared by OTLP/HTTP and OTLP/gRPC. Raises UndecodableBody (from `decode`), WriterStopped
+        (shutting down) or StorageUnavailable (the insert failed): in every case nothing of the
+        request is acknowledged.
+        """
+        # Decoding and checking a large request takes milliseconds of CPU: keep the event loop
+        # (shared with the read API in `ldv serve`) responsive by running it in a worker thread.
+        result = await run_in_threadpool(lambda: self.ingester.ingest(decode()))
+        self.metrics.add(
+            spans_received=result.received,
+            spans_ignored=result.ignored,
+            spans_rejected=len(result.rejections),
+            spans_pseudonymised=result.pseudonymised,
+        )
+        if result.rejections:
+            # Counts only: rejection messages can quote attribute values, which are never logged.
+            log.info("rejected %d of %d spans", len(result.rejections), result.received)
+        await self.writer.write(result.records)
+        return result
 
     async def export_traces(self, request: Request) -> Response:
         """Handle one OTLP/HTTP trace export; never a 500 for bad input."""
@@ -87,23 +107,9 @@ class Collector:
             return error_response(400, "the client disconnected before sending the whole body", encoding)
 
         try:
-            # Decoding a large request takes milliseconds of CPU: keep the event loop (shared
-            # with the read API in `ldv serve`) responsive by running it in a worker thread.
-            result = await run_in_threadpool(self._decode_and_ingest, body, encoding)
+            result = await self.ingest_and_store(lambda: decode_request(body, encoding))
         except UndecodableBody as exc:
             return error_response(400, str(exc), encoding)
-
-        self.metrics.add(
-            spans_received=result.received,
-            spans_ignored=result.ignored,
-            spans_rejected=len(result.rejections),
-            spans_pseudonymised=result.pseudonymised,
-        )
-        if result.rejections:
-            # Counts only: rejection messages can quote attribute values, which are never logged.
-            log.info("rejected %d of %d spans", len(result.rejections), result.received)
-        try:
-            await self.writer.write(result.records)
         except WriterStopped:
             return error_response(503, "the collector is shutting down; retry later", encoding, retry)
         except StorageUnavailable:

@@ -20,6 +20,7 @@ from ldv_inzicht.register_api import REGISTER_API, create_register_router
 from ldv_inzicht.openapi_docs import add_openapi_route
 from ldv_inzicht.problems import install_problem_handlers
 from ldv_inzicht.settings import ApiSettings
+from ldv_inzicht.subject_keys import SubjectKeys
 from ldv_inzicht.versioning import ApiInfo, ApiRegistry, ApiVersionMiddleware
 from ldv_logboek.register import RegisterStore
 from ldv_logboek.storage import LogStore
@@ -35,7 +36,8 @@ def create_app(
     """Build the app on `store` (already migrated) with `settings` (default: from the environment).
 
     `auth_settings` (`LDV_AUTH_*`) and `inzage_settings` (`LDV_INZAGE_*`) configure tokens and the
-    citizen inzage; both default to the environment.
+    citizen inzage; both default to the environment. The organisations served and their
+    pseudonymisation keys are `settings.organisation_keys`, shared by the read API and the inzage.
     """
     settings = settings or ApiSettings()
     registry = ApiRegistry(default_version=_component_version())
@@ -53,14 +55,16 @@ def create_app(
     app.add_middleware(ApiVersionMiddleware, registry=registry)
     install_problem_handlers(app, retry_after_seconds=settings.retry_after_seconds, version_for=registry.version_for)
 
-    include_api(app, create_lezen_router(settings), LEZEN_API)
-
-    # Register API, citizen inzage (API and page) and overviews: tokens, register, inzage service.
+    # Tokens, the register and the organisations' keys, shared by every API below.
     auth_settings = auth_settings or AuthSettings()
     app.state.auth_settings = auth_settings
     app.state.token_verifier = TokenVerifier(auth_settings)
     app.state.register_store = RegisterStore.from_log_store(store)
-    app.state.inzage_service = InzageService(store, app.state.register_store.load, inzage_settings or InzageSettings())
+    app.state.subject_keys = SubjectKeys(settings.organisation_keys)
+    app.state.inzage_service = InzageService(
+        store, app.state.register_store.load, inzage_settings or InzageSettings(), app.state.subject_keys
+    )
+    include_api(app, create_lezen_router(settings), LEZEN_API)
     include_api(app, create_register_router(), REGISTER_API)
     include_api(app, create_inzage_router(), INZAGE_API)
     include_api(app, create_overzicht_router(), OVERZICHT_API)

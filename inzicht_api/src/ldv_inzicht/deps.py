@@ -1,10 +1,11 @@
-"""FastAPI dependencies shared by the routers: the store and the settings of the running app."""
+"""FastAPI dependencies shared by the routers: the store, settings and keys of the running app."""
 
 from __future__ import annotations
 
 from fastapi import Request
 
 from ldv_inzicht.settings import ApiSettings
+from ldv_inzicht.subject_keys import SubjectKeys
 from ldv_logboek.storage import LogStore
 
 
@@ -18,3 +19,9 @@ def get_settings(request: Request) -> ApiSettings:
     """The ApiSettings the app was created with."""
     settings: ApiSettings = request.app.state.settings
     return settings
+
+
+def get_subject_keys(request: Request) -> SubjectKeys:
+    """The keys of the organisations this Logboek serves (`ApiSettings.organisation_keys`)."""
+    keys: SubjectKeys = request.app.state.subject_keys
+    return keys

@@ -4,26 +4,36 @@ Implements the Logius "LDV lezen API" 1.1.0 (shared/specs/ldv-lezen-openapi.json
 additions the published spec leaves open: paging (`limit` and `cursor` query parameters, a
 `Link: <...>; rel="next"` header and a top-level `nextCursor`) and `GET /health`.
 Every record is returned once, however often it was delivered.
+
+The standard: "a client must be authenticated and may only read what it is entitled to".
+`POST /processing-activities` needs a bearer token (`ldv_inzicht.auth`, 401 without a good
+one) and reads only what the caller's role allows (`ldv_inzicht.read_access`): a supervisor
+everything, an organisation its own records, a citizen their own non-confidential records.
+`/health` and `/openapi.json` stay open.
 """
 
 # No `from __future__ import annotations`: the route signatures use query bounds from the
 # factory's `settings`, which FastAPI must evaluate at definition time.
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
-from ldv_inzicht.deps import get_store
+from ldv_inzicht.auth import Principal, Role, require_roles
+from ldv_inzicht.deps import get_store, get_subject_keys
 from ldv_inzicht.problems import ProblemError, problem_responses
+from ldv_inzicht.read_access import ReadRestriction, read_restriction
+from ldv_inzicht.register_api import get_register
 from ldv_inzicht.settings import ApiSettings
+from ldv_inzicht.subject_keys import SubjectKeys
 from ldv_inzicht.versioning import ApiInfo
 from ldv_logboek import LogRecord
 from ldv_logboek import attributes as attr
 from ldv_logboek.ids import parse_trace_id, trace_id_as_uuid
-from ldv_logboek.pseudonym import pseudonymise
 from ldv_logboek.storage import Cursor, LogStore, RecordQuery
 from ldv_logboek.validation import is_uri
 
@@ -35,7 +45,10 @@ LEZEN_API = ApiInfo(
     description=(
         "API voor het lezen van Logboek dataverwerkingen (Logius 'LDV lezen API' 1.1.0), "
         "with paging: `limit` and `cursor` query parameters, a `Link: <...>; rel=\"next\"` "
-        "header and `nextCursor` in the body while more records follow."
+        "header and `nextCursor` in the body while more records follow. "
+        "Needs a bearer token (JWT) with role `supervisor` (every record), `organisation` "
+        "(records of the token's organisation) or `citizen` (records about the citizen in the "
+        "token, never of confidential activities); what a caller may not read is not in the answer."
     ),
     tags=({"name": "ProcessingActivities", "description": "Alle API operaties die bij processingActivities horen."},),
 )
@@ -57,8 +70,9 @@ _ATTRIBUTE_PROPERTIES: dict[str, Any] = {
 
 class ProcessingActivityRequest(BaseModel):
     """Search fields: at least one of `traceId`, `dpl.core.processing_activity_id`,
-    `dpl.core.data_subject_id`; `startTime`/`endTime` narrow the search to actions that
-    started in that window (ms since epoch, inclusive). Other fields are refused."""
+    `dpl.core.data_subject_id` (a citizen may give none: their own records are the selection);
+    `startTime`/`endTime` narrow the search to actions that started in that window (ms since
+    epoch, inclusive). Other fields are refused."""
 
     # Only the wire names: `trace_id` or `data_subject_id` are unknown fields, not aliases.
     model_config = ConfigDict(extra="forbid", field_title_generator=lambda name, info: info.alias or name)
@@ -75,7 +89,11 @@ class ProcessingActivityRequest(BaseModel):
     )
     data_subject_id: str | None = Field(
         None, alias=attr.DATA_SUBJECT_ID, min_length=1, max_length=512,
-        description="Identifying code of the data subject as stored (pseudonymised).",
+        description=(
+            "Identifying code of the data subject: as stored (a pseudonym), or a clear id that the "
+            "API pseudonymises with the keys of the organisations it serves. A citizen may give "
+            "only their own BSN or pseudonym; anything else finds no records."
+        ),
     )
     start_time: int | None = Field(
         None, alias="startTime", strict=True, ge=0, le=MAX_TIME_MS,
@@ -164,6 +182,10 @@ class ListProcessingActivities(_WireModel):
     )
 
 
+READ_ROLES = (Role.SUPERVISOR, Role.ORGANISATION, Role.CITIZEN)
+_BEARER_SCHEME = "bearerAuth"  # declared by ldv_inzicht.openapi_docs.build_openapi
+
+
 class Health(BaseModel):
     """The API answers and its store can be read."""
 
@@ -178,9 +200,11 @@ def create_lezen_router(
 ) -> APIRouter:
     """The read API's routes, relative to its base path `LEZEN_API.prefix`.
 
-    `dependencies` (e.g. `Depends(require_roles(...))`) run before every route, and
-    `responses` document what they may answer (e.g. `problem_responses(401, 403)`): that is
-    how authentication is put in front of the read API without changing it.
+    `POST /processing-activities` always needs a bearer token with one of `READ_ROLES` and is
+    restricted by role (see `ldv_inzicht.read_access`); the app must provide
+    `app.state.token_verifier`, `app.state.subject_keys` and `app.state.register_store`
+    (`create_app` does). `dependencies` run before every route (also `/health`) and
+    `responses` document what they may answer, for extra checks a deployment adds.
     """
     router = APIRouter(dependencies=list(dependencies), responses=dict(responses or {}))
 
@@ -201,14 +225,17 @@ def create_lezen_router(
                 "description": "`<url>; rel=\"next\"` while more records follow.",
                 "schema": {"type": "string"},
             }}},
-            **problem_responses(400, 503),
+            **problem_responses(400, 401, 403, 503),
         },
+        openapi_extra={"security": [{_BEARER_SCHEME: []}]},
     )
     def list_processing_activities(
         request: Request,
         response: Response,
+        caller: Annotated[Principal, Depends(require_roles(*READ_ROLES))],
         search: Annotated[ProcessingActivityRequest, Body()],
         store: Annotated[LogStore, Depends(get_store)],
+        keys: Annotated[SubjectKeys, Depends(get_subject_keys)],
         limit: Annotated[int | None, Query(
             ge=1, le=settings.max_page_size,
             description=f"Records per page, 1..{settings.max_page_size} (default {settings.default_page_size}).",
@@ -218,7 +245,12 @@ def create_lezen_router(
             description="`nextCursor` of the previous page, to read the next one.",
         )] = None,
     ) -> ListProcessingActivities:
-        query = _record_query(search, settings, limit or settings.default_page_size, cursor)
+        _check_window(search)
+        after = _parse_cursor(cursor) if cursor is not None else None
+        restriction = read_restriction(
+            caller, search.data_subject_id, keys, lambda: get_register(request), datetime.now(UTC)
+        )
+        query = _record_query(search, restriction, limit or settings.default_page_size, after)
         page = store.find(query)
         if page.next_cursor:
             response.headers["Link"] = f'<{_next_url(request, page.next_cursor, settings)}>; rel="next"'
@@ -242,29 +274,33 @@ def create_lezen_router(
     return router
 
 
-def _record_query(search: ProcessingActivityRequest, settings: ApiSettings, limit: int, cursor: str | None) -> RecordQuery:
-    """The store query for a validated request; ProblemError for combinations that make no sense."""
-    selectors = ("traceId", attr.PROCESSING_ACTIVITY_ID, attr.DATA_SUBJECT_ID)
-    if search.trace_id is None and search.processing_activity_id is None and search.data_subject_id is None:
-        reason = "give at least one of traceId, dpl.core.processing_activity_id, dpl.core.data_subject_id"
-        raise ProblemError.bad_request(
-            "No search field given: a time window alone does not select records.",
-            *((name, reason) for name in selectors),
-        )
+def _check_window(search: ProcessingActivityRequest) -> None:
     if search.start_time is not None and search.end_time is not None and search.start_time > search.end_time:
         raise ProblemError.bad_request(
             "startTime lies after endTime.",
             ("startTime", "must not be later than endTime"),
             ("endTime", "must not be earlier than startTime"),
         )
-    after = _parse_cursor(cursor) if cursor is not None else None
-    subject = search.data_subject_id
-    if subject is not None and settings.pseudonym_key is not None:
-        subject = pseudonymise(subject, settings.pseudonym_key.get_secret_value().encode())
+
+
+def _record_query(
+    search: ProcessingActivityRequest, restriction: ReadRestriction, limit: int, after: Cursor | None
+) -> RecordQuery:
+    """The store query for a validated request within the caller's `restriction`."""
+    selectors = ("traceId", attr.PROCESSING_ACTIVITY_ID, attr.DATA_SUBJECT_ID)
+    selected = search.trace_id is not None or search.processing_activity_id is not None or search.data_subject_id is not None
+    if not selected and not restriction.selects:
+        reason = "give at least one of traceId, dpl.core.processing_activity_id, dpl.core.data_subject_id"
+        raise ProblemError.bad_request(
+            "No search field given: a time window alone does not select records.",
+            *((name, reason) for name in selectors),
+        )
     return RecordQuery(
         trace_id=parse_trace_id(search.trace_id) if search.trace_id is not None else None,
         processing_activity_id=search.processing_activity_id,
-        data_subject_id=subject,
+        data_subject_ids=restriction.data_subject_ids,
+        organisation=restriction.organisation,
+        exclude=restriction.exclude,
         start_time_ms=search.start_time,
         end_time_ms=search.end_time,
         limit=limit,

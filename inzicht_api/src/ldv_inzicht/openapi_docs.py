@@ -20,6 +20,13 @@ from ldv_inzicht.problems import PROBLEM_MEDIA_TYPE
 from ldv_inzicht.versioning import API_VERSION_HEADER, ApiInfo
 
 _FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
+BEARER_SCHEME: dict[str, Any] = {
+    "type": "http",
+    "scheme": "bearer",
+    "bearerFormat": "JWT",
+    "description": "A JWT from a trusted issuer (see `ldv_inzicht.auth`), with role `supervisor`, "
+    "`organisation` (claim `organisation`) or `citizen` (claim `bsn`).",
+}
 
 
 def api_version_header(version: str) -> dict[str, Any]:
@@ -49,6 +56,10 @@ def build_openapi(router: APIRouter, info: ApiInfo, server_url: str) -> dict[str
                 if code[0] in "45" and "application/json" in content:
                     content[PROBLEM_MEDIA_TYPE] = content.pop("application/json")
                 response.setdefault("headers", {})[API_VERSION_HEADER] = api_version_header(info.version)
+    if '"bearerAuth"' in json.dumps(doc["paths"]):
+        # Routes that name the scheme in `openapi_extra={"security": ...}` (auth is a dependency
+        # FastAPI cannot see as a security scheme).
+        doc.setdefault("components", {}).setdefault("securitySchemes", {})["bearerAuth"] = BEARER_SCHEME
     schemas: dict[str, Any] = doc.get("components", {}).get("schemas", {})
     for name in _FASTAPI_VALIDATION_SCHEMAS:
         schema = schemas.pop(name, None)

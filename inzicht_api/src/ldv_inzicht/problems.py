@@ -138,13 +138,19 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
             response["headers"] = {"Retry-After": {
                 "description": "Seconds to wait before trying again.", "schema": {"type": "integer"},
             }}
+        elif status == 401:
+            response["headers"] = {"WWW-Authenticate": {
+                "description": 'RFC 6750 challenge, e.g. `Bearer realm="ldv-inzicht", error="invalid_token"`.',
+                "schema": {"type": "string"},
+            }}
         responses[status] = response
     return responses
 
 
 _RESPONSE_DESCRIPTIONS = {
     400: "Bad Request: the body or a query parameter was refused; `invalidParams` names each one.",
-    401: "Unauthorized",
+    401: "Unauthorized: no bearer token, or one that is expired, forged or not for this service.",
+    403: "Forbidden: the token is valid but its role does not give access (the same text for every resource).",
     404: "Not Found",
     503: "Service Unavailable: the store cannot be reached now; retry after `Retry-After` seconds.",
 }

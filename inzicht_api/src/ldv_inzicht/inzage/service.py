@@ -1,15 +1,19 @@
 """Inzage: which processings of a citizen's data the Logboek and the chain behind it know of.
 
 For a citizen (their BSN from the token) the service
-1. pseudonymises the BSN with the key of every organisation this Logboek serves and reads all
-   their records (every page, up to a cap) from the store;
+1. pseudonymises the BSN with the key of every organisation this Logboek serves (the shared
+   `ApiSettings.organisation_keys`, see `ldv_inzicht.subject_keys`) and reads all their
+   records (every page, up to a cap) from the store;
 2. follows the chain: where a record names another party's read API
    (`dpl.read.externalReadAPI_id`) and that party is in the register, asks that read API for the
-   same trace and citizen, in parallel, with a timeout and the citizen's token; a party that
-   does not answer is reported as unavailable, never as an error;
+   same trace (and period) with the citizen's token, in parallel, with a timeout. The BSN is
+   never sent: the other party derives the citizen from the token and reads only their
+   records (the read API's citizen rule). A party that does not answer is reported as
+   unavailable, never as an error;
 3. joins every record with the register version valid at the record's time; records of
-   confidential activities are dropped (the register decides, per activity, with an end
-   date), records of activities the register does not know are kept and flagged;
+   confidential activities are dropped (`Register.hidden_from_subject`: the register decides,
+   per activity, with an end date), records of activities the register does not know are kept
+   and flagged;
 4. groups them per trace (a life event), per organisation, per processing.
 """
 
@@ -23,11 +27,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from pydantic import Field, SecretStr
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ldv_logboek import attributes as attr
 from ldv_logboek.ids import trace_id_as_uuid
+from ldv_inzicht.subject_keys import SubjectKeys
 from ldv_logboek.pseudonym import pseudonymise
 from ldv_logboek.record import Status
 from ldv_logboek.register import Organisation, Register
@@ -40,16 +45,14 @@ UNAVAILABLE_NL = "niet beschikbaar op dit moment"
 
 
 class InzageSettings(BaseSettings):
-    """Options of the citizen inzage (environment prefix `LDV_INZAGE_`)."""
+    """Options of the citizen inzage (environment prefix `LDV_INZAGE_`).
+
+    The organisations served and their keys are not here but in `ApiSettings.organisation_keys`
+    (`LDV_API_ORGANISATION_KEYS`), shared with the read API.
+    """
 
     model_config = SettingsConfigDict(env_prefix="LDV_INZAGE_", extra="ignore", frozen=True)
 
-    organisation_keys: dict[str, SecretStr] = Field(
-        default_factory=dict,
-        description="Organisations whose records this Logboek holds: organisation code (as in "
-        "`dpl.suite.organisation`) -> its pseudonymisation key. JSON in the environment: "
-        '`LDV_INZAGE_ORGANISATION_KEYS=\'{"dienst-toeslagen": "..."}\'`.',
-    )
     max_records_per_organisation: int = Field(
         5000, ge=1, le=100_000, description="Cap on records read per organisation for one citizen."
     )
@@ -58,9 +61,6 @@ class InzageSettings(BaseSettings):
     federation_max_depth: int = Field(3, ge=0, le=10, description="How many hops along a chain to follow.")
     federation_max_calls: int = Field(20, ge=0, le=200, description="Cap on read API calls for one inzage.")
     federation_max_pages: int = Field(5, ge=1, le=50, description="Pages read from one other read API per trace.")
-
-    def keys(self) -> dict[str, bytes]:
-        return {org: key.get_secret_value().encode() for org, key in self.organisation_keys.items()}
 
 
 @dataclass(frozen=True)
@@ -127,20 +127,21 @@ class InzageService:
         store: LogStore,
         register_source: Any,  # a callable returning a Register
         settings: InzageSettings,
+        keys: SubjectKeys,
         *,
         http_client_factory: Any = None,
     ):
         self.store = store
         self.register_source = register_source
         self.settings = settings
-        self._keys = settings.keys()
+        self._keys = keys
         self._http_client_factory = http_client_factory or (
             lambda: httpx.AsyncClient(timeout=settings.federation_timeout_seconds, follow_redirects=False)
         )
 
     @property
     def served_organisations(self) -> list[str]:
-        return list(self._keys)
+        return self._keys.organisations
 
     async def inzage(self, bsn: str, token: str, period: Period = Period(), organisation: str | None = None) -> InzageResult:
         """The citizen's processings in `period`, optionally of one organisation (code or id)."""
@@ -152,7 +153,7 @@ class InzageService:
         if organisation:
             org = register.organisation_by_ref(organisation)
             refs = {organisation} | ({org.id, org.code} if org else set())
-            keys = {ref: key for ref, key in keys.items() if ref in refs}
+            keys = keys.only(refs)
         for org_ref, key in keys.items():
             outcome = PartyOutcome(register.organisation_by_ref(org_ref), org_ref, available=True)
             try:
@@ -166,14 +167,14 @@ class InzageService:
             for record in records:
                 found.setdefault((record.trace_id, record.span_id), record)
         if self.settings.follow_chain:
-            remote, remote_parties = await self._follow_chain(list(found.values()), register, bsn, token, period)
+            remote, remote_parties = await self._follow_chain(list(found.values()), register, token, period)
             for record in remote:
                 found.setdefault((record.trace_id, record.span_id), record)
             result.parties.extend(remote_parties)
         for record in sorted(found.values(), key=lambda r: (r.start_ns, r.trace_id, r.span_id)):
-            activity = register.activity(record.activity_id)
-            if activity is not None and activity.hidden_from_subject(record.time, now):
+            if register.hidden_from_subject(record.activity_id, record.time, now):
                 continue  # confidential: not shown, not counted, not hinted at
+            activity = register.activity(record.activity_id)
             version = activity.version_at(record.time) if activity else None
             org = register.organisation_by_ref(record.organisation_ref)
             if version is not None:
@@ -219,11 +220,11 @@ class InzageService:
         return records, True
 
     async def _follow_chain(
-        self, records: list[FoundRecord], register: Register, bsn: str, token: str, period: Period
+        self, records: list[FoundRecord], register: Register, token: str, period: Period
     ) -> tuple[list[FoundRecord], list[PartyOutcome]]:
         """Ask the read APIs named in `records` for the same traces, hop by hop, in parallel per hop."""
-        served = {ref for ref in self._keys} | {
-            o.id for ref in self._keys if (o := register.organisation_by_ref(ref)) is not None
+        served = set(self._keys.organisations) | {
+            o.id for ref in self._keys.organisations if (o := register.organisation_by_ref(ref)) is not None
         }
         asked: set[tuple[str, str]] = set()
         outcomes: dict[str, PartyOutcome] = {}
@@ -251,7 +252,7 @@ class InzageService:
                 if not wanted:
                     break
                 answers = await asyncio.gather(
-                    *(self._ask(client, party, url, trace, bsn, token, period) for party, url, trace in wanted)
+                    *(self._ask(client, party, url, trace, token, period) for party, url, trace in wanted)
                 )
                 frontier = []
                 for (party, _url, _trace), answer in zip(wanted, answers):
@@ -264,10 +265,15 @@ class InzageService:
         return gathered, list(outcomes.values())
 
     async def _ask(
-        self, client: httpx.AsyncClient, party: Organisation, base_url: str, trace_id: str, bsn: str, token: str, period: Period
+        self, client: httpx.AsyncClient, party: Organisation, base_url: str, trace_id: str, token: str, period: Period
     ) -> list[FoundRecord] | None:
-        """The citizen's records of one trace at one party's read API; None when it cannot be read."""
-        body: dict[str, Any] = {"traceId": trace_id_as_uuid(trace_id), attr.DATA_SUBJECT_ID: bsn}
+        """The citizen's records of one trace at one party's read API; None when it cannot be read.
+
+        Only the trace id and the period are sent: the party's read API takes the citizen from
+        the token and answers with their records of that trace only, so the BSN never leaves
+        this Logboek in a request body (where proxies and access logs might keep it).
+        """
+        body: dict[str, Any] = {"traceId": trace_id_as_uuid(trace_id)}
         if period.start_ms is not None:
             body["startTime"] = period.start_ms
         if period.end_ms is not None:
