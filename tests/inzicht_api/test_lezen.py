@@ -1,14 +1,19 @@
-"""The read API against a real store on chDB: selection, time windows, dedup, paging, errors."""
+"""The read API against a real store on chDB: selection, time windows, dedup, paging, errors.
+
+Every call here is a supervisor's (who may read every record); the role rules are in
+test_lezen_roles.py.
+"""
 
 from __future__ import annotations
 
 import logging
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 
 from ldv_inzicht.app import create_app, include_api
 from ldv_inzicht.lezen import LEZEN_API, create_lezen_router
@@ -21,6 +26,7 @@ from ldv_logboek.ids import trace_id_as_uuid
 from ldv_logboek.pseudonym import pseudonymise
 from ldv_logboek.storage import LogStore, connect
 from tests.conftest import make_record
+from tests.inzicht_api.inzage_support import Signer, auth_settings, supervisor, write_jwks
 
 with warnings.catch_warnings():
     # Starlette warns about its httpx dependency on import; nothing this suite can act on.
@@ -86,8 +92,29 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LogStore]:
 
 
 @pytest.fixture(scope="module")
-def client(store: LogStore) -> TestClient:
-    return TestClient(create_app(store, ApiSettings(default_page_size=100, max_page_size=1000)))
+def signer() -> Signer:
+    return Signer.generate("issuer-1")
+
+
+@pytest.fixture(scope="module")
+def jwks(tmp_path_factory: pytest.TempPathFactory, signer: Signer) -> Path:
+    return write_jwks(tmp_path_factory.mktemp("keys") / "jwks.json", signer)
+
+
+@pytest.fixture(scope="module")
+def app_for(store: LogStore, jwks: Path):  # noqa: ANN201 - a factory
+    """`app_for(settings)`: the real app on the module's store, trusting the test issuer."""
+
+    def build(settings: ApiSettings) -> FastAPI:
+        return create_app(store, settings, auth_settings=auth_settings(jwks))
+
+    return build
+
+
+@pytest.fixture(scope="module")
+def client(app_for, signer: Signer) -> TestClient:
+    # A supervisor's token on every request of this client.
+    return TestClient(app_for(ApiSettings(default_page_size=100, max_page_size=1000)), headers=supervisor(signer))
 
 
 def post(client: TestClient, body: Any, **params: Any) -> Any:
@@ -205,9 +232,9 @@ def test_paging_walks_every_record_exactly_once(client: TestClient) -> None:
     assert seen == [r.span_id.hex() for r in paged_sorted]
 
 
-def test_default_page_size_and_public_base_url_from_settings(store: LogStore) -> None:
+def test_default_page_size_and_public_base_url_from_settings(app_for, signer: Signer) -> None:
     settings = ApiSettings(default_page_size=3, max_page_size=5, public_base_url="https://logboek.example.nl/ldv/")
-    client = TestClient(create_app(store, settings))
+    client = TestClient(app_for(settings), headers=supervisor(signer))
     response = client.post(URL, json={attr.DATA_SUBJECT_ID: SUBJECT_PAGED})
     assert len(response.json()["processingActivities"]) == 3
     assert response.headers["Link"].startswith("<https://logboek.example.nl/ldv/lezenapi/v1/processing-activities?cursor=")
@@ -218,12 +245,16 @@ def test_default_page_size_and_public_base_url_from_settings(store: LogStore) ->
     assert servers == [{"url": "https://logboek.example.nl/ldv/lezenapi/v1"}]
 
 
-def test_clear_subject_id_is_pseudonymised_with_the_configured_key(store: LogStore, client: TestClient) -> None:
-    keyed = TestClient(create_app(store, ApiSettings(pseudonym_key=PSEUDONYM_KEY)))
+def test_clear_subject_id_is_pseudonymised_with_the_configured_keys(app_for, signer: Signer, client: TestClient) -> None:
+    keys = {"gemeente": PSEUDONYM_KEY, "andere-gemeente": "another-test-key"}
+    keyed = TestClient(app_for(ApiSettings(organisation_keys=keys)), headers=supervisor(signer))
     expected = [Records.pseudonymised.span_id.hex()]
+    # The clear id is searched under every served organisation's key: one of them matches.
     assert span_ids(post(keyed, {attr.DATA_SUBJECT_ID: CLEAR_BSN})) == expected
-    # A pseudonym is searched as it is, with or without the key.
+    # A pseudonym is searched as it is, with or without keys.
     assert span_ids(post(keyed, {attr.DATA_SUBJECT_ID: Records.pseudonymised.data_subject_id})) == expected
+    assert span_ids(post(client, {attr.DATA_SUBJECT_ID: Records.pseudonymised.data_subject_id})) == expected
+    # Without keys the clear id is searched as it is, and no record holds a clear BSN.
     assert post(client, {attr.DATA_SUBJECT_ID: CLEAR_BSN}) == {"processingActivities": []}
 
 
@@ -326,7 +357,13 @@ def test_openapi_document_describes_the_real_api(client: TestClient) -> None:
     assert {p["name"] for p in operation["parameters"]} == {"limit", "cursor"}
     assert operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/ProcessingActivityRequest")
     responses = operation["responses"]
-    assert set(responses) == {"200", "400", "503"}  # no 422: bad input is a 400 problem
+    assert set(responses) == {"200", "400", "401", "403", "503"}  # no 422: bad input is a 400 problem
+    assert "WWW-Authenticate" in responses["401"]["headers"]
+    assert responses["403"]["content"][PROBLEM]["schema"]["$ref"].endswith("/Problem")
+    assert operation["security"] == [{"bearerAuth": []}]
+    assert doc["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    # Health is open (load balancers probe it without a token).
+    assert "security" not in doc["paths"]["/health"]["get"]
     assert responses["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/ListProcessingActivities")
     assert responses["400"]["content"][PROBLEM]["schema"]["$ref"].endswith("/Problem")
     assert "Retry-After" in responses["503"]["headers"]
@@ -342,8 +379,8 @@ def test_openapi_document_describes_the_real_api(client: TestClient) -> None:
     assert set(schemas["Problem"]["properties"]) >= {"type", "title", "status", "detail", "instance", "invalidParams"}
 
 
-def test_another_api_gets_its_own_version_document_and_problem_on_crash(store: LogStore) -> None:
-    app = create_app(store, ApiSettings())
+def test_another_api_gets_its_own_version_document_and_problem_on_crash(app_for, signer: Signer) -> None:
+    app = app_for(ApiSettings())
     router = APIRouter()
 
     @router.get("/boom")
@@ -351,7 +388,7 @@ def test_another_api_gets_its_own_version_document_and_problem_on_crash(store: L
         raise RuntimeError("bug")
 
     include_api(app, router, ApiInfo(prefix="/testapi/v2", title="Test API", version="2.3.4"))
-    client = TestClient(app, raise_server_exceptions=False)
+    client = TestClient(app, raise_server_exceptions=False, headers=supervisor(signer))
     response = client.get("/testapi/v2/boom")
     assert response.status_code == 500
     assert response.headers["content-type"] == PROBLEM
@@ -365,27 +402,29 @@ def test_another_api_gets_its_own_version_document_and_problem_on_crash(store: L
         include_api(app, APIRouter(), ApiInfo(prefix="/testapi/v2", title="Again", version="2.3.4"))
 
 
-def test_router_dependencies_guard_every_route_and_are_documented(store: LogStore) -> None:
-    def require_token(request: Request) -> None:
-        if request.headers.get("Authorization") != "Bearer ok":
-            raise ProblemError(401, "A bearer token is required.", headers={"WWW-Authenticate": "Bearer"})
+def test_router_dependencies_add_checks_to_every_route_and_are_documented(app_for, signer: Signer) -> None:
+    def require_gateway(request: Request) -> None:
+        if request.headers.get("X-Gateway") != "ok":
+            raise ProblemError(403, "Only through the gateway.")
 
-    app = create_app(store, ApiSettings())
+    app = app_for(ApiSettings())
     guarded = create_lezen_router(
-        ApiSettings(), dependencies=[Depends(require_token)], responses=problem_responses(401)
+        ApiSettings(), dependencies=[Depends(require_gateway)], responses=problem_responses(403)
     )
     include_api(app, guarded, ApiInfo(prefix="/guarded/v1", title="Guarded", version=LEZEN_API.version))
     client = TestClient(app)
-    denied = client.post("/guarded/v1/processing-activities", json={"traceId": TRACE_1.hex()})
-    assert denied.status_code == 401
+    url = "/guarded/v1/processing-activities"
+    body = {"traceId": TRACE_1.hex()}
+    denied = client.post(url, json=body, headers=supervisor(signer))
+    assert denied.status_code == 403
     assert denied.headers["content-type"] == PROBLEM
-    assert denied.headers["WWW-Authenticate"] == "Bearer"
-    allowed = client.post(
-        "/guarded/v1/processing-activities", json={"traceId": TRACE_1.hex()}, headers={"Authorization": "Bearer ok"}
-    )
+    assert client.get("/guarded/v1/health").status_code == 403  # extra checks guard every route
+    # The extra check does not replace the token: without one it is still a 401.
+    assert client.post(url, json=body, headers={"X-Gateway": "ok"}).status_code == 401
+    allowed = client.post(url, json=body, headers={"X-Gateway": "ok", **supervisor(signer)})
     assert span_ids(allowed.json()) == [Records.root.span_id.hex(), Records.child.span_id.hex()]
     doc = client.get("/guarded/v1/openapi.json").json()
-    assert PROBLEM in doc["paths"]["/processing-activities"]["post"]["responses"]["401"]["content"]
+    assert PROBLEM in doc["paths"]["/processing-activities"]["post"]["responses"]["403"]["content"]
 
 
 def test_problem_log_lines_never_hold_a_clear_bsn(client: TestClient, caplog: pytest.LogCaptureFixture) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.insert import InsertContext
 
 from ldv_logboek import attributes as attr
 from ldv_logboek.record import LogRecord, Status
@@ -124,6 +125,7 @@ class LogStore:
         self.retention_days = retention_days
         self.retention_by_organisation = dict(retention_by_organisation or {})
         self._lock = threading.Lock()
+        self._insert_context: InsertContext | None = None
 
     @property
     def lock(self) -> threading.Lock:
@@ -133,6 +135,7 @@ class LogStore:
     def migrate(self) -> list[int]:
         """Create or upgrade the schema; safe to call at every start."""
         with self._lock:
+            self._insert_context = None  # columns may change
             return migrate(self.client)
 
     def insert(self, records: Sequence[LogRecord]) -> None:
@@ -147,7 +150,17 @@ class LogStore:
         data = record_columns(records, retention)
         try:
             with self._lock:
-                self.client.insert(RECORDS_TABLE, data, column_names=INSERT_COLUMNS, column_oriented=True)
+                if self._insert_context is None:
+                    # Built once: it asks the server for the column types, which would otherwise
+                    # cost a DESCRIBE TABLE round trip on every insert.
+                    self._insert_context = self.client.create_insert_context(
+                        RECORDS_TABLE, column_names=INSERT_COLUMNS, column_oriented=True
+                    )
+                self._insert_context.data = data
+                try:
+                    self.client.insert(context=self._insert_context)
+                finally:
+                    self._insert_context.data = None
         except Exception as exc:  # noqa: BLE001 - the driver raises many types; all mean "not stored"
             raise StorageUnavailable(f"insert of {len(records)} records failed: {exc}") from exc
 
