@@ -27,6 +27,7 @@ from ldv_logboek import Status
 from ldv_logboek import attributes as attr
 from ldv_logboek.storage import LogStore, connect
 from tests.conftest import SHARED_DIR, make_record
+from tests.inzicht_api.inzage_support import Signer, auth_settings, supervisor, write_jwks
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -94,7 +95,10 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     child.status = Status.ERROR
     store.insert([root, child, make_record(subject=SUBJECT, activity=ACTIVITY)])
     store.insert([child])
-    yield TestClient(create_app(store, ApiSettings()))
+    signer = Signer.generate("issuer-1")
+    jwks = write_jwks(tmp_path_factory.mktemp("keys") / "jwks.json", signer)
+    app = create_app(store, ApiSettings(), auth_settings=auth_settings(jwks))
+    yield TestClient(app, headers=supervisor(signer))  # a supervisor reads every record
     store.close()
 
 

@@ -5,27 +5,49 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from pydantic import SecretStr
+
 from ldv_inzicht.settings import ApiSettings
+from ldv_inzicht.subject_keys import SubjectKeys
+from ldv_logboek.pseudonym import pseudonymise
 from ldv_logboek.storage.query import MAX_PAGE_SIZE
 
 
 def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("DEFAULT_PAGE_SIZE", "MAX_PAGE_SIZE", "PUBLIC_BASE_URL", "RETRY_AFTER_SECONDS", "PSEUDONYM_KEY"):
+    for name in ("DEFAULT_PAGE_SIZE", "MAX_PAGE_SIZE", "PUBLIC_BASE_URL", "RETRY_AFTER_SECONDS", "ORGANISATION_KEYS"):
         monkeypatch.delenv(f"LDV_API_{name}", raising=False)
     settings = ApiSettings()
     assert (settings.default_page_size, settings.max_page_size) == (100, MAX_PAGE_SIZE)
     assert settings.base_url() is None
-    assert settings.pseudonym_key is None
+    assert settings.organisation_keys == {}
 
 
 def test_environment_with_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LDV_API_DEFAULT_PAGE_SIZE", "7")
     monkeypatch.setenv("LDV_API_PUBLIC_BASE_URL", "https://logboek.example.nl/")
-    monkeypatch.setenv("LDV_API_PSEUDONYM_KEY", "geheim")
+    monkeypatch.setenv("LDV_API_ORGANISATION_KEYS", '{"dienst-toeslagen": "geheim-toeslagen", "uwv": "geheim-uwv"}')
     settings = ApiSettings()
     assert settings.default_page_size == 7
     assert settings.base_url() == "https://logboek.example.nl"
+    assert set(settings.organisation_keys) == {"dienst-toeslagen", "uwv"}
+    assert settings.organisation_keys["uwv"].get_secret_value() == "geheim-uwv"
     assert "geheim" not in repr(settings)  # a secret never shows in logs or tracebacks
+    keys = SubjectKeys(settings.organisation_keys)
+    assert keys.organisations == ["dienst-toeslagen", "uwv"]
+    assert "geheim" not in repr(keys)
+
+
+def test_subject_keys_pseudonymise_a_clear_id_under_every_key() -> None:
+    keys = SubjectKeys({"a": SecretStr("key-a"), "b": SecretStr("key-b")})
+    bsn = "123456782"
+    assert keys.pseudonyms(bsn) == (pseudonymise(bsn, b"key-a"), pseudonymise(bsn, b"key-b"))
+    assert keys.citizen_pseudonyms(bsn) == keys.pseudonyms(bsn)
+    pseudonym = pseudonymise(bsn, b"key-a")
+    assert keys.pseudonyms(pseudonym) == (pseudonym,)  # already a pseudonym: as it is
+    assert keys.only({"b", "unknown"}).organisations == ["b"]
+    none = SubjectKeys({})
+    assert none.pseudonyms(bsn) == (bsn,)  # no keys: records hold ids as they came
+    assert none.citizen_pseudonyms(bsn) == ()  # but a citizen is never matched on a clear BSN
 
 
 @pytest.mark.parametrize(
@@ -36,6 +58,8 @@ def test_environment_with_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
         {"default_page_size": 50, "max_page_size": 10},
         {"public_base_url": "ftp://logboek.example.nl"},
         {"retry_after_seconds": 0},
+        {"organisation_keys": {"uwv": ""}},
+        {"organisation_keys": {"": "a-key"}},
     ],
 )
 def test_refuses_impossible_values(kwargs: dict[str, object]) -> None:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
 
 from ldv_logboek import Status
+from ldv_logboek import attributes as attr
 from ldv_logboek.storage import (
     SCHEMA_VERSION,
+    ActivityWindow,
     Cursor,
     LogStore,
     RecordQuery,
@@ -109,6 +112,97 @@ def test_query_needs_a_selector() -> None:
         RecordQuery(start_time_ms=1, end_time_ms=2)
     with pytest.raises(ValueError, match="limit"):
         RecordQuery(data_subject_id="x", limit=0)
+    # Restrictions are not selectors: an organisation's time window would read all its citizens.
+    with pytest.raises(ValueError, match="at least one"):
+        RecordQuery(organisation="dienst-toeslagen", start_time_ms=1)
+    with pytest.raises(ValueError, match="at least one"):
+        RecordQuery(exclude=(ActivityWindow("https://a.example/x"),))
+    # Subject ids are: a citizen's query of their own pseudonyms may be a time window only.
+    assert RecordQuery(data_subject_ids=(SUBJECT_A,), start_time_ms=1).data_subject_ids == (SUBJECT_A,)
+    assert RecordQuery(data_subject_ids=()).matches_nothing
+    with pytest.raises(ValueError, match="organisation"):
+        RecordQuery(trace_id=bytes(16), organisation="")
+    with pytest.raises(TypeError, match="tuple"):
+        RecordQuery(data_subject_ids=[SUBJECT_A])  # type: ignore[arg-type]
+
+
+def _with_org(record, organisation: str):  # noqa: ANN001, ANN202 - a test record
+    record.resource_attributes = {**record.resource_attributes, attr.ORGANISATION: organisation}
+    return record
+
+
+def test_organisation_restriction(store: LogStore) -> None:
+    trace = os.urandom(16)
+    ours = _with_org(make_record(subject=SUBJECT_A, trace_id=trace), "gemeente-amsterdam")
+    theirs = _with_org(make_record(subject=SUBJECT_A, trace_id=trace), "uwv")
+    store.insert([ours, theirs, ours])
+    assert [r.span_id for r in store.find(RecordQuery(trace_id=trace, organisation="gemeente-amsterdam")).records] == [
+        ours.span_id
+    ]
+    assert len(store.find(RecordQuery(trace_id=trace)).records) == 2
+    assert store.find(RecordQuery(trace_id=trace, organisation="nobody")).records == []
+    # A value, never SQL: an injection attempt is just an organisation nobody has.
+    assert store.find(RecordQuery(trace_id=trace, organisation="x' OR 1=1 --")).records == []
+
+
+def test_subject_ids_select_any_of_them(store: LogStore) -> None:
+    base = 1_810_000_000_000_000_000
+    ids = ["hmac-sha256:" + c * 64 for c in "123"]
+    records = [make_record(subject=sid, start_ns=base + i * 1000) for i, sid in enumerate(ids)]
+    store.insert(records + [records[0]])
+    found = store.find(RecordQuery(data_subject_ids=(ids[0], ids[2]), start_time_ms=base // 1_000_000))
+    assert [r.span_id for r in found.records] == [records[0].span_id, records[2].span_id]
+    # Combined with the other selectors by AND, also with data_subject_id.
+    both = RecordQuery(data_subject_ids=(ids[0], ids[2]), data_subject_id=ids[2])
+    assert [r.span_id for r in store.find(both).records] == [records[2].span_id]
+    assert store.find(RecordQuery(data_subject_ids=(ids[1],), trace_id=records[0].trace_id)).records == []
+    # An empty set of ids matches nothing (and asks the store nothing).
+    assert store.find(RecordQuery(data_subject_ids=())).records == []
+    assert store.find(RecordQuery(data_subject_ids=("x') OR 1=1 --",))).records == []
+    # Paging over several ids.
+    cursor, seen = None, []
+    for _ in range(5):
+        page = store.find(RecordQuery(data_subject_ids=tuple(ids), limit=1, after=cursor))
+        seen += [r.span_id for r in page.records]
+        if page.next_cursor is None:
+            break
+        cursor = Cursor.decode(page.next_cursor)
+    assert seen == [r.span_id for r in records]
+
+
+def test_excluded_windows_leave_records_out(store: LogStore) -> None:
+    subject = "hmac-sha256:" + "ee" * 32
+    secret = "https://register.example/processing-activities/secret"
+    base = 1_820_000_000_000_000_000
+    early, edge, late = (make_record(subject=subject, activity=secret, start_ns=base + d) for d in (0, 1000, 2000))
+    other = make_record(subject=subject, start_ns=base + 1000)
+    store.insert([early, edge, late, other])
+
+    def found(*windows: ActivityWindow) -> list[bytes]:
+        return [r.span_id for r in store.find(RecordQuery(data_subject_id=subject, exclude=windows)).records]
+
+    assert set(found()) == {early.span_id, edge.span_id, other.span_id, late.span_id}
+    assert found(ActivityWindow(secret)) == [other.span_id]  # open on both ends: the whole activity
+    # Half-open [start, end): the record at `end` stays, the one at `start` goes.
+    assert set(found(ActivityWindow(secret, base + 1000, base + 2000))) == {early.span_id, other.span_id, late.span_id}
+    assert set(found(ActivityWindow(secret, None, base + 1000))) == {edge.span_id, other.span_id, late.span_id}
+    assert set(found(ActivityWindow(secret, base + 1, None))) == {early.span_id, other.span_id}
+    # Several windows, also of an activity without records.
+    windows = (ActivityWindow("https://register.example/none"), ActivityWindow(secret, None, base + 1), ActivityWindow(secret, base + 2000))
+    assert set(found(*windows)) == {edge.span_id, other.span_id}
+
+
+def test_public_query_rows_and_lock(store: LogStore) -> None:
+    rows = store.query_rows(f"SELECT count() FROM {RECORDS_TABLE} WHERE Organisation = {{org:String}}", {"org": "uwv"})
+    assert rows[0][0] >= 1
+    # The lock other readers share; held by query_rows (a threading.Lock is not re-entrant).
+    assert store.lock.acquire(blocking=False)
+    store.lock.release()
+    from ldv_logboek.register import RegisterStore
+
+    assert RegisterStore.from_log_store(store)._lock is store.lock
+    with pytest.raises(StorageUnavailable):
+        store.query_rows("SELECT no_such_column FROM " + RECORDS_TABLE)
 
 
 @pytest.mark.parametrize("bad", ["", "nonsense", "MTIzOmFiYzpkZWY"])

@@ -63,8 +63,7 @@ def serve(
             f"[bold green]LDV suite ready[/] store={_where(settings)}  "
             f"OTLP/HTTP http://{settings.host}:{settings.otlp_http_port}/v1/traces  "
             + (f"OTLP/gRPC {settings.host}:{settings.otlp_grpc_port}  " if settings.otlp_grpc_port else "")
-            + f"
-read API http://{settings.host}:{settings.api_port}/lezenapi/v1"
+            + f"read API http://{settings.host}:{settings.api_port}/lezenapi/v1"
         )
 
     asyncio.run(stack.run(on_ready=ready))
