@@ -1,4 +1,8 @@
-"""Start `ldv serve` as a real subprocess on free loopback ports, for end-to-end tests."""
+"""Start `ldv serve` as a real subprocess on free loopback ports, for end-to-end tests.
+
+The process trusts a token issuer of its own (a key pair generated per ServeProcess, its JWKS
+given through `LDV_AUTH_*`), and `read`/`read_all` call the read API as a supervisor.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+
+from tests.inzicht_api.inzage_support import AUDIENCE, ISSUER, Signer, write_jwks
 
 
 def free_port() -> int:
@@ -36,6 +42,7 @@ class ServeProcess:
     grpc_port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+    signer: Signer = field(default_factory=lambda: Signer.generate("e2e-issuer"))
 
     @property
     def traces_url(self) -> str:
@@ -55,7 +62,14 @@ class ServeProcess:
             "--otlp-grpc-port", str(self.grpc_port),
             "--api-port", str(self.api_port),
         ]  # fmt: skip
-        env = {**os.environ, "COLUMNS": "200"}
+        jwks = write_jwks(self.data_dir.parent / f"jwks-{self.api_port}.json", self.signer)
+        env = {
+            **os.environ,
+            "COLUMNS": "200",
+            "LDV_AUTH_JWKS_FILE": str(jwks),
+            "LDV_AUTH_ISSUER": ISSUER,
+            "LDV_AUTH_AUDIENCE": AUDIENCE,
+        }
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -82,8 +96,16 @@ class ServeProcess:
         self.proc.send_signal(signal.SIGTERM)
         return self.proc.wait(timeout)
 
-    def read(self, body: dict, **params: str | int) -> httpx.Response:
-        return httpx.post(f"{self.api_url}/lezenapi/v1/processing-activities", json=body, params=params, timeout=30)
+    def supervisor_headers(self) -> dict[str, str]:
+        """A fresh supervisor token of the issuer this process trusts."""
+        return {"Authorization": "Bearer " + self.signer.token(roles=["supervisor"])}
+
+    def read(self, body: dict, *, anonymous: bool = False, **params: str | int) -> httpx.Response:
+        """POST `body` to the read API, as a supervisor (or without a token)."""
+        headers = {} if anonymous else self.supervisor_headers()
+        return httpx.post(
+            f"{self.api_url}/lezenapi/v1/processing-activities", json=body, params=params, headers=headers, timeout=30
+        )
 
     def read_all(self, body: dict, limit: int = 1000) -> list[dict]:
         """Every record matching `body`, following the cursor from page to page."""

@@ -83,6 +83,11 @@ def test_official_otel_sdk_to_read_api(serve: ServeProcess) -> None:
     mine = serve.read_all({attr.DATA_SUBJECT_ID: subjects[0]})
     assert [r["spanId"] for r in mine] == [c["spanId"] for c in children if c["attributes"][attr.DATA_SUBJECT_ID] == subjects[0]]
     assert serve.read({}).status_code == 400
+    # The read API of a running `ldv serve` needs a token: anonymous is a 401 with a challenge.
+    anonymous = serve.read({"traceId": trace_hex}, anonymous=True)
+    assert anonymous.status_code == 401
+    assert anonymous.headers["WWW-Authenticate"].startswith("Bearer")
+    assert httpx.get(f"{serve.api_url}/lezenapi/v1/health", timeout=10).status_code == 200
 
 
 def _request(subject: str, spans: int) -> tuple[bytes, set[str]]:

@@ -176,8 +176,10 @@ def auth_settings(jwks: Path, *, demo_key: Path | None = None) -> AuthSettings:
     )
 
 
-def make_app(store: LogStore, jwks: Path, *, register_paths: list[Path] | None = None, demo_key: Path | None = None,
-             follow_chain: bool = True, timeout: float = 2.0, keys: dict[str, str] | None = None):  # noqa: ANN201 - FastAPI
+def make_app(  # noqa: ANN201 - FastAPI
+    store: LogStore, jwks: Path, *, register_paths: list[Path] | None = None, demo_key: Path | None = None,
+    follow_chain: bool = True, timeout: float = 2.0, keys: dict[str, str] | None = None,
+):
     """The real app on `store`, with the demo register loaded and tokens checked against `jwks`.
 
     `keys`: the organisations this Logboek serves and their keys (default: `KEYS`).

@@ -7,6 +7,7 @@ confidential FIOD activity and one of an activity the register does not know; Be
 from __future__ import annotations
 
 import base64
+from datetime import UTC, datetime
 from collections.abc import Iterator
 from typing import Any
 
@@ -64,7 +65,9 @@ def spans(body: dict[str, Any]) -> set[str]:
     return {p["spanId"] for p in body["processingActivities"]}
 
 
-def read_all(client: TestClient, headers: dict[str, str], body: dict[str, Any], limit: int) -> tuple[list[str], list[str]]:
+def read_all(
+    client: TestClient, headers: dict[str, str], body: dict[str, Any], limit: int
+) -> tuple[list[str], list[str]]:
     """Every span id of a search, page by page, and the cursors handed out."""
     seen: list[str] = []
     cursors: list[str] = []
@@ -80,6 +83,10 @@ def read_all(client: TestClient, headers: dict[str, str], body: dict[str, Any], 
     raise AssertionError("paging did not end")
 
 
+def organisations_of(body: dict[str, Any]) -> set[str]:
+    return {p["resource"]["attributes"][attr.ORGANISATION] for p in body["processingActivities"]}
+
+
 def all_of_linda(seeded: Seeded) -> set[str]:
     return seeded.linda_visible | seeded.linda_confidential
 
@@ -87,7 +94,9 @@ def all_of_linda(seeded: Seeded) -> set[str]:
 # --- anonymous and bad tokens ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("body", [{"traceId": "0" * 32}, {}, {"startTime": "nonsense"}], ids=["search", "empty", "invalid"])
+@pytest.mark.parametrize(
+    "body", [{"traceId": "0" * 32}, {}, {"startTime": "nonsense"}], ids=["search", "empty", "invalid"]
+)
 def test_anonymous_is_401_whatever_the_body(env, body: dict[str, Any]) -> None:
     client = env[0]
     response = client.post(URL, json=body)
@@ -112,7 +121,8 @@ def test_anonymous_is_401_whatever_the_body(env, body: dict[str, Any]) -> None:
 )
 def test_bad_tokens_are_401_with_challenge(env, make_token) -> None:
     client, _, signer, stranger, _ = env
-    response = client.post(URL, json={"traceId": "0" * 32}, headers={"Authorization": "Bearer " + make_token(signer, stranger)})
+    headers = {"Authorization": "Bearer " + make_token(signer, stranger)}
+    response = client.post(URL, json={"traceId": "0" * 32}, headers=headers)
     assert response.status_code == 401, response.text
     assert response.headers["content-type"] == PROBLEM
     assert response.headers["WWW-Authenticate"].startswith('Bearer realm="ldv-inzicht", error=')
@@ -151,7 +161,7 @@ def test_organisation_reads_only_its_own_records(env) -> None:
     assert own and own < seeded.linda_visible
     # The move trace holds records of Toeslagen and the Belastingdienst: only Toeslagen's show.
     trace = read(client, toeslagen, {"traceId": seeded.move_trace.hex()})
-    assert {p["resource"]["attributes"][attr.ORGANISATION] for p in trace["processingActivities"]} == {"dienst-toeslagen"}
+    assert organisations_of(trace) == {"dienst-toeslagen"}
     assert spans(trace) <= own | seeded.ben and spans(trace) & seeded.ben  # all its subjects, only its records
     # Another organisation's activity: simply no records, not a 403 (no existence leak).
     assert read(client, toeslagen, {attr.PROCESSING_ACTIVITY_ID: ACT["inkomen"]}) == {"processingActivities": []}
@@ -187,12 +197,11 @@ def test_citizen_trace_selector_never_shows_other_subjects(env) -> None:
     linda = citizen(signer, LINDA)
     trace = read(client, linda, {"traceId": seeded.move_trace.hex()})
     # Linda's records of the trace at every organisation served, not Ben's record in it.
-    assert {p["resource"]["attributes"][attr.ORGANISATION] for p in trace["processingActivities"]} == {
-        "dienst-toeslagen", "belastingdienst"
-    }
+    assert organisations_of(trace) == {"dienst-toeslagen", "belastingdienst"}
     assert spans(trace) and spans(trace) <= seeded.linda_visible
     # The confidential trace: the same empty answer as a trace that does not exist.
-    fraud_trace = read(client, supervisor(signer), {attr.PROCESSING_ACTIVITY_ID: ACT["fiod"]})["processingActivities"][0]["traceId"]
+    fraud = read(client, supervisor(signer), {attr.PROCESSING_ACTIVITY_ID: ACT["fiod"]})
+    fraud_trace = fraud["processingActivities"][0]["traceId"]
     assert read(client, linda, {"traceId": fraud_trace}) == {"processingActivities": []}
     assert read(client, linda, {"traceId": "0" * 32}) == {"processingActivities": []}
     # Ben, with the same selector, gets his record of that trace and nothing of Linda's.
@@ -253,5 +262,29 @@ def test_widest_role_of_a_token_applies(env) -> None:
     assert spans(read(client, both, {attr.DATA_SUBJECT_ID: LINDA})) == all_of_linda(seeded)
     org_and_citizen = {"Authorization": "Bearer " + signer.token(
         bsn=LINDA, roles=["citizen", "organisation"], organisation="gemeente-amsterdam")}
-    amsterdam = read(client, org_and_citizen, {attr.PROCESSING_ACTIVITY_ID: ACT["bijstand"]})["processingActivities"]
-    assert {p["resource"]["attributes"][attr.ORGANISATION] for p in amsterdam} == {"gemeente-amsterdam"}
+    amsterdam = read(client, org_and_citizen, {attr.PROCESSING_ACTIVITY_ID: ACT["bijstand"]})
+    assert organisations_of(amsterdam) == {"gemeente-amsterdam"}
+
+
+def test_a_principal_without_a_read_role_or_claim_is_refused_not_widened() -> None:
+    """Defence in depth below the auth layer: a gap in a principal never widens what is read."""
+    from pydantic import SecretStr
+
+    from ldv_inzicht.auth import Principal, Role
+    from ldv_inzicht.problems import ProblemError
+    from ldv_inzicht.read_access import read_restriction
+    from ldv_inzicht.subject_keys import SubjectKeys
+    from ldv_logboek.register import Register
+
+    keys = SubjectKeys({org: SecretStr(key) for org, key in KEYS.items()})
+    now = datetime.now(UTC)
+    for principal in (
+        Principal("o", frozenset({Role.ORGANISATION})),  # no organisation claim
+        Principal("c", frozenset({Role.CITIZEN})),  # no BSN
+        Principal("n", frozenset()),  # no role
+    ):
+        with pytest.raises(ProblemError) as info:
+            read_restriction(principal, None, keys, Register, now)
+        assert info.value.status == 403
+    linda = read_restriction(Principal("c", frozenset({Role.CITIZEN}), bsn=SecretStr(LINDA)), None, keys, Register, now)
+    assert linda.selects and linda.data_subject_ids == keys.citizen_pseudonyms(LINDA) and len(linda.data_subject_ids) == 3

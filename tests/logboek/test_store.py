@@ -100,6 +100,15 @@ def test_selectors_time_window_and_paging(store: LogStore) -> None:
     assert [r.span_id for r in window.records] == [r.span_id for r in records[2:5]]
 
 
+def test_times_past_the_column_range_are_open_bounds(store: LogStore) -> None:
+    record = make_record(subject="hmac-sha256:" + "dd" * 32)
+    store.insert([record])
+    year_2999_ms = 32_503_676_399_999  # beyond DateTime64(9): ClickHouse would overflow
+    found = store.find(RecordQuery(data_subject_id=record.data_subject_id, start_time_ms=0, end_time_ms=year_2999_ms))
+    assert [r.span_id for r in found.records] == [record.span_id]
+    assert store.find(RecordQuery(data_subject_id=record.data_subject_id, start_time_ms=year_2999_ms)).records == []
+
+
 def test_activity_selector(store: LogStore) -> None:
     activity = "https://register.example/processing-activities/unique-activity"
     record = make_record(activity=activity)
@@ -188,7 +197,11 @@ def test_excluded_windows_leave_records_out(store: LogStore) -> None:
     assert set(found(ActivityWindow(secret, None, base + 1000))) == {edge.span_id, other.span_id, late.span_id}
     assert set(found(ActivityWindow(secret, base + 1, None))) == {early.span_id, other.span_id}
     # Several windows, also of an activity without records.
-    windows = (ActivityWindow("https://register.example/none"), ActivityWindow(secret, None, base + 1), ActivityWindow(secret, base + 2000))
+    windows = (
+        ActivityWindow("https://register.example/none"),
+        ActivityWindow(secret, None, base + 1),
+        ActivityWindow(secret, base + 2000),
+    )
     assert set(found(*windows)) == {edge.span_id, other.span_id}
 
 

@@ -2,8 +2,11 @@
 
 Three roles:
 - `citizen` (burger): reads their own records only; the BSN is a claim of the token.
-- `organisation`: reads aggregates of its own records; the organisation is a claim.
-- `supervisor` (toezichthouder): reads aggregates over all organisations, never subjects.
+- `organisation`: reads its own records (read API) and aggregates of them; the organisation
+  is a claim.
+- `supervisor` (toezichthouder): reads the records of all organisations (read API) and
+  aggregates over them; the overviews never show subjects.
+What each role reads through the read API is decided in `ldv_inzicht.read_access`.
 
 A token is accepted only when its signature verifies against the configured JWKS file, JWKS
 URL or public key, and its issuer, audience and expiry are right. A missing, expired or

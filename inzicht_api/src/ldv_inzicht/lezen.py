@@ -35,6 +35,7 @@ from ldv_logboek import LogRecord
 from ldv_logboek import attributes as attr
 from ldv_logboek.ids import parse_trace_id, trace_id_as_uuid
 from ldv_logboek.storage import Cursor, LogStore, RecordQuery
+from ldv_logboek.storage.query import MAX_TIME_MS
 from ldv_logboek.validation import is_uri
 
 LEZEN_API = ApiInfo(
@@ -53,8 +54,6 @@ LEZEN_API = ApiInfo(
     tags=({"name": "ProcessingActivities", "description": "Alle API operaties die bij processingActivities horen."},),
 )
 
-# The largest millisecond time the store's DateTime64(9) column can compare (int64 ns).
-MAX_TIME_MS = (2**63 - 1) // 1_000_000
 _MAX_CURSOR_LENGTH = 200
 
 _ATTRIBUTE_PROPERTIES: dict[str, Any] = {
@@ -288,7 +287,7 @@ def _record_query(
 ) -> RecordQuery:
     """The store query for a validated request within the caller's `restriction`."""
     selectors = ("traceId", attr.PROCESSING_ACTIVITY_ID, attr.DATA_SUBJECT_ID)
-    selected = search.trace_id is not None or search.processing_activity_id is not None or search.data_subject_id is not None
+    selected = any(v is not None for v in (search.trace_id, search.processing_activity_id, search.data_subject_id))
     if not selected and not restriction.selects:
         reason = "give at least one of traceId, dpl.core.processing_activity_id, dpl.core.data_subject_id"
         raise ProblemError.bad_request(

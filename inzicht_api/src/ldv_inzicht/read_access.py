@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from ldv_inzicht.auth import Principal, Role
+from ldv_inzicht.auth import Principal, Role, forbidden
 from ldv_inzicht.subject_keys import SubjectKeys
 from ldv_logboek.register import Register
 from ldv_logboek.storage import ActivityWindow
@@ -57,16 +57,21 @@ def read_restriction(
     A clear subject id is pseudonymised with every configured key (a pseudonym is taken as it
     is). A citizen who names a subject that is neither their BSN nor one of their pseudonyms
     gets a restriction that matches nothing: the answer is the same as for no records.
+    A principal without a role of the read API (or without the claim its role needs) is
+    refused with the generic 403 (`ProblemError`); the auth layer normally stops those first.
     """
     if principal.has(Role.SUPERVISOR):
         return ReadRestriction(Role.SUPERVISOR, data_subject_ids=_searched(subject_id, keys))
     if principal.has(Role.ORGANISATION):
-        # The auth layer refuses organisation tokens without the claim; never widen on a gap.
-        assert principal.organisation, "an organisation token always names its organisation"
+        # The auth layer refuses organisation tokens without the claim; still never widen on a gap
+        # (an `assert` would vanish under `python -O`).
+        if not principal.organisation:
+            raise forbidden()
         return ReadRestriction(
             Role.ORGANISATION, organisation=principal.organisation, data_subject_ids=_searched(subject_id, keys)
         )
-    assert principal.bsn is not None, "a citizen token always holds a BSN (checked in auth)"
+    if not principal.has(Role.CITIZEN) or principal.bsn is None:
+        raise forbidden()
     bsn = principal.bsn.get_secret_value()
     own = keys.citizen_pseudonyms(bsn)
     if subject_id is None or subject_id.strip() == bsn:
@@ -75,9 +80,8 @@ def read_restriction(
         ids = (subject_id,)
     else:
         ids = ()  # someone else: the same empty answer as a citizen without records
-    exclude = tuple(
-        ActivityWindow(activity_id, _ns(start), _ns(end)) for activity_id, start, end in register_source().hidden_windows(now)
-    )
+    hidden = register_source().hidden_windows(now)
+    exclude = tuple(ActivityWindow(activity_id, _ns(start), _ns(end)) for activity_id, start, end in hidden)
     return ReadRestriction(Role.CITIZEN, data_subject_ids=ids, exclude=exclude)
 
 

@@ -37,7 +37,7 @@ from ldv_logboek.pseudonym import pseudonymise
 from ldv_logboek.record import Status
 from ldv_logboek.register import Organisation, Register
 from ldv_logboek.storage import LogStore, RecordQuery, StorageUnavailable
-from ldv_logboek.storage.query import MAX_PAGE_SIZE, Cursor
+from ldv_logboek.storage.query import MAX_PAGE_SIZE, MAX_TIME_MS, Cursor
 
 log = logging.getLogger(__name__)
 
@@ -274,10 +274,11 @@ class InzageService:
         this Logboek in a request body (where proxies and access logs might keep it).
         """
         body: dict[str, Any] = {"traceId": trace_id_as_uuid(trace_id)}
+        # Read APIs refuse times past what a record can hold (year 2262): send at most that.
         if period.start_ms is not None:
-            body["startTime"] = period.start_ms
+            body["startTime"] = min(period.start_ms, MAX_TIME_MS)
         if period.end_ms is not None:
-            body["endTime"] = period.end_ms
+            body["endTime"] = min(period.end_ms, MAX_TIME_MS)
         url = base_url.rstrip("/") + "/processing-activities"
         found: list[FoundRecord] = []
         params: dict[str, str] = {}

@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 from ldv_logboek.record import LogRecord
 
 MAX_PAGE_SIZE = 1000
+# The latest time (ms since epoch) the records' Timestamp column, DateTime64(9) in int64 ns,
+# can hold: around the year 2262. Later bounds mean "later than every record".
+MAX_TIME_MS = (2**63 - 1) // 1_000_000
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from clickhouse_connect.driver.insert import InsertContext
 from ldv_logboek import attributes as attr
 from ldv_logboek.record import LogRecord, Status
 from ldv_logboek.storage.client import StorageUnavailable
-from ldv_logboek.storage.query import Cursor, Page, RecordQuery
+from ldv_logboek.storage.query import MAX_TIME_MS, Cursor, Page, RecordQuery
 from ldv_logboek.storage.schema import DEFAULT_RETENTION_DAYS, RECORDS_TABLE, migrate
 
 INSERT_COLUMNS = [
@@ -198,12 +198,14 @@ class LogStore:
             params["exclude_activity"] = [w.activity_id for w in query.exclude]
             params["exclude_start"] = [w.start_ns if w.start_ns is not None else _MIN_NS for w in query.exclude]
             params["exclude_end"] = [w.end_ns if w.end_ns is not None else _MAX_NS for w in query.exclude]
+        # Times past the Timestamp column's range (int64 ns, the year 2262) overflow in
+        # ClickHouse: such a bound is simply "later than every record".
         if query.start_time_ms is not None:
             where.append("Timestamp >= fromUnixTimestamp64Milli({start_ms:Int64}, 'UTC')")
-            params["start_ms"] = query.start_time_ms
+            params["start_ms"] = min(query.start_time_ms, MAX_TIME_MS)
         if query.end_time_ms is not None:
             where.append("Timestamp <= fromUnixTimestamp64Milli({end_ms:Int64}, 'UTC')")
-            params["end_ms"] = query.end_time_ms
+            params["end_ms"] = min(query.end_time_ms, MAX_TIME_MS)
         if query.after is not None:
             where.append(
                 "Timestamp >= fromUnixTimestamp64Nano({after_ts:Int64}, 'UTC') AND "

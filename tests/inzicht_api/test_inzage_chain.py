@@ -1,0 +1,144 @@
+"""The inzage follows the chain to another party's real read API on loopback, sending only the
+trace id (and period) with the citizen's token: never the BSN. The other party finds the
+citizen's records from the token alone and gives nothing of other citizens."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from ldv_inzicht.app import create_app
+from ldv_inzicht.settings import ApiSettings
+from ldv_logboek.pseudonym import pseudonymise
+from ldv_logboek.storage import LogStore, connect
+from ldv_logboek.storage.query import MAX_TIME_MS
+from tests.inzicht_api.inzage_support import (
+    BEN,
+    DEMO_REGISTER,
+    LINDA,
+    Server,
+    Signer,
+    auth_settings,
+    citizen,
+    free_port,
+    make_app,
+    record,
+    seed,
+    spans_of,
+    write_jwks,
+)
+
+UWV_POLIS = "https://register.uwv.example/processing-activities/polisadministratie-inkomen-verstrekken"
+
+
+@dataclass
+class Recorder:
+    """Pure ASGI wrapper around the real read API app: keeps each request's body and token."""
+
+    app: Any
+    calls: list[tuple[bytes, str]] = field(default_factory=list)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        more = True
+        while more:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        headers = dict(scope["headers"])
+        self.calls.append((body, headers.get(b"authorization", b"").decode()))
+        sent = False
+
+        async def replay() -> dict[str, Any]:
+            nonlocal sent
+            if sent:
+                return {"type": "http.disconnect"}
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+@dataclass
+class Chain:
+    client: TestClient
+    signer: Signer
+    recorder: Recorder
+    linda_uwv: str
+    ben_uwv: str
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
+    tmp = tmp_path_factory.mktemp("chain")
+    store = LogStore(connect(f"chdb://{tmp / 'store'}"))
+    store.migrate()
+    uwv_port = free_port()
+    uwv_api = f"http://127.0.0.1:{uwv_port}/lezenapi/v1"
+    register = tmp / "register"
+    shutil.copytree(DEMO_REGISTER, register)
+    uwv_yaml = register / "uwv.yaml"
+    uwv_yaml.write_text(uwv_yaml.read_text().replace("https://lezen.uwv.example/lezenapi/v1", uwv_api))
+    seeded = seed(store, read_api_of={"huurtoeslag": uwv_api})
+    when = time.time() - 30 * 86_400 + 2
+    # UWV's records in Linda's move trace, pseudonymised with UWV's key (not served here).
+    linda_uwv = record(LINDA, "uwv", UWV_POLIS, name="inkomen verstrekken", when=when, trace_id=seeded.move_trace)
+    ben_uwv = record(BEN, "uwv", UWV_POLIS, name="inkomen verstrekken", when=when, trace_id=seeded.move_trace)
+    store.insert([linda_uwv, ben_uwv])
+    signer = Signer.generate("issuer-1")
+    jwks = write_jwks(tmp / "jwks.json", signer)
+    app = make_app(store, jwks, register_paths=[register], timeout=2.0)
+    # UWV's read API: the real app, serving UWV (its key) and trusting the same issuer.
+    uwv_settings = ApiSettings(organisation_keys={"uwv": "uwv"})
+    recorder = Recorder(create_app(store, uwv_settings, auth_settings=auth_settings(jwks)))
+    with Server(recorder, uwv_port):
+        yield Chain(TestClient(app), signer, recorder, linda_uwv.span_id.hex(), ben_uwv.span_id.hex())
+    store.close()
+
+
+def test_chain_finds_the_other_partys_records_from_the_token_alone(chain: Chain) -> None:
+    chain.recorder.calls.clear()
+    headers = citizen(chain.signer, LINDA)
+    response = chain.client.get("/inzage/v1/mijn-verwerkingen", headers=headers)
+    assert response.status_code == 200, response.text
+    found = spans_of(response.json())
+    assert chain.linda_uwv in found
+    assert chain.ben_uwv not in found  # the other party restricts to the token's citizen
+    assert chain.recorder.calls, "the inzage did not ask UWV's read API"
+    token = headers["Authorization"]
+    for body, authorization in chain.recorder.calls:
+        assert authorization == token
+        sent = json.loads(body)
+        assert set(sent) == {"traceId"}
+        # Neither the BSN nor any pseudonym of it leaves this Logboek in a body.
+        assert LINDA.encode() not in body
+        assert pseudonymise(LINDA, b"uwv").encode() not in body
+
+
+def test_chain_sends_the_period(chain: Chain) -> None:
+    chain.recorder.calls.clear()
+    # Up to the year 2999: past what a record can hold, so the read API is sent the largest time.
+    period = {"vanaf": "2000-01-01", "tot": "2999-12-31"}
+    response = chain.client.get("/inzage/v1/mijn-verwerkingen", params=period, headers=citizen(chain.signer, LINDA))
+    assert response.status_code == 200
+    assert chain.linda_uwv in spans_of(response.json())
+    bodies = [json.loads(body) for body, _ in chain.recorder.calls]
+    assert bodies and all(set(b) == {"traceId", "startTime", "endTime"} for b in bodies)
+    assert {b["endTime"] for b in bodies} == {MAX_TIME_MS}
+
+
+def test_another_citizen_gets_nothing_of_linda_through_the_chain(chain: Chain) -> None:
+    response = chain.client.get("/inzage/v1/mijn-verwerkingen", headers=citizen(chain.signer, BEN))
+    assert response.status_code == 200
+    assert chain.linda_uwv not in spans_of(response.json())
