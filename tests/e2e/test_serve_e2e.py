@@ -174,3 +174,21 @@ def test_sigterm_flushes_and_exits_cleanly(tmp_path: Path) -> None:
     finally:
         restarted.kill()
     assert acknowledged <= stored
+
+
+def test_official_otel_grpc_exporter_to_read_api(serve: ServeProcess) -> None:
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcSpanExporter
+
+    provider = TracerProvider(resource=Resource.create({attr.SERVICE_NAME: "uwv-ww", attr.ORGANISATION: "uwv"}))
+    exporter = GrpcSpanExporter(endpoint=f"127.0.0.1:{serve.grpc_port}", insecure=True, timeout=30)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    subject = "hmac-sha256:" + os.urandom(32).hex()
+    with provider.get_tracer("uwv").start_as_current_span(
+        "ww-uitkering beoordelen",
+        attributes={attr.PROCESSING_ACTIVITY_ID: ACTIVITY, attr.DATA_SUBJECT_ID: subject, attr.DATA_SUBJECT_ID_TYPE: "BSN"},
+    ) as span:
+        pass
+    provider.shutdown()
+    records = serve.read_all({attr.DATA_SUBJECT_ID: subject})
+    assert [r["spanId"] for r in records] == [format(span.get_span_context().span_id, "016x")]
+    assert records[0]["resource"]["attributes"][attr.ORGANISATION] == "uwv"
