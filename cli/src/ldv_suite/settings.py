@@ -14,7 +14,7 @@ class ServeSettings(BaseSettings):
     Each component reads its own settings too (`LDV_COLLECTOR_*`, `LDV_API_*`); see the README.
     """
 
-    model_config = SettingsConfigDict(env_prefix="LDV_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="LDV_SERVE_", extra="ignore")
 
     data_dir: Path = Field(Path(".ldv-data"), description="Directory of the embedded chDB store.")
     store_dsn: str | None = Field(

@@ -1,0 +1,47 @@
+"""`ldv serve` settings precedence, and the README documenting every setting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ldv_collector.settings import CollectorSettings
+from ldv_inzicht.auth import AuthSettings
+from ldv_inzicht.inzage import InzageSettings
+from ldv_inzicht.settings import ApiSettings
+from ldv_suite.settings import ServeSettings
+from tests.conftest import REPO_ROOT
+
+
+def test_flags_beat_environment_beat_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "ldv.toml"
+    config.write_text('api_port = 9000\notlp_http_port = 9001\nhost = "0.0.0.0"\nretention_days = 30\n')
+    monkeypatch.setenv("LDV_SERVE_OTLP_HTTP_PORT", "9101")
+    monkeypatch.setenv("LDV_SERVE_HOST", "127.0.0.2")
+    settings = ServeSettings.load(config, host="127.0.0.3")
+    assert settings.api_port == 9000  # file only
+    assert settings.otlp_http_port == 9101  # environment over file
+    assert settings.host == "127.0.0.3"  # flag over environment
+    assert settings.retention_days == 30
+    assert settings.dsn() == f"chdb://{Path('.ldv-data').resolve()}"
+
+
+def test_store_dsn_replaces_embedded_store() -> None:
+    dsn = "https://ldv:secret@ch.example:8443/ldv"
+    assert ServeSettings.load(None, store_dsn=dsn).dsn() == dsn
+
+
+def test_bad_values_are_refused(tmp_path: Path) -> None:
+    config = tmp_path / "ldv.toml"
+    config.write_text("retention_days = 0\n")
+    with pytest.raises(ValueError, match="retention_days"):
+        ServeSettings.load(config)
+
+
+@pytest.mark.parametrize("settings_class", [ServeSettings, CollectorSettings, ApiSettings, AuthSettings, InzageSettings])
+def test_readme_documents_every_setting(settings_class: type) -> None:
+    readme = (REPO_ROOT / "README.md").read_text()
+    prefix = settings_class.model_config["env_prefix"]
+    missing = [f"{prefix}{name.upper()}" for name in settings_class.model_fields if f"`{prefix}{name.upper()}`" not in readme]
+    assert not missing, f"README.md does not document {missing}"
