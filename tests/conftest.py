@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ldv_logboek import LogRecord, attributes as attr
+from ldv_logboek.storage import LogStore, connect
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # CI lays shared/ beside the clone; a developer's checkout has it at ../shared as well.
@@ -48,3 +50,16 @@ def make_record(
 def shared_dir() -> Path:
     assert SHARED_DIR.is_dir(), f"shared/ not found beside the repo at {SHARED_DIR}"
     return SHARED_DIR
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[LogStore]:
+    """A migrated embedded store for one test module, closed when the module ends.
+
+    chDB opens one data directory per process at a time: a store left open would make the
+    next module's store fail. Tests in a module tell their records apart by random ids.
+    """
+    store = LogStore(connect(f"chdb://{tmp_path_factory.mktemp(request.module.__name__.rsplit('.', 1)[-1])}"))
+    store.migrate()
+    yield store
+    store.close()

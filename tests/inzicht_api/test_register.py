@@ -5,25 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from urllib.parse import quote
 
-from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
 
 from ldv_logboek.register import RegisterConflict, RegisterFileError, RegisterStore, load_register_files, parse_register_text
-from ldv_logboek.storage import LogStore, connect
+from ldv_logboek.storage import LogStore
 from tests.inzicht_api.inzage_support import ACT, DEMO_REGISTER, Signer, make_app, organisation, write_jwks
 
 HUUR = ACT["huurtoeslag"]
 
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LogStore]:
-    # chDB serves one data directory per process: close it so the next module can open its own.
-    store = LogStore(connect(f"chdb://{tmp_path_factory.mktemp('register')}"))
-    store.migrate()
-    yield store
-    store.close()
 
 
 def test_demo_register_resolves_one_version_per_moment() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 
 import pytest
 
@@ -26,14 +25,6 @@ from tests.conftest import make_record
 SUBJECT_A = "hmac-sha256:" + "aa" * 32
 SUBJECT_B = "hmac-sha256:" + "bb" * 32
 
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LogStore]:
-    # chDB opens one data directory per process at a time: one store for the module, closed after.
-    store = LogStore(connect(f"chdb://{tmp_path_factory.mktemp('store')}"))
-    store.migrate()
-    yield store
-    store.close()
 
 
 def test_migrate_is_idempotent_and_versioned(store: LogStore) -> None:

@@ -13,7 +13,7 @@ import uvicorn
 from ldv_collector import CollectorSettings, create_app
 from ldv_logboek import attributes as attr
 from ldv_logboek.pseudonym import pseudonymise
-from ldv_logboek.storage import LogStore, RecordQuery, connect
+from ldv_logboek.storage import LogStore, RecordQuery
 
 import ldv_sdk
 from tests.sdk.conftest import KEY, make_config
@@ -21,13 +21,6 @@ from tests.sdk.conftest import KEY, make_config
 BSNS = ["123456782", "111222333", "999999990"]
 ACTIVITY = "https://register.amsterdam.example/verwerkingsactiviteiten/bijstand"
 
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LogStore]:
-    store = LogStore(connect(f"chdb://{tmp_path_factory.mktemp('sdk-e2e-store')}"))
-    store.migrate()
-    yield store
-    store.close()
 
 
 @pytest.fixture
