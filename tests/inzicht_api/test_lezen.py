@@ -263,7 +263,7 @@ BAD_REQUESTS: list[tuple[str, dict[str, Any], set[str]]] = [
     ("time window only", {"json": {"startTime": T0_MS, "endTime": T0_MS + 1}},
      {"traceId", attr.PROCESSING_ACTIVITY_ID, attr.DATA_SUBJECT_ID}),
     ("null selectors", {"json": {"traceId": None, attr.DATA_SUBJECT_ID: None}},
-     {"traceId", attr.PROCESSING_ACTIVITY_ID, attr.DATA_SUBJECT_ID}),
+     {"traceId", attr.DATA_SUBJECT_ID}),
     ("no body", {}, {"body"}),
     ("malformed JSON", {"content": b'{"traceId": ', "headers": {"content-type": "application/json"}}, {"body"}),
     ("not UTF-8", {"content": b"\xff\xfe{}", "headers": {"content-type": "application/json"}}, set()),

@@ -182,14 +182,15 @@ def test_organisation_reads_only_its_own_records(env) -> None:
 def test_citizen_reads_only_own_non_confidential_records(env) -> None:
     client, seeded, signer, _, _ = env
     linda = citizen(signer, LINDA)
-    # No selector needed: the citizen's own records are the selection.
-    assert spans(read(client, linda, {})) == seeded.linda_visible
-    assert spans(read(client, linda, {"startTime": 0})) == seeded.linda_visible
+    # The standard's rule holds for citizens too: a search needs a selector; their own BSN is one.
+    assert client.post(URL, json={}, headers=linda).status_code == 400
+    assert client.post(URL, json={"startTime": 0}, headers=linda).status_code == 400
+    assert spans(read(client, linda, {attr.DATA_SUBJECT_ID: LINDA, "startTime": 0})) == seeded.linda_visible
     assert spans(read(client, linda, {attr.DATA_SUBJECT_ID: LINDA})) == seeded.linda_visible
     # The unknown activity is shown (as in the inzage), the confidential FIOD records never.
     assert seeded.linda_unknown <= seeded.linda_visible
     assert spans(read(client, linda, {attr.PROCESSING_ACTIVITY_ID: ACT["fiod"]})) == set()
-    assert spans(read(client, citizen(signer, BEN), {})) == seeded.ben
+    assert spans(read(client, citizen(signer, BEN), {attr.DATA_SUBJECT_ID: BEN})) == seeded.ben
 
 
 def test_citizen_trace_selector_never_shows_other_subjects(env) -> None:
@@ -237,7 +238,7 @@ def test_citizen_may_name_one_of_their_pseudonyms(env) -> None:
 
 def test_citizen_paging_never_hints_at_confidential_records(env) -> None:
     client, seeded, signer, _, _ = env
-    seen, cursors = read_all(client, citizen(signer, LINDA), {}, limit=1)
+    seen, cursors = read_all(client, citizen(signer, LINDA), {attr.DATA_SUBJECT_ID: LINDA}, limit=1)
     assert set(seen) == seeded.linda_visible and len(seen) == len(set(seen))
     # The last page has no cursor although the confidential record is the newest of all:
     # it is left out in the query, so nothing (count, cursor) points at it.
@@ -252,7 +253,6 @@ def test_citizen_of_a_logboek_without_keys_reads_nothing(env, tmp_path_factory: 
     jwks = write_jwks(tmp_path_factory.mktemp("nokeys") / "jwks.json", signer)
     unkeyed = TestClient(make_app(store, jwks, follow_chain=False, keys={}))
     # No organisation served: no pseudonym to match, and a clear BSN is never matched.
-    assert read(unkeyed, citizen(signer, LINDA), {}) == {"processingActivities": []}
     assert read(unkeyed, citizen(signer, LINDA), {attr.DATA_SUBJECT_ID: LINDA}) == {"processingActivities": []}
 
 
@@ -287,4 +287,4 @@ def test_a_principal_without_a_read_role_or_claim_is_refused_not_widened() -> No
             read_restriction(principal, None, keys, Register, now)
         assert info.value.status == 403
     linda = read_restriction(Principal("c", frozenset({Role.CITIZEN}), bsn=SecretStr(LINDA)), None, keys, Register, now)
-    assert linda.selects and linda.data_subject_ids == keys.citizen_pseudonyms(LINDA) and len(linda.data_subject_ids) == 3
+    assert linda.data_subject_ids == keys.citizen_pseudonyms(LINDA) and len(linda.data_subject_ids) == 3

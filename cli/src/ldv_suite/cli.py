@@ -117,6 +117,43 @@ def generate(
     console.print(f"sent {records} records in {elapsed:.2f}s ({records / elapsed:,.0f}/s); rejected: {rejected}")
 
 
+@app.command()
+def demo(
+    data_dir: Annotated[Path, typer.Option("--data-dir", help="Directory of the demo's store and secrets.")] = Path(
+        ".ldv-data"
+    ),
+    host: Annotated[str, typer.Option(help="Address of the collector and the APIs.")] = "127.0.0.1",
+    api_port: Annotated[int, typer.Option(help="Port of the citizen page and the read API.")] = 8080,
+    otlp_http_port: Annotated[int, typer.Option(help="OTLP/HTTP port of the collector.")] = 4318,
+    otlp_grpc_port: Annotated[int, typer.Option(help="OTLP/gRPC port; 0 (default) leaves it off.")] = 0,
+    exit_after_scenario: Annotated[
+        bool, typer.Option(help="Stop once the scenario's records are stored (for tests and CI).")
+    ] = False,
+    rerun_scenario: Annotated[
+        bool, typer.Option(help="Run the scenario again although this data directory has its records.")
+    ] = False,
+) -> None:
+    """Run the Fieldlab demo: six organisations' services with the SDK, the collector, the citizen page."""
+    from ldv_suite.demo.run import DemoOptions, run_demo
+
+    _logging("warning")
+    options = DemoOptions(
+        data_dir=data_dir,
+        host=host,
+        api_port=api_port,
+        otlp_http_port=otlp_http_port,
+        otlp_grpc_port=otlp_grpc_port,
+        exit_after_scenario=exit_after_scenario,
+        rerun_scenario=rerun_scenario,
+    )
+    try:
+        run_demo(options, console)
+    except Exception as exc:  # noqa: BLE001 - one readable line, everything started has stopped
+        console.print(f"[red]ldv demo failed:[/] {exc}")
+        raise typer.Exit(1) from None
+    console.print("[bold]LDV demo stopped[/]; every acknowledged record is stored.")
+
+
 register_app = typer.Typer(help="The register of processing activities.", no_args_is_help=True)
 app.add_typer(register_app, name="register")
 

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 from ldv_inzicht.auth import Principal, Role, require_roles
@@ -67,18 +67,51 @@ _ATTRIBUTE_PROPERTIES: dict[str, Any] = {
 }
 
 
+def _json_integer(value: Any) -> Any:
+    """JSON Schema's integer: 5 and 5.0 are integers; "5", true and 5.5 are not (no coercion)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("must be an integer (milliseconds since epoch)")
+    return value
+
+
+EpochMillis = Annotated[int, Field(ge=0, le=MAX_TIME_MS), BeforeValidator(_json_integer)]
+
+def _search_schema(schema: dict[str, Any]) -> None:
+    """The request schema as the API really checks it: the standard's "at least one search
+    field", and no field may be null (an absent field is left out, not sent as null)."""
+    for prop in schema.get("properties", {}).values():
+        options = prop.pop("anyOf", None)
+        if options:
+            prop.update(next(o for o in options if o.get("type") != "null"))
+        if prop.get("default", "") is None:
+            del prop["default"]
+    schema["anyOf"] = [{"required": [name]} for name in ("traceId", attr.PROCESSING_ACTIVITY_ID, attr.DATA_SUBJECT_ID)]
+
+
+# Both notations the read API accepts (ldv_logboek.ids.parse_trace_id), for the OpenAPI document.
+TRACE_ID_PATTERN = r"^([0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
+
+
 class ProcessingActivityRequest(BaseModel):
     """Search fields: at least one of `traceId`, `dpl.core.processing_activity_id`,
-    `dpl.core.data_subject_id` (a citizen may give none: their own records are the selection);
-    `startTime`/`endTime` narrow the search to actions that started in that window (ms since
-    epoch, inclusive). Other fields are refused."""
+    `dpl.core.data_subject_id` (for everyone, as the standard says; a citizen's own BSN is a
+    selector); `startTime`/`endTime` narrow the search to actions that started in that window
+    (ms since epoch, inclusive). Other fields are refused. A citizen's search is restricted to
+    their own records whatever it names."""
 
     # Only the wire names: `trace_id` or `data_subject_id` are unknown fields, not aliases.
-    model_config = ConfigDict(extra="forbid", field_title_generator=lambda name, info: info.alias or name)
+    model_config = ConfigDict(
+        extra="forbid",
+        field_title_generator=lambda name, info: info.alias or name,
+        json_schema_extra=_search_schema,
+    )
 
     trace_id: str | None = Field(
         None, alias="traceId",
         description="Trace id in UUID notation (8-4-4-4-12) or as 32 hex digits.",
+        pattern=TRACE_ID_PATTERN,
         examples=["ef4e77b9-b03b-585f-b613-5fcf8d8555fb"],
     )
     processing_activity_id: str | None = Field(
@@ -94,16 +127,24 @@ class ProcessingActivityRequest(BaseModel):
             "only their own BSN or pseudonym; anything else finds no records."
         ),
     )
-    start_time: int | None = Field(
-        None, alias="startTime", strict=True, ge=0, le=MAX_TIME_MS,
+    start_time: EpochMillis | None = Field(
+        None, alias="startTime",
         description="Only actions that started at or after this time (ms since epoch).",
         json_schema_extra={"format": "int64"},
     )
-    end_time: int | None = Field(
-        None, alias="endTime", strict=True, ge=0, le=MAX_TIME_MS,
+    end_time: EpochMillis | None = Field(
+        None, alias="endTime",
         description="Only actions that started at or before this time (ms since epoch).",
         json_schema_extra={"format": "int64"},
     )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        # Defaults are not validated, so this sees only values that were sent.
+        if value is None:
+            raise ValueError("must not be null: leave the field out instead")
+        return value
 
     @field_validator("trace_id")
     @classmethod
@@ -288,7 +329,7 @@ def _record_query(
     """The store query for a validated request within the caller's `restriction`."""
     selectors = ("traceId", attr.PROCESSING_ACTIVITY_ID, attr.DATA_SUBJECT_ID)
     selected = any(v is not None for v in (search.trace_id, search.processing_activity_id, search.data_subject_id))
-    if not selected and not restriction.selects:
+    if not selected:
         reason = "give at least one of traceId, dpl.core.processing_activity_id, dpl.core.data_subject_id"
         raise ProblemError.bad_request(
             "No search field given: a time window alone does not select records.",

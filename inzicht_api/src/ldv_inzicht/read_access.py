@@ -29,20 +29,14 @@ from ldv_logboek.storage import ActivityWindow
 class ReadRestriction:
     """What the caller's role adds to every query, and the subject ids a search may match.
 
-    `data_subject_ids` None: any subject. For a citizen it is always set (their own ids, or
-    none at all when the search names someone else), and then it is a selector in itself.
+    `data_subject_ids` None: any subject. For a citizen it is always set: their own ids, or
+    none at all when the search names someone else.
     """
 
     role: Role
     organisation: str | None = None
     data_subject_ids: tuple[str, ...] | None = None
     exclude: tuple[ActivityWindow, ...] = ()
-
-    @property
-    def selects(self) -> bool:
-        """Whether the restriction alone selects records (a citizen's own ids), so that a search
-        without traceId, activity or subject is still not a read of every citizen's records."""
-        return self.role is Role.CITIZEN
 
 
 def read_restriction(

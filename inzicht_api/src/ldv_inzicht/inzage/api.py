@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -12,6 +12,7 @@ from ldv_inzicht.inzage.service import InzageService, Period
 from ldv_inzicht.inzage.view import DUTCH_TIME, InzageResponse, build_response
 from ldv_inzicht.problems import ProblemError, problem_responses
 from ldv_inzicht.versioning import ApiInfo
+from ldv_logboek.storage.query import MAX_TIME_MS, MIN_TIME_MS
 
 INZAGE_API = ApiInfo(
     prefix="/inzage/v1",
@@ -36,12 +37,17 @@ def period_of(vanaf: date | None, tot: date | None) -> Period:
     """Whole Dutch calendar days `vanaf` to `tot` (inclusive) as a window in ms; ValueError if reversed."""
     if vanaf and tot and vanaf > tot:
         raise ValueError("vanaf ligt na tot")
-    start = datetime.combine(vanaf, time.min, DUTCH_TIME) if vanaf else None
-    end = datetime.combine(tot + timedelta(days=1), time.min, DUTCH_TIME) if tot else None
-    return Period(
-        start_ms=int(start.timestamp() * 1000) if start else None,
-        end_ms=int(end.timestamp() * 1000) - 1 if end else None,
-    )
+    # Days outside what the store can represent (1677 to 2262) are clamped to its range.
+    start_ms = _clamp(int(datetime.combine(vanaf, time.min, DUTCH_TIME).timestamp() * 1000)) if vanaf else None
+    end_ms = None
+    if tot:
+        last = datetime.combine(tot, time.max, DUTCH_TIME)  # the last microsecond of that day
+        end_ms = _clamp(int(last.timestamp() * 1000))
+    return Period(start_ms=start_ms, end_ms=end_ms)
+
+
+def _clamp(ms: int) -> int:
+    return max(MIN_TIME_MS, min(ms, MAX_TIME_MS))
 
 
 def create_inzage_router() -> APIRouter:

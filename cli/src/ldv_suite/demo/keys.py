@@ -1,0 +1,113 @@
+"""The demo's secrets, made once per data directory and kept there: `<data-dir>/demo/`.
+
+- `login-key.pem`: an EC P-256 private key that the citizen page's demo login signs tokens
+  with, and `jwks.json` with its public key, which the Inzicht API trusts;
+- `keys/<organisation>.key`: one random pseudonymisation key per organisation, used by its
+  service's SDK and by the Inzicht API to find a citizen's records.
+
+DEMO ONLY: anyone who can read these files can log in as any citizen or link pseudonyms to
+BSNs. Files are created with mode 0600, the folders with 0700. They are kept, so a restarted
+demo still finds the records it stored before.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from jwt.algorithms import ECAlgorithm
+from pydantic import SecretStr
+
+DEMO_KEY_ID = "ldv-demo-login"
+ISSUER = "urn:ldv:demo:inlog"
+
+
+def write_private_file(path: Path, data: bytes) -> None:
+    """Write a secret file readable by its owner only (created with 0600, never wider)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    os.chmod(path, 0o600)
+
+
+@dataclass(frozen=True)
+class DemoSecrets:
+    """Paths of the demo's secrets in `<data-dir>/demo/`."""
+
+    directory: Path
+
+    @property
+    def login_key_file(self) -> Path:
+        return self.directory / "login-key.pem"
+
+    @property
+    def jwks_file(self) -> Path:
+        return self.directory / "jwks.json"
+
+    def key_file(self, organisation: str) -> Path:
+        return self.directory / "keys" / f"{organisation}.key"
+
+    @classmethod
+    def prepare(cls, data_dir: Path, organisations: Iterable[str]) -> DemoSecrets:
+        """Create whatever is missing (the login key pair, a key per organisation); keep the rest."""
+        demo = cls(data_dir / "demo")
+        (demo.directory / "keys").mkdir(parents=True, exist_ok=True)
+        for folder in (demo.directory, demo.directory / "keys"):
+            os.chmod(folder, 0o700)
+        if not demo.login_key_file.exists() or not demo.jwks_file.exists():
+            key = ec.generate_private_key(ec.SECP256R1())
+            pem = key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+            jwk = {**json.loads(ECAlgorithm.to_jwk(key.public_key())), "kid": DEMO_KEY_ID, "use": "sig", "alg": "ES256"}
+            write_private_file(demo.login_key_file, pem)
+            write_private_file(demo.jwks_file, json.dumps({"keys": [jwk]}, indent=2).encode())
+        for organisation in organisations:
+            path = demo.key_file(organisation)
+            if not path.exists():
+                # Text, so the SDK (bytes of the file) and the API settings (a string) use the same key.
+                write_private_file(path, secrets.token_urlsafe(32).encode())
+        return demo
+
+    @classmethod
+    def existing(cls, data_dir: Path) -> DemoSecrets:
+        """The secrets an earlier `ldv demo` made in `data_dir`; FileNotFoundError if there are none."""
+        demo = cls(data_dir / "demo")
+        if not demo.login_key_file.exists():
+            raise FileNotFoundError(f"no demo secrets in {demo.directory}: run `ldv demo` first")
+        return demo
+
+    def organisation_keys(self) -> dict[str, SecretStr]:
+        """Organisation code -> pseudonymisation key, for every organisation with a key file."""
+        return {
+            path.stem: SecretStr(path.read_text().strip()) for path in sorted((self.directory / "keys").glob("*.key"))
+        }
+
+    def api_kwargs(self) -> dict[str, Any]:
+        """The keyword arguments of `ldv_inzicht.create_app` for the demo: demo login, every key."""
+        from ldv_inzicht import ApiSettings
+        from ldv_inzicht.auth import AuthSettings
+        from ldv_inzicht.inzage import InzageSettings
+
+        return {
+            # All organisations log into this one Logboek: the inzage and the read API find a
+            # citizen's records under each organisation's pseudonym, and know every
+            # organisation as served here (so no chain is followed to the fictitious read APIs).
+            "settings": ApiSettings(organisation_keys=self.organisation_keys()),
+            "auth_settings": AuthSettings(
+                jwks_file=self.jwks_file,
+                issuer=ISSUER,
+                demo_login=True,
+                demo_private_key_file=self.login_key_file,
+                demo_key_id=DEMO_KEY_ID,
+                cookie_secure=False,  # the demo serves plain http on loopback
+            ),
+            "inzage_settings": InzageSettings(),
+        }

@@ -1,0 +1,153 @@
+"""Start, watch and stop the organisation services, one subprocess each, on free loopback ports."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from ldv_suite.demo.keys import DemoSecrets
+
+log = logging.getLogger("ldv.demo")
+
+START_TIMEOUT_SECONDS = 30.0
+STOP_TIMEOUT_SECONDS = 10.0
+
+
+class ServiceFailed(RuntimeError):
+    """A service did not start, or stopped answering; the message points at its log file."""
+
+
+def free_ports(host: str, count: int) -> list[int]:
+    """`count` distinct ports that are free on `host` right now."""
+    sockets = []
+    try:
+        for _ in range(count):
+            s = socket.socket()
+            s.bind((host, 0))
+            sockets.append(s)
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+@dataclass
+class ServiceProcess:
+    """One organisation's service process."""
+
+    organisation: str
+    url: str
+    log_file: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+@dataclass
+class ServiceFleet:
+    """All organisation services of the demo."""
+
+    host: str
+    endpoint: str
+    secrets: DemoSecrets
+    spool_dir: Path
+    log_dir: Path
+    read_apis: Mapping[str, str]
+    services: dict[str, ServiceProcess] = field(default_factory=dict)
+
+    def urls(self) -> dict[str, str]:
+        return {org: s.url for org, s in self.services.items()}
+
+    async def start(self, organisations: Sequence[str]) -> None:
+        """Start every service and wait until each answers `/health`; ServiceFailed otherwise."""
+        self.spool_dir.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        ports = free_ports(self.host, len(organisations))
+        for org, port in zip(organisations, ports):
+            self.services[org] = ServiceProcess(org, f"http://{self.host}:{port}/", self.log_dir / f"{org}.log")
+        for org, service in self.services.items():
+            cmd = [
+                sys.executable, "-m", "ldv_suite.demo.services", org,
+                "--host", self.host,
+                "--port", service.url.rsplit(":", 1)[1].strip("/"),
+                "--endpoint", self.endpoint,
+                "--key-file", str(self.secrets.key_file(org)),
+                "--spool", str(self.spool_dir / f"{org}.db"),
+            ]  # fmt: skip
+            for peer, other in self.services.items():
+                if peer != org:
+                    cmd += ["--peer", f"{peer}={other.url}"]
+                    if peer in self.read_apis:
+                        cmd += ["--read-api", f"{peer}={self.read_apis[peer]}"]
+            with service.log_file.open("ab") as out:
+                # A session of its own: Ctrl-C in the terminal reaches `ldv demo` only, which then
+                # stops the services before the collector, so their last records still arrive.
+                service.process = subprocess.Popen(
+                    cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+                )
+        await self._wait_healthy()
+
+    async def _wait_healthy(self) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + START_TIMEOUT_SECONDS
+        waiting = set(self.services)
+        async with httpx.AsyncClient(timeout=2.0) as client:
+            while waiting:
+                for org in sorted(waiting):
+                    service = self.services[org]
+                    assert service.process is not None
+                    if service.process.poll() is not None:
+                        raise ServiceFailed(
+                            f"the {org} service exited with {service.process.returncode}; "
+                            f"its log ({service.log_file}):\n{service.log_tail()}"
+                        )
+                    try:
+                        if (await client.get(service.url + "health")).status_code == 200:
+                            waiting.discard(org)
+                    except httpx.HTTPError:
+                        pass
+                if waiting:
+                    if loop.time() > deadline:
+                        raise ServiceFailed(f"services did not start within {START_TIMEOUT_SECONDS:.0f}s: {sorted(waiting)}")
+                    await asyncio.sleep(0.1)
+
+    async def flush(self, timeout: float = 30.0) -> None:
+        """Wait until every service's SDK delivered its spooled records (the collector stored them)."""
+        async with httpx.AsyncClient(timeout=timeout) as client:
+            answers = await asyncio.gather(
+                *(client.post(s.url + "demo/flush") for s in self.services.values()), return_exceptions=True
+            )
+        for service, answer in zip(self.services.values(), answers):
+            if isinstance(answer, BaseException) or answer.status_code != 200 or not answer.json().get("delivered"):
+                raise ServiceFailed(
+                    f"the {service.organisation} service could not deliver its records; its log ({service.log_file}):\n"
+                    f"{service.log_tail()}"
+                )
+
+    async def stop(self) -> None:
+        """SIGTERM every service (each delivers what it still holds), SIGKILL what lingers."""
+        running = [s for s in self.services.values() if s.process is not None and s.process.poll() is None]
+        for service in running:
+            assert service.process is not None
+            service.process.send_signal(signal.SIGTERM)
+        for service in running:
+            assert service.process is not None
+            try:
+                await asyncio.to_thread(service.process.wait, STOP_TIMEOUT_SECONDS)
+            except subprocess.TimeoutExpired:
+                log.warning("the %s service did not stop in time; killed", service.organisation)
+                service.process.kill()
+                await asyncio.to_thread(service.process.wait, STOP_TIMEOUT_SECONDS)

@@ -1,0 +1,35 @@
+"""The Fieldlab register that the demo loads: `demo/register/*.yaml` in the source tree."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ldv_logboek.register import Register, load_register_files
+
+REGISTER_ENV = "LDV_DEMO_REGISTER"
+
+
+def demo_register_dir() -> Path:
+    """The folder with the demo register's YAML files.
+
+    `LDV_DEMO_REGISTER` names another folder; by default the repository's `demo/register`
+    (the suite is installed editable from a checkout, see the Makefile).
+    """
+    if override := os.environ.get(REGISTER_ENV):
+        return Path(override)
+    # cli/src/ldv_suite/demo/register.py -> the repository root is four folders up.
+    return Path(__file__).resolve().parents[4] / "demo" / "register"
+
+
+def load_demo_register(folder: Path | None = None) -> Register:
+    """The demo register, parsed and checked (RegisterFileError names the file and its problems)."""
+    folder = folder or demo_register_dir()
+    if not folder.is_dir():
+        raise FileNotFoundError(f"demo register not found at {folder} (set {REGISTER_ENV} to its folder)")
+    return load_register_files([folder])
+
+
+def read_api_urls(register: Register) -> dict[str, str]:
+    """Organisation code -> the read API URL the register gives it (fictitious in the demo)."""
+    return {org.code: str(org.read_api_url) for org in register.organisations.values() if org.code and org.read_api_url}

@@ -1,0 +1,218 @@
+"""`ldv demo`: the Fieldlab case on one machine, from real services to the citizen page.
+
+1. Secrets in `<data-dir>/demo/` (kept between runs, see `ldv_suite.demo.keys`).
+2. The `ldv serve` stack in this process (collector + Inzicht API on the embedded store), with
+   the demo register loaded, demo login on and every organisation's key known to the API.
+3. One service process per organisation, each with our SDK, calling each other with W3C
+   trace context and sending their records over OTLP/HTTP to the collector.
+4. The scenario (once per data directory, unless asked again), then a wait until every
+   service's SDK has delivered every record, and what to open.
+5. Until Ctrl-C (SIGINT/SIGTERM): then the services stop first (they deliver what they still
+   hold), then the stack (it stores what it acknowledged).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from ldv_logboek.attributes import DATA_SUBJECT_ID
+from ldv_suite.demo.keys import DemoSecrets, write_private_file
+from ldv_suite.demo.launcher import ServiceFleet
+from ldv_suite.demo.people import BEN_BSN, LINDA_BSN
+from ldv_suite.demo.register import demo_register_dir, load_demo_register, read_api_urls
+from ldv_suite.demo.scenario import run_scenario
+from ldv_suite.demo.services import ORGANISATIONS
+
+SCENARIO_MARKER = "scenario.json"
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    """The options of `ldv demo`."""
+
+    data_dir: Path = Path(".ldv-data")
+    host: str = "127.0.0.1"
+    api_port: int = 8080
+    otlp_http_port: int = 4318
+    otlp_grpc_port: int = 0
+    exit_after_scenario: bool = False
+    rerun_scenario: bool = False
+
+
+class DemoError(RuntimeError):
+    """The demo could not run; the message says why."""
+
+
+@dataclass
+class _Demo:
+    options: DemoOptions
+    console: Console
+    stack: Any
+    fleet: ServiceFleet
+    secrets: DemoSecrets
+    error: BaseException | None = None
+    _task: asyncio.Task[None] | None = None
+    _stopping: bool = False
+
+    async def main(self) -> None:
+        try:
+            await self.stack.run(on_ready=self._on_ready)
+        finally:
+            if self._task is not None and not self._task.done():
+                self._task.cancel()
+            if self._task is not None:
+                await asyncio.gather(self._task, return_exceptions=True)
+            await self.fleet.stop()
+
+    def _on_ready(self) -> None:
+        # The stack stops itself on a signal; the demo must stop its services first, so it
+        # takes the signals over (the stack removes these handlers when it has stopped).
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._request_stop)
+        self._task = asyncio.create_task(self._lifecycle())
+
+    def _request_stop(self) -> None:
+        if not self._stopping and self._task is not None:
+            self._stopping = True
+            self.console.print("[bold]stopping[/]: services first, then the collector and the store ...")
+            self._task.cancel()
+
+    async def _lifecycle(self) -> None:
+        try:
+            with self.console.status("starting the organisation services ..."):
+                await self.fleet.start(ORGANISATIONS)
+            marker = self.secrets.directory / SCENARIO_MARKER
+            if self.options.rerun_scenario or not marker.exists():
+                with self.console.status("running the scenario: Linda divorces, moves house, loses her job ..."):
+                    done = await run_scenario(self.fleet.urls())
+                    await self.fleet.flush()
+                counts = self._collector_counts()
+                if counts.get("spans_rejected", 0):
+                    raise DemoError(f"the collector rejected {counts['spans_rejected']} records; see the service logs")
+                marker.write_text(json.dumps({"ranAt": datetime.now(UTC).isoformat(), "steps": len(done)}))
+                self.console.print(
+                    f"scenario done: {len(done)} requests, [bold]{counts.get('spans_stored', 0)}[/] records stored"
+                )
+            else:
+                ran_at = json.loads(marker.read_text()).get("ranAt", "earlier")
+                self.console.print(f"the scenario ran before ({ran_at}); its records are in the store (--rerun-scenario adds another run)")
+            self._print_ready()
+            if self.options.exit_after_scenario:
+                return
+            await asyncio.Event().wait()  # until cancelled by a signal
+        except asyncio.CancelledError:
+            pass
+        except Exception as exc:  # noqa: BLE001 - reported by the command, after a clean stop
+            self.error = exc
+        finally:
+            await self.fleet.stop()
+            self.stack.stop()
+
+    def _collector_counts(self) -> dict[str, int]:
+        collector = self.stack.servers[0].config.app.state.collector
+        counts: dict[str, int] = collector.metrics.snapshot()
+        return counts
+
+    def _print_ready(self) -> None:
+        o = self.options
+        host = "127.0.0.1" if o.host in ("0.0.0.0", "::", "") else o.host
+        api = f"http://{host}:{o.api_port}"
+        token_file = self._citizen_token_file(LINDA_BSN)
+        people = Table(show_header=True, header_style="bold", box=None, padding=(0, 2))
+        people.add_column("citizen")
+        people.add_column("BSN (test)")
+        people.add_column("what the page shows")
+        people.add_row("Linda de Boer", LINDA_BSN, "moving house, huur-/zorg-/kinderopvangtoeslag, tax return, WW, bijstand "
+                       "(not the confidential FIOD investigation)")
+        people.add_row("Ben Jansen", BEN_BSN, "moving house, zorgtoeslag (none of Linda's)")
+        services = Table(show_header=True, header_style="bold", box=None, padding=(0, 2))
+        services.add_column("organisation")
+        services.add_column("service (with the LDV SDK)")
+        for org, service in self.fleet.services.items():
+            services.add_row(org, service.url)
+        c = self.console
+        c.rule("[bold green]LDV demo ready")
+        c.print(f"Citizen page (Dutch):  [bold link={api}/inzage/inloggen]{api}/inzage/inloggen[/]  - demo login: type a BSN")
+        c.print(people)
+        c.print()
+        c.print(f"Collector (OTLP/HTTP): http://{host}:{o.otlp_http_port}/v1/traces    store: {o.data_dir} (embedded chDB)")
+        c.print(f"Read API, Linda's own records (token valid {self._token_minutes()} minutes):")
+        c.print(
+            f"  curl -s -X POST {api}/lezenapi/v1/processing-activities -H 'Content-Type: application/json' "
+            f"-H \"Authorization: Bearer $(cat {token_file})\" -d '{{\"{DATA_SUBJECT_ID}\": \"{LINDA_BSN}\"}}'",
+            soft_wrap=True,
+        )
+        c.print("Organisation services (try more requests, e.g. POST <burger-nl>/aanvragen/zorgtoeslag {\"bsn\": \"...\"}):")
+        c.print(services)
+        c.print(f"Service logs: {self.fleet.log_dir}")
+        c.print(f"[yellow]Demo keys and login in {self.secrets.directory}: for demonstrations only, never for real data.[/]")
+        if not self.options.exit_after_scenario:
+            c.print("[bold]Ctrl-C[/] stops the demo.")
+
+    def _auth_settings(self) -> Any:
+        return self.secrets.api_kwargs()["auth_settings"]
+
+    def _token_minutes(self) -> int:
+        return int(self._auth_settings().demo_token_lifetime_seconds // 60)
+
+    def _citizen_token_file(self, bsn: str) -> Path:
+        from ldv_inzicht.auth import mint_demo_token
+
+        path = self.secrets.directory / "linda.token"
+        write_private_file(path, mint_demo_token(self._auth_settings(), bsn).encode())
+        return path
+
+
+def run_demo(options: DemoOptions, console: Console) -> None:
+    """Run the demo until Ctrl-C (or until the scenario is done, with `exit_after_scenario`).
+
+    Raises DemoError (or the error of a failed step) after everything it started has stopped.
+    """
+    from ldv_collector import CollectorSettings
+    from ldv_suite.server import Stack
+    from ldv_suite.settings import ServeSettings
+
+    register = load_demo_register()
+    missing = [org for org in ORGANISATIONS if register.organisation_by_ref(org) is None]
+    if missing:
+        raise DemoError(f"the demo register has no organisation with code {missing}")
+    options.data_dir.mkdir(parents=True, exist_ok=True)
+    secrets = DemoSecrets.prepare(options.data_dir, ORGANISATIONS)
+    settings = ServeSettings(
+        data_dir=options.data_dir,
+        store_dsn=None,  # the demo always uses its own embedded store, whatever LDV_STORE_DSN says
+        host=options.host,
+        otlp_http_port=options.otlp_http_port,
+        otlp_grpc_port=options.otlp_grpc_port,
+        api_port=options.api_port,
+        log_level="warning",
+    )
+    stack = Stack.build(
+        settings,
+        register_paths=[demo_register_dir()],
+        collector_settings=CollectorSettings(),
+        api_kwargs=secrets.api_kwargs(),
+    )
+    collector_host = "127.0.0.1" if options.host in ("0.0.0.0", "::", "") else options.host
+    fleet = ServiceFleet(
+        host="127.0.0.1",
+        endpoint=f"http://{collector_host}:{options.otlp_http_port}/v1/traces",
+        secrets=secrets,
+        spool_dir=secrets.directory / "spool",
+        log_dir=secrets.directory / "logs",
+        read_apis=read_api_urls(register),
+    )
+    demo = _Demo(options, console, stack, fleet, secrets)
+    asyncio.run(demo.main())
+    if demo.error is not None:
+        raise demo.error

@@ -1,0 +1,116 @@
+"""Dienst Toeslagen: huurtoeslag, zorgtoeslag and kinderopvangtoeslag (Awir and the specific laws).
+
+Each call to another organisation is its own child action (`async with ldv_sdk.verwerking`):
+an action records at most one other party's read API (`dpl.read.externalReadAPI_id`), so a
+processing that asks two parties makes one child action per party, and the chain can be
+followed to both.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, HTTPException
+
+import ldv_sdk
+from ldv_suite.demo.services.app import service_app
+from ldv_suite.demo.services.models import Verzoek
+from ldv_suite.demo.services.peers import Peers, PeersDep
+
+ORGANISATION = "dienst-toeslagen"
+SERVICE_NAME = "toeslagen-api"
+REGISTER_BASE_URI = "https://register.toeslagen.example/processing-activities"
+
+router = APIRouter()
+
+
+class HuurtoeslagAanvraag(Verzoek):
+    huur_per_maand: int
+
+
+class KinderopvangAanvraag(Verzoek):
+    opvanguren_per_maand: int
+
+
+@router.post("/huurtoeslag/aanvragen")
+@ldv_sdk.verwerking(
+    "huurtoeslag", "Huurtoeslag berekenen", subject=lambda args: args["verzoek"].bsn, expected=(HTTPException,)
+)
+async def huurtoeslag(verzoek: HuurtoeslagAanvraag, peers: PeersDep) -> dict[str, object]:
+    inkomen = await inkomen_opvragen("huurtoeslag", verzoek.bsn, peers)
+    huishouden = await persoonsgegevens_opvragen("huurtoeslag", verzoek.bsn, peers)
+    personen = 1 + len(huishouden["kinderen"])
+    bedrag = max(0, min(verzoek.huur_per_maand, 880) - 250 - max(0, inkomen - 22_000) // 60 + 15 * (personen - 1))
+    _beslist()
+    return {"toeslag": "huurtoeslag", "voorschot_per_maand": bedrag}
+
+
+@router.post("/zorgtoeslag/aanvragen")
+@ldv_sdk.verwerking(
+    "zorgtoeslag", "Zorgtoeslag berekenen", subject=lambda args: args["verzoek"].bsn, expected=(HTTPException,)
+)
+async def zorgtoeslag(verzoek: Verzoek, peers: PeersDep) -> dict[str, object]:
+    inkomen = await inkomen_opvragen("zorgtoeslag", verzoek.bsn, peers)
+    bedrag = max(0, 131 - max(0, inkomen - 26_000) // 100)
+    _beslist()
+    return {"toeslag": "zorgtoeslag", "voorschot_per_maand": bedrag}
+
+
+@router.post("/kinderopvangtoeslag/aanvragen")
+@ldv_sdk.verwerking(
+    "kinderopvangtoeslag",
+    "Kinderopvangtoeslag berekenen",
+    subject=lambda args: args["verzoek"].bsn,
+    expected=(HTTPException,),
+)
+async def kinderopvangtoeslag(verzoek: KinderopvangAanvraag, peers: PeersDep) -> dict[str, object]:
+    huishouden = await persoonsgegevens_opvragen("kinderopvangtoeslag", verzoek.bsn, peers)
+    # The children are data subjects too, known only from the BRP's answer (rule 6): adding them
+    # now gives one record per child, each starting at this moment.
+    if (v := ldv_sdk.current()) is not None:
+        v.add_subjects(huishouden["kinderen"])
+    werk = await arbeidsuren_opvragen(verzoek.bsn, peers)
+    inkomen = await inkomen_opvragen("kinderopvangtoeslag", verzoek.bsn, peers)
+    uren = min(verzoek.opvanguren_per_maand, 140 * werk["uren_per_week"] // 40 + 1)
+    vergoeding = 0.96 if inkomen < 25_000 else 0.9
+    _beslist()
+    return {
+        "toeslag": "kinderopvangtoeslag",
+        "kinderen": len(huishouden["kinderen"]),
+        "voorschot_per_maand": round(uren * 10.25 * vergoeding) * len(huishouden["kinderen"]),
+    }
+
+
+async def inkomen_opvragen(activiteit: str, bsn: str, peers: Peers) -> int:
+    """Ask the Belastingdienst for the income, as a child action of the toeslag's processing."""
+    async with ldv_sdk.verwerking(activiteit, "Inkomen opvragen bij de Belastingdienst", expected=(HTTPException,)) as v:
+        v.add_subject(bsn)
+        antwoord = await peers.post("belastingdienst", "/inkomen", {"bsn": bsn})
+        return int(antwoord["verzamelinkomen"])
+
+
+async def persoonsgegevens_opvragen(activiteit: str, bsn: str, peers: Peers) -> dict[str, Any]:
+    """Ask RvIG for the household from the BRP, as a child action."""
+    async with ldv_sdk.verwerking(activiteit, "Huishouden opvragen bij de RvIG (BRP)", expected=(HTTPException,)) as v:
+        v.add_subject(bsn)
+        return await peers.post("rvig", "/brp/persoonsgegevens", {"bsn": bsn})
+
+
+async def arbeidsuren_opvragen(bsn: str, peers: Peers) -> dict[str, Any]:
+    """Ask UWV's polisadministratie for the hours worked (kinderopvangtoeslag only)."""
+    async with ldv_sdk.verwerking("kinderopvangtoeslag", "Gewerkte uren opvragen bij UWV", expected=(HTTPException,)) as v:
+        v.add_subject(bsn)
+        return await peers.post("uwv", "/polisadministratie/inkomen", {"bsn": bsn})
+
+
+def _beslist() -> None:
+    """Mark the current processing as completed: status Ok instead of the default Unset."""
+    if (v := ldv_sdk.current()) is not None:
+        v.mark_ok()
+
+
+def create_app(peers: Peers) -> FastAPI:
+    app = service_app("Dienst Toeslagen", ORGANISATION, peers)
+    app.add_middleware(ldv_sdk.LdvMiddleware)
+    app.include_router(router)
+    return app
