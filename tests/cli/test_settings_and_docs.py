@@ -16,7 +16,7 @@ from tests.conftest import REPO_ROOT
 
 def test_flags_beat_environment_beat_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     config = tmp_path / "ldv.toml"
-    config.write_text('api_port = 9000\notlp_http_port = 9001\nhost = "0.0.0.0"\nretention_days = 30\n')
+    config.write_text('api_port = 9000\notlp_http_port = 9001\nhost = "0.0.0.0"\nretention_days = 30\nallow_plaintext = true\n')
     monkeypatch.setenv("LDV_SERVE_OTLP_HTTP_PORT", "9101")
     monkeypatch.setenv("LDV_SERVE_HOST", "127.0.0.2")
     settings = ServeSettings.load(config, host="127.0.0.3")
@@ -25,6 +25,18 @@ def test_flags_beat_environment_beat_file(tmp_path: Path, monkeypatch: pytest.Mo
     assert settings.host == "127.0.0.3"  # flag over environment
     assert settings.retention_days == 30
     assert settings.dsn() == f"chdb://{Path('.ldv-data').resolve()}"
+
+
+def test_plaintext_only_on_loopback_unless_allowed(tmp_path: Path) -> None:
+    assert ServeSettings.load(None, host="127.0.0.1").tls is False
+    assert ServeSettings.load(None, host="::1").host == "::1"
+    with pytest.raises(ValueError, match="without TLS"):
+        ServeSettings.load(None, host="0.0.0.0")
+    assert ServeSettings.load(None, host="0.0.0.0", allow_plaintext=True).host == "0.0.0.0"
+    cert = tmp_path / "c.pem"
+    assert ServeSettings.load(None, host="0.0.0.0", tls_cert_file=cert, tls_key_file=tmp_path / "k.pem").tls
+    with pytest.raises(ValueError, match="come together"):
+        ServeSettings.load(None, tls_cert_file=cert)
 
 
 def test_store_dsn_replaces_embedded_store() -> None:

@@ -43,14 +43,24 @@ class ServeProcess:
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
     signer: Signer = field(default_factory=lambda: Signer.generate("e2e-issuer"))
+    tls: tuple[Path, Path] | None = None  # (certificate, key): serve over TLS
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls else "http"
 
     @property
     def traces_url(self) -> str:
-        return f"http://127.0.0.1:{self.otlp_port}/v1/traces"
+        return f"{self.scheme}://127.0.0.1:{self.otlp_port}/v1/traces"
 
     @property
     def api_url(self) -> str:
-        return f"http://127.0.0.1:{self.api_port}"
+        return f"{self.scheme}://127.0.0.1:{self.api_port}"
+
+    @property
+    def verify(self) -> str | bool:
+        """What httpx should trust: the test certificate under TLS."""
+        return str(self.tls[0]) if self.tls else True
 
     def start(self, timeout: float = 60.0) -> ServeProcess:
         self.log_path = self.data_dir.parent / f"serve-{self.api_port}.log"
@@ -62,6 +72,8 @@ class ServeProcess:
             "--otlp-grpc-port", str(self.grpc_port),
             "--api-port", str(self.api_port),
         ]  # fmt: skip
+        if self.tls:
+            cmd += ["--tls-cert-file", str(self.tls[0]), "--tls-key-file", str(self.tls[1])]
         jwks = write_jwks(self.data_dir.parent / f"jwks-{self.api_port}.json", self.signer)
         env = {
             **os.environ,
@@ -104,7 +116,8 @@ class ServeProcess:
         """POST `body` to the read API, as a supervisor (or without a token)."""
         headers = {} if anonymous else self.supervisor_headers()
         return httpx.post(
-            f"{self.api_url}/lezenapi/v1/processing-activities", json=body, params=params, headers=headers, timeout=30
+            f"{self.api_url}/lezenapi/v1/processing-activities",
+            json=body, params=params, headers=headers, timeout=30, verify=self.verify,
         )
 
     def read_all(self, body: dict, limit: int = 1000) -> list[dict]:
@@ -123,3 +136,39 @@ class ServeProcess:
             if not cursor:
                 return records
         raise AssertionError("paging did not end")
+
+
+def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and localhost, and its key, as PEM files in `directory`."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ldv-test")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "tls-cert.pem", directory / "tls-key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path

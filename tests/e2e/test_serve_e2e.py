@@ -23,7 +23,7 @@ from opentelemetry.trace import Status, StatusCode
 
 from ldv_logboek import attributes as attr
 from ldv_logboek.ids import trace_id_as_uuid
-from tests.e2e.serve_process import ServeProcess
+from tests.e2e.serve_process import ServeProcess, self_signed_certificate
 
 pytestmark = pytest.mark.e2e
 
@@ -192,3 +192,32 @@ def test_official_otel_grpc_exporter_to_read_api(serve: ServeProcess) -> None:
     records = serve.read_all({attr.DATA_SUBJECT_ID: subject})
     assert [r["spanId"] for r in records] == [format(span.get_span_context().span_id, "016x")]
     assert records[0]["resource"]["attributes"][attr.ORGANISATION] == "uwv"
+
+
+def test_tls_on_every_port(tmp_path: Path) -> None:
+    """With a certificate, OTLP/HTTP, OTLP/gRPC and the read API all speak TLS (standard rule 10)."""
+    import grpc
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcSpanExporter
+
+    cert, key = self_signed_certificate(tmp_path)
+    serve = ServeProcess(tmp_path / "data", tls=(cert, key)).start()
+    try:
+        provider = TracerProvider(resource=Resource.create({attr.SERVICE_NAME: "svc", attr.ORGANISATION: "uwv"}))
+        provider.add_span_processor(
+            SimpleSpanProcessor(OTLPSpanExporter(endpoint=serve.traces_url, certificate_file=str(cert), timeout=30))
+        )
+        credentials = grpc.ssl_channel_credentials(root_certificates=cert.read_bytes())
+        grpc_exporter = GrpcSpanExporter(endpoint=f"localhost:{serve.grpc_port}", credentials=credentials, timeout=30)
+        provider.add_span_processor(SimpleSpanProcessor(grpc_exporter))
+        subject = "hmac-sha256:" + os.urandom(32).hex()
+        ldv = {attr.PROCESSING_ACTIVITY_ID: ACTIVITY, attr.DATA_SUBJECT_ID: subject, attr.DATA_SUBJECT_ID_TYPE: "BSN"}
+        with provider.get_tracer("t").start_as_current_span("over https en grpcs", attributes=ldv):
+            pass
+        provider.shutdown()
+        # Both exporters delivered the same span: stored twice, read once.
+        records = serve.read_all({attr.DATA_SUBJECT_ID: subject})
+        assert [r["name"] for r in records] == ["over https en grpcs"]
+        with pytest.raises(httpx.HTTPError):  # plain HTTP is not spoken on a TLS port
+            httpx.post(f"http://127.0.0.1:{serve.otlp_port}/v1/traces", content=b"", timeout=5)
+    finally:
+        serve.kill()

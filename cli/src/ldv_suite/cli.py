@@ -24,6 +24,20 @@ DsnOpt = Annotated[
 ]
 
 
+def _settings(config: Path | None, **overrides: object) -> ServeSettings:
+    """ServeSettings, or a readable error and exit code 2 for invalid settings."""
+    from pydantic import ValidationError
+
+    try:
+        return ServeSettings.load(config, **overrides)
+    except ValidationError as exc:
+        console.print("[red]invalid settings:[/]")
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error["loc"]) or "settings"
+            console.print(f"  - {where}: {error['msg']}")
+        raise typer.Exit(2) from None
+
+
 def _logging(level: str) -> None:
     logging.basicConfig(
         level=level.upper(), format="%(message)s", handlers=[RichHandler(console=console, show_path=False)]
@@ -39,6 +53,8 @@ def serve(
     otlp_http_port: Annotated[Optional[int], typer.Option(help="OTLP/HTTP port [default: 4318].")] = None,
     otlp_grpc_port: Annotated[Optional[int], typer.Option(help="OTLP/gRPC port [default: 4317].")] = None,
     api_port: Annotated[Optional[int], typer.Option(help="Read API port [default: 8080].")] = None,
+    tls_cert_file: Annotated[Optional[Path], typer.Option(help="PEM certificate: TLS on every port.")] = None,
+    tls_key_file: Annotated[Optional[Path], typer.Option(help="PEM private key of --tls-cert-file.")] = None,
     register: Annotated[
         Optional[list[Path]], typer.Option(help="Register files or folders to load at start (repeatable).")
     ] = None,
@@ -46,7 +62,7 @@ def serve(
     """Run the collector (OTLP) and the read APIs in one process on one store."""
     from ldv_suite.server import Stack
 
-    settings = ServeSettings.load(
+    settings = _settings(
         config,
         data_dir=data_dir,
         store_dsn=store_dsn,
@@ -54,16 +70,20 @@ def serve(
         otlp_http_port=otlp_http_port,
         otlp_grpc_port=otlp_grpc_port,
         api_port=api_port,
+        tls_cert_file=tls_cert_file,
+        tls_key_file=tls_key_file,
     )
     _logging(settings.log_level)
     stack = Stack.build(settings, register_paths=register or [])
 
+    scheme = "https" if settings.tls else "http"
+
     def ready() -> None:
         console.print(
             f"[bold green]LDV suite ready[/] store={_where(settings)}  "
-            f"OTLP/HTTP http://{settings.host}:{settings.otlp_http_port}/v1/traces  "
+            f"OTLP/HTTP {scheme}://{settings.host}:{settings.otlp_http_port}/v1/traces  "
             + (f"OTLP/gRPC {settings.host}:{settings.otlp_grpc_port}  " if settings.otlp_grpc_port else "")
-            + f"read API http://{settings.host}:{settings.api_port}/lezenapi/v1"
+            + f"read API {scheme}://{settings.host}:{settings.api_port}/lezenapi/v1"
         )
 
     asyncio.run(stack.run(on_ready=ready))
@@ -75,7 +95,7 @@ def schema(config: ConfigOpt = None, data_dir: DataDirOpt = None, store_dsn: Dsn
     """Create or migrate the store's schema and print its version."""
     from ldv_logboek.storage import SCHEMA_VERSION, LogStore, connect
 
-    settings = ServeSettings.load(config, data_dir=data_dir, store_dsn=store_dsn)
+    settings = _settings(config, data_dir=data_dir, store_dsn=store_dsn)
     if settings.store_dsn is None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = LogStore(connect(settings.dsn()))
@@ -174,7 +194,7 @@ def register_load(
     from ldv_logboek.storage import LogStore, connect
     from ldv_suite.server import load_register
 
-    settings = ServeSettings.load(config, data_dir=data_dir, store_dsn=store_dsn)
+    settings = _settings(config, data_dir=data_dir, store_dsn=store_dsn)
     if settings.store_dsn is None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = LogStore(connect(settings.dsn()))

@@ -99,6 +99,8 @@ class Stack:
             lifespan="on",
             access_log=False,
             timeout_graceful_shutdown=30,
+            ssl_certfile=self.settings.tls_cert_file,
+            ssl_keyfile=self.settings.tls_key_file,
         )
         self.servers.append(_SharedSignalServer(config))
 
@@ -151,6 +153,9 @@ class Stack:
         from ldv_collector.grpc_server import create_grpc_server
 
         collector = self.servers[0].config.app.state.collector
-        server, _port = create_grpc_server(collector, self.settings.host, self.settings.otlp_grpc_port)
+        tls = None
+        if self.settings.tls_cert_file and self.settings.tls_key_file:
+            tls = (self.settings.tls_cert_file.read_bytes(), self.settings.tls_key_file.read_bytes())
+        server, _port = create_grpc_server(collector, self.settings.host, self.settings.otlp_grpc_port, tls=tls)
         await server.start()
         return server

@@ -4,8 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+import ipaddress
+
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost and loopback addresses (127.0.0.0/8, ::1)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 class ServeSettings(BaseSettings):
@@ -28,6 +40,31 @@ class ServeSettings(BaseSettings):
     api_port: int = Field(8080, description="Port of the read API, register API and citizen page.")
     retention_days: int = Field(3650, ge=1, le=65535, description="Default retention of records, in days (TTL).")
     log_level: str = Field("info", description="Log level of the servers.")
+    tls_cert_file: Path | None = Field(
+        None, description="PEM certificate (chain) for HTTPS and gRPC over TLS on every port; with tls_key_file."
+    )
+    tls_key_file: Path | None = Field(None, description="PEM private key of tls_cert_file.")
+    allow_plaintext: bool = Field(
+        False,
+        description="Listen without TLS on an address other than loopback. Off: the standard requires TLS on "
+        "every connection, so without a certificate `ldv serve` listens on loopback only (behind a "
+        "TLS-terminating proxy), and refuses other addresses.",
+    )
+
+    @model_validator(mode="after")
+    def _tls_rules(self) -> ServeSettings:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("tls_cert_file and tls_key_file come together")
+        if self.tls_cert_file is None and not self.allow_plaintext and not is_loopback(self.host):
+            raise ValueError(
+                f"refusing to listen on {self.host} without TLS: give tls_cert_file and tls_key_file, "
+                "or set allow_plaintext when a proxy in front terminates TLS"
+            )
+        return self
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert_file is not None
 
     def dsn(self) -> str:
         return self.store_dsn or f"chdb://{self.data_dir.resolve()}"

@@ -55,8 +55,12 @@ class TraceService(trace_service_pb2_grpc.TraceServiceServicer):
         return response
 
 
-def create_grpc_server(collector: Collector, host: str, port: int) -> tuple[grpc.aio.Server, int]:
+def create_grpc_server(
+    collector: Collector, host: str, port: int, *, tls: tuple[bytes, bytes] | None = None
+) -> tuple[grpc.aio.Server, int]:
     """An unstarted grpc.aio server with the TraceService bound to host:port (0 picks a free port).
+
+    `tls` is (certificate chain PEM, private key PEM): the port then speaks gRPC over TLS only.
 
     Returns the server and the port it is bound to. Start it with `await server.start()` after
     the collector's writer runs; stop it with `await server.stop(grace)` before the writer stops,
@@ -70,7 +74,12 @@ def create_grpc_server(collector: Collector, host: str, port: int) -> tuple[grpc
         ]
     )
     trace_service_pb2_grpc.add_TraceServiceServicer_to_server(TraceService(collector), server)
-    bound = server.add_insecure_port(f"{host}:{port}")
+    address = f"{host}:{port}"
+    if tls is not None:
+        certificate, key = tls
+        bound = server.add_secure_port(address, grpc.ssl_server_credentials([(key, certificate)]))
+    else:
+        bound = server.add_insecure_port(address)
     if bound == 0:
         raise OSError(f"cannot listen for OTLP/gRPC on {host}:{port} (in use?)")
     return server, bound

@@ -95,7 +95,7 @@ class ServiceFleet:
             with service.log_file.open("ab") as out:
                 # A session of its own: Ctrl-C in the terminal reaches `ldv demo` only, which then
                 # stops the services before the collector, so their last records still arrive.
-                service.process = subprocess.Popen(
+                service.process = subprocess.Popen(  # noqa: ASYNC220 - returns at once; waiting is async below
                     cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
                 )
         await self._wait_healthy()
@@ -121,7 +121,9 @@ class ServiceFleet:
                         pass
                 if waiting:
                     if loop.time() > deadline:
-                        raise ServiceFailed(f"services did not start within {START_TIMEOUT_SECONDS:.0f}s: {sorted(waiting)}")
+                        raise ServiceFailed(
+                            f"services did not start within {START_TIMEOUT_SECONDS:.0f}s: {sorted(waiting)}"
+                        )
                     await asyncio.sleep(0.1)
 
     async def flush(self, timeout: float = 30.0) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -105,7 +106,9 @@ class _Demo:
                 )
             else:
                 ran_at = json.loads(marker.read_text()).get("ranAt", "earlier")
-                self.console.print(f"the scenario ran before ({ran_at}); its records are in the store (--rerun-scenario adds another run)")
+                self.console.print(
+                    f"the scenario ran before ({ran_at}); its records are in the store (--rerun-scenario adds another run)"
+                )
             self._print_ready()
             if self.options.exit_after_scenario:
                 return
@@ -132,8 +135,12 @@ class _Demo:
         people.add_column("citizen")
         people.add_column("BSN (test)")
         people.add_column("what the page shows")
-        people.add_row("Linda de Boer", LINDA_BSN, "moving house, huur-/zorg-/kinderopvangtoeslag, tax return, WW, bijstand "
-                       "(not the confidential FIOD investigation)")
+        people.add_row(
+            "Linda de Boer",
+            LINDA_BSN,
+            "moving house, huur-/zorg-/kinderopvangtoeslag, tax return, WW, bijstand "
+            "(not the confidential FIOD investigation)",
+        )
         people.add_row("Ben Jansen", BEN_BSN, "moving house, zorgtoeslag (none of Linda's)")
         services = Table(show_header=True, header_style="bold", box=None, padding=(0, 2))
         services.add_column("organisation")
@@ -142,20 +149,28 @@ class _Demo:
             services.add_row(org, service.url)
         c = self.console
         c.rule("[bold green]LDV demo ready")
-        c.print(f"Citizen page (Dutch):  [bold link={api}/inzage/inloggen]{api}/inzage/inloggen[/]  - demo login: type a BSN")
+        c.print(
+            f"Citizen page (Dutch):  [bold link={api}/inzage/inloggen]{api}/inzage/inloggen[/]  - demo login: type a BSN"
+        )
         c.print(people)
         c.print()
-        c.print(f"Collector (OTLP/HTTP): http://{host}:{o.otlp_http_port}/v1/traces    store: {o.data_dir} (embedded chDB)")
+        c.print(
+            f"Collector (OTLP/HTTP): http://{host}:{o.otlp_http_port}/v1/traces    store: {o.data_dir} (embedded chDB)"
+        )
         c.print(f"Read API, Linda's own records (token valid {self._token_minutes()} minutes):")
         c.print(
             f"  curl -s -X POST {api}/lezenapi/v1/processing-activities -H 'Content-Type: application/json' "
-            f"-H \"Authorization: Bearer $(cat {token_file})\" -d '{{\"{DATA_SUBJECT_ID}\": \"{LINDA_BSN}\"}}'",
+            f'-H "Authorization: Bearer $(cat {token_file})" -d \'{{"{DATA_SUBJECT_ID}": "{LINDA_BSN}"}}\'',
             soft_wrap=True,
         )
-        c.print("Organisation services (try more requests, e.g. POST <burger-nl>/aanvragen/zorgtoeslag {\"bsn\": \"...\"}):")
+        c.print(
+            'Organisation services (try more requests, e.g. POST <burger-nl>/aanvragen/zorgtoeslag {"bsn": "..."}):'
+        )
         c.print(services)
         c.print(f"Service logs: {self.fleet.log_dir}")
-        c.print(f"[yellow]Demo keys and login in {self.secrets.directory}: for demonstrations only, never for real data.[/]")
+        c.print(
+            f"[yellow]Demo keys and login in {self.secrets.directory}: for demonstrations only, never for real data.[/]"
+        )
         if not self.options.exit_after_scenario:
             c.print("[bold]Ctrl-C[/] stops the demo.")
 
@@ -173,6 +188,22 @@ class _Demo:
         return path
 
 
+def _check_ports_free(options: DemoOptions) -> None:
+    """Fail early, with the option to change, when a port is taken (e.g. by a running `ldv serve`)."""
+    wanted = {"--api-port": options.api_port, "--otlp-http-port": options.otlp_http_port}
+    if options.otlp_grpc_port:
+        wanted["--otlp-grpc-port"] = options.otlp_grpc_port
+    for flag, port in wanted.items():
+        with socket.socket(socket.AF_INET6 if ":" in options.host else socket.AF_INET) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind((options.host, port))
+            except OSError as exc:
+                raise DemoError(
+                    f"cannot listen on {options.host}:{port} ({exc.strerror}): choose another {flag}"
+                ) from None
+
+
 def run_demo(options: DemoOptions, console: Console) -> None:
     """Run the demo until Ctrl-C (or until the scenario is done, with `exit_after_scenario`).
 
@@ -186,6 +217,7 @@ def run_demo(options: DemoOptions, console: Console) -> None:
     missing = [org for org in ORGANISATIONS if register.organisation_by_ref(org) is None]
     if missing:
         raise DemoError(f"the demo register has no organisation with code {missing}")
+    _check_ports_free(options)
     options.data_dir.mkdir(parents=True, exist_ok=True)
     secrets = DemoSecrets.prepare(options.data_dir, ORGANISATIONS)
     settings = ServeSettings(

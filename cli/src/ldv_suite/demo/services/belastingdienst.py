@@ -42,7 +42,9 @@ async def inkomen(verzoek: Verzoek) -> dict[str, int]:
 
 
 @router.post("/aangifte")
-@ldv_sdk.verwerking("inkomstenbelasting", "Aangifte inkomstenbelasting verwerken", subject=lambda args: args["verzoek"].bsn)
+@ldv_sdk.verwerking(
+    "inkomstenbelasting", "Aangifte inkomstenbelasting verwerken", subject=lambda args: args["verzoek"].bsn
+)
 async def aangifte(verzoek: Aangifte) -> dict[str, int]:
     if (v := ldv_sdk.current()) is not None:
         v.mark_ok()  # the return is processed completely: status Ok instead of the default Unset

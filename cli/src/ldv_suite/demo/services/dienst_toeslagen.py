@@ -83,7 +83,9 @@ async def kinderopvangtoeslag(verzoek: KinderopvangAanvraag, peers: PeersDep) ->
 
 async def inkomen_opvragen(activiteit: str, bsn: str, peers: Peers) -> int:
     """Ask the Belastingdienst for the income, as a child action of the toeslag's processing."""
-    async with ldv_sdk.verwerking(activiteit, "Inkomen opvragen bij de Belastingdienst", expected=(HTTPException,)) as v:
+    async with ldv_sdk.verwerking(
+        activiteit, "Inkomen opvragen bij de Belastingdienst", expected=(HTTPException,)
+    ) as v:
         v.add_subject(bsn)
         antwoord = await peers.post("belastingdienst", "/inkomen", {"bsn": bsn})
         return int(antwoord["verzamelinkomen"])
@@ -98,7 +100,9 @@ async def persoonsgegevens_opvragen(activiteit: str, bsn: str, peers: Peers) -> 
 
 async def arbeidsuren_opvragen(bsn: str, peers: Peers) -> dict[str, Any]:
     """Ask UWV's polisadministratie for the hours worked (kinderopvangtoeslag only)."""
-    async with ldv_sdk.verwerking("kinderopvangtoeslag", "Gewerkte uren opvragen bij UWV", expected=(HTTPException,)) as v:
+    async with ldv_sdk.verwerking(
+        "kinderopvangtoeslag", "Gewerkte uren opvragen bij UWV", expected=(HTTPException,)
+    ) as v:
         v.add_subject(bsn)
         return await peers.post("uwv", "/polisadministratie/inkomen", {"bsn": bsn})
 

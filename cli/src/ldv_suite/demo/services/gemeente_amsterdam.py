@@ -56,7 +56,9 @@ async def inkomen_opvragen(bsn: str, peers: Peers) -> dict[str, Any]:
 
 
 async def woonsituatie_opvragen(bsn: str, peers: Peers) -> dict[str, Any]:
-    async with ldv_sdk.verwerking("bijstand", "Woonsituatie opvragen bij de RvIG (BRP)", expected=(HTTPException,)) as v:
+    async with ldv_sdk.verwerking(
+        "bijstand", "Woonsituatie opvragen bij de RvIG (BRP)", expected=(HTTPException,)
+    ) as v:
         v.add_subject(bsn)
         return await peers.post("rvig", "/brp/persoonsgegevens", {"bsn": bsn})
 

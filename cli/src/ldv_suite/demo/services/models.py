@@ -25,4 +25,3 @@ class Verzoek(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     bsn: Bsn
-
