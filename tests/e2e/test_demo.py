@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 
 from ldv_inzicht import create_app
 from ldv_inzicht.auth import mint_demo_token
-from ldv_logboek import LogRecord
+from ldv_logboek import LogRecord, Status
 from ldv_logboek import attributes as attr
 from ldv_logboek.pseudonym import is_pseudonym, pseudonymise
 from ldv_logboek.register import Register, load_register_files
@@ -117,6 +117,7 @@ def test_demo_secrets_are_private_files(demo: DemoRun) -> None:
 
 def test_every_organisation_logged_through_its_own_sdk(demo: DemoRun) -> None:
     assert demo.store.count() == len(demo.records)  # every record names a register activity
+    assert all(r.status is not Status.ERROR for r in demo.records)
     by_org = {org: [r for r in demo.records if _org(r) == org] for org in ORGANISATIONS}
     for org, records in by_org.items():
         assert records, f"no records of {org}"

@@ -19,7 +19,6 @@ from typing import Any, ParamSpec, TypeVar, overload
 from urllib.parse import quote
 
 from ldv_logboek import attributes as attr
-from ldv_logboek.pseudonym import pseudonymise
 from ldv_logboek.validation import is_uri
 from opentelemetry import context as otel_context
 from opentelemetry.trace import NonRecordingSpan, Span, SpanKind, Status, StatusCode, set_span_in_context
@@ -132,7 +131,7 @@ class Verwerking:
         if not text:
             log.warning("LDV: an empty data subject id was ignored")
             return
-        key = (pseudonymise(text, self._runtime.config.pseudonym_key), subject_type or self._subject_type)
+        key = (self._runtime.pseudonymise(text), subject_type or self._subject_type)
         self._subjects.setdefault(key, time.time_ns())
 
     def add_subjects(self, subject_ids: SubjectValue, subject_type: str | None = None) -> None:

@@ -16,16 +16,18 @@ Its keys:
 
 from __future__ import annotations
 
+import json
 import logging
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from json.encoder import encode_basestring
 from typing import Any
 
 from ldv_logboek import attributes as attr
 # BSN_CANDIDATE is the core's own pattern, so the SDK and the collector see the same candidates.
 from ldv_logboek.pseudonym import BSN_CANDIDATE, contains_bsn, is_bsn, is_pseudonym, pseudonymise
 from ldv_logboek.record import LogRecord, Status
-from ldv_logboek.validation import Violation, check_record
+from ldv_logboek.validation import Violation, check_record, is_uri
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 
@@ -51,6 +53,20 @@ def _plain(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
+def _attribute_dict(span: ReadableSpan) -> dict[str, Any]:
+    """A copy of a finished span's attributes.
+
+    `span.attributes` is a read-only view over the SDK's BoundedAttributes, and copying it
+    item by item through the mapping ABC costs ~2.5 us for three attributes; the dict inside
+    is copied in C. The inner dict is an SDK detail, so anything else takes the public view.
+    A finished span's attributes no longer change (the SDK ignores set_attribute after end).
+    """
+    inner = getattr(getattr(span, "_attributes", None), "_dict", None)
+    if type(inner) is dict:
+        return dict(inner)
+    return dict(span.attributes or {})
+
+
 def span_to_record(span: ReadableSpan, resource: Mapping[str, Any]) -> Record:
     """The record dict of a finished span (no checks yet)."""
     ctx = span.context
@@ -59,6 +75,10 @@ def span_to_record(span: ReadableSpan, resource: Mapping[str, Any]) -> Record:
     scope = span.instrumentation_scope
     events = span.events
     state = ctx.trace_state
+    attributes = _attribute_dict(span)
+    for key, value in attributes.items():
+        if type(value) is tuple:
+            attributes[key] = list(value)
     return {
         "trace_id": format(ctx.trace_id, "032x"),
         "span_id": format(ctx.span_id, "016x"),
@@ -70,7 +90,7 @@ def span_to_record(span: ReadableSpan, resource: Mapping[str, Any]) -> Record:
         "end_time_ns": span.end_time or 0,
         "status": _STATUS[status.status_code],
         "status_message": status.description or "",
-        "attributes": {k: list(v) if type(v) is tuple else v for k, v in (span.attributes or {}).items()},
+        "attributes": attributes,
         "resource": dict(resource),
         "scope": [scope.name, scope.version or ""] if scope is not None else ["", ""],
         "events": [
@@ -80,6 +100,17 @@ def span_to_record(span: ReadableSpan, resource: Mapping[str, Any]) -> Record:
         if events
         else [],
     }
+
+
+def has_bsn_candidate(values: Mapping[str, Any]) -> bool:
+    """True when a text in `values` (strings, or lists of strings) holds a nine-digit run standing on its own."""
+    texts: list[str] = []
+    for value in values.values():
+        if isinstance(value, str):
+            texts.append(value)
+        elif isinstance(value, (list, tuple)):
+            texts.extend(v for v in value if isinstance(v, str))
+    return BSN_CANDIDATE.search("\x00".join(texts)) is not None
 
 
 def _redact(text: str) -> str:
@@ -109,32 +140,34 @@ def _guard_mapping(values: dict[str, Any], where: str, found: list[str]) -> None
             found.append(f"{where}.{key}")
 
 
-def _texts(record: Record) -> Iterator[str]:
-    yield record["name"]
-    yield record["status_message"]
-    yield record["trace_state"]
-    for mapping in (record["attributes"], record["resource"]):
+def _texts(record: Record, *, resource: bool = True) -> list[str]:
+    # Every text the guard looks at, in one list (one regex search over their join is the fast path).
+    texts = [record["name"], record["status_message"], record["trace_state"]]
+    for mapping in (record["attributes"], record["resource"]) if resource else (record["attributes"],):
         for key, value in mapping.items():
             if isinstance(value, str):
                 if not _exempt(key, value):
-                    yield value
+                    texts.append(value)
             elif isinstance(value, list):
-                yield from (v for v in value if isinstance(v, str))
+                texts.extend(v for v in value if isinstance(v, str))
     for event in record["events"]:
-        yield event["name"]
-        yield from (v for v in event["attributes"].values() if isinstance(v, str))
-        yield from (s for v in event["attributes"].values() if isinstance(v, list) for s in v if isinstance(s, str))
+        texts.append(event["name"])
+        texts.extend(v for v in event["attributes"].values() if isinstance(v, str))
+        texts.extend(s for v in event["attributes"].values() if isinstance(v, list) for s in v if isinstance(s, str))
+    return texts
 
 
-def guard_bsn(record: Record) -> list[str]:
+def guard_bsn(record: Record, *, resource_clean: bool = False) -> list[str]:
     """Replace every clear BSN (9 digits passing the elfproef) anywhere in `record` in place.
 
     Returns where one was found (field or attribute names, never the values), so the
     caller can warn. The data subject id is pseudonymised before this runs, so a hit here
-    is personal data the developer put somewhere it does not belong.
+    is personal data the developer put somewhere it does not belong. `resource_clean=True`
+    says the caller already knows the record's resource holds no nine-digit run (the
+    runtime checks its resource once), so it is not searched again.
     """
     # Fast path: most records hold no run of nine digits at all.
-    if BSN_CANDIDATE.search("\x00".join(_texts(record))) is None:
+    if BSN_CANDIDATE.search("\x00".join(_texts(record, resource=not resource_clean))) is None:
         return []
     found: list[str] = []
     for key in ("name", "status_message", "trace_state"):
@@ -151,11 +184,14 @@ def guard_bsn(record: Record) -> list[str]:
     return found
 
 
-def pseudonymise_subject(record: Record, key: bytes) -> bool:
-    """Make sure the subject id is a pseudonym (a safety net for ids set as raw attributes)."""
+def pseudonymise_subject(record: Record, key: bytes | Callable[[str], str]) -> bool:
+    """Make sure the subject id is a pseudonym (a safety net for ids set as raw attributes).
+
+    `key` is the organisation's key, or a `ldv_sdk.pseudonyms.Pseudonymiser` made with it.
+    """
     subject = record["attributes"].get(attr.DATA_SUBJECT_ID)
     if isinstance(subject, str) and subject and not is_pseudonym(subject):
-        record["attributes"][attr.DATA_SUBJECT_ID] = pseudonymise(subject, key)
+        record["attributes"][attr.DATA_SUBJECT_ID] = key(subject) if callable(key) else pseudonymise(subject, key)
         return True
     return False
 
@@ -196,4 +232,153 @@ def check_and_fix(record: Record) -> tuple[list[str], list[Violation]]:
     if attrs.get(attr.DATA_SUBJECT_ID_TYPE) and not attrs.get(attr.DATA_SUBJECT_ID):
         del attrs[attr.DATA_SUBJECT_ID_TYPE]
         fixed.append(attr.DATA_SUBJECT_ID_TYPE)
+    if plainly_valid(record):
+        return fixed, []
     return fixed, check_record(to_log_record(record))
+
+
+_STATUSES = frozenset(_STATUS.values())
+_ZERO_TRACE_ID = "0" * 32
+_ZERO_SPAN_ID = "0" * 16
+
+
+def plainly_valid(record: Record) -> bool:
+    """True only when `check_record(to_log_record(record))` finds nothing, for a record of `span_to_record`.
+
+    A conservative shortcut of the core's rules (ldv_logboek.validation.check_record): each
+    test below implies the core's test on the converted record, and anything unusual (a
+    non-string value under a `dpl.core` key, a foreign id) answers False, so the caller runs
+    the full check, which names the rules. The ids are hex by construction here (formatted
+    from the span's ints), so only their length and zero-ness are left to look at.
+    Held equal to the core's verdict in tests/sdk/test_fast_path.py.
+    """
+    trace_id = record["trace_id"]
+    span_id = record["span_id"]
+    parent = record["parent_span_id"]
+    if len(trace_id) != 32 or trace_id == _ZERO_TRACE_ID or len(span_id) != 16 or span_id == _ZERO_SPAN_ID:
+        return False
+    if parent and (len(parent) != 16 or parent == _ZERO_SPAN_ID):
+        return False
+    name = record["name"]
+    if type(name) is not str or not name.strip() or record["status"] not in _STATUSES:
+        return False
+    start = record["start_time_ns"]
+    end = record["end_time_ns"]
+    if type(start) is not int or type(end) is not int or not 0 < start <= end:
+        return False
+    attrs = record["attributes"]
+    activity = attrs.get(attr.PROCESSING_ACTIVITY_ID)
+    subject = attrs.get(attr.DATA_SUBJECT_ID)
+    subject_type = attrs.get(attr.DATA_SUBJECT_ID_TYPE)
+    processor = attrs.get(attr.FOREIGN_OPERATION_PROCESSOR)
+    read_api = attrs.get(attr.EXTERNAL_READ_API_ID)
+    for value in (activity, subject, subject_type, processor, read_api):
+        if value is not None and type(value) is not str:
+            return False  # the core compares str(value); leave that to it
+    if activity is not None and not is_uri(activity):
+        return False
+    if bool(subject) != bool(subject_type) or (subject and not activity):
+        return False
+    return (processor is None or is_uri(processor)) and (read_api is None or is_uri(read_api))
+
+
+# -- the spooled form ---------------------------------------------------------------------------
+
+_DUMPS_OPTIONS: dict[str, Any] = {"separators": (",", ":"), "ensure_ascii": False}
+
+
+def _fragment_encoder() -> Callable[[Any], str]:
+    """json.dumps(value, **_DUMPS_OPTIONS) as one reusable C encoder.
+
+    json.dumps builds a new encoder object for every call with non-default options, which
+    costs more than encoding a record's few attributes; this builds it once. Without the C
+    accelerator (or if it ever answers differently) it is plain json.dumps.
+    """
+    dumps = json.JSONEncoder(**_DUMPS_OPTIONS)
+    try:
+        from json.encoder import c_make_encoder  # type: ignore[attr-defined]
+
+        if c_make_encoder is None:
+            return dumps.encode
+        # The arguments JSONEncoder.iterencode passes; markers=None: attribute values hold no cycles.
+        encoder = c_make_encoder(None, dumps.default, encode_basestring, None, ":", ",", False, False, True)
+
+        def encode(value: Any) -> str:
+            return "".join(encoder(value, 0))
+
+        sample = {"a": "é\"\n", "b": [1, 2.5, True, None, "x"], "c": {"d": -3}, "e": float("nan")}
+        if encode(sample) != dumps.encode(sample):
+            return dumps.encode
+        return encode
+    except Exception:  # noqa: BLE001 - any surprise in the accelerator: the plain path
+        return dumps.encode
+
+
+_encode_fragment = _fragment_encoder()
+
+
+class RecordEncoder:
+    """Encodes a record as the spool's JSON: the same text as `json.dumps(record, separators=(",", ":"), ensure_ascii=False)`.
+
+    The fixed keys are written directly (ids and enum names need no escaping), the texts with
+    the json module's own string escaper, the attributes and events with one reusable C
+    encoder, and the resource and scope of this runtime (the same on every record) are
+    encoded once. A record of another shape falls back to json.dumps. Held byte-equal to
+    json.dumps in tests/sdk/test_fast_path.py.
+    """
+
+    __slots__ = ("_resource", "_scope", "_tail")
+
+    def __init__(self, resource: Mapping[str, Any], scope: Sequence[str]) -> None:
+        self._resource = dict(resource)
+        self._scope = list(scope)
+        self._tail = ',"resource":' + _encode_fragment(self._resource) + ',"scope":' + _encode_fragment(self._scope)
+
+    def __call__(self, record: Record) -> str:
+        """The JSON text of a record in span_to_record's shape (key order included)."""
+        if len(record) != _RECORD_KEYS:
+            return json.dumps(record, **_DUMPS_OPTIONS)
+        try:
+            trace_id = record["trace_id"]
+            span_id = record["span_id"]
+            parent = record["parent_span_id"]
+            kind = record["kind"]
+            status = record["status"]
+            start = record["start_time_ns"]
+            end = record["end_time_ns"]
+            # Written without escaping, so each must be letters and digits only (what
+            # span_to_record makes: hex ids, enum names) and the times plain ints.
+            if not (
+                type(trace_id) is str
+                and trace_id.isalnum()
+                and type(span_id) is str
+                and span_id.isalnum()
+                and type(parent) is str
+                and (not parent or parent.isalnum())
+                and type(kind) is str
+                and kind.isalnum()
+                and type(status) is str
+                and status.isalnum()
+                and type(start) is int
+                and type(end) is int
+            ):
+                return json.dumps(record, **_DUMPS_OPTIONS)
+            head = (
+                f'{{"trace_id":"{trace_id}","span_id":"{span_id}","parent_span_id":"{parent}",'
+                f'"name":{encode_basestring(record["name"])},"kind":"{kind}",'
+                f'"trace_state":{encode_basestring(record["trace_state"])},'
+                f'"start_time_ns":{start},"end_time_ns":{end},"status":"{status}",'
+                f'"status_message":{encode_basestring(record["status_message"])},'
+                f'"attributes":{_encode_fragment(record["attributes"])}'
+            )
+            if record["resource"] == self._resource and record["scope"] == self._scope:
+                tail = self._tail
+            else:
+                tail = ',"resource":' + _encode_fragment(record["resource"]) + ',"scope":' + _encode_fragment(record["scope"])
+            events = record["events"]
+        except (KeyError, TypeError):
+            return json.dumps(record, **_DUMPS_OPTIONS)
+        return head + tail + (',"events":' + _encode_fragment(events) + "}" if events else ',"events":[]}')
+
+
+_RECORD_KEYS = 14  # the keys span_to_record writes, in its order

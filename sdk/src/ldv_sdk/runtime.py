@@ -7,7 +7,6 @@ the application's sampling, and the application's traces do not end up in the Lo
 from __future__ import annotations
 
 import atexit
-import json
 import logging
 import threading
 from collections.abc import Callable
@@ -23,6 +22,7 @@ from opentelemetry.trace import Span, Tracer
 from ldv_sdk import records as rec
 from ldv_sdk.config import LdvConfig, build_config
 from ldv_sdk.errors import ConfigurationError, LoggingFailed
+from ldv_sdk.pseudonyms import Pseudonymiser
 from ldv_sdk.sender import Sender
 from ldv_sdk.spool import Spool
 
@@ -71,6 +71,10 @@ class Runtime:
     def __init__(self, config: LdvConfig, *, sink: Sink | None = None) -> None:
         self.config = config
         self._resource_attrs: dict[str, Any] = {attr.SERVICE_NAME: config.service_name, attr.ORGANISATION: config.organisation}
+        # Worked out once rather than per record: the resource is the same on every record.
+        self._resource_clean = not rec.has_bsn_candidate(self._resource_attrs)
+        self._encode = rec.RecordEncoder(self._resource_attrs, [SCOPE_NAME, SCOPE_VERSION])
+        self.pseudonymise = Pseudonymiser(config.pseudonym_key)
         # Resource(...) rather than Resource.create(...): no OTEL_RESOURCE_ATTRIBUTES or telemetry.sdk.*
         # in the Logboek, only what the developer configured.
         self.provider = TracerProvider(sampler=ALWAYS_ON, resource=Resource(self._resource_attrs))
@@ -103,14 +107,14 @@ class Runtime:
 
     def _to_spool(self, record: rec.Record) -> None:
         assert self.spool is not None
-        self.spool.put(json.dumps(record, separators=(",", ":"), ensure_ascii=False))
+        self.spool.put(self._encode(record))
 
     def emit(self, span: ReadableSpan) -> None:
         """Pseudonymise, guard, check and store one finished span. Raises when it cannot be stored
         (or, under the fail-closed policy, when the record breaks the standard)."""
         record = rec.span_to_record(span, self._resource_attrs)
-        rec.pseudonymise_subject(record, self.config.pseudonym_key)
-        found = rec.guard_bsn(record)
+        rec.pseudonymise_subject(record, self.pseudonymise)
+        found = rec.guard_bsn(record, resource_clean=self._resource_clean)
         if found:
             log.warning("LDV record %s: removed what looks like a clear BSN from %s", record["span_id"], ", ".join(found))
         fixed, problems = rec.check_and_fix(record)

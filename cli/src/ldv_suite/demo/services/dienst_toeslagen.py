@@ -88,6 +88,7 @@ async def inkomen_opvragen(activiteit: str, bsn: str, peers: Peers) -> int:
     ) as v:
         v.add_subject(bsn)
         antwoord = await peers.post("belastingdienst", "/inkomen", {"bsn": bsn})
+        v.mark_ok()
         return int(antwoord["verzamelinkomen"])
 
 
@@ -95,7 +96,9 @@ async def persoonsgegevens_opvragen(activiteit: str, bsn: str, peers: Peers) -> 
     """Ask RvIG for the household from the BRP, as a child action."""
     async with ldv_sdk.verwerking(activiteit, "Huishouden opvragen bij de RvIG (BRP)", expected=(HTTPException,)) as v:
         v.add_subject(bsn)
-        return await peers.post("rvig", "/brp/persoonsgegevens", {"bsn": bsn})
+        antwoord = await peers.post("rvig", "/brp/persoonsgegevens", {"bsn": bsn})
+        v.mark_ok()
+        return antwoord
 
 
 async def arbeidsuren_opvragen(bsn: str, peers: Peers) -> dict[str, Any]:
@@ -104,7 +107,9 @@ async def arbeidsuren_opvragen(bsn: str, peers: Peers) -> dict[str, Any]:
         "kinderopvangtoeslag", "Gewerkte uren opvragen bij UWV", expected=(HTTPException,)
     ) as v:
         v.add_subject(bsn)
-        return await peers.post("uwv", "/polisadministratie/inkomen", {"bsn": bsn})
+        antwoord = await peers.post("uwv", "/polisadministratie/inkomen", {"bsn": bsn})
+        v.mark_ok()
+        return antwoord
 
 
 def _beslist() -> None:
