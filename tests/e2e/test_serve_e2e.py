@@ -221,3 +221,26 @@ def test_tls_on_every_port(tmp_path: Path) -> None:
             httpx.post(f"http://127.0.0.1:{serve.otlp_port}/v1/traces", content=b"", timeout=5)
     finally:
         serve.kill()
+
+
+@pytest.mark.parametrize("busy", ["api", "grpc"])
+def test_port_in_use_is_one_clear_error(tmp_path: Path, busy: str) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    from tests.e2e.serve_process import free_port
+
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        taken = blocker.getsockname()[1]
+        ports = {"api": free_port(), "grpc": free_port(), "otlp": free_port(), busy: taken}
+        result = subprocess.run(
+            [sys.executable, "-m", "ldv_suite.cli", "serve", "--data-dir", str(tmp_path / "data"),
+             "--api-port", str(ports["api"]), "--otlp-grpc-port", str(ports["grpc"]),
+             "--otlp-http-port", str(ports["otlp"])],  # fmt: skip
+            capture_output=True, text=True, timeout=60, env={**os.environ, "COLUMNS": "200"},
+        )
+    assert result.returncode == 1
+    assert f"127.0.0.1:{taken}" in result.stdout and "Traceback" not in result.stdout + result.stderr

@@ -86,7 +86,11 @@ def serve(
             + f"read API {scheme}://{settings.host}:{settings.api_port}/lezenapi/v1"
         )
 
-    asyncio.run(stack.run(on_ready=ready))
+    try:
+        asyncio.run(stack.run(on_ready=ready))
+    except OSError as exc:  # a port in use or not permitted; the store is closed by then
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from None
     console.print("[bold]LDV suite stopped[/]; every acknowledged record is stored.")
 
 

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,24 @@ from ldv_logboek.storage.client import redact
 from ldv_suite.settings import ServeSettings
 
 log = logging.getLogger("ldv.serve")
+
+
+class PortUnavailable(OSError):
+    """A port `ldv serve` was told to listen on cannot be bound (in use, or not permitted)."""
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on host:port; PortUnavailable with the reason otherwise."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+    except OSError as exc:
+        sock.close()
+        raise PortUnavailable(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.listen(2048)
+    return sock
 
 
 def load_register(store: LogStore, paths: Sequence[Path]) -> Any:
@@ -118,9 +137,13 @@ class Stack:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.stop)
-        tasks = [asyncio.create_task(server.serve()) for server in self.servers]
+        sockets: list[socket.socket] = []
+        tasks: list[asyncio.Task[None]] = []
         grpc_server = None
         try:
+            # Bind every port before serving any: a port in use is one clear error, not a crash.
+            sockets = [bind_socket(server.config.host, server.config.port) for server in self.servers]
+            tasks = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in zip(self.servers, sockets)]
             while not all(s.started for s in self.servers) and not any(t.done() for t in tasks):
                 await asyncio.sleep(0.02)
             if all(s.started for s in self.servers):
@@ -138,6 +161,8 @@ class Stack:
             for server in self.servers:
                 server.should_exit = True
             await asyncio.gather(*tasks, return_exceptions=True)
+            for sock in sockets:
+                sock.close()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
             self.store.close()

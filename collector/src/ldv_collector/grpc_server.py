@@ -75,11 +75,14 @@ def create_grpc_server(
     )
     trace_service_pb2_grpc.add_TraceServiceServicer_to_server(TraceService(collector), server)
     address = f"{host}:{port}"
-    if tls is not None:
-        certificate, key = tls
-        bound = server.add_secure_port(address, grpc.ssl_server_credentials([(key, certificate)]))
-    else:
-        bound = server.add_insecure_port(address)
+    try:
+        if tls is not None:
+            certificate, key = tls
+            bound = server.add_secure_port(address, grpc.ssl_server_credentials([(key, certificate)]))
+        else:
+            bound = server.add_insecure_port(address)
+    except RuntimeError:  # grpc's way of saying the address cannot be bound
+        bound = 0
     if bound == 0:
-        raise OSError(f"cannot listen for OTLP/gRPC on {host}:{port} (in use?)")
+        raise OSError(f"cannot listen for OTLP/gRPC on {address}: in use or not permitted")
     return server, bound

@@ -80,9 +80,9 @@ def span_to_record(span: ReadableSpan, resource: Mapping[str, Any]) -> Record:
         if type(value) is tuple:
             attributes[key] = list(value)
     return {
-        "trace_id": format(ctx.trace_id, "032x"),
-        "span_id": format(ctx.span_id, "016x"),
-        "parent_span_id": format(parent.span_id, "016x") if parent is not None and parent.is_valid else "",
+        "trace_id": "%032x" % ctx.trace_id,
+        "span_id": "%016x" % ctx.span_id,
+        "parent_span_id": "%016x" % parent.span_id if parent is not None and parent.is_valid else "",
         "name": span.name,
         "kind": _KIND.get(span.kind, "Internal"),
         "trace_state": state.to_header() if state else "",
