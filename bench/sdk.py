@@ -6,8 +6,16 @@ A processing here is: `@verwerking` + 1 data subject + pseudonymisation (HMAC) +
 the standard's checks + the durable spool write (SQLite WAL, one commit per record). The
 baseline, in the same run and interleaved round by round, is `tracer.start_as_current_span`
 with the same three attributes on an OpenTelemetry SDK TracerProvider, both with no span
-processor and with the usual BatchSpanProcessor (its exporter does nothing). Targets: at most
-2x the bare span; a spool of at least 20k records/s on one core.
+processor and with the usual BatchSpanProcessor (its exporter does nothing).
+
+Every figure is the median over the rounds of (time for `--n` calls) / n, measured both as
+CPU time of the process (time.process_time: all threads, so the BatchSpanProcessor's worker
+counts) and as elapsed time (time.perf_counter). The machine is shared, so CPU time is the
+figure the targets are judged on. Targets: at most 2x the bare span (CPU); a spool of at
+least 20k records/s on one core.
+
+The breakdown section runs the same decorated function with parts of the pipeline swapped
+out (diagnostics only, never part of a real processing) to show where the time goes.
 """
 
 from __future__ import annotations
@@ -38,11 +46,25 @@ class _Discard(SpanExporter):
         return SpanExportResult.SUCCESS
 
 
-def per_call_us(fn: Callable[[], object], n: int) -> float:
+def per_call_us(fn: Callable[[], object], n: int) -> tuple[float, float]:
+    """(CPU time, elapsed time) per call of `fn`, in microseconds, over `n` calls."""
+    c0 = time.process_time()
     t0 = time.perf_counter()
     for _ in range(n):
         fn()
-    return (time.perf_counter() - t0) / n * 1e6
+    wall = time.perf_counter() - t0
+    cpu = time.process_time() - c0
+    return cpu / n * 1e6, wall / n * 1e6
+
+
+def rate_per_s(fn: Callable[[], int]) -> tuple[float, float]:
+    """(records per CPU second, records per elapsed second) of `fn`, which returns how many it handled."""
+    c0 = time.process_time()
+    t0 = time.perf_counter()
+    done = fn()
+    wall = time.perf_counter() - t0
+    cpu = time.process_time() - c0
+    return done / cpu, done / wall
 
 
 def main() -> int:
@@ -86,26 +108,62 @@ def main() -> int:
     def ldv() -> None:
         verwerk(BSN)
 
-    results: dict[str, list[float]] = {"bare span": [], "bare span + BatchSpanProcessor": [], "ldv processing": []}
-    for fn in (bare, bare_batch, ldv):  # warm-up
+    def ldv_without_spool_write() -> None:
+        verwerk(BSN)
+
+    def ldv_without_pipeline() -> None:
+        verwerk(BSN)
+
+    cases: dict[str, Callable[[], None]] = {
+        "bare span": bare,
+        "bare span + BatchSpanProcessor": bare_batch,
+        "ldv processing": ldv,
+    }
+    results: dict[str, list[tuple[float, float]]] = {name: [] for name in cases}
+    for fn in cases.values():  # warm-up
         per_call_us(fn, 1000)
     for _ in range(args.rounds):
-        results["bare span"].append(per_call_us(bare, args.n))
-        results["bare span + BatchSpanProcessor"].append(per_call_us(bare_batch, args.n))
-        results["ldv processing"].append(per_call_us(ldv, args.n))
-    batch_provider.shutdown()
+        for name, fn in cases.items():
+            results[name].append(per_call_us(fn, args.n))
     spooled = len(runtime.spool) if runtime.spool is not None else 0
+
+    # Diagnostics: the same processing with the spool's SQLite write, then the whole record
+    # pipeline (span -> record, pseudonym safety net, guard, checks, JSON, spool) replaced by nothing.
+    breakdown: dict[str, list[tuple[float, float]]] = {"without the spool write": [], "without the record pipeline": []}
+    spool_under_test = runtime.spool
+    assert spool_under_test is not None
+    real_emit = runtime.emit
+    for _ in range(args.rounds):
+        spool_under_test.put = lambda body: None  # type: ignore[method-assign]
+        breakdown["without the spool write"].append(per_call_us(ldv_without_spool_write, args.n))
+        runtime.emit = lambda span: None  # type: ignore[method-assign]
+        breakdown["without the record pipeline"].append(per_call_us(ldv_without_pipeline, args.n))
+        del spool_under_test.put  # back to the class's method
+        runtime.emit = real_emit  # type: ignore[method-assign]
+    batch_provider.shutdown()
     ldv_sdk.shutdown(timeout=0)
 
-    median = {k: statistics.median(v) for k, v in results.items()}
+    def med(samples: list[tuple[float, float]]) -> tuple[float, float]:
+        return statistics.median(c for c, _ in samples), statistics.median(w for _, w in samples)
+
+    median = {k: med(v) for k, v in results.items()}
+    parts = {k: med(v) for k, v in breakdown.items()}
     print(f"cost per processing (median of {args.rounds} rounds x {args.n} calls, one thread)")
-    for name, us in median.items():
-        print(f"  {name:34s} {us:8.2f} us")
-    ratio_bare = median["ldv processing"] / median["bare span"]
-    ratio_batch = median["ldv processing"] / median["bare span + BatchSpanProcessor"]
-    print(f"  ratio ldv / bare span                {ratio_bare:8.2f}x")
-    print(f"  ratio ldv / bare span + batch        {ratio_batch:8.2f}x   (target <= 2x)")
+    print(f"  {'':34s} {'CPU':>9s} {'elapsed':>9s}")
+    for name, (cpu, wall) in median.items():
+        print(f"  {name:34s} {cpu:6.2f} us {wall:6.2f} us")
+    ldv_cpu, ldv_wall = median["ldv processing"]
+    bare_cpu, bare_wall = median["bare span"]
+    batch_cpu, batch_wall = median["bare span + BatchSpanProcessor"]
+    ratio_bare = ldv_cpu / bare_cpu
+    print(f"  ratio ldv / bare span                {ratio_bare:6.2f}x   {ldv_wall / bare_wall:6.2f}x     (target <= 2x)")
+    print(f"  ratio ldv / bare span + batch        {ldv_cpu / batch_cpu:6.2f}x   {ldv_wall / batch_wall:6.2f}x")
     print(f"  records spooled durably              {spooled}")
+    no_spool, no_pipeline = parts["without the spool write"], parts["without the record pipeline"]
+    print("where an ldv processing's time goes (CPU, by difference; diagnostics)")
+    print(f"  span, context, subject (HMAC), finish  {no_pipeline[0]:6.2f} us   (the bare span is {bare_cpu:.2f} us)")
+    print(f"  record: build, guard, checks, JSON     {no_spool[0] - no_pipeline[0]:6.2f} us")
+    print(f"  spool write (SQLite INSERT + commit)   {ldv_cpu - no_spool[0]:6.2f} us")
 
     body = (
         '{"trace_id":"' + "a" * 32 + '","span_id":"' + "b" * 16 + '","parent_span_id":"","name":"huurtoeslag berekenen",'
@@ -116,29 +174,35 @@ def main() -> int:
     )
     spool = Spool(tmp / "throughput.sqlite3", max_records=10**9)
     n = args.n * 2
-    t0 = time.perf_counter()
-    for _ in range(n):
-        spool.put(body)
-    single = n / (time.perf_counter() - t0)
-    t0 = time.perf_counter()
-    for _ in range(n // 500):
-        spool.put_many([body] * 500)
-    batched_rate = (n // 500) * 500 / (time.perf_counter() - t0)
-    t0 = time.perf_counter()
-    drained = 0
-    while True:
-        items = spool.peek(512)
-        if not items:
-            break
-        spool.ack(item.seq for item in items)
-        drained += len(items)
-    drain = drained / (time.perf_counter() - t0)
+
+    def put_single() -> int:
+        for _ in range(n):
+            spool.put(body)
+        return n
+
+    def put_batched() -> int:
+        for _ in range(n // 500):
+            spool.put_many([body] * 500)
+        return (n // 500) * 500
+
+    def drain() -> int:
+        drained = 0
+        while True:
+            items = spool.peek(512)
+            if not items:
+                return drained
+            spool.ack(item.seq for item in items)
+            drained += len(items)
+
+    single, single_wall = rate_per_s(put_single)
+    batched_rate, batched_wall = rate_per_s(put_batched)
+    drain_rate, drain_wall = rate_per_s(drain)
     spool.close()
-    print("spool throughput (SQLite WAL, synchronous=NORMAL, one core)")
-    print(f"  put, one commit per record           {single:10,.0f} records/s   (target >= 20,000)")
-    print(f"  put_many, 500 per commit             {batched_rate:10,.0f} records/s")
-    print(f"  peek + ack (the sender's side)       {drain:10,.0f} records/s")
-    ok = ratio_batch <= 2.0 and single >= 20_000
+    print("spool throughput (SQLite WAL, synchronous=NORMAL, one thread), records per CPU second / elapsed second")
+    print(f"  put, one commit per record           {single:10,.0f} {single_wall:10,.0f}   (target >= 20,000)")
+    print(f"  put_many, 500 per commit             {batched_rate:10,.0f} {batched_wall:10,.0f}")
+    print(f"  peek + ack (the sender's side)       {drain_rate:10,.0f} {drain_wall:10,.0f}")
+    ok = ratio_bare <= 2.0 and min(single, single_wall) >= 20_000
     print("targets met" if ok else "targets NOT met")
     return 0
 

@@ -80,9 +80,9 @@ def span_to_record(span: ReadableSpan, resource: Mapping[str, Any]) -> Record:
         if type(value) is tuple:
             attributes[key] = list(value)
     return {
-        "trace_id": "%032x" % ctx.trace_id,
-        "span_id": "%016x" % ctx.span_id,
-        "parent_span_id": "%016x" % parent.span_id if parent is not None and parent.is_valid else "",
+        "trace_id": f"{ctx.trace_id:032x}",
+        "span_id": f"{ctx.span_id:016x}",
+        "parent_span_id": f"{parent.span_id:016x}" if parent is not None and parent.is_valid else "",
         "name": span.name,
         "kind": _KIND.get(span.kind, "Internal"),
         "trace_state": state.to_header() if state else "",
@@ -102,6 +102,20 @@ def span_to_record(span: ReadableSpan, resource: Mapping[str, Any]) -> Record:
     }
 
 
+_ASCII_DIGITS = b"0123456789"
+
+
+def _may_hold_candidate(text: str) -> bool:
+    """False only when `text` holds no nine-digit run that BSN_CANDIDATE could match."""
+    if text.isascii():
+        # Counting digits in C is several times cheaper than the regex's scan; a candidate
+        # needs nine. (Not for other text: the regex's \d also takes non-ASCII digits.)
+        raw = text.encode("ascii")
+        if len(raw) - len(raw.translate(None, _ASCII_DIGITS)) < 9:
+            return False
+    return BSN_CANDIDATE.search(text) is not None
+
+
 def has_bsn_candidate(values: Mapping[str, Any]) -> bool:
     """True when a text in `values` (strings, or lists of strings) holds a nine-digit run standing on its own."""
     texts: list[str] = []
@@ -110,7 +124,7 @@ def has_bsn_candidate(values: Mapping[str, Any]) -> bool:
             texts.append(value)
         elif isinstance(value, (list, tuple)):
             texts.extend(v for v in value if isinstance(v, str))
-    return BSN_CANDIDATE.search("\x00".join(texts)) is not None
+    return _may_hold_candidate("\x00".join(texts))
 
 
 def _redact(text: str) -> str:
@@ -141,13 +155,17 @@ def _guard_mapping(values: dict[str, Any], where: str, found: list[str]) -> None
 
 
 def _texts(record: Record, *, resource: bool = True) -> list[str]:
-    # Every text the guard looks at, in one list (one regex search over their join is the fast path).
+    # Every text the guard looks at, in one list (one regex search over their join is the fast
+    # path). The exemptions of _exempt are written out: this runs for every record.
     texts = [record["name"], record["status_message"], record["trace_state"]]
     for mapping in (record["attributes"], record["resource"]) if resource else (record["attributes"],):
         for key, value in mapping.items():
             if isinstance(value, str):
-                if not _exempt(key, value):
-                    texts.append(value)
+                if key == _SUBJECT_KEY and is_pseudonym(value):
+                    continue
+                if key == _FOREIGN_SPAN_KEY and _SPAN_ID.fullmatch(value) is not None:
+                    continue
+                texts.append(value)
             elif isinstance(value, list):
                 texts.extend(v for v in value if isinstance(v, str))
     for event in record["events"]:
@@ -155,6 +173,10 @@ def _texts(record: Record, *, resource: bool = True) -> list[str]:
         texts.extend(v for v in event["attributes"].values() if isinstance(v, str))
         texts.extend(s for v in event["attributes"].values() if isinstance(v, list) for s in v if isinstance(s, str))
     return texts
+
+
+_SUBJECT_KEY = attr.DATA_SUBJECT_ID
+_FOREIGN_SPAN_KEY = attr.FOREIGN_OPERATION_SPAN_ID
 
 
 def guard_bsn(record: Record, *, resource_clean: bool = False) -> list[str]:
@@ -167,7 +189,7 @@ def guard_bsn(record: Record, *, resource_clean: bool = False) -> list[str]:
     runtime checks its resource once), so it is not searched again.
     """
     # Fast path: most records hold no run of nine digits at all.
-    if BSN_CANDIDATE.search("\x00".join(_texts(record, resource=not resource_clean))) is None:
+    if not _may_hold_candidate("\x00".join(_texts(record, resource=not resource_clean))):
         return []
     found: list[str] = []
     for key in ("name", "status_message", "trace_state"):
