@@ -1,6 +1,6 @@
 """Benchmark: OTLP/HTTP ingest through `ldv serve` vs a raw ClickHouse insert of the same rows.
 
-    .venv/bin/python bench/ingest.py [--requests 200] [--spans 512] [--senders 4]
+    .venv/bin/python bench/ingest.py [--requests 200] [--spans 512] [--senders 16]
 
 1. Pre-encodes `requests` OTLP/HTTP protobuf requests of `spans` realistic LDV spans each
    (ldv_suite.synthetic: pseudonymised subjects, activity URIs, foreign processor, resource).
@@ -8,8 +8,11 @@
    rows into a fresh embedded store in this process, in batches as large as the collector's
    group commit makes them.
 3. Starts `ldv serve` on a fresh data dir as a subprocess and replays the requests from
-   `senders` threads; every request must be acknowledged with nothing rejected. Measures wall
-   time and the server process's CPU time (user+sys, all threads including chDB's).
+   `senders` threads (as many services' exporters would); every request must be acknowledged
+   with nothing rejected. Measures wall time and the server process's CPU time (user+sys, all
+   threads including chDB's).
+4. Measures LogStore.insert's CPU cost per row at several batch sizes: the fixed cost of an
+   insert is why the collector's group commit gathers concurrent requests.
 
 Prints spans/s, spans per CPU-second of the server ("per core"), and the ratio to the ceiling.
 """
@@ -68,6 +71,22 @@ def ceiling(bodies: list[bytes], batch_records: int, data_dir: Path) -> tuple[fl
     return len(records) / wall, len(records) / cpu
 
 
+def insert_cost_by_batch(bodies: list[bytes], sizes: tuple[int, ...], data_dir: Path) -> dict[int, float]:
+    """CPU microseconds per row of LogStore.insert at each batch size: why group commit matters."""
+    ingester = Ingester(CollectorSettings())
+    records = [r for body in bodies for r in ingester.ingest(decode_request(body, Encoding.PROTOBUF)).records]
+    cost: dict[int, float] = {}
+    for size in sizes:
+        store = LogStore(connect(f"chdb://{data_dir / str(size)}"))
+        store.migrate()
+        cpu0 = time.process_time()
+        for i in range(0, len(records), size):
+            store.insert(records[i : i + size])
+        cost[size] = 1e6 * (time.process_time() - cpu0) / len(records)
+        store.close()
+    return cost
+
+
 def through_serve(bodies: list[bytes], spans: int, senders: int, data_dir: Path) -> tuple[float, float, dict[str, str]]:
     """Replay against `ldv serve`: (spans per wall second, spans per server CPU second, metrics)."""
     otlp, api, grpc = free_port(), free_port(), free_port()
@@ -120,7 +139,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--spans", type=int, default=512)
-    parser.add_argument("--senders", type=int, default=4)
+    parser.add_argument("--senders", type=int, default=16, help="concurrent exporters (services) replaying")
     parser.add_argument("--ceiling-batch", type=int, default=4096, help="rows per raw insert (group commit size)")
     args = parser.parse_args()
 
@@ -130,12 +149,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         raw_wall, raw_cpu = ceiling(bodies, args.ceiling_batch, Path(tmp) / "ceiling")
         serve_wall, serve_cpu, metrics = through_serve(bodies, args.spans, args.senders, Path(tmp) / "serve")
+        by_batch = insert_cost_by_batch(bodies[:100], (512, 1024, 2048, 4096, 8192), Path(tmp) / "batches")
     stored = metrics.get("stored") if isinstance(metrics, dict) else None
     print(f"{'':44}{'spans/s':>12}{'per CPU-s':>12}")
     print(f"{'ceiling: raw client.insert, ' + str(args.ceiling_batch) + ' rows/insert':44}{raw_wall:>12,.0f}{raw_cpu:>12,.0f}")
     print(f"{'ldv serve, OTLP/HTTP protobuf, ' + str(args.senders) + ' senders':44}{serve_wall:>12,.0f}{serve_cpu:>12,.0f}")
     print(f"ratio to ceiling: {serve_wall / raw_wall:.2f} (wall), {serve_cpu / raw_cpu:.2f} (per CPU-second)")
     print(f"collector counters: {metrics}")
+    inserts = int(metrics.get("inserts", 0)) if isinstance(metrics, dict) else 0
+    if inserts:
+        print(f"group commit: {total / inserts:,.0f} rows per insert on average")
+    print("LogStore.insert CPU per row by batch size: " + ", ".join(f"{k}: {v:.1f} us" for k, v in by_batch.items()))
     if stored is not None and int(stored) < total:
         raise SystemExit(f"only {stored} of {total} spans stored")
 

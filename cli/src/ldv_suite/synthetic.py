@@ -32,8 +32,13 @@ def _kv(key: str, value: str) -> KeyValue:
     return KeyValue(key=key, value=AnyValue(string_value=value))
 
 
-def synthetic_request(spans: int, *, seed: int | None = None, subjects: int = 10_000) -> ExportTraceServiceRequest:
-    """One OTLP request with `spans` LDV spans, grouped by organisation (one ResourceSpans each)."""
+def synthetic_request(
+    spans: int, *, seed: int | None = None, subjects: int = 10_000, spread_seconds: int = 60
+) -> ExportTraceServiceRequest:
+    """One OTLP request with `spans` LDV spans, grouped by organisation (one ResourceSpans each).
+
+    Start times lie within the last `spread_seconds`, as in live traffic to a collector.
+    """
     rng = random.Random(seed)
     request = ExportTraceServiceRequest()
     by_org: dict[str, list[Span]] = {org: [] for org in ORGANISATIONS}
@@ -45,7 +50,7 @@ def synthetic_request(spans: int, *, seed: int | None = None, subjects: int = 10
         trace_id = rng.randbytes(16)
         parent = rng.randbytes(8)
         activity = register + rng.choice(ACTIVITIES)
-        start = now - rng.randrange(0, 86_400 * 10**9)
+        start = now - rng.randrange(0, max(1, spread_seconds) * 10**9)
         # One action with one child record per data subject (rule 6), 1-3 subjects.
         per_trace = min(spans - made, rng.randint(1, 3))
         for _ in range(per_trace):
@@ -86,12 +91,12 @@ def synthetic_request(spans: int, *, seed: int | None = None, subjects: int = 10
     return request
 
 
-def synthetic_bodies(records: int, per_request: int, seed: int = 7) -> Iterator[bytes]:
+def synthetic_bodies(records: int, per_request: int, seed: int = 7, spread_seconds: int = 60) -> Iterator[bytes]:
     """Pre-encodable OTLP protobuf bodies holding `records` spans in all, `per_request` each
     (the last one may hold fewer); every request has fresh ids."""
     rng = random.Random(seed)
     left = records
     while left > 0:
         n = min(per_request, left)
-        yield synthetic_request(n, seed=rng.randrange(2**32)).SerializeToString()
+        yield synthetic_request(n, seed=rng.randrange(2**32), spread_seconds=spread_seconds).SerializeToString()
         left -= n
