@@ -223,6 +223,45 @@ def register_load(
         console.print(f"  + {added}")
 
 
+@app.command()
+def inzage(
+    bsn: Annotated[str, typer.Argument(help="The citizen's BSN (never logged).")],
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+    store_dsn: DsnOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="The inzage API's JSON instead of tables.")] = False,
+) -> None:
+    """A citizen's processings in this Logboek, in Dutch (for a written inzage request).
+
+    The BSN is pseudonymised with the organisation keys of LDV_API_ORGANISATION_KEYS; the
+    register decides purpose, law and confidentiality. Run it while `ldv serve` is stopped when
+    the store is embedded (chDB opens a data directory from one process only).
+    """
+    from ldv_inzicht.settings import ApiSettings
+    from ldv_logboek.pseudonym import is_bsn
+    from ldv_logboek.storage import LogStore, connect
+    from ldv_suite.inzage_report import inzage_for, print_report
+
+    if not is_bsn(bsn):
+        console.print("[red]not a BSN:[/] nine digits that pass the elfproef are needed")
+        raise typer.Exit(2)
+    settings = _settings(config, data_dir=data_dir, store_dsn=store_dsn)
+    api_settings = ApiSettings()
+    if not api_settings.organisation_keys:
+        console.print("[red]no organisation keys:[/] set LDV_API_ORGANISATION_KEYS to find pseudonymised records")
+        raise typer.Exit(2)
+    store = LogStore(connect(settings.dsn()))
+    try:
+        store.migrate()
+        response = inzage_for(store, bsn, api_settings)
+    finally:
+        store.close()
+    if as_json:
+        typer.echo(response.model_dump_json(by_alias=True, indent=2))
+    else:
+        print_report(response, console)
+
+
 def _where(settings: ServeSettings) -> str:
     from ldv_logboek.storage.client import redact
 
