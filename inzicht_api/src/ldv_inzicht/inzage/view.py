@@ -145,6 +145,12 @@ def _processing_out(p: Processing) -> ProcessingOut:
     )
 
 
+def _sentence(text: str) -> str:
+    """`text` with a capital first letter, as a heading."""
+    text = text.strip()
+    return text[:1].upper() + text[1:]
+
+
 def build_response(result: InzageResult) -> InzageResponse:
     """Group `result` per trace (newest first), per organisation (in order of first processing)."""
     by_trace: dict[str, list[ProcessingOut]] = defaultdict(list)
@@ -158,7 +164,10 @@ def build_response(result: InzageResult) -> InzageResponse:
             groups.setdefault(item.organisation.id, OrganisationGroup(organisation=item.organisation, processings=[]))
             groups[item.organisation.id].processings.append(item)
         first = items[0]
-        title = first.register_entry.name if first.register_entry else first.action
+        # The first action names this particular processing ("Aanvraag huurtoeslag doorsturen
+        # naar Dienst Toeslagen"); its register name is generic and repeats when many life
+        # events start at the same portal. The register name is shown on each processing.
+        title = _sentence(first.action) or (first.register_entry.name if first.register_entry else "")
         traces.append(
             TraceOut(
                 trace_id=first.trace_id,
