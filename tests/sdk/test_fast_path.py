@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from ldv_logboek.pseudonym import pseudonymise
 from ldv_logboek.validation import check_record
 from ldv_sdk import records as rec
 from ldv_sdk.pseudonyms import Pseudonymiser
+from ldv_sdk.spool import Spool
 from ldv_sdk.testing import capture_ldv
 from opentelemetry.sdk.trace import TracerProvider
 
@@ -168,6 +168,22 @@ def test_record_encoder_writes_what_json_dumps_writes(record: rec.Record) -> Non
     assert json.loads(text).keys() == record.keys()
 
 
+@pytest.mark.parametrize("record", _records_to_encode())
+def test_encoding_a_built_record_writes_what_json_dumps_writes(record: rec.Record) -> None:
+    # The runtime's path: `built` trusts span_to_record's ids and times, and falls back when the
+    # resource or scope is not the runtime's own.
+    encode = rec.RecordEncoder({attr.SERVICE_NAME: "svc", attr.ORGANISATION: "org"}, ["ldv_sdk", "0.1.0"])
+    for untouched in (True, False):
+        made_by_span_to_record = type(record.get("start_time_ns")) is int and all(
+            c in "0123456789abcdef" for c in str(record.get("span_id"))
+        )
+        if untouched and (
+            record.get("resource") != {attr.SERVICE_NAME: "svc", attr.ORGANISATION: "org"} or not made_by_span_to_record
+        ):
+            continue  # the runtime only says "untouched" for its own records, with its own resource
+        assert encode.built(record, resource_untouched=untouched) == json.dumps(record, **DUMPS)
+
+
 def test_spooled_body_is_the_json_of_the_captured_record(tmp_path: Path) -> None:
     """The spool's text and the test sink's dict are one record: same pipeline, same content."""
 
@@ -189,8 +205,9 @@ def test_spooled_body_is_the_json_of_the_captured_record(tmp_path: Path) -> None
         assert record["attributes"]["dpl.ext.opmerking"] == 'aanvraag "spoed"\n'
         assert record["resource"] == {attr.SERVICE_NAME: "bijstand-api", attr.ORGANISATION: "gemeente-amsterdam"}
         assert BSN not in body
-    with sqlite3.connect(tmp_path / "spool.sqlite3") as db:  # closed spool: plain SQLite reads it
-        assert db.execute("SELECT count(*) FROM records").fetchone()[0] == 2
+    reopened = Spool(tmp_path / "spool.sqlite3")  # what a restart finds: the same two records
+    assert [item.body for item in reopened.peek(10)] == bodies and len(reopened) == 2
+    reopened.close()
 
 
 def test_a_bsn_in_the_configured_resource_is_still_redacted(caplog: pytest.LogCaptureFixture) -> None:

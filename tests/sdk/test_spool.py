@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -9,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from ldv_sdk.errors import ConfigurationError, SpoolFull
-from ldv_sdk.spool import Spool
+from ldv_sdk.spool import Spool, frame
 
 
 def test_fifo_ack_and_survives_reopen(tmp_path: Path) -> None:
@@ -75,11 +79,99 @@ def test_one_process_per_spool_file(tmp_path: Path) -> None:
     Spool(tmp_path / "s.db").close()
 
 
-def test_wal_mode(tmp_path: Path) -> None:
+def test_a_record_is_in_the_segment_file_when_put_returns(tmp_path: Path) -> None:
+    """Durable against a crash of the process: the bytes are in the file (page cache), not in a buffer of ours."""
+    spool = Spool(tmp_path / "s.db")
+    spool.put('{"x":"zichtbaar"}')
+    on_disk = b"".join(p.read_bytes() for p in (tmp_path / "s.db.segments").iterdir())
+    assert b'{"x":"zichtbaar"}' in on_disk
+    spool.close()
+
+
+def test_acknowledged_records_stay_done_after_a_crash_and_the_rest_comes_back(tmp_path: Path) -> None:
+    """SIGKILL of the owning process: what was acknowledged is not sent again, the rest is."""
+    script = (
+        "import os, signal, sys\n"
+        "from ldv_sdk.spool import Spool, frame\n"
+        "s = Spool(sys.argv[1])\n"
+        "s.put_many(['a', 'b', 'c', 'd'])\n"
+        "batch = s.peek(4)\n"
+        "s.ack([batch[0].seq, batch[2].seq])\n"  # c is settled out of order: it may come back, a may not
+        "s.put('e')\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script, str(tmp_path / "s.db")], timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    spool = Spool(tmp_path / "s.db")
+    assert [s.body for s in spool.peek(10)] == ["b", "c", "d", "e"] and len(spool) == 4
+    spool.close()
+
+
+def test_a_torn_last_record_is_skipped_and_the_spool_goes_on(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    spool = Spool(tmp_path / "s.db")
+    spool.put_many(["a", "b"])
+    spool.close()
+    (segment,) = (tmp_path / "s.db.segments").iterdir()
+    whole = frame("c")
+    for torn in (whole[:3], whole[:-1], whole[:-1] + b"X"):  # cut header, cut body, bad CRC
+        with segment.open("ab") as f:
+            f.write(torn)
+        with caplog.at_level(logging.WARNING, logger="ldv_sdk"):
+            reopened = Spool(tmp_path / "s.db")
+        assert [s.body for s in reopened.peek(10)] == ["a", "b"] and len(reopened) == 2
+        assert "torn record" in caplog.text
+        reopened.close()
+        segment.write_bytes(segment.read_bytes()[: -len(torn)])
+    reopened = Spool(tmp_path / "s.db")
+    reopened.put("d")
+    assert [s.body for s in reopened.peek(10)] == ["a", "b", "d"]
+    reopened.close()
+
+
+def test_segments_rotate_and_go_once_acknowledged(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "s.db", segment_bytes=200)
+    bodies = [f'{{"n":{i},"pad":"{"x" * 40}"}}' for i in range(30)]
+    for body in bodies:
+        spool.put(body)
+    segments = tmp_path / "s.db.segments"
+    assert len(list(segments.iterdir())) > 5
+    seen: list[str] = []
+    while batch := spool.peek(7):
+        seen += [s.body for s in batch]
+        spool.ack(s.seq for s in batch)
+    assert seen == bodies and len(spool) == 0
+    assert len(list(segments.iterdir())) == 1  # only the segment being written
+    spool.close()
+    reopened = Spool(tmp_path / "s.db", segment_bytes=200)
+    assert reopened.peek(10) == [] and len(reopened) == 0
+    reopened.close()
+
+
+def test_full_sync_mode_keeps_the_same_guarantees(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "s.db", sync="full")
+    spool.put("a")
+    spool.put_many(["b"])
+    spool.ack([spool.peek(1)[0].seq])
+    spool.close()
+    reopened = Spool(tmp_path / "s.db", sync="full")
+    assert [s.body for s in reopened.peek(10)] == ["b"]
+    reopened.close()
+
+
+def test_records_of_an_older_sqlite_spool_are_taken_over(tmp_path: Path) -> None:
     import sqlite3
 
-    Spool(tmp_path / "s.db").close()
-    assert sqlite3.connect(tmp_path / "s.db").execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    with sqlite3.connect(tmp_path / "s.db") as db:  # the table an SDK before the log kept its records in
+        db.execute("CREATE TABLE records (seq INTEGER PRIMARY KEY, body TEXT NOT NULL)")
+        db.executemany("INSERT INTO records(body) VALUES (?)", [("oud-1",), ("oud-2",)])
+    db.close()
+    spool = Spool(tmp_path / "s.db")
+    spool.put("nieuw")
+    assert [s.body for s in spool.peek(10)] == ["oud-1", "oud-2", "nieuw"] and len(spool) == 3
+    spool.close()
+    reopened = Spool(tmp_path / "s.db")
+    assert len(reopened) == 3  # moved once, not twice
+    reopened.close()
 
 
 def test_throughput_is_well_above_20k_per_second(tmp_path: Path) -> None:

@@ -58,15 +58,18 @@ class LdvConfig:
     A call through an instrumented HTTP client to a matching URL sets
     `dpl.read.externalReadAPI_id` on the calling action."""
     spool_path: Path = Path(".ldv/spool.sqlite3")
-    """The SQLite file of the durable local spool (WAL mode). One process per file."""
+    """The durable local spool: a SQLite file (WAL) with the progress and the dead letters; the
+    records themselves go to append-only segment files in the directory `<spool_path>.segments/`.
+    One process per spool (lock file `<spool_path>.lock`)."""
     spool_max_records: int = 1_000_000
     """Bound of the spool; what happens when it is full is `spool_full_policy`."""
     spool_full_policy: SpoolFullPolicy = "block"
     """`block`: a processing waits until the sender has made room (the service slows down to the
     pace of the collector, nothing is lost); `fail`: raise `SpoolFull` in the processing."""
     spool_sync: Literal["normal", "full"] = "normal"
-    """SQLite `synchronous`: `normal` survives a crash of the process (the record is in the WAL
-    file before the processing returns); `full` also survives a power loss, at an fsync per record."""
+    """`normal` survives a crash of the process (the record is written to the segment file, in the
+    page cache, before the processing returns); `full` also survives a power loss, at an fdatasync
+    per record (and SQLite `synchronous=FULL` for the progress)."""
     failure_policy: FailurePolicy = "open"
     """`open`: logging never breaks the host code (problems become warnings, values are never
     logged); `closed`: a processing that cannot be logged durably raises `LoggingFailed`."""

@@ -48,6 +48,11 @@ _KIND = {
 }
 
 
+# Keyed by id(): enum members are singletons, and Enum.__hash__ runs in Python on every lookup.
+_STATUS_BY_ID = {id(code): name for code, name in _STATUS.items()}
+_KIND_BY_ID = {id(kind): name for kind, name in _KIND.items()}
+
+
 def _plain(value: Any) -> Any:
     # OTel keeps sequence attributes as tuples; JSON and the OTLP encoder want lists.
     return list(value) if isinstance(value, tuple) else value
@@ -73,7 +78,11 @@ def span_to_record(span: ReadableSpan, resource: Mapping[str, Any]) -> Record:
     parent = span.parent
     status = span.status
     scope = span.instrumentation_scope
-    events = span.events
+    # The SDK's `events` property copies its list into a tuple on every read; the list itself
+    # is enough to see that there are none (the usual case). Anything else takes the property.
+    events = getattr(span, "_events", None)
+    if events is None or type(events).__name__ != "BoundedList":
+        events = span.events
     state = ctx.trace_state
     attributes = _attribute_dict(span)
     for key, value in attributes.items():
@@ -84,11 +93,11 @@ def span_to_record(span: ReadableSpan, resource: Mapping[str, Any]) -> Record:
         "span_id": f"{ctx.span_id:016x}",
         "parent_span_id": f"{parent.span_id:016x}" if parent is not None and parent.is_valid else "",
         "name": span.name,
-        "kind": _KIND.get(span.kind, "Internal"),
+        "kind": _KIND_BY_ID.get(id(span.kind), "Internal"),
         "trace_state": state.to_header() if state else "",
         "start_time_ns": span.start_time or 0,
         "end_time_ns": span.end_time or 0,
-        "status": _STATUS[status.status_code],
+        "status": _STATUS_BY_ID.get(id(status.status_code)) or _STATUS[status.status_code],
         "status_message": status.description or "",
         "attributes": attributes,
         "resource": dict(resource),
@@ -355,6 +364,29 @@ class RecordEncoder:
         self._resource = dict(resource)
         self._scope = list(scope)
         self._tail = ',"resource":' + _encode_fragment(self._resource) + ',"scope":' + _encode_fragment(self._scope)
+
+    def built(self, record: Record, *, resource_untouched: bool) -> str:
+        """`self(record)` for a record made by span_to_record with this encoder's resource and scope.
+
+        The record pipeline (guard_bsn, check_and_fix, pseudonymise_subject) only changes the
+        texts and the attributes, never the ids, kind, status or times span_to_record wrote (hex,
+        enum names and ints), so they are written without the checks `__call__` makes. With
+        `resource_untouched` (the guard knew the resource clean) the resource and scope are this
+        runtime's own and their encoding is reused. Held equal to `__call__` in tests/sdk/test_fast_path.py.
+        """
+        if not resource_untouched or len(record) != _RECORD_KEYS or record["scope"] != self._scope:
+            return self(record)
+        events = record["events"]
+        return (
+            f'{{"trace_id":"{record["trace_id"]}","span_id":"{record["span_id"]}",'
+            f'"parent_span_id":"{record["parent_span_id"]}",'
+            f'"name":{encode_basestring(record["name"])},"kind":"{record["kind"]}",'
+            f'"trace_state":{encode_basestring(record["trace_state"])},'
+            f'"start_time_ns":{record["start_time_ns"]},"end_time_ns":{record["end_time_ns"]},'
+            f'"status":"{record["status"]}",'
+            f'"status_message":{encode_basestring(record["status_message"])},'
+            f'"attributes":{_encode_fragment(record["attributes"])}{self._tail}'
+        ) + (',"events":' + _encode_fragment(events) + "}" if events else ',"events":[]}')
 
     def __call__(self, record: Record) -> str:
         """The JSON text of a record in span_to_record's shape (key order included)."""

@@ -107,7 +107,7 @@ class Runtime:
 
     def _to_spool(self, record: rec.Record) -> None:
         assert self.spool is not None
-        self.spool.put(self._encode(record))
+        self.spool.put(self._encode.built(record, resource_untouched=self._resource_clean))
 
     def emit(self, span: ReadableSpan) -> None:
         """Pseudonymise, guard, check and store one finished span. Raises when it cannot be stored

@@ -1,12 +1,25 @@
-"""The durable local spool: SQLite in WAL mode between a processing and the collector.
+"""The durable local spool: an append-only record log between a processing and the collector.
 
-A record is written (committed to the WAL file) before the processing returns, so a crash
-of the process loses nothing (`sync="full"` also survives a power loss, at an fsync per record); the sender deletes it only after the collector acknowledged it.
-Records the collector rejects as invalid move to `dead_letters` with the reason, so they are
-neither retried forever nor lost. One process per spool file (an exclusive lock file).
+Layout, for `path` = `spool_path` (default `.ldv/spool.sqlite3`):
 
-Policy when full (`max_records` pending records): `block` waits for the sender to make room;
-`fail` raises `SpoolFull`. A record is never dropped silently.
+- `<path>.segments/<n>.seg`: the records, each one frame `length (u32 LE) | crc32 (u32 LE) | body
+  (UTF-8 JSON)`, appended with one `write()` to a segment file opened with O_APPEND. When `put`
+  returns, the record is in the operating system's page cache, which survives a crash (SIGKILL)
+  of the process; `sync="full"` also `fdatasync`s the segment before `put` returns (power-loss
+  safe, slower). Segments rotate at `segment_bytes` and are deleted once every record in them is
+  acknowledged. Every open starts a new segment; the older ones are only read.
+- `<path>` (SQLite, WAL): the progress (the position before which every record was acknowledged
+  or dead-lettered, committed after each acknowledged batch) and the dead letters.
+- `<path>.lock`: one process per spool (an exclusive lock).
+
+Delivery is at-least-once: a restart resumes at the last committed progress, so a batch acknowledged
+just before a crash may be sent again; the Logboek reads with dedup by (trace_id, span_id), so
+each record shows once. A torn last frame (a write cut short by the crash, of a `put` that never
+returned) fails its length or CRC check and is skipped with a warning.
+
+Records the collector rejects as invalid move to the dead letters with the reason, so they are
+neither retried forever nor lost. Policy when full (`max_records` pending records): `block` waits
+for the sender to make room; `fail` raises `SpoolFull`. A record is never dropped silently.
 """
 
 from __future__ import annotations
@@ -14,9 +27,11 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+import struct
 import threading
 import time
-from collections.abc import Iterable, Sequence
+import zlib
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -26,9 +41,9 @@ from ldv_sdk.errors import ConfigurationError, SpoolFull
 log = logging.getLogger("ldv_sdk")
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS records (
-    seq INTEGER PRIMARY KEY,
-    body TEXT NOT NULL
+CREATE TABLE IF NOT EXISTS progress (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    position INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS dead_letters (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -37,8 +52,15 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     reason TEXT NOT NULL,
     dead_at_ns INTEGER NOT NULL
 );
+CREATE INDEX IF NOT EXISTS dead_letters_spooled_seq ON dead_letters(spooled_seq);
 """
 BLOCK_WARNING_INTERVAL_S = 10.0
+DEFAULT_SEGMENT_BYTES = 16 * 1024 * 1024
+SEGMENT_SUFFIX = ".seg"
+_HEADER = struct.Struct("<II")  # body length, crc32 of the body
+_OFFSET_BITS = 40  # a record's seq is (segment number << 40) | its offset in the segment
+_OFFSET_MASK = (1 << _OFFSET_BITS) - 1
+_READ_CHUNK = 256 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +81,12 @@ class DeadLetter:
     dead_at_ns: int
 
 
+def frame(body: str) -> bytes:
+    """The bytes of one record in a segment (header + UTF-8 body)."""
+    data = body.encode()
+    return _HEADER.pack(len(data), zlib.crc32(data)) + data
+
+
 class Spool:
     """A bounded, durable FIFO of records (JSON text), safe to use from several threads."""
 
@@ -69,47 +97,137 @@ class Spool:
         max_records: int = 1_000_000,
         full_policy: Literal["block", "fail"] = "block",
         sync: Literal["normal", "full"] = "normal",
+        segment_bytes: int = DEFAULT_SEGMENT_BYTES,
     ) -> None:
         self.path = Path(path)
         self.max_records = max_records
         self.full_policy = full_policy
+        self.sync_full = sync == "full"
+        self.segment_bytes = segment_bytes
+        self.segments_dir = self.path.with_name(self.path.name + ".segments")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock_fd = _lock_exclusive(self.path.with_name(self.path.name + ".lock"))
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
-        # One process per spool (the lock file): exclusive locking spares SQLite its shared-memory
-        # index and lock calls on every commit, which is most of the cost of a one-record commit.
-        self._db.execute("PRAGMA locking_mode=EXCLUSIVE")
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(f"PRAGMA synchronous={sync.upper()}")
-        self._db.executescript(SCHEMA)
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
-        self._pending = self._db.execute("SELECT count(*) FROM records").fetchone()[0]
+        self._sleepers = 0  # threads waiting on _changed: `put` only notifies when there are some
         self._closed = False
+        try:
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+            self._db.execute("PRAGMA locking_mode=EXCLUSIVE")
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(f"PRAGMA synchronous={sync.upper()}")
+            self._db.executescript(SCHEMA)
+            self.segments_dir.mkdir(exist_ok=True)
+            self._open_log()
+        except BaseException:
+            _unlock(self._lock_fd)
+            raise
+
+    # -- opening: recovery ---------------------------------------------------------------------
+
+    def _open_log(self) -> None:
+        row = self._db.execute("SELECT position FROM progress WHERE id = 1").fetchone()
+        committed = row[0] if row else 0
+        first_seg = committed >> _OFFSET_BITS
+        # Valid end of each sealed segment, ascending; the active one is the last key.
+        self._ends: dict[int, int] = {}
+        self._pending = 0
+        for seg in sorted(_segment_numbers(self.segments_dir)):
+            if seg < first_seg:  # fully acknowledged before a crash cut the clean-up short
+                self._segment_path(seg).unlink(missing_ok=True)
+                continue
+            start = committed & _OFFSET_MASK if seg == first_seg else 0
+            count, end, size = _scan(self._segment_path(seg), start)
+            if end < size:
+                log.warning(
+                    "LDV spool: skipped %d bytes of a torn record at the end of segment %d (a write cut short by a crash)",
+                    size - end,
+                    seg,
+                )
+            self._ends[seg] = end
+            self._pending += count
+        self._active = max([*self._ends, first_seg]) + 1
+        self._fd = self._create_segment(self._active)
+        self._size = 0
+        self._ends[self._active] = 0  # the active segment's end is _size
+        self._position = self._normalise(committed if committed else (min(self._ends) << _OFFSET_BITS))
+        self._drop_segments_before(self._position >> _OFFSET_BITS)
+        self._peeked: dict[int, tuple[int, str]] = {}  # seq -> (next seq, body), read but not settled
+        self._settled: dict[int, int] = {}  # seq -> next seq, settled after _position (out of order)
+        self._migrate_sqlite_records()
+
+    def _segment_path(self, seg: int) -> Path:
+        return self.segments_dir / f"{seg:012d}{SEGMENT_SUFFIX}"
+
+    def _create_segment(self, seg: int) -> int:
+        fd = os.open(self._segment_path(seg), os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_EXCL, 0o600)
+        if self.sync_full:
+            _fsync_dir(self.segments_dir)
+        return fd
+
+    def _migrate_sqlite_records(self) -> None:
+        # Spools of SDK versions before the log kept their records in a SQLite table: move them.
+        if not self._db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'records'").fetchone():
+            return
+        bodies = [body for (body,) in self._db.execute("SELECT body FROM records ORDER BY seq")]
+        if bodies:
+            self._append(b"".join(frame(b) for b in bodies), sync=True)
+            self._pending += len(bodies)
+        self._db.execute("DROP TABLE records")
 
     # -- writing ---------------------------------------------------------------------------
 
     def put(self, body: str) -> None:
-        """Append one record; it is in the WAL file when this returns.
+        """Append one record; it is in the segment file (page cache; on disk with `sync="full"`) when this returns.
 
         Raises SpoolFull (policy `fail`) or waits (policy `block`) while the spool is full.
         """
+        data = body.encode()
+        record = _HEADER.pack(len(data), zlib.crc32(data)) + data
         with self._lock:
-            self._wait_for_room(1)
-            self._db.execute("INSERT INTO records(body) VALUES (?)", (body,))
+            if self._pending >= self.max_records or self._closed:
+                self._wait_for_room(1)
+            self._append(record, self.sync_full)
             self._pending += 1
-            self._changed.notify_all()
+            if self._sleepers:
+                self._changed.notify_all()
 
     def put_many(self, bodies: Sequence[str]) -> None:
-        """Append several records in one transaction (all or nothing)."""
+        """Append several records with one write (all or nothing)."""
         if not bodies:
             return
+        records = b"".join(frame(b) for b in bodies)
         with self._lock:
             self._wait_for_room(len(bodies))
-            with _transaction(self._db):
-                self._db.executemany("INSERT INTO records(body) VALUES (?)", [(b,) for b in bodies])
+            self._append(records, self.sync_full)
             self._pending += len(bodies)
-            self._changed.notify_all()
+            if self._sleepers:
+                self._changed.notify_all()
+
+    def _append(self, data: bytes, sync: bool) -> None:
+        """One write at the end of the active segment; on any failure the segment is cut back."""
+        fd = self._fd
+        try:
+            written = os.write(fd, data)
+            if written != len(data):
+                raise OSError(f"short write to the LDV spool ({written} of {len(data)} bytes; disk full?)")
+            if sync:
+                os.fdatasync(fd)
+        except BaseException:
+            # Never leave half a frame in front of the next record.
+            os.ftruncate(fd, self._size)
+            raise
+        self._size += written
+        if self._size >= self.segment_bytes:
+            self._rotate()
+
+    def _rotate(self) -> None:
+        self._ends[self._active] = self._size
+        os.close(self._fd)
+        self._active += 1
+        self._fd = self._create_segment(self._active)
+        self._size = 0
+        self._ends[self._active] = 0
 
     def has_room(self) -> bool:
         """False when the next `put` would block or fail."""
@@ -124,52 +242,129 @@ class Spool:
             raise SpoolFull(f"the LDV spool {self.path} is full ({self._pending} records pending)")
         warned = time.monotonic()
         log.warning("LDV spool is full (%d records pending): processings wait for the sender", self._pending)
-        while self._pending + n > self.max_records and not self._closed:
-            self._changed.wait(timeout=1.0)
-            if time.monotonic() - warned > BLOCK_WARNING_INTERVAL_S:
-                log.warning("LDV spool still full (%d records pending): is the collector reachable?", self._pending)
-                warned = time.monotonic()
+        self._sleepers += 1
+        try:
+            while self._pending + n > self.max_records and not self._closed:
+                self._changed.wait(timeout=1.0)
+                if time.monotonic() - warned > BLOCK_WARNING_INTERVAL_S:
+                    log.warning("LDV spool still full (%d records pending): is the collector reachable?", self._pending)
+                    warned = time.monotonic()
+        finally:
+            self._sleepers -= 1
         if self._closed:
             raise RuntimeError("the spool is closed")
 
     # -- reading and acknowledging ------------------------------------------------------------
 
+    def _end_of(self, seg: int) -> int:
+        return self._size if seg == self._active else self._ends[seg]
+
+    def _normalise(self, position: int) -> int:
+        """The same place in the log, moved past the ends of sealed segments."""
+        seg, offset = position >> _OFFSET_BITS, position & _OFFSET_MASK
+        while seg != self._active and (seg not in self._ends or offset >= self._ends[seg]):
+            later = [s for s in self._ends if s > seg]
+            seg, offset = (min(later), 0) if later else (self._active, 0)
+        return (seg << _OFFSET_BITS) | offset
+
     def peek(self, limit: int) -> list[Spooled]:
         """The oldest `limit` pending records, left in place until `ack` or `dead_letter`."""
+        out: list[Spooled] = []
         with self._lock:
-            rows = self._db.execute("SELECT seq, body FROM records ORDER BY seq LIMIT ?", (limit,)).fetchall()
-        return [Spooled(seq, body) for seq, body in rows]
+            if self._closed:
+                return out
+            position = self._normalise(self._position)
+            while len(out) < limit:
+                seg, offset = position >> _OFFSET_BITS, position & _OFFSET_MASK
+                end = self._end_of(seg)
+                if offset < end:
+                    position = self._read_segment(seg, offset, end, limit, out)
+                if len(out) >= limit or seg == self._active:
+                    break
+                position = self._normalise(position)
+        return out
+
+    def _read_segment(self, seg: int, offset: int, end: int, limit: int, out: list[Spooled]) -> int:
+        """Read pending frames of `seg` from `offset` into `out`; the position after the last one read."""
+        base = seg << _OFFSET_BITS
+        settled = self._settled
+        fd = os.open(self._segment_path(seg), os.O_RDONLY)
+        try:
+            buf = b""
+            buf_at = offset
+            while offset < end and len(out) < limit:
+                at = offset - buf_at
+                if at + _HEADER.size > len(buf):
+                    buf, buf_at, at = os.pread(fd, max(_READ_CHUNK, _HEADER.size), offset), offset, 0
+                    if len(buf) < _HEADER.size:
+                        break
+                length, crc = _HEADER.unpack_from(buf, at)
+                stop = offset + _HEADER.size + length
+                if stop > end:
+                    break
+                if at + _HEADER.size + length > len(buf):
+                    buf, buf_at, at = os.pread(fd, max(_READ_CHUNK, _HEADER.size + length), offset), offset, 0
+                data = buf[at + _HEADER.size : at + _HEADER.size + length]
+                if len(data) != length or zlib.crc32(data) != crc:
+                    break  # cannot happen below the scanned end unless the file was changed under us
+                seq = base | offset
+                offset = stop
+                if seq in settled:
+                    continue
+                body = data.decode()
+                self._peeked[seq] = (base | offset, body)
+                out.append(Spooled(seq, body))
+        finally:
+            os.close(fd)
+        return base | offset
+
+    def _settle(self, seqs: Iterable[int]) -> int:
+        """Mark peeked records as done and move the committed progress past them; how many were settled."""
+        done = 0
+        for seq in seqs:
+            item = self._peeked.pop(seq, None)
+            if item is not None:
+                self._settled[seq] = item[0]
+                done += 1
+        if not done:
+            return 0
+        position = self._normalise(self._position)
+        while position in self._settled:
+            position = self._normalise(self._settled.pop(position))
+        if position != self._position:
+            self._position = position
+            self._db.execute("INSERT OR REPLACE INTO progress(id, position) VALUES (1, ?)", (position,))
+            self._drop_segments_before(position >> _OFFSET_BITS)
+        self._pending -= done
+        self._changed.notify_all()
+        return done
+
+    def _drop_segments_before(self, first: int) -> None:
+        for seg in [s for s in self._ends if s < first]:
+            del self._ends[seg]
+            self._segment_path(seg).unlink(missing_ok=True)
 
     def ack(self, seqs: Iterable[int]) -> None:
-        """Delete delivered records."""
-        params = [(s,) for s in seqs]
-        if not params:
-            return
+        """Mark delivered records as done (their segment is deleted once all its records are)."""
         with self._lock:
-            with _transaction(self._db):
-                before = self._db.total_changes
-                self._db.executemany("DELETE FROM records WHERE seq = ?", params)
-                removed = self._db.total_changes - before
-            self._pending -= removed
-            self._changed.notify_all()
+            self._settle(list(seqs))
 
     def dead_letter(self, items: Iterable[tuple[int, str]]) -> None:
-        """Move records the collector refused to `dead_letters`, each with its reason."""
-        params = [(seq, reason, time.time_ns()) for seq, reason in items]
-        if not params:
+        """Move records the collector refused to the dead letters, each with its reason."""
+        items = list(items)
+        if not items:
             return
+        now = time.time_ns()
         with self._lock:
+            rows = [(seq, self._peeked[seq][1], reason, now) for seq, reason in items if seq in self._peeked]
             with _transaction(self._db):
+                # A record dead-lettered just before a crash comes back once more: keep one letter.
                 self._db.executemany(
-                    "INSERT INTO dead_letters(spooled_seq, body, reason, dead_at_ns) "
-                    "SELECT seq, body, ?2, ?3 FROM records WHERE seq = ?1",
-                    params,
+                    "INSERT INTO dead_letters(spooled_seq, body, reason, dead_at_ns) SELECT ?1, ?2, ?3, ?4 "
+                    "WHERE NOT EXISTS (SELECT 1 FROM dead_letters WHERE spooled_seq = ?1)",
+                    rows,
                 )
-                before = self._db.total_changes
-                self._db.executemany("DELETE FROM records WHERE seq = ?", [(p[0],) for p in params])
-                removed = self._db.total_changes - before
-            self._pending -= removed
-            self._changed.notify_all()
+            self._settle(seq for seq, *_ in rows)
 
     def dead_letters(self) -> list[DeadLetter]:
         """Every record the collector refused, oldest first."""
@@ -180,12 +375,14 @@ class Spool:
     def requeue_dead_letters(self) -> int:
         """Put every dead letter back in the queue (after the collector or the record was fixed)."""
         with self._lock:
-            with _transaction(self._db):
-                n = self._db.execute("INSERT INTO records(body) SELECT body FROM dead_letters ORDER BY seq").rowcount
+            bodies = [body for (body,) in self._db.execute("SELECT body FROM dead_letters ORDER BY seq")]
+            if bodies:
+                # On disk before the letters go: a crash in between gives a duplicate, never a loss.
+                self._append(b"".join(frame(b) for b in bodies), sync=True)
                 self._db.execute("DELETE FROM dead_letters")
-            self._pending += n
-            self._changed.notify_all()
-        return n
+                self._pending += len(bodies)
+                self._changed.notify_all()
+        return len(bodies)
 
     # -- waiting ----------------------------------------------------------------------------
 
@@ -193,15 +390,22 @@ class Spool:
         """Pending records (not counting dead letters)."""
         return self._pending
 
+    def _wait(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        self._sleepers += 1
+        try:
+            return self._changed.wait_for(predicate, timeout=timeout)
+        finally:
+            self._sleepers -= 1
+
     def wait_for_records(self, timeout: float) -> bool:
         """Wait until a record is pending; False on timeout."""
         with self._lock:
-            return self._changed.wait_for(lambda: self._pending > 0 or self._closed, timeout=timeout)
+            return self._wait(lambda: self._pending > 0 or self._closed, timeout)
 
     def wait_until_empty(self, timeout: float) -> bool:
         """Wait until every pending record was delivered or dead-lettered; False on timeout."""
         with self._lock:
-            return self._changed.wait_for(lambda: self._pending == 0, timeout=timeout)
+            return self._wait(lambda: self._pending == 0, timeout)
 
     def close(self) -> None:
         with self._lock:
@@ -209,8 +413,36 @@ class Spool:
                 return
             self._closed = True
             self._changed.notify_all()
+            os.close(self._fd)
             self._db.close()
         _unlock(self._lock_fd)
+
+
+def _segment_numbers(directory: Path) -> list[int]:
+    out = []
+    for entry in os.listdir(directory):
+        stem, dot, suffix = entry.partition(".")
+        if dot and "." + suffix == SEGMENT_SUFFIX and stem.isdigit():
+            out.append(int(stem))
+    return out
+
+
+def _scan(path: Path, start: int) -> tuple[int, int, int]:
+    """(frames from `start` up to the first torn or corrupt one, the offset where that is, file size)."""
+    data = path.read_bytes()
+    size = len(data)
+    view = memoryview(data)
+    count = 0
+    offset = start
+    header = _HEADER.size
+    while offset + header <= size:
+        length, crc = _HEADER.unpack_from(data, offset)
+        stop = offset + header + length
+        if stop > size or zlib.crc32(view[offset + header : stop]) != crc:
+            break
+        count += 1
+        offset = stop
+    return count, min(offset, size), size
 
 
 class _transaction:
@@ -224,6 +456,14 @@ class _transaction:
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _lock_exclusive(path: Path) -> int | None:
