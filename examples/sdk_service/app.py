@@ -5,7 +5,7 @@ Run (with a collector on localhost:4318, e.g. `ldv serve`):
     LDV_PSEUDONYM_KEY=a-key-of-at-least-16-bytes .venv/bin/uvicorn examples.sdk_service.app:app --port 8001
 
 then `curl localhost:8001/huurtoeslag/123456782`. The record of the processing goes to the
-spool (.ldv/spool.sqlite3) and from there to the collector; the call to the Belastingdienst
+spool (.ldv/spool.sqlite3 and its .segments/ log) and from there to the collector; the call to the Belastingdienst
 carries traceparent/tracestate, and the record names the Belastingdienst's read API.
 """
 
