@@ -13,11 +13,15 @@ REGISTER_ENV = "LDV_DEMO_REGISTER"
 def demo_register_dir() -> Path:
     """The folder with the demo register's YAML files.
 
-    `LDV_DEMO_REGISTER` names another folder; by default the repository's `demo/register`
-    (the suite is installed editable from a checkout, see the Makefile).
+    `LDV_DEMO_REGISTER` names another folder; by default the copy packed into the wheel, or
+    the repository's `demo/register` when the suite is installed editable from a checkout.
     """
     if override := os.environ.get(REGISTER_ENV):
         return Path(override)
+    # An installed wheel carries a copy next to this module (see the root pyproject.toml).
+    packaged = Path(__file__).resolve().parent / "register_files"
+    if packaged.is_dir():
+        return packaged
     # cli/src/ldv_suite/demo/register.py -> the repository root is four folders up.
     return Path(__file__).resolve().parents[4] / "demo" / "register"
 
