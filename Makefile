@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DATA_DIR ?= .ldv-data
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test bench clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,19 @@ install: $(BIN)/python
 demo: install
 	$(BIN)/ldv demo --data-dir $(DATA_DIR)
 
-test: install
+# The citizen page is tested in a real headless Chromium: Debian's, never a downloaded build.
+browser:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian's chromium for the citizen page tests"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "the citizen page tests need Debian's chromium: sudo apt-get install chromium"; exit 1; \
+	  fi; \
+	fi
+
+test: install browser
 	$(BIN)/python -m pytest
 
 bench: install
