@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DATA_DIR ?= .ldv-data
 
-.PHONY: install demo test bench clean browser
+.PHONY: install demo test lint bench clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,12 @@ browser:
 	  fi; \
 	fi
 
-test: install browser
+# Static checks: unused names, import order, syntax (ruff) and types (mypy) of every component.
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy logboek/src/ldv_logboek collector/src/ldv_collector inzicht_api/src/ldv_inzicht sdk/src/ldv_sdk cli/src/ldv_suite
+
+test: install browser lint
 	$(BIN)/python -m pytest
 
 bench: install

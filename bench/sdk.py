@@ -29,12 +29,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ldv_logboek import attributes as attr
-from ldv_logboek.pseudonym import pseudonymise
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
 import ldv_sdk
+from ldv_logboek import attributes as attr
+from ldv_logboek.pseudonym import pseudonymise
 from ldv_sdk.spool import Spool
 
 KEY = b"bench-organisation-key-0123456789"

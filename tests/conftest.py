@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ldv_logboek import LogRecord, attributes as attr
+from ldv_logboek import LogRecord
+from ldv_logboek import attributes as attr
 from ldv_logboek.storage import LogStore, connect
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

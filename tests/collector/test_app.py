@@ -11,11 +11,11 @@ from google.protobuf import json_format
 from google.rpc import code_pb2, status_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
+from ldv_collector import CollectorSettings, create_app
 from ldv_logboek import LogRecord
 from ldv_logboek import attributes as attr
 from ldv_logboek.pseudonym import pseudonymise
 from ldv_logboek.storage import LogStore, RecordQuery, StorageUnavailable
-from ldv_collector import CollectorSettings, create_app
 from tests.collector.helpers import VALID_BSN, AsgiClient, ldv_attributes, make_request, make_span, to_otlp_json
 
 PROTOBUF = {"Content-Type": "application/x-protobuf"}

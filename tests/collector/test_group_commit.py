@@ -8,11 +8,10 @@ import uuid
 import httpx
 import pytest
 
+from ldv_collector import CollectorSettings, GroupCommitWriter, WriterStopped, create_app
 from ldv_logboek import attributes as attr
 from ldv_logboek.storage import LogStore, RecordQuery
-from ldv_collector import CollectorSettings, GroupCommitWriter, WriterStopped, create_app
 from tests.collector.helpers import ldv_attributes, make_request, make_span
-
 from tests.conftest import make_record
 
 

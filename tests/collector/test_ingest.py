@@ -6,10 +6,10 @@ import os
 
 import pytest
 
-from ldv_logboek import attributes as attr
-from ldv_logboek.pseudonym import pseudonymise
 from ldv_collector.ingest import Ingester
 from ldv_collector.settings import CollectorSettings
+from ldv_logboek import attributes as attr
+from ldv_logboek.pseudonym import pseudonymise
 from tests.collector.helpers import (
     ACTIVITY,
     ORGANISATION,

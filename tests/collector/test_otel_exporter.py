@@ -15,11 +15,11 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
+from ldv_collector import CollectorSettings, create_app
 from ldv_logboek import Status
 from ldv_logboek import attributes as attr
 from ldv_logboek.pseudonym import pseudonymise
 from ldv_logboek.storage import LogStore, RecordQuery
-from ldv_collector import CollectorSettings, create_app
 from tests.collector.helpers import ACTIVITY, ORGANISATION, VALID_BSN
 
 KEY = "otel-test-organisation-key"

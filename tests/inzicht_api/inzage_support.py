@@ -26,7 +26,8 @@ from ldv_inzicht.app import create_app
 from ldv_inzicht.auth import AuthSettings
 from ldv_inzicht.inzage import InzageSettings
 from ldv_inzicht.settings import ApiSettings
-from ldv_logboek import LogRecord, Status, attributes as attr
+from ldv_logboek import LogRecord, Status
+from ldv_logboek import attributes as attr
 from ldv_logboek.pseudonym import pseudonymise
 from ldv_logboek.register import RegisterStore, load_register_files
 from ldv_logboek.storage import LogStore

@@ -7,8 +7,8 @@ confidential FIOD activity and one of an activity the register does not know; Be
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from pydantic import ValidationError
-
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from ldv_inzicht.settings import ApiSettings
 from ldv_inzicht.subject_keys import SubjectKeys

@@ -5,11 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from urllib.parse import quote
 
-
 import pytest
 from fastapi.testclient import TestClient
 
-from ldv_logboek.register import RegisterConflict, RegisterFileError, RegisterStore, load_register_files, parse_register_text
+from ldv_logboek.register import (
+    RegisterConflict,
+    RegisterFileError,
+    RegisterStore,
+    load_register_files,
+    parse_register_text,
+)
 from ldv_logboek.storage import LogStore
 from tests.inzicht_api.inzage_support import ACT, DEMO_REGISTER, Signer, make_app, organisation, write_jwks
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-from schemathesis.checks import positive_data_acceptance
 from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import positive_data_acceptance
 
 from ldv_logboek.storage import LogStore
 from tests.inzicht_api.inzage_support import LINDA, Signer, citizen, make_app, seed, supervisor, write_jwks

@@ -4,7 +4,8 @@ import dataclasses
 
 import pytest
 
-from ldv_logboek import InvalidRecord, Status, attributes as attr, check_record, ensure_valid
+from ldv_logboek import InvalidRecord, Status, check_record, ensure_valid
+from ldv_logboek import attributes as attr
 from ldv_logboek.validation import is_uri
 from tests.conftest import make_record
 

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+
+import ldv_sdk
 from ldv_collector import CollectorSettings, create_app
 from ldv_logboek import attributes as attr
 from ldv_logboek.pseudonym import pseudonymise
 from ldv_logboek.storage import LogStore, RecordQuery
-
-import ldv_sdk
 from tests.sdk.conftest import KEY, make_config
 
 BSNS = ["123456782", "111222333", "999999990"]

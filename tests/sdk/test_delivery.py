@@ -6,9 +6,8 @@ import socket
 import time
 from pathlib import Path
 
-from ldv_logboek import attributes as attr
-
 import ldv_sdk
+from ldv_logboek import attributes as attr
 from ldv_sdk.spool import Spool
 from tests.sdk.conftest import make_config
 from tests.sdk.otlp_receiver import Behaviour, Receiver

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from ldv_logboek import attributes as attr
 
+from ldv_logboek import attributes as attr
 from ldv_sdk.clients import uninstrument_httpx
 from ldv_sdk.testing import capture_ldv
 

@@ -12,8 +12,10 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import ldv_sdk
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
+
+import ldv_sdk
 from ldv_logboek import attributes as attr
 from ldv_logboek.pseudonym import pseudonymise
 from ldv_logboek.validation import check_record
@@ -21,8 +23,6 @@ from ldv_sdk import records as rec
 from ldv_sdk.pseudonyms import Pseudonymiser
 from ldv_sdk.spool import Spool
 from ldv_sdk.testing import capture_ldv
-from opentelemetry.sdk.trace import TracerProvider
-
 from tests.sdk.conftest import make_config
 
 KEY = b"fast-path-test-key-0123456789"

@@ -6,10 +6,10 @@ import asyncio
 import logging
 
 import pytest
-from ldv_logboek import attributes as attr
-from ldv_logboek.pseudonym import pseudonymise
 
 import ldv_sdk
+from ldv_logboek import attributes as attr
+from ldv_logboek.pseudonym import pseudonymise
 from ldv_sdk.testing import TEST_KEY, capture_ldv
 
 BSN = "123456782"  # passes the elfproef

@@ -13,12 +13,12 @@ import httpx
 import pytest
 import requests
 from fastapi import FastAPI
-from ldv_logboek import attributes as attr
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 
 import ldv_sdk
+from ldv_logboek import attributes as attr
 from ldv_sdk.clients import instrument_httpx, instrument_requests, uninstrument_requests
 from ldv_sdk.server import LdvMiddleware, LdvWsgiMiddleware
 from ldv_sdk.testing import capture_ldv

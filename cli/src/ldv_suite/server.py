@@ -72,6 +72,7 @@ class Stack:
 
     settings: ServeSettings
     store: LogStore
+    collector: Any  # ldv_collector.Collector: OTLP/gRPC drives the same one as OTLP/HTTP
     servers: list[uvicorn.Server] = field(default_factory=list)
     _stop_requested: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -90,7 +91,8 @@ class Stack:
         `LDV_API_*`, `LDV_AUTH_*`, `LDV_INZAGE_*`); `ldv demo` passes its own.
         """
         # Imported here so `ldv --help` stays fast.
-        from ldv_collector import CollectorSettings, create_app as create_collector_app
+        from ldv_collector import CollectorSettings
+        from ldv_collector import create_app as create_collector_app
         from ldv_inzicht import create_app as create_api_app
 
         if settings.store_dsn is None:
@@ -102,10 +104,9 @@ class Stack:
         if register_paths:
             result = load_register(store, register_paths)
             log.info("register loaded: %s", result)
-        stack = cls(settings=settings, store=store)
-        stack.add_server(
-            create_collector_app(store, collector_settings or CollectorSettings()), settings.otlp_http_port
-        )
+        collector_app = create_collector_app(store, collector_settings or CollectorSettings())
+        stack = cls(settings=settings, store=store, collector=collector_app.state.collector)
+        stack.add_server(collector_app, settings.otlp_http_port)
         stack.add_server(create_api_app(store, **dict(api_kwargs or {})), settings.api_port)
         return stack
 
@@ -177,7 +178,7 @@ class Stack:
             return None
         from ldv_collector.grpc_server import create_grpc_server
 
-        collector = self.servers[0].config.app.state.collector
+        collector = self.collector
         tls = None
         if self.settings.tls_cert_file and self.settings.tls_key_file:
             tls = (self.settings.tls_cert_file.read_bytes(), self.settings.tls_key_file.read_bytes())

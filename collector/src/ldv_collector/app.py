@@ -14,7 +14,6 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from ldv_logboek.storage import LogStore, StorageUnavailable
 from ldv_collector.body import BodyError, check_encoding, read_body
 from ldv_collector.decode import Encoding, UndecodableBody, decode_request, encoding_of
 from ldv_collector.ingest import Ingester, IngestResult
@@ -22,6 +21,7 @@ from ldv_collector.metrics import CollectorMetrics
 from ldv_collector.responses import error_response, export_response
 from ldv_collector.settings import CollectorSettings
 from ldv_collector.writer import GroupCommitWriter, WriterStopped
+from ldv_logboek.storage import LogStore, StorageUnavailable
 
 log = logging.getLogger(__name__)
 

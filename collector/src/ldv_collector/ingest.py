@@ -11,10 +11,6 @@ from dataclasses import dataclass, field
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from ldv_logboek import attributes as attr
-from ldv_logboek.pseudonym import contains_bsn
-from ldv_logboek.record import LogRecord, Status
-from ldv_logboek.validation import Violation, check_record
 from ldv_collector.convert import attributes_to_dict, span_to_record, status_of
 from ldv_collector.privacy import (
     bsn_locations,
@@ -23,6 +19,10 @@ from ldv_collector.privacy import (
     resource_bsn_locations,
 )
 from ldv_collector.settings import CollectorSettings
+from ldv_logboek import attributes as attr
+from ldv_logboek.pseudonym import contains_bsn
+from ldv_logboek.record import LogRecord, Status
+from ldv_logboek.validation import Violation, check_record
 
 _DPL = attr.DPL_PREFIX
 _NAME_WITHHELD = "<name withheld: it contains a BSN>"

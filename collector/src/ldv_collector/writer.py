@@ -18,9 +18,9 @@ from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 
+from ldv_collector.metrics import CollectorMetrics
 from ldv_logboek.record import LogRecord
 from ldv_logboek.storage import LogStore, StorageUnavailable
-from ldv_collector.metrics import CollectorMetrics
 
 log = logging.getLogger(__name__)
 

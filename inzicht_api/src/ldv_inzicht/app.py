@@ -15,10 +15,10 @@ from fastapi import APIRouter, FastAPI
 from ldv_inzicht.auth import AuthSettings, TokenVerifier
 from ldv_inzicht.inzage import INZAGE_API, InzageService, InzageSettings, create_inzage_router, create_page_router
 from ldv_inzicht.lezen import LEZEN_API, create_lezen_router
-from ldv_inzicht.overzicht import OVERZICHT_API, create_overzicht_router
-from ldv_inzicht.register_api import REGISTER_API, create_register_router
 from ldv_inzicht.openapi_docs import add_openapi_route
+from ldv_inzicht.overzicht import OVERZICHT_API, create_overzicht_router
 from ldv_inzicht.problems import install_problem_handlers
+from ldv_inzicht.register_api import REGISTER_API, create_register_router
 from ldv_inzicht.settings import ApiSettings
 from ldv_inzicht.subject_keys import SubjectKeys
 from ldv_inzicht.versioning import ApiInfo, ApiRegistry, ApiVersionMiddleware

@@ -161,7 +161,7 @@ class TokenVerifier:
     def verify(self, token: str) -> Principal:
         """The Principal of a valid token; AuthError for anything else."""
         key = self._key_for(token)
-        options = {"require": ["exp", "iat", "sub"] + (["iss"] if self.settings.issuer else [])}
+        options: jwt.types.Options = {"require": ["exp", "iat", "sub"] + (["iss"] if self.settings.issuer else [])}
         try:
             claims = jwt.decode(
                 token,

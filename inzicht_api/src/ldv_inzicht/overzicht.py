@@ -12,6 +12,7 @@ bound parameter. Counts are of distinct records (a duplicate delivery counts onc
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -133,7 +134,7 @@ def _where(organisation: str | None, vanaf: date | None, tot: date | None, extra
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
-def _rows(store: LogStore, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+def _rows(store: LogStore, sql: str, params: dict[str, Any]) -> Sequence[Sequence[Any]]:
     # query_rows holds the store's lock and maps driver failures to StorageUnavailable (503).
     return store.query_rows(sql + f" LIMIT {MAX_ROWS}", params)
 

@@ -101,7 +101,7 @@ def instrument_requests(session: Any = None) -> None:
     original = _PATCHED.get("requests", requests.Session.send)
 
     def send(self: requests.Session, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
-        prepare_outgoing(request.url or "", request.headers)
+        prepare_outgoing(request.url or "", request.headers)  # type: ignore[arg-type] # str values only
         return original(self, request, **kwargs)
 
     if session is not None:

@@ -16,7 +16,6 @@ from typing import Any, Literal
 from urllib.parse import quote, urlsplit
 
 from ldv_logboek.validation import is_uri
-
 from ldv_sdk.errors import ConfigurationError
 
 FailurePolicy = Literal["open", "closed"]

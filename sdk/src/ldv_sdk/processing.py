@@ -18,11 +18,11 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ParamSpec, TypeVar, overload
 from urllib.parse import quote
 
-from ldv_logboek import attributes as attr
-from ldv_logboek.validation import is_uri
 from opentelemetry import context as otel_context
 from opentelemetry.trace import NonRecordingSpan, Span, SpanKind, Status, StatusCode, set_span_in_context
 
+from ldv_logboek import attributes as attr
+from ldv_logboek.validation import is_uri
 from ldv_sdk.errors import LdvError, LoggingFailed, SpoolFull
 from ldv_sdk.propagation import IncomingCall, current_incoming_call, reset_incoming_call, set_incoming_call
 from ldv_sdk.records import DEFAULT_NAME

@@ -23,13 +23,15 @@ from collections.abc import Callable, Mapping, Sequence
 from json.encoder import encode_basestring
 from typing import Any
 
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import SpanKind, StatusCode
+
 from ldv_logboek import attributes as attr
+
 # BSN_CANDIDATE is the core's own pattern, so the SDK and the collector see the same candidates.
 from ldv_logboek.pseudonym import BSN_CANDIDATE, contains_bsn, is_bsn, is_pseudonym, pseudonymise
 from ldv_logboek.record import LogRecord, Status
 from ldv_logboek.validation import Violation, check_record, is_uri
-from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.trace import SpanKind, StatusCode
 
 log = logging.getLogger("ldv_sdk")
 

@@ -12,13 +12,13 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from ldv_logboek import attributes as attr
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON
 from opentelemetry.trace import Span, Tracer
 
+from ldv_logboek import attributes as attr
 from ldv_sdk import records as rec
 from ldv_sdk.config import LdvConfig, build_config
 from ldv_sdk.errors import ConfigurationError, LoggingFailed

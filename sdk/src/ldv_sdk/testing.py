@@ -19,7 +19,6 @@ from contextlib import contextmanager
 from typing import Any
 
 from ldv_logboek.pseudonym import pseudonymise
-
 from ldv_sdk.config import LdvConfig
 from ldv_sdk.records import Record
 from ldv_sdk.runtime import Runtime, install_runtime

@@ -152,7 +152,9 @@ async def _render(request: Request, auth: AuthSettings, principal: Principal) ->
     register: Register = request.app.state.register_store.load()
     params = request.query_params
     organisatie = (params.get("organisatie") or "")[:MAX_ORGANISATION_LENGTH] or None
-    filters = {"vanaf": params.get("vanaf") or "", "tot": params.get("tot") or "", "organisatie": organisatie or ""}
+    filters: dict[str, str | bool] = {
+        "vanaf": params.get("vanaf") or "", "tot": params.get("tot") or "", "organisatie": organisatie or ""
+    }
     filters["any"] = any(filters.values())
     error = None
     status = 200

@@ -30,9 +30,9 @@ import httpx
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ldv_inzicht.subject_keys import SubjectKeys
 from ldv_logboek import attributes as attr
 from ldv_logboek.ids import trace_id_as_uuid
-from ldv_inzicht.subject_keys import SubjectKeys
 from ldv_logboek.pseudonym import pseudonymise
 from ldv_logboek.record import Status
 from ldv_logboek.register import Organisation, Register

@@ -11,8 +11,9 @@ YAML merge keys (`<<: *v1`) work, so a second version can repeat the first with 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import Field, ValidationError
@@ -99,6 +100,6 @@ def load_register_files(paths: Iterable[Path | str], *, check_references: bool =
     return register
 
 
-def _describe(error: dict) -> str:
+def _describe(error: Mapping[str, Any]) -> str:
     location = ".".join(str(part) for part in error.get("loc", ()))
     return f"{location}: {error.get('msg', 'invalid')}" if location else str(error.get("msg", "invalid"))

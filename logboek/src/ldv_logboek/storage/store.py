@@ -234,7 +234,7 @@ class LogStore:
         """Distinct records in the store (duplicated deliveries counted once)."""
         return int(self.query_rows(f"SELECT uniqExact(TraceId, SpanId) FROM {RECORDS_TABLE}", {})[0][0])
 
-    def query_rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+    def query_rows(self, sql: str, params: Mapping[str, Any] | None = None) -> Sequence[Sequence[Any]]:
         """Rows of a read-only `sql` with server-side bound `params` (`{name:Type}` placeholders).
 
         For readers beside `find` (aggregates, dashboards' checks): holds `lock`, and any driver
@@ -251,7 +251,7 @@ class LogStore:
             self.client.close()
 
 
-def _row_to_record(row: tuple[Any, ...]) -> LogRecord:
+def _row_to_record(row: Sequence[Any]) -> LogRecord:
     (ts, trace_id, span_id, parent, name, status, status_msg, duration, resource, attributes, kind, state, scope, scope_v) = row
     return LogRecord(
         trace_id=bytes.fromhex(trace_id),

@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 import ldv_sdk
-from ldv_suite.demo.services.peers import PeerUnavailable, Peers
+from ldv_suite.demo.services.peers import Peers, PeerUnavailable
 
 FLUSH_TIMEOUT_SECONDS = 20.0
 

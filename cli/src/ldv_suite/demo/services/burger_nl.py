@@ -7,6 +7,7 @@ portal's action, so the citizen's inzage can follow the chain.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
@@ -24,7 +25,7 @@ REGISTER_BASE_URI = "https://register.burger.example/processing-activities"
 router = APIRouter(prefix="/aanvragen")
 
 
-def _burger(args: dict[str, Any]) -> str:
+def _burger(args: Mapping[str, Any]) -> str:
     """The data subject of every portal request: the citizen who is logged in."""
     return str(args["verzoek"].bsn)
 
