@@ -159,7 +159,9 @@ class InzageService:
             try:
                 records, outcome.truncated = await asyncio.to_thread(self._local_records, pseudonymise(bsn, key), period, org_ref)
             except StorageUnavailable as exc:
-                log.warning("inzage: store unavailable for %s: %s", org_ref, exc)
+                # The driver's message may quote the query's values (a pseudonym): its type only.
+                cause = exc.__cause__ or exc
+                log.warning("inzage: store unavailable for %s: %s", org_ref, type(cause).__name__)
                 outcome.available = False
                 records = []
             result.truncated |= outcome.truncated
