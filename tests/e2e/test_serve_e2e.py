@@ -244,3 +244,18 @@ def test_port_in_use_is_one_clear_error(tmp_path: Path, busy: str) -> None:
         )
     assert result.returncode == 1
     assert f"127.0.0.1:{taken}" in result.stdout and "Traceback" not in result.stdout + result.stderr
+
+
+def test_ldv_generate_sends_synthetic_load(serve: ServeProcess) -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "ldv_suite.cli", "generate", "--endpoint", serve.traces_url,
+         "--records", "2000", "--batch", "300", "--concurrency", "4"],  # fmt: skip
+        capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "200"},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "sent 2000 records" in result.stdout and "rejected: 0" in result.stdout
+    health = httpx.get(serve.traces_url.replace("/v1/traces", "/healthz"), timeout=10).json()
+    assert health["spans_stored"] == 2000 and health["spans_rejected"] == 0

@@ -113,29 +113,42 @@ def generate(
     endpoint: Annotated[str, typer.Option(help="OTLP/HTTP traces endpoint.")] = "http://127.0.0.1:4318/v1/traces",
     records: Annotated[int, typer.Option(min=1, help="How many records to send.")] = 10_000,
     batch: Annotated[int, typer.Option(min=1, max=10_000, help="Records per OTLP request.")] = 512,
+    concurrency: Annotated[int, typer.Option(min=1, max=64, help="Requests in flight (as many services).")] = 8,
     seed: Annotated[int, typer.Option(help="Random seed, for repeatable load.")] = 7,
 ) -> None:
     """Send synthetic LDV records (realistic attributes, pseudonymised subjects) over OTLP/HTTP."""
+    from concurrent.futures import ThreadPoolExecutor
+
     import httpx
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
     from rich.progress import Progress
 
     from ldv_suite.synthetic import synthetic_bodies
 
+    def send(client: httpx.Client, body: bytes, count: int) -> tuple[int, int, str]:
+        """(records sent, rejected, error) for one request."""
+        response = client.post(endpoint, content=body, headers={"Content-Type": "application/x-protobuf"})
+        if response.status_code != 200:
+            return count, 0, f"collector answered {response.status_code}: {response.text[:300]}"
+        return count, ExportTraceServiceResponse.FromString(response.content).partial_success.rejected_spans, ""
+
+    counts = [min(batch, records - i) for i in range(0, records, batch)]
     rejected = 0
     started = time.perf_counter()
-    with httpx.Client(timeout=60) as client, Progress(console=console) as progress:
+    limits = httpx.Limits(max_connections=concurrency)
+    with httpx.Client(timeout=60, limits=limits) as client, ThreadPoolExecutor(concurrency) as pool, Progress(
+        console=console
+    ) as progress:
         task = progress.add_task("sending records", total=records)
-        left = records
-        for body in synthetic_bodies(records, batch, seed=seed):
-            response = client.post(endpoint, content=body, headers={"Content-Type": "application/x-protobuf"})
-            if response.status_code != 200:
-                console.print(f"[red]collector answered {response.status_code}[/]: {response.text[:300]}")
+        bodies = synthetic_bodies(records, batch, seed=seed)
+        futures = [pool.submit(send, client, body, count) for body, count in zip(bodies, counts)]
+        for future in futures:
+            sent, refused, error = future.result()
+            if error:
+                console.print(f"[red]{error}[/]")
+                pool.shutdown(cancel_futures=True)
                 raise typer.Exit(1)
-            answer = ExportTraceServiceResponse.FromString(response.content)
-            rejected += answer.partial_success.rejected_spans
-            sent = min(batch, left)
-            left -= sent
+            rejected += refused
             progress.advance(task, sent)
     elapsed = time.perf_counter() - started
     console.print(f"sent {records} records in {elapsed:.2f}s ({records / elapsed:,.0f}/s); rejected: {rejected}")
