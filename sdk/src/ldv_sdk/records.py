@@ -299,7 +299,11 @@ def plainly_valid(record: Record) -> bool:
     end = record["end_time_ns"]
     if type(start) is not int or type(end) is not int or not 0 < start <= end:
         return False
-    attrs = record["attributes"]
+    return _attributes_plainly_valid(record["attributes"])
+
+
+def _attributes_plainly_valid(attrs: Mapping[str, Any]) -> bool:
+    """The attribute part of plainly_valid (shared with SpanEncoder)."""
     activity = attrs.get(attr.PROCESSING_ACTIVITY_ID)
     subject = attrs.get(attr.DATA_SUBJECT_ID)
     subject_type = attrs.get(attr.DATA_SUBJECT_ID_TYPE)
@@ -438,3 +442,91 @@ class RecordEncoder:
 
 
 _RECORD_KEYS = 14  # the keys span_to_record writes, in its order
+
+
+# -- the one-pass path for an ordinary span -------------------------------------------------------
+
+_SCALARS = (int, float, bool)
+
+
+class SpanEncoder:
+    """The spool's JSON of an ordinary finished span in one pass, or None for anything else.
+
+    `encoder(span)` returns exactly the text the generic pipeline gives for the same span
+    (span_to_record, pseudonymise_subject, guard_bsn, check_and_fix, then RecordEncoder): it
+    reads the span's fields once, runs the same guard search and the same conservative
+    validity shortcut on them, and writes the JSON without building the record dict. It only
+    answers for spans that pipeline would pass unchanged: a pseudonymised (or no) subject, no
+    text the guard would look at twice (no nine-digit run standing on its own), nothing the
+    standard's checks would fix or question, no events, only plain scalar attribute values,
+    this runtime's scope and a resource known clean. Anything else answers None and takes
+    the generic pipeline (which redacts, fixes, warns and gets the core's verdict).
+    Held equal to the generic pipeline in tests/sdk/test_fast_path.py.
+    """
+
+    __slots__ = ("_tail", "_scope")
+
+    def __init__(self, resource: Mapping[str, Any], scope: Sequence[str]) -> None:
+        self._scope = (scope[0], scope[1])
+        # Constant per configuration: written once, after the attributes (the record's key order).
+        self._tail = (
+            ',"resource":' + _encode_fragment(dict(resource)) + ',"scope":' + _encode_fragment(list(scope)) + ',"events":[]}'
+        )
+
+    def __call__(self, span: ReadableSpan) -> str | None:
+        attributes = getattr(getattr(span, "_attributes", None), "_dict", None)
+        events = getattr(span, "_events", None)
+        if type(attributes) is not dict or events is None or type(events).__name__ != "BoundedList" or events:
+            return None
+        scope = span.instrumentation_scope
+        if scope is None or scope.name != self._scope[0] or (scope.version or "") != self._scope[1]:
+            return None
+        name = span.name
+        status = span.status
+        message = status.description or ""
+        ctx = span.context
+        state = ctx.trace_state
+        trace_state = state.to_header() if state else ""
+        if type(name) is not str or not name.strip() or type(message) is not str:
+            return None
+        # The guard's texts (guard_bsn's _texts, resource known clean), with its exemptions.
+        texts = [name, message, trace_state]
+        for key, value in attributes.items():
+            kind = type(value)
+            if kind is str:
+                if key == _SUBJECT_KEY:
+                    if is_pseudonym(value):
+                        continue
+                    if value:
+                        return None  # a raw id: the generic path pseudonymises it
+                elif key == _FOREIGN_SPAN_KEY and _SPAN_ID.fullmatch(value) is not None:
+                    continue
+                texts.append(value)
+            elif kind not in _SCALARS:
+                return None  # sequences and anything unusual: the generic path
+        if _may_hold_candidate("\x00".join(texts)):
+            return None
+        # plainly_valid on the span's own fields (ids formatted from ints, so hex by construction).
+        trace_id = f"{ctx.trace_id:032x}"
+        span_id = f"{ctx.span_id:016x}"
+        parent = span.parent
+        parent_id = f"{parent.span_id:016x}" if parent is not None and parent.is_valid else ""
+        if len(trace_id) != 32 or trace_id == _ZERO_TRACE_ID or len(span_id) != 16 or span_id == _ZERO_SPAN_ID:
+            return None
+        if parent_id and (len(parent_id) != 16 or parent_id == _ZERO_SPAN_ID):
+            return None
+        start = span.start_time or 0
+        end = span.end_time or 0
+        if type(start) is not int or type(end) is not int or not 0 < start <= end:
+            return None
+        status_name = _STATUS_BY_ID.get(id(status.status_code))
+        if status_name is None or not _attributes_plainly_valid(attributes):
+            return None
+        return (
+            f'{{"trace_id":"{trace_id}","span_id":"{span_id}","parent_span_id":"{parent_id}",'
+            f'"name":{encode_basestring(name)},"kind":"{_KIND_BY_ID.get(id(span.kind), "Internal")}",'
+            f'"trace_state":{encode_basestring(trace_state)},'
+            f'"start_time_ns":{start},"end_time_ns":{end},"status":"{status_name}",'
+            f'"status_message":{encode_basestring(message)},'
+            f'"attributes":{_encode_fragment(attributes)}{self._tail}'
+        )
