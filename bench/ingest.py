@@ -5,14 +5,14 @@
 1. Pre-encodes `requests` OTLP/HTTP protobuf requests of `spans` realistic LDV spans each
    (ldv_suite.synthetic: pseudonymised subjects, activity URIs, foreign processor, resource).
 2. Ceiling: decodes the same requests into rows (untimed) and times `client.insert` of those
-   rows into a fresh embedded store in this process, in batches as large as the collector's
-   group commit makes them.
+   rows into a fresh embedded store in this process, 4096 rows per insert; best of 3 rounds.
 3. Starts `ldv serve` on a fresh data dir as a subprocess and replays the requests from
    `senders` threads (as many services' exporters would); every request must be acknowledged
    with nothing rejected. Measures wall time and the server process's CPU time (user+sys, all
    threads including chDB's).
 4. Measures LogStore.insert's CPU cost per row at several batch sizes: the fixed cost of an
    insert is why the collector's group commit gathers concurrent requests.
+5. Measures decode + convert + BSN guard + the standard's checks alone, per OTLP encoding.
 
 Prints spans/s, spans per CPU-second of the server ("per core"), and the ratio to the ceiling.
 """
@@ -55,20 +55,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def ceiling(bodies: list[bytes], batch_records: int, data_dir: Path) -> tuple[float, float]:
-    """Raw client.insert of the same rows: (rows per wall second, rows per CPU second)."""
+def ceiling(bodies: list[bytes], batch_records: int, data_dir: Path, rounds: int = 3) -> tuple[float, float]:
+    """Raw client.insert of the same rows: best (rows per wall second, rows per CPU second) of
+    `rounds` fresh stores. The best, because a ceiling is an upper bound and a shared machine
+    only ever makes a round slower."""
     ingester = Ingester(CollectorSettings())
     records = [r for body in bodies for r in ingester.ingest(decode_request(body, Encoding.PROTOBUF)).records]
-    store = LogStore(connect(f"chdb://{data_dir}"))
-    store.migrate()
     batches = [records[i : i + batch_records] for i in range(0, len(records), batch_records)]
     columns = [record_columns(b, [3650] * len(b)) for b in batches]
-    wall0, cpu0 = time.perf_counter(), time.process_time()
-    for data in columns:
-        store.client.insert(RECORDS_TABLE, data, column_names=INSERT_COLUMNS, column_oriented=True)
-    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
-    store.close()
-    return len(records) / wall, len(records) / cpu
+    best_wall = best_cpu = 0.0
+    for round_ in range(rounds):
+        store = LogStore(connect(f"chdb://{data_dir / str(round_)}"))
+        store.migrate()
+        wall0, cpu0 = time.perf_counter(), time.process_time()
+        for data in columns:
+            store.client.insert(RECORDS_TABLE, data, column_names=INSERT_COLUMNS, column_oriented=True)
+        wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+        store.close()
+        best_wall, best_cpu = max(best_wall, len(records) / wall), max(best_cpu, len(records) / cpu)
+    return best_wall, best_cpu
 
 
 def insert_cost_by_batch(bodies: list[bytes], sizes: tuple[int, ...], data_dir: Path) -> dict[int, float]:
@@ -85,6 +90,35 @@ def insert_cost_by_batch(bodies: list[bytes], sizes: tuple[int, ...], data_dir: 
         cost[size] = 1e6 * (time.process_time() - cpu0) / len(records)
         store.close()
     return cost
+
+
+def decode_rates(bodies: list[bytes]) -> dict[str, float]:
+    """Spans per second of decode + convert + guard + checks on one core, per OTLP encoding."""
+    import base64
+    import json
+
+    from google.protobuf import json_format
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    def as_json(body: bytes) -> bytes:
+        document = json_format.MessageToDict(ExportTraceServiceRequest.FromString(body), use_integers_for_enums=True)
+        for rs in document.get("resourceSpans", []):
+            for ss in rs.get("scopeSpans", []):
+                for span in ss.get("spans", []):
+                    for key in ("traceId", "spanId", "parentSpanId"):
+                        if key in span:
+                            span[key] = base64.b64decode(span[key]).hex()
+        return json.dumps(document).encode()
+
+    ingester = Ingester(CollectorSettings())
+    rates: dict[str, float] = {}
+    for encoding, sample in ((Encoding.PROTOBUF, bodies), (Encoding.JSON, [as_json(b) for b in bodies])):
+        spans = 0
+        cpu0 = time.process_time()
+        for body in sample:
+            spans += ingester.ingest(decode_request(body, encoding)).received
+        rates[encoding.name] = spans / (time.process_time() - cpu0)
+    return rates
 
 
 def through_serve(bodies: list[bytes], spans: int, senders: int, data_dir: Path) -> tuple[float, float, dict[str, str]]:
@@ -150,6 +184,7 @@ def main() -> None:
         raw_wall, raw_cpu = ceiling(bodies, args.ceiling_batch, Path(tmp) / "ceiling")
         serve_wall, serve_cpu, metrics = through_serve(bodies, args.spans, args.senders, Path(tmp) / "serve")
         by_batch = insert_cost_by_batch(bodies[:100], (512, 1024, 2048, 4096, 8192), Path(tmp) / "batches")
+    decode = decode_rates(bodies[:20])
     stored = metrics.get("stored") if isinstance(metrics, dict) else None
     print(f"{'':44}{'spans/s':>12}{'per CPU-s':>12}")
     print(f"{'ceiling: raw client.insert, ' + str(args.ceiling_batch) + ' rows/insert':44}{raw_wall:>12,.0f}{raw_cpu:>12,.0f}")
@@ -160,6 +195,7 @@ def main() -> None:
     if inserts:
         print(f"group commit: {total / inserts:,.0f} rows per insert on average")
     print("LogStore.insert CPU per row by batch size: " + ", ".join(f"{k}: {v:.1f} us" for k, v in by_batch.items()))
+    print("decode + checks on one core: " + ", ".join(f"{k} {v:,.0f} spans/s" for k, v in decode.items()))
     if stored is not None and int(stored) < total:
         raise SystemExit(f"only {stored} of {total} spans stored")
 
