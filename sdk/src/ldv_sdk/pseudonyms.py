@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import Any
 
 from ldv_logboek.pseudonym import PSEUDONYM_PREFIX, is_pseudonym
 
@@ -22,7 +23,12 @@ class Pseudonymiser:
     def __init__(self, key: bytes) -> None:
         if not key:
             raise ValueError("a pseudonymisation key must not be empty")
-        self._keyed = hmac.new(key, digestmod=hashlib.sha256)
+        keyed = hmac.new(key, digestmod=hashlib.sha256)
+        # The OpenSSL HMAC object inside hmac.HMAC (CPython with OpenSSL): copying it directly
+        # skips the Python wrapper's copy, ~0.4 us per subject. It has the same copy/update/
+        # hexdigest methods, so without it (another build) the wrapper does the same job.
+        inner = getattr(keyed, "_hmac", None)
+        self._keyed: Any = inner if inner is not None and _same_mac(inner, keyed) else keyed
 
     def __call__(self, subject_id: str) -> str:
         """The pseudonym of `subject_id`; a value that already is a pseudonym is returned unchanged."""
@@ -31,3 +37,14 @@ class Pseudonymiser:
         mac = self._keyed.copy()
         mac.update(subject_id.strip().encode())
         return PSEUDONYM_PREFIX + mac.hexdigest()
+
+
+def _same_mac(inner: Any, keyed: hmac.HMAC) -> bool:
+    """True when copies of `inner` give the wrapper's MAC (checked once, on a sample)."""
+    try:
+        ours, theirs = inner.copy(), keyed.copy()
+        ours.update(b"123456782")
+        theirs.update(b"123456782")
+        return bool(ours.hexdigest() == theirs.hexdigest())
+    except Exception:  # noqa: BLE001 - anything odd about the inner object: use the wrapper
+        return False

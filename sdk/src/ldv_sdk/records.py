@@ -1,7 +1,8 @@
 """From a finished OpenTelemetry span to an LDV record: a plain dict, checked and guarded.
 
-The dict is the one form a record has inside the SDK: the spool stores it as JSON, the
-sender encodes it as OTLP protobuf, and `ldv_sdk.testing` hands it to the user's tests.
+The dict is the form a record has inside the SDK: the spool stores it as JSON, the sender
+encodes it as OTLP protobuf, and `ldv_sdk.testing` hands it to the user's tests. (An ordinary
+span skips the dict on its way to the spool: `SpanEncoder` writes the same JSON in one pass.)
 Its keys:
 
     trace_id, span_id, parent_span_id   lowercase hex ("" when there is no parent)
@@ -24,12 +25,13 @@ from json.encoder import encode_basestring
 from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.util import BoundedList
 from opentelemetry.trace import SpanKind, StatusCode
 
 from ldv_logboek import attributes as attr
 
 # BSN_CANDIDATE is the core's own pattern, so the SDK and the collector see the same candidates.
-from ldv_logboek.pseudonym import BSN_CANDIDATE, contains_bsn, is_bsn, is_pseudonym, pseudonymise
+from ldv_logboek.pseudonym import BSN_CANDIDATE, PSEUDONYM_PREFIX, contains_bsn, is_bsn, is_pseudonym, pseudonymise
 from ldv_logboek.record import LogRecord, Status
 from ldv_logboek.validation import Violation, check_record, is_uri
 
@@ -446,87 +448,146 @@ _RECORD_KEYS = 14  # the keys span_to_record writes, in its order
 
 # -- the one-pass path for an ordinary span -------------------------------------------------------
 
-_SCALARS = (int, float, bool)
+
+
+# Stands in for the pseudonym while a span's shape is worked out: a pseudonym too (the guard
+# exempts it, the checks see a non-empty string), so every verdict is the real pseudonym's.
+_PLACEHOLDER = PSEUDONYM_PREFIX + "0" * 64
+_SUBJECT_PAIR = encode_basestring(_SUBJECT_KEY) + ":" + encode_basestring(_PLACEHOLDER)
+_MAX_SHAPES = 256
+_PLAIN_TYPES = frozenset((str, int, float, bool))
 
 
 class SpanEncoder:
     """The spool's JSON of an ordinary finished span in one pass, or None for anything else.
 
     `encoder(span)` returns exactly the text the generic pipeline gives for the same span
-    (span_to_record, pseudonymise_subject, guard_bsn, check_and_fix, then RecordEncoder): it
-    reads the span's fields once, runs the same guard search and the same conservative
-    validity shortcut on them, and writes the JSON without building the record dict. It only
-    answers for spans that pipeline would pass unchanged: a pseudonymised (or no) subject, no
-    text the guard would look at twice (no nine-digit run standing on its own), nothing the
-    standard's checks would fix or question, no events, only plain scalar attribute values,
-    this runtime's scope and a resource known clean. Anything else answers None and takes
-    the generic pipeline (which redacts, fixes, warns and gets the core's verdict).
-    Held equal to the generic pipeline in tests/sdk/test_fast_path.py.
+    (span_to_record, pseudonymise_subject, guard_bsn, check_and_fix, then RecordEncoder),
+    without building the record dict. It only answers for spans that pipeline would pass
+    unchanged: a pseudonymised (or no) subject, no nine-digit run standing on its own in any
+    text the guard searches, nothing the standard's checks would fix or question, no events,
+    only plain scalar attribute values, this runtime's scope and a resource known clean.
+    Anything else answers None and takes the generic pipeline (which redacts, fixes, warns
+    and gets the core's verdict).
+
+    The guard's and the checks' verdicts and most of the text depend only on a span's shape:
+    its name, status, trace state, kind and attributes with the pseudonym left out. Spans of
+    one processing share their shape, so the verdict and the text around the ids, times and
+    pseudonym are worked out once per shape (up to 256 shapes, then afresh). Float values are
+    never cached (0.0 and -0.0 are equal keys but different texts). Held equal to the generic
+    pipeline in tests/sdk/test_span_encoder.py.
     """
 
-    __slots__ = ("_tail", "_scope")
+    __slots__ = ("_tail", "_scope", "_known_scope", "_shapes")
 
     def __init__(self, resource: Mapping[str, Any], scope: Sequence[str]) -> None:
         self._scope = (scope[0], scope[1])
+        self._known_scope: object = None  # the tracer's scope object, once seen to be ours
         # Constant per configuration: written once, after the attributes (the record's key order).
         self._tail = (
             ',"resource":' + _encode_fragment(dict(resource)) + ',"scope":' + _encode_fragment(list(scope)) + ',"events":[]}'
         )
+        self._shapes: dict[tuple[Any, ...], tuple[str, str, str] | None] = {}
 
     def __call__(self, span: ReadableSpan) -> str | None:
         attributes = getattr(getattr(span, "_attributes", None), "_dict", None)
         events = getattr(span, "_events", None)
-        if type(attributes) is not dict or events is None or type(events).__name__ != "BoundedList" or events:
+        if type(attributes) is not dict or type(events) is not BoundedList or events:
             return None
         scope = span.instrumentation_scope
-        if scope is None or scope.name != self._scope[0] or (scope.version or "") != self._scope[1]:
-            return None
+        if scope is not self._known_scope:
+            if scope is None or (scope.name, scope.version or "") != self._scope:
+                return None
+            self._known_scope = scope  # one scope object per tracer: compared by identity from now on
         name = span.name
         status = span.status
         message = status.description or ""
         ctx = span.context
         state = ctx.trace_state
         trace_state = state.to_header() if state else ""
-        if type(name) is not str or not name.strip() or type(message) is not str:
+        if type(name) is not str or type(message) is not str:
             return None
-        # The guard's texts (guard_bsn's _texts, resource known clean), with its exemptions.
-        texts = [name, message, trace_state]
-        for key, value in attributes.items():
-            kind = type(value)
-            if kind is str:
-                if key == _SUBJECT_KEY:
-                    if is_pseudonym(value):
-                        continue
-                    if value:
-                        return None  # a raw id: the generic path pseudonymises it
-                elif key == _FOREIGN_SPAN_KEY and _SPAN_ID.fullmatch(value) is not None:
-                    continue
-                texts.append(value)
-            elif kind not in _SCALARS:
-                return None  # sequences and anything unusual: the generic path
-        if _may_hold_candidate("\x00".join(texts)):
+        subject = attributes.get(_SUBJECT_KEY)
+        if subject is None:
+            shaped = attributes
+            subject_text = ""
+        elif type(subject) is str and is_pseudonym(subject):
+            shaped = attributes.copy()
+            shaped[_SUBJECT_KEY] = _PLACEHOLDER
+            subject_text = encode_basestring(subject)
+        else:
+            return None  # a raw id (pseudonymised by the generic path) or anything odd
+        types = tuple(map(type, shaped.values()))
+        if not _PLAIN_TYPES.issuperset(types):
+            return None  # sequences and anything unusual (unhashable too): the generic path
+        key = (name, message, trace_state, id(status.status_code), id(span.kind), tuple(shaped.items()), types)
+        shapes = self._shapes
+        try:
+            template = shapes[key]
+        except KeyError:
+            template = self._template(name, status, message, trace_state, span.kind, shaped)
+            if float not in types:
+                if len(shapes) >= _MAX_SHAPES:
+                    shapes.clear()
+                shapes[key] = template
+        if template is None:
             return None
-        # plainly_valid on the span's own fields (ids formatted from ints, so hex by construction).
-        trace_id = f"{ctx.trace_id:032x}"
-        span_id = f"{ctx.span_id:016x}"
+        # The checks on the ids and times (plainly_valid's; formatted from ints, so hex by construction).
+        trace_id = "%032x" % ctx.trace_id
+        span_id = "%016x" % ctx.span_id
         parent = span.parent
-        parent_id = f"{parent.span_id:016x}" if parent is not None and parent.is_valid else ""
+        parent_id = "%016x" % parent.span_id if parent is not None and parent.is_valid else ""
         if len(trace_id) != 32 or trace_id == _ZERO_TRACE_ID or len(span_id) != 16 or span_id == _ZERO_SPAN_ID:
             return None
         if parent_id and (len(parent_id) != 16 or parent_id == _ZERO_SPAN_ID):
             return None
-        start = span.start_time or 0
-        end = span.end_time or 0
+        start = span.start_time
+        end = span.end_time
         if type(start) is not int or type(end) is not int or not 0 < start <= end:
             return None
-        status_name = _STATUS_BY_ID.get(id(status.status_code))
-        if status_name is None or not _attributes_plainly_valid(attributes):
-            return None
+        head, middle, rest = template
         return (
             f'{{"trace_id":"{trace_id}","span_id":"{span_id}","parent_span_id":"{parent_id}",'
-            f'"name":{encode_basestring(name)},"kind":"{_KIND_BY_ID.get(id(span.kind), "Internal")}",'
-            f'"trace_state":{encode_basestring(trace_state)},'
-            f'"start_time_ns":{start},"end_time_ns":{end},"status":"{status_name}",'
-            f'"status_message":{encode_basestring(message)},'
-            f'"attributes":{_encode_fragment(attributes)}{self._tail}'
+            f"{head}{start},\"end_time_ns\":{end}{middle}{subject_text}{rest}"
         )
+
+    def _template(
+        self, name: str, status: Any, message: str, trace_state: str, kind: SpanKind, shaped: dict[str, Any]
+    ) -> tuple[str, str, str] | None:
+        """The text of one shape around the start time, the end time and the pseudonym; None when not ordinary."""
+        if not name.strip():
+            return None
+        # The guard's texts (guard_bsn's _texts, resource known clean), with its exemptions.
+        texts = [name, message, trace_state]
+        for key, value in shaped.items():
+            value_type = type(value)
+            if value_type is str:
+                if key == _SUBJECT_KEY:
+                    if is_pseudonym(value):
+                        continue
+                    return None  # cannot happen (only the placeholder is left here); declined all the same
+                if key == _FOREIGN_SPAN_KEY and _SPAN_ID.fullmatch(value) is not None:
+                    continue
+                texts.append(value)
+            elif value_type is not int and value_type is not float and value_type is not bool:
+                return None  # sequences and anything unusual: the generic path
+        if _may_hold_candidate("\x00".join(texts)):
+            return None
+        status_name = _STATUS_BY_ID.get(id(status.status_code))
+        if status_name is None or not _attributes_plainly_valid(shaped):
+            return None
+        head = (
+            f'"name":{encode_basestring(name)},"kind":"{_KIND_BY_ID.get(id(kind), "Internal")}",'
+            f'"trace_state":{encode_basestring(trace_state)},"start_time_ns":'
+        )
+        body = (
+            f',"status":"{status_name}","status_message":{encode_basestring(message)},'
+            f'"attributes":{_encode_fragment(shaped)}{self._tail}'
+        )
+        if _SUBJECT_KEY not in shaped:
+            return head, body, ""
+        # Keys are unique and quotes inside strings are escaped, so the pair occurs once, as itself.
+        before, pair, after = body.partition(_SUBJECT_PAIR)
+        if not pair or _SUBJECT_PAIR in after:
+            return None
+        return head, before + _SUBJECT_PAIR[: -len(encode_basestring(_PLACEHOLDER))], after

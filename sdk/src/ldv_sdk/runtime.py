@@ -139,7 +139,10 @@ class Runtime:
 
     def take_failure(self) -> BaseException | None:
         """The failure of the last span ended on this thread, if any (and clear it)."""
-        failure, self.processor.outcome.failure = self.processor.outcome.failure, None
+        outcome = self.processor.outcome
+        failure = outcome.failure
+        if failure is not None:  # a thread-local write only when there is something to clear
+            outcome.failure = None
         return failure
 
     def can_log(self) -> bool:
