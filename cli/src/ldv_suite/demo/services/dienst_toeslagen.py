@@ -8,8 +8,6 @@ followed to both.
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, FastAPI, HTTPException
 
 import ldv_sdk
@@ -22,6 +20,7 @@ SERVICE_NAME = "toeslagen-api"
 REGISTER_BASE_URI = "https://register.toeslagen.example/processing-activities"
 
 router = APIRouter()
+HUISHOUDEN = "Huishouden opvragen bij de RvIG (BRP)"
 
 
 class HuurtoeslagAanvraag(Verzoek):
@@ -38,7 +37,7 @@ class KinderopvangAanvraag(Verzoek):
 )
 async def huurtoeslag(verzoek: HuurtoeslagAanvraag, peers: PeersDep) -> dict[str, object]:
     inkomen = await inkomen_opvragen("huurtoeslag", verzoek.bsn, peers)
-    huishouden = await persoonsgegevens_opvragen("huurtoeslag", verzoek.bsn, peers)
+    huishouden = await peers.ask_about("huurtoeslag", HUISHOUDEN, "rvig", "/brp/persoonsgegevens", verzoek.bsn)
     personen = 1 + len(huishouden["kinderen"])
     bedrag = max(0, min(verzoek.huur_per_maand, 880) - 250 - max(0, inkomen - 22_000) // 60 + 15 * (personen - 1))
     _beslist()
@@ -64,12 +63,14 @@ async def zorgtoeslag(verzoek: Verzoek, peers: PeersDep) -> dict[str, object]:
     expected=(HTTPException,),
 )
 async def kinderopvangtoeslag(verzoek: KinderopvangAanvraag, peers: PeersDep) -> dict[str, object]:
-    huishouden = await persoonsgegevens_opvragen("kinderopvangtoeslag", verzoek.bsn, peers)
+    huishouden = await peers.ask_about("kinderopvangtoeslag", HUISHOUDEN, "rvig", "/brp/persoonsgegevens", verzoek.bsn)
     # The children are data subjects too, known only from the BRP's answer (rule 6): adding them
     # now gives one record per child, each starting at this moment.
     if (v := ldv_sdk.current()) is not None:
         v.add_subjects(huishouden["kinderen"])
-    werk = await arbeidsuren_opvragen(verzoek.bsn, peers)
+    werk = await peers.ask_about(
+        "kinderopvangtoeslag", "Gewerkte uren opvragen bij UWV", "uwv", "/polisadministratie/inkomen", verzoek.bsn
+    )
     inkomen = await inkomen_opvragen("kinderopvangtoeslag", verzoek.bsn, peers)
     uren = min(verzoek.opvanguren_per_maand, 140 * werk["uren_per_week"] // 40 + 1)
     vergoeding = 0.96 if inkomen < 25_000 else 0.9
@@ -82,34 +83,11 @@ async def kinderopvangtoeslag(verzoek: KinderopvangAanvraag, peers: PeersDep) ->
 
 
 async def inkomen_opvragen(activiteit: str, bsn: str, peers: Peers) -> int:
-    """Ask the Belastingdienst for the income, as a child action of the toeslag's processing."""
-    async with ldv_sdk.verwerking(
-        activiteit, "Inkomen opvragen bij de Belastingdienst", expected=(HTTPException,)
-    ) as v:
-        v.add_subject(bsn)
-        antwoord = await peers.post("belastingdienst", "/inkomen", {"bsn": bsn})
-        v.mark_ok()
-        return int(antwoord["verzamelinkomen"])
-
-
-async def persoonsgegevens_opvragen(activiteit: str, bsn: str, peers: Peers) -> dict[str, Any]:
-    """Ask RvIG for the household from the BRP, as a child action."""
-    async with ldv_sdk.verwerking(activiteit, "Huishouden opvragen bij de RvIG (BRP)", expected=(HTTPException,)) as v:
-        v.add_subject(bsn)
-        antwoord = await peers.post("rvig", "/brp/persoonsgegevens", {"bsn": bsn})
-        v.mark_ok()
-        return antwoord
-
-
-async def arbeidsuren_opvragen(bsn: str, peers: Peers) -> dict[str, Any]:
-    """Ask UWV's polisadministratie for the hours worked (kinderopvangtoeslag only)."""
-    async with ldv_sdk.verwerking(
-        "kinderopvangtoeslag", "Gewerkte uren opvragen bij UWV", expected=(HTTPException,)
-    ) as v:
-        v.add_subject(bsn)
-        antwoord = await peers.post("uwv", "/polisadministratie/inkomen", {"bsn": bsn})
-        v.mark_ok()
-        return antwoord
+    """The income from the Belastingdienst, as a child action of the toeslag's processing."""
+    antwoord = await peers.ask_about(
+        activiteit, "Inkomen opvragen bij de Belastingdienst", "belastingdienst", "/inkomen", bsn
+    )
+    return int(antwoord["verzamelinkomen"])
 
 
 def _beslist() -> None:

@@ -42,31 +42,17 @@ async def verhuizing(verzoek: Verhuizing, peers: PeersDep) -> dict[str, Any]:
 )
 async def bijstand(verzoek: Verzoek, peers: PeersDep) -> dict[str, Any]:
     # Two other parties: one child action each, so each records its own party's read API.
-    inkomen = await inkomen_opvragen(verzoek.bsn, peers)
-    woonsituatie = await woonsituatie_opvragen(verzoek.bsn, peers)
+    inkomen = await peers.ask_about(
+        "bijstand", "Inkomen opvragen bij UWV", "uwv", "/polisadministratie/inkomen", verzoek.bsn
+    )
+    woonsituatie = await peers.ask_about(
+        "bijstand", "Woonsituatie opvragen bij de RvIG (BRP)", "rvig", "/brp/persoonsgegevens", verzoek.bsn
+    )
     norm = 1_401 if woonsituatie["kinderen"] else 1_092  # monthly norm, single (parent)
     aanvulling = max(0, norm - inkomen["loon_per_jaar"] // 12 // 4)  # WW covers most of the old wage
     if (v := ldv_sdk.current()) is not None:
         v.mark_ok()
     return {"regeling": "bijstand", "aanvulling_per_maand": aanvulling}
-
-
-async def inkomen_opvragen(bsn: str, peers: Peers) -> dict[str, Any]:
-    async with ldv_sdk.verwerking("bijstand", "Inkomen opvragen bij UWV", expected=(HTTPException,)) as v:
-        v.add_subject(bsn)
-        antwoord = await peers.post("uwv", "/polisadministratie/inkomen", {"bsn": bsn})
-        v.mark_ok()
-        return antwoord
-
-
-async def woonsituatie_opvragen(bsn: str, peers: Peers) -> dict[str, Any]:
-    async with ldv_sdk.verwerking(
-        "bijstand", "Woonsituatie opvragen bij de RvIG (BRP)", expected=(HTTPException,)
-    ) as v:
-        v.add_subject(bsn)
-        antwoord = await peers.post("rvig", "/brp/persoonsgegevens", {"bsn": bsn})
-        v.mark_ok()
-        return antwoord
 
 
 def create_app(peers: Peers) -> FastAPI:

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import httpx
 from fastapi import Depends, FastAPI, HTTPException, Request
 
+import ldv_sdk
 from ldv_sdk.clients import instrument_httpx
 
 TIMEOUT_SECONDS = 10.0
@@ -64,6 +65,19 @@ class Peers:
             raise PeerUnavailable(organisation)
         answer: dict[str, Any] = response.json()
         return answer
+
+    async def ask_about(self, activity: str, action: str, organisation: str, path: str, bsn: str) -> dict[str, Any]:
+        """Ask `organisation` about one citizen as a child action of the running processing.
+
+        One child action per call, so each records the read API of the party it called
+        (an action names at most one); the citizen is its data subject. A 404 from the other
+        party is handled input (status Unset), anything else that fails is an internal fault.
+        """
+        async with ldv_sdk.verwerking(activity, action, expected=(HTTPException,)) as v:
+            v.add_subject(bsn)
+            answer = await self.post(organisation, path, {"bsn": bsn})
+            v.mark_ok()
+            return answer
 
     async def aclose(self) -> None:
         for client in self._clients.values():
