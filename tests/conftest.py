@@ -14,8 +14,8 @@ from ldv_logboek import attributes as attr
 from ldv_logboek.storage import LogStore, connect
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-# CI lays shared/ beside the clone; a developer's checkout has it at ../shared as well.
-SHARED_DIR = REPO_ROOT.parent / "shared"
+# The published specs the suite implements, carried in the repository (see specs/README.md).
+SPECS_DIR = REPO_ROOT / "specs"
 
 
 def make_record(
@@ -45,12 +45,6 @@ def make_record(
         attributes=attributes,
         resource_attributes={attr.SERVICE_NAME: "toeslagen-api", attr.ORGANISATION: "dienst-toeslagen"},
     )
-
-
-@pytest.fixture
-def shared_dir() -> Path:
-    assert SHARED_DIR.is_dir(), f"shared/ not found beside the repo at {SHARED_DIR}"
-    return SHARED_DIR
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Real responses of the read API validated against the published Logius OpenAPI (shared/specs).
+"""Real responses of the read API validated against the published Logius OpenAPI (specs/ in this repository).
 
 The published spec refers to two documents on the internet (the NL GOV problem+json schema
 and the ADR's API-Version header); the tests substitute local copies (beside this file) so they
@@ -26,14 +26,14 @@ from ldv_inzicht.settings import ApiSettings
 from ldv_logboek import Status
 from ldv_logboek import attributes as attr
 from ldv_logboek.storage import LogStore, connect
-from tests.conftest import SHARED_DIR, make_record
+from tests.conftest import SPECS_DIR, make_record
 from tests.inzicht_api.inzage_support import Signer, auth_settings, supervisor, write_jwks
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-SPECS = SHARED_DIR / "specs"
+SPECS = SPECS_DIR
 HERE = Path(__file__).parent
 SPEC_URI = "file:///specs/ldv-lezen-openapi.json"
 ATTRIBUTES_URI = "file:///specs/ldv-lezen-attributes.schema.json"

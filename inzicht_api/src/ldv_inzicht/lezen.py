@@ -1,6 +1,6 @@
 """The read ("lezen") API of the LDV standard: `POST /lezenapi/v1/processing-activities`.
 
-Implements the Logius "LDV lezen API" 1.1.0 (shared/specs/ldv-lezen-openapi.json) with two
+Implements the Logius "LDV lezen API" 1.1.0 (specs/ldv-lezen-openapi.json in this repository) with two
 additions the published spec leaves open: paging (`limit` and `cursor` query parameters, a
 `Link: <...>; rel="next"` header and a top-level `nextCursor`) and `GET /health`.
 Every record is returned once, however often it was delivered.
