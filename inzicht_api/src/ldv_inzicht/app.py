@@ -3,22 +3,29 @@
 Each API is a router plus an `ApiInfo` (base path, title, version) added with `include_api`:
 that mounts the router under its base path, serves its own OpenAPI document at
 `<base path>/openapi.json` and makes its responses carry its `API-Version`. Errors of every
-API are problem+json (see `ldv_inzicht.problems`).
+API are problem+json (see `ldv_inzicht.problems`); errors of the citizen page are HTML pages in
+Dutch made from those problems (`ldv_inzicht.inzage.page.error_page`). Every response, errors
+included, carries the security headers of `ldv_inzicht.security_headers` (`no-store`, CSP, ...).
 """
 
 from __future__ import annotations
 
+import inspect
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import Response
 
 from ldv_inzicht.auth import AuthSettings, TokenVerifier
 from ldv_inzicht.inzage import INZAGE_API, InzageService, InzageSettings, create_inzage_router, create_page_router
+from ldv_inzicht.inzage.page import error_page, is_page_path
 from ldv_inzicht.lezen import LEZEN_API, create_lezen_router
 from ldv_inzicht.openapi_docs import add_openapi_route
 from ldv_inzicht.overzicht import OVERZICHT_API, create_overzicht_router
 from ldv_inzicht.problems import install_problem_handlers
 from ldv_inzicht.register_api import REGISTER_API, create_register_router
+from ldv_inzicht.security_headers import SecurityHeadersMiddleware, add_security_headers
 from ldv_inzicht.settings import ApiSettings
 from ldv_inzicht.subject_keys import SubjectKeys
 from ldv_inzicht.versioning import ApiInfo, ApiRegistry, ApiVersionMiddleware
@@ -53,7 +60,9 @@ def create_app(
     app.state.settings = settings
     app.state.apis = registry
     app.add_middleware(ApiVersionMiddleware, registry=registry)
+    app.add_middleware(SecurityHeadersMiddleware)
     install_problem_handlers(app, retry_after_seconds=settings.retry_after_seconds, version_for=registry.version_for)
+    _finish_error_handlers(app, registry)
 
     # Tokens, the register and the organisations' keys, shared by every API below.
     auth_settings = auth_settings or AuthSettings()
@@ -84,6 +93,33 @@ def include_api(app: FastAPI, router: APIRouter, info: ApiInfo) -> None:
     registry.add(info)
     app.include_router(router, prefix=info.prefix)
     add_openapi_route(app, router, info, settings.base_url())
+
+
+def _finish_error_handlers(app: FastAPI, registry: ApiRegistry) -> None:
+    """Wrap every exception handler of `app`: pages get HTML, every error the security headers.
+
+    A problem+json answer to a request of the citizen page (under `/inzage`, outside the inzage
+    API's base path) becomes `error_page`'s Dutch HTML page with the same status and headers.
+    The security headers are set here as well because the 500 handler runs in Starlette's
+    `ServerErrorMiddleware`, outside `SecurityHeadersMiddleware`. Call after every handler is
+    installed.
+    """
+    for key, handler in list(app.exception_handlers.items()):
+        app.exception_handlers[key] = _finished(handler, registry)
+
+
+def _finished(handler: Any, registry: ApiRegistry) -> Any:
+    async def handle(request: Request, exc: Exception) -> Response:
+        response = handler(request, exc)
+        if inspect.isawaitable(response):
+            response = await response
+        path = request.url.path
+        if is_page_path(path) and registry.api_for(path) is None:
+            response = error_page(request, response)
+        add_security_headers(response.headers)
+        return response
+
+    return handle
 
 
 def _component_version() -> str:

@@ -11,11 +11,16 @@ Authentication: a bearer token in the Authorization header (e.g. set by a gatewa
 login). With demo login on, `?token=` is accepted once: it is moved into the cookie and the
 browser is redirected to the URL without it, so the token stays out of history and logs.
 Without a valid token the page answers 401 (HTML, with `WWW-Authenticate`); a valid token of
-another role gets 403.
+another role gets 403. Any other error under `PAGE_PREFIX` (an unknown path, an unreachable
+store, an unexpected fault) is also an HTML page in Dutch, made by `error_page` from the
+problem the app's error handlers produced: same status and headers, and for a server error the
+problem's `instance` as the reference a citizen can quote.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -42,6 +47,7 @@ from ldv_inzicht.inzage.view import build_response
 from ldv_logboek.register import Register
 
 PAGE_PREFIX = "/inzage"
+log = logging.getLogger(__name__)
 _HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(_HERE / "templates"))
 _MAX_FORM_BYTES = 1024
@@ -56,6 +62,57 @@ def _notice(request: Request, auth: AuthSettings, status: int, heading: str, mes
     return templates.TemplateResponse(
         request, "melding.html", _context(request, auth, heading=heading, message=message), status_code=status, headers=headers
     )
+
+
+_ERROR_TEXTS: dict[int, tuple[str, str]] = {
+    400: ("Dit verzoek klopt niet", "De pagina kon uw verzoek niet verwerken. Ga terug en probeer het opnieuw."),
+    404: ("Pagina niet gevonden", "Deze pagina bestaat niet."),
+    405: ("Dit verzoek klopt niet", "De pagina kon uw verzoek niet verwerken. Ga terug en probeer het opnieuw."),
+    503: (
+        "Tijdelijk niet beschikbaar",
+        "Uw gegevens kunnen op dit moment niet worden opgehaald. Probeer het later opnieuw.",
+    ),
+}
+_SERVER_ERROR = (
+    "Er is iets misgegaan",
+    "Door een fout bij ons kunnen wij uw gegevens nu niet tonen. De fout is vastgelegd. Probeer het later opnieuw.",
+)
+# When even the template cannot be rendered: a page without any template machinery.
+_BARE_ERROR_PAGE = (
+    '<!doctype html><html lang="nl"><head><meta charset="utf-8"><title>Er is iets misgegaan</title></head>'
+    "<body><main><h1>Er is iets misgegaan</h1><p>Probeer het later opnieuw.</p></main></body></html>"
+)
+# Not copied from the problem onto the page: they describe the problem+json body.
+_BODY_HEADERS = frozenset({"content-type", "content-length"})
+
+
+def is_page_path(path: str) -> bool:
+    """Whether `path` is under the page's prefix (callers exclude the inzage API's own base path)."""
+    return path == PAGE_PREFIX or path.startswith(PAGE_PREFIX + "/")
+
+
+def error_page(request: Request, problem: Response) -> Response:
+    """The HTML page in Dutch for the problem+json response `problem` of a page request.
+
+    Keeps the problem's status and headers (`Retry-After`, `Allow`, `API-Version`); for a
+    server error it shows the problem's `instance`, which is in the server log.
+    """
+    status = problem.status_code
+    heading, message = _ERROR_TEXTS.get(status) or (_SERVER_ERROR if status >= 500 else _ERROR_TEXTS[400])
+    reference = None
+    if status >= 500 and status != 503:
+        try:
+            reference = json.loads(bytes(problem.body)).get("instance")
+        except (ValueError, AttributeError):
+            reference = None
+    headers = {k: v for k, v in problem.headers.items() if k.lower() not in _BODY_HEADERS}
+    try:
+        auth: AuthSettings = request.app.state.auth_settings
+        context = _context(request, auth, heading=heading, message=message, reference=reference)
+        return templates.TemplateResponse(request, "melding.html", context, status_code=status, headers=headers)
+    except Exception:  # noqa: BLE001 - an error page must not fail in its turn
+        log.exception("the error page could not be rendered")
+        return HTMLResponse(_BARE_ERROR_PAGE, status_code=status, headers=headers)
 
 
 def _parse_day(value: str | None) -> date | None:

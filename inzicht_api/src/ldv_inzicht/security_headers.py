@@ -1,0 +1,67 @@
+"""The security headers on every response of the Inzicht app (OWASP ASVS 8.2.1, 14.4).
+
+Almost every response here holds personal data or a fact about a citizen — read API and
+inzage results, overviews, the citizen page, even a 404 that says a record does not exist.
+So one rule for all, with no per-route exceptions to get wrong:
+
+- `Cache-Control: no-store`: no browser, proxy or gateway keeps a copy. Also on the page's
+  stylesheet and the OpenAPI documents, which hold no personal data: they are small, and an
+  exception list is a place for the next route to slip through.
+- `X-Content-Type-Options: nosniff`: a browser never reads JSON (with a citizen's values in it)
+  as HTML or script.
+- `Content-Security-Policy`: nothing but the page's own stylesheet and forms: no script at
+  all (the page has none), no inline style, no frames, no `<base>`, forms post only to this
+  origin, and `frame-ancestors 'none'` (no other site frames the page). For JSON the same
+  policy is simply stricter than needed.
+- `X-Frame-Options: DENY`: framing protection for browsers without `frame-ancestors`.
+- `Referrer-Policy: no-referrer`: the page's URL (with the citizen's filters) never travels to
+  a linked site (the legal texts on wetten.overheid.nl).
+
+`SecurityHeadersMiddleware` sets them on every response that passes through the app's
+middleware; the 500 handler runs outside it (in Starlette's `ServerErrorMiddleware`), so
+`ldv_inzicht.app` applies `add_security_headers` there too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+
+SECURITY_HEADERS: Mapping[str, str] = {
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def add_security_headers(headers: MutableHeaders) -> None:
+    """Set every header of `SECURITY_HEADERS` on `headers`, replacing a value a route gave."""
+    for name, value in SECURITY_HEADERS.items():
+        headers[name] = value
+
+
+class SecurityHeadersMiddleware:
+    """Pure ASGI middleware: `SECURITY_HEADERS` on every HTTP response, errors included."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                add_security_headers(MutableHeaders(scope=message))
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
