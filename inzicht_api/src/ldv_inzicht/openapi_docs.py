@@ -6,6 +6,14 @@ relative to its base path, as in the published Logius spec: server `.../lezenapi
 `/processing-activities`. Generation also fixes what FastAPI describes differently from
 what the app does: no 422 (bad input is a 400 problem), problems as
 `application/problem+json`, and the `API-Version` header on every response.
+
+Authentication is a FastAPI dependency (`ldv_inzicht.auth`), which FastAPI cannot describe as
+a security scheme; so each route that takes a token says so itself, with
+`openapi_extra=bearer_security()` (token required) or `bearer_security(optional=True)` (a
+token widens what is shown), and the document then declares the `bearerAuth` scheme. A route
+without `security` needs no token. `tests/inzicht_api/test_openapi_security.py` calls every
+operation of every document with no token and with a bad one to check that each states this
+truthfully.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from ldv_inzicht.problems import PROBLEM_MEDIA_TYPE
 from ldv_inzicht.versioning import API_VERSION_HEADER, ApiInfo
 
 _FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
+BEARER_SCHEME_NAME = "bearerAuth"
 BEARER_SCHEME: dict[str, Any] = {
     "type": "http",
     "scheme": "bearer",
@@ -27,6 +36,15 @@ BEARER_SCHEME: dict[str, Any] = {
     "description": "A JWT from a trusted issuer (see `ldv_inzicht.auth`), with role `supervisor`, "
     "`organisation` (claim `organisation`) or `citizen` (claim `bsn`).",
 }
+
+
+def bearer_security(*, optional: bool = False) -> dict[str, Any]:
+    """`openapi_extra` for a route that needs a bearer token (or, `optional`, accepts one).
+
+    An optional token is the OpenAPI alternative "no requirement" (`{}`) or the bearer token.
+    """
+    requirement: list[dict[str, list[str]]] = [{BEARER_SCHEME_NAME: []}]
+    return {"security": ([{}] if optional else []) + requirement}
 
 
 def api_version_header(version: str) -> dict[str, Any]:
@@ -56,10 +74,9 @@ def build_openapi(router: APIRouter, info: ApiInfo, server_url: str) -> dict[str
                 if code[0] in "45" and "application/json" in content:
                     content[PROBLEM_MEDIA_TYPE] = content.pop("application/json")
                 response.setdefault("headers", {})[API_VERSION_HEADER] = api_version_header(info.version)
-    if '"bearerAuth"' in json.dumps(doc["paths"]):
-        # Routes that name the scheme in `openapi_extra={"security": ...}` (auth is a dependency
-        # FastAPI cannot see as a security scheme).
-        doc.setdefault("components", {}).setdefault("securitySchemes", {})["bearerAuth"] = BEARER_SCHEME
+    if f'"{BEARER_SCHEME_NAME}"' in json.dumps(doc["paths"]):
+        # Routes that name the scheme with `openapi_extra=bearer_security()`.
+        doc.setdefault("components", {}).setdefault("securitySchemes", {})[BEARER_SCHEME_NAME] = BEARER_SCHEME
     schemas: dict[str, Any] = doc.get("components", {}).get("schemas", {})
     for name in _FASTAPI_VALIDATION_SCHEMAS:
         schema = schemas.pop(name, None)

@@ -23,6 +23,7 @@ from pydantic.alias_generators import to_camel
 from ldv_inzicht.auth import Principal, Role, forbidden, require_roles
 from ldv_inzicht.deps import get_store
 from ldv_inzicht.inzage.api import period_of
+from ldv_inzicht.openapi_docs import bearer_security
 from ldv_inzicht.problems import ProblemError, problem_responses
 from ldv_inzicht.register_api import get_register
 from ldv_inzicht.versioning import ApiInfo
@@ -155,7 +156,10 @@ def create_overzicht_router() -> APIRouter:
     router = APIRouter(tags=["Overzicht"])
     responses = problem_responses(400, 401, 403, 503)
 
-    @router.get("/counts", operation_id="getCounts", response_model=CountRows, response_model_by_alias=True, responses=responses)
+    @router.get(
+        "/counts", operation_id="getCounts", response_model=CountRows, response_model_by_alias=True, responses=responses,
+        openapi_extra=bearer_security(),
+    )
     def counts(
         caller: Caller, store: Store, register: Reg, organisatie: Org = None, vanaf: From = None, tot: To = None,
         interval: Annotated[Literal["day", "month"], Query(description="Period of each row.")] = "day",
@@ -182,6 +186,7 @@ def create_overzicht_router() -> APIRouter:
     @router.get(
         "/unregistered-activities", operation_id="getUnregisteredActivities",
         response_model=UnregisteredRows, response_model_by_alias=True, responses=responses,
+        openapi_extra=bearer_security(),
     )
     def unregistered(caller: Caller, store: Store, register: Reg, organisatie: Org = None, vanaf: From = None, tot: To = None) -> UnregisteredRows:
         scope = _scope(caller, organisatie, register)
@@ -198,7 +203,10 @@ def create_overzicht_router() -> APIRouter:
         ]
         return UnregisteredRows(organisation=scope, rows=rows)
 
-    @router.get("/errors", operation_id="getErrors", response_model=ErrorRows, response_model_by_alias=True, responses=responses)
+    @router.get(
+        "/errors", operation_id="getErrors", response_model=ErrorRows, response_model_by_alias=True, responses=responses,
+        openapi_extra=bearer_security(),
+    )
     def errors(caller: Caller, store: Store, register: Reg, organisatie: Org = None, vanaf: From = None, tot: To = None) -> ErrorRows:
         scope = _scope(caller, organisatie, register)
         where, params = _where(scope, vanaf, tot, ["StatusCode = 'Error'"])
@@ -212,7 +220,10 @@ def create_overzicht_router() -> APIRouter:
         rows = [ErrorRow(organisation=o, activity_id=a, exception_type=e, count=int(n)) for o, a, e, n in _rows(store, sql, params)]
         return ErrorRows(organisation=scope, rows=rows)
 
-    @router.get("/flows", operation_id="getFlows", response_model=FlowRows, response_model_by_alias=True, responses=responses)
+    @router.get(
+        "/flows", operation_id="getFlows", response_model=FlowRows, response_model_by_alias=True, responses=responses,
+        openapi_extra=bearer_security(),
+    )
     def flows(caller: Caller, store: Store, register: Reg, organisatie: Org = None, vanaf: From = None, tot: To = None) -> FlowRows:
         scope = _scope(caller, organisatie, register)
         rows: list[FlowRow] = []

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from ldv_inzicht.auth import Principal, Role, optional_principal
+from ldv_inzicht.openapi_docs import bearer_security
 from ldv_inzicht.problems import ProblemError, problem_responses
 from ldv_inzicht.versioning import ApiInfo
 from ldv_logboek.register import ActivityVersion, Organisation, ProcessingActivity, Register, RegisterStore
@@ -123,6 +124,7 @@ def create_register_router() -> APIRouter:
         response_model=ActivityList,
         response_model_by_alias=True,
         responses=problem_responses(401, 503),
+        openapi_extra=bearer_security(optional=True),
     )
     def list_activities(register: RegisterDep, caller: CallerDep) -> ActivityList:
         now = datetime.now(UTC)
@@ -138,6 +140,7 @@ def create_register_router() -> APIRouter:
         response_model_by_alias=True,
         response_model_exclude_none=True,
         responses=problem_responses(401, 404, 503),
+        openapi_extra=bearer_security(optional=True),
     )
     def get_version(
         activity_id: ActivityIdPath,
@@ -160,6 +163,7 @@ def create_register_router() -> APIRouter:
         response_model=ActivitySummary,
         response_model_by_alias=True,
         responses=problem_responses(401, 404, 503),
+        openapi_extra=bearer_security(optional=True),
     )
     def get_activity(activity_id: ActivityIdPath, register: RegisterDep, caller: CallerDep) -> ActivitySummary:
         activity = register.activity(activity_id)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from ldv_inzicht.auth import Principal, Role, require_roles
 from ldv_inzicht.inzage.service import InzageService, Period
 from ldv_inzicht.inzage.view import DUTCH_TIME, InzageResponse, build_response
+from ldv_inzicht.openapi_docs import bearer_security
 from ldv_inzicht.problems import ProblemError, problem_responses
 from ldv_inzicht.versioning import ApiInfo
 from ldv_logboek.storage.query import MAX_TIME_MS, MIN_TIME_MS
@@ -61,6 +62,7 @@ def create_inzage_router() -> APIRouter:
         response_model=InzageResponse,
         response_model_by_alias=True,
         responses=problem_responses(400, 401, 403, 503),
+        openapi_extra=bearer_security(),
     )
     async def mijn_verwerkingen(
         principal: Annotated[Principal, Depends(require_roles(Role.CITIZEN))],
