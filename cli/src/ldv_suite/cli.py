@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, NoReturn, Optional
 
 import typer
 from rich.console import Console
@@ -38,6 +38,19 @@ def _settings(config: Path | None, **overrides: object) -> ServeSettings:
         raise typer.Exit(2) from None
 
 
+def _register_refused(exc: Exception) -> NoReturn:
+    """One line on stderr naming the file(s) and every problem, then exit code 2; no traceback.
+
+    `exc` is a RegisterFileError ("<file>: <problem>; <problem>") or a RegisterConflict. Plain
+    text, not rich: rich would wrap the line and read `[...]` in the problem as markup.
+    """
+    from ldv_logboek.register import RegisterConflict
+
+    kind = "register conflict" if isinstance(exc, RegisterConflict) else "invalid register file"
+    typer.echo(f"ldv: {kind}: " + " ".join(str(exc).split()), err=True)
+    raise typer.Exit(2)
+
+
 def _logging(level: str) -> None:
     logging.basicConfig(
         level=level.upper(), format="%(message)s", handlers=[RichHandler(console=console, show_path=False)]
@@ -60,6 +73,7 @@ def serve(
     ] = None,
 ) -> None:
     """Run the collector (OTLP) and the read APIs in one process on one store."""
+    from ldv_logboek.register import RegisterConflict, RegisterFileError
     from ldv_suite.server import Stack
 
     settings = _settings(
@@ -74,7 +88,10 @@ def serve(
         tls_key_file=tls_key_file,
     )
     _logging(settings.log_level)
-    stack = Stack.build(settings, register_paths=register or [])
+    try:
+        stack = Stack.build(settings, register_paths=register or [])
+    except (RegisterFileError, RegisterConflict) as exc:
+        _register_refused(exc)
 
     scheme = "https" if settings.tls else "http"
 
@@ -197,7 +214,8 @@ app.add_typer(register_app, name="register")
 
 @register_app.command("load")
 def register_load(
-    paths: Annotated[list[Path], typer.Argument(help="YAML/JSON register files or folders.", exists=True)],
+    # No `exists=True`: a missing file is refused like any other bad register file, in one line.
+    paths: Annotated[list[Path], typer.Argument(help="YAML/JSON register files or folders.")],
     config: ConfigOpt = None,
     data_dir: DataDirOpt = None,
     store_dsn: DsnOpt = None,
@@ -207,25 +225,23 @@ def register_load(
     The embedded store is opened by one process at a time: run this while `ldv serve` is
     stopped, or give `ldv serve --register PATH`.
     """
-    from ldv_logboek.register import RegisterConflict, RegisterFileError
+    from ldv_logboek.register import RegisterConflict, RegisterFileError, RegisterStore, load_register_files
     from ldv_logboek.storage import LogStore, connect
-    from ldv_suite.server import load_register
 
     settings = _settings(config, data_dir=data_dir, store_dsn=store_dsn)
+    try:
+        # Read the files before the store opens: a bad file stops here, with nothing opened.
+        register = load_register_files(paths)
+    except RegisterFileError as exc:
+        _register_refused(exc)
     if settings.store_dsn is None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = LogStore(connect(settings.dsn()))
     try:
         store.migrate()
-        result = load_register(store, paths)
-    except RegisterFileError as exc:
-        console.print(f"[red]{exc.path}[/]:")
-        for problem in exc.problems:
-            console.print(f"  - {problem}")
-        raise typer.Exit(1) from None
+        result = RegisterStore.from_log_store(store).save(register)
     except RegisterConflict as exc:
-        console.print(f"[red]register conflict:[/] {exc}")
-        raise typer.Exit(1) from None
+        _register_refused(exc)
     finally:
         store.close()
     console.print(

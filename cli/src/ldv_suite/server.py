@@ -47,17 +47,6 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def load_register(store: LogStore, paths: Sequence[Path]) -> Any:
-    """Load register files (YAML/JSON files or folders) into the store; returns the SaveResult.
-
-    Raises RegisterFileError (a file and its problems) or RegisterConflict (a stored version
-    would change: versions are immutable, add a new one).
-    """
-    from ldv_logboek.register import RegisterStore, load_register_files
-
-    return RegisterStore.from_log_store(store).save(load_register_files(list(paths)))
-
-
 class _SharedSignalServer(uvicorn.Server):
     """A uvicorn server that leaves signal handling to `Stack`, which stops all servers together."""
 
@@ -87,6 +76,9 @@ class Stack:
     ) -> Stack:
         """Open (and migrate) the store, load register files, create the apps; nothing listens yet.
 
+        An invalid register file raises RegisterFileError before the store is opened; a
+        RegisterConflict closes the store before it is raised.
+
         Component settings default to their environment variables (`LDV_COLLECTOR_*`,
         `LDV_API_*`, `LDV_AUTH_*`, `LDV_INZAGE_*`); `ldv demo` passes its own.
         """
@@ -94,15 +86,22 @@ class Stack:
         from ldv_collector import CollectorSettings
         from ldv_collector import create_app as create_collector_app
         from ldv_inzicht import create_app as create_api_app
+        from ldv_logboek.register import RegisterStore, load_register_files
 
+        # Read the register files before the store opens: a bad file stops here, with nothing opened.
+        register = load_register_files(list(register_paths)) if register_paths else None
         if settings.store_dsn is None:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
         store = LogStore(connect(settings.dsn()), retention_days=settings.retention_days)
         applied = store.migrate()
         if applied:
             log.info("store %s migrated to schema version %s", redact(settings.dsn()), applied[-1])
-        if register_paths:
-            result = load_register(store, register_paths)
+        if register is not None:
+            try:
+                result = RegisterStore.from_log_store(store).save(register)
+            except Exception:
+                store.close()  # e.g. RegisterConflict: nothing runs, and the next process may open the store
+                raise
             log.info("register loaded: %s", result)
         collector_app = create_collector_app(store, collector_settings or CollectorSettings())
         stack = cls(settings=settings, store=store, collector=collector_app.state.collector)

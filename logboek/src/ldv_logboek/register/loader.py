@@ -43,8 +43,10 @@ def parse_register_text(text: str, source: str = "<text>") -> Register:
     """Parse one register document (YAML, which includes JSON) into a Register."""
     try:
         data = yaml.safe_load(text) if not source.endswith(".json") else json.loads(text)
-    except (yaml.YAMLError, json.JSONDecodeError) as exc:
-        raise RegisterFileError(source, [f"not valid YAML/JSON: {exc}"]) from None
+    except yaml.YAMLError as exc:
+        raise RegisterFileError(source, [_yaml_problem(exc)]) from None
+    except json.JSONDecodeError as exc:
+        raise RegisterFileError(source, [f"not valid JSON: {exc}"]) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -90,7 +92,12 @@ def load_register_files(paths: Iterable[Path | str], *, check_references: bool =
     """
     register = Register()
     for path in register_paths(paths):
-        part = parse_register_text(path.read_text(encoding="utf-8"), str(path))
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise RegisterFileError(path, [f"cannot be read: {reason}"]) from None
+        part = parse_register_text(text, str(path))
         try:
             register = register.merged(part)
         except ValueError as exc:
@@ -98,6 +105,17 @@ def load_register_files(paths: Iterable[Path | str], *, check_references: bool =
     if check_references and (problems := register.problems()):
         raise RegisterFileError(", ".join(str(p) for p in paths), problems)
     return register
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """PyYAML's error in one line: what, where, and in which construct (its own text has a snippet)."""
+    if not isinstance(exc, yaml.MarkedYAMLError) or exc.problem_mark is None:
+        return "not valid YAML: " + " ".join(str(exc).split())
+    mark = exc.problem_mark
+    text = f"not valid YAML: {exc.problem} at line {mark.line + 1}, column {mark.column + 1}"
+    if exc.context and exc.context_mark is not None:
+        text += f" ({exc.context} at line {exc.context_mark.line + 1}, column {exc.context_mark.column + 1})"
+    return text
 
 
 def _describe(error: Mapping[str, Any]) -> str:
