@@ -23,7 +23,7 @@ from ldv_inzicht.inzage.page import error_page, is_page_path
 from ldv_inzicht.lezen import LEZEN_API, create_lezen_router
 from ldv_inzicht.openapi_docs import add_openapi_route
 from ldv_inzicht.overzicht import OVERZICHT_API, create_overzicht_router
-from ldv_inzicht.problems import install_problem_handlers
+from ldv_inzicht.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
 from ldv_inzicht.register_api import REGISTER_API, create_register_router
 from ldv_inzicht.security_headers import SecurityHeadersMiddleware, add_security_headers
 from ldv_inzicht.settings import ApiSettings
@@ -109,12 +109,14 @@ def _finish_error_handlers(app: FastAPI, registry: ApiRegistry) -> None:
 
 
 def _finished(handler: Any, registry: ApiRegistry) -> Any:
+    """`handler`, answering a page request with an HTML page, and every error with the security headers."""
     async def handle(request: Request, exc: Exception) -> Response:
         response = handler(request, exc)
         if inspect.isawaitable(response):
             response = await response
         path = request.url.path
-        if is_page_path(path) and registry.api_for(path) is None:
+        is_problem = response.headers.get("content-type", "").startswith(PROBLEM_MEDIA_TYPE)
+        if is_problem and is_page_path(path) and registry.api_for(path) is None:
             response = error_page(request, response)
         add_security_headers(response.headers)
         return response
