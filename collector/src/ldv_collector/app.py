@@ -21,11 +21,31 @@ from ldv_collector.metrics import CollectorMetrics
 from ldv_collector.responses import error_response, export_response
 from ldv_collector.settings import CollectorSettings
 from ldv_collector.writer import GroupCommitWriter, WriterStopped
-from ldv_logboek.storage import LogStore, StorageUnavailable
+from ldv_logboek.pseudonym import redact_bsns
+from ldv_logboek.storage import LogStore, StorageFault, StorageUnavailable
 
 log = logging.getLogger(__name__)
 
 TRACES_PATH = "/v1/traces"
+# The most of a driver's message that goes into the log line of a storage fault.
+_MAX_LOGGED_DRIVER_MESSAGE = 2000
+
+
+def storage_fault_message(fault: StorageFault) -> str:
+    """Log `fault` once, with its incident id, and return the message for the sender.
+
+    The driver's message (which may name hosts or quote values) is in the log only, with
+    anything that looks like a BSN redacted; the sender gets the incident id to report.
+    """
+    log.error(
+        "storage fault, incident %s (the spans were not stored): %s",
+        fault.incident,
+        redact_bsns(str(fault))[:_MAX_LOGGED_DRIVER_MESSAGE],
+    )
+    return (
+        f"the Logboek's store refused these spans (incident {fault.incident}); they were not stored "
+        "and sending them again will not help: report the incident id to the Logboek's operator"
+    )
 
 
 class Collector:
@@ -50,7 +70,8 @@ class Collector:
         """Decode, check and store one export request; return once its records are committed.
 
         Shared by OTLP/HTTP and OTLP/gRPC. Raises UndecodableBody (from `decode`), WriterStopped
-        (shutting down) or StorageUnavailable (the insert failed): in every case nothing of the
+        (shutting down), StorageUnavailable (the store is down: retry) or StorageFault (the
+        store refused the records: a retry does not help); in every case nothing of the
         request is acknowledged.
         """
         # Decoding and checking a large request takes milliseconds of CPU: keep the event loop
@@ -114,6 +135,8 @@ class Collector:
             return error_response(503, "the collector is shutting down; retry later", encoding, retry)
         except StorageUnavailable:
             return error_response(503, "the Logboek's storage is unavailable; retry later", encoding, retry)
+        except StorageFault as fault:
+            return error_response(500, storage_fault_message(fault), encoding)
         message = result.error_message(self.settings.max_error_message_chars) if result.rejections else ""
         return export_response(len(result.rejections), message, encoding)
 

@@ -3,7 +3,8 @@
 Same checks, same group commit and same acknowledgement rule as OTLP/HTTP: it drives the
 `Collector` that the HTTP app created, so both protocols share one writer and one set of
 counters. Status codes follow the OTLP specification: UNAVAILABLE (retryable) when the
-collector is shutting down or the store is down, RESOURCE_EXHAUSTED for a message over the
+collector is shutting down or the store is down, INTERNAL (not retried) when the store refused
+the records (a StorageFault, with its incident id), RESOURCE_EXHAUSTED for a message over the
 size limit (enforced by gRPC itself, after decompression), partial success in the response
 for rejected spans.
 """
@@ -19,9 +20,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from ldv_collector.app import Collector
+from ldv_collector.app import Collector, storage_fault_message
 from ldv_collector.writer import WriterStopped
-from ldv_logboek.storage import StorageUnavailable
+from ldv_logboek.storage import StorageFault, StorageUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,8 @@ class TraceService(trace_service_pb2_grpc.TraceServiceServicer):
             await context.abort(grpc.StatusCode.UNAVAILABLE, "the collector is shutting down; retry later")
         except StorageUnavailable:
             await context.abort(grpc.StatusCode.UNAVAILABLE, "the Logboek's storage is unavailable; retry later")
+        except StorageFault as fault:
+            await context.abort(grpc.StatusCode.INTERNAL, storage_fault_message(fault))
         except Exception as exc:  # noqa: BLE001 - a bug must still get a gRPC status, never span data
             log.error("internal error while handling a gRPC export: %s", type(exc).__name__)
             await context.abort(grpc.StatusCode.INTERNAL, "internal error in the collector; the spans were not stored")

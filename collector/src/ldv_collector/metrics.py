@@ -12,9 +12,9 @@ _HELP: dict[str, str] = {
     "spans_rejected": "spans not stored because they break the LDV standard or hold a clear BSN",
     "spans_ignored": "spans without any dpl. attribute (not LDV records), dropped",
     "spans_pseudonymised": "clear-BSN subject ids pseudonymised by the collector",
-    "spans_failed": "valid records not stored because the store was unavailable (the sender retries)",
+    "spans_failed": "valid records not stored because the store was unavailable or refused them (their requests got an error)",
     "inserts": "group-commit inserts into the store",
-    "insert_failures": "group-commit inserts that failed",
+    "insert_failures": "inserts that failed (a failed group commit is then tried request by request)",
 }
 
 

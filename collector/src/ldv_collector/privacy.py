@@ -6,7 +6,14 @@ Messages produced here name attributes, never their values.
 from __future__ import annotations
 
 from ldv_logboek import attributes as attr
-from ldv_logboek.pseudonym import BSN_CANDIDATE, contains_bsn, is_pseudonym, pseudonymise
+from ldv_logboek.pseudonym import (
+    BSN_CANDIDATE,
+    canonical_bsn,
+    clear_bsn_form,
+    contains_bsn,
+    is_pseudonym,
+    pseudonymise,
+)
 from ldv_logboek.record import Event, Link
 from ldv_logboek.validation import Violation
 
@@ -67,29 +74,51 @@ def clear_bsn_violation(locations: list[str]) -> Violation:
     )
 
 
-def is_clear_bsn_subject(attributes: dict[str, str]) -> bool:
-    """True when the subject id is declared a BSN and is not a pseudonym yet."""
+def clear_subject_bsn(attributes: dict[str, str]) -> str | None:
+    """What is clear about a `BSN`-typed subject id, in words that do not quote it; None when nothing.
+
+    Only a value written as a BSN counts (`ldv_logboek.pseudonym.clear_bsn_form`); a value
+    that holds one amid other text counts too (it cannot be pseudonymised as it is). Every
+    other value — this suite's `hmac-sha256:` pseudonyms and other LDV implementations'
+    pseudonyms alike (encrypted ids in base64 or hex, OPRF outputs, UUIDs) — is stored as it
+    is: not refused, not pseudonymised again. Subject ids of other types are never touched.
+    """
     subject = attributes.get(attr.DATA_SUBJECT_ID)
     if not subject or is_pseudonym(subject):
-        return False
-    return attributes.get(attr.DATA_SUBJECT_ID_TYPE, "").strip().upper() == attr.SUBJECT_TYPE_BSN
+        return None
+    if attributes.get(attr.DATA_SUBJECT_ID_TYPE, "").strip().upper() != attr.SUBJECT_TYPE_BSN:
+        return None
+    form = clear_bsn_form(subject)
+    if form is not None:
+        return form
+    return "a BSN amid other text" if contains_bsn(subject) else None
 
 
 def protect_subject(attributes: dict[str, str], key: bytes | None, store_clear_bsn: bool) -> Violation | bool:
     """Pseudonymise a clear-BSN subject id in place.
 
     Returns True when it pseudonymised, False when there was nothing to do or the clear BSN
-    may be stored, and a Violation when the span must be rejected (clear BSN, no key).
+    may be stored, and a Violation when the span must be rejected (clear BSN and no key, or
+    a BSN inside a longer value, which has no pseudonym of its own).
     """
-    if not is_clear_bsn_subject(attributes):
+    form = clear_subject_bsn(attributes)
+    if form is None:
         return False
-    if key is not None:
-        attributes[attr.DATA_SUBJECT_ID] = pseudonymise(attributes[attr.DATA_SUBJECT_ID], key)
+    bsn = canonical_bsn(attributes[attr.DATA_SUBJECT_ID])
+    if key is not None and bsn is not None:
+        # The 9-digit form: one pseudonym per citizen however the sender wrote the number.
+        attributes[attr.DATA_SUBJECT_ID] = pseudonymise(bsn, key)
         return True
-    if store_clear_bsn:
+    if store_clear_bsn and key is None:
         return False
+    if bsn is None:
+        return Violation(
+            CLEAR_BSN_RULE,
+            f"{attr.DATA_SUBJECT_ID} holds a clear BSN ({form}): send the BSN alone, to be pseudonymised, "
+            "or a pseudonym",
+        )
     return Violation(
         CLEAR_BSN_RULE,
-        f"{attr.DATA_SUBJECT_ID} holds a clear BSN and this collector has no pseudonymisation key "
+        f"{attr.DATA_SUBJECT_ID} holds a clear BSN ({form}) and this collector has no pseudonymisation key "
         "for the organisation: pseudonymise it in the application (the LDV SDK does) or configure a key",
     )

@@ -3,8 +3,18 @@
 Every request hands its records to the writer and waits; a background thread takes all
 that is pending (up to `max_batch_records`, whole requests only), inserts it with one
 `LogStore.insert` and then answers every waiting request at once. A request is acknowledged
-only after the insert that holds its records committed, and all its records share that
-insert's fate (stored together or not at all).
+only after the insert that holds its records committed.
+
+One request never fails another: when the combined insert fails with a StorageFault (the
+store refused the statement, which may be caused by one request's records), every request
+of the batch is inserted again on its own, so only the request that cannot be stored fails.
+When the store is unavailable (StorageUnavailable) every request of the batch fails at once:
+the store is down for all of them, and trying each again would only keep the writer busy.
+
+A failed request may have left part of its records stored (an insert of records over many
+days is split by `LogStore.insert`; a combined insert that failed may have written some
+partitions). It is not acknowledged, so the sender delivers it again; duplicates are removed
+on every read. What is acknowledged is always stored in full.
 """
 
 from __future__ import annotations
@@ -20,7 +30,7 @@ from dataclasses import dataclass
 
 from ldv_collector.metrics import CollectorMetrics
 from ldv_logboek.record import LogRecord
-from ldv_logboek.storage import LogStore, StorageUnavailable
+from ldv_logboek.storage import LogStore, StorageFault, StorageUnavailable, storage_error
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +85,8 @@ class GroupCommitWriter:
     def submit(self, records: Sequence[LogRecord]) -> Future[None]:
         """Queue `records` for the next insert; the future resolves once they are stored.
 
-        The future raises StorageUnavailable when the insert failed. Raises WriterStopped
+        The future raises StorageUnavailable (retry later) or StorageFault (the store
+        refused these records; a retry does not help) when they were not stored. Raises WriterStopped
         at once when the writer does not take work.
         """
         future: Future[None] = Future()
@@ -145,17 +156,35 @@ class GroupCommitWriter:
             if not batch:
                 continue
             records = [r for pending in batch for r in pending.records]
-            try:
-                self.store.insert(records)
-            except Exception as exc:  # noqa: BLE001 - every failure means "not stored": tell each request
-                error = exc if isinstance(exc, StorageUnavailable) else StorageUnavailable("insert failed")
-                # The driver's message may quote record data: log the kind of failure only.
-                cause = exc.__cause__ or exc
-                log.warning("group commit of %d records failed: %s", len(records), type(cause).__name__)
-                self.metrics.add(insert_failures=1, spans_failed=len(records))
-                for pending in batch:
-                    pending.future.set_exception(error)
-            else:
-                self.metrics.add(inserts=1, spans_stored=len(records))
+            error = self._insert(records)
+            if error is None:
                 for pending in batch:
                     pending.future.set_result(None)
+            elif isinstance(error, StorageFault) and len(batch) > 1:
+                log.warning("group commit of %d requests failed; inserting each on its own", len(batch))
+                for pending in batch:
+                    own_error = self._insert(pending.records)
+                    if own_error is None:
+                        pending.future.set_result(None)
+                    else:
+                        self.metrics.add(spans_failed=len(pending.records))
+                        pending.future.set_exception(own_error)
+            else:
+                self.metrics.add(spans_failed=len(records))
+                for pending in batch:
+                    pending.future.set_exception(error)
+
+    def _insert(self, records: Sequence[LogRecord]) -> StorageUnavailable | StorageFault | None:
+        """Insert `records`; the error when they were not stored (counted), None when they were."""
+        try:
+            self.store.insert(records)
+        except Exception as exc:  # noqa: BLE001 - every failure means "not stored": tell the requests
+            error = storage_error(exc, f"insert of {len(records)} records")
+            # The driver's message may quote record data: the kind of failure only (a fault's
+            # message is logged once, with its incident id, where the request is answered).
+            cause = exc.__cause__ or exc
+            log.warning("insert of %d records failed: %s", len(records), type(cause).__name__)
+            self.metrics.add(insert_failures=1)
+            return error
+        self.metrics.add(inserts=1, spans_stored=len(records))
+        return None

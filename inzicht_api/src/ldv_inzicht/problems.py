@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ldv_logboek.pseudonym import contains_bsn
-from ldv_logboek.storage import StorageUnavailable
+from ldv_logboek.storage import StorageFault, StorageUnavailable
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 ABOUT_BLANK = "about:blank"
@@ -112,9 +112,10 @@ def problem_response(
     type: str = ABOUT_BLANK,  # noqa: A002
     invalid_params: Sequence[InvalidParam] = (),
     headers: Mapping[str, str] | None = None,
+    instance: str | None = None,
 ) -> ProblemResponse:
-    """Build a problem+json response with a fresh `instance` and log it (without request values)."""
-    instance = f"urn:uuid:{uuid.uuid4()}"
+    """Build a problem+json response with a fresh `instance` (unless given) and log it (without request values)."""
+    instance = instance or f"urn:uuid:{uuid.uuid4()}"
     problem = Problem(
         type=type,
         title=title or _phrase(status),
@@ -228,6 +229,15 @@ def install_problem_handlers(
             headers={"Retry-After": str(retry_after_seconds)},
         )
 
+    async def on_storage_fault(request: Request, exc: Exception) -> ProblemResponse:
+        # A bug or a schema mismatch, not an outage: 500, not retried. The driver's message is
+        # logged with the incident id that the client gets as `instance`; it is not sent.
+        assert isinstance(exc, StorageFault)
+        log.error("storage fault, incident %s, serving %s %s: %s", exc.incident, request.method,
+                  _loggable(request.url.path), _loggable(str(exc)))
+        return problem_response(500, "An internal error occurred in the Logboek's store; it has been logged.",
+                                instance=exc.incident)
+
     async def on_unexpected(request: Request, exc: Exception) -> ProblemResponse:
         log.exception("unexpected error serving %s %s", request.method, _loggable(request.url.path))
         response = problem_response(500, "An unexpected error occurred; it has been logged.")
@@ -238,6 +248,7 @@ def install_problem_handlers(
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(StorageUnavailable, on_storage)
+    app.add_exception_handler(StorageFault, on_storage_fault)
     app.add_exception_handler(Exception, on_unexpected)
 
 

@@ -39,11 +39,55 @@ def is_pseudonym(value: str) -> bool:
 
 def is_bsn(value: str) -> bool:
     """True for 9 digits that pass the elfproef (the check every valid BSN passes)."""
-    if len(value) != 9 or not value.isdigit():
+    if len(value) != 9 or not value.isdecimal():  # isdecimal: what int() reads (isdigit takes "²")
         return False
     digits = [int(c) for c in value]
     total = sum(d * w for d, w in zip(digits[:8], range(9, 1, -1))) - digits[8]
     return total % 11 == 0 and value != "000000000"
+
+
+# The ways a BSN is written down as a value of its own: the passport/ID-card notation
+# "1234.56.782" and groups of three with one kind of separator ("123 456 782", "123-456-782",
+# "123.456.782").
+_SEPARATED_BSN = re.compile(r"(\d{4})\.(\d{2})\.(\d{3})|(\d{3})([ .-])(\d{3})\5(\d{3})")
+_DIGITS_ONLY = str.maketrans("", "", " .-")
+
+BSN_AS_DIGITS = "9 digits, elfproef"
+BSN_WITH_SEPARATORS = "9 digits with separators, elfproef"
+BSN_WITHOUT_LEADING_ZERO = "8 digits: a BSN without its leading zero, elfproef"
+
+
+def clear_bsn_form(value: str) -> str | None:
+    """How `value` (a whole value, e.g. a data subject id) is written as a clear BSN, or None.
+
+    A BSN is 9 digits passing the elfproef, also written with separators ("1234.56.782",
+    "123 456 782", "123-456-782") or as 8 digits whose leading zero was lost (a BSN kept as
+    a number, as spreadsheets and integer columns do). Anything else — another
+    implementation's pseudonym (base64 or hex of an encrypted id, an OPRF output, another
+    HMAC format), a UUID, ten digits — is not a clear BSN. The result says what was found
+    without quoting it (one of the BSN_* constants).
+    """
+    text = value.strip()
+    if is_bsn(text):
+        return BSN_AS_DIGITS
+    if len(text) == 8 and is_bsn("0" + text):
+        return BSN_WITHOUT_LEADING_ZERO
+    if _SEPARATED_BSN.fullmatch(text) and is_bsn(text.translate(_DIGITS_ONLY)):
+        return BSN_WITH_SEPARATORS
+    return None
+
+
+def canonical_bsn(value: str) -> str | None:
+    """The 9-digit BSN that `value` writes (see `clear_bsn_form`), or None when it is none.
+
+    Pseudonymise this form, so a BSN gets one pseudonym however the sender wrote it (the
+    inzage pseudonymises the citizen's 9 digits to find their records).
+    """
+    form = clear_bsn_form(value)
+    if form is None:
+        return None
+    # str(int(c)): ASCII digits also when the sender wrote other decimal digits.
+    return "".join(str(int(c)) for c in value.strip().translate(_DIGITS_ONLY)).zfill(9)
 
 
 def contains_bsn(text: str) -> bool:
@@ -52,6 +96,11 @@ def contains_bsn(text: str) -> bool:
     Digits glued to letters ("ab123456782cd") do not count: such runs occur by chance in hex ids.
     """
     return any(is_bsn(m.group()) for m in BSN_CANDIDATE.finditer(text))
+
+
+def redact_bsns(text: str, replacement: str = "<BSN>") -> str:
+    """`text` with every clear BSN (as `contains_bsn` finds them) replaced, e.g. for a log line."""
+    return BSN_CANDIDATE.sub(lambda m: replacement if is_bsn(m.group()) else m.group(), text)
 
 
 def attributes_with_bsn(attributes: Mapping[str, object]) -> list[str]:

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ldv_logboek.register.models import ActivityVersion, Organisation, ProcessingActivity, Register
-from ldv_logboek.storage.client import StorageUnavailable
+from ldv_logboek.storage.client import storage_error
 from ldv_logboek.storage.schema import REGISTER_ORGANISATIONS_TABLE, REGISTER_VERSIONS_TABLE
 
 if TYPE_CHECKING:
@@ -118,8 +118,8 @@ class RegisterStore:
                         organisation_rows,
                         column_names=["OrganisationId", "Code", "Name", "ReadApiUrl", "Document"],
                     )
-        except Exception as exc:  # noqa: BLE001 - any driver failure means: not stored
-            raise StorageUnavailable(f"saving the register failed: {exc}") from exc
+        except Exception as exc:  # noqa: BLE001 - any driver failure means: not stored (classified in one place)
+            raise storage_error(exc, "saving the register") from exc
         result.organisations_saved = len(organisation_rows)
         self._cached = None
         return result
@@ -139,8 +139,8 @@ class RegisterStore:
                     f"SELECT OrganisationId, Document FROM {REGISTER_ORGANISATIONS_TABLE} "
                     "ORDER BY OrganisationId, LoadedAt DESC LIMIT 1 BY OrganisationId"
                 ).result_rows
-        except Exception as exc:  # noqa: BLE001
-            raise StorageUnavailable(f"reading the register failed: {exc}") from exc
+        except Exception as exc:  # noqa: BLE001 - classified in one place
+            raise storage_error(exc, "reading the register") from exc
         versions: dict[str, list[ActivityVersion]] = {}
         ended: dict[str, datetime | None] = {}
         for activity_id, _number, ended_at, document in version_rows:

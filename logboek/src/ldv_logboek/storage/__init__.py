@@ -3,7 +3,7 @@
 Needs the `store` extra of ldv-logboek (clickhouse-connect, and chDB for the embedded engine).
 """
 
-from ldv_logboek.storage.client import StorageUnavailable, connect
+from ldv_logboek.storage.client import StorageFault, StorageUnavailable, connect, storage_error
 from ldv_logboek.storage.query import ActivityWindow, Cursor, Page, RecordQuery
 from ldv_logboek.storage.schema import SCHEMA_VERSION, migrate
 from ldv_logboek.storage.store import LogStore
@@ -14,7 +14,9 @@ __all__ = [
     "LogStore",
     "Page",
     "RecordQuery",
+    "StorageFault",
     "StorageUnavailable",
+    "storage_error",
     "Cursor",
     "connect",
     "migrate",

@@ -2,15 +2,96 @@
 
 from __future__ import annotations
 
+import re
+import uuid
 from typing import Any
 from urllib.parse import urlsplit
 
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import OperationalError
 
 
 class StorageUnavailable(RuntimeError):
-    """The store cannot be reached or refused a write; the caller may retry later."""
+    """The store cannot be reached or is overloaded now; the same call may succeed later (503, UNAVAILABLE)."""
+
+
+class StorageFault(RuntimeError):
+    """The store refused a statement for a reason a retry does not fix (500, INTERNAL).
+
+    A bug in our SQL, a schema that is not what the code expects (unknown table or column,
+    type mismatch), or data the store cannot take. `incident` names this occurrence: it goes
+    into the answer and into the one log line that holds the driver's message (the message
+    itself may quote values or name hosts, so it is never sent).
+    """
+
+    def __init__(self, message: str, *, code: int | None = None):
+        super().__init__(message)
+        self.code = code
+        self.incident = f"urn:uuid:{uuid.uuid4()}"
+
+
+# ClickHouse error codes that mean "not now": the server or its network is overloaded,
+# out of memory or disk, timed out or lost a connection; the same statement may succeed
+# later. Every other code (syntax, unknown table or column, types, access rights) is a fault.
+TRANSIENT_ERROR_CODES = frozenset({
+    3,  # UNEXPECTED_END_OF_FILE
+    32,  # ATTEMPT_TO_READ_AFTER_EOF
+    159,  # TIMEOUT_EXCEEDED
+    160,  # TOO_SLOW
+    173,  # CANNOT_ALLOCATE_MEMORY
+    198,  # DNS_ERROR
+    201,  # QUOTA_EXCEEDED
+    202,  # TOO_MANY_SIMULTANEOUS_QUERIES
+    203,  # NO_FREE_CONNECTION
+    209,  # SOCKET_TIMEOUT
+    210,  # NETWORK_ERROR
+    225,  # NO_ZOOKEEPER
+    236,  # ABORTED
+    241,  # MEMORY_LIMIT_EXCEEDED
+    242,  # TABLE_IS_READ_ONLY (a replica that lost its coordinator)
+    243,  # NOT_ENOUGH_SPACE
+    252,  # TOO_MANY_PARTS (merges lag behind inserts)
+    279,  # ALL_CONNECTION_TRIES_FAILED
+    285,  # TOO_FEW_LIVE_REPLICAS
+    319,  # UNKNOWN_STATUS_OF_INSERT
+    394,  # QUERY_WAS_CANCELLED
+    425,  # SYSTEM_ERROR
+    439,  # CANNOT_SCHEDULE_TASK
+    999,  # KEEPER_EXCEPTION
+    1000,  # POCO_EXCEPTION (network)
+})
+_CODE_IN_MESSAGE = re.compile(r"\bCode:\s*(\d+)")
+
+
+def error_code(exc: BaseException) -> int | None:
+    """The ClickHouse error code of a driver exception, when it has one.
+
+    clickhouse-connect sets `code` on its errors (also on chDB's, which it wraps); an error
+    that reached us unwrapped (chDB's own exception types) carries it in its text.
+    """
+    code = getattr(exc, "code", None)
+    if isinstance(code, int):
+        return code
+    match = _CODE_IN_MESSAGE.search(str(exc))
+    return int(match.group(1)) if match else None
+
+
+def storage_error(exc: BaseException, what: str) -> StorageUnavailable | StorageFault:
+    """The exception to raise for driver exception `exc` while doing `what` (e.g. "insert of 5 records").
+
+    Unavailable (retry later): a connection that failed or was lost (clickhouse-connect's
+    OperationalError, an OSError from the network) and the codes in TRANSIENT_ERROR_CODES.
+    Everything else is a fault: ClickHouse's other codes, and errors without a code from
+    turning our data into the wire format (clickhouse-connect's DataError, ProgrammingError).
+    """
+    if isinstance(exc, (StorageUnavailable, StorageFault)):
+        return exc
+    code = error_code(exc)
+    message = f"{what} failed: {type(exc).__name__}: {exc}"
+    if isinstance(exc, (OperationalError, OSError)) or code in TRANSIENT_ERROR_CODES:
+        return StorageUnavailable(message)
+    return StorageFault(message, code=code)
 
 
 def connect(dsn: str, **settings: Any) -> Client:
@@ -29,6 +110,7 @@ def connect(dsn: str, **settings: Any) -> Client:
         # get_client takes keyword arguments only.
         return clickhouse_connect.get_client(dsn=dsn, **settings)
     except Exception as exc:  # noqa: BLE001 - any driver failure means: not reachable now
+        # At start a store that cannot be opened is one to wait for, whatever the driver says.
         raise StorageUnavailable(f"cannot open the store at {redact(dsn)}: {exc}") from exc
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
@@ -11,7 +11,7 @@ from clickhouse_connect.driver.insert import InsertContext
 
 from ldv_logboek import attributes as attr
 from ldv_logboek.record import LogRecord, Status
-from ldv_logboek.storage.client import StorageUnavailable
+from ldv_logboek.storage.client import StorageUnavailable, storage_error
 from ldv_logboek.storage.query import MAX_TIME_MS, Cursor, Page, RecordQuery
 from ldv_logboek.storage.schema import DEFAULT_RETENTION_DAYS, RECORDS_TABLE, migrate
 
@@ -48,10 +48,39 @@ SELECT toUnixTimestamp64Nano(Timestamp), TraceId, SpanId, ParentSpanId, SpanName
 FROM {RECORDS_TABLE}
 """
 
+# ClickHouse refuses an insert block that touches more than `max_partitions_per_insert_block`
+# partitions (100 by default) and the table is partitioned per UTC day of `Timestamp`
+# (`PARTITION BY toDate(Timestamp)`, see schema.py). A request of late records (after an
+# outage, a backfill) can span more days than that: `LogStore.insert` splits it into inserts
+# of at most this many days each. Splitting rather than raising the setting: it works on a
+# server whose profile we may not change, keeps the server's guard against a bad partition
+# key, and costs nothing extra (every partition touched is one new part either way).
+MAX_PARTITIONS_PER_INSERT = 100
+_NS_PER_DAY = 86_400 * 1_000_000_000
+
 _STATUS = {s.value: s for s in Status}
 # Open ends of an excluded window, in ns (the Int64 range of the Timestamp comparison).
 _MIN_NS = -(2**63)
 _MAX_NS = 2**63 - 1
+
+
+def partition_groups(records: Sequence[LogRecord], max_partitions: int = MAX_PARTITIONS_PER_INSERT) -> Iterator[Sequence[LogRecord]]:
+    """`records` in groups that each touch at most `max_partitions` day partitions.
+
+    The common case (a request of today's records) is one group: `records` itself. Otherwise
+    the records are grouped by day, in day order.
+    """
+    days = [r.start_time_ns // _NS_PER_DAY for r in records]
+    distinct = set(days)
+    if len(distinct) <= max_partitions:
+        yield records
+        return
+    by_day: dict[int, list[LogRecord]] = {day: [] for day in sorted(distinct)}
+    for day, record in zip(days, records):
+        by_day[day].append(record)
+    ordered = list(by_day.values())
+    for i in range(0, len(ordered), max_partitions):
+        yield [r for day_records in ordered[i : i + max_partitions] for r in day_records]
 
 
 def record_columns(records: Sequence[LogRecord], retention_days: Sequence[int]) -> list[list[Any]]:
@@ -126,6 +155,7 @@ class LogStore:
         self.retention_by_organisation = dict(retention_by_organisation or {})
         self._lock = threading.Lock()
         self._insert_context: InsertContext | None = None
+        self._closed = False
 
     @property
     def lock(self) -> threading.Lock:
@@ -139,10 +169,23 @@ class LogStore:
             return migrate(self.client)
 
     def insert(self, records: Sequence[LogRecord]) -> None:
-        """Store `records` in one insert (all or nothing). Raises StorageUnavailable."""
+        """Store `records`; return only when all of them are stored.
+
+        Raises StorageUnavailable (retry later) or StorageFault (a retry does not help).
+
+        Records of at most MAX_PARTITIONS_PER_INSERT days go in one insert; more days take
+        one insert per group of that many days. When one of those fails, the groups before
+        it stay stored and the caller gets the error, so it does not acknowledge the records:
+        the sender delivers them again, and the copies are harmless because every read
+        removes duplicates (`LIMIT 1 BY TraceId, SpanId`, `uniqExact`). Nothing is ever
+        acknowledged that is not stored.
+        """
         if not records:
             return
+        for group in partition_groups(records):
+            self._insert_block(group)
 
+    def _insert_block(self, records: Sequence[LogRecord]) -> None:
         retention = [
             self.retention_by_organisation.get(r.resource_attributes.get(attr.ORGANISATION, ""), self.retention_days)
             for r in records
@@ -150,6 +193,7 @@ class LogStore:
         data = record_columns(records, retention)
         try:
             with self._lock:
+                self._check_open()
                 if self._insert_context is None:
                     # Built once: it asks the server for the column types, which would otherwise
                     # cost a DESCRIBE TABLE round trip on every insert.
@@ -161,8 +205,18 @@ class LogStore:
                     self.client.insert(context=self._insert_context)
                 finally:
                     self._insert_context.data = None
-        except Exception as exc:  # noqa: BLE001 - the driver raises many types; all mean "not stored"
-            raise StorageUnavailable(f"insert of {len(records)} records failed: {exc}") from exc
+        except Exception as exc:  # noqa: BLE001 - the driver raises many types: classified in one place
+            error = storage_error(exc, f"insert of {len(records)} records")
+            if not isinstance(error, StorageUnavailable):
+                # The cached column types may be what is wrong (a changed table): ask again next time.
+                with self._lock:
+                    self._insert_context = None
+            raise error from exc
+
+    def _check_open(self) -> None:
+        # A closed client raises the driver's ProgrammingError: say what it means here.
+        if self._closed:
+            raise StorageUnavailable("the store is closed (the process is stopping)")
 
     def find(self, query: RecordQuery) -> Page:
         """Records matching `query`, each once even when it was delivered more than once.
@@ -238,16 +292,19 @@ class LogStore:
         """Rows of a read-only `sql` with server-side bound `params` (`{name:Type}` placeholders).
 
         For readers beside `find` (aggregates, dashboards' checks): holds `lock`, and any driver
-        failure becomes StorageUnavailable. Never format values into `sql`; bind them.
+        failure becomes StorageUnavailable or StorageFault (see `storage_error`). Never format
+        values into `sql`; bind them.
         """
         try:
             with self._lock:
+                self._check_open()
                 return self.client.query(sql, parameters=dict(params or {})).result_rows
-        except Exception as exc:  # noqa: BLE001
-            raise StorageUnavailable(f"query failed: {exc}") from exc
+        except Exception as exc:  # noqa: BLE001 - the driver raises many types: classified in one place
+            raise storage_error(exc, "query") from exc
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             self.client.close()
 
 
