@@ -161,3 +161,56 @@ def test_trace_with_many_spans_keeps_order() -> None:
     trace_id = os.urandom(16)
     spans = [make_span(trace_id=trace_id) for _ in range(20)]
     assert [r.span_id for r in ingest(spans).records] == [s.span_id for s in spans]
+
+
+# Subject ids as other LDV implementations pseudonymise a BSN (none of them is ours).
+FOREIGN_SUBJECTS = [
+    "k9Xq2YzL0p1W8sV3nB6mT4rC7dF5gH9jK2lZ0xQ8wE4=",  # base64 of an encrypted id
+    "Ed3fZ8_1x-9yQLr0TwPq",  # base64url
+    "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",  # hex: another HMAC, an OPRF output
+    "oprf:v1:5b2c0f6e8a1d4b7c9e3f2a1b0c9d8e7f",
+    "HMAC-SHA512:" + "cd" * 64,
+    "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+]
+
+
+@pytest.mark.parametrize("settings", [CollectorSettings(), CollectorSettings(pseudonymisation_key=DEFAULT_KEY)])
+def test_other_implementations_pseudonyms_are_stored_as_they_are(settings: CollectorSettings) -> None:
+    # Neither refused as "a clear BSN" (no key) nor pseudonymised a second time (with a key); nor
+    # flagged by the BSN guard on other attributes.
+    spans = [make_span(ldv_attributes(subject=s, **{"app.peer_subject_id": s})) for s in FOREIGN_SUBJECTS]
+    result = ingest(spans, settings)
+    assert result.rejections == [] and result.pseudonymised == 0
+    assert [r.data_subject_id for r in result.records] == FOREIGN_SUBJECTS
+
+
+@pytest.mark.parametrize("written", [VALID_BSN, "1234.56.782", "123 456 782", "123-456-782", " 123456782 "])
+def test_a_clear_bsn_however_written_gets_the_one_pseudonym_of_its_nine_digits(written: str) -> None:
+    result = ingest([make_span(ldv_attributes(subject=written))], CollectorSettings(pseudonymisation_key=DEFAULT_KEY))
+    assert [r.data_subject_id for r in result.records] == [pseudonymise(VALID_BSN, DEFAULT_KEY.encode())]
+
+
+def test_a_bsn_without_its_leading_zero_is_clear_too() -> None:
+    result = ingest([make_span(ldv_attributes(subject="12345672"))], CollectorSettings(pseudonymisation_key=DEFAULT_KEY))
+    assert [r.data_subject_id for r in result.records] == [pseudonymise("012345672", DEFAULT_KEY.encode())]
+
+
+@pytest.mark.parametrize(
+    ("written", "said"),
+    [
+        (VALID_BSN, "holds a clear BSN (9 digits, elfproef)"),
+        ("1234.56.782", "holds a clear BSN (9 digits with separators, elfproef)"),
+        ("12345672", "holds a clear BSN (8 digits: a BSN without its leading zero, elfproef)"),
+        (f"BSN {VALID_BSN}", "holds a clear BSN (a BSN amid other text)"),
+    ],
+)
+def test_the_refusal_says_what_was_found_without_echoing_it(written: str, said: str) -> None:
+    message = ingest([make_span(ldv_attributes(subject=written))]).error_message(8192)
+    assert f"{attr.DATA_SUBJECT_ID} {said}" in message
+    assert written.strip() not in message and VALID_BSN not in message and "12345672" not in message
+
+
+def test_a_bsn_amid_other_text_is_refused_even_with_a_key() -> None:
+    # It has no pseudonym of its own: pseudonymising the whole text would hide the citizen from the inzage.
+    result = ingest([make_span(ldv_attributes(subject=f"bsn:{VALID_BSN}"))], CollectorSettings(pseudonymisation_key=DEFAULT_KEY))
+    assert result.records == [] and "send the BSN alone" in result.error_message(8192)
