@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ldv_logboek.register.models import ActivityVersion, Organisation, ProcessingActivity, Register
-from ldv_logboek.storage.client import storage_error
+from ldv_logboek.storage.client import StorageUnavailable, storage_error
 from ldv_logboek.storage.schema import REGISTER_ORGANISATIONS_TABLE, REGISTER_VERSIONS_TABLE
 
 if TYPE_CHECKING:
@@ -50,13 +50,21 @@ class RegisterStore:
         self._lock = lock or threading.Lock()
         self._cache_seconds = cache_seconds
         self._cached: tuple[float, Register] | None = None
+        self._log_store: LogStore | None = None
 
     @classmethod
     def from_log_store(cls, store: LogStore, *, cache_seconds: float = 5.0) -> RegisterStore:
         """A RegisterStore on the same client and lock as `store` (the store must be migrated)."""
         # LogStore serialises its client calls with this lock; using another would let two
         # threads into one chDB session.
-        return cls(store.client, lock=store.lock, cache_seconds=cache_seconds)
+        register_store = cls(store.client, lock=store.lock, cache_seconds=cache_seconds)
+        register_store._log_store = store
+        return register_store
+
+    def _check_open(self) -> None:
+        # A closed shared client raises the driver's ProgrammingError: it means "stopping", not a bug.
+        if self._log_store is not None and self._log_store.closed:
+            raise StorageUnavailable("the store is closed (the process is stopping)")
 
     def save(self, register: Register) -> SaveResult:
         """Store `register`: new versions are added, identical ones skipped, changed ones refused.
@@ -96,6 +104,7 @@ class RegisterStore:
         ]
         try:
             with self._lock:
+                self._check_open()
                 if version_rows:
                     self.client.insert(
                         REGISTER_VERSIONS_TABLE,
@@ -131,6 +140,7 @@ class RegisterStore:
             return self._cached[1]
         try:
             with self._lock:
+                self._check_open()
                 version_rows = self.client.query(
                     f"SELECT ActivityId, Version, EndedAt, Document FROM {REGISTER_VERSIONS_TABLE} "
                     "ORDER BY ActivityId, Version, LoadedAt DESC LIMIT 1 BY ActivityId, Version"

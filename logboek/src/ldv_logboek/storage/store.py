@@ -162,6 +162,11 @@ class LogStore:
         """The lock every call on `client` must hold (shared with e.g. `RegisterStore`)."""
         return self._lock
 
+    @property
+    def closed(self) -> bool:
+        """True once `close` was called: every call then raises StorageUnavailable."""
+        return self._closed
+
     def migrate(self) -> list[int]:
         """Create or upgrade the schema; safe to call at every start."""
         with self._lock:
