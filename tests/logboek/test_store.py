@@ -14,6 +14,7 @@ from ldv_logboek.storage import (
     Cursor,
     LogStore,
     RecordQuery,
+    StorageFault,
     StorageUnavailable,
     connect,
     migrate,
@@ -205,7 +206,7 @@ def test_public_query_rows_and_lock(store: LogStore) -> None:
     from ldv_logboek.register import RegisterStore
 
     assert RegisterStore.from_log_store(store)._lock is store.lock
-    with pytest.raises(StorageUnavailable):
+    with pytest.raises(StorageFault):  # our own bad SQL: a fault, not "retry later"
         store.query_rows("SELECT no_such_column FROM " + RECORDS_TABLE)
 
 
