@@ -214,3 +214,11 @@ def test_a_bsn_amid_other_text_is_refused_even_with_a_key() -> None:
     # It has no pseudonym of its own: pseudonymising the whole text would hide the citizen from the inzage.
     result = ingest([make_span(ldv_attributes(subject=f"bsn:{VALID_BSN}"))], CollectorSettings(pseudonymisation_key=DEFAULT_KEY))
     assert result.records == [] and "send the BSN alone" in result.error_message(8192)
+
+
+def test_times_past_the_stores_range_are_refused_as_bad_input() -> None:
+    # DateTime64(9) ends in 2262: such a span would make the insert (and the whole request) fail.
+    late = make_span(start_ns=2**63 + 10)
+    result = ingest([make_span(), late])
+    assert len(result.records) == 1 and [r.span_id for r in result.rejections] == [late.span_id]
+    assert "time-range" in result.error_message(8192) and "2262" in result.error_message(8192)

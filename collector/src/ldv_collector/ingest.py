@@ -22,10 +22,12 @@ from ldv_collector.settings import CollectorSettings
 from ldv_logboek import attributes as attr
 from ldv_logboek.pseudonym import contains_bsn
 from ldv_logboek.record import LogRecord, Status
+from ldv_logboek.storage.store import MAX_STORED_TIME_NS
 from ldv_logboek.validation import Violation, check_record
 
 _DPL = attr.DPL_PREFIX
 _NAME_WITHHELD = "<name withheld: it contains a BSN>"
+_BEYOND_STORE = "a start, end or event time lies after 2262-04-11T23:47:16Z, the latest time the Logboek can store"
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +116,13 @@ class Ingester:
                         problems.append(
                             Violation("status", f"status code must be 0 (Unset), 1 (Ok) or 2 (Error), got {span.status.code}")
                         )
+                    if (
+                        span.end_time_unix_nano > MAX_STORED_TIME_NS
+                        or span.start_time_unix_nano > MAX_STORED_TIME_NS
+                        or (record.events and any(e.time_ns > MAX_STORED_TIME_NS for e in record.events))
+                    ):
+                        # Past the store's range the insert would fail, and with it the request.
+                        problems.append(Violation("time-range", _BEYOND_STORE))
                     # Pseudonymise first: then the BSN scan below rarely needs its slow, exact pass.
                     outcome = protect_subject(attributes, key, store_clear)
                     if outcome is True:

@@ -56,6 +56,9 @@ FROM {RECORDS_TABLE}
 # server whose profile we may not change, keeps the server's guard against a bad partition
 # key, and costs nothing extra (every partition touched is one new part either way).
 MAX_PARTITIONS_PER_INSERT = 100
+# The latest time the Timestamp columns (DateTime64(9): int64 ns) hold: 2262-04-11T23:47:16Z.
+# A record with a later time cannot be stored; the collector refuses it as bad input.
+MAX_STORED_TIME_NS = 2**63 - 1
 _NS_PER_DAY = 86_400 * 1_000_000_000
 
 _STATUS = {s.value: s for s in Status}
