@@ -35,7 +35,8 @@ class CollectorSettings(BaseSettings):
         gt=0,
         description=(
             "Group commit: the most records one insert gathers from concurrent requests. "
-            "A single request larger than this is inserted on its own, never split."
+            "A single request larger than this is inserted on its own, never split by size (only by day: a "
+            "request over more than 100 days takes one insert per 100 days)."
         ),
     )
     max_batch_wait_ms: float = Field(
