@@ -136,7 +136,7 @@ def _where(organisation: str | None, vanaf: date | None, tot: date | None, extra
 
 
 def _rows(store: LogStore, sql: str, params: dict[str, Any]) -> Sequence[Sequence[Any]]:
-    # query_rows holds the store's lock and maps driver failures to StorageUnavailable (503).
+    # query_rows holds the store's lock and maps driver failures to StorageUnavailable (503) or StorageFault (500).
     return store.query_rows(sql + f" LIMIT {MAX_ROWS}", params)
 
 
