@@ -120,3 +120,12 @@ def test_partition_groups_follow_the_tables_day_partitions(own_store: LogStore) 
     assert sorted(r.span_id for g in groups for r in g) == sorted(r.span_id for r in records)
     today = [make_record() for _ in range(3)]
     assert list(partition_groups(today)) == [today]  # the common case: the records as they are, one insert
+
+
+def test_an_unreachable_server_gives_the_drivers_operational_error_which_is_retry_later() -> None:
+    # Nothing listens on the discard port: clickhouse-connect's real error for a refused connection.
+    with pytest.raises(StorageUnavailable) as info:
+        connect("http://127.0.0.1:9/ldv", connect_timeout=1)
+    cause = info.value.__cause__
+    assert isinstance(cause, OperationalError)
+    assert isinstance(storage_error(cause, "insert of 1 records"), StorageUnavailable)
