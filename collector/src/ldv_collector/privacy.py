@@ -74,6 +74,10 @@ def clear_bsn_violation(locations: list[str]) -> Violation:
     )
 
 
+def _is_bsn_typed(attributes: dict[str, str]) -> bool:
+    return attributes.get(attr.DATA_SUBJECT_ID_TYPE, "").strip().upper() == attr.SUBJECT_TYPE_BSN
+
+
 def clear_subject_bsn(attributes: dict[str, str]) -> str | None:
     """What is clear about a `BSN`-typed subject id, in words that do not quote it; None when nothing.
 
@@ -84,9 +88,7 @@ def clear_subject_bsn(attributes: dict[str, str]) -> str | None:
     is: not refused, not pseudonymised again. Subject ids of other types are never touched.
     """
     subject = attributes.get(attr.DATA_SUBJECT_ID)
-    if not subject or is_pseudonym(subject):
-        return None
-    if attributes.get(attr.DATA_SUBJECT_ID_TYPE, "").strip().upper() != attr.SUBJECT_TYPE_BSN:
+    if not subject or is_pseudonym(subject) or not _is_bsn_typed(attributes):
         return None
     form = clear_bsn_form(subject)
     if form is not None:
@@ -101,14 +103,17 @@ def protect_subject(attributes: dict[str, str], key: bytes | None, store_clear_b
     may be stored, and a Violation when the span must be rejected (clear BSN and no key, or
     a BSN inside a longer value, which has no pseudonym of its own).
     """
-    form = clear_subject_bsn(attributes)
-    if form is None:
+    subject = attributes.get(attr.DATA_SUBJECT_ID)
+    if not subject or is_pseudonym(subject) or not _is_bsn_typed(attributes):
         return False
-    bsn = canonical_bsn(attributes[attr.DATA_SUBJECT_ID])
+    bsn = canonical_bsn(subject)
     if key is not None and bsn is not None:
         # The 9-digit form: one pseudonym per citizen however the sender wrote the number.
         attributes[attr.DATA_SUBJECT_ID] = pseudonymise(bsn, key)
         return True
+    form = clear_subject_bsn(attributes)
+    if form is None:
+        return False
     if store_clear_bsn and key is None:
         return False
     if bsn is None:
