@@ -8,8 +8,7 @@ from __future__ import annotations
 from ldv_logboek import attributes as attr
 from ldv_logboek.pseudonym import (
     BSN_CANDIDATE,
-    canonical_bsn,
-    clear_bsn_form,
+    clear_bsn,
     contains_bsn,
     is_pseudonym,
     pseudonymise,
@@ -78,50 +77,40 @@ def _is_bsn_typed(attributes: dict[str, str]) -> bool:
     return attributes.get(attr.DATA_SUBJECT_ID_TYPE, "").strip().upper() == attr.SUBJECT_TYPE_BSN
 
 
-def clear_subject_bsn(attributes: dict[str, str]) -> str | None:
-    """What is clear about a `BSN`-typed subject id, in words that do not quote it; None when nothing.
-
-    Only a value written as a BSN counts (`ldv_logboek.pseudonym.clear_bsn_form`); a value
-    that holds one amid other text counts too (it cannot be pseudonymised as it is). Every
-    other value — this suite's `hmac-sha256:` pseudonyms and other LDV implementations'
-    pseudonyms alike (encrypted ids in base64 or hex, OPRF outputs, UUIDs) — is stored as it
-    is: not refused, not pseudonymised again. Subject ids of other types are never touched.
-    """
-    subject = attributes.get(attr.DATA_SUBJECT_ID)
-    if not subject or is_pseudonym(subject) or not _is_bsn_typed(attributes):
-        return None
-    form = clear_bsn_form(subject)
-    if form is not None:
-        return form
-    return "a BSN amid other text" if contains_bsn(subject) else None
-
-
 def protect_subject(attributes: dict[str, str], key: bytes | None, store_clear_bsn: bool) -> Violation | bool:
     """Pseudonymise a clear-BSN subject id in place.
 
+    Only a `BSN`-typed subject id written as a BSN counts (`ldv_logboek.pseudonym.clear_bsn`);
+    one that holds a BSN amid other text counts too, but has no pseudonym of its own. Every
+    other value — this suite's `hmac-sha256:` pseudonyms and other LDV implementations'
+    pseudonyms alike (encrypted ids in base64 or hex, OPRF outputs, UUIDs) — is stored as it
+    is: not refused, not pseudonymised again. Subject ids of other types are never touched.
+
     Returns True when it pseudonymised, False when there was nothing to do or the clear BSN
     may be stored, and a Violation when the span must be rejected (clear BSN and no key, or
-    a BSN inside a longer value, which has no pseudonym of its own).
+    a BSN amid other text). Violations say which form was found, never the value.
     """
     subject = attributes.get(attr.DATA_SUBJECT_ID)
     if not subject or is_pseudonym(subject) or not _is_bsn_typed(attributes):
         return False
-    bsn = canonical_bsn(subject)
-    if key is not None and bsn is not None:
+    found = clear_bsn(subject)
+    if found is None:
+        if not contains_bsn(subject):
+            return False  # someone's pseudonym: stored as sent
+        if store_clear_bsn and key is None:
+            return False
+        return Violation(
+            CLEAR_BSN_RULE,
+            f"{attr.DATA_SUBJECT_ID} holds a clear BSN (a BSN amid other text): send the BSN alone, "
+            "to be pseudonymised, or a pseudonym",
+        )
+    form, bsn = found
+    if key is not None:
         # The 9-digit form: one pseudonym per citizen however the sender wrote the number.
         attributes[attr.DATA_SUBJECT_ID] = pseudonymise(bsn, key)
         return True
-    form = clear_subject_bsn(attributes)
-    if form is None:
+    if store_clear_bsn:
         return False
-    if store_clear_bsn and key is None:
-        return False
-    if bsn is None:
-        return Violation(
-            CLEAR_BSN_RULE,
-            f"{attr.DATA_SUBJECT_ID} holds a clear BSN ({form}): send the BSN alone, to be pseudonymised, "
-            "or a pseudonym",
-        )
     return Violation(
         CLEAR_BSN_RULE,
         f"{attr.DATA_SUBJECT_ID} holds a clear BSN ({form}) and this collector has no pseudonymisation key "
