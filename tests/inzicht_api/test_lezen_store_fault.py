@@ -38,7 +38,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
 
 
 def test_search_answers_500_with_an_incident_id_that_is_logged(client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.ERROR, logger="ldv_inzicht")
+    caplog.set_level(logging.DEBUG, logger="ldv_inzicht")
     response = client.post("/lezenapi/v1/processing-activities", json={attr.DATA_SUBJECT_ID: "hmac-sha256:" + "0" * 64})
     assert response.status_code == 500 and "Retry-After" not in response.headers
     assert response.headers["content-type"] == "application/problem+json"

@@ -114,7 +114,12 @@ def problem_response(
     headers: Mapping[str, str] | None = None,
     instance: str | None = None,
 ) -> ProblemResponse:
-    """Build a problem+json response with a fresh `instance` (unless given) and log it (without request values)."""
+    """Build a problem+json response with a fresh `instance` and log it (without request values).
+
+    `instance` given: an incident id the caller has logged already, with what an operator
+    needs; it is not logged again (one log line per incident).
+    """
+    logged = instance is not None
     instance = instance or f"urn:uuid:{uuid.uuid4()}"
     problem = Problem(
         type=type,
@@ -124,9 +129,10 @@ def problem_response(
         instance=instance,
         invalidParams=list(invalid_params) or None,
     )
-    level = logging.WARNING if status >= 500 else logging.INFO
-    log.log(level, "problem %s: %s %s (%s)", instance, status, problem.title,
-            ", ".join(_loggable(p.name) for p in invalid_params) or "-")
+    if not logged:
+        level = logging.WARNING if status >= 500 else logging.INFO
+        log.log(level, "problem %s: %s %s (%s)", instance, status, problem.title,
+                ", ".join(_loggable(p.name) for p in invalid_params) or "-")
     return ProblemResponse(problem.model_dump(exclude_none=True), status_code=status, headers=dict(headers or {}))
 
 
