@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ldv_collector.senders import SenderSettings
 from ldv_logboek import attributes as attr
 
 MIN_KEY_CHARS = 16
@@ -85,6 +86,35 @@ class CollectorSettings(BaseSettings):
             "the rest is summarised as a count."
         ),
     )
+
+    senders: dict[str, SenderSettings] = Field(
+        default_factory=dict,
+        description=(
+            "The senders allowed to write records: sender name -> `organisation` (the one "
+            f"`{attr.ORGANISATION}` it may write), `token_sha256` (hex SHA-256 of its bearer token; "
+            "the token itself is never configured) and/or `certificate_name` (DNS name or URI in the "
+            "subjectAltName, else subject CN, of its TLS client certificate). Set: every export must "
+            "authenticate (HTTP 401 / gRPC UNAUTHENTICATED otherwise) and a span whose resource names "
+            "another organisation is rejected; a resource without an organisation gets the sender's. "
+            "Empty: anyone who reaches the OTLP ports may write (`ldv serve` allows that on loopback "
+            'only). JSON: `{"toeslagen-api": {"organisation": "dienst-toeslagen", "token_sha256": "..."}}`.'
+        ),
+    )
+
+    @field_validator("senders")
+    @classmethod
+    def _check_senders(cls, senders: dict[str, SenderSettings]) -> dict[str, SenderSettings]:
+        tokens: dict[str, str] = {}
+        certificates: dict[str, str] = {}
+        for name, sender in senders.items():
+            for seen, value, what in ((tokens, sender.token_sha256, "token"), (certificates, sender.certificate_name, "certificate name")):
+                if value is None:
+                    continue
+                if value in seen:
+                    # Name the senders, never the credential.
+                    raise ValueError(f"senders {seen[value]!r} and {name!r} have the same {what}")
+                seen[value] = name
+        return senders
 
     @field_validator("pseudonymisation_key")
     @classmethod
