@@ -258,9 +258,10 @@ def sender_token_command(
 
     token = secrets.token_urlsafe(32)
     entry = {name or organisation: {"organisation": organisation, "token_sha256": token_sha256(token)}}
-    console.print("token (give it to the sender only, e.g. LDV_SENDER_TOKEN; it is not stored anywhere):")
+    # Plain lines, never wrapped: the token and the entry are copied as they are.
+    typer.echo("token (give it to the sender only, e.g. as LDV_SENDER_TOKEN; shown once):")
     typer.echo(token)
-    console.print("collector setting (add to LDV_COLLECTOR_SENDERS):")
+    typer.echo("LDV_COLLECTOR_SENDERS entry (holds only the token's SHA-256):")
     typer.echo(json.dumps(entry))
 
 
