@@ -476,3 +476,39 @@ def test_grpc_client_certificate_identifies_the_sender(store: LogStore, pki: Pki
         collector.close()
     assert len(stored(store, own_trace)) == 2
     assert stored(store, foreign_trace) == [] and stored(store, refused_trace) == [] and stored(store, span.trace_id) == []
+
+
+def test_senders_from_a_toml_file_join_those_of_the_environment(tmp_path: Path) -> None:
+    file = tmp_path / "senders.toml"
+    file.write_text(
+        "[senders.uwv-batch]\n"
+        'organisation = "uwv"\n'
+        'certificate_name = "uwv-batch.uwv.example"\n\n'
+        "[senders.bijstand-api]\n"
+        'organisation = "gemeente-amsterdam"\n'
+        f'token_sha256 = "{token_sha256(AMSTERDAM_TOKEN)}"\n'
+    )
+    both = CollectorSettings(senders={"toeslagen-api": senders()["toeslagen-api"]}, senders_file=file)
+    assert {name: s.organisation for name, s in both.senders.items()} == {
+        "toeslagen-api": "dienst-toeslagen",
+        "uwv-batch": "uwv",
+        "bijstand-api": "gemeente-amsterdam",
+    }
+    with pytest.raises(ValidationError, match="senders 'toeslagen-api' and 'bijstand-api' have the same token"):
+        CollectorSettings(senders={"toeslagen-api": senders()["amsterdam-portaal"]}, senders_file=file)
+    with pytest.raises(ValidationError, match="sender 'uwv-batch' is both in senders and in senders_file"):
+        CollectorSettings(senders={"uwv-batch": senders()["uwv-batch"]}, senders_file=file)
+    file.write_text(f'[senders.x]\norganisation = "o"\ntoken_sha256 = "{TOESLAGEN_TOKEN}"\n')
+    with pytest.raises(ValidationError, match="sender 'x': token_sha256: .*64 hex digits") as caught:
+        CollectorSettings(senders_file=file)
+    assert TOESLAGEN_TOKEN not in str(caught.value)
+    with pytest.raises(ValidationError, match="cannot read senders_file"):
+        CollectorSettings(senders_file=tmp_path / "missing.toml")
+
+
+def test_a_foreign_organisation_that_holds_a_bsn_is_not_quoted() -> None:
+    from ldv_collector.senders import Sender, bind_organisation
+
+    violation = bind_organisation({attr.ORGANISATION: VALID_BSN}, Sender("toeslagen-api", "dienst-toeslagen"))
+    assert violation is not None and VALID_BSN not in violation.message
+    assert "is another organisation" in violation.message

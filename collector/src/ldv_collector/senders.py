@@ -164,10 +164,13 @@ def certificate_names(pem_or_der: bytes) -> list[str]:
     from cryptography import x509
     from cryptography.x509.oid import NameOID
 
-    if pem_or_der.lstrip().startswith(b"-----BEGIN"):
-        certificate = x509.load_pem_x509_certificate(pem_or_der)
-    else:
-        certificate = x509.load_der_x509_certificate(pem_or_der)
+    try:
+        if pem_or_der.lstrip().startswith(b"-----BEGIN"):
+            certificate = x509.load_pem_x509_certificate(pem_or_der)
+        else:
+            certificate = x509.load_der_x509_certificate(pem_or_der)
+    except ValueError:  # verified by TLS, yet unreadable here: it names nobody
+        return []
     try:
         san = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         names = [str(n) for n in san.get_values_for_type(x509.DNSName)]

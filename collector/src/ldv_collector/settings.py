@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, field_validator
+import tomllib
+from pathlib import Path
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ldv_collector.senders import SenderSettings
@@ -101,12 +104,22 @@ class CollectorSettings(BaseSettings):
         ),
     )
 
-    @field_validator("senders")
-    @classmethod
-    def _check_senders(cls, senders: dict[str, SenderSettings]) -> dict[str, SenderSettings]:
+    senders_file: Path | None = Field(
+        default=None,
+        description=(
+            "TOML file with more senders, one table each: `[senders.toeslagen-api]` with `organisation`, "
+            "`token_sha256` and/or `certificate_name`, as in `senders`. Added to `senders`; a name in both is "
+            "an error. Keeps a long list of senders out of the environment."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _check_senders(self) -> CollectorSettings:
+        if self.senders_file is not None:
+            self.senders = {**self.senders, **_senders_from_file(self.senders_file, set(self.senders))}
         tokens: dict[str, str] = {}
         certificates: dict[str, str] = {}
-        for name, sender in senders.items():
+        for name, sender in self.senders.items():
             for seen, value, what in ((tokens, sender.token_sha256, "token"), (certificates, sender.certificate_name, "certificate name")):
                 if value is None:
                     continue
@@ -114,7 +127,7 @@ class CollectorSettings(BaseSettings):
                     # Name the senders, never the credential.
                     raise ValueError(f"senders {seen[value]!r} and {name!r} have the same {what}")
                 seen[value] = name
-        return senders
+        return self
 
     @field_validator("pseudonymisation_key")
     @classmethod
@@ -138,3 +151,26 @@ class CollectorSettings(BaseSettings):
         """The pseudonymisation key for `organisation` (its own, else the default), or None."""
         key = self.organisation_keys.get(organisation) or self.pseudonymisation_key
         return key.get_secret_value().encode() if key is not None else None
+
+
+def _senders_from_file(path: Path, taken: set[str]) -> dict[str, SenderSettings]:
+    """The `[senders.<name>]` tables of a TOML file; ValueError naming the file and the problem, never a value."""
+    try:
+        document = tomllib.loads(path.read_text())
+    except OSError as exc:
+        raise ValueError(f"cannot read senders_file {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"senders_file {path} is not valid TOML: {exc}") from None
+    tables = document.get("senders", {})
+    if not isinstance(tables, dict) or set(document) - {"senders"}:
+        raise ValueError(f"senders_file {path} must hold only [senders.<name>] tables")
+    senders: dict[str, SenderSettings] = {}
+    for name, table in tables.items():
+        if name in taken:
+            raise ValueError(f"sender {name!r} is both in senders and in senders_file {path}")
+        try:
+            senders[name] = SenderSettings.model_validate(table)
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'table'}: {e['msg']}" for e in exc.errors())
+            raise ValueError(f"senders_file {path}, sender {name!r}: {problems}") from None
+    return senders
