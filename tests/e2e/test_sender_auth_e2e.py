@@ -166,8 +166,8 @@ def test_open_collector_off_loopback_refuses_to_start(tmp_path: Path) -> None:
         capture_output=True, text=True, env=env, timeout=60,
     )  # fmt: skip
     assert result.returncode == 2
-    assert result.stdout.strip().splitlines() == [
-        "refusing to accept records from anyone on 0.0.0.0: configure senders (LDV_COLLECTOR_SENDERS) or set "
+    assert result.stderr.strip().splitlines() == [
+        "ldv: refusing to accept records from anyone on 0.0.0.0: configure senders (LDV_COLLECTOR_SENDERS) or set "
         "LDV_SERVE_ALLOW_ANONYMOUS_SENDERS=true"
     ]
     assert not (tmp_path / "data").exists()  # refused before the store was opened

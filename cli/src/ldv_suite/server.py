@@ -114,9 +114,7 @@ class Stack:
         from ldv_logboek.register import RegisterStore, load_register_files
 
         collector_settings = collector_settings or CollectorSettings()
-        warning = check_senders(settings, collector_settings)
-        if warning:
-            log.warning(warning)
+        open_warning = check_senders(settings, collector_settings)
 
         # Read the register files before the store opens: a bad file stops here, with nothing opened.
         register = load_register_files(list(register_paths)) if register_paths else None
@@ -137,6 +135,8 @@ class Stack:
         stack = cls(settings=settings, store=store, collector=collector_app.state.collector)
         stack.add_server(collector_app, settings.otlp_http_port, client_ca=settings.tls_client_ca_file)
         stack.add_server(create_api_app(store, **dict(api_kwargs or {})), settings.api_port)
+        if open_warning:  # once everything that can refuse to start has passed
+            log.warning(open_warning)
         return stack
 
     def add_server(self, app: Any, port: int, *, client_ca: Path | None = None) -> None:
