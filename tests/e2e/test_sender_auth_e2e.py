@@ -171,3 +171,30 @@ def test_open_collector_off_loopback_refuses_to_start(tmp_path: Path) -> None:
         "LDV_SERVE_ALLOW_ANONYMOUS_SENDERS=true"
     ]
     assert not (tmp_path / "data").exists()  # refused before the store was opened
+
+
+def test_ldv_generate_sends_the_sender_token(tmp_path: Path) -> None:
+    process = ServeProcess(tmp_path / "data", env=senders_env()).start()
+
+    def generate(*args: str, token: str | None = None) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "COLUMNS": "200"}
+        env.pop("LDV_SENDER_TOKEN", None)
+        if token:
+            env["LDV_SENDER_TOKEN"] = token
+        return subprocess.run(
+            [sys.executable, "-m", "ldv_suite.cli", "generate", "--endpoint", process.traces_url, "--records", "60",
+             "--batch", "20", "--concurrency", "2", *args],
+            capture_output=True, text=True, env=env, timeout=120,
+        )  # fmt: skip
+
+    try:
+        anonymous = generate()
+        assert anonymous.returncode == 1 and "collector answered 401" in anonymous.stdout
+        own = generate("--organisation", "dienst-toeslagen", token=TOESLAGEN_TOKEN)
+        assert own.returncode == 0, own.stdout + own.stderr
+        assert "sent 60 records" in own.stdout and "rejected: 0" in own.stdout
+        mixed = generate(token=TOESLAGEN_TOKEN)  # every organisation's records, one organisation's token
+        assert mixed.returncode == 0 and "rejected: 0" not in mixed.stdout
+    finally:
+        process.kill()
+    assert TOESLAGEN_TOKEN not in own.stdout + own.stderr + process.log()
