@@ -44,6 +44,8 @@ class ServeProcess:
     log_path: Path | None = None
     signer: Signer = field(default_factory=lambda: Signer.generate("e2e-issuer"))
     tls: tuple[Path, Path] | None = None  # (certificate, key): serve over TLS
+    client_ca: Path | None = None  # with tls: the OTLP ports ask for client certificates of this CA
+    env: dict[str, str] = field(default_factory=dict)  # more environment, e.g. LDV_COLLECTOR_SENDERS
 
     @property
     def scheme(self) -> str:
@@ -74,6 +76,8 @@ class ServeProcess:
         ]  # fmt: skip
         if self.tls:
             cmd += ["--tls-cert-file", str(self.tls[0]), "--tls-key-file", str(self.tls[1])]
+        if self.client_ca:
+            cmd += ["--tls-client-ca-file", str(self.client_ca)]
         jwks = write_jwks(self.data_dir.parent / f"jwks-{self.api_port}.json", self.signer)
         env = {
             **os.environ,
@@ -81,6 +85,7 @@ class ServeProcess:
             "LDV_AUTH_JWKS_FILE": str(jwks),
             "LDV_AUTH_ISSUER": ISSUER,
             "LDV_AUTH_AUDIENCE": AUDIENCE,
+            **self.env,
         }
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + timeout

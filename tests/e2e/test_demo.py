@@ -110,9 +110,18 @@ def test_a_restart_keeps_the_keys_and_does_not_repeat_the_scenario(demo: DemoRun
 def test_demo_secrets_are_private_files(demo: DemoRun) -> None:
     secret_files = [demo.secrets.login_key_file, demo.secrets.jwks_file]
     secret_files += [demo.secrets.key_file(org) for org in ORGANISATIONS]
+    secret_files += [demo.secrets.token_file(org) for org in ORGANISATIONS]
     for path in secret_files:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
     assert stat.S_IMODE(demo.secrets.directory.stat().st_mode) == 0o700
+
+
+def test_each_service_sends_as_a_sender_bound_to_its_organisation(demo: DemoRun) -> None:
+    senders = demo.secrets.collector_senders()
+    assert {name: s.organisation for name, s in senders.items()} == {org: org for org in ORGANISATIONS}
+    assert "no senders configured" not in demo.first.stdout + demo.first.stderr
+    for org in ORGANISATIONS:  # the collector holds hashes only; the services hold the tokens
+        assert demo.secrets.token_file(org).read_text().strip() not in str(senders)
 
 
 def test_every_organisation_logged_through_its_own_sdk(demo: DemoRun) -> None:

@@ -67,3 +67,28 @@ def test_plain_http_to_loopback_is_fine_and_insecure_can_be_allowed() -> None:
         organisation="o", service_name="s", pseudonym_key=b"k" * 16, endpoint="http://logboek:4318/v1/traces",
         allow_insecure=True,
     )
+
+
+def test_sender_token_from_the_environment_or_a_file_is_sent_as_bearer_and_never_shown(tmp_path: Path) -> None:
+    c = build_config({**ENV, "LDV_HEADERS": "X-Org=toeslagen", "LDV_SENDER_TOKEN": "s3nder-token-from-env"})
+    assert c.sender_token == "s3nder-token-from-env"
+    assert c.collector_headers == {"X-Org": "toeslagen", "Authorization": "Bearer s3nder-token-from-env"}
+    assert "s3nder-token" not in repr(c)
+    token_file = tmp_path / "token"
+    token_file.write_text("s3nder-token-from-file\n")
+    from_file = build_config({**ENV, "LDV_SENDER_TOKEN": "ignored", "LDV_SENDER_TOKEN_FILE": str(token_file)})
+    assert from_file.collector_headers["Authorization"] == "Bearer s3nder-token-from-file"
+    assert build_config(ENV, sender_token="uit-code").collector_headers["Authorization"] == "Bearer uit-code"
+    assert "Authorization" not in build_config({**ENV, "LDV_HEADERS": "X-Org=t"}).collector_headers
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({**ENV, "LDV_SENDER_TOKEN_FILE": "/nonexistent/ldv-token"}, "cannot read LDV_SENDER_TOKEN_FILE"),
+        ({**ENV, "LDV_SENDER_TOKEN": "two\nlines"}, "sender_token must be a non-empty token on one line"),
+    ],
+)
+def test_bad_sender_token_is_a_precise_error(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        build_config(env)

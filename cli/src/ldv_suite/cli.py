@@ -51,6 +51,22 @@ def _register_refused(exc: Exception) -> NoReturn:
     raise typer.Exit(2)
 
 
+def _collector_settings() -> object:
+    """CollectorSettings from `LDV_COLLECTOR_*`, or a readable error (never a value) and exit code 2."""
+    from pydantic import ValidationError
+
+    from ldv_collector import CollectorSettings
+
+    try:
+        return CollectorSettings()
+    except ValidationError as exc:
+        console.print("[red]invalid collector settings (LDV_COLLECTOR_*):[/]")
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error["loc"]) or "settings"
+            console.print(f"  - {where}: {error['msg']}")
+        raise typer.Exit(2) from None
+
+
 def _logging(level: str) -> None:
     logging.basicConfig(
         level=level.upper(), format="%(message)s", handlers=[RichHandler(console=console, show_path=False)]
@@ -68,13 +84,16 @@ def serve(
     api_port: Annotated[Optional[int], typer.Option(help="Read API port [default: 8080].")] = None,
     tls_cert_file: Annotated[Optional[Path], typer.Option(help="PEM certificate: TLS on every port.")] = None,
     tls_key_file: Annotated[Optional[Path], typer.Option(help="PEM private key of --tls-cert-file.")] = None,
+    tls_client_ca_file: Annotated[
+        Optional[Path], typer.Option(help="PEM CA of senders' client certificates (OTLP ports).")
+    ] = None,
     register: Annotated[
         Optional[list[Path]], typer.Option(help="Register files or folders to load at start (repeatable).")
     ] = None,
 ) -> None:
     """Run the collector (OTLP) and the read APIs in one process on one store."""
     from ldv_logboek.register import RegisterConflict, RegisterFileError
-    from ldv_suite.server import Stack
+    from ldv_suite.server import OpenCollectorRefused, Stack
 
     settings = _settings(
         config,
@@ -86,12 +105,16 @@ def serve(
         api_port=api_port,
         tls_cert_file=tls_cert_file,
         tls_key_file=tls_key_file,
+        tls_client_ca_file=tls_client_ca_file,
     )
     _logging(settings.log_level)
     try:
-        stack = Stack.build(settings, register_paths=register or [])
+        stack = Stack.build(settings, register_paths=register or [], collector_settings=_collector_settings())
     except (RegisterFileError, RegisterConflict) as exc:
         _register_refused(exc)
+    except OpenCollectorRefused as exc:
+        typer.echo(f"ldv: {exc}", err=True)  # one line, as for a refused register
+        raise typer.Exit(2) from None
 
     scheme = "https" if settings.tls else "http"
 
@@ -132,6 +155,13 @@ def generate(
     batch: Annotated[int, typer.Option(min=1, max=10_000, help="Records per OTLP request.")] = 512,
     concurrency: Annotated[int, typer.Option(min=1, max=64, help="Requests in flight (as many services).")] = 8,
     seed: Annotated[int, typer.Option(help="Random seed, for repeatable load.")] = 7,
+    organisation: Annotated[
+        Optional[str], typer.Option(help="Send only this organisation's records (what one sender may write).")
+    ] = None,
+    sender_token: Annotated[
+        Optional[str],
+        typer.Option(envvar="LDV_SENDER_TOKEN", help="Bearer token of a configured sender (never printed)."),
+    ] = None,
 ) -> None:
     """Send synthetic LDV records (realistic attributes, pseudonymised subjects) over OTLP/HTTP."""
     from concurrent.futures import ThreadPoolExecutor
@@ -144,11 +174,14 @@ def generate(
 
     def send(client: httpx.Client, body: bytes, count: int) -> tuple[int, int, str]:
         """(records sent, rejected, error) for one request."""
-        response = client.post(endpoint, content=body, headers={"Content-Type": "application/x-protobuf"})
+        response = client.post(endpoint, content=body, headers=headers)
         if response.status_code != 200:
             return count, 0, f"collector answered {response.status_code}: {response.text[:300]}"
         return count, ExportTraceServiceResponse.FromString(response.content).partial_success.rejected_spans, ""
 
+    headers = {"Content-Type": "application/x-protobuf"}
+    if sender_token:
+        headers["Authorization"] = f"Bearer {sender_token.strip()}"
     counts = [min(batch, records - i) for i in range(0, records, batch)]
     rejected = 0
     started = time.perf_counter()
@@ -157,7 +190,7 @@ def generate(
         console=console
     ) as progress:
         task = progress.add_task("sending records", total=records)
-        bodies = synthetic_bodies(records, batch, seed=seed)
+        bodies = synthetic_bodies(records, batch, seed=seed, organisation=organisation)
         futures = [pool.submit(send, client, body, count) for body, count in zip(bodies, counts)]
         for future in futures:
             sent, refused, error = future.result()
@@ -206,6 +239,30 @@ def demo(
         console.print(f"[red]ldv demo failed:[/] {exc}")
         raise typer.Exit(1) from None
     console.print("[bold]LDV demo stopped[/]; every acknowledged record is stored.")
+
+
+@app.command("sender-token")
+def sender_token_command(
+    organisation: Annotated[
+        str, typer.Argument(help="The organisation (dpl.suite.organisation) the sender writes for.")
+    ],
+    name: Annotated[
+        Optional[str], typer.Option(help="The sender's name in the settings [default: the organisation].")
+    ] = None,
+) -> None:
+    """Make a new random sender token and print it with the LDV_COLLECTOR_SENDERS entry (its SHA-256 only)."""
+    import json
+    import secrets
+
+    from ldv_collector.senders import token_sha256
+
+    token = secrets.token_urlsafe(32)
+    entry = {name or organisation: {"organisation": organisation, "token_sha256": token_sha256(token)}}
+    # Plain lines, never wrapped: the token and the entry are copied as they are.
+    typer.echo("token (give it to the sender only, e.g. as LDV_SENDER_TOKEN; shown once):")
+    typer.echo(token)
+    typer.echo("LDV_COLLECTOR_SENDERS entry (holds only the token's SHA-256):")
+    typer.echo(json.dumps(entry))
 
 
 register_app = typer.Typer(help="The register of processing activities.", no_args_is_help=True)

@@ -15,6 +15,7 @@ import contextlib
 import logging
 import signal
 import socket
+import ssl
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,13 +25,36 @@ import uvicorn
 
 from ldv_logboek.storage import LogStore, connect
 from ldv_logboek.storage.client import redact
-from ldv_suite.settings import ServeSettings
+from ldv_suite.settings import ServeSettings, is_loopback
 
 log = logging.getLogger("ldv.serve")
 
 
 class PortUnavailable(OSError):
     """A port `ldv serve` was told to listen on cannot be bound (in use, or not permitted)."""
+
+
+class OpenCollectorRefused(ValueError):
+    """No senders are configured and the OTLP ports would be reachable beyond this machine."""
+
+
+def check_senders(settings: ServeSettings, collector_settings: Any) -> str | None:
+    """The start-up warning for an open collector on loopback, or None when senders are configured.
+
+    Raises OpenCollectorRefused for an open collector on another address, unless
+    `allow_anonymous_senders` says so deliberately.
+    """
+    if collector_settings.senders:
+        return None
+    if not is_loopback(settings.host) and not settings.allow_anonymous_senders:
+        raise OpenCollectorRefused(
+            f"refusing to accept records from anyone on {settings.host}: configure senders "
+            "(LDV_COLLECTOR_SENDERS) or set LDV_SERVE_ALLOW_ANONYMOUS_SENDERS=true"
+        )
+    return (
+        "no senders configured (LDV_COLLECTOR_SENDERS): any process that reaches the OTLP ports on "
+        f"{settings.host} can write records in any organisation's name"
+    )
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -80,13 +104,17 @@ class Stack:
         RegisterConflict closes the store before it is raised.
 
         Component settings default to their environment variables (`LDV_COLLECTOR_*`,
-        `LDV_API_*`, `LDV_AUTH_*`, `LDV_INZAGE_*`); `ldv demo` passes its own.
+        `LDV_API_*`, `LDV_AUTH_*`, `LDV_INZAGE_*`); `ldv demo` passes its own. Raises
+        OpenCollectorRefused before anything is opened (see `check_senders`).
         """
         # Imported here so `ldv --help` stays fast.
         from ldv_collector import CollectorSettings
         from ldv_collector import create_app as create_collector_app
         from ldv_inzicht import create_app as create_api_app
         from ldv_logboek.register import RegisterStore, load_register_files
+
+        collector_settings = collector_settings or CollectorSettings()
+        open_warning = check_senders(settings, collector_settings)
 
         # Read the register files before the store opens: a bad file stops here, with nothing opened.
         register = load_register_files(list(register_paths)) if register_paths else None
@@ -103,13 +131,30 @@ class Stack:
                 store.close()  # e.g. RegisterConflict: nothing runs, and the next process may open the store
                 raise
             log.info("register loaded: %s", result)
-        collector_app = create_collector_app(store, collector_settings or CollectorSettings())
+        collector_app = create_collector_app(store, collector_settings)
         stack = cls(settings=settings, store=store, collector=collector_app.state.collector)
-        stack.add_server(collector_app, settings.otlp_http_port)
+        stack.add_server(collector_app, settings.otlp_http_port, client_ca=settings.tls_client_ca_file)
         stack.add_server(create_api_app(store, **dict(api_kwargs or {})), settings.api_port)
+        if open_warning:  # once everything that can refuse to start has passed
+            log.warning(open_warning)
         return stack
 
-    def add_server(self, app: Any, port: int) -> None:
+    def add_server(self, app: Any, port: int, *, client_ca: Path | None = None) -> None:
+        """A uvicorn server for `app` on `port`; with `client_ca`, it asks for client certificates.
+
+        The certificate is optional at the handshake (a sender may use a bearer token instead),
+        verified against `client_ca` when presented, and handed to the app through the ASGI TLS
+        extension.
+        """
+        client_auth: dict[str, Any] = {}
+        if client_ca is not None:
+            from ldv_collector.uvicorn_tls import ClientCertificateHTTP
+
+            client_auth = {
+                "ssl_ca_certs": str(client_ca),
+                "ssl_cert_reqs": ssl.CERT_OPTIONAL,
+                "http": ClientCertificateHTTP,
+            }
         config = uvicorn.Config(
             app,
             host=self.settings.host,
@@ -120,6 +165,7 @@ class Stack:
             timeout_graceful_shutdown=30,
             ssl_certfile=self.settings.tls_cert_file,
             ssl_keyfile=self.settings.tls_key_file,
+            **client_auth,
         )
         self.servers.append(_SharedSignalServer(config))
 
@@ -181,6 +227,9 @@ class Stack:
         tls = None
         if self.settings.tls_cert_file and self.settings.tls_key_file:
             tls = (self.settings.tls_cert_file.read_bytes(), self.settings.tls_key_file.read_bytes())
-        server, _port = create_grpc_server(collector, self.settings.host, self.settings.otlp_grpc_port, tls=tls)
+        client_ca = self.settings.tls_client_ca_file.read_bytes() if self.settings.tls_client_ca_file else None
+        server, _port = create_grpc_server(
+            collector, self.settings.host, self.settings.otlp_grpc_port, tls=tls, client_ca=client_ca
+        )
         await server.start()
         return server

@@ -43,6 +43,19 @@ class ServeSettings(BaseSettings):
         None, description="PEM certificate (chain) for HTTPS and gRPC over TLS on every port; with tls_key_file."
     )
     tls_key_file: Path | None = Field(None, description="PEM private key of tls_cert_file.")
+    tls_client_ca_file: Path | None = Field(
+        None,
+        description="PEM CA certificate(s) that sign senders' TLS client certificates (needs tls_cert_file). Set: "
+        "the OTLP ports ask for a client certificate and verify it against these; a sender is identified by "
+        "its certificate_name (LDV_COLLECTOR_SENDERS). OTLP/HTTP also accepts a bearer token instead; "
+        "OTLP/gRPC requires a certificate (gRPC cannot ask for an optional one). The API port never asks.",
+    )
+    allow_anonymous_senders: bool = Field(
+        False,
+        description="Accept OTLP exports from anyone on an address other than loopback when no senders are "
+        "configured (LDV_COLLECTOR_SENDERS). Off: `ldv serve` refuses to start that way, because anyone who "
+        "reaches the port could write records in any organisation's name. On loopback it starts with a warning.",
+    )
     allow_plaintext: bool = Field(
         False,
         description="Listen without TLS on an address other than loopback. Off: the standard requires TLS on "
@@ -54,6 +67,8 @@ class ServeSettings(BaseSettings):
     def _tls_rules(self) -> ServeSettings:
         if (self.tls_cert_file is None) != (self.tls_key_file is None):
             raise ValueError("tls_cert_file and tls_key_file come together")
+        if self.tls_client_ca_file is not None and self.tls_cert_file is None:
+            raise ValueError("tls_client_ca_file needs tls_cert_file and tls_key_file: client certificates need TLS")
         if self.tls_cert_file is None and not self.allow_plaintext and not is_loopback(self.host):
             raise ValueError(
                 f"refusing to listen on {self.host} without TLS: give tls_cert_file and tls_key_file, "

@@ -32,21 +32,40 @@ def _kv(key: str, value: str) -> KeyValue:
     return KeyValue(key=key, value=AnyValue(string_value=value))
 
 
+def profiles(organisation: str | None) -> dict[str, tuple[str, str]]:
+    """Service name and register base URI per organisation: all of ORGANISATIONS, or only `organisation`
+    (a sender's token writes one organisation's records)."""
+    if organisation is None:
+        return ORGANISATIONS
+    return {
+        organisation: ORGANISATIONS.get(
+            organisation, ("synthetic-load", f"https://register.{organisation}.example/processing-activities/")
+        )
+    }
+
+
 def synthetic_request(
-    spans: int, *, seed: int | None = None, subjects: int = 10_000, spread_seconds: int = 60
+    spans: int,
+    *,
+    seed: int | None = None,
+    subjects: int = 10_000,
+    spread_seconds: int = 60,
+    organisation: str | None = None,
 ) -> ExportTraceServiceRequest:
     """One OTLP request with `spans` LDV spans, grouped by organisation (one ResourceSpans each).
 
-    Start times lie within the last `spread_seconds`, as in live traffic to a collector.
+    Start times lie within the last `spread_seconds`, as in live traffic to a collector. With
+    `organisation`, every span is that organisation's.
     """
     rng = random.Random(seed)
     request = ExportTraceServiceRequest()
-    by_org: dict[str, list[Span]] = {org: [] for org in ORGANISATIONS}
+    organisations = profiles(organisation)
+    by_org: dict[str, list[Span]] = {org: [] for org in organisations}
     now = time.time_ns()
     made = 0
     while made < spans:
-        org = rng.choice(list(ORGANISATIONS))
-        _, register = ORGANISATIONS[org]
+        org = rng.choice(list(organisations))
+        _, register = organisations[org]
         trace_id = rng.randbytes(16)
         parent = rng.randbytes(8)
         activity = register + rng.choice(ACTIVITIES)
@@ -79,7 +98,7 @@ def synthetic_request(
     for org, org_spans in by_org.items():
         if not org_spans:
             continue
-        service, _ = ORGANISATIONS[org]
+        service, _ = organisations[org]
         resource_spans = ResourceSpans()
         resource_spans.resource.attributes.extend(
             [_kv(attr.SERVICE_NAME, service), _kv(attr.ORGANISATION, org), _kv("service.version", "1.4.2")]
@@ -91,12 +110,17 @@ def synthetic_request(
     return request
 
 
-def synthetic_bodies(records: int, per_request: int, seed: int = 7, spread_seconds: int = 60) -> Iterator[bytes]:
+def synthetic_bodies(
+    records: int, per_request: int, seed: int = 7, spread_seconds: int = 60, organisation: str | None = None
+) -> Iterator[bytes]:
     """Pre-encodable OTLP protobuf bodies holding `records` spans in all, `per_request` each
     (the last one may hold fewer); every request has fresh ids."""
     rng = random.Random(seed)
     left = records
     while left > 0:
         n = min(per_request, left)
-        yield synthetic_request(n, seed=rng.randrange(2**32), spread_seconds=spread_seconds).SerializeToString()
+        request = synthetic_request(
+            n, seed=rng.randrange(2**32), spread_seconds=spread_seconds, organisation=organisation
+        )
+        yield request.SerializeToString()
         left -= n

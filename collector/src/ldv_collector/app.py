@@ -19,6 +19,7 @@ from ldv_collector.decode import Encoding, UndecodableBody, decode_request, enco
 from ldv_collector.ingest import Ingester, IngestResult
 from ldv_collector.metrics import CollectorMetrics
 from ldv_collector.responses import error_response, export_response
+from ldv_collector.senders import NotAuthenticated, Sender, SenderDirectory, asgi_client_certificate_names
 from ldv_collector.settings import CollectorSettings
 from ldv_collector.writer import GroupCommitWriter, WriterStopped
 from ldv_logboek.pseudonym import redact_bsns
@@ -65,18 +66,37 @@ class Collector:
             metrics=self.metrics,
         )
         self.ingester = Ingester(self.settings)
+        self.senders = SenderDirectory(self.settings.senders)
 
-    async def ingest_and_store(self, decode: Callable[[], ExportTraceServiceRequest]) -> IngestResult:
+    def authenticate(self, authorization: str | None, certificate_names: list[str], peer: str) -> Sender | None:
+        """The request's sender; None when no senders are configured (open collector).
+
+        Raises NotAuthenticated (counted, and logged with the peer's address and the reason,
+        never the token).
+        """
+        if not self.senders.enabled:
+            return None
+        try:
+            return self.senders.authenticate(authorization, certificate_names)
+        except NotAuthenticated as exc:
+            self.metrics.add(requests_unauthenticated=1)
+            log.warning("refused an export from %s: %s", peer, exc)
+            raise
+
+    async def ingest_and_store(
+        self, decode: Callable[[], ExportTraceServiceRequest], sender: Sender | None = None
+    ) -> IngestResult:
         """Decode, check and store one export request; return once its records are committed.
 
-        Shared by OTLP/HTTP and OTLP/gRPC. Raises UndecodableBody (from `decode`), WriterStopped
-        (shutting down), StorageUnavailable (the store is down: retry) or StorageFault (the
-        store refused the records: a retry does not help); in every case nothing of the
-        request is acknowledged.
+        Shared by OTLP/HTTP and OTLP/gRPC. `sender` (authenticated) binds the request's records
+        to its organisation. Raises UndecodableBody (from `decode`), WriterStopped (shutting
+        down), StorageUnavailable (the store is down: retry) or StorageFault (the store refused
+        the records: a retry does not help); in every case nothing of the request is
+        acknowledged.
         """
         # Decoding and checking a large request takes milliseconds of CPU: keep the event loop
         # (shared with the read API in `ldv serve`) responsive by running it in a worker thread.
-        result = await run_in_threadpool(lambda: self.ingester.ingest(decode()))
+        result = await run_in_threadpool(lambda: self.ingester.ingest(decode(), sender))
         self.metrics.add(
             spans_received=result.received,
             spans_ignored=result.ignored,
@@ -104,6 +124,15 @@ class Collector:
         self.metrics.add(requests=1)
         retry = {"Retry-After": str(self.settings.retry_after_seconds)}
         encoding = encoding_of(request.headers.get("content-type"))
+        # Who sends comes first: an unauthenticated request learns nothing about its body.
+        try:
+            sender = self.authenticate(
+                request.headers.get("authorization"),
+                asgi_client_certificate_names(request.scope),
+                request.client.host if request.client else "an unknown address",
+            )
+        except NotAuthenticated as exc:
+            return error_response(401, str(exc), encoding, {"WWW-Authenticate": exc.challenge})
         if encoding is None:
             return error_response(
                 415,
@@ -128,7 +157,7 @@ class Collector:
             return error_response(400, "the client disconnected before sending the whole body", encoding)
 
         try:
-            result = await self.ingest_and_store(lambda: decode_request(body, encoding))
+            result = await self.ingest_and_store(lambda: decode_request(body, encoding), sender)
         except UndecodableBody as exc:
             return error_response(400, str(exc), encoding)
         except WriterStopped:

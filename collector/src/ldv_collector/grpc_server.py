@@ -6,7 +6,10 @@ counters. Status codes follow the OTLP specification: UNAVAILABLE (retryable) wh
 collector is shutting down or the store is down, INTERNAL (not retried) when the store refused
 the records (a StorageFault, with its incident id), RESOURCE_EXHAUSTED for a message over the
 size limit (enforced by gRPC itself, after decompression), partial success in the response
-for rejected spans.
+for rejected spans, UNAUTHENTICATED when senders are configured and the call does not come
+from one (metadata `authorization: Bearer <token>`, or the client certificate of a TLS port
+with a client CA). The method takes the message as bytes and decodes it only after that
+check, in a worker thread.
 """
 
 from __future__ import annotations
@@ -14,34 +17,56 @@ from __future__ import annotations
 import logging
 
 import grpc
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
-)
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from ldv_collector.app import Collector, storage_fault_message
+from ldv_collector.decode import Encoding, UndecodableBody, decode_request
+from ldv_collector.senders import NotAuthenticated, certificate_names
 from ldv_collector.writer import WriterStopped
 from ldv_logboek.storage import StorageFault, StorageUnavailable
 
 log = logging.getLogger(__name__)
 
 
-class TraceService(trace_service_pb2_grpc.TraceServiceServicer):
+SERVICE_NAME = "opentelemetry.proto.collector.trace.v1.TraceService"
+
+
+def _metadata(context: grpc.aio.ServicerContext, key: str) -> str | None:
+    for item in context.invocation_metadata() or ():
+        if item.key == key:
+            return str(item.value)
+    return None
+
+
+def _peer_certificate_names(context: grpc.aio.ServicerContext) -> list[str]:
+    """Names of the client certificate gRPC verified on this call (TLS with a client CA), or none."""
+    pem = context.auth_context().get("x509_pem_cert")
+    return certificate_names(pem[0]) if pem else []
+
+
+class TraceService:
     """The OTLP TraceService on top of a Collector."""
 
     def __init__(self, collector: Collector):
         self.collector = collector
 
     async def Export(  # noqa: N802 - the name is the gRPC method's
-        self, request: ExportTraceServiceRequest, context: grpc.aio.ServicerContext
+        self, body: bytes, context: grpc.aio.ServicerContext
     ) -> ExportTraceServiceResponse:
         collector = self.collector
         collector.metrics.add(requests=1)
+        try:
+            sender = collector.authenticate(
+                _metadata(context, "authorization"), _peer_certificate_names(context), context.peer()
+            )
+        except NotAuthenticated as exc:
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
         if not collector.writer.accepting:
             await context.abort(grpc.StatusCode.UNAVAILABLE, "the collector is shutting down; retry later")
         try:
-            result = await collector.ingest_and_store(lambda: request)
+            result = await collector.ingest_and_store(lambda: decode_request(body, Encoding.PROTOBUF), sender)
+        except UndecodableBody as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         except WriterStopped:
             await context.abort(grpc.StatusCode.UNAVAILABLE, "the collector is shutting down; retry later")
         except StorageUnavailable:
@@ -59,11 +84,18 @@ class TraceService(trace_service_pb2_grpc.TraceServiceServicer):
 
 
 def create_grpc_server(
-    collector: Collector, host: str, port: int, *, tls: tuple[bytes, bytes] | None = None
+    collector: Collector,
+    host: str,
+    port: int,
+    *,
+    tls: tuple[bytes, bytes] | None = None,
+    client_ca: bytes | None = None,
 ) -> tuple[grpc.aio.Server, int]:
     """An unstarted grpc.aio server with the TraceService bound to host:port (0 picks a free port).
 
     `tls` is (certificate chain PEM, private key PEM): the port then speaks gRPC over TLS only.
+    `client_ca` (PEM, with `tls`): every client must present a certificate signed by it (gRPC
+    cannot ask for an optional one); its name identifies the sender.
 
     Returns the server and the port it is bound to. Start it with `await server.start()` after
     the collector's writer runs; stop it with `await server.stop(grace)` before the writer stops,
@@ -76,12 +108,21 @@ def create_grpc_server(
             ("grpc.max_send_message_length", 16 * 1024 * 1024),
         ]
     )
-    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(TraceService(collector), server)
+    service = TraceService(collector)
+    # The generated servicer would decode the message before the method runs; bytes let the
+    # method authenticate the sender first.
+    export = grpc.unary_unary_rpc_method_handler(
+        service.Export, request_deserializer=None, response_serializer=ExportTraceServiceResponse.SerializeToString
+    )
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, {"Export": export}),))
     address = f"{host}:{port}"
     try:
         if tls is not None:
             certificate, key = tls
-            bound = server.add_secure_port(address, grpc.ssl_server_credentials([(key, certificate)]))
+            credentials = grpc.ssl_server_credentials(
+                [(key, certificate)], root_certificates=client_ca, require_client_auth=client_ca is not None
+            )
+            bound = server.add_secure_port(address, credentials)
         else:
             bound = server.add_insecure_port(address)
     except RuntimeError:  # grpc's way of saying the address cannot be bound

@@ -18,6 +18,7 @@ from ldv_collector.privacy import (
     protect_subject,
     resource_bsn_locations,
 )
+from ldv_collector.senders import Sender, bind_organisation
 from ldv_collector.settings import CollectorSettings
 from ldv_logboek import attributes as attr
 from ldv_logboek.pseudonym import contains_bsn
@@ -84,14 +85,16 @@ class Ingester:
     def _key(self, organisation: str) -> bytes | None:
         return self._organisation_keys.get(organisation, self._default_key)
 
-    def ingest(self, request: ExportTraceServiceRequest) -> IngestResult:
-        """Convert, guard and check every span of `request`."""
+    def ingest(self, request: ExportTraceServiceRequest, sender: Sender | None = None) -> IngestResult:
+        """Convert, guard and check every span of `request`, bound to `sender`'s organisation if given."""
         result = IngestResult()
         records = result.records
         rejections = result.rejections
         store_clear = self.settings.store_clear_bsn
         for resource_spans in request.resource_spans:
             resource_attributes = attributes_to_dict(resource_spans.resource.attributes)
+            # Before the key lookup: a resource without an organisation gets the sender's.
+            foreign = bind_organisation(resource_attributes, sender) if sender is not None else None
             resource_bsn = resource_bsn_locations(resource_attributes) if resource_attributes else []
             key = self._key(resource_attributes.get(attr.ORGANISATION, ""))
             for scope_spans in resource_spans.scope_spans:
@@ -105,6 +108,10 @@ class Ingester:
                             break
                     else:
                         result.ignored += 1
+                        continue
+                    if foreign is not None:
+                        name = _NAME_WITHHELD if contains_bsn(span.name) else span.name
+                        rejections.append(Rejection(span.trace_id, span.span_id, name, (foreign,)))
                         continue
 
                     status = status_of(span.status.code)

@@ -7,6 +7,7 @@ from collections import Counter
 
 _HELP: dict[str, str] = {
     "requests": "OTLP export requests received",
+    "requests_unauthenticated": "export requests refused because they did not come from a configured sender",
     "spans_received": "spans received in decoded requests",
     "spans_stored": "LDV records stored (committed in the Logboek)",
     "spans_rejected": "spans not stored because they break the LDV standard or hold a clear BSN",

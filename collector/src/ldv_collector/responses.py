@@ -17,6 +17,7 @@ from ldv_collector.decode import Encoding
 # gRPC status codes for the HTTP statuses the collector answers with.
 GRPC_CODES: dict[int, int] = {
     400: code_pb2.INVALID_ARGUMENT,
+    401: code_pb2.UNAUTHENTICATED,
     404: code_pb2.NOT_FOUND,
     405: code_pb2.UNIMPLEMENTED,
     413: code_pb2.RESOURCE_EXHAUSTED,

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, field_validator
+import tomllib
+from pathlib import Path
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ldv_collector.senders import SenderSettings
 from ldv_logboek import attributes as attr
 
 MIN_KEY_CHARS = 16
@@ -87,6 +91,45 @@ class CollectorSettings(BaseSettings):
         ),
     )
 
+    senders: dict[str, SenderSettings] = Field(
+        default_factory=dict,
+        description=(
+            "The senders allowed to write records: sender name -> `organisation` (the one "
+            f"`{attr.ORGANISATION}` it may write), `token_sha256` (hex SHA-256 of its bearer token; "
+            "the token itself is never configured) and/or `certificate_name` (DNS name or URI in the "
+            "subjectAltName, else subject CN, of its TLS client certificate). Set: every export must "
+            "authenticate (HTTP 401 / gRPC UNAUTHENTICATED otherwise) and a span whose resource names "
+            "another organisation is rejected; a resource without an organisation gets the sender's. "
+            "Empty: anyone who reaches the OTLP ports may write (`ldv serve` allows that on loopback "
+            'only). JSON: `{"toeslagen-api": {"organisation": "dienst-toeslagen", "token_sha256": "..."}}`.'
+        ),
+    )
+
+    senders_file: Path | None = Field(
+        default=None,
+        description=(
+            "TOML file with more senders, one table each: `[senders.toeslagen-api]` with `organisation`, "
+            "`token_sha256` and/or `certificate_name`, as in `senders`. Added to `senders`; a name in both is "
+            "an error. Keeps a long list of senders out of the environment."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _check_senders(self) -> CollectorSettings:
+        if self.senders_file is not None:
+            self.senders = {**self.senders, **_senders_from_file(self.senders_file, set(self.senders))}
+        tokens: dict[str, str] = {}
+        certificates: dict[str, str] = {}
+        for name, sender in self.senders.items():
+            for seen, value, what in ((tokens, sender.token_sha256, "token"), (certificates, sender.certificate_name, "certificate name")):
+                if value is None:
+                    continue
+                if value in seen:
+                    # Name the senders, never the credential.
+                    raise ValueError(f"senders {seen[value]!r} and {name!r} have the same {what}")
+                seen[value] = name
+        return self
+
     @field_validator("pseudonymisation_key")
     @classmethod
     def _check_default_key(cls, key: SecretStr | None) -> SecretStr | None:
@@ -109,3 +152,26 @@ class CollectorSettings(BaseSettings):
         """The pseudonymisation key for `organisation` (its own, else the default), or None."""
         key = self.organisation_keys.get(organisation) or self.pseudonymisation_key
         return key.get_secret_value().encode() if key is not None else None
+
+
+def _senders_from_file(path: Path, taken: set[str]) -> dict[str, SenderSettings]:
+    """The `[senders.<name>]` tables of a TOML file; ValueError naming the file and the problem, never a value."""
+    try:
+        document = tomllib.loads(path.read_text())
+    except OSError as exc:
+        raise ValueError(f"cannot read senders_file {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"senders_file {path} is not valid TOML: {exc}") from None
+    tables = document.get("senders", {})
+    if not isinstance(tables, dict) or set(document) - {"senders"}:
+        raise ValueError(f"senders_file {path} must hold only [senders.<name>] tables")
+    senders: dict[str, SenderSettings] = {}
+    for name, table in tables.items():
+        if name in taken:
+            raise ValueError(f"sender {name!r} is both in senders and in senders_file {path}")
+        try:
+            senders[name] = SenderSettings.model_validate(table)
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'table'}: {e['msg']}" for e in exc.errors())
+            raise ValueError(f"senders_file {path}, sender {name!r}: {problems}") from None
+    return senders

@@ -49,7 +49,11 @@ class LdvConfig:
     endpoint: str = DEFAULT_ENDPOINT
     """OTLP/HTTP traces endpoint of the Logboek collector (`.../v1/traces`)."""
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
-    """Extra HTTP headers for the collector, such as an API key. Never logged."""
+    """Extra HTTP headers for the collector. Never logged."""
+    sender_token: str | None = field(default=None, repr=False)
+    """This service's bearer token as a sender of the Logboek (the collector holds its SHA-256 in
+    `LDV_COLLECTOR_SENDERS`, bound to `organisation`); sent as `Authorization: Bearer <token>`.
+    Never logged."""
     allow_insecure: bool = False
     """Allow plain http:// to a collector that is not on the loopback address."""
     read_apis: Mapping[str, str] = field(default_factory=dict)
@@ -100,6 +104,12 @@ class LdvConfig:
         if self.application_uri is not None and not is_uri(self.application_uri):
             raise ConfigurationError("application_uri must be an absolute URI")
         _check_endpoint(self.endpoint, self.allow_insecure)
+        if self.sender_token is not None and (
+            not self.sender_token.strip() or any(c in self.sender_token for c in "\r\n")
+        ):
+            raise ConfigurationError(
+                "sender_token must be a non-empty token on one line (LDV_SENDER_TOKEN or LDV_SENDER_TOKEN_FILE)"
+            )
         for prefix, api in self.read_apis.items():
             if not is_uri(api):
                 raise ConfigurationError(f"read API for {prefix!r} must be an absolute URI")
@@ -118,6 +128,14 @@ class LdvConfig:
         if self.application_uri:
             return self.application_uri
         return f"urn:ldv:application:{quote(self.organisation, safe='')}:{quote(self.service_name, safe='')}"
+
+    @property
+    def collector_headers(self) -> dict[str, str]:
+        """The headers of every request to the collector: `headers`, plus the sender token if set."""
+        out = dict(self.headers)
+        if self.sender_token:
+            out["Authorization"] = f"Bearer {self.sender_token.strip()}"
+        return out
 
     @property
     def fail_closed(self) -> bool:
@@ -180,6 +198,15 @@ def _parse_json_map(name: str, text: str) -> dict[str, str]:
     if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
         raise ConfigurationError(f"{name} must be a JSON object of strings")
     return value
+
+
+def _read_token(env: Mapping[str, str]) -> str | None:
+    if path := env.get("LDV_SENDER_TOKEN_FILE"):
+        try:
+            return Path(path).read_text().strip()
+        except OSError as exc:
+            raise ConfigurationError(f"cannot read LDV_SENDER_TOKEN_FILE: {exc.strerror}") from None
+    return env.get("LDV_SENDER_TOKEN") or None
 
 
 def _read_key(env: Mapping[str, str]) -> bytes | None:
@@ -251,6 +278,9 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     key = _read_key(env)
     if key is not None:
         out["pseudonym_key"] = key
+    token = _read_token(env)
+    if token is not None:
+        out["sender_token"] = token
     return out
 
 

@@ -97,7 +97,7 @@ class Runtime:
                 self.sender = Sender(
                     self.spool,
                     config.endpoint,
-                    headers=config.headers,
+                    headers=config.collector_headers,
                     batch_size=config.batch_size,
                     timeout=config.export_timeout,
                     max_backoff=config.max_backoff,

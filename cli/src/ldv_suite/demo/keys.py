@@ -3,7 +3,10 @@
 - `login-key.pem`: an EC P-256 private key that the citizen page's demo login signs tokens
   with, and `jwks.json` with its public key, which the Inzicht API trusts;
 - `keys/<organisation>.key`: one random pseudonymisation key per organisation, used by its
-  service's SDK and by the Inzicht API to find a citizen's records.
+  service's SDK and by the Inzicht API to find a citizen's records;
+- `tokens/<organisation>.token`: one random sender token per organisation, which its
+  service's SDK sends to the collector; the collector knows each as a sender bound to that
+  organisation (by the token's SHA-256), so no service can write another's records.
 
 DEMO ONLY: anyone who can read these files can log in as any citizen or link pseudonyms to
 BSNs. Files are created with mode 0600, the folders with 0700. They are kept, so a restarted
@@ -54,12 +57,15 @@ class DemoSecrets:
     def key_file(self, organisation: str) -> Path:
         return self.directory / "keys" / f"{organisation}.key"
 
+    def token_file(self, organisation: str) -> Path:
+        return self.directory / "tokens" / f"{organisation}.token"
+
     @classmethod
     def prepare(cls, data_dir: Path, organisations: Iterable[str]) -> DemoSecrets:
         """Create whatever is missing (the login key pair, a key per organisation); keep the rest."""
         demo = cls(data_dir / "demo")
-        (demo.directory / "keys").mkdir(parents=True, exist_ok=True)
-        for folder in (demo.directory, demo.directory / "keys"):
+        for folder in (demo.directory, demo.directory / "keys", demo.directory / "tokens"):
+            folder.mkdir(parents=True, exist_ok=True)
             os.chmod(folder, 0o700)
         if not demo.login_key_file.exists() or not demo.jwks_file.exists():
             key = ec.generate_private_key(ec.SECP256R1())
@@ -74,6 +80,9 @@ class DemoSecrets:
             if not path.exists():
                 # Text, so the SDK (bytes of the file) and the API settings (a string) use the same key.
                 write_private_file(path, secrets.token_urlsafe(32).encode())
+            token = demo.token_file(organisation)
+            if not token.exists():
+                write_private_file(token, secrets.token_urlsafe(32).encode())
         return demo
 
     @classmethod
@@ -88,6 +97,15 @@ class DemoSecrets:
         """Organisation code -> pseudonymisation key, for every organisation with a key file."""
         return {
             path.stem: SecretStr(path.read_text().strip()) for path in sorted((self.directory / "keys").glob("*.key"))
+        }
+
+    def collector_senders(self) -> dict[str, Any]:
+        """`CollectorSettings.senders` for the demo: each organisation's service, bound to it by its token."""
+        from ldv_collector.senders import SenderSettings, token_sha256
+
+        return {
+            path.stem: SenderSettings(organisation=path.stem, token_sha256=token_sha256(path.read_text().strip()))
+            for path in sorted((self.directory / "tokens").glob("*.token"))
         }
 
     def api_kwargs(self) -> dict[str, Any]:

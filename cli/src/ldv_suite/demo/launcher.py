@@ -85,6 +85,7 @@ class ServiceFleet:
                 "--port", service.url.rsplit(":", 1)[1].strip("/"),
                 "--endpoint", self.endpoint,
                 "--key-file", str(self.secrets.key_file(org)),
+                "--token-file", str(self.secrets.token_file(org)),
                 "--spool", str(self.spool_dir / f"{org}.db"),
             ]  # fmt: skip
             for peer, other in self.services.items():

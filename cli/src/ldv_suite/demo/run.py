@@ -232,7 +232,7 @@ def run_demo(options: DemoOptions, console: Console) -> None:
     stack = Stack.build(
         settings,
         register_paths=[demo_register_dir()],
-        collector_settings=CollectorSettings(),
+        collector_settings=CollectorSettings(senders=secrets.collector_senders()),
         api_kwargs=secrets.api_kwargs(),
     )
     collector_host = "127.0.0.1" if options.host in ("0.0.0.0", "::", "") else options.host

@@ -2,6 +2,7 @@
 
     python -m ldv_suite.demo.services dienst-toeslagen --port 8102 \
         --endpoint http://127.0.0.1:4318/v1/traces --key-file keys/dienst-toeslagen.key \
+        --token-file tokens/dienst-toeslagen.token \
         --spool spool/dienst-toeslagen.db \
         --peer belastingdienst=http://127.0.0.1:8103/ \
         --read-api belastingdienst=https://lezen.belastingdienst.example/lezenapi/v1
@@ -46,6 +47,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--endpoint", required=True, help="the collector's OTLP/HTTP traces URL")
     parser.add_argument("--key-file", type=Path, required=True, help="the organisation's pseudonymisation key")
+    parser.add_argument("--token-file", type=Path, help="the organisation's sender token for the collector")
     parser.add_argument("--spool", type=Path, required=True, help="the SDK's spool file (one per process)")
     parser.add_argument("--peer", action="append", help="ORGANISATION=URL of another organisation's service")
     parser.add_argument("--read-api", action="append", help="ORGANISATION=URL of its LDV read API (from the register)")
@@ -78,6 +80,7 @@ def main(argv: list[str] | None = None) -> None:
         register_base_uri=service.REGISTER_BASE_URI,
         pseudonym_key=args.key_file.read_bytes().strip(),
         endpoint=args.endpoint,
+        sender_token=args.token_file.read_text().strip() if args.token_file else None,
         # A call to a URL under a peer's service URL records that peer's read API on the action.
         read_apis={url: read_apis[org] for org, url in peers.items() if org in read_apis},
         spool_path=args.spool,

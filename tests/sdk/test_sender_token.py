@@ -1,0 +1,59 @@
+"""The SDK's sender token against the real collector (uvicorn, chDB) with senders configured."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+import ldv_sdk
+from ldv_collector import CollectorSettings, create_app
+from ldv_collector.senders import SenderSettings, token_sha256
+from ldv_logboek import attributes as attr
+from ldv_logboek.storage import LogStore, RecordQuery
+from tests.sdk.conftest import make_config
+
+TOKEN = "amsterdam-bijstand-sender-token-7c2e91"
+
+
+@pytest.fixture
+def collector(store: LogStore) -> Iterator[str]:
+    senders = {"bijstand-api": SenderSettings(organisation="gemeente-amsterdam", token_sha256=token_sha256(TOKEN))}
+    app = create_app(store, CollectorSettings(senders=senders))
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.started
+    yield f"http://127.0.0.1:{port}/v1/traces"
+    server.should_exit = True
+    thread.join(timeout=20)
+
+
+def test_records_without_the_token_wait_in_the_spool_and_arrive_with_it(
+    tmp_path: Path, store: LogStore, collector: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    runtime = ldv_sdk.configure(make_config(tmp_path, collector))
+    with ldv_sdk.verwerking("bijstand", "aanvraag beoordelen") as v:
+        v.add_subjects("123456782")
+    assert not ldv_sdk.flush(1.5)  # 401: a configuration problem, retried, never dropped
+    assert runtime.spool is not None and len(runtime.spool) == 1
+    assert any("collector answered 401" in r.getMessage() for r in caplog.records)
+    ldv_sdk.shutdown(timeout=0)
+
+    ldv_sdk.configure(make_config(tmp_path, collector, sender_token=TOKEN))
+    assert ldv_sdk.flush(30)
+    [record] = store.find(RecordQuery(trace_id=bytes.fromhex(v.trace_id))).records
+    assert record.resource_attributes[attr.ORGANISATION] == "gemeente-amsterdam"
+    assert all(TOKEN not in r.getMessage() for r in caplog.records)
+    ldv_sdk.shutdown(timeout=5)
