@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from pathlib import Path
-from typing import Annotated, NoReturn, Optional
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional
 
 import typer
 from rich.console import Console
@@ -14,8 +14,14 @@ from rich.logging import RichHandler
 
 from ldv_suite.settings import ServeSettings
 
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
 app = typer.Typer(help="LDV suite: Logboek Dataverwerkingen collector, store and read APIs.", no_args_is_help=True)
 console = Console()
+
+# The environment prefix of each settings class (ValidationError.title), to name a setting as set.
+_ENV_PREFIXES = {"ApiSettings": "LDV_API_", "AuthSettings": "LDV_AUTH_", "InzageSettings": "LDV_INZAGE_"}
 
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="TOML file with settings (see README).")]
 DataDirOpt = Annotated[Optional[Path], typer.Option("--data-dir", help="Directory of the embedded store.")]
@@ -31,11 +37,32 @@ def _settings(config: Path | None, **overrides: object) -> ServeSettings:
     try:
         return ServeSettings.load(config, **overrides)
     except ValidationError as exc:
-        console.print("[red]invalid settings:[/]")
-        for error in exc.errors():
-            where = ".".join(str(part) for part in error["loc"]) or "settings"
-            console.print(f"  - {where}: {error['msg']}")
-        raise typer.Exit(2) from None
+        _refuse_settings(exc)
+
+
+def _api_settings() -> dict[str, Any]:
+    """The Inzicht API's settings from the environment (`LDV_API_*`, `LDV_AUTH_*`, `LDV_INZAGE_*`),
+    as `create_app` keyword arguments; a readable error and exit code 2 if they are invalid."""
+    from pydantic import ValidationError
+
+    from ldv_inzicht import ApiSettings
+    from ldv_inzicht.auth import AuthSettings
+    from ldv_inzicht.inzage import InzageSettings
+
+    try:
+        return {"settings": ApiSettings(), "auth_settings": AuthSettings(), "inzage_settings": InzageSettings()}
+    except ValidationError as exc:
+        _refuse_settings(exc)
+
+
+def _refuse_settings(exc: ValidationError) -> NoReturn:
+    """One line per invalid setting (named by its environment variable where it has one), exit 2."""
+    prefix = _ENV_PREFIXES.get(exc.title, "")
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"])
+        name = f"{prefix}{where.upper()}" if where and prefix else where
+        console.print(f"[red]invalid settings:[/] {name + ': ' if name else ''}{error['msg']}", highlight=False)
+    raise typer.Exit(2) from None
 
 
 def _register_refused(exc: Exception) -> NoReturn:
@@ -107,9 +134,12 @@ def serve(
         tls_key_file=tls_key_file,
         tls_client_ca_file=tls_client_ca_file,
     )
+    api_kwargs = _api_settings()  # before the store is opened: a bad setting changes nothing
     _logging(settings.log_level)
     try:
-        stack = Stack.build(settings, register_paths=register or [], collector_settings=_collector_settings())
+        stack = Stack.build(
+            settings, register_paths=register or [], collector_settings=_collector_settings(), api_kwargs=api_kwargs
+        )
     except (RegisterFileError, RegisterConflict) as exc:
         _register_refused(exc)
     except OpenCollectorRefused as exc:

@@ -9,9 +9,16 @@ Three roles:
 What each role reads through the read API is decided in `ldv_inzicht.read_access`.
 
 A token is accepted only when its signature verifies against the configured JWKS file, JWKS
-URL or public key, and its issuer, audience and expiry are right. A missing, expired or
-forged token is a 401 problem+json with `WWW-Authenticate: Bearer ...` (RFC 6750); a valid
-token with the wrong role is a 403 that says nothing about the resource asked for.
+URL or public key, with an algorithm of that key's family (an RSA key verifies RS*/PS* only, a
+P-256 key ES256 only, ...: no key confusion), and its issuer, audience, expiry and `sub` are
+right. Any token that cannot be verified, for whatever reason, is a 401 problem+json with
+`WWW-Authenticate: Bearer ...` (RFC 6750), never a 500. A valid token without a role of this
+service (claim `roles`), or with the wrong role, is a 403 that says nothing about the resource
+asked for: the role is read from the role claim only, never inferred from other claims.
+
+The token is checked before the request's body or parameters are looked at: routers of
+authenticated endpoints use `TokenFirstRoute`, so a caller without a good token learns nothing,
+not even that their body is malformed.
 
 The demo login (`LDV_AUTH_DEMO_LOGIN=true`, off by default) lets the citizen page mint a
 token for a typed BSN and accept `?token=` on the page: for demonstrations on a laptop only,
@@ -23,22 +30,40 @@ from __future__ import annotations
 import enum
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any
 
 import jwt
-from fastapi import Depends, Request
-from pydantic import Field, SecretStr, model_validator
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from fastapi import Depends, Request, Response
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from starlette.concurrency import run_in_threadpool
 
 from ldv_inzicht.problems import ProblemError
 from ldv_logboek.pseudonym import is_bsn
 
 TOKEN_COOKIE = "ldv_token"
 REALM = "ldv-inzicht"
+
+# The signature algorithms of each key family. Only asymmetric ones: an HMAC algorithm would
+# let anyone who knows the (public) key sign tokens.
+_RSA_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
+_EC_ALGORITHMS = {
+    "secp256r1": frozenset({"ES256"}),
+    "secp384r1": frozenset({"ES384"}),
+    "secp521r1": frozenset({"ES512"}),
+    "secp256k1": frozenset({"ES256K"}),
+}
+_EDDSA_ALGORITHMS = frozenset({"EdDSA"})
+ASYMMETRIC_ALGORITHMS = _RSA_ALGORITHMS | _EDDSA_ALGORITHMS | frozenset().union(*_EC_ALGORITHMS.values())
 
 
 class Role(str, enum.Enum):
@@ -57,9 +82,20 @@ class AuthSettings(BaseSettings):
     jwks_file: Path | None = Field(None, description="JWKS file with the issuer's public keys.")
     jwks_url: str | None = Field(None, description="URL of the issuer's JWKS (fetched and cached).")
     public_key_file: Path | None = Field(None, description="PEM public key, instead of a JWKS.")
-    issuer: str = Field("", description="Required `iss` of every token.")
+    issuer: str = Field(
+        "",
+        description="Required `iss` of every token. Must be set when a key is configured, unless allow_any_issuer.",
+    )
+    allow_any_issuer: bool = Field(
+        False,
+        description="UNSAFE: accept tokens of any issuer the keys verify (no `iss` check) when `issuer` is empty. "
+        "Off: without `issuer` the app refuses to start.",
+    )
     audience: str = Field("ldv-inzicht", description="Required `aud` of every token.")
-    algorithms: tuple[str, ...] = Field(("RS256", "ES256", "PS256", "EdDSA"), description="Accepted signature algorithms.")
+    algorithms: tuple[str, ...] = Field(
+        ("RS256", "ES256", "PS256", "EdDSA"),
+        description="Accepted signature algorithms; asymmetric ones only (RS*, PS*, ES*, EdDSA), never HS* or none.",
+    )
     leeway_seconds: int = Field(30, ge=0, le=300, description="Clock skew allowed on exp/nbf/iat.")
     bsn_claim: str = Field("bsn", description="Claim that holds the citizen's BSN.")
     role_claim: str = Field("roles", description="Claim with the role(s): citizen, organisation, supervisor.")
@@ -79,10 +115,32 @@ class AuthSettings(BaseSettings):
     demo_token_lifetime_seconds: int = Field(900, ge=60, le=86_400, description="DEMO ONLY: lifetime of minted tokens.")
     cookie_secure: bool = Field(True, description="Send the demo login cookie over HTTPS only.")
 
+    @field_validator("algorithms")
+    @classmethod
+    def _asymmetric_only(cls, algorithms: tuple[str, ...]) -> tuple[str, ...]:
+        refused = [name for name in algorithms if name not in ASYMMETRIC_ALGORITHMS]
+        if refused or not algorithms:
+            raise ValueError(
+                f"only asymmetric signature algorithms ({', '.join(sorted(ASYMMETRIC_ALGORITHMS))}), not {refused}"
+            )
+        return algorithms
+
     @model_validator(mode="after")
     def _demo_needs_key(self) -> AuthSettings:
         if self.demo_login and self.demo_private_key_file is None:
             raise ValueError("demo_login needs demo_private_key_file")
+        return self
+
+    @model_validator(mode="after")
+    def _issuer_is_checked(self) -> AuthSettings:
+        # Without an issuer check, a token of any issuer whose key is trusted for something else
+        # (a shared JWKS, a multi-tenant login service) would be accepted.
+        if self.configured and not self.issuer and not self.allow_any_issuer:
+            raise PydanticCustomError(
+                "issuer_missing",
+                "LDV_AUTH_ISSUER is not set: set it to the `iss` of your token issuer "
+                "(or set LDV_AUTH_ALLOW_ANY_ISSUER=true to accept any issuer, which is unsafe)",
+            )
         return self
 
     @property
@@ -100,6 +158,7 @@ class Principal:
     bsn: SecretStr | None = None
     organisation: str | None = None
     token: SecretStr = field(default=SecretStr(""))
+    issuer: str | None = None
 
     def has(self, role: Role) -> bool:
         return role in self.roles
@@ -112,6 +171,30 @@ class AuthError(Exception):
         super().__init__(description)
         self.description = description
         self.error = error
+
+
+def key_algorithms(key: Any) -> frozenset[str]:
+    """The signature algorithms `key` (a public key of `cryptography`) may verify; none for others."""
+    if isinstance(key, rsa.RSAPublicKey):
+        return _RSA_ALGORITHMS
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return _EC_ALGORITHMS.get(key.curve.name, frozenset())
+    if isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
+        return _EDDSA_ALGORITHMS
+    return frozenset()  # a symmetric ("oct") key or anything else: never used to verify
+
+
+@dataclass(frozen=True)
+class TrustedKey:
+    """A public key tokens may be signed with, and the algorithms it verifies."""
+
+    key: Any
+    kid: str | None
+    algorithms: frozenset[str]
+
+    @classmethod
+    def of(cls, key: Any, kid: str | None) -> TrustedKey:
+        return cls(key, kid, key_algorithms(key))
 
 
 class TokenVerifier:
@@ -127,46 +210,65 @@ class TokenVerifier:
         return jwt.PyJWKClient(self.settings.jwks_url, cache_keys=True, timeout=int(self.settings.jwks_timeout_seconds))
 
     @cached_property
-    def _jwks(self) -> jwt.PyJWKSet | None:
+    def _jwks(self) -> tuple[TrustedKey, ...] | None:
         if not self.settings.jwks_file:
             return None
-        return jwt.PyJWKSet.from_dict(json.loads(self.settings.jwks_file.read_text()))
+        keys = jwt.PyJWKSet.from_dict(json.loads(self.settings.jwks_file.read_text())).keys
+        return tuple(TrustedKey.of(k.key, k.key_id) for k in keys if k.public_key_use in ("sig", None))
 
     @cached_property
-    def _public_key(self) -> str | None:
-        return self.settings.public_key_file.read_text() if self.settings.public_key_file else None
+    def _public_key(self) -> TrustedKey | None:
+        if not self.settings.public_key_file:
+            return None
+        return TrustedKey.of(load_pem_public_key(self.settings.public_key_file.read_bytes()), None)
 
-    def _key_for(self, token: str) -> Any:
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.InvalidTokenError as exc:
-            raise AuthError(f"the token is malformed ({exc})") from None
-        kid = header.get("kid")
+    def _candidates(self, kid: str | None) -> Iterator[TrustedKey]:
+        """The configured keys a token naming `kid` (or no kid) may be signed with."""
         if self._jwks is not None:
-            for key in self._jwks.keys:
-                if kid is None or key.key_id == kid:
-                    return key.key
-            raise AuthError("the token is signed with a key this service does not trust")
-        if self._jwk_client is not None:
+            yield from (key for key in self._jwks if kid is None or key.kid == kid)
+        elif self._jwk_client is not None:
             try:
-                return self._jwk_client.get_signing_key_from_jwt(token).key
+                found = [self._jwk_client.get_signing_key(kid)] if kid else self._jwk_client.get_signing_keys()
             except jwt.PyJWKClientConnectionError:
                 raise AuthError("the issuer's keys cannot be fetched now", error=None) from None
             except jwt.PyJWKClientError:
-                raise AuthError("the token is signed with a key this service does not trust") from None
-        if self._public_key is not None:
-            return self._public_key
-        raise AuthError("this service has no keys configured to check tokens")
+                return
+            yield from (TrustedKey.of(k.key, k.key_id) for k in found)
+        elif self._public_key is not None:
+            yield self._public_key
+        else:
+            raise AuthError("this service has no keys configured to check tokens")
+
+    def _key_for(self, token: str) -> tuple[Any, str]:
+        """The key to verify `token` with, and the algorithm; AuthError when none fits."""
+        try:
+            header = jwt.get_unverified_header(token)
+        except (jwt.PyJWTError, ValueError, TypeError):
+            raise AuthError("the token is malformed") from None
+        algorithm = header.get("alg")
+        # The header's values are the sender's text: never echoed.
+        if not isinstance(algorithm, str) or algorithm not in self.settings.algorithms:
+            raise AuthError("the token's signature algorithm is not accepted here")
+        kid = header.get("kid")
+        candidates = list(self._candidates(kid if isinstance(kid, str) else None))
+        if not candidates:
+            raise AuthError("the token is signed with a key this service does not trust")
+        fitting = [key for key in candidates if algorithm in key.algorithms]
+        if not fitting:
+            raise AuthError("the token's signature algorithm does not fit the key it names")
+        if len(fitting) > 1:
+            raise AuthError("the token names no key (kid) and several trusted keys could have signed it")
+        return fitting[0].key, algorithm
 
     def verify(self, token: str) -> Principal:
-        """The Principal of a valid token; AuthError for anything else."""
-        key = self._key_for(token)
+        """The Principal of a valid token (its roles may be empty); AuthError for anything else."""
+        key, algorithm = self._key_for(token)
         options: jwt.types.Options = {"require": ["exp", "iat", "sub"] + (["iss"] if self.settings.issuer else [])}
         try:
             claims = jwt.decode(
                 token,
                 key,
-                algorithms=list(self.settings.algorithms),
+                algorithms=[algorithm],
                 audience=self.settings.audience,
                 issuer=self.settings.issuer or None,
                 leeway=self.settings.leeway_seconds,
@@ -174,9 +276,13 @@ class TokenVerifier:
             )
         except jwt.ExpiredSignatureError:
             raise AuthError("the token has expired") from None
-        except jwt.InvalidTokenError as exc:
+        except jwt.PyJWTError as exc:
             # PyJWT's messages name the failed check, never claim values.
             raise AuthError(f"the token is not valid: {exc}") from None
+        except (ValueError, TypeError):
+            # A token the library cannot even take apart (a key it cannot use for this
+            # signature, a signature of the wrong size ...): unverifiable, so refused.
+            raise AuthError("the token's signature cannot be checked") from None
         return self._principal(claims, token)
 
     def _principal(self, claims: dict[str, Any], token: str) -> Principal:
@@ -189,22 +295,22 @@ class TokenVerifier:
                 roles.add(Role(value))
             except ValueError:
                 continue  # roles of other applications are none of our business
+        # No role of ours: a valid token without access (403 where a role is needed). The role
+        # is never inferred from other claims: a BSN alone does not make a citizen.
         bsn = claims.get(self.settings.bsn_claim)
-        if not roles and bsn is not None:
-            roles.add(Role.CITIZEN)
         if Role.CITIZEN in roles and not (isinstance(bsn, str) and is_bsn(bsn)):
             raise AuthError(f"a citizen token needs a valid BSN in the {self.settings.bsn_claim!r} claim")
         organisation = claims.get(self.settings.organisation_claim)
         if Role.ORGANISATION in roles and not (isinstance(organisation, str) and organisation):
             raise AuthError(f"an organisation token needs the {self.settings.organisation_claim!r} claim")
-        if not roles:
-            raise AuthError("the token grants no role of this service", error="insufficient_scope")
+        issuer = claims.get("iss")
         return Principal(
             subject=str(claims["sub"]),
             roles=frozenset(roles),
             bsn=SecretStr(bsn) if isinstance(bsn, str) else None,
             organisation=organisation if isinstance(organisation, str) else None,
             token=SecretStr(token),
+            issuer=issuer if isinstance(issuer, str) else None,
         )
 
 
@@ -277,34 +383,85 @@ def get_verifier(request: Request) -> TokenVerifier:
     return verifier
 
 
-def optional_principal(
-    request: Request, verifier: Annotated[TokenVerifier, Depends(get_verifier)]
-) -> Principal | None:
-    """The caller if a token is given (a bad token is still a 401); None for anonymous calls."""
-    token = bearer_token(request)
-    if token is None:
-        return None
-    try:
-        return verifier.verify(token)
-    except AuthError as exc:
-        raise unauthorized(exc) from None
+class TokenCheck:
+    """A dependency that checks the caller's bearer token and admits callers holding any of `roles`.
 
+    Missing token: 401, unless `optional` (then the caller is None, anonymous). A token that
+    cannot be verified: 401. A valid token without any of `roles`: 403. The Principal is kept
+    on the request, so `TokenFirstRoute` and the route's own dependency verify it once.
+    """
 
-def require_roles(*roles: Role) -> Callable[..., Principal]:
-    """A dependency that admits callers holding any of `roles`: 401 without a good token, else 403."""
-    wanted = frozenset(roles)
+    def __init__(self, *roles: Role, optional: bool = False):
+        self.roles = frozenset(roles)
+        self.optional = optional
 
-    def dependency(request: Request, verifier: Annotated[TokenVerifier, Depends(get_verifier)]) -> Principal:
-        token = bearer_token(request)
-        if token is None:
+    def __call__(
+        self, request: Request, verifier: Annotated[TokenVerifier, Depends(get_verifier)]
+    ) -> Principal | None:
+        principal = _authenticate(request, verifier)
+        if principal is None:
+            if self.optional:
+                return None
             raise unauthorized(None)
+        if self.roles and not principal.roles & self.roles:
+            raise forbidden()
+        return principal
+
+
+_NO_TOKEN = object()
+
+
+def _authenticate(request: Request, verifier: TokenVerifier) -> Principal | None:
+    """The caller of `request` (None without a token), verified once per request; 401 if refused."""
+    cached = getattr(request.state, "ldv_principal", _NO_TOKEN)
+    if cached is not _NO_TOKEN:
+        return cached  # type: ignore[return-value]
+    token = bearer_token(request)
+    principal = None
+    if token is not None:
         try:
             principal = verifier.verify(token)
         except AuthError as exc:
             raise unauthorized(exc) from None
-        if not principal.roles & wanted:
-            raise forbidden()
-        return principal
+    request.state.ldv_principal = principal
+    return principal
 
-    return dependency
 
+optional_principal = TokenCheck(optional=True)
+"""The caller if a token is given (a bad token is still a 401); None for anonymous calls."""
+
+
+def require_roles(*roles: Role) -> TokenCheck:
+    """A dependency that admits callers holding any of `roles`: 401 without a good token, else 403."""
+    return TokenCheck(*roles)
+
+
+def _token_checks(dependant: Dependant) -> Iterator[TokenCheck]:
+    for dependency in dependant.dependencies:
+        if isinstance(dependency.call, TokenCheck):
+            yield dependency.call
+        yield from _token_checks(dependency)
+
+
+class TokenFirstRoute(APIRoute):
+    """A route that checks the bearer token before FastAPI reads the body or the parameters.
+
+    FastAPI parses a JSON body before it runs any dependency, so without this a caller with no
+    token would learn that their body is malformed (400) instead of getting 401. The route
+    runs the `TokenCheck` dependencies of its endpoint first; they answer 401/403 as always.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        checks = list(_token_checks(self.dependant))
+        if not checks:
+            return handler
+
+        async def token_first(request: Request) -> Response:
+            verifier = get_verifier(request)
+            for check in checks:
+                # Sync, like the dependency itself: fetching a JWKS URL may block.
+                await run_in_threadpool(check, request, verifier)
+            return await handler(request)
+
+        return token_first

@@ -23,7 +23,8 @@ from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
-from ldv_inzicht.auth import Principal, Role, require_roles
+from ldv_inzicht.auth import Principal, Role, TokenFirstRoute, require_roles
+from ldv_inzicht.cursors import CursorRefused, CursorSealer, binding
 from ldv_inzicht.deps import get_store, get_subject_keys
 from ldv_inzicht.problems import ProblemError, problem_responses
 from ldv_inzicht.read_access import ReadRestriction, read_restriction
@@ -246,7 +247,14 @@ def create_lezen_router(
     (`create_app` does). `dependencies` run before every route (also `/health`) and
     `responses` document what they may answer, for extra checks a deployment adds.
     """
-    router = APIRouter(dependencies=list(dependencies), responses=dict(responses or {}))
+    router = APIRouter(
+        dependencies=list(dependencies), responses=dict(responses or {}), route_class=TokenFirstRoute
+    )
+    sealer = (
+        CursorSealer(settings.cursor_key.get_secret_value().encode())
+        if settings.cursor_key is not None
+        else CursorSealer.with_random_key()
+    )
 
     @router.post(
         "/processing-activities",
@@ -286,17 +294,19 @@ def create_lezen_router(
         )] = None,
     ) -> ListProcessingActivities:
         _check_window(search)
-        after = _parse_cursor(cursor) if cursor is not None else None
+        bound_to = _cursor_binding(search, caller)
+        after = _open_cursor(sealer, cursor, bound_to) if cursor is not None else None
         restriction = read_restriction(
             caller, search.data_subject_id, keys, lambda: get_register(request), datetime.now(UTC)
         )
         query = _record_query(search, restriction, limit or settings.default_page_size, after)
         page = store.find(query)
-        if page.next_cursor:
-            response.headers["Link"] = f'<{_next_url(request, page.next_cursor, settings)}>; rel="next"'
+        next_cursor = sealer.seal(Cursor.decode(page.next_cursor), bound_to) if page.next_cursor else None
+        if next_cursor:
+            response.headers["Link"] = f'<{_next_url(request, next_cursor, settings)}>; rel="next"'
         return ListProcessingActivities(
             processing_activities=[ProcessingActivity.from_record(r) for r in page.records],
-            next_cursor=page.next_cursor,
+            next_cursor=next_cursor,
         )
 
     @router.get(
@@ -348,17 +358,35 @@ def _record_query(
     )
 
 
-def _parse_cursor(text: str) -> Cursor:
+def _cursor_binding(search: ProcessingActivityRequest, caller: Principal) -> bytes:
+    """What a cursor is valid for: this search (every field, normalised) by this caller.
+
+    The caller is who the token names (issuer, subject) and what it grants (roles,
+    organisation, BSN): a cursor of one reader, or of one search, is refused on another.
+    The BSN stays inside the MAC input; it is never in the cursor.
+    """
+    trace_id = parse_trace_id(search.trace_id).hex() if search.trace_id is not None else None
+    return binding(
+        [trace_id, search.processing_activity_id, search.data_subject_id, search.start_time, search.end_time],
+        [
+            caller.issuer,
+            caller.subject,
+            sorted(role.value for role in caller.roles),
+            caller.organisation,
+            caller.bsn.get_secret_value() if caller.bsn is not None else None,
+        ],
+    )
+
+
+def _open_cursor(sealer: CursorSealer, text: str, bound_to: bytes) -> Cursor:
     try:
-        cursor = Cursor.decode(text)
-    except ValueError:
-        cursor = None
-    if cursor is None or not 0 <= cursor.timestamp_ns < 2**63:
+        return sealer.open(text, bound_to)
+    except CursorRefused:
+        # One answer for every reason: it must not tell a forger what was wrong.
         raise ProblemError.bad_request(
-            "The cursor was not handed out by this API.",
-            ("cursor", "use the nextCursor (or Link header) of the previous page unchanged"),
-        )
-    return cursor
+            "The cursor was not handed out by this API for this search.",
+            ("cursor", "use the nextCursor (or Link header) of the previous page unchanged, with the same body"),
+        ) from None
 
 
 def _next_url(request: Request, cursor: str, settings: ApiSettings) -> str:

@@ -20,7 +20,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
-from ldv_inzicht.auth import Principal, Role, forbidden, require_roles
+from ldv_inzicht.auth import Principal, Role, TokenFirstRoute, forbidden, require_roles
 from ldv_inzicht.deps import get_store
 from ldv_inzicht.inzage.api import period_of
 from ldv_inzicht.openapi_docs import bearer_security
@@ -153,7 +153,7 @@ To = Annotated[date | None, Query(description="Last day (YYYY-MM-DD), inclusive.
 
 def create_overzicht_router() -> APIRouter:
     """The overzicht API's routes, relative to `OVERZICHT_API.prefix`."""
-    router = APIRouter(tags=["Overzicht"])
+    router = APIRouter(tags=["Overzicht"], route_class=TokenFirstRoute)
     responses = problem_responses(400, 401, 403, 503)
 
     @router.get(

@@ -24,7 +24,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from ldv_inzicht.auth import Principal, Role, optional_principal
+from ldv_inzicht.auth import Principal, Role, TokenFirstRoute, optional_principal
 from ldv_inzicht.openapi_docs import bearer_security
 from ldv_inzicht.problems import ProblemError, problem_responses
 from ldv_inzicht.versioning import ApiInfo
@@ -114,7 +114,7 @@ ActivityIdPath = Annotated[str, Path(description="The activity's URI, URL-encode
 
 def create_register_router() -> APIRouter:
     """The register API's routes, relative to `REGISTER_API.prefix`."""
-    router = APIRouter(tags=["Register"])
+    router = APIRouter(tags=["Register"], route_class=TokenFirstRoute)
     base = REGISTER_API.prefix
 
     @router.get(

@@ -51,6 +51,17 @@ class ApiSettings(BaseSettings):
         ),
     )
 
+    cursor_key: SecretStr | None = Field(
+        None,
+        min_length=32,
+        description=(
+            "Key of the HMAC-SHA256 that seals the read API's paging cursors, at least 32 characters "
+            "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`). Unset: a random key "
+            "per process, so cursors do not survive a restart and are not valid on another replica or "
+            "worker; set the same key on every replica. Secret: never logged."
+        ),
+    )
+
     @model_validator(mode="after")
     def _default_fits_max(self) -> Self:
         if self.default_page_size > self.max_page_size:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from ldv_inzicht.auth import Principal, Role, require_roles
+from ldv_inzicht.auth import Principal, Role, TokenFirstRoute, require_roles
 from ldv_inzicht.inzage.service import InzageService, Period
 from ldv_inzicht.inzage.view import DUTCH_TIME, InzageResponse, build_response
 from ldv_inzicht.openapi_docs import bearer_security
@@ -53,7 +53,7 @@ def _clamp(ms: int) -> int:
 
 def create_inzage_router() -> APIRouter:
     """The inzage API's routes, relative to `INZAGE_API.prefix`."""
-    router = APIRouter(tags=["Inzage"])
+    router = APIRouter(tags=["Inzage"], route_class=TokenFirstRoute)
 
     @router.get(
         "/mijn-verwerkingen",
