@@ -61,7 +61,9 @@ def _refuse_settings(exc: ValidationError) -> NoReturn:
     for error in exc.errors():
         where = ".".join(str(part) for part in error["loc"])
         name = f"{prefix}{where.upper()}" if where and prefix else where
-        console.print(f"[red]invalid settings:[/] {name + ': ' if name else ''}{error['msg']}", highlight=False)
+        reason = error["msg"].removeprefix("Value error, ")
+        message = f"[red]invalid settings:[/] {name + ': ' if name else ''}{reason}"
+        console.print(message, highlight=False, soft_wrap=True)  # one line, whatever the terminal width
     raise typer.Exit(2) from None
 
 

@@ -13,6 +13,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ldv_logboek.storage.query import MAX_PAGE_SIZE
 
+MIN_CURSOR_KEY_CHARS = 32
+
 
 class ApiSettings(BaseSettings):
     """Options of the HTTP APIs (read API and the others served by the same app)."""
@@ -53,7 +55,6 @@ class ApiSettings(BaseSettings):
 
     cursor_key: SecretStr | None = Field(
         None,
-        min_length=32,
         description=(
             "Key of the HMAC-SHA256 that seals the read API's paging cursors, at least 32 characters "
             "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`). Unset: a random key "
@@ -69,6 +70,13 @@ class ApiSettings(BaseSettings):
                 f"default_page_size ({self.default_page_size}) exceeds max_page_size ({self.max_page_size})"
             )
         return self
+
+    @field_validator("cursor_key")
+    @classmethod
+    def _cursor_key_long_enough(cls, key: SecretStr | None) -> SecretStr | None:
+        if key is not None and len(key.get_secret_value()) < MIN_CURSOR_KEY_CHARS:
+            raise ValueError(f"must be at least {MIN_CURSOR_KEY_CHARS} characters")
+        return key
 
     @field_validator("organisation_keys")
     @classmethod
