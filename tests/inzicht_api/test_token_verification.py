@@ -13,9 +13,11 @@ import hashlib
 import hmac
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -96,16 +98,19 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LogStore]:
     store.close()
 
 
-@pytest.fixture(scope="module")
-def jwks_client(keys: Keys, store: LogStore, tmp_path_factory: pytest.TempPathFactory) -> TestClient:
-    """The app trusting three keys of three families, by kid."""
-    jwks = {"keys": [
+def jwks_of(keys: Keys) -> dict[str, Any]:
+    return {"keys": [
         {**json.loads(RSAAlgorithm.to_jwk(keys.rsa.public_key())), "kid": "rsa-1", "use": "sig"},
         {**json.loads(ECAlgorithm.to_jwk(keys.ec.public_key())), "kid": "ec-1", "use": "sig"},
         {**json.loads(OKPAlgorithm.to_jwk(keys.ed.public_key())), "kid": "ed-1", "use": "sig"},
     ]}
+
+
+@pytest.fixture(scope="module")
+def jwks_client(keys: Keys, store: LogStore, tmp_path_factory: pytest.TempPathFactory) -> TestClient:
+    """The app trusting three keys of three families, by kid."""
     path = tmp_path_factory.mktemp("jwks") / "jwks.json"
-    path.write_text(json.dumps(jwks))
+    path.write_text(json.dumps(jwks_of(keys)))
     return TestClient(make_app(store, path, follow_chain=False), raise_server_exceptions=False)
 
 
@@ -227,6 +232,43 @@ def test_pem_key_refuses_other_families_with_401(
     caplog.set_level(logging.DEBUG)
     response = pem_client.post(URL, json=SEARCH, headers={"Authorization": "Bearer " + make(keys)})
     assert_refused_cleanly(response, caplog)
+
+
+def test_keys_from_a_jwks_url_follow_the_same_rules(keys: Keys, store: LogStore) -> None:
+    """The issuer's JWKS served over HTTP by a real server on loopback."""
+    body = json.dumps(jwks_of(keys)).encode()
+
+    class Jwks(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Jwks)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        auth = AuthSettings(jwks_url=f"http://127.0.0.1:{server.server_port}/jwks.json", issuer=ISSUER)
+        client = TestClient(create_app(store, ApiSettings(), auth_settings=auth), raise_server_exceptions=False)
+        expected = {
+            signed(keys.ec, "ES256", "ec-1"): 200,
+            signed(keys.ed, "EdDSA", "ed-1"): 200,
+            signed(keys.ec, "ES256", None): 200,  # one trusted key fits ES256
+            signed(keys.ec, "ES256", "rsa-1"): 401,
+            signed(keys.rsa, "RS256", "ed-1"): 401,
+            signed(keys.ec, "ES256", "ec-9"): 401,
+            signed(keys.stranger_ec, "ES256", "ec-1"): 401,
+        }
+        for token, status in expected.items():
+            response = client.post(URL, json=SEARCH, headers={"Authorization": "Bearer " + token})
+            assert response.status_code == status, (jwt.get_unverified_header(token), response.text)
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_pem_key_accepts_its_own_tokens(pem_client: TestClient, keys: Keys) -> None:
