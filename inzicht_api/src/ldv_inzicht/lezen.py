@@ -3,7 +3,8 @@
 Implements the Logius "LDV lezen API" 1.1.0 (specs/ldv-lezen-openapi.json in this repository) with two
 additions the published spec leaves open: paging (`limit` and `cursor` query parameters, a
 `Link: <...>; rel="next"` header and a top-level `nextCursor`) and `GET /health`.
-Every record is returned once, however often it was delivered.
+Every record is returned once, however often it was delivered. Cursors are sealed
+(`ldv_inzicht.cursors`): one is accepted only for the search and the caller it was handed to.
 
 The standard: "a client must be authenticated and may only read what it is entitled to".
 `POST /processing-activities` needs a bearer token (`ldv_inzicht.auth`, 401 without a good
@@ -290,7 +291,10 @@ def create_lezen_router(
         )] = None,
         cursor: Annotated[str | None, Query(
             min_length=1, max_length=_MAX_CURSOR_LENGTH,
-            description="`nextCursor` of the previous page, to read the next one.",
+            description=(
+                "`nextCursor` of the previous page, to read the next one: valid only with the same "
+                "body and a token of the same caller; any other cursor is a 400."
+            ),
         )] = None,
     ) -> ListProcessingActivities:
         _check_window(search)
