@@ -56,14 +56,14 @@ def _api_settings() -> dict[str, Any]:
 
 
 def _refuse_settings(exc: ValidationError) -> NoReturn:
-    """One line per invalid setting (named by its environment variable where it has one), exit 2."""
+    """One line on stderr per invalid setting (named by its environment variable where it has
+    one), then exit code 2. Plain text, like `_register_refused`: no wrapping, no markup."""
     prefix = _ENV_PREFIXES.get(exc.title, "")
     for error in exc.errors():
         where = ".".join(str(part) for part in error["loc"])
         name = f"{prefix}{where.upper()}" if where and prefix else where
-        reason = error["msg"].removeprefix("Value error, ")
-        message = f"[red]invalid settings:[/] {name + ': ' if name else ''}{reason}"
-        console.print(message, highlight=False, soft_wrap=True)  # one line, whatever the terminal width
+        reason = " ".join(error["msg"].removeprefix("Value error, ").split())
+        typer.echo(f"invalid settings: {name + ': ' if name else ''}{reason}", err=True)
     raise typer.Exit(2) from None
 
 
