@@ -15,12 +15,13 @@ process; records go to a durable local spool and from there to the Logboek's col
 
 from ldv_sdk.config import LdvConfig
 from ldv_sdk.errors import ConfigurationError, LdvError, LoggingFailed, SpoolFull
-from ldv_sdk.processing import Verwerking, current, verwerking
+from ldv_sdk.processing import Declaration, Verwerking, current, verwerking
 from ldv_sdk.runtime import configure, flush, shutdown
 from ldv_sdk.server import LdvMiddleware, LdvWsgiMiddleware
 
 __all__ = [
     "ConfigurationError",
+    "Declaration",
     "LdvConfig",
     "LdvError",
     "LdvMiddleware",

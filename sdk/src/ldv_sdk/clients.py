@@ -28,11 +28,11 @@ def prepare_outgoing(url: str, headers: MutableMapping[str, str]) -> bool:
     Returns False (and changes nothing) outside a processing. Never raises.
     """
     v = current()
-    span = v.span if v is not None else None
-    if v is None or span is None:
+    if v is None or v.span is None or v._runtime is None:
         return False
+    span, runtime = v.span, v._runtime
     try:
-        config = v._runtime.config
+        config = runtime.config
         inject_headers(span.get_span_context(), config.application, headers)
         for prefix, read_api in config.read_apis.items():
             if url.startswith(prefix):

@@ -3,6 +3,10 @@
 Nothing is captured by default: the data subject comes from the argument the developer
 names (`subject="bsn"` or `subject=lambda args: args["aanvraag"].bsn`), from the result
 (`subject_from_result=...`), or from `add_subject()` inside the block.
+
+`verwerking(...)` returns a `Declaration`, an immutable value that is safe to define once and
+share between functions, tasks and threads. Each entry opens a `Verwerking` of its own
+(`Declaration.open()`, a context manager), held in a `ContextVar` while it runs.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import os
 import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, ParamSpec, TypeVar, overload
 from urllib.parse import quote
 
@@ -41,7 +47,10 @@ _warned_activities: set[str] = set()
 
 
 def current() -> Verwerking | None:
-    """The innermost processing running in this context (to add subjects from deeper code)."""
+    """The innermost processing running in this context (to add subjects from deeper code).
+
+    None outside any processing; a processing that is not logged (SDK not configured) is a no-op.
+    """
     return _current.get()
 
 
@@ -81,57 +90,58 @@ def resolve_activity(activity: str | None, runtime: Runtime) -> str | None:
     return "urn:ldv:processing-activity:" + quote(activity.strip(), safe="")
 
 
-class Verwerking:
-    """One running processing action, as `with verwerking(...) as v` hands it out.
+def _activity_uri(activity: str | None, runtime: Runtime) -> str | None:
+    """`resolve_activity`, worked out once per runtime and activity (it runs on every processing)."""
+    if not activity:
+        return None
+    uris = runtime.activity_uris
+    uri = uris.get(activity)
+    if uri is None:
+        uri = resolve_activity(activity, runtime)
+        if uri is not None:
+            uris[activity] = uri
+    return uri
 
+
+_NEW, _RUNNING, _ENDED = 0, 1, 2
+
+
+class Verwerking:
+    """One processing action: made by `Declaration.open()`, once per entry of a declaration.
+
+    Entering it starts the action and makes it the current processing of this context
+    (`current()`); leaving it logs the record(s). `with verwerking(...) as v` hands it out.
     Use `add_subject()` for every data subject (N subjects give N child records under this
     action, one gives a single record), `mark_ok()` to log status Ok, `mark_error()` for an
-    internal fault that was handled inside the block.
+    internal fault that was handled inside the block. When the SDK is not configured (or
+    could not start the record, under the fail-open policy) every method is a no-op.
     """
 
-    __slots__ = (
-        "_runtime",
-        "_name",
-        "_activity",
-        "_subject_type",
-        "_subjects",
-        "_ok",
-        "_error",
-        "_span",
-        "_tokens",
-        "_extra",
-    )
+    __slots__ = ("_declaration", "_name", "_runtime", "_subjects", "_ok", "_error", "_span", "_tokens", "_state")
 
-    def __init__(
-        self,
-        runtime: Runtime,
-        name: str,
-        activity: str | None,
-        subject_type: str,
-        extra: Mapping[str, AttributeValue] | None,
-    ) -> None:
-        self._runtime = runtime
+    def __init__(self, declaration: Declaration, name: str) -> None:
+        self._declaration = declaration
         self._name = name
-        self._activity = activity
-        self._subject_type = subject_type
+        self._runtime: Runtime | None = None
         self._subjects: dict[tuple[str, str], int] = {}
         self._ok = False
         self._error: BaseException | None = None
         self._span: Span | None = None
-        self._tokens: tuple[Any, Any] | None = None
-        self._extra = extra
+        self._tokens: tuple[contextvars.Token[Verwerking | None], object] | None = None
+        self._state = _NEW
 
     # -- for the developer ------------------------------------------------------------------
 
     def add_subject(self, subject_id: str | int | None, subject_type: str | None = None) -> None:
         """Add a data subject; its id is pseudonymised (keyed HMAC) at once. None is ignored."""
-        if subject_id is None or self._span is None:
+        runtime = self._runtime
+        if subject_id is None or runtime is None or self._state is not _RUNNING:
             return
         text = str(subject_id).strip()
         if not text:
             log.warning("LDV: an empty data subject id was ignored")
             return
-        key = (self._runtime.pseudonymise(text), subject_type or self._subject_type)
+        key = (runtime.pseudonymise(text), subject_type or self._declaration.subject_type)
         self._subjects.setdefault(key, time.time_ns())
 
     def add_subjects(self, subject_ids: SubjectValue, subject_type: str | None = None) -> None:
@@ -154,7 +164,7 @@ class Verwerking:
 
     def set_attribute(self, key: str, value: AttributeValue) -> None:
         """Set an attribute on this action's record(s). Personal data only where you mean it."""
-        if self._span is not None:
+        if self._span is not None and self._state is _RUNNING:
             self._span.set_attribute(key, value)
 
     def set_external_read_api(self, read_api_url: str) -> None:
@@ -167,6 +177,11 @@ class Verwerking:
     @property
     def name(self) -> str:
         return self._name
+
+    @property
+    def declaration(self) -> Declaration:
+        """The declaration this processing was opened from."""
+        return self._declaration
 
     @property
     def trace_id(self) -> str:
@@ -183,43 +198,87 @@ class Verwerking:
         """The OpenTelemetry span of this action (None when the SDK is not configured)."""
         return self._span
 
+    # -- context manager: the one place a processing starts and ends ------------------------------
+
+    def __enter__(self) -> Verwerking:
+        if self._state is not _NEW:
+            raise RuntimeError("a processing is entered once: open() the declaration again for another one")
+        runtime = get_runtime()
+        otel_token = None
+        if runtime is not None:
+            span = self._start(runtime)
+            if span is not None:
+                otel_token = otel_context.attach(set_span_in_context(span))
+        elif _env_fail_closed():
+            raise LoggingFailed("the LDV SDK is not configured, and the failure policy is closed")
+        self._state = _RUNNING
+        self._tokens = (_current.set(self), otel_token)
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        self._finish(exc)
+
+    async def __aenter__(self) -> Verwerking:
+        return self.__enter__()
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        self._finish(exc)
+
     # -- life cycle ---------------------------------------------------------------------------
 
-    def _start(self) -> None:
-        runtime = self._runtime
-        attributes: dict[str, AttributeValue] = {}
-        if self._activity:
-            attributes[attr.PROCESSING_ACTIVITY_ID] = self._activity
-        kind = SpanKind.INTERNAL
-        parent = _current.get()
-        if parent is not None and parent._span is not None:
-            ctx = set_span_in_context(parent._span)
-        else:
-            incoming = current_incoming_call()
-            if incoming is not None:
-                ctx = set_span_in_context(NonRecordingSpan(incoming.span_context))
-                kind = SpanKind.SERVER
-                attributes[attr.FOREIGN_OPERATION_SPAN_ID] = f"{incoming.span_context.span_id:016x}"
-                if incoming.processor and is_uri(incoming.processor):
-                    attributes[attr.FOREIGN_OPERATION_PROCESSOR] = incoming.processor
+    def _start(self, runtime: Runtime) -> Span | None:
+        """Start the span; None (runs unlogged) when that fails under the fail-open policy."""
+        closed = runtime.config.fail_closed
+        if closed and not runtime.can_log():
+            raise SpoolFull("the LDV spool is full: the processing is refused because it cannot be logged")
+        declaration = self._declaration
+        try:
+            attributes: dict[str, AttributeValue] = {}
+            activity = _activity_uri(declaration.activity, runtime)
+            if activity:
+                attributes[attr.PROCESSING_ACTIVITY_ID] = activity
+            kind = SpanKind.INTERNAL
+            parent = _current.get()
+            if parent is not None and parent._span is not None:
+                ctx = set_span_in_context(parent._span)
             else:
-                ctx = None  # the application's current span, if any: same trace
-        if self._extra:
-            attributes.update(self._extra)
-        span = runtime.tracer.start_span(self._name or DEFAULT_NAME, context=ctx, kind=kind, attributes=attributes)
+                incoming = current_incoming_call()
+                if incoming is not None:
+                    ctx = set_span_in_context(NonRecordingSpan(incoming.span_context))
+                    kind = SpanKind.SERVER
+                    attributes[attr.FOREIGN_OPERATION_SPAN_ID] = f"{incoming.span_context.span_id:016x}"
+                    if incoming.processor and is_uri(incoming.processor):
+                        attributes[attr.FOREIGN_OPERATION_PROCESSOR] = incoming.processor
+                else:
+                    ctx = None  # the application's current span, if any: same trace
+            if declaration.attributes:
+                attributes.update(declaration.attributes)
+            span = runtime.tracer.start_span(self._name or DEFAULT_NAME, context=ctx, kind=kind, attributes=attributes)
+        except LdvError:
+            raise
+        except Exception as bug:  # noqa: BLE001
+            if closed:
+                raise LoggingFailed(f"the processing could not be logged: {type(bug).__name__}") from bug
+            log.exception("LDV: could not start a record; the processing runs unlogged")
+            return None
+        self._runtime = runtime
         self._span = span
-        self._tokens = (_current.set(self), otel_context.attach(set_span_in_context(span)))
+        return span
 
-    def _finish(self, exc: BaseException | None, expected: tuple[type[BaseException], ...]) -> None:
+    def _finish(self, exc: BaseException | None) -> None:
         """End the action and its subject records; raise LoggingFailed under the fail-closed policy."""
-        span = self._span
-        if span is None:
+        if self._state is not _RUNNING:
             return
+        self._state = _ENDED
+        span = self._span
         runtime = self._runtime
+        if span is None or runtime is None:
+            self._detach()
+            return
         failure: BaseException | None = None
         try:
             fault = self._error
-            if exc is not None and isinstance(exc, Exception) and not isinstance(exc, expected):
+            if exc is not None and isinstance(exc, Exception) and not isinstance(exc, self._declaration.expected):
                 fault = exc
             if fault is not None:
                 span.set_attributes(_exception_attributes(fault, runtime.config.record_stacktrace))
@@ -233,7 +292,7 @@ class Verwerking:
                 span.set_attribute(attr.DATA_SUBJECT_ID, subject)
                 span.set_attribute(attr.DATA_SUBJECT_ID_TYPE, subject_type)
             elif subjects:
-                failure = self._end_subject_records(span, end_ns)
+                failure = self._end_subject_records(runtime, span, end_ns)
             span.end(end_time=end_ns)
             failure = runtime.take_failure() or failure
         except Exception as bug:  # noqa: BLE001 - an SDK bug must not break the host code
@@ -246,10 +305,9 @@ class Verwerking:
                 raise failure
             raise LoggingFailed(f"the processing could not be logged durably: {type(failure).__name__}") from failure
 
-    def _end_subject_records(self, span: Span, end_ns: int) -> BaseException | None:
+    def _end_subject_records(self, runtime: Runtime, span: Span, end_ns: int) -> BaseException | None:
         # Rule 6: one child action per data subject under this action, started when the
         # subject became known (which may be after a reply from another application).
-        runtime = self._runtime
         start_ns = getattr(span, "start_time", None) or end_ns
         shared = dict(getattr(span, "attributes", None) or {})
         status = getattr(span, "status", Status(StatusCode.UNSET))
@@ -273,33 +331,13 @@ class Verwerking:
             current_token, otel_token = self._tokens
             self._tokens = None
             try:
-                otel_context.detach(otel_token)
+                if otel_token is not None:
+                    otel_context.detach(otel_token)  # type: ignore[arg-type]
                 _current.reset(current_token)
             except ValueError:
-                # Reset from another context (a block left in a different task): nothing to undo here.
+                # Left in another context than it was entered in (a processing opened in one
+                # task and left in another): that context holds nothing of it to undo.
                 pass
-
-
-class _Unlogged(Verwerking):
-    """What `verwerking` hands out when the SDK is not configured (fail-open): every call is a no-op."""
-
-    def __init__(self) -> None:
-        self._span = None
-        self._tokens = None
-        self._subjects = {}
-        self._name = ""
-
-    def add_subject(self, subject_id: str | int | None, subject_type: str | None = None) -> None:
-        return None
-
-    def mark_ok(self) -> None:
-        return None
-
-    def mark_error(self, exc: BaseException | None = None) -> None:
-        return None
-
-    def _finish(self, exc: BaseException | None, expected: tuple[type[BaseException], ...]) -> None:
-        return None
 
 
 def _exception_attributes(exc: BaseException, stacktrace: bool) -> dict[str, str]:
@@ -315,75 +353,53 @@ def _env_fail_closed() -> bool:
     return os.environ.get("LDV_FAILURE_POLICY", "").strip().lower() == "closed"
 
 
-class _Declaration:
-    """The object `verwerking(...)` returns: a decorator and a (sync and async) context manager."""
+@dataclass(frozen=True, slots=True, eq=False)
+class Declaration:
+    """A declared processing, as `verwerking(...)` returns it: an immutable value, to define once and share.
 
-    def __init__(
-        self,
-        activity: str | None,
-        name: str | None,
-        subject: SubjectFrom | None,
-        subject_type: str,
-        subject_from_result: Callable[[Any], SubjectValue] | None,
-        expected: tuple[type[BaseException], ...],
-        attributes: Mapping[str, AttributeValue] | None,
-    ) -> None:
-        self.activity = activity
-        self.name = name
-        self.subject = subject
-        self.subject_type = subject_type
-        self.subject_from_result = subject_from_result
-        self.expected = expected
-        self.attributes = dict(attributes) if attributes else None
-        self._resolved: tuple[Runtime, str | None] | None = None
-        self._active: list[Verwerking] = []
+    It holds no state of a running processing: every entry (a call of a decorated function,
+    `with`, `async with`) opens its own `Verwerking`, held as the current processing of its
+    context (a `ContextVar`), so concurrent tasks and threads that share one declaration each
+    log their own record, and entries of the same declaration nest.
+    """
 
-    def _activity_uri(self, runtime: Runtime) -> str | None:
-        resolved = self._resolved
-        if resolved is None or resolved[0] is not runtime:
-            resolved = (runtime, resolve_activity(self.activity, runtime))
-            self._resolved = resolved
-        return resolved[1]
+    activity: str | None = None
+    name: str | None = None
+    subject: SubjectFrom | None = None
+    subject_type: str = attr.SUBJECT_TYPE_BSN
+    subject_from_result: Callable[[Any], SubjectValue] | None = None
+    expected: tuple[type[BaseException], ...] = ()
+    attributes: Mapping[str, AttributeValue] | None = None
+
+    def __post_init__(self) -> None:
+        # Immutable all the way down: a read-only copy of the attributes, so that neither the
+        # caller's dict nor a handler can change what every later processing records.
+        object.__setattr__(self, "expected", tuple(self.expected))
+        object.__setattr__(self, "attributes", MappingProxyType(dict(self.attributes)) if self.attributes else None)
 
     def open(self, name: str | None = None) -> Verwerking:
-        """Start the action (the context manager and the decorator call this)."""
-        runtime = get_runtime()
-        if runtime is None:
-            if _env_fail_closed():
-                raise LoggingFailed("the LDV SDK is not configured, and the failure policy is closed")
-            return _Unlogged()
-        closed = runtime.config.fail_closed
-        if closed and not runtime.can_log():
-            raise SpoolFull("the LDV spool is full: the processing is refused because it cannot be logged")
-        try:
-            v = Verwerking(
-                runtime,
-                name or self.name or self.activity or DEFAULT_NAME,
-                self._activity_uri(runtime),
-                self.subject_type,
-                self.attributes,
-            )
-            v._start()
-            return v
-        except LdvError:
-            raise
-        except Exception as bug:  # noqa: BLE001
-            if closed:
-                raise LoggingFailed(f"the processing could not be logged: {type(bug).__name__}") from bug
-            log.exception("LDV: could not start a record; the processing runs unlogged")
-            return _Unlogged()
+        """A new processing of this declaration, as a context manager (`with` and `async with`).
 
-    # -- context manager ------------------------------------------------------------------------
+        Entering it starts the action, leaving it logs the record(s). `name` overrides the
+        declared name (the decorator passes the function's name when none was declared).
+        """
+        return Verwerking(self, name or self.name or self.activity or DEFAULT_NAME)
+
+    # -- context manager: a new processing per entry ---------------------------------------------
 
     def __enter__(self) -> Verwerking:
         if self.subject is not None or self.subject_from_result is not None:
             raise TypeError("subject= and subject_from_result= are for the decorator; use v.add_subject() in a with block")
-        v = self.open()
-        self._active.append(v)
-        return v
+        return self.open().__enter__()
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
-        self._active.pop()._finish(exc, self.expected)
+        # The processing this block entered is the current one of this context: blocks in one
+        # context nest, and other tasks and threads have contexts of their own.
+        v = _current.get()
+        if v is None or v._declaration is not self:
+            log.error("LDV: a `with` block of %r ended in another context than it began; it is not logged", self.name or self.activity)
+            return
+        v._finish(exc)
 
     async def __aenter__(self) -> Verwerking:
         return self.__enter__()
@@ -401,45 +417,35 @@ class _Declaration:
                 f"@verwerking cannot decorate the generator {func.__qualname__}: "
                 "put `with verwerking(...)` inside it around the processing instead"
             )
-        if self.name is None:
-            self.name = func.__qualname__.rsplit("<locals>.", 1)[-1]
+        # This function's own name when none was declared; the declaration stays as it is.
+        name = self.name if self.name is not None else func.__qualname__.rsplit("<locals>.", 1)[-1]
         extract = _subject_extractor(func, self.subject)
         from_result = self.subject_from_result
-        expected = self.expected
+        open_processing = self.open
 
         if inspect.iscoroutinefunction(func):
 
             @functools.wraps(func)
             async def async_wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-                v = self.open()
-                if extract is not None:
-                    _add_from_args(v, extract, args, kwargs)
-                try:
-                    result = await func(*args, **kwargs)  # type: ignore[misc]
-                except BaseException as exc:
-                    v._finish(exc, expected)
-                    raise
-                if from_result is not None:
-                    _add_from_result(v, from_result, result)
-                v._finish(None, expected)
-                return result
+                with open_processing(name) as v:
+                    if extract is not None:
+                        _add_from_args(v, extract, args, kwargs)
+                    result: R = await func(*args, **kwargs)  # type: ignore[misc]
+                    if from_result is not None:
+                        _add_from_result(v, from_result, result)
+                    return result
 
             return async_wrapper  # type: ignore[return-value]
 
         @functools.wraps(func)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-            v = self.open()
-            if extract is not None:
-                _add_from_args(v, extract, args, kwargs)
-            try:
+            with open_processing(name) as v:
+                if extract is not None:
+                    _add_from_args(v, extract, args, kwargs)
                 result = func(*args, **kwargs)
-            except BaseException as exc:
-                v._finish(exc, expected)
-                raise
-            if from_result is not None:
-                _add_from_result(v, from_result, result)
-            v._finish(None, expected)
-            return result
+                if from_result is not None:
+                    _add_from_result(v, from_result, result)
+                return result
 
         return wrapper
 
@@ -493,8 +499,9 @@ def _add_from_result(v: Verwerking, from_result: Callable[[Any], SubjectValue], 
 
 
 def _subject_failure(v: Verwerking, exc: Exception) -> None:
-    if v._span is not None and v._runtime.config.fail_closed:
-        v._finish(None, ())
+    runtime = v._runtime
+    if v._span is not None and runtime is not None and runtime.config.fail_closed:
+        # Raised inside the processing: its record says Error with this exception.
         raise LoggingFailed(f"the data subject could not be taken: {type(exc).__name__}") from exc
     log.warning("LDV: the data subject could not be taken (%s); the record has no subject", type(exc).__name__)
 
@@ -513,7 +520,7 @@ def verwerking(
     subject_from_result: Callable[[Any], SubjectValue] | None = None,
     expected: tuple[type[BaseException], ...] = (),
     attributes: Mapping[str, AttributeValue] | None = None,
-) -> _Declaration: ...
+) -> Declaration: ...
 
 
 def verwerking(
@@ -539,8 +546,10 @@ def verwerking(
 
     Use as `@verwerking`, `@verwerking("huurtoeslag", subject="bsn")`, or
     `with verwerking("huurtoeslag", "huurtoeslag berekenen") as v: v.add_subject(bsn)`.
-    Sync and async functions work; generators are refused at decoration time.
+    Sync and async functions work; generators are refused at decoration time. The
+    `Declaration` returned is immutable: define it once and share it (every entry is a
+    processing of its own).
     """
     if callable(activity) and not isinstance(activity, str):
-        return _Declaration(None, None, None, subject_type, None, (), None)(activity)
-    return _Declaration(activity, name, subject, subject_type, subject_from_result, tuple(expected), attributes)
+        return Declaration()(activity)
+    return Declaration(activity, name, subject, subject_type, subject_from_result, tuple(expected), attributes)

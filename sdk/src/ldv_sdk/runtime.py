@@ -77,6 +77,8 @@ class Runtime:
         # The one-pass path of an ordinary span (only with a clean resource: it never redacts).
         self._encode_span = rec.SpanEncoder(self._resource_attrs, [SCOPE_NAME, SCOPE_VERSION]) if self._resource_clean else None
         self.pseudonymise = Pseudonymiser(config.pseudonym_key)
+        # Processing activity id -> its URI under this configuration (ldv_sdk.processing fills it).
+        self.activity_uris: dict[str, str] = {}
         # Resource(...) rather than Resource.create(...): no OTEL_RESOURCE_ATTRIBUTES or telemetry.sdk.*
         # in the Logboek, only what the developer configured.
         self.provider = TracerProvider(sampler=ALWAYS_ON, resource=Resource(self._resource_attrs))
