@@ -84,3 +84,34 @@ def test_configuration_from_the_environment_on_first_use(tmp_path: Path, monkeyp
     runtime = get_runtime()
     assert runtime is not None and runtime.config.service_name == "bijstand-api"
     assert len(runtime.spool) == 1
+
+
+def test_fail_closed_refuses_a_processing_whose_subject_cannot_be_taken(tmp_path: Path) -> None:
+    runtime = ldv_sdk.configure(make_config(tmp_path, start_sender=False, failure_policy="closed"))
+    ran: list[str] = []
+
+    @ldv_sdk.verwerking("bijstand", subject=lambda a: a["aanvraag"]["bsn"])
+    def verwerk(aanvraag: dict) -> None:
+        ran.append("verwerkt")
+
+    with pytest.raises(LoggingFailed, match="data subject could not be taken: KeyError"):
+        verwerk({})
+    assert ran == []  # the body did not run
+    assert len(runtime.spool) == 1  # and the refusal is itself on record (status Error)
+    assert ldv_sdk.current() is None
+
+
+def test_an_unconfigured_sdk_runs_shared_declarations_as_no_ops(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("LDV_ORGANISATION", "LDV_SERVICE_NAME", "LDV_PSEUDONYM_KEY", "LDV_FAILURE_POLICY"):
+        monkeypatch.delenv(var, raising=False)
+    import ldv_sdk.runtime as rt
+
+    monkeypatch.setattr(rt, "_env_failed", False)
+    gedeeld = ldv_sdk.verwerking("bijstand", "beslissen")
+    with gedeeld as buiten:
+        with gedeeld as binnen:
+            binnen.add_subject(BSN)
+            binnen.mark_ok()
+            assert ldv_sdk.current() is binnen and binnen.trace_id == ""
+        assert ldv_sdk.current() is buiten
+    assert ldv_sdk.current() is None

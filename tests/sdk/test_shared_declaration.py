@@ -8,7 +8,9 @@ another entry's record, whatever the order in which the entries end.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import dataclasses
+import logging
 import random
 import threading
 import time
@@ -280,3 +282,18 @@ def test_open_gives_a_new_processing_per_call_sync_and_async() -> None:
                 pass
         asyncio.run(run())
     assert records.subjects() == [records.pseudonym(BSN_A), records.pseudonym(BSN_B)]
+
+
+def test_a_with_block_left_in_another_context_is_reported_not_misattributed(caplog: pytest.LogCaptureFixture) -> None:
+    """Entered in one context and left in another (as an async generator closed by another task
+    could): the other context holds no processing of it, so nothing is finished there."""
+    elders = contextvars.copy_context()
+    with capture_ldv() as records:
+        v = elders.run(HUURTOESLAG.__enter__)
+        v.add_subject(BSN_A)
+        with caplog.at_level(logging.ERROR, "ldv_sdk"):
+            HUURTOESLAG.__exit__(None, None, None)
+        assert "ended in another context" in caplog.text
+        assert records == []
+        elders.run(HUURTOESLAG.__exit__, None, None, None)
+    assert records.subjects() == [records.pseudonym(BSN_A)]
