@@ -135,7 +135,7 @@ class Verwerking:
     def add_subject(self, subject_id: str | int | None, subject_type: str | None = None) -> None:
         """Add a data subject; its id is pseudonymised (keyed HMAC) at once. None is ignored."""
         runtime = self._runtime
-        if subject_id is None or runtime is None or self._state is not _RUNNING:
+        if subject_id is None or runtime is None or self._state != _RUNNING:
             return
         text = str(subject_id).strip()
         if not text:
@@ -164,7 +164,7 @@ class Verwerking:
 
     def set_attribute(self, key: str, value: AttributeValue) -> None:
         """Set an attribute on this action's record(s). Personal data only where you mean it."""
-        if self._span is not None and self._state is _RUNNING:
+        if self._span is not None and self._state == _RUNNING:
             self._span.set_attribute(key, value)
 
     def set_external_read_api(self, read_api_url: str) -> None:
@@ -201,7 +201,7 @@ class Verwerking:
     # -- context manager: the one place a processing starts and ends ------------------------------
 
     def __enter__(self) -> Verwerking:
-        if self._state is not _NEW:
+        if self._state != _NEW:
             raise RuntimeError("a processing is entered once: open() the declaration again for another one")
         runtime = get_runtime()
         otel_token = None
@@ -267,7 +267,7 @@ class Verwerking:
 
     def _finish(self, exc: BaseException | None) -> None:
         """End the action and its subject records; raise LoggingFailed under the fail-closed policy."""
-        if self._state is not _RUNNING:
+        if self._state != _RUNNING:
             return
         self._state = _ENDED
         span = self._span
