@@ -40,6 +40,7 @@ class ServeProcess:
     otlp_port: int = field(default_factory=free_port)
     api_port: int = field(default_factory=free_port)
     grpc_port: int = field(default_factory=free_port)
+    clickhouse_port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
     signer: Signer = field(default_factory=lambda: Signer.generate("e2e-issuer"))
@@ -73,6 +74,7 @@ class ServeProcess:
             "--otlp-http-port", str(self.otlp_port),
             "--otlp-grpc-port", str(self.grpc_port),
             "--api-port", str(self.api_port),
+            "--clickhouse-port", str(self.clickhouse_port),
         ]  # fmt: skip
         if self.tls:
             cmd += ["--tls-cert-file", str(self.tls[0]), "--tls-key-file", str(self.tls[1])]

@@ -111,6 +111,9 @@ def serve(
     otlp_http_port: Annotated[Optional[int], typer.Option(help="OTLP/HTTP port [default: 4318].")] = None,
     otlp_grpc_port: Annotated[Optional[int], typer.Option(help="OTLP/gRPC port [default: 4317].")] = None,
     api_port: Annotated[Optional[int], typer.Option(help="Read API port [default: 8080].")] = None,
+    clickhouse_port: Annotated[
+        Optional[int], typer.Option(help="Read-only ClickHouse HTTP endpoint for Grafana; 0 disables [default: 8123].")
+    ] = None,
     tls_cert_file: Annotated[Optional[Path], typer.Option(help="PEM certificate: TLS on every port.")] = None,
     tls_key_file: Annotated[Optional[Path], typer.Option(help="PEM private key of --tls-cert-file.")] = None,
     tls_client_ca_file: Annotated[
@@ -132,6 +135,7 @@ def serve(
         otlp_http_port=otlp_http_port,
         otlp_grpc_port=otlp_grpc_port,
         api_port=api_port,
+        clickhouse_port=clickhouse_port,
         tls_cert_file=tls_cert_file,
         tls_key_file=tls_key_file,
         tls_client_ca_file=tls_client_ca_file,
@@ -156,6 +160,11 @@ def serve(
             f"OTLP/HTTP {scheme}://{settings.host}:{settings.otlp_http_port}/v1/traces  "
             + (f"OTLP/gRPC {settings.host}:{settings.otlp_grpc_port}  " if settings.otlp_grpc_port else "")
             + f"read API {scheme}://{settings.host}:{settings.api_port}/lezenapi/v1"
+            + (
+                f"  ClickHouse HTTP {scheme}://{settings.host}:{settings.clickhouse_port}"
+                if settings.clickhouse_port and settings.store_dsn is None
+                else ""
+            )
         )
 
     try:

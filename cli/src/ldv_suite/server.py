@@ -97,6 +97,7 @@ class Stack:
         register_paths: Sequence[Path] = (),
         collector_settings: Any = None,
         api_kwargs: Mapping[str, Any] | None = None,
+        clickhouse_settings: Any = None,
     ) -> Stack:
         """Open (and migrate) the store, load register files, create the apps; nothing listens yet.
 
@@ -104,7 +105,7 @@ class Stack:
         RegisterConflict closes the store before it is raised.
 
         Component settings default to their environment variables (`LDV_COLLECTOR_*`,
-        `LDV_API_*`, `LDV_AUTH_*`, `LDV_INZAGE_*`); `ldv demo` passes its own. Raises
+        `LDV_API_*`, `LDV_AUTH_*`, `LDV_INZAGE_*`, `LDV_CLICKHOUSE_*`); `ldv demo` passes its own. Raises
         OpenCollectorRefused before anything is opened (see `check_senders`).
         """
         # Imported here so `ldv --help` stays fast.
@@ -135,6 +136,13 @@ class Stack:
         stack = cls(settings=settings, store=store, collector=collector_app.state.collector)
         stack.add_server(collector_app, settings.otlp_http_port, client_ca=settings.tls_client_ca_file)
         stack.add_server(create_api_app(store, **dict(api_kwargs or {})), settings.api_port)
+        if settings.clickhouse_port:
+            if settings.store_dsn is None:
+                from ldv_inzicht.clickhouse_http import create_app as create_clickhouse_app
+
+                stack.add_server(create_clickhouse_app(store, clickhouse_settings), settings.clickhouse_port)
+            else:
+                log.info("no ClickHouse endpoint: the store is a ClickHouse server, give Grafana that server")
         if open_warning:  # once everything that can refuse to start has passed
             log.warning(open_warning)
         return stack

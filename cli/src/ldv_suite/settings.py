@@ -37,6 +37,9 @@ class ServeSettings(BaseSettings):
     otlp_http_port: int = Field(4318, description="OTLP/HTTP port (POST /v1/traces).")
     otlp_grpc_port: int = Field(4317, description="OTLP/gRPC port; 0 disables it.")
     api_port: int = Field(8080, description="Port of the read API, register API and citizen page.")
+    clickhouse_port: int = Field(
+        8123, description="Port of the read-only ClickHouse HTTP endpoint for Grafana (embedded store only); 0 disables it."
+    )
     retention_days: int = Field(3650, ge=1, le=65535, description="Default retention of records, in days (TTL).")
     log_level: str = Field("info", description="Log level of the servers.")
     tls_cert_file: Path | None = Field(

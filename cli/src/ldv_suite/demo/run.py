@@ -227,6 +227,7 @@ def run_demo(options: DemoOptions, console: Console) -> None:
         otlp_http_port=options.otlp_http_port,
         otlp_grpc_port=options.otlp_grpc_port,
         api_port=options.api_port,
+        clickhouse_port=0,  # the demo shows the citizen page and the read API, not Grafana
         log_level="warning",
     )
     stack = Stack.build(

@@ -1,0 +1,109 @@
+"""Which queries a reader runs: one statement, of a reading kind, touching only what the user may read.
+
+The engine decides each step, on the user's own read-only reader:
+
+1. `formatQuery()` parses the text with ClickHouse's parser and prints it back in canonical
+   form; it refuses more than one statement. The canonical text is what runs, so what was
+   checked is exactly what executes.
+2. The statement must be a SELECT (or WITH ... SELECT, UNION ...), or schema metadata: SHOW
+   TABLES/DATABASES/COLUMNS, DESCRIBE, EXISTS or SHOW CREATE of a named table. Anything else
+   (INSERT, DDL, SET, SYSTEM, KILL, SHOW PROCESSLIST ...) is refused here, and would be refused
+   by `readonly=1` too where it writes.
+3. For a SELECT, `EXPLAIN QUERY TREE` gives the engine's resolution of every table, table
+   function and function the query reaches (through aliases, CTEs, subqueries, joins, IN), and
+   each must be on the user's allowlist (`access.Access`). A query the analyzer leaves partly
+   unresolved (an identifier inside a table function's arguments) is refused.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from ldv_inzicht.clickhouse_http.access import (
+    DENIED_FUNCTION_PREFIXES,
+    DENIED_FUNCTIONS,
+    TABLE_FUNCTIONS,
+    Access,
+    sql_string,
+)
+from ldv_inzicht.clickhouse_http.errors import ACCESS_DENIED, ClickHouseError
+from ldv_inzicht.clickhouse_http.readers import Reader
+
+_IN_SCOPE = re.compile(r":? In scope SELECT formatQuery\(.*?\)\.(?= \(\w+\)|$)", re.DOTALL)
+_FORMAT_CLAUSE = re.compile(r"\nFORMAT (\w+)$")
+_INTO_OUTFILE = re.compile(r"^INTO OUTFILE\b", re.MULTILINE)
+_NAME = r"(?:\w+|`(?:[^`\\]|\\.)+`)"
+_TABLE_NAME = rf"{_NAME}(?:\.{_NAME})?"
+_METADATA = re.compile(
+    rf"^(?:SHOW (?:TABLES|DATABASES)\b.*"
+    rf"|SHOW COLUMNS FROM {_TABLE_NAME}"
+    rf"|DESCRIBE TABLE {_TABLE_NAME}"
+    rf"|EXISTS (?:TABLE )?{_TABLE_NAME}"
+    rf"|SHOW CREATE TABLE {_TABLE_NAME})$",
+    re.DOTALL,
+)
+_SELECT = re.compile(r"^(?:SELECT|WITH)\b")
+_TABLE = re.compile(r"^\s*TABLE id: \d+,.*\btable_name: (\S+)$")
+_TABLE_FUNCTION = re.compile(r"^\s*TABLE_FUNCTION id: \d+,.*\btable_function_name: (\S+)$")
+_FUNCTION = re.compile(r"^\s*FUNCTION id: \d+, function_name: ([^,]+),")
+_IDENTIFIER = re.compile(r"^\s*IDENTIFIER id: \d+")
+
+
+@dataclass(frozen=True)
+class Admitted:
+    """A query to run: its canonical text without FORMAT, and the FORMAT it named (if any)."""
+
+    sql: str
+    format: str | None
+    is_select: bool
+
+
+def denied(what: str) -> ClickHouseError:
+    return ClickHouseError(ACCESS_DENIED, f"Code: {ACCESS_DENIED}. DB::Exception: {what} (ACCESS_DENIED)")
+
+
+def admit(reader: Reader, sql: str, params: Mapping[str, str], access: Access) -> Admitted:
+    """The query to run for `sql`, or ClickHouseError (syntax 400, refused 403, ...)."""
+    try:
+        canonical = reader.run(f"SELECT formatQuery({sql_string(sql)})", "RawBLOB").data.decode()
+    except ClickHouseError as error:
+        # The parser's message, without the wrapping call the client never wrote.
+        error.message = _IN_SCOPE.sub("", error.message)
+        raise
+    fmt = None
+    match = _FORMAT_CLAUSE.search(canonical)
+    if match:
+        fmt = match.group(1)
+        canonical = canonical[: match.start()]
+    if _INTO_OUTFILE.search(canonical):
+        raise denied("INTO OUTFILE is not served: results come back in the response")
+    if _SELECT.match(canonical):
+        _check_tree(reader, canonical, params, access)
+        return Admitted(canonical, fmt, is_select=True)
+    if _METADATA.match(canonical):
+        return Admitted(canonical, fmt, is_select=False)
+    first = canonical.split(None, 2)[:2]
+    raise denied(
+        f"{' '.join(first)} is not served: this endpoint is read-only and answers SELECT, SHOW TABLES, "
+        "SHOW DATABASES, SHOW COLUMNS, DESCRIBE, EXISTS and SHOW CREATE TABLE"
+    )
+
+
+def _check_tree(reader: Reader, canonical: str, params: Mapping[str, str], access: Access) -> None:
+    tree = reader.run("EXPLAIN QUERY TREE " + canonical, "TabSeparated", params).data.decode()
+    for line in tree.split("\n"):
+        if m := _TABLE.match(line):
+            name = m.group(1)
+            if name not in access.relations:
+                raise denied(f"{name} is not served to this user")
+        elif m := _TABLE_FUNCTION.match(line):
+            if m.group(1) not in TABLE_FUNCTIONS:
+                raise denied(f"table function {m.group(1)}() is not served")
+        elif m := _FUNCTION.match(line):
+            name = m.group(1)
+            if name in DENIED_FUNCTIONS or name.startswith(DENIED_FUNCTION_PREFIXES):
+                raise denied(f"function {name}() is not served")
+        elif _IDENTIFIER.match(line):
+            raise denied("a query the engine cannot resolve fully (e.g. a table function over a query) is not served")

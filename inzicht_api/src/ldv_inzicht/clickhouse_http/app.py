@@ -1,0 +1,257 @@
+"""The ClickHouse HTTP interface (the subset Grafana's plugin, clickhouse-connect and curl use) over the store.
+
+Routes: `GET /ping` and a bare `GET /` answer `Ok.`; `GET /?query=...`; `POST /` with the query
+in the body, or the start of it in `query` and the rest in the body. URL parameters:
+`database`, `default_format` (TabSeparated when absent), `query_id`, `param_<name>` (values of
+`{name:Type}` placeholders); every other parameter (ClickHouse settings, session ids) is
+accepted and ignored: the reader connections' limits are fixed. Credentials: HTTP Basic,
+`X-ClickHouse-User`/`X-ClickHouse-Key`, or `user`/`password` parameters.
+
+Answers carry `X-ClickHouse-Query-Id`, `-Format`, `-Timezone`, `-Summary` and a Content-Length;
+gzip when the client asks with `enable_http_compression=1` and `Accept-Encoding: gzip`. Errors
+are ClickHouse's: status from the exception code, `X-ClickHouse-Exception-Code`, and a
+`Code: N. DB::Exception: ...` body.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import gzip
+import json
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ldv_inzicht.clickhouse_http.access import Access
+from ldv_inzicht.clickhouse_http.admission import admit
+from ldv_inzicht.clickhouse_http.errors import (
+    AUTHENTICATION_FAILED,
+    QUERY_IS_TOO_LARGE,
+    UNSUPPORTED_MEDIA_TYPE,
+    ClickHouseError,
+)
+from ldv_inzicht.clickhouse_http.native import hello_block, is_hello
+from ldv_inzicht.clickhouse_http.readers import ReaderPool, Result
+from ldv_inzicht.clickhouse_http.settings import ClickHouseHttpSettings, ClickHouseUser
+
+log = logging.getLogger("ldv.clickhouse_http")
+
+DISPLAY_NAME = "ldv"
+DEFAULT_FORMAT = "TabSeparated"
+_BINARY_FORMATS = ("Native", "RowBinary", "Arrow", "Parquet", "ORC", "Avro", "MsgPack", "Protobuf", "CapnProto")
+# Checked for an unknown user too, so that a wrong name costs what a wrong password costs.
+_NOBODY = ClickHouseUser(password_sha256_hex="0" * 64, scope="nobody")  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A successful query's bytes and the headers that describe them."""
+
+    data: bytes
+    format: str
+    result: Result | None
+
+
+class Endpoint:
+    """Users, their access and the reader pool; request handling that does not depend on HTTP details."""
+
+    def __init__(self, pool: ReaderPool, settings: ClickHouseHttpSettings):
+        self.pool = pool
+        self.settings = settings
+        self.users = settings.users
+        self.access = {name: Access.for_user(user, pool.catalog) for name, user in settings.users.items()}
+
+    def authenticate(self, name: str | None, password: str | None) -> str:
+        """The user's name, or ClickHouseError 516 (403); never says which part was wrong."""
+        if not name:
+            raise _auth_failed("no credentials given: use HTTP Basic, X-ClickHouse-User/Key or user/password")
+        user = self.users.get(name)
+        matches = (user or _NOBODY).password_matches(password or "")
+        if user is None or not matches:
+            raise _auth_failed(
+                f"{name}: Authentication failed: password is incorrect, or there is no user with such name"
+            )
+        return name
+
+    def execute(self, user: str, sql: str, database: str, params: Mapping[str, str], default_format: str) -> Answer:
+        """Admit and run `sql` for `user` on a reader of the user's scope (blocking: call from a worker thread)."""
+        access = self.access[user]
+        with self.pool.reader(access.scope, database) as reader:
+            admitted = admit(reader, sql, params, access)
+            fmt = admitted.format or default_format
+            result = reader.run(admitted.sql, fmt, params)
+        return Answer(result.data, fmt, result)
+
+
+def _auth_failed(message: str) -> ClickHouseError:
+    return ClickHouseError(
+        AUTHENTICATION_FAILED, f"Code: {AUTHENTICATION_FAILED}. DB::Exception: {message}. (AUTHENTICATION_FAILED)"
+    )
+
+
+def _credentials(request: Request) -> tuple[str | None, str | None]:
+    """(user, password) from X-ClickHouse-User/Key, HTTP Basic, or user/password parameters, in that order."""
+    headers = request.headers
+    if "x-clickhouse-user" in headers:
+        return headers["x-clickhouse-user"], headers.get("x-clickhouse-key", "")
+    authorization = headers.get("authorization", "")
+    if authorization[:6].lower() == "basic ":
+        try:
+            decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return None, None
+        name, _, password = decoded.partition(":")
+        return name, password
+    params = request.query_params
+    if "user" in params:
+        return params["user"], params.get("password", "")
+    return None, None
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The request body (Content-Length or chunked), at most `limit` bytes."""
+    if request.headers.get("content-encoding") or request.query_params.get("decompress") == "1":
+        raise ClickHouseError(UNSUPPORTED_MEDIA_TYPE, "compressed request bodies are not supported")
+    if request.headers.get("content-type", "").startswith("multipart/"):
+        raise ClickHouseError(UNSUPPORTED_MEDIA_TYPE, "external tables (multipart/form-data) are not supported")
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise _too_large(limit)
+    return bytes(body)
+
+
+def _too_large(limit: int) -> ClickHouseError:
+    return ClickHouseError(QUERY_IS_TOO_LARGE, f"the query is larger than {limit} bytes (max_query_bytes)")
+
+
+def _content_type(fmt: str) -> str:
+    if fmt.startswith(_BINARY_FORMATS):
+        return "application/octet-stream"
+    if fmt.startswith("JSON"):
+        return "application/json; charset=UTF-8"
+    if fmt.startswith("CSV"):
+        return "text/csv; charset=UTF-8"
+    if fmt.startswith(("TabSeparated", "TSV")):
+        return "text/tab-separated-values; charset=UTF-8"
+    return "text/plain; charset=UTF-8"
+
+
+def create_endpoint_app(endpoint: Endpoint, timezone: str, version: str) -> Starlette:
+    """The ASGI app of `endpoint`; the pool closes when the app's lifespan ends."""
+    settings = endpoint.settings
+
+    def headers_for(query_id: str) -> dict[str, str]:
+        return {
+            "X-ClickHouse-Query-Id": query_id,
+            "X-ClickHouse-Timezone": timezone,
+            "X-ClickHouse-Server-Display-Name": DISPLAY_NAME,
+        }
+
+    async def ping(request: Request) -> Response:
+        return Response(b"Ok.\n", media_type="text/plain; charset=UTF-8")
+
+    async def query(request: Request) -> Response:
+        started = time.perf_counter()
+        params = request.query_params
+        query_id = params.get("query_id") or str(uuid.uuid4())
+        headers = headers_for(query_id)
+        user = "-"
+        if request.method == "GET" and "query" not in params:
+            return Response(b"Ok.\n", media_type="text/plain; charset=UTF-8")  # ClickHouse's health answer
+        try:
+            user = endpoint.authenticate(*_credentials(request))
+            sql = params.get("query", "")
+            if request.method == "POST":
+                body = (await _read_body(request, settings.max_query_bytes)).decode("utf-8", errors="replace")
+                sql = f"{sql}\n{body}" if sql and body else sql or body
+            if len(sql.encode()) > settings.max_query_bytes:
+                raise _too_large(settings.max_query_bytes)
+            if not sql.strip():
+                raise ClickHouseError(62, "Code: 62. DB::Exception: Empty query. (SYNTAX_ERROR)")
+            try:
+                client_protocol_version = int(params.get("client_protocol_version", "0") or 0)
+            except ValueError:
+                client_protocol_version = 0
+            if is_hello(sql, client_protocol_version):
+                answer = Answer(hello_block(DISPLAY_NAME, version, timezone), "Native", None)
+            else:
+                answer = await run_in_threadpool(
+                    endpoint.execute,
+                    user,
+                    sql,
+                    params.get("database") or "default",
+                    {k[len("param_") :]: v for k, v in params.items() if k.startswith("param_")},
+                    params.get("default_format") or DEFAULT_FORMAT,
+                )
+        except ClickHouseError as error:
+            log.info("clickhouse query %s by %s refused: code %s", query_id, user, error.code)
+            return Response(
+                error.body(),
+                status_code=error.status,
+                media_type="text/plain; charset=UTF-8",
+                headers={**headers, "X-ClickHouse-Exception-Code": str(error.code)},
+            )
+        elapsed_ns = int((time.perf_counter() - started) * 1e9)
+        result = answer.result
+        summary = {
+            "read_rows": str(result.rows_read if result else 0),
+            "read_bytes": str(result.bytes_read if result else 0),
+            "written_rows": "0",
+            "written_bytes": "0",
+            "total_rows_to_read": str(result.rows_read if result else 0),
+            "result_rows": "0",
+            "result_bytes": str(len(answer.data)),
+            "elapsed_ns": str(elapsed_ns),
+        }
+        data = answer.data
+        headers.update({"X-ClickHouse-Format": answer.format, "X-ClickHouse-Summary": json.dumps(summary)})
+        if params.get("enable_http_compression") == "1" and "gzip" in request.headers.get("accept-encoding", ""):
+            data = gzip.compress(data, compresslevel=3)
+            headers["Content-Encoding"] = "gzip"
+        log.debug("clickhouse query %s by %s: %d bytes", query_id, user, len(answer.data))
+        return Response(data, media_type=_content_type(answer.format), headers=headers)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        endpoint.pool.close()
+
+    return Starlette(
+        routes=[Route("/ping", ping, methods=["GET", "HEAD"]), Route("/", query, methods=["GET", "POST"])],
+        lifespan=lifespan,
+    )
+
+
+def create_app(store: Any, settings: ClickHouseHttpSettings | None = None) -> Starlette:
+    """The endpoint over `store` (a migrated embedded `LogStore`) with `settings` (default: the environment).
+
+    Raises NotEmbeddedStore for a store on a ClickHouse server: point Grafana at that server.
+    """
+    settings = settings or ClickHouseHttpSettings()
+    path = getattr(store.client, "path", None)
+    if not isinstance(path, str) or path in (":memory:", "") or not store.client.__class__.__name__.startswith("Chdb"):
+        raise NotEmbeddedStore(
+            "the ClickHouse endpoint serves the embedded chDB store; with a ClickHouse server, give Grafana that server"
+        )
+    pool = ReaderPool(path, settings)
+    return create_endpoint_app(Endpoint(pool, settings), pool.timezone, pool.version)
+
+
+class NotEmbeddedStore(ValueError):
+    """The store is not an embedded chDB directory this process can open readers on."""

@@ -1,0 +1,150 @@
+"""A pool of read-only chDB connections on the store's data directory, one set per scope.
+
+chDB hosts one engine per process and any number of connections to it; settings are per
+connection. Each reader connection gets the per-query limits, its scope's row filters, then
+`readonly=1`: from then on the engine itself refuses writes, DDL, SET, SYSTEM and every table
+function that reaches outside (file, url, s3, remote, mysql, executable, python ...), and no
+query can lift a limit or a filter. The store's writer connection is a different connection and
+is unaffected. Connections are reused only within one scope, so no setting travels between users.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import chdb
+
+from ldv_inzicht.clickhouse_http.access import Catalog, row_filter_settings
+from ldv_inzicht.clickhouse_http.errors import ClickHouseError
+from ldv_inzicht.clickhouse_http.settings import SUPERVISOR, ClickHouseHttpSettings
+
+
+@dataclass(frozen=True)
+class Result:
+    """A query's answer as the engine wrote it, and what it cost."""
+
+    data: bytes
+    rows_read: int
+    bytes_read: int
+    elapsed_ns: int
+
+
+class Reader:
+    """One read-only connection, used by one request at a time."""
+
+    def __init__(self, connection: Any, scope: str):
+        self._connection = connection
+        self.scope = scope
+
+    def run(self, sql: str, fmt: str, params: Mapping[str, str] | None = None) -> Result:
+        """`sql` in output format `fmt`; engine errors become ClickHouseError."""
+        try:
+            result = self._connection.query(sql, fmt, params=dict(params or {}))
+        except Exception as exc:  # noqa: BLE001 - chDB raises RuntimeError with ClickHouse's message
+            raise ClickHouseError.from_engine(exc) from None
+        return Result(
+            data=result.bytes() or b"",
+            rows_read=int(result.rows_read()),
+            bytes_read=int(result.bytes_read()),
+            elapsed_ns=int(result.elapsed() * 1e9),
+        )
+
+    def use(self, database: str) -> None:
+        self.run(f"USE {quote_identifier(database)}", "TabSeparated")
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._connection.close()
+
+
+def quote_identifier(name: str) -> str:
+    return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"
+
+
+class ReaderPool:
+    """At most `settings.pool_size` queries at a time, each on a reader of its user's scope."""
+
+    def __init__(self, path: str, settings: ClickHouseHttpSettings):
+        self._path = os.path.realpath(path)
+        self._settings = settings
+        self._slots = threading.BoundedSemaphore(settings.pool_size)
+        self._lock = threading.Lock()
+        self._idle: dict[str, list[Reader]] = {}
+        self._closed = False
+        setup = chdb.connect(self._path)
+        try:
+            rows = setup.query(
+                "SELECT database, table, name FROM system.columns ORDER BY database, table", "JSONCompactEachRow"
+            ).bytes()
+            self.version, self.timezone = json.loads(
+                setup.query("SELECT version(), timezone()", "JSONCompactEachRow").bytes()
+            )
+        finally:
+            setup.close()
+        self.catalog = Catalog.from_columns(tuple(json.loads(line)) for line in rows.splitlines() if line)
+
+    def _open(self, scope: str) -> Reader:
+        s = self._settings
+        statements = [
+            f"SET max_execution_time = {s.max_execution_time}",
+            "SET timeout_overflow_mode = 'throw'",
+            f"SET max_result_rows = {s.max_result_rows}",
+            f"SET max_result_bytes = {s.max_result_bytes}",
+            "SET result_overflow_mode = 'throw'",
+            f"SET max_memory_usage = {s.max_memory_usage}",
+            f"SET max_threads = {s.max_threads}",
+            *row_filter_settings(scope, self.catalog, supervisor=scope == SUPERVISOR),
+            # Last: after this the connection cannot change any setting, nor write.
+            "SET readonly = 1",
+        ]
+        connection = chdb.connect(self._path)
+        try:
+            for statement in statements:
+                connection.query(statement)
+        except Exception:
+            connection.close()
+            raise
+        return Reader(connection, scope)
+
+    @contextlib.contextmanager
+    def reader(self, scope: str, database: str = "default") -> Iterator[Reader]:
+        """A reader of `scope` with `database` as its current database, for one request."""
+        if not self._slots.acquire(timeout=self._settings.max_execution_time):
+            raise ClickHouseError(439, "Code: 439. DB::Exception: every reader is busy (CANNOT_SCHEDULE_TASK)")
+        try:
+            with self._lock:
+                if self._closed:
+                    raise ClickHouseError(
+                        439, "Code: 439. DB::Exception: the endpoint is stopping (CANNOT_SCHEDULE_TASK)"
+                    )
+                idle = self._idle.get(scope)
+                reader = idle.pop() if idle else None
+            if reader is None:
+                reader = self._open(scope)
+            try:
+                # Every request sets its database: no USE of an earlier request carries over.
+                reader.use(database)
+                yield reader
+            finally:
+                with self._lock:
+                    if self._closed:
+                        reader.close()
+                    else:
+                        self._idle.setdefault(scope, []).append(reader)
+        finally:
+            self._slots.release()
+
+    def close(self) -> None:
+        """Close every idle reader; readers in use close when their request ends."""
+        with self._lock:
+            self._closed = True
+            readers = [r for idle in self._idle.values() for r in idle]
+            self._idle.clear()
+        for reader in readers:
+            reader.close()
