@@ -8,6 +8,7 @@ import pytest
 
 from ldv_collector.settings import CollectorSettings
 from ldv_inzicht.auth import AuthSettings
+from ldv_inzicht.clickhouse_http import ClickHouseHttpSettings
 from ldv_inzicht.inzage import InzageSettings
 from ldv_inzicht.settings import ApiSettings
 from ldv_suite.settings import ServeSettings
@@ -51,7 +52,10 @@ def test_bad_values_are_refused(tmp_path: Path) -> None:
         ServeSettings.load(config)
 
 
-@pytest.mark.parametrize("settings_class", [ServeSettings, CollectorSettings, ApiSettings, AuthSettings, InzageSettings])
+@pytest.mark.parametrize(
+    "settings_class",
+    [ServeSettings, CollectorSettings, ApiSettings, AuthSettings, InzageSettings, ClickHouseHttpSettings],
+)
 def test_readme_documents_every_setting(settings_class: type) -> None:
     readme = (REPO_ROOT / "README.md").read_text()
     prefix = settings_class.model_config["env_prefix"]
