@@ -219,6 +219,10 @@ def test_tls_on_every_port(tmp_path: Path) -> None:
         assert [r["name"] for r in records] == ["over https en grpcs"]
         with pytest.raises(httpx.HTTPError):  # plain HTTP is not spoken on a TLS port
             httpx.post(f"http://127.0.0.1:{serve.otlp_port}/v1/traces", content=b"", timeout=5)
+        # The ClickHouse endpoint for Grafana too.
+        assert httpx.get(f"https://127.0.0.1:{serve.clickhouse_port}/ping", verify=str(cert), timeout=10).text == "Ok.\n"
+        with pytest.raises(httpx.HTTPError):
+            httpx.get(f"http://127.0.0.1:{serve.clickhouse_port}/ping", timeout=5)
     finally:
         serve.kill()
 
@@ -239,7 +243,7 @@ def test_port_in_use_is_one_clear_error(tmp_path: Path, busy: str) -> None:
         result = subprocess.run(
             [sys.executable, "-m", "ldv_suite.cli", "serve", "--data-dir", str(tmp_path / "data"),
              "--api-port", str(ports["api"]), "--otlp-grpc-port", str(ports["grpc"]),
-             "--otlp-http-port", str(ports["otlp"])],  # fmt: skip
+             "--otlp-http-port", str(ports["otlp"]), "--clickhouse-port", "0"],  # fmt: skip
             capture_output=True, text=True, timeout=60, env={**os.environ, "COLUMNS": "200"},
         )
     assert result.returncode == 1

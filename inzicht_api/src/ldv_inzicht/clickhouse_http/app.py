@@ -215,7 +215,7 @@ def create_endpoint_app(endpoint: Endpoint, timezone: str, version: str) -> Star
             "written_rows": "0",
             "written_bytes": "0",
             "total_rows_to_read": str(result.rows_read if result else 0),
-            "result_rows": "0",
+            "result_rows": str(result.rows if result else 1),
             "result_bytes": str(len(answer.data)),
             "elapsed_ns": str(elapsed_ns),
         }
@@ -232,10 +232,12 @@ def create_endpoint_app(endpoint: Endpoint, timezone: str, version: str) -> Star
         yield
         endpoint.pool.close()
 
-    return Starlette(
+    app = Starlette(
         routes=[Route("/ping", ping, methods=["GET", "HEAD"]), Route("/", query, methods=["GET", "POST"])],
         lifespan=lifespan,
     )
+    app.state.endpoint = endpoint
+    return app
 
 
 def create_app(store: Any, settings: ClickHouseHttpSettings | None = None) -> Starlette:

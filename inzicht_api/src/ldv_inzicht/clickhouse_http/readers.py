@@ -30,7 +30,8 @@ class Result:
     """A query's answer as the engine wrote it, and what it cost."""
 
     data: bytes
-    rows_read: int
+    rows: int  # in the result
+    rows_read: int  # from storage
     bytes_read: int
     elapsed_ns: int
 
@@ -50,8 +51,9 @@ class Reader:
             raise ClickHouseError.from_engine(exc) from None
         return Result(
             data=result.bytes() or b"",
-            rows_read=int(result.rows_read()),
-            bytes_read=int(result.bytes_read()),
+            rows=int(result.rows_read()),  # chDB's rows_read() counts the result's rows
+            rows_read=int(result.storage_rows_read()),
+            bytes_read=int(result.storage_bytes_read()),
             elapsed_ns=int(result.elapsed() * 1e9),
         )
 
