@@ -41,9 +41,9 @@ SYSTEM_TABLES = frozenset(
         "functions", "table_functions", "data_type_families", "formats", "time_zones", "table_engines",
     )
 )  # fmt: skip
-# Table functions that read no stored data.
+# Table functions that read no stored data (`format` parses data written in the query itself).
 TABLE_FUNCTIONS = frozenset(
-    {"numbers", "numbers_mt", "zeros", "zeros_mt", "generate_series", "generateSeries", "values", "null"}
+    {"numbers", "numbers_mt", "zeros", "zeros_mt", "generate_series", "generateSeries", "values", "null", "format"}
 )
 # Scalar functions that read outside the query: files beside the process, joins and dictionaries
 # (which would read tables without their filters), HTTP request details.

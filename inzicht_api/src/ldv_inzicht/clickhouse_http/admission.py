@@ -9,7 +9,10 @@ The engine decides each step, on the user's own read-only reader:
    TABLES/DATABASES/COLUMNS, DESCRIBE, EXISTS or SHOW CREATE of a named table. Anything else
    (INSERT, DDL, SET, SYSTEM, KILL, SHOW PROCESSLIST ...) is refused here, and would be refused
    by `readonly=1` too where it writes.
-3. For a SELECT, `EXPLAIN QUERY TREE` gives the engine's resolution of every table, table
+3. For a SELECT, `EXPLAIN AST` (the parse, before any analysis) names every table function and
+   function: a table function off the allowlist, or a denied function, is refused before the
+   engine tries to resolve it (a `cluster()` that does not exist would otherwise fail as a 500).
+4. Then `EXPLAIN QUERY TREE` gives the engine's resolution of every table, table
    function and function the query reaches (through aliases, CTEs, subqueries, joins, IN), and
    each must be on the user's allowlist (`access.Access`). A query the analyzer leaves partly
    unresolved (an identifier inside a table function's arguments) is refused.
@@ -48,6 +51,7 @@ _SELECT = re.compile(r"^(?:SELECT|WITH)\b")
 _TABLE = re.compile(r"^\s*TABLE id: \d+,.*\btable_name: (\S+)$")
 _TABLE_FUNCTION = re.compile(r"^\s*TABLE_FUNCTION id: \d+,.*\btable_function_name: (\S+)$")
 _FUNCTION = re.compile(r"^\s*FUNCTION id: \d+, function_name: ([^,]+),")
+_AST_FUNCTION = re.compile(r"^\s*Function (\S+)")
 _IDENTIFIER = re.compile(r"^\s*IDENTIFIER id: \d+")
 
 
@@ -80,6 +84,7 @@ def admit(reader: Reader, sql: str, params: Mapping[str, str], access: Access) -
     if _INTO_OUTFILE.search(canonical):
         raise denied("INTO OUTFILE is not served: results come back in the response")
     if _SELECT.match(canonical):
+        _check_ast(reader, canonical, params)
         _check_tree(reader, canonical, params, access)
         return Admitted(canonical, fmt, is_select=True)
     if _METADATA.match(canonical):
@@ -89,6 +94,22 @@ def admit(reader: Reader, sql: str, params: Mapping[str, str], access: Access) -
         f"{' '.join(first)} is not served: this endpoint is read-only and answers SELECT, SHOW TABLES, "
         "SHOW DATABASES, SHOW COLUMNS, DESCRIBE, EXISTS and SHOW CREATE TABLE"
     )
+
+
+def _check_function(name: str) -> None:
+    if name in DENIED_FUNCTIONS or name.startswith(DENIED_FUNCTION_PREFIXES):
+        raise denied(f"function {name}() is not served")
+
+
+def _check_ast(reader: Reader, canonical: str, params: Mapping[str, str]) -> None:
+    lines = reader.run("EXPLAIN AST " + canonical, "TabSeparated", params).data.decode().split("\n")
+    for number, line in enumerate(lines):
+        if m := _AST_FUNCTION.match(line):
+            _check_function(m.group(1))
+        elif line.lstrip().startswith("TableExpression") and number + 1 < len(lines):
+            # A table function is the Function node directly under a TableExpression.
+            if (m := _AST_FUNCTION.match(lines[number + 1])) and m.group(1) not in TABLE_FUNCTIONS:
+                raise denied(f"table function {m.group(1)}() is not served")
 
 
 def _check_tree(reader: Reader, canonical: str, params: Mapping[str, str], access: Access) -> None:
@@ -102,8 +123,6 @@ def _check_tree(reader: Reader, canonical: str, params: Mapping[str, str], acces
             if m.group(1) not in TABLE_FUNCTIONS:
                 raise denied(f"table function {m.group(1)}() is not served")
         elif m := _FUNCTION.match(line):
-            name = m.group(1)
-            if name in DENIED_FUNCTIONS or name.startswith(DENIED_FUNCTION_PREFIXES):
-                raise denied(f"function {name}() is not served")
+            _check_function(m.group(1))
         elif _IDENTIFIER.match(line):
             raise denied("a query the engine cannot resolve fully (e.g. a table function over a query) is not served")
