@@ -86,8 +86,9 @@ class Endpoint:
         return [line.split("\t") for line in response.text.splitlines()]
 
 
-@pytest.fixture(scope="module")
-def endpoint(store: LogStore) -> Iterator[Endpoint]:
+@pytest.fixture(scope="module", name="endpoint")
+def clickhouse_endpoint(store: LogStore) -> Iterator[Endpoint]:
+    """The endpoint over the module's store, seeded; import this fixture as `clickhouse_endpoint`."""
     seed(store)
     app = create_app(store, settings(max_execution_time=2, max_result_rows=5000, max_query_bytes=8192, pool_size=3))
     with running(app) as url:

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from clickhouse_connect.driver.exceptions import DatabaseError, ProgrammingError
 
-from tests.inzicht_api.clickhouse_support import COUNTS, ORG_A, ORG_B, USERS, Endpoint, endpoint  # noqa: F401
+from tests.inzicht_api.clickhouse_support import COUNTS, ORG_A, ORG_B, USERS, Endpoint, clickhouse_endpoint  # noqa: F401
 
 COUNT_BY_ORG = "SELECT Organisation, count() FROM otel_traces GROUP BY Organisation ORDER BY Organisation"
 

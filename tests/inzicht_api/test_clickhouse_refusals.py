@@ -22,7 +22,7 @@ from tests.inzicht_api.clickhouse_support import (  # noqa: F401
     ORG_B,
     SUBJECT_B,
     Endpoint,
-    endpoint,
+    clickhouse_endpoint,
     record,
 )
 
