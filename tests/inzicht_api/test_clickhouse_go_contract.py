@@ -1,0 +1,246 @@
+"""Contract test: Grafana's ClickHouse plugin, in HTTP mode, can talk to the endpoint.
+
+No Go toolchain or Grafana can run here, so this test EMULATES clickhouse-go v2.47.0 (the
+client the plugin grafana-clickhouse-datasource 4.20 pins), written from reading its source:
+the request shapes of `conn_http.go` (`createRequest`, `applyOptionsToRequest`, `queryHello`,
+`ping`) and `conn_http_query.go`, and a Native decoder that mirrors `lib/proto/block.go`
+`Decode` and the column readers of `lib/column` for the types used here. The hello query is
+decoded at revision 54460 (`ClientTCPProtocolVersion`), every later answer at the revision the
+server reported in that hello, exactly as the client does.
+"""
+
+from __future__ import annotations
+
+import base64
+import struct
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.inzicht_api.clickhouse_support import COUNTS, ORG_A, ORG_B, USERS, Endpoint, clickhouse_endpoint  # noqa: F401
+
+CLIENT_TCP_PROTOCOL_VERSION = 54460  # lib/proto/const.go
+REVISION_WITH_CUSTOM_SERIALIZATION = 54454
+HELLO = "SELECT displayName(), version(), revision(), timezone()"
+USER_AGENT = "clickhouse-go/2.47.0 (lv:go/1.25.0; os:linux) grafana/12.1.0 clickhouse-datasource/4.20.0"
+
+
+class DecodeError(Exception):
+    pass
+
+
+class _Buffer:
+    def __init__(self, data: bytes):
+        self.data, self.pos = data, 0
+
+    def eof(self) -> bool:
+        return self.pos >= len(self.data)
+
+    def take(self, n: int) -> bytes:
+        if self.pos + n > len(self.data):
+            raise DecodeError(f"unexpected EOF reading {n} bytes at {self.pos}")
+        out = self.data[self.pos : self.pos + n]
+        self.pos += n
+        return out
+
+    def uvarint(self) -> int:
+        shift = value = 0
+        while True:
+            byte = self.take(1)[0]
+            value |= (byte & 0x7F) << shift
+            if byte < 0x80:
+                return value
+            shift += 7
+            if shift > 63:
+                raise DecodeError("uvarint overflow")
+
+    def string(self) -> str:
+        return self.take(self.uvarint()).decode()
+
+    def unpack(self, fmt: str) -> Any:
+        return struct.unpack("<" + fmt, self.take(struct.calcsize(fmt)))[0]
+
+
+_FIXED = {"UInt8": "B", "UInt16": "H", "UInt32": "I", "UInt64": "Q", "Int8": "b", "Int16": "h", "Int32": "i",
+          "Int64": "q", "Float32": "f", "Float64": "d", "DateTime": "I", "Date": "H", "Bool": "B"}  # fmt: skip
+
+
+def _column(buf: _Buffer, type_name: str, rows: int) -> list[Any]:
+    """One column's values, as lib/column reads them (state prefix, then data)."""
+    if type_name in _FIXED:
+        return [buf.unpack(_FIXED[type_name]) for _ in range(rows)]
+    if type_name.startswith("DateTime64("):
+        return [buf.unpack("q") for _ in range(rows)]
+    if type_name == "String":
+        return [buf.string() for _ in range(rows)]
+    if type_name.startswith("Nullable("):
+        nulls = [buf.take(1)[0] for _ in range(rows)]
+        values = _column(buf, type_name[len("Nullable(") : -1], rows)
+        return [None if n else v for n, v in zip(nulls, values)]
+    if type_name == "LowCardinality(String)":
+        if buf.unpack("Q") != 1:  # ReadStatePrefix: keys serialization version SharedDictionariesWithAdditionalKeys
+            raise DecodeError("LowCardinality: unknown keys version")
+        if rows == 0:
+            return []
+        serialization = buf.unpack("Q")
+        key_width = {0: "B", 1: "H", 2: "I", 3: "Q"}[serialization & 0xFF]
+        if not serialization & (1 << 9):  # HasAdditionalKeysBit
+            raise DecodeError("LowCardinality: no additional keys")
+        dictionary = _column(buf, "String", buf.unpack("Q"))
+        if buf.unpack("Q") != rows:
+            raise DecodeError("LowCardinality: row count")
+        return [dictionary[buf.unpack(key_width)] for _ in range(rows)]
+    raise DecodeError(f"type {type_name} not emulated")
+
+
+@dataclass
+class Block:
+    names: list[str]
+    types: list[str]
+    columns: list[list[Any]]
+
+    @property
+    def rows(self) -> list[tuple[Any, ...]]:
+        return list(zip(*self.columns))
+
+
+def decode(data: bytes, revision: int) -> list[Block]:
+    """Blocks until EOF, as proto.Block.Decode reads them at `revision`."""
+    buf, blocks = _Buffer(data), []
+    while not buf.eof():
+        if revision > 0:  # BlockInfo
+            if buf.uvarint() != 1:
+                raise DecodeError("BlockInfo: field 1 expected")
+            buf.take(1)  # is_overflows
+            if buf.uvarint() != 2:
+                raise DecodeError("BlockInfo: field 2 expected")
+            buf.unpack("i")  # bucket_num
+            if buf.uvarint() != 0:
+                raise DecodeError("BlockInfo: end expected")
+        columns, rows = buf.uvarint(), buf.uvarint()
+        block = Block([], [], [])
+        for _ in range(columns):
+            block.names.append(buf.string())
+            block.types.append(buf.string())
+            if revision >= REVISION_WITH_CUSTOM_SERIALIZATION and buf.take(1) != b"\x00":
+                raise DecodeError("custom serialization is not supported")
+            block.columns.append(_column(buf, block.types[-1], rows))
+        blocks.append(block)
+    return blocks
+
+
+class GoClient:
+    """The HTTP conversation of clickhouse-go v2.47.0 as the plugin configures it (protocol http, no TLS)."""
+
+    def __init__(self, endpoint: Endpoint, user: str, password: str, database: str = "default"):
+        self.base = endpoint.url
+        # Credentials in the URL's userinfo: net/http sends them as Authorization: Basic.
+        self.headers = {
+            "Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode(),
+            "User-Agent": USER_AGENT,
+            "Accept-Encoding": "gzip",  # CompressionGZIP over HTTP: the header only, no enable_http_compression
+        }
+        self.params = {"database": database, "max_execution_time": "65"}  # sqlds' 60 s timeout + 5 s
+        self.revision = CLIENT_TCP_PROTOCOL_VERSION
+
+    def post(self, sql: str, **extra: str) -> httpx.Response:
+        params = {**self.params, **extra, "default_format": "Native",
+                  "client_protocol_version": str(CLIENT_TCP_PROTOCOL_VERSION)}  # fmt: skip
+        return httpx.post(self.base + "/", params=params, content=sql.encode(), headers=self.headers, timeout=30)
+
+    def query(self, sql: str, **extra: str) -> list[Block]:
+        response = self.post(sql, **extra)
+        if response.status_code != 200:  # executeRequest
+            raise RuntimeError(f"[HTTP {response.status_code}] response body: {response.text!r}")
+        if response.headers.get("content-encoding") == "gzip":
+            raise AssertionError("gzip without enable_http_compression: a real ClickHouse would not")
+        if not response.content:  # ContentLength == 0: an empty block
+            return []
+        return decode(response.content, self.revision)
+
+    def dial(self) -> tuple[str, str, int, str]:
+        """queryHello: decoded at ClientTCPProtocolVersion; the reported revision is used from then on."""
+        (block,) = self.query(HELLO)
+        assert block.types == ["String", "String", "UInt32", "String"]  # scanned as string, string, uint32, string
+        (hello,) = block.rows
+        self.revision = hello[2]
+        return hello
+
+    def ping(self) -> None:
+        (block,) = self.query("SELECT 1")
+        assert block.names == ["1"] and block.rows == [(1,)]
+
+
+def test_dial_ping_and_panel_queries_decode_as_clickhouse_go_decodes_them(endpoint: Endpoint) -> None:
+    client = GoClient(endpoint, "toezicht", USERS["toezicht"][0])
+    display_name, version, revision, timezone = client.dial()
+    assert (display_name, revision, timezone) == ("ldv", 0, "Etc/UTC")
+    assert version.startswith("26.")  # the engine's own version(): the frontend parses it (>= 22.7)
+    client.ping()
+    (block,) = client.query(
+        "SELECT Organisation, count() AS n, max(Timestamp) AS last, toStartOfInterval(min(Timestamp), INTERVAL 60 second) "
+        "AS t, avg(Duration) AS d, countIf(StatusCode = 'Error') AS errors "
+        "FROM otel_traces GROUP BY Organisation ORDER BY Organisation"
+    )
+    assert block.types == ["LowCardinality(String)", "UInt64", "DateTime64(9, 'UTC')", "DateTime", "Float64", "UInt64"]
+    assert [(row[0], row[1], row[5]) for row in block.rows] == [(ORG_A, COUNTS[ORG_A], 1), (ORG_B, COUNTS[ORG_B], 0)]
+    assert all(row[2] > 1_700_000_000 * 10**9 and row[4] == 2_000_000.0 for row in block.rows)
+    # Metadata the plugin's editor sends.
+    (tables,) = client.query("SHOW TABLES FROM \"default\"")
+    assert "otel_traces" in tables.columns[0]
+    (columns,) = client.query("SELECT name, type, table FROM system.columns WHERE table = 'otel_traces' AND name = 'Organisation'")
+    assert columns.rows == [("Organisation", "LowCardinality(String)", "otel_traces")]
+    # An empty result is an empty body (Content-Length 0), which the client reads as no block.
+    assert client.query("SELECT Organisation FROM otel_traces WHERE 0") == []
+
+
+def test_organisation_user_through_the_go_conversation(endpoint: Endpoint) -> None:
+    client = GoClient(endpoint, "fg-b", USERS["fg-b"][0])
+    client.dial()
+    (block,) = client.query("SELECT Organisation, count() FROM otel_traces GROUP BY Organisation")
+    assert block.rows == [(ORG_B, COUNTS[ORG_B])]
+
+
+def test_errors_reach_the_plugin_as_downstream_errors(endpoint: Endpoint) -> None:
+    """driver.go containsClickHouseException: `DB::Exception` or `[HTTP 4xx]` make it the user's error."""
+    client = GoClient(endpoint, "toezicht", USERS["toezicht"][0])
+    client.dial()
+    for sql in ("SELEC 1", "INSERT INTO otel_traces (TraceId) VALUES ('x')", "SELECT * FROM s3('http://127.0.0.1:9/x')"):
+        with pytest.raises(RuntimeError) as failed:
+            client.query(sql)
+        message = str(failed.value)
+        assert "DB::Exception" in message and message.startswith("[HTTP 4")
+    wrong = GoClient(endpoint, "toezicht", "fout")
+    with pytest.raises(RuntimeError, match=r"^\[HTTP 403\].*AUTHENTICATION_FAILED"):
+        wrong.dial()
+
+
+def test_tls_style_credentials_headers(endpoint: Endpoint) -> None:
+    """With `secure: true` clickhouse-go sends X-ClickHouse-User/Key (and SSL-Certificate-Auth: off) instead of Basic."""
+    client = GoClient(endpoint, "fg-a", USERS["fg-a"][0])
+    client.headers.pop("Authorization")
+    client.headers |= {"X-ClickHouse-User": "fg-a", "X-ClickHouse-Key": USERS["fg-a"][0],
+                       "X-ClickHouse-SSL-Certificate-Auth": "off"}  # fmt: skip
+    client.dial()
+    (block,) = client.query("SELECT count() FROM otel_traces")
+    assert block.rows == [(COUNTS[ORG_A],)]
+
+
+def test_why_the_hello_is_answered_by_hand(endpoint: Endpoint) -> None:
+    """chDB's own Native answer fails clickhouse-go's hello decoding, and chDB's revision would fail every later one."""
+    client = GoClient(endpoint, "toezicht", USERS["toezicht"][0])
+    # The engine's own answer to the hello (what a server without the special case sends) ...
+    plain = httpx.post(endpoint.url, params={"default_format": "Native"}, content=HELLO.encode(), headers=client.headers)
+    assert plain.status_code == 200
+    with pytest.raises(DecodeError):
+        decode(plain.content, CLIENT_TCP_PROTOCOL_VERSION)  # ... is not what clickhouse-go reads at 54460
+    (engine_hello,) = decode(plain.content, 0)
+    engine_revision = engine_hello.rows[0][2]
+    assert engine_revision >= REVISION_WITH_CUSTOM_SERIALIZATION
+    # Had the endpoint reported the engine's revision, chDB's Native results would not decode at it.
+    select_one = client.post("SELECT 1").content
+    with pytest.raises(DecodeError):
+        decode(select_one, engine_revision)
+    assert decode(select_one, 0)[0].rows == [(1,)]
