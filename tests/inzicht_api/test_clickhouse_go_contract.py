@@ -57,7 +57,7 @@ class _Buffer:
                 raise DecodeError("uvarint overflow")
 
     def string(self) -> str:
-        return self.take(self.uvarint()).decode()
+        return self.take(self.uvarint()).decode(errors="replace")  # a Go string holds any bytes
 
     def unpack(self, fmt: str) -> Any:
         return struct.unpack("<" + fmt, self.take(struct.calcsize(fmt)))[0]
@@ -82,8 +82,6 @@ def _column(buf: _Buffer, type_name: str, rows: int) -> list[Any]:
     if type_name == "LowCardinality(String)":
         if buf.unpack("Q") != 1:  # ReadStatePrefix: keys serialization version SharedDictionariesWithAdditionalKeys
             raise DecodeError("LowCardinality: unknown keys version")
-        if rows == 0:
-            return []
         serialization = buf.unpack("Q")
         key_width = {0: "B", 1: "H", 2: "I", 3: "Q"}[serialization & 0xFF]
         if not serialization & (1 << 9):  # HasAdditionalKeysBit
@@ -110,23 +108,19 @@ def decode(data: bytes, revision: int) -> list[Block]:
     """Blocks until EOF, as proto.Block.Decode reads them at `revision`."""
     buf, blocks = _Buffer(data), []
     while not buf.eof():
-        if revision > 0:  # BlockInfo
-            if buf.uvarint() != 1:
-                raise DecodeError("BlockInfo: field 1 expected")
-            buf.take(1)  # is_overflows
-            if buf.uvarint() != 2:
-                raise DecodeError("BlockInfo: field 2 expected")
-            buf.unpack("i")  # bucket_num
-            if buf.uvarint() != 0:
-                raise DecodeError("BlockInfo: end expected")
+        if revision > 0:  # decodeBlockInfo: read, not checked
+            buf.uvarint(), buf.take(1), buf.uvarint(), buf.unpack("i"), buf.uvarint()
         columns, rows = buf.uvarint(), buf.uvarint()
+        if rows > 1_000_000_000:
+            raise DecodeError("more then 1 billion rows in block - suspiciously big - preventing OOM")
         block = Block([], [], [])
         for _ in range(columns):
             block.names.append(buf.string())
             block.types.append(buf.string())
             if revision >= REVISION_WITH_CUSTOM_SERIALIZATION and buf.take(1) != b"\x00":
-                raise DecodeError("custom serialization is not supported")
-            block.columns.append(_column(buf, block.types[-1], rows))
+                raise DecodeError(f"custom serialization for column {block.names[-1]}. not supported")
+            # State prefix and data only for a block with rows.
+            block.columns.append(_column(buf, block.types[-1], rows) if rows else [])
         blocks.append(block)
     return blocks
 
