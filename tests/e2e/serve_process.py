@@ -46,7 +46,7 @@ class ServeProcess:
     signer: Signer = field(default_factory=lambda: Signer.generate("e2e-issuer"))
     tls: tuple[Path, Path] | None = None  # (certificate, key): serve over TLS
     client_ca: Path | None = None  # with tls: the OTLP ports ask for client certificates of this CA
-    env: dict[str, str] = field(default_factory=dict)  # more environment, e.g. LDV_COLLECTOR_SENDERS
+    env: dict[str, str] = field(default_factory=dict)  # more environment, e.g. LDV_COLLECTOR_SENDERS, LDV_CLICKHOUSE_USERS
 
     @property
     def scheme(self) -> str:
