@@ -79,6 +79,8 @@ ESCAPES_REFUSED = {
     "system.user_query_log": "SELECT count() FROM system.user_query_log",
     "information_schema": "SELECT * FROM information_schema.tables",
     "show processlist": "SHOW PROCESSLIST",
+    "show tables where": "SHOW TABLES WHERE name IN (SELECT TraceId FROM mergeTreeIndex(default, otel_traces))",
+    "show tables limit": "SHOW TABLES LIMIT (SELECT count() FROM merge('^otel'))",
     "kill query": "KILL QUERY WHERE 1",
     "settings override": "SELECT count() FROM otel_traces SETTINGS additional_table_filters = {'default.otel_traces': '1'}",
     "file() function": "SELECT file('/etc/hostname')",
@@ -187,6 +189,10 @@ def test_counts_only_users_read_views_not_records(endpoint: Endpoint) -> None:
         assert endpoint.rows("SELECT count() FROM ldv_register_activity_versions", user=user) == [["0"]]
     # Schema metadata stays readable (Grafana's editor lists tables and columns).
     assert "otel_traces" in {r[0] for r in endpoint.rows("SHOW TABLES", user="dashboard")}
+    assert endpoint.rows("SHOW TABLES FROM \"default\" LIKE 'otel%' LIMIT 5", user="dashboard") == [["otel_traces"]]
+    assert ["default"] in endpoint.rows("SHOW DATABASES", user="dashboard")
+    assert ["Organisation"] in [r[:1] for r in endpoint.rows('DESC TABLE "default"."otel_traces"', user="dashboard")]
+    assert endpoint.rows("EXISTS TABLE otel_traces", user="dashboard") == [["1"]]
     assert endpoint.rows(f"SELECT activity FROM (SELECT '{ACTIVITY_A}' AS activity)", user="dashboard")
 
 

@@ -39,13 +39,14 @@ _FORMAT_CLAUSE = re.compile(r"\nFORMAT (\w+)$")
 _INTO_OUTFILE = re.compile(r"^INTO OUTFILE\b", re.MULTILINE)
 _NAME = r"(?:\w+|`(?:[^`\\]|\\.)+`)"
 _TABLE_NAME = rf"{_NAME}(?:\.{_NAME})?"
+# Only plain forms: a WHERE or LIMIT expression could hold a subquery the allowlist never sees.
+_PATTERN = r"(?: (?:NOT )?I?LIKE '(?:[^'\\]|\\.)*')?(?: LIMIT \d+)?"
 _METADATA = re.compile(
-    rf"^(?:SHOW (?:TABLES|DATABASES)\b.*"
-    rf"|SHOW COLUMNS FROM {_TABLE_NAME}"
+    rf"^(?:SHOW (?:FULL )?(?:TABLES|DATABASES)(?: FROM {_NAME})?{_PATTERN}"
+    rf"|SHOW COLUMNS FROM {_TABLE_NAME}(?: FROM {_NAME})?{_PATTERN}"
     rf"|DESCRIBE TABLE {_TABLE_NAME}"
     rf"|EXISTS (?:TABLE )?{_TABLE_NAME}"
-    rf"|SHOW CREATE TABLE {_TABLE_NAME})$",
-    re.DOTALL,
+    rf"|SHOW CREATE TABLE {_TABLE_NAME})$"
 )
 _SELECT = re.compile(r"^(?:SELECT|WITH)\b")
 _TABLE = re.compile(r"^\s*TABLE id: \d+,.*\btable_name: (\S+)$")
