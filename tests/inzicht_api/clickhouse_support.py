@@ -24,6 +24,11 @@ SUBJECT_A = "hmac-sha256:" + "aa" * 32
 SUBJECT_B = "hmac-sha256:" + "bb" * 32
 # A view as the dashboards add them: counts by organisation and activity, no subject, no attributes.
 COUNTS_VIEW = "ldv_test_activity_counts"
+# A parameterised dashboard view returning one number (no Organisation column), a view over the
+# public register, and a view that is neither (refused to organisation users).
+SUBJECTS_VIEW = "ldv_dashboard_test_subjects"
+REGISTER_VIEW = "ldv_register_test_latest"
+TOTALS_VIEW = "ldv_test_totals"
 
 # user -> (password, scope, raw_rows)
 USERS = {
@@ -62,6 +67,15 @@ def seed(store: LogStore) -> None:
         f"CREATE VIEW IF NOT EXISTS {COUNTS_VIEW} AS "
         "SELECT Organisation, ProcessingActivityId, StatusCode, Timestamp FROM otel_traces"
     )
+    store.client.command(
+        f"CREATE VIEW IF NOT EXISTS {SUBJECTS_VIEW} AS SELECT uniqExact(DataSubjectId) AS subjects FROM otel_traces "
+        "WHERE {every:UInt8} OR Organisation IN {organisations:Array(String)}"
+    )
+    store.client.command(
+        f"CREATE VIEW IF NOT EXISTS {REGISTER_VIEW} AS SELECT ActivityId, max(Version) AS Version "
+        "FROM ldv_register_activity_versions GROUP BY ActivityId"
+    )
+    store.client.command(f"CREATE VIEW IF NOT EXISTS {TOTALS_VIEW} AS SELECT count() AS n FROM otel_traces")
 
 
 @dataclass

@@ -20,7 +20,10 @@ from tests.inzicht_api.clickhouse_support import (  # noqa: F401
     COUNTS_VIEW,
     ORG_A,
     ORG_B,
+    REGISTER_VIEW,
     SUBJECT_B,
+    SUBJECTS_VIEW,
+    TOTALS_VIEW,
     Endpoint,
     clickhouse_endpoint,
     record,
@@ -194,6 +197,22 @@ def test_counts_only_users_read_views_not_records(endpoint: Endpoint) -> None:
     assert ["Organisation"] in [r[:1] for r in endpoint.rows('DESC TABLE "default"."otel_traces"', user="dashboard")]
     assert endpoint.rows("EXISTS TABLE otel_traces", user="dashboard") == [["1"]]
     assert endpoint.rows(f"SELECT activity FROM (SELECT '{ACTIVITY_A}' AS activity)", user="dashboard")
+
+
+def test_dashboard_views_register_views_and_the_rest(endpoint: Endpoint) -> None:
+    """Which relations without an Organisation column an organisation user reads (allowlist by name)."""
+    everyone = f"SELECT subjects FROM {SUBJECTS_VIEW}(every = 1, organisations = [])"
+    # A parameterised dashboard view: the row filter reaches through it; one subject per organisation here.
+    assert endpoint.rows(everyone, user="dashboard") == [["2"]]
+    assert endpoint.rows(everyone, user="fg-a-telling") == [["1"]]
+    other = f"SELECT subjects FROM {SUBJECTS_VIEW}(every = 0, organisations = ['{ORG_B}'])"
+    assert endpoint.rows(other, user="fg-a-telling") == [["0"]]
+    sneaky = f"SELECT * FROM {SUBJECTS_VIEW}(every = (SELECT count() FROM otel_traces), organisations = [])"
+    assert endpoint.post(sneaky, user="fg-a-telling").status_code in (400, 403)
+    assert endpoint.rows(f"SELECT count() FROM {REGISTER_VIEW}", user="fg-a-telling") == [["0"]]
+    assert endpoint.rows(f"SELECT n FROM {TOTALS_VIEW}", user="dashboard") == [[str(sum(COUNTS.values()))]]
+    refused = endpoint.post(f"SELECT n FROM {TOTALS_VIEW}", user="fg-a")
+    assert refused.status_code == 403 and refused.headers["x-clickhouse-exception-code"] == "497"
 
 
 def test_timeout_is_408(endpoint: Endpoint) -> None:

@@ -29,8 +29,16 @@ ORGANISATION_COLUMN = "Organisation"
 # with any of them is "raw", served only to users with `raw_rows`.
 RAW_COLUMNS = frozenset({"DataSubjectId", "SpanAttributes", "Events.Attributes", "Links.Attributes"})
 # Relations without an Organisation column that every user may read: the public register of
-# processing activities and organisations, and the schema version.
+# processing activities and organisations (its tables and the views over them, all named
+# `ldv_register*`), and the schema version.
 PUBLIC_TABLES = frozenset({REGISTER_VERSIONS_TABLE, REGISTER_ORGANISATIONS_TABLE, MIGRATIONS_TABLE})
+PUBLIC_PREFIX = "ldv_register"
+# Views for dashboards. Those without an Organisation column (e.g. a parameterised view that
+# returns one count) are served to organisation users too: by the schema's contract they read
+# only relations with an Organisation column or the register, and the engine's row filter on
+# those reaches through every view.
+# A parameterised view lists no columns; one named ldv_dashboard_* is taken to hold no raw columns.
+DASHBOARD_PREFIX = "ldv_dashboard_"
 # Schema metadata that clients (Grafana's query editor, clickhouse-connect) read; `one` and the
 # number generators are what a SELECT without FROM or a series reads. Nothing here holds records
 # or other users' queries.
@@ -68,11 +76,22 @@ class Relation:
 
     @property
     def raw(self) -> bool:
+        # A parameterised view lists no columns: unknown counts as raw, except for a dashboard view.
+        if not self.columns:
+            return not self.for_dashboards
         return bool(self.columns & RAW_COLUMNS)
 
     @property
+    def table(self) -> str:
+        return self.name.split(".", 1)[-1]
+
+    @property
     def public(self) -> bool:
-        return self.name.split(".", 1)[-1] in PUBLIC_TABLES
+        return self.table in PUBLIC_TABLES or self.table.startswith(PUBLIC_PREFIX)
+
+    @property
+    def for_dashboards(self) -> bool:
+        return self.table.startswith(DASHBOARD_PREFIX)
 
 
 @dataclass(frozen=True)
@@ -86,12 +105,14 @@ class Catalog:
 
     @classmethod
     def from_columns(cls, rows: Iterable[tuple[str, str, str]]) -> Catalog:
-        """From `(database, table, column)` rows."""
+        """From `(database, table, column)` rows; column '' for a relation without listed columns."""
         columns: dict[str, set[str]] = {}
         for database, table, column in rows:
             if database in _NOT_STORE_DATABASES:
                 continue
-            columns.setdefault(f"{database}.{table}", set()).add(column)
+            names = columns.setdefault(f"{database}.{table}", set())
+            if column:
+                names.add(column)
         return cls({name: Relation(name, frozenset(cols)) for name, cols in columns.items()})
 
 
@@ -114,7 +135,7 @@ class Access:
         for relation in catalog.relations.values():
             if relation.raw and not user.raw_rows:
                 continue
-            if user.is_supervisor or relation.by_organisation or relation.public:
+            if user.is_supervisor or relation.by_organisation or relation.public or relation.for_dashboards:
                 allowed.add(relation.name)
         return cls(scope=user.scope, raw_rows=user.raw_rows, relations=frozenset(allowed))
 

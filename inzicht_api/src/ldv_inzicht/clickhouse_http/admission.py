@@ -69,7 +69,7 @@ def denied(what: str) -> ClickHouseError:
     return ClickHouseError(ACCESS_DENIED, f"Code: {ACCESS_DENIED}. DB::Exception: {what} (ACCESS_DENIED)")
 
 
-def admit(reader: Reader, sql: str, params: Mapping[str, str], access: Access) -> Admitted:
+def admit(reader: Reader, sql: str, params: Mapping[str, str], access: Access, database: str) -> Admitted:
     """The query to run for `sql`, or ClickHouseError (syntax 400, refused 403, ...)."""
     try:
         canonical = reader.run(f"SELECT formatQuery({sql_string(sql)})", "RawBLOB").data.decode()
@@ -85,8 +85,8 @@ def admit(reader: Reader, sql: str, params: Mapping[str, str], access: Access) -
     if _INTO_OUTFILE.search(canonical):
         raise denied("INTO OUTFILE is not served: results come back in the response")
     if _SELECT.match(canonical):
-        _check_ast(reader, canonical, params)
-        _check_tree(reader, canonical, params, access)
+        _check_ast(reader, canonical, params, access, database)
+        _check_tree(reader, canonical, params, access, database)
         return Admitted(canonical, fmt, is_select=True)
     if _METADATA.match(canonical):
         return Admitted(canonical, fmt, is_select=False)
@@ -102,27 +102,52 @@ def _check_function(name: str) -> None:
         raise denied(f"function {name}() is not served")
 
 
-def _check_ast(reader: Reader, canonical: str, params: Mapping[str, str]) -> None:
+def _check_table_function(name: str, access: Access, database: str) -> bool:
+    """True for a parameterised view the user may read; refuses a table function off the allowlist."""
+    if name in TABLE_FUNCTIONS:
+        return False
+    if f"{database}.{name}" in access.relations:
+        return True
+    raise denied(f"table function {name}() is not served")
+
+
+def _check_ast(reader: Reader, canonical: str, params: Mapping[str, str], access: Access, database: str) -> None:
     lines = reader.run("EXPLAIN AST " + canonical, "TabSeparated", params).data.decode().split("\n")
     for number, line in enumerate(lines):
         if m := _AST_FUNCTION.match(line):
             _check_function(m.group(1))
         elif line.lstrip().startswith("TableExpression") and number + 1 < len(lines):
             # A table function is the Function node directly under a TableExpression.
-            if (m := _AST_FUNCTION.match(lines[number + 1])) and m.group(1) not in TABLE_FUNCTIONS:
-                raise denied(f"table function {m.group(1)}() is not served")
+            if m := _AST_FUNCTION.match(lines[number + 1]):
+                _check_table_function(m.group(1), access, database)
 
 
-def _check_tree(reader: Reader, canonical: str, params: Mapping[str, str], access: Access) -> None:
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+def _check_tree(reader: Reader, canonical: str, params: Mapping[str, str], access: Access, database: str) -> None:
     tree = reader.run("EXPLAIN QUERY TREE " + canonical, "TabSeparated", params).data.decode()
+    view_indent: int | None = None  # inside the arguments of a parameterised view
     for line in tree.split("\n"):
+        if view_indent is not None:
+            if _indent(line) > view_indent:
+                # Its arguments are `name = constant`: the names stay identifiers; nothing else may be there.
+                if not line.lstrip().startswith(
+                    ("ARGUMENTS", "LIST id:", "FUNCTION id:", "IDENTIFIER id:", "CONSTANT id:")
+                ):
+                    raise denied("a parameterised view's arguments must be constants")
+                if m := _FUNCTION.match(line):
+                    _check_function(m.group(1))
+                continue
+            view_indent = None
         if m := _TABLE.match(line):
             name = m.group(1)
             if name not in access.relations:
                 raise denied(f"{name} is not served to this user")
         elif m := _TABLE_FUNCTION.match(line):
-            if m.group(1) not in TABLE_FUNCTIONS:
-                raise denied(f"table function {m.group(1)}() is not served")
+            if _check_table_function(m.group(1), access, database):
+                view_indent = _indent(line)
         elif m := _FUNCTION.match(line):
             _check_function(m.group(1))
         elif _IDENTIFIER.match(line):

@@ -88,7 +88,7 @@ class Endpoint:
         """Admit and run `sql` for `user` on a reader of the user's scope (blocking: call from a worker thread)."""
         access = self.access[user]
         with self.pool.reader(access.scope, database) as reader:
-            admitted = admit(reader, sql, params, access)
+            admitted = admit(reader, sql, params, access, database)
             fmt = admitted.format or default_format
             result = reader.run(admitted.sql, fmt, params)
         return Answer(result.data, fmt, result)

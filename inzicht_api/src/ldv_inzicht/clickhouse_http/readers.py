@@ -81,8 +81,12 @@ class ReaderPool:
         self._closed = False
         setup = chdb.connect(self._path)
         try:
+            # Every table and view, with its columns (none listed for a parameterised view).
             rows = setup.query(
-                "SELECT database, table, name FROM system.columns ORDER BY database, table", "JSONCompactEachRow"
+                "SELECT t.database, t.name, c.name FROM system.tables AS t "
+                "LEFT JOIN system.columns AS c ON c.database = t.database AND c.table = t.name "
+                "WHERE NOT t.is_temporary ORDER BY t.database, t.name",
+                "JSONCompactEachRow",
             ).bytes()
             self.version, self.timezone = json.loads(
                 setup.query("SELECT version(), timezone()", "JSONCompactEachRow").bytes()
