@@ -176,8 +176,25 @@ def serve(
 
 
 @app.command()
-def schema(config: ConfigOpt = None, data_dir: DataDirOpt = None, store_dsn: DsnOpt = None) -> None:
-    """Create or migrate the store's schema and print its version."""
+def schema(
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+    store_dsn: DsnOpt = None,
+    cluster: Annotated[
+        Optional[str],
+        typer.Option(help="Print the schema for this ClickHouse cluster (replicated, sharded) instead; opens no store."),
+    ] = None,
+) -> None:
+    """Create or migrate the store's schema and print its version (or, with --cluster, print a cluster's DDL)."""
+    if cluster is not None:
+        from ldv_logboek.storage.cluster import cluster_script
+
+        try:
+            print(cluster_script(cluster), end="")
+        except ValueError as exc:
+            console.print(f"[red]{exc}[/]")
+            raise typer.Exit(2) from None
+        return
     from ldv_logboek.storage import SCHEMA_VERSION, LogStore, connect
 
     settings = _settings(config, data_dir=data_dir, store_dsn=store_dsn)
