@@ -21,9 +21,12 @@ import contextlib
 import gzip
 import json
 import logging
+import re
+import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Mapping
+import zlib
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +36,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ldv_inzicht.clickhouse_http.access import Access
+from ldv_inzicht.clickhouse_http.access import Access, sql_string
 from ldv_inzicht.clickhouse_http.admission import admit
 from ldv_inzicht.clickhouse_http.errors import (
     AUTHENTICATION_FAILED,
@@ -93,6 +96,45 @@ class Endpoint:
             result = reader.run(admitted.sql, fmt, params)
         return Answer(result.data, fmt, result)
 
+    def execute_write(
+        self, user: str, sql: str, data: bytes, database: str, params: Mapping[str, str], default_format: str
+    ) -> Answer:
+        """Run `sql` for a user with `write`, on an unrestricted connection; `data` is an INSERT's body.
+
+        As ClickHouse's HTTP interface: `INSERT INTO t (...) FORMAT F` (in `query` or at the start of
+        the body) and the rows after it. chDB reads input data from a file only, so the rows go
+        through a temporary file.
+        """
+        # The query may start in `query` and go on in the body; an INSERT's rows follow its FORMAT line.
+        stream = (sql.encode() + b"\n" + data) if sql and data else sql.encode() or data
+        insert = _INSERT_WITH_DATA.match(stream)
+        with self.pool.reader(self.access[user].scope, database, writer=True) as writer:
+            if insert is not None:
+                with tempfile.NamedTemporaryFile(prefix="ldv-insert-", suffix=".bin") as file:
+                    file.write(stream[insert.end() :])
+                    file.flush()
+                    head, fmt = insert.group(1).decode(), insert.group(2).decode()
+                    statement = f"{head} FROM INFILE {sql_string(file.name)} FORMAT {fmt}"
+                    result = writer.run(statement, default_format, params)
+                fmt = default_format
+            else:
+                text = stream.decode("utf-8", errors="replace")
+                fmt = _trailing_format(text) or default_format
+                result = writer.run(text, fmt, params)
+        return Answer(result.data, fmt, result)
+
+
+# `INSERT INTO t (...) FORMAT F` up to the end of its line; what follows is the data.
+_INSERT_WITH_DATA = re.compile(
+    rb"^\s*(INSERT\s+INTO\s+.*?)\s+FORMAT\s+(\w+)[ \t]*(?:\r?\n|$)", re.IGNORECASE | re.DOTALL
+)
+_TRAILING_FORMAT = re.compile(r"\bFORMAT\s+(\w+)\s*;?\s*$", re.IGNORECASE)
+
+
+def _trailing_format(sql: str) -> str | None:
+    match = _TRAILING_FORMAT.search(sql)
+    return match.group(1) if match else None
+
 
 def _auth_failed(message: str) -> ClickHouseError:
     return ClickHouseError(
@@ -119,9 +161,13 @@ def _credentials(request: Request) -> tuple[str | None, str | None]:
     return None, None
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    """The request body (Content-Length or chunked), at most `limit` bytes."""
-    if request.headers.get("content-encoding") or request.query_params.get("decompress") == "1":
+async def _read_body(request: Request, limit: int, *, decode: bool = False) -> bytes:
+    """The request body (Content-Length or chunked), at most `limit` bytes.
+
+    Compressed bodies (Content-Encoding gzip, deflate, lz4) only with `decode` (a writer's INSERT).
+    """
+    encoding = request.headers.get("content-encoding", "").lower()
+    if (encoding and not (decode and encoding in _DECODERS)) or request.query_params.get("decompress") == "1":
         raise ClickHouseError(UNSUPPORTED_MEDIA_TYPE, "compressed request bodies are not supported")
     if request.headers.get("content-type", "").startswith("multipart/"):
         raise ClickHouseError(UNSUPPORTED_MEDIA_TYPE, "external tables (multipart/form-data) are not supported")
@@ -133,7 +179,21 @@ async def _read_body(request: Request, limit: int) -> bytes:
         body += chunk
         if len(body) > limit:
             raise _too_large(limit)
+    if encoding:
+        try:
+            return _DECODERS[encoding](bytes(body))
+        except Exception:  # noqa: BLE001 - any decoder failure means: not the encoding it says
+            raise ClickHouseError(36, f"the body is not valid {encoding}") from None
     return bytes(body)
+
+
+def _lz4(data: bytes) -> bytes:
+    import lz4.frame  # clickhouse-connect's own dependency, and its default insert compression
+
+    return bytes(lz4.frame.decompress(data))
+
+
+_DECODERS: dict[str, Callable[[bytes], bytes]] = {"gzip": gzip.decompress, "deflate": zlib.decompress, "lz4": _lz4}
 
 
 def _too_large(limit: int) -> ClickHouseError:
@@ -150,6 +210,30 @@ def _content_type(fmt: str) -> str:
     if fmt.startswith(("TabSeparated", "TSV")):
         return "text/tab-separated-values; charset=UTF-8"
     return "text/plain; charset=UTF-8"
+
+
+def _answer(request: Request, answer: Answer, headers: dict[str, str], started: float) -> Response:
+    """A successful query's response: its bytes (gzip when asked), format, summary and Content-Length."""
+    params = request.query_params
+    elapsed_ns = int((time.perf_counter() - started) * 1e9)
+    result = answer.result
+    summary = {
+        "read_rows": str(result.rows_read if result else 0),
+        "read_bytes": str(result.bytes_read if result else 0),
+        "written_rows": "0",
+        "written_bytes": "0",
+        "total_rows_to_read": str(result.rows_read if result else 0),
+        "result_rows": str(result.rows if result else 1),
+        "result_bytes": str(len(answer.data)),
+        "elapsed_ns": str(elapsed_ns),
+    }
+    data = answer.data
+    headers.update({"X-ClickHouse-Format": answer.format, "X-ClickHouse-Summary": json.dumps(summary)})
+    if params.get("enable_http_compression") == "1" and "gzip" in request.headers.get("accept-encoding", ""):
+        data = gzip.compress(data, compresslevel=3)
+        headers["Content-Encoding"] = "gzip"
+    log.debug("clickhouse query %s: %d bytes", headers.get("X-ClickHouse-Query-Id"), len(answer.data))
+    return Response(data, media_type=_content_type(answer.format), headers=headers)
 
 
 def create_endpoint_app(endpoint: Endpoint, timezone: str, version: str) -> Starlette:
@@ -177,6 +261,17 @@ def create_endpoint_app(endpoint: Endpoint, timezone: str, version: str) -> Star
         try:
             user = endpoint.authenticate(*_credentials(request))
             sql = params.get("query", "")
+            database = params.get("database") or "default"
+            query_params = {k[len("param_") :]: v for k, v in params.items() if k.startswith("param_")}
+            default_format = params.get("default_format") or DEFAULT_FORMAT
+            if endpoint.users[user].write:
+                data = b""
+                if request.method == "POST":
+                    data = await _read_body(request, settings.max_insert_bytes, decode=True)
+                answer = await run_in_threadpool(
+                    endpoint.execute_write, user, sql, data, database, query_params, default_format
+                )
+                return _answer(request, answer, headers, started)
             if request.method == "POST":
                 body = (await _read_body(request, settings.max_query_bytes)).decode("utf-8", errors="replace")
                 sql = f"{sql}\n{body}" if sql and body else sql or body
@@ -191,14 +286,7 @@ def create_endpoint_app(endpoint: Endpoint, timezone: str, version: str) -> Star
             if is_hello(sql, client_protocol_version):
                 answer = Answer(hello_block(DISPLAY_NAME, version, timezone), "Native", None)
             else:
-                answer = await run_in_threadpool(
-                    endpoint.execute,
-                    user,
-                    sql,
-                    params.get("database") or "default",
-                    {k[len("param_") :]: v for k, v in params.items() if k.startswith("param_")},
-                    params.get("default_format") or DEFAULT_FORMAT,
-                )
+                answer = await run_in_threadpool(endpoint.execute, user, sql, database, query_params, default_format)
         except ClickHouseError as error:
             log.info("clickhouse query %s by %s refused: code %s", query_id, user, error.code)
             return Response(
@@ -207,25 +295,7 @@ def create_endpoint_app(endpoint: Endpoint, timezone: str, version: str) -> Star
                 media_type="text/plain; charset=UTF-8",
                 headers={**headers, "X-ClickHouse-Exception-Code": str(error.code)},
             )
-        elapsed_ns = int((time.perf_counter() - started) * 1e9)
-        result = answer.result
-        summary = {
-            "read_rows": str(result.rows_read if result else 0),
-            "read_bytes": str(result.bytes_read if result else 0),
-            "written_rows": "0",
-            "written_bytes": "0",
-            "total_rows_to_read": str(result.rows_read if result else 0),
-            "result_rows": str(result.rows if result else 1),
-            "result_bytes": str(len(answer.data)),
-            "elapsed_ns": str(elapsed_ns),
-        }
-        data = answer.data
-        headers.update({"X-ClickHouse-Format": answer.format, "X-ClickHouse-Summary": json.dumps(summary)})
-        if params.get("enable_http_compression") == "1" and "gzip" in request.headers.get("accept-encoding", ""):
-            data = gzip.compress(data, compresslevel=3)
-            headers["Content-Encoding"] = "gzip"
-        log.debug("clickhouse query %s by %s: %d bytes", query_id, user, len(answer.data))
-        return Response(data, media_type=_content_type(answer.format), headers=headers)
+        return _answer(request, answer, headers, started)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

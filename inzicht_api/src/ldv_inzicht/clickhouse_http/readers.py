@@ -77,7 +77,7 @@ class ReaderPool:
         self._settings = settings
         self._slots = threading.BoundedSemaphore(settings.pool_size)
         self._lock = threading.Lock()
-        self._idle: dict[str, list[Reader]] = {}
+        self._idle: dict[tuple[str, bool], list[Reader]] = {}
         self._closed = False
         setup = chdb.connect(self._path)
         try:
@@ -95,8 +95,12 @@ class ReaderPool:
             setup.close()
         self.catalog = Catalog.from_columns(tuple(json.loads(line)) for line in rows.splitlines() if line)
 
-    def _open(self, scope: str) -> Reader:
+    def _open(self, scope: str, writer: bool) -> Reader:
         s = self._settings
+        if writer:
+            # A writer (another `ldv serve` using this store): the engine's defaults, unscoped.
+            connection = chdb.connect(self._path)
+            return Reader(connection, scope)
         statements = [
             f"SET max_execution_time = {s.max_execution_time}",
             "SET timeout_overflow_mode = 'throw'",
@@ -119,8 +123,9 @@ class ReaderPool:
         return Reader(connection, scope)
 
     @contextlib.contextmanager
-    def reader(self, scope: str, database: str = "default") -> Iterator[Reader]:
-        """A reader of `scope` with `database` as its current database, for one request."""
+    def reader(self, scope: str, database: str = "default", *, writer: bool = False) -> Iterator[Reader]:
+        """A reader of `scope` (or a writer) with `database` as its current database, for one request."""
+        key = (scope, writer)
         if not self._slots.acquire(timeout=self._settings.max_execution_time):
             raise ClickHouseError(439, "Code: 439. DB::Exception: every reader is busy (CANNOT_SCHEDULE_TASK)")
         try:
@@ -129,10 +134,10 @@ class ReaderPool:
                     raise ClickHouseError(
                         439, "Code: 439. DB::Exception: the endpoint is stopping (CANNOT_SCHEDULE_TASK)"
                     )
-                idle = self._idle.get(scope)
+                idle = self._idle.get(key)
                 reader = idle.pop() if idle else None
             if reader is None:
-                reader = self._open(scope)
+                reader = self._open(scope, writer)
             try:
                 # Every request sets its database: no USE of an earlier request carries over.
                 reader.use(database)
@@ -142,7 +147,7 @@ class ReaderPool:
                     if self._closed:
                         reader.close()
                     else:
-                        self._idle.setdefault(scope, []).append(reader)
+                        self._idle.setdefault(key, []).append(reader)
         finally:
             self._slots.release()
 

@@ -34,6 +34,11 @@ class ClickHouseUser(BaseModel):
     password_sha256_hex: SecretStr | None = Field(None, description="SHA-256 of the password, hex (as ClickHouse).")
     scope: str = Field(description="`supervisor` or an organisation code.")
     raw_rows: bool = Field(False, description="May read the record tables (subject ids, attributes) themselves.")
+    write: bool = Field(
+        False,
+        description="May write (INSERT, DDL) on an unrestricted connection: only for another `ldv serve` "
+        "using this one as its ClickHouse (`--store-dsn`), e.g. in tests. Never for Grafana.",
+    )
 
     @model_validator(mode="after")
     def _one_secret(self) -> Self:
@@ -43,6 +48,8 @@ class ClickHouseUser(BaseModel):
             raise ValueError("empty password")
         if self.password_sha256_hex is not None and not _SHA256_HEX.match(self.password_sha256_hex.get_secret_value()):
             raise ValueError("password_sha256_hex is not 64 hex digits")
+        if self.write and (self.scope != SUPERVISOR or not self.raw_rows):
+            raise ValueError("a user with write has scope supervisor and raw_rows: it is not scoped at all")
         return self
 
     @field_validator("scope")
@@ -77,7 +84,8 @@ class ClickHouseHttpSettings(BaseSettings):
         description=(
             "Who may query the endpoint: user name -> `{password | password_sha256_hex, scope, raw_rows}`. "
             "`scope` is `supervisor` (all organisations) or an organisation code (only its rows); `raw_rows` "
-            "(default false) lets the user read the record table itself. JSON in the environment: "
+            "(default false) lets the user read the record table itself; `write` (default false) is for another "
+            "`ldv serve --store-dsn` only. JSON in the environment: "
             '`LDV_CLICKHOUSE_USERS=\'{"grafana": {"password_sha256_hex": "...", "scope": "supervisor"}}\'`. '
             "No users: every request is refused. Secrets: never logged."
         ),
@@ -88,6 +96,9 @@ class ClickHouseHttpSettings(BaseSettings):
     max_result_bytes: int = Field(256 * 1024 * 1024, ge=1024, description="Bytes a result may have (uncompressed).")
     max_memory_usage: int = Field(2 * 1024**3, ge=1024**2, description="Bytes of memory one query may use.")
     max_threads: int = Field(2, ge=1, le=256, description="Threads one query may use.")
+    max_insert_bytes: int = Field(
+        64 * 1024 * 1024, ge=1024, description="Largest INSERT body accepted from a user with `write` (then 413)."
+    )
     max_query_bytes: int = Field(
         256 * 1024, ge=1024, le=64 * 1024 * 1024, description="Largest query text (URL plus body) accepted (then 413)."
     )
