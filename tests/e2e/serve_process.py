@@ -14,6 +14,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import httpx
 
@@ -46,7 +47,13 @@ class ServeProcess:
     signer: Signer = field(default_factory=lambda: Signer.generate("e2e-issuer"))
     tls: tuple[Path, Path] | None = None  # (certificate, key): serve over TLS
     client_ca: Path | None = None  # with tls: the OTLP ports ask for client certificates of this CA
-    env: dict[str, str] = field(default_factory=dict)  # more environment, e.g. LDV_COLLECTOR_SENDERS, LDV_CLICKHOUSE_USERS
+    env: dict[str, str] = field(default_factory=dict)  # more environment, e.g. LDV_COLLECTOR_SENDERS
+    extra_args: list[str] = field(default_factory=list)  # more flags, e.g. --register
+    # A ClickHouse behind HTTP instead of the embedded store (see tests/e2e/conftest.py).
+    store_dsn: str | None = field(default_factory=lambda: ServeProcess.backing_dsn)
+
+    # Set while the e2e suite runs against a store behind the ClickHouse HTTP interface.
+    backing_dsn: ClassVar[str | None] = None
 
     @property
     def scheme(self) -> str:
@@ -80,6 +87,9 @@ class ServeProcess:
             cmd += ["--tls-cert-file", str(self.tls[0]), "--tls-key-file", str(self.tls[1])]
         if self.client_ca:
             cmd += ["--tls-client-ca-file", str(self.client_ca)]
+        if self.store_dsn:
+            cmd += ["--store-dsn", self.store_dsn]
+        cmd += self.extra_args
         jwks = write_jwks(self.data_dir.parent / f"jwks-{self.api_port}.json", self.signer)
         env = {
             **os.environ,

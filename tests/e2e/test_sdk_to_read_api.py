@@ -13,7 +13,8 @@ from ldv_logboek import attributes as attr
 from ldv_logboek.pseudonym import pseudonymise
 from tests.e2e.serve_process import ServeProcess
 
-pytestmark = pytest.mark.e2e
+# Twice: on the embedded store, and on a store behind the ClickHouse HTTP interface (conftest.py).
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("store_mode")]
 
 KEY = "toeslagen-e2e-key-0123456789"
 ACTIVITY = "https://register.toeslagen.example/processing-activities/huurtoeslag"
