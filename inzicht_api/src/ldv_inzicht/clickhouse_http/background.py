@@ -16,6 +16,8 @@ import uvicorn
 def running(app: Any, host: str = "127.0.0.1", timeout: float = 30.0) -> Iterator[str]:
     """Yield the base URL (`http://127.0.0.1:<port>`) of `app` served by uvicorn; stop it on exit."""
     sock = socket.socket()
+    # Accepted connections inherit it: no Nagle delay between a response's headers and body.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind((host, 0))
     sock.listen(128)
     port = sock.getsockname()[1]
