@@ -14,8 +14,10 @@ The engine decides each step, on the user's own read-only reader:
    engine tries to resolve it (a `cluster()` that does not exist would otherwise fail as a 500).
 4. Then `EXPLAIN QUERY TREE` gives the engine's resolution of every table, table
    function and function the query reaches (through aliases, CTEs, subqueries, joins, IN), and
-   each must be on the user's allowlist (`access.Access`). A query the analyzer leaves partly
-   unresolved (an identifier inside a table function's arguments) is refused.
+   each must be on the user's allowlist (`access.Access`). A parameterised view appears as a
+   table function; it is served like the view it is, with constants as its arguments. A query
+   the analyzer leaves partly unresolved (an identifier inside a table function's arguments,
+   as in `view(SELECT ...)`) is refused.
 """
 
 from __future__ import annotations
@@ -49,8 +51,11 @@ _METADATA = re.compile(
     rf"|SHOW CREATE TABLE {_TABLE_NAME})$"
 )
 _SELECT = re.compile(r"^(?:SELECT|WITH)\b")
-_TABLE = re.compile(r"^\s*TABLE id: \d+,.*\btable_name: (\S+)$")
-_TABLE_FUNCTION = re.compile(r"^\s*TABLE_FUNCTION id: \d+,.*\btable_function_name: (\S+)$")
+# Node lines of EXPLAIN QUERY TREE; a TABLE or TABLE_FUNCTION line without a readable name is refused.
+_TABLE = re.compile(r"^\s*TABLE id: \d+")
+_TABLE_NAME_FIELD = re.compile(r", table_name: (.+)$")
+_TABLE_FUNCTION = re.compile(r"^\s*TABLE_FUNCTION id: \d+")
+_TABLE_FUNCTION_NAME_FIELD = re.compile(r", table_function_name: (\w+)$")
 _FUNCTION = re.compile(r"^\s*FUNCTION id: \d+, function_name: ([^,]+),")
 _AST_FUNCTION = re.compile(r"^\s*Function (\S+)")
 _IDENTIFIER = re.compile(r"^\s*IDENTIFIER id: \d+")
@@ -141,11 +146,14 @@ def _check_tree(reader: Reader, canonical: str, params: Mapping[str, str], acces
                     _check_function(m.group(1))
                 continue
             view_indent = None
-        if m := _TABLE.match(line):
-            name = m.group(1)
-            if name not in access.relations:
-                raise denied(f"{name} is not served to this user")
-        elif m := _TABLE_FUNCTION.match(line):
+        if _TABLE.match(line):
+            m = _TABLE_NAME_FIELD.search(line)
+            if m is None or m.group(1) not in access.relations:
+                raise denied(f"{m.group(1) if m else 'a table'} is not served to this user")
+        elif _TABLE_FUNCTION.match(line):
+            m = _TABLE_FUNCTION_NAME_FIELD.search(line)
+            if m is None:
+                raise denied("a table function without a plain name is not served")
             if _check_table_function(m.group(1), access, database):
                 view_indent = _indent(line)
         elif m := _FUNCTION.match(line):
