@@ -29,6 +29,8 @@ COUNTS_VIEW = "ldv_test_activity_counts"
 SUBJECTS_VIEW = "ldv_dashboard_test_subjects"
 REGISTER_VIEW = "ldv_register_test_latest"
 TOTALS_VIEW = "ldv_test_totals"
+# A raw relation whose name has a space (the engine prints it unquoted in its query tree).
+ODD_NAME = "ldv test subjects"
 
 # user -> (password, scope, raw_rows)
 USERS = {
@@ -76,6 +78,7 @@ def seed(store: LogStore) -> None:
         "FROM ldv_register_activity_versions GROUP BY ActivityId"
     )
     store.client.command(f"CREATE VIEW IF NOT EXISTS {TOTALS_VIEW} AS SELECT count() AS n FROM otel_traces")
+    store.client.command(f"CREATE VIEW IF NOT EXISTS `{ODD_NAME}` AS SELECT DataSubjectId FROM otel_traces")
 
 
 @dataclass

@@ -18,6 +18,7 @@ from tests.inzicht_api.clickhouse_support import (  # noqa: F401
     ACTIVITY_A,
     COUNTS,
     COUNTS_VIEW,
+    ODD_NAME,
     ORG_A,
     ORG_B,
     REGISTER_VIEW,
@@ -213,6 +214,10 @@ def test_dashboard_views_register_views_and_the_rest(endpoint: Endpoint) -> None
     assert endpoint.rows(f"SELECT n FROM {TOTALS_VIEW}", user="dashboard") == [[str(sum(COUNTS.values()))]]
     refused = endpoint.post(f"SELECT n FROM {TOTALS_VIEW}", user="fg-a")
     assert refused.status_code == 403 and refused.headers["x-clickhouse-exception-code"] == "497"
+    # A name with a space is checked like any other: raw, so refused without raw_rows.
+    odd = f"SELECT count() FROM `{ODD_NAME}`"
+    assert endpoint.post(odd, user="dashboard").status_code == 403
+    assert endpoint.rows(odd, user="toezicht") == [[str(sum(COUNTS.values()))]]
 
 
 def test_timeout_is_408(endpoint: Endpoint) -> None:
