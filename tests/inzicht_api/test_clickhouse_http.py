@@ -193,6 +193,8 @@ def test_clickhouse_connect_in_http_mode(endpoint: Endpoint) -> None:
     assert client.query("SELECT name FROM system.tables WHERE name = 'otel_traces'").result_rows == [("otel_traces",)]
     arrow = client.query_arrow("SELECT Organisation, count() AS n FROM otel_traces GROUP BY 1 ORDER BY 1")
     assert arrow.column("n").to_pylist() == [COUNTS[ORG_A], COUNTS[ORG_B]]
+    frame = client.query_df("SELECT Organisation, StatusCode, Timestamp FROM otel_traces ORDER BY Timestamp")
+    assert len(frame) == sum(COUNTS.values()) and set(frame["Organisation"]) == {ORG_A, ORG_B}
     # The reader reports every setting read-only (system.settings), so the client sends none.
     with pytest.raises(ProgrammingError, match="readonly"):
         client.query("SELECT 1", settings={"max_threads": 1})

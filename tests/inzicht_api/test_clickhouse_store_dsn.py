@@ -55,6 +55,10 @@ def test_only_a_write_user_writes(remote: tuple[LogStore, str]) -> None:
     _, url = remote
     response = httpx.post(url, content=b"DROP TABLE IF EXISTS nothing_here", auth=("schrijver", "schrijver-pw"))
     assert response.status_code == 200
+    # GET is read-only for every user, as in ClickHouse: the writer's GET goes through the readers.
+    over_get = httpx.get(url, params={"query": "DROP TABLE IF EXISTS nothing_here"}, auth=("schrijver", "schrijver-pw"))
+    assert over_get.status_code == 403 and over_get.headers["x-clickhouse-exception-code"] == "497"
+    assert httpx.get(url, params={"query": "SELECT count() FROM otel_traces"}, auth=("schrijver", "schrijver-pw")).text
     with pytest.raises(ValidationError, match="write"):
         ClickHouseUser.model_validate({"password": "x", "scope": "dienst-toeslagen", "raw_rows": True, "write": True})
     with pytest.raises(ValidationError, match="write"):

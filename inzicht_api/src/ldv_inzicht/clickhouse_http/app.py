@@ -264,10 +264,8 @@ def create_endpoint_app(endpoint: Endpoint, timezone: str, version: str) -> Star
             database = params.get("database") or "default"
             query_params = {k[len("param_") :]: v for k, v in params.items() if k.startswith("param_")}
             default_format = params.get("default_format") or DEFAULT_FORMAT
-            if endpoint.users[user].write:
-                data = b""
-                if request.method == "POST":
-                    data = await _read_body(request, settings.max_insert_bytes, decode=True)
+            if endpoint.users[user].write and request.method == "POST":  # GET stays read-only, as in ClickHouse
+                data = await _read_body(request, settings.max_insert_bytes, decode=True)
                 answer = await run_in_threadpool(
                     endpoint.execute_write, user, sql, data, database, query_params, default_format
                 )
