@@ -1,6 +1,9 @@
 """The citizen web page "Wie heeft mijn gegevens gebruikt?" (plain HTML and CSS, in Dutch).
 
-    GET  /inzage/            the timeline, with a GET filter form (vanaf, tot, organisatie)
+    GET  /inzage/            the overview (`overview.py`): a summary per life event, a picture
+                             of who asked whom for which data, details on demand (<details>,
+                             no script), with a GET filter form (vanaf, tot, organisatie)
+    GET  /inzage/overzicht.pdf  the same overview as a PDF download (same login; same filters)
     GET  /inzage/static/inzage.css
     GET  /inzage/inloggen    DEMO ONLY (LDV_AUTH_DEMO_LOGIN): a form that mints a citizen token
     POST /inzage/inloggen    DEMO ONLY: mints the token into an HttpOnly cookie
@@ -19,6 +22,7 @@ problem's `instance` as the reference a citizen can quote.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from datetime import date
@@ -42,8 +46,10 @@ from ldv_inzicht.auth import (
     mint_demo_token,
 )
 from ldv_inzicht.inzage.api import MAX_ORGANISATION_LENGTH, period_of
+from ldv_inzicht.inzage.overview import Overview, build_overview
+from ldv_inzicht.inzage.pdf import PdfUnavailable, render_pdf
+from ldv_inzicht.inzage.pdf import filename as pdf_filename
 from ldv_inzicht.inzage.service import InzageResult, InzageService, Period
-from ldv_inzicht.inzage.view import build_response
 from ldv_logboek.register import Register
 
 PAGE_PREFIX = "/inzage"
@@ -51,6 +57,7 @@ log = logging.getLogger(__name__)
 _HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(_HERE / "templates"))
 _MAX_FORM_BYTES = 1024
+_FILTERS = ("vanaf", "tot", "organisatie")
 
 
 def _context(request: Request, auth: AuthSettings, **extra: Any) -> dict[str, Any]:
@@ -132,28 +139,52 @@ def create_page_router() -> APIRouter:
     @router.get("/", response_class=HTMLResponse)
     async def page(request: Request) -> Response:
         auth: AuthSettings = request.app.state.auth_settings
-        verifier: TokenVerifier = request.app.state.token_verifier
+        principal = _authenticate(request, auth)
+        if isinstance(principal, Response):
+            return principal
         query_token = request.query_params.get("token") if auth.demo_login else None
-        token = bearer_token(request, allow_cookie=True, allow_query=auth.demo_login)
-        if token is None:
-            return _notice(request, auth, 401, "U bent niet ingelogd", "Log in om te zien wie uw gegevens heeft gebruikt.")
-        try:
-            principal = verifier.verify(token)
-        except AuthError:
-            response = _notice(
-                request, auth, 401, "Uw inlog is verlopen of ongeldig", "Log opnieuw in om uw gegevens te bekijken."
-            )
-            response.delete_cookie(TOKEN_COOKIE, path=PAGE_PREFIX)
-            return response
-        if not principal.has(Role.CITIZEN):
-            return _notice(request, auth, 403, "Geen toegang", "Deze pagina is alleen voor burgers die hun eigen gegevens bekijken.")
-        if query_token is not None and token == query_token:
+        if query_token is not None and principal.token.get_secret_value() == query_token:
             # Demo: move the token from the URL into the cookie, then drop it from the URL.
-            rest = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "token"])
-            redirect = RedirectResponse(f"{PAGE_PREFIX}/" + (f"?{rest}" if rest else ""), status_code=303)
-            _set_cookie(redirect, token, auth)
+            redirect = RedirectResponse(f"{PAGE_PREFIX}/" + (f"?{_query(request)}" if _query(request) else ""), status_code=303)
+            _set_cookie(redirect, query_token, auth)
             return redirect
-        return await _render(request, auth, principal)
+        overview, filters, error = await _overview(request, principal)
+        choices = sorted(request.app.state.register_store.load().organisations.values(), key=lambda o: o.name)
+        first_with_flows = next((e.number for e in overview.events if e.picture), None)
+        return templates.TemplateResponse(
+            request,
+            "inzage.html",
+            _context(
+                request, auth, logged_in=True, overview=overview, filters=filters, organisation_choices=choices,
+                error=error, query=_query(request), first_with_flows=first_with_flows,
+            ),
+            status_code=400 if error else 200,
+            headers={"Cache-Control": "no-store"},
+        )
+
+    @router.get("/overzicht.pdf")
+    async def overview_pdf(request: Request) -> Response:
+        """The whole overview as a PDF download, behind the same login as the page."""
+        auth: AuthSettings = request.app.state.auth_settings
+        principal = _authenticate(request, auth)
+        if isinstance(principal, Response):
+            return principal
+        overview, filters, error = await _overview(request, principal)
+        if error:
+            return _notice(request, auth, 400, "Dit verzoek klopt niet", error)
+        try:
+            pdf = await asyncio.to_thread(render_pdf, templates.env, overview, filters)
+        except PdfUnavailable:
+            log.exception("the PDF overview cannot be made: WeasyPrint or Pango is missing")
+            return _notice(
+                request, auth, 503, "PDF maken lukt nu niet",
+                "Het overzicht kan nu niet als PDF worden gemaakt. U kunt de pagina zelf wel bekijken en afdrukken.",
+            )
+        return Response(
+            pdf,
+            media_type="application/pdf",
+            headers={"Content-Disposition": f'attachment; filename="{pdf_filename()}"', "Cache-Control": "no-store"},
+        )
 
     @router.get("/inloggen", response_class=HTMLResponse)
     def login_form(request: Request) -> Response:
@@ -204,7 +235,31 @@ def _set_cookie(response: Response, token: str, auth: AuthSettings) -> None:
     )
 
 
-async def _render(request: Request, auth: AuthSettings, principal: Principal) -> Response:
+def _authenticate(request: Request, auth: AuthSettings) -> Principal | Response:
+    """The citizen behind the request's token (header, cookie or demo `?token=`), or the
+    page that says why not: 401 without a valid token, 403 for another role."""
+    verifier: TokenVerifier = request.app.state.token_verifier
+    token = bearer_token(request, allow_cookie=True, allow_query=auth.demo_login)
+    if token is None:
+        return _notice(request, auth, 401, "U bent niet ingelogd", "Log in om te zien wie uw gegevens heeft gebruikt.")
+    try:
+        principal = verifier.verify(token)
+    except AuthError:
+        response = _notice(request, auth, 401, "Uw inlog is verlopen of ongeldig", "Log opnieuw in om uw gegevens te bekijken.")
+        response.delete_cookie(TOKEN_COOKIE, path=PAGE_PREFIX)
+        return response
+    if not principal.has(Role.CITIZEN):
+        return _notice(request, auth, 403, "Geen toegang", "Deze pagina is alleen voor burgers die hun eigen gegevens bekijken.")
+    return principal
+
+
+def _query(request: Request) -> str:
+    """The request's filters as a query string (never the demo `token`)."""
+    return urlencode([(k, v) for k, v in request.query_params.multi_items() if k in _FILTERS])
+
+
+async def _overview(request: Request, principal: Principal) -> tuple[Overview, dict[str, str | bool], str | None]:
+    """The citizen's overview for the request's filters, the filters, and an error for a bad period."""
     service: InzageService = request.app.state.inzage_service
     register: Register = request.app.state.register_store.load()
     params = request.query_params
@@ -213,28 +268,13 @@ async def _render(request: Request, auth: AuthSettings, principal: Principal) ->
         "vanaf": params.get("vanaf") or "", "tot": params.get("tot") or "", "organisatie": organisatie or ""
     }
     filters["any"] = any(filters.values())
-    error = None
-    status = 200
     try:
         period = period_of(_parse_day(params.get("vanaf")), _parse_day(params.get("tot")))
     except ValueError:
         error = "De periode klopt niet: gebruik geldige datums en zorg dat 'vanaf' niet na 'tot en met' ligt."
-        status = 400
-        period = None
-    if period is None:
-        result = build_response(InzageResult())
-    else:
-        assert principal.bsn is not None
-        result = build_response(
-            await service.inzage(principal.bsn.get_secret_value(), principal.token.get_secret_value(), period or Period(), organisatie)
-        )
-    choices = sorted(register.organisations.values(), key=lambda o: o.name)
-    return templates.TemplateResponse(
-        request,
-        "inzage.html",
-        _context(
-            request, auth, logged_in=True, result=result, filters=filters, organisation_choices=choices, error=error
-        ),
-        status_code=status,
-        headers={"Cache-Control": "no-store"},
+        return build_overview(InzageResult(), register), filters, error
+    assert principal.bsn is not None
+    result = await service.inzage(
+        principal.bsn.get_secret_value(), principal.token.get_secret_value(), period or Period(), organisatie
     )
+    return build_overview(result, register), filters, None

@@ -76,6 +76,7 @@ class FoundRecord:
     organisation_ref: str  # the organisation code/id the record or its source names
     external_read_api: str = ""
     source: str = "local"  # "local" or the read API URL it came from
+    foreign_span_id: str = ""  # dpl.core.foreign_operation.span_id: the calling party's action
 
     @property
     def time(self) -> datetime:
@@ -212,6 +213,7 @@ class InzageService:
                         activity_id=r.processing_activity_id,
                         organisation_ref=r.resource_attributes.get(attr.ORGANISATION) or org_ref,
                         external_read_api=r.attributes.get(attr.EXTERNAL_READ_API_ID, ""),
+                        foreign_span_id=r.attributes.get(attr.FOREIGN_OPERATION_SPAN_ID, "").lower(),
                     )
                 )
             if page.next_cursor is None:
@@ -317,4 +319,5 @@ def _remote_record(item: Mapping[str, Any], party: Organisation, source: str) ->
         organisation_ref=str(resource.get(attr.ORGANISATION) or party.id),
         external_read_api=str(attributes.get(attr.EXTERNAL_READ_API_ID, "")),
         source=source,
+        foreign_span_id=str(attributes.get(attr.FOREIGN_OPERATION_SPAN_ID, "")).lower(),
     )

@@ -1,0 +1,49 @@
+"""The citizen's overview as a PDF (WeasyPrint), for a written inzage request (AVG art. 15).
+
+The same overview as the page, with every detail open, rendered from the same partial
+templates. WeasyPrint is imported on first use (it loads Pango through cffi; the rest of the
+app does not need it), and it fetches nothing: every URL the HTML names (the links to the legal
+texts) stays a link, and `_refuse` makes sure no resource is ever loaded while rendering.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment
+
+from ldv_inzicht.inzage.overview import Overview
+from ldv_inzicht.inzage.view import date_nl
+
+_CSS = Path(__file__).parent / "static" / "overzicht_pdf.css"
+
+
+class PdfUnavailable(RuntimeError):
+    """WeasyPrint or the system libraries it needs (Pango) are not installed."""
+
+
+def _refuse(url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    raise ValueError(f"the PDF loads no resources ({url[:40]})")
+
+
+def filename(now: datetime | None = None) -> str:
+    """`inzage-gegevensgebruik-2026-11-29.pdf`: the download's name."""
+    return f"inzage-gegevensgebruik-{(now or datetime.now(UTC)):%Y-%m-%d}.pdf"
+
+
+def render_pdf(env: Environment, overview: Overview, filters: dict[str, str | bool]) -> bytes:
+    """The overview as PDF bytes. Raises `PdfUnavailable` when WeasyPrint cannot be loaded."""
+    try:
+        import weasyprint  # noqa: PLC0415 - heavy, and needs Pango: loaded only for a download
+    except (ImportError, OSError) as exc:
+        raise PdfUnavailable(str(exc)) from exc
+    html = env.get_template("overzicht_pdf.html").render(
+        overview=overview, filters=filters, made_label=date_nl(datetime.now(UTC))
+    )
+    document = weasyprint.HTML(string=html, url_fetcher=_refuse)
+    stylesheet = weasyprint.CSS(string=_CSS.read_text(encoding="utf-8"), url_fetcher=_refuse)
+    pdf = document.write_pdf(stylesheets=[stylesheet])
+    assert pdf is not None
+    return bytes(pdf)
