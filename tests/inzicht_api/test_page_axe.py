@@ -11,15 +11,16 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
-import axe_playwright_python
 import pytest
-from playwright.sync_api import Page, sync_playwright
 
 from ldv_inzicht.app import create_app
 from ldv_inzicht.settings import ApiSettings
 from ldv_logboek.storage import LogStore, connect
+from tests.inzicht_api.browser_support import axe as _axe
+from tests.inzicht_api.browser_support import browser, open_all_details
+from tests.inzicht_api.browser_support import login as _login
+from tests.inzicht_api.browser_support import shot as _shot
 from tests.inzicht_api.inzage_support import (
     DEMO_REGISTER,
     LINDA,
@@ -33,14 +34,8 @@ from tests.inzicht_api.inzage_support import (
     write_jwks,
 )
 
-CHROMIUM = "/usr/bin/chromium"
-AXE_JS = Path(axe_playwright_python.__file__).parent / "axe.min.js"
-SCREENSHOTS = Path(__file__).parent / "screenshots"
+__all__ = ["browser"]  # the shared Chromium fixture, used by the tests below
 UWV_POLIS = "https://register.uwv.example/processing-activities/polisadministratie-inkomen-verstrekken"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]
 NOBODY = "999999990"
 
 
@@ -80,45 +75,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     store.close()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    assert Path(CHROMIUM).exists(), "install Debian's chromium: apt-get install -y chromium"
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-def _login(browser, site: str, bsn: str, *, bypass_csp: bool = True) -> Page:
-    # axe-core is injected as an inline script, which the page's CSP rightly blocks: the axe
-    # tests bypass the CSP; test_page_works_under_its_content_security_policy does not.
-    page = browser.new_page(viewport={"width": 1100, "height": 900}, bypass_csp=bypass_csp)
-    page.goto(f"{site}/inzage/inloggen")
-    page.fill("#bsn", bsn)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{site}/inzage/")
-    return page
-
-
-def _axe(page: Page) -> list[dict]:
-    page.add_script_tag(path=str(AXE_JS))
-    result = page.evaluate(
-        "async () => await axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a','wcag2aa','wcag21a','wcag21aa']}})"
-    )
-    return [{"id": v["id"], "nodes": [n["target"] for n in v["nodes"]]} for v in result["violations"]]
-
-
-def _shot(page: Page, name: str) -> Path:
-    SCREENSHOTS.mkdir(exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    assert path.stat().st_size > 20_000, f"{name} screenshot looks empty"
-    return path
-
-
 def test_records_state_follows_the_chain_and_passes_axe(browser, site: str) -> None:
     page = _login(browser, site, LINDA)
     page.goto(f"{site}/inzage/?organisatie=dienst-toeslagen")
+    open_all_details(page)
     text = page.inner_text("main")
     assert "Wie heeft mijn gegevens gebruikt?" in text
     assert "Huurtoeslag berekenen en toekennen" in text and "Wet op de huurtoeslag, artikel 7" in text
@@ -132,6 +92,7 @@ def test_records_state_follows_the_chain_and_passes_axe(browser, site: str) -> N
 
 def test_unreachable_party_is_shown_not_an_error(browser, site: str) -> None:
     page = _login(browser, site, LINDA)
+    open_all_details(page)
     text = page.inner_text("main")
     # The chain: UWV's record came from UWV's read API; RvIG's read API is down.
     assert "Inkomen uit de polisadministratie verstrekken" in text
@@ -206,6 +167,7 @@ def test_page_works_under_its_content_security_policy(browser, site: str) -> Non
     assert page.url == f"{site}/inzage/"
     assert page.evaluate("window.__csp") == []
     check(page.goto(f"{site}/inzage/?organisatie=dienst-toeslagen"), 200)
+    page.click("summary:has-text('waarom en op grond')")  # details open without any script
     assert "Huurtoeslag berekenen en toekennen" in page.inner_text("main")
     with page.expect_navigation():
         page.click("text=Uitloggen")
