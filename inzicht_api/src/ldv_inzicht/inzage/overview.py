@@ -109,6 +109,8 @@ class Arrow:
     """A numbered arrow from the bottom of one box to the top of another."""
 
     number: int
+    caller: str
+    callee: str
     x1: int
     y1: int
     x2: int
@@ -276,10 +278,11 @@ def _picture(flows: list[Flow]) -> FlowPicture | None:
     arrows: list[Arrow] = []
     for flow in flows:
         a, b = boxes[flow.caller.id], boxes[flow.callee.id]
-        if b.y > a.y:
-            arrows.append(Arrow(flow.number, a.x + BOX_WIDTH // 2, a.y + BOX_HEIGHT, b.x + BOX_WIDTH // 2, b.y - 2))
-        else:  # same row or back up the chain: from the side
-            arrows.append(Arrow(flow.number, a.x + BOX_WIDTH, a.y + BOX_HEIGHT // 2, b.x, b.y + BOX_HEIGHT // 2))
+        if b.y > a.y:  # down the chain: bottom of the caller to the top of the callee
+            ends = (a.x + BOX_WIDTH // 2, a.y + BOX_HEIGHT, b.x + BOX_WIDTH // 2, b.y - 2)
+        else:  # same row or back up the chain: side to side
+            ends = (a.x + BOX_WIDTH, a.y + BOX_HEIGHT // 2, b.x, b.y + BOX_HEIGHT // 2)
+        arrows.append(Arrow(flow.number, flow.caller.name, flow.callee.name, *ends))
     height = 2 * MARGIN + (max(rows) + 1) * BOX_HEIGHT + max(rows) * GAP_Y
     return FlowPicture(width, height, list(boxes.values()), arrows)
 
