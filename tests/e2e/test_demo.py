@@ -15,10 +15,12 @@ import stat
 import subprocess
 import sys
 from collections.abc import Iterator
+from io import BytesIO
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from pypdf import PdfReader
 
 from ldv_inzicht import create_app
 from ldv_inzicht.auth import mint_demo_token
@@ -247,3 +249,50 @@ def test_ben_sees_only_his_own(demo: DemoRun, inzicht: TestClient) -> None:
     answer = inzicht.get("/inzage/v1/mijn-verwerkingen", headers={"Authorization": f"Bearer {token}"}).json()
     ben = demo.pseudonyms(BEN_BSN)
     assert answer["total"] == len([r for r in demo.records if r.data_subject_id in ben]) == 7
+
+
+def test_lindas_page_summarises_each_life_event_and_draws_who_asked_whom(demo: DemoRun, inzicht: TestClient) -> None:
+    """The summary per life event and the flow picture, against the demo's own stored records."""
+    register = load_register_files([REPO_ROOT / "demo" / "register"])
+
+    def name(record: LogRecord) -> str:
+        org = register.organisation_by_ref(record.resource_attributes[attr.ORGANISATION])
+        assert org is not None
+        return org.name
+
+    linda = demo.pseudonyms(LINDA_BSN)
+    mine = [r for r in demo.records if r.data_subject_id in linda and r.processing_activity_id != FIOD]
+    traces: dict[bytes, list[LogRecord]] = {}
+    for r in mine:
+        traces.setdefault(r.trace_id, []).append(r)
+    newest_first = sorted(traces.values(), key=lambda rs: min(r.start_time_ns for r in rs), reverse=True)
+    token = mint_demo_token(demo.secrets.api_kwargs()["auth_settings"], LINDA_BSN)
+    inzicht.cookies.clear()
+    html = inzicht.get("/inzage/", headers={"Authorization": f"Bearer {token}"}).text
+    events = re.split(r'<li class="gebeurtenis" id="gebeurtenis-\d+">', html)[1:]
+    assert len(events) == len(newest_first) == 7
+    for event, records in zip(events, newest_first):
+        counts: dict[str, int] = {}
+        for r in records:
+            counts[name(r)] = counts.get(name(r), 0) + 1
+        shown = re.findall(r'<th scope="row">([^<]+)</th>\s*<td>[^<]*</td>\s*<td class="getal">(\d+)</td>', event)
+        assert {org: int(n) for org, n in shown} == counts
+        spans = {r.span_id.hex(): r for r in records}
+        expected = {
+            (name(spans[r.attributes[attr.FOREIGN_OPERATION_SPAN_ID]]), name(r))
+            for r in records
+            if r.attributes.get(attr.FOREIGN_OPERATION_SPAN_ID) in spans
+            and name(spans[r.attributes[attr.FOREIGN_OPERATION_SPAN_ID]]) != name(r)
+        }
+        drawn = set(re.findall(r'class="stroom-pijl" data-nummer="\d+" data-van="([^"]+)" data-naar="([^"]+)"', event))
+        listed = set(re.findall(r'<li data-nummer="\d+" data-van="([^"]+)" data-naar="([^"]+)"', event))
+        assert drawn == listed == expected
+    assert sum("stroom-pijl" in event for event in events) >= 5  # most life events cross organisations
+
+    pdf = inzicht.get("/inzage/overzicht.pdf", headers={"Authorization": f"Bearer {token}"})
+    assert pdf.status_code == 200 and pdf.headers["content-disposition"].startswith("attachment;")
+    text = " ".join(" ".join(p.extract_text() for p in PdfReader(BytesIO(pdf.content)).pages).split())
+    assert f"6 organisaties gebruikten uw gegevens {len(mine)} keer, bij 7 gebeurtenissen." in text
+    for org in register.organisations.values():
+        assert org.name in text, org.name
+    assert "FIOD" not in text and "Wet op de huurtoeslag" in text
