@@ -98,7 +98,7 @@ def assert_security_headers(response: httpx.Response) -> None:
 
 
 def test_every_route_for_every_caller_has_the_security_headers(env: Env) -> None:
-    assert len(env.routes) == 21, env.routes  # the app's routes really were found
+    assert len(env.routes) == 22, env.routes  # the app's routes really were found
     succeeded: set[tuple[str, str]] = set()
     for method, template in env.routes:
         path = re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: PATH_VALUES[m[1]], template)
@@ -119,12 +119,14 @@ def test_personal_data_responses_are_not_stored(env: Env) -> None:
                        headers=citizen(signer, LINDA))
     inzage = client.get("/inzage/v1/mijn-verwerkingen", headers=citizen(signer, LINDA))
     page = client.get("/inzage/", headers=citizen(signer, LINDA))
+    pdf = client.get("/inzage/overzicht.pdf", headers=citizen(signer, LINDA))
     counts = client.get("/overzicht/v1/counts", headers=supervisor(signer))
     assert read.json()["processingActivities"]
     assert inzage.json()["total"] > 0
     assert "Huurtoeslag berekenen en toekennen" in page.text and page.headers["content-type"].startswith("text/html")
+    assert pdf.content.startswith(b"%PDF-") and pdf.headers["content-disposition"].startswith("attachment;")
     assert counts.json()["rows"]
-    for response in (read, inzage, page, counts):
+    for response in (read, inzage, page, pdf, counts):
         assert response.status_code == 200
         assert_security_headers(response)
 
