@@ -338,6 +338,8 @@ def test_error_pages_pass_axe_at_both_widths(browser: Any, site: Site) -> None:
         response = page.goto(f"{site.base}/inzage/?vanaf=2026-05-01&tot=2026-04-01")
         assert response is not None and response.status == 400
         assert "De periode klopt niet" in page.inner_text("main")
+        # No summary of nothing and no PDF of it: only the form to put the period right.
+        assert page.locator("#samenvatting-kop").count() == 0 and page.locator("a[href*='overzicht.pdf']").count() == 0
         assert page.locator("details.filters-uitklap").get_attribute("open") is not None  # the form to fix it
         assert axe(page) == []
         shot(page, name)
