@@ -148,11 +148,6 @@ class CollectorSettings(BaseSettings):
                 )
         return keys
 
-    def key_for(self, organisation: str) -> bytes | None:
-        """The pseudonymisation key for `organisation` (its own, else the default), or None."""
-        key = self.organisation_keys.get(organisation) or self.pseudonymisation_key
-        return key.get_secret_value().encode() if key is not None else None
-
 
 def _senders_from_file(path: Path, taken: set[str]) -> dict[str, SenderSettings]:
     """The `[senders.<name>]` tables of a TOML file; ValueError naming the file and the problem, never a value."""

@@ -5,6 +5,6 @@ The storage layer lives in `ldv_logboek.storage` and needs the `store` extra
 """
 
 from ldv_logboek.record import Event, Link, LogRecord, Status
-from ldv_logboek.validation import InvalidRecord, Violation, check_record, ensure_valid
+from ldv_logboek.validation import Violation, check_record
 
-__all__ = ["Event", "InvalidRecord", "Link", "LogRecord", "Status", "Violation", "check_record", "ensure_valid"]
+__all__ = ["Event", "Link", "LogRecord", "Status", "Violation", "check_record"]

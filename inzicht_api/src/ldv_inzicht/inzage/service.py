@@ -139,10 +139,6 @@ class InzageService:
             lambda: httpx.AsyncClient(timeout=settings.federation_timeout_seconds, follow_redirects=False)
         )
 
-    @property
-    def served_organisations(self) -> list[str]:
-        return self._keys.organisations
-
     async def inzage(self, bsn: str, token: str, period: Period = Period(), organisation: str | None = None) -> InzageResult:
         """The citizen's processings in `period`, optionally of one organisation (code or id)."""
         register: Register = self.register_source()
