@@ -25,16 +25,17 @@ import uvicorn
 
 from ldv_logboek.storage import LogStore, connect
 from ldv_logboek.storage.client import redact
+from ldv_suite.errors import SuiteError
 from ldv_suite.settings import ServeSettings, is_loopback
 
 log = logging.getLogger("ldv.serve")
 
 
-class PortUnavailable(OSError):
+class PortUnavailable(SuiteError, OSError):
     """A port `ldv serve` was told to listen on cannot be bound (in use, or not permitted)."""
 
 
-class OpenCollectorRefused(ValueError):
+class OpenCollectorRefused(SuiteError, ValueError):
     """No senders are configured and the OTLP ports would be reachable beyond this machine."""
 
 
@@ -226,7 +227,7 @@ class Stack:
         failed = [s for s in self.servers if not s.started]
         if failed:
             ports = ", ".join(str(s.config.port) for s in failed)
-            raise RuntimeError(f"could not start listening on port(s) {ports} (in use?)")
+            raise PortUnavailable(f"could not start listening on port(s) {ports} (in use?)")
 
     async def _start_grpc(self) -> Any:
         """Start OTLP/gRPC on the collector of the first (OTLP/HTTP) server; None when disabled."""

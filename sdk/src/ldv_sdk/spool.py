@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from ldv_sdk.errors import ConfigurationError, SpoolFull
+from ldv_sdk.errors import ConfigurationError, SpoolClosed, SpoolFull
 
 log = logging.getLogger("ldv_sdk")
 
@@ -224,7 +224,7 @@ class Spool:
 
     def _wait_for_room(self, n: int) -> None:
         if self._closed:
-            raise RuntimeError("the spool is closed")
+            raise SpoolClosed("the spool is closed")
         if self._pending + n <= self.max_records or (self._pending == 0 and n > self.max_records):
             return
         if self.full_policy == "fail":
@@ -241,7 +241,7 @@ class Spool:
         finally:
             self._sleepers -= 1
         if self._closed:
-            raise RuntimeError("the spool is closed")
+            raise SpoolClosed("the spool is closed")
 
     # -- reading and acknowledging ------------------------------------------------------------
 

@@ -32,6 +32,7 @@ from ldv_suite.demo.people import BEN_BSN, LINDA_BSN
 from ldv_suite.demo.register import demo_register_dir, load_demo_register, read_api_urls
 from ldv_suite.demo.scenario import run_scenario
 from ldv_suite.demo.services import ORGANISATIONS
+from ldv_suite.errors import SuiteError
 
 SCENARIO_MARKER = "scenario.json"
 
@@ -49,7 +50,7 @@ class DemoOptions:
     rerun_scenario: bool = False
 
 
-class DemoError(RuntimeError):
+class DemoError(SuiteError):
     """The demo could not run; the message says why."""
 
 
