@@ -45,9 +45,7 @@ def _api_settings() -> dict[str, Any]:
     as `create_app` keyword arguments; a readable error and exit code 2 if they are invalid."""
     from pydantic import ValidationError
 
-    from ldv_inzicht import ApiSettings
-    from ldv_inzicht.auth import AuthSettings
-    from ldv_inzicht.inzage import InzageSettings
+    from ldv_inzicht import ApiSettings, AuthSettings, InzageSettings
 
     try:
         return {"settings": ApiSettings(), "auth_settings": AuthSettings(), "inzage_settings": InzageSettings()}
@@ -312,7 +310,7 @@ def sender_token_command(
     import json
     import secrets
 
-    from ldv_collector.senders import token_sha256
+    from ldv_collector import token_sha256
 
     token = secrets.token_urlsafe(32)
     entry = {name or organisation: {"organisation": organisation, "token_sha256": token_sha256(token)}}
@@ -381,10 +379,10 @@ def inzage(
     register decides purpose, law and confidentiality. Run it while `ldv serve` is stopped when
     the store is embedded (chDB opens a data directory from one process only).
     """
-    from ldv_inzicht.settings import ApiSettings
-    from ldv_logboek.pseudonym import is_bsn
+    from ldv_inzicht import ApiSettings, local_inzage
+    from ldv_logboek import is_bsn
     from ldv_logboek.storage import LogStore, connect
-    from ldv_suite.inzage_report import inzage_for, print_report
+    from ldv_suite.inzage_report import print_report
 
     if not is_bsn(bsn):
         console.print("[red]not a BSN:[/] nine digits that pass the elfproef are needed")
@@ -397,7 +395,7 @@ def inzage(
     store = LogStore(connect(settings.dsn()))
     try:
         store.migrate()
-        response = inzage_for(store, bsn, api_settings)
+        response = local_inzage(store, bsn, api_settings)
     finally:
         store.close()
     if as_json:
@@ -407,7 +405,7 @@ def inzage(
 
 
 def _where(settings: ServeSettings) -> str:
-    from ldv_logboek.storage.client import redact
+    from ldv_logboek.storage import redact
 
     return redact(settings.dsn())
 

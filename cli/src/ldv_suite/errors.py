@@ -15,7 +15,7 @@ The register's and the store's errors come from the core's tree.
 
 from __future__ import annotations
 
-from ldv_logboek.errors import LdvError
+from ldv_logboek import LdvError
 
 __all__ = ["SuiteError"]
 

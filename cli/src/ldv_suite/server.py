@@ -23,8 +23,7 @@ from typing import Any
 
 import uvicorn
 
-from ldv_logboek.storage import LogStore, connect
-from ldv_logboek.storage.client import redact
+from ldv_logboek.storage import LogStore, connect, redact
 from ldv_suite.errors import SuiteError
 from ldv_suite.settings import ServeSettings, is_loopback
 
@@ -160,7 +159,7 @@ class Stack:
         """
         client_auth: dict[str, Any] = {}
         if client_ca is not None:
-            from ldv_collector.uvicorn_tls import ClientCertificateHTTP
+            from ldv_collector import ClientCertificateHTTP
 
             client_auth = {
                 "ssl_ca_certs": str(client_ca),
@@ -233,7 +232,7 @@ class Stack:
         """Start OTLP/gRPC on the collector of the first (OTLP/HTTP) server; None when disabled."""
         if not self.settings.otlp_grpc_port:
             return None
-        from ldv_collector.grpc_server import create_grpc_server
+        from ldv_collector import create_grpc_server
 
         collector = self.collector
         tls = None

@@ -182,7 +182,7 @@ class _Demo:
         return int(self._auth_settings().demo_token_lifetime_seconds // 60)
 
     def _citizen_token_file(self, bsn: str) -> Path:
-        from ldv_inzicht.auth import mint_demo_token
+        from ldv_inzicht import mint_demo_token
 
         path = self.secrets.directory / "linda.token"
         write_private_file(path, mint_demo_token(self._auth_settings(), bsn).encode())
