@@ -3,9 +3,9 @@
     LdvError                     (ldv_logboek.errors) every exception the suite raises on purpose
     ├── ConfigurationError       `configure()` or an `LDV_*` variable was given something unusable (at start)
     ├── ProcessingReentered      one processing entered twice; open the declaration again (also a RuntimeError)
+    ├── SpoolClosed              a record was written to a closed spool (reaches host code as LoggingFailed)
     └── LoggingFailed            a processing could not be logged durably (failure policy `closed`)
-        ├── SpoolFull            the spool holds `spool_max_records` records and the full policy is `fail`
-        └── SpoolClosed          the spool was closed (the SDK was shut down or configured anew)
+        └── SpoolFull            the spool holds `spool_max_records` records and the full policy is `fail`
 
 `ldv_sdk.LdvError` is the core's `LdvError`: `except ldv_sdk.LdvError` catches every one of these.
 """
@@ -42,5 +42,8 @@ class SpoolFull(LoggingFailed):
     """The local spool holds `spool_max_records` records and the full policy is `fail`."""
 
 
-class SpoolClosed(LoggingFailed):
-    """The spool was closed (the SDK was shut down or configured anew) while a record was written to it."""
+class SpoolClosed(LdvError):
+    """The spool was closed (the SDK was shut down or configured anew) while a record was written to it.
+
+    Raised by the spool; a processing turns it into `LoggingFailed` (policy `closed`) or a warning.
+    """

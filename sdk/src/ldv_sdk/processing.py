@@ -301,7 +301,7 @@ class Verwerking:
         finally:
             self._detach()
         if failure is not None and runtime.config.fail_closed and exc is None:
-            if isinstance(failure, LdvError):
+            if isinstance(failure, LoggingFailed):  # SpoolFull and the like: already meant for host code
                 raise failure
             raise LoggingFailed(f"the processing could not be logged durably: {type(failure).__name__}") from failure
 
