@@ -26,6 +26,10 @@ PUBLIC: dict[str, set[str]] = {
         "RegisterConflict", "RegisterError", "RegisterFileError", "RegisterStore", "SaveResult",
         "load_register_files", "parse_register_text", "register_paths",
     },
+    "ldv_logboek.settings": {
+        "ORGANISATION_KEYS_VARIABLE", "SHARED_VARIABLES", "OrganisationKeys", "OrganisationKeysSource",
+        "organisation_keys_field",
+    },
     "ldv_sdk": {
         "ConfigurationError", "Declaration", "LdvConfig", "LdvError", "LdvMiddleware", "LdvWsgiMiddleware",
         "LoggingFailed", "ProcessingReentered", "SpoolClosed", "SpoolFull", "Verwerking", "configure", "current",

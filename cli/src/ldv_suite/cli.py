@@ -56,10 +56,12 @@ def _api_settings() -> dict[str, Any]:
 def _refuse_settings(exc: ValidationError) -> NoReturn:
     """One line on stderr per invalid setting (named by its environment variable where it has
     one), then exit code 2. Plain text, like `_register_refused`: no wrapping, no markup."""
+    from ldv_logboek.settings import SHARED_VARIABLES
+
     prefix = _ENV_PREFIXES.get(exc.title, "")
     for error in exc.errors():
         where = ".".join(str(part) for part in error["loc"])
-        name = f"{prefix}{where.upper()}" if where and prefix else where
+        name = SHARED_VARIABLES.get(where) or (f"{prefix}{where.upper()}" if where and prefix else where)
         reason = " ".join(error["msg"].removeprefix("Value error, ").split())
         typer.echo(f"invalid settings: {name + ': ' if name else ''}{reason}", err=True)
     raise typer.Exit(2) from None
@@ -375,7 +377,7 @@ def inzage(
 ) -> None:
     """A citizen's processings in this Logboek, in Dutch (for a written inzage request).
 
-    The BSN is pseudonymised with the organisation keys of LDV_API_ORGANISATION_KEYS; the
+    The BSN is pseudonymised with the organisation keys of LDV_ORGANISATION_KEYS; the
     register decides purpose, law and confidentiality. Run it while `ldv serve` is stopped when
     the store is embedded (chDB opens a data directory from one process only).
     """
@@ -390,7 +392,7 @@ def inzage(
     settings = _settings(config, data_dir=data_dir, store_dsn=store_dsn)
     api_settings = ApiSettings()
     if not api_settings.organisation_keys:
-        console.print("[red]no organisation keys:[/] set LDV_API_ORGANISATION_KEYS to find pseudonymised records")
+        console.print("[red]no organisation keys:[/] set LDV_ORGANISATION_KEYS to find pseudonymised records")
         raise typer.Exit(2)
     store = LogStore(connect(settings.dsn()))
     try:

@@ -48,7 +48,7 @@ class InzageSettings(BaseSettings):
     """Options of the citizen inzage (environment prefix `LDV_INZAGE_`).
 
     The organisations served and their keys are not here but in `ApiSettings.organisation_keys`
-    (`LDV_API_ORGANISATION_KEYS`), shared with the read API.
+    (`LDV_ORGANISATION_KEYS`), shared with the read API and the collector.
     """
 
     model_config = SettingsConfigDict(env_prefix="LDV_INZAGE_", extra="ignore", frozen=True)
