@@ -19,7 +19,7 @@ PUBLIC: dict[str, set[str]] = {
     },
     "ldv_logboek.storage": {
         "SCHEMA_VERSION", "ActivityWindow", "Cursor", "LogStore", "Page", "RecordQuery", "StorageError",
-        "StorageFault", "StorageUnavailable", "connect", "migrate", "redact", "storage_error",
+        "StorageFault", "StorageUnavailable", "cluster_script", "connect", "migrate", "redact", "storage_error",
     },
     "ldv_logboek.register": {
         "ActivityVersion", "DpvLegalBasis", "LegalBasis", "Organisation", "ProcessingActivity", "Register",
@@ -42,6 +42,9 @@ PUBLIC: dict[str, set[str]] = {
     "ldv_inzicht": {
         "ApiSettings", "AuthSettings", "InzageResponse", "InzageSettings", "InzichtError", "create_app",
         "include_api", "local_inzage", "mint_demo_token",
+    },
+    "ldv_inzicht.clickhouse_http": {
+        "SUPERVISOR", "ClickHouseHttpSettings", "ClickHouseUser", "NotEmbeddedStore", "create_app", "running",
     },
     "ldv_suite": set(),  # the `ldv` command: its interface is the command line
 }

@@ -187,7 +187,7 @@ def schema(
 ) -> None:
     """Create or migrate the store's schema and print its version (or, with --cluster, print a cluster's DDL)."""
     if cluster is not None:
-        from ldv_logboek.storage.cluster import cluster_script
+        from ldv_logboek.storage import cluster_script
 
         try:
             print(cluster_script(cluster), end="")

@@ -5,6 +5,7 @@ Needs the `store` extra of ldv-logboek (clickhouse-connect, and chDB for the emb
 
 from ldv_logboek.errors import StorageError, StorageFault, StorageUnavailable
 from ldv_logboek.storage.client import connect, redact, storage_error
+from ldv_logboek.storage.cluster import cluster_script
 from ldv_logboek.storage.query import ActivityWindow, Cursor, Page, RecordQuery
 from ldv_logboek.storage.schema import SCHEMA_VERSION, migrate
 from ldv_logboek.storage.store import LogStore
@@ -20,6 +21,7 @@ __all__ = [
     "StorageUnavailable",
     "storage_error",
     "Cursor",
+    "cluster_script",
     "connect",
     "migrate",
     "redact",
