@@ -15,9 +15,10 @@ from tests.inzicht_api.inzage_support import BEN, DEMO_REGISTER, KEYS, LINDA, se
 
 def _ldv(*args: str, keys: dict[str, str] | None = KEYS) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COLUMNS": "200"}
-    env.pop("LDV_API_ORGANISATION_KEYS", None)
+    for name in ("LDV_ORGANISATION_KEYS", "LDV_API_ORGANISATION_KEYS", "LDV_COLLECTOR_ORGANISATION_KEYS"):
+        env.pop(name, None)
     if keys is not None:
-        env["LDV_API_ORGANISATION_KEYS"] = json.dumps(keys)
+        env["LDV_ORGANISATION_KEYS"] = json.dumps(keys)
     return subprocess.run([sys.executable, "-m", "ldv_suite.cli", *args], capture_output=True, text=True, timeout=60, env=env)
 
 
@@ -50,4 +51,4 @@ def test_inzage_refuses_what_is_not_a_bsn_and_missing_keys(tmp_path: Path) -> No
     bad = _ldv("inzage", "123456789", "--data-dir", str(tmp_path / "d"))
     assert bad.returncode == 2 and "elfproef" in bad.stdout
     no_keys = _ldv("inzage", LINDA, "--data-dir", str(tmp_path / "d"), keys=None)
-    assert no_keys.returncode == 2 and "LDV_API_ORGANISATION_KEYS" in no_keys.stdout
+    assert no_keys.returncode == 2 and "LDV_ORGANISATION_KEYS" in no_keys.stdout

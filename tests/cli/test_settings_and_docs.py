@@ -11,6 +11,7 @@ from ldv_inzicht.auth import AuthSettings
 from ldv_inzicht.clickhouse_http import ClickHouseHttpSettings
 from ldv_inzicht.inzage import InzageSettings
 from ldv_inzicht.settings import ApiSettings
+from ldv_logboek.settings import SHARED_VARIABLES
 from ldv_suite.settings import ServeSettings
 from tests.conftest import REPO_ROOT
 
@@ -59,5 +60,14 @@ def test_bad_values_are_refused(tmp_path: Path) -> None:
 def test_readme_documents_every_setting(settings_class: type) -> None:
     readme = (REPO_ROOT / "README.md").read_text()
     prefix = settings_class.model_config["env_prefix"]
-    missing = [f"{prefix}{name.upper()}" for name in settings_class.model_fields if f"`{prefix}{name.upper()}`" not in readme]
-    assert not missing, f"README.md does not document {missing}"
+    variables = [SHARED_VARIABLES.get(name, f"{prefix}{name.upper()}") for name in settings_class.model_fields]
+    missing = [variable for variable in variables if f"| `{variable}` |" not in readme]
+    assert not missing, f"README.md's configuration tables have no row for {missing}"
+
+
+def test_a_shared_setting_has_one_row_and_no_component_variable() -> None:
+    readme = (REPO_ROOT / "README.md").read_text()
+    for name, variable in SHARED_VARIABLES.items():
+        assert readme.count(f"| `{variable}` |") == 1
+        for settings_class in (CollectorSettings, ApiSettings):
+            assert f"| `{settings_class.model_config['env_prefix']}{name.upper()}` |" not in readme

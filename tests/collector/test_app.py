@@ -10,6 +10,7 @@ import pytest
 from google.protobuf import json_format
 from google.rpc import code_pb2, status_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+from prometheus_client.parser import text_string_to_metric_families
 
 from ldv_collector import CollectorSettings, create_app
 from ldv_logboek import LogRecord
@@ -147,10 +148,17 @@ def test_metrics_and_health(client: AsgiClient) -> None:
     assert health["status"] == "ok"
     assert health["spans_ignored"] >= 1 and health["spans_stored"] >= 1 and health["responses_200"] >= 1
     assert health["spans_received"] >= health["spans_stored"] + health["spans_ignored"]
-    text = client.get("/metrics").text
-    assert f"ldv_collector_spans_stored_total {health['spans_stored']}" in text
-    assert "# TYPE ldv_collector_spans_rejected_total counter" in text
-    assert 'ldv_collector_responses_total{code="415"}' in text
+    response = client.get("/metrics")
+    assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
+    # Parsed by Prometheus' own parser: the names, types and values a scraper sees.
+    families = {f.name: f for f in text_string_to_metric_families(response.text)}
+    assert {f.type for f in families.values()} == {"counter"}
+    assert set(families) >= {"ldv_collector_spans_stored", "ldv_collector_spans_rejected", "ldv_collector_requests"}
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value for f in families.values() for s in f.samples}
+    assert samples[("ldv_collector_spans_stored_total", ())] == health["spans_stored"]
+    assert samples[("ldv_collector_spans_received_total", ())] == health["spans_received"]
+    assert samples[("ldv_collector_responses_total", (("code", "200"),))] == health["responses_200"]
+    assert not [name for name, _ in samples if name.endswith("_created")]  # counters only, no creation stamps
 
 
 class DownStore(LogStore):

@@ -143,11 +143,11 @@ def test_clear_bsn_subject_without_key_is_rejected_unless_explicitly_allowed() -
 
 def test_settings_from_environment_and_key_rules(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LDV_COLLECTOR_MAX_BODY_BYTES", "1234")
-    monkeypatch.setenv("LDV_COLLECTOR_ORGANISATION_KEYS", f'{{"{ORGANISATION}": "{ORG_KEY}"}}')
+    monkeypatch.setenv("LDV_ORGANISATION_KEYS", f'{{"{ORGANISATION}": "{ORG_KEY}"}}')
     monkeypatch.setenv("LDV_COLLECTOR_STORE_CLEAR_BSN", "true")
     settings = CollectorSettings()
     assert (settings.max_body_bytes, settings.store_clear_bsn) == (1234, True)
-    assert settings.key_for(ORGANISATION) == ORG_KEY.encode() and settings.key_for("other") is None
+    assert settings.organisation_keys[ORGANISATION].get_secret_value() == ORG_KEY
     assert ORG_KEY not in repr(settings)  # keys are secrets
     with pytest.raises(ValueError, match="at least 16") as info:
         CollectorSettings(pseudonymisation_key="short")

@@ -38,6 +38,11 @@ ISSUER = "https://inlog.burger.example"
 AUDIENCE = "ldv-inzicht"
 LINDA = "111222333"  # passes the elfproef
 BEN = "123456782"
+def other_key(org: str) -> str:
+    """The key of an organisation this Logboek does not serve (its records are in another Logboek)."""
+    return f"{org}-key-of-its-own-logboek"
+
+
 KEYS = {
     "dienst-toeslagen": "toeslagen-test-key",
     "belastingdienst": "belastingdienst-test-key",
@@ -108,7 +113,7 @@ def record(
     start = int(when * 1e9)
     attributes = {
         attr.PROCESSING_ACTIVITY_ID: activity,
-        attr.DATA_SUBJECT_ID: pseudonymise(bsn, KEYS[org].encode()) if org in KEYS else pseudonymise(bsn, org.encode()),
+        attr.DATA_SUBJECT_ID: pseudonymise(bsn, (KEYS[org] if org in KEYS else other_key(org)).encode()),
         attr.DATA_SUBJECT_ID_TYPE: "BSN",
         **attrs,
     }

@@ -29,6 +29,7 @@ from tests.inzicht_api.inzage_support import (
     citizen,
     free_port,
     make_app,
+    other_key,
     record,
     seed,
     spans_of,
@@ -100,7 +101,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
     jwks = write_jwks(tmp / "jwks.json", signer)
     app = make_app(store, jwks, register_paths=[register], timeout=2.0)
     # UWV's read API: the real app, serving UWV (its key) and trusting the same issuer.
-    uwv_settings = ApiSettings(organisation_keys={"uwv": "uwv"})
+    uwv_settings = ApiSettings(organisation_keys={"uwv": other_key("uwv")})
     recorder = Recorder(create_app(store, uwv_settings, auth_settings=auth_settings(jwks)))
     with Server(recorder, uwv_port):
         yield Chain(TestClient(app), signer, recorder, linda_uwv.span_id.hex(), ben_uwv.span_id.hex())
@@ -123,7 +124,7 @@ def test_chain_finds_the_other_partys_records_from_the_token_alone(chain: Chain)
         assert set(sent) == {"traceId"}
         # Neither the BSN nor any pseudonym of it leaves this Logboek in a body.
         assert LINDA.encode() not in body
-        assert pseudonymise(LINDA, b"uwv").encode() not in body
+        assert pseudonymise(LINDA, other_key("uwv").encode()).encode() not in body
 
 
 def test_chain_sends_the_period(chain: Chain) -> None:

@@ -14,6 +14,7 @@ from ldv_logboek.storage.query import MAX_PAGE_SIZE
 def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("DEFAULT_PAGE_SIZE", "MAX_PAGE_SIZE", "PUBLIC_BASE_URL", "RETRY_AFTER_SECONDS", "ORGANISATION_KEYS"):
         monkeypatch.delenv(f"LDV_API_{name}", raising=False)
+    monkeypatch.delenv("LDV_ORGANISATION_KEYS", raising=False)
     settings = ApiSettings()
     assert (settings.default_page_size, settings.max_page_size) == (100, MAX_PAGE_SIZE)
     assert settings.base_url() is None
@@ -23,12 +24,12 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_environment_with_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LDV_API_DEFAULT_PAGE_SIZE", "7")
     monkeypatch.setenv("LDV_API_PUBLIC_BASE_URL", "https://logboek.example.nl/")
-    monkeypatch.setenv("LDV_API_ORGANISATION_KEYS", '{"dienst-toeslagen": "geheim-toeslagen", "uwv": "geheim-uwv"}')
+    monkeypatch.setenv("LDV_ORGANISATION_KEYS", '{"dienst-toeslagen": "geheim-toeslagen-0123", "uwv": "geheim-uwv-0123456"}')
     settings = ApiSettings()
     assert settings.default_page_size == 7
     assert settings.base_url() == "https://logboek.example.nl"
     assert set(settings.organisation_keys) == {"dienst-toeslagen", "uwv"}
-    assert settings.organisation_keys["uwv"].get_secret_value() == "geheim-uwv"
+    assert settings.organisation_keys["uwv"].get_secret_value() == "geheim-uwv-0123456"
     assert "geheim" not in repr(settings)  # a secret never shows in logs or tracebacks
     keys = SubjectKeys(settings.organisation_keys)
     assert keys.organisations == ["dienst-toeslagen", "uwv"]
@@ -57,7 +58,8 @@ def test_subject_keys_pseudonymise_a_clear_id_under_every_key() -> None:
         {"public_base_url": "ftp://logboek.example.nl"},
         {"retry_after_seconds": 0},
         {"organisation_keys": {"uwv": ""}},
-        {"organisation_keys": {"": "a-key"}},
+        {"organisation_keys": {"": "a-key-of-sixteen-bytes"}},
+        {"organisation_keys": {"uwv": "too-short"}},
     ],
 )
 def test_refuses_impossible_values(kwargs: dict[str, object]) -> None:

@@ -29,6 +29,7 @@ from tests.inzicht_api.inzage_support import (
     auth_settings,
     free_port,
     make_app,
+    other_key,
     record,
     seed,
     write_jwks,
@@ -68,7 +69,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     app = make_app(store, jwks, register_paths=[register], demo_key=demo_key, timeout=2.0)
     # UWV's read API: the real app on the same store, serving UWV (its key), trusting the same
     # issuer: it finds Linda's UWV records from her token alone (the inzage sends no BSN).
-    uwv_app = create_app(store, ApiSettings(organisation_keys={"uwv": "uwv"}), auth_settings=auth_settings(jwks))
+    uwv_app = create_app(store, ApiSettings(organisation_keys={"uwv": other_key("uwv")}), auth_settings=auth_settings(jwks))
     with Server(uwv_app, uwv_port), Server(app) as base:
         yield base
     # chDB serves one data directory per process: close it so the next module can open its own.

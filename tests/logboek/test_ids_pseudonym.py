@@ -2,12 +2,11 @@ from __future__ import annotations
 
 import pytest
 
-from ldv_logboek.ids import parse_span_id, parse_trace_id, trace_id_as_uuid
+from ldv_logboek.ids import parse_trace_id, trace_id_as_uuid
 from ldv_logboek.pseudonym import (
     BSN_AS_DIGITS,
     BSN_WITH_SEPARATORS,
     BSN_WITHOUT_LEADING_ZERO,
-    attributes_with_bsn,
     canonical_bsn,
     clear_bsn_form,
     contains_bsn,
@@ -32,12 +31,6 @@ def test_bad_trace_ids(bad: str) -> None:
         parse_trace_id(bad)
 
 
-def test_span_id() -> None:
-    assert parse_span_id("beb0291b5162d850") == bytes.fromhex("beb0291b5162d850")
-    with pytest.raises(ValueError):
-        parse_span_id("beb0291b5162d85")
-
-
 @pytest.mark.parametrize(("value", "ok"), [("111222333", True), ("123456782", True), ("123456789", False),
                                            ("000000000", False), ("12345678", False), ("12345678a", False)])
 def test_elfproef(value: str, ok: bool) -> None:
@@ -47,7 +40,6 @@ def test_elfproef(value: str, ok: bool) -> None:
 def test_contains_bsn_finds_embedded_but_not_longer_numbers() -> None:
     assert contains_bsn("aanvraag voor 123456782 ingediend")
     assert not contains_bsn("order 1234567820")  # ten digits: not a BSN
-    assert attributes_with_bsn({"a": "x", "b": "bsn=111222333", "c": 5}) == ["b"]
 
 
 def test_pseudonym_is_keyed_stable_and_idempotent() -> None:

@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from ldv_logboek import InvalidRecord, Status, check_record, ensure_valid
+from ldv_logboek import Status, check_record
 from ldv_logboek import attributes as attr
 from ldv_logboek.validation import is_uri
 from tests.conftest import make_record
@@ -73,16 +73,6 @@ def test_foreign_processor_and_read_api_are_uris() -> None:
     assert "uri" in rules(record)
     record = make_record(**{"dpl__read__externalReadAPI_id": "https://belastingdienst.example/lezenapi/v1"})
     assert check_record(record) == []
-
-
-def test_ensure_valid_names_span_and_every_rule() -> None:
-    record = make_record(activity="x y")
-    record.name = ""
-    with pytest.raises(InvalidRecord) as info:
-        ensure_valid(record)
-    text = str(info.value)
-    assert record.span_id.hex() in text and "name" in text and "processing-activity-uri" in text
-    assert len(info.value.violations) == 2
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import ldv_sdk
-from ldv_sdk.config import LdvConfig
+from ldv_sdk.settings import LdvConfig
 from tests.sdk.otlp_receiver import Receiver
 
 KEY = b"gemeente-amsterdam-test-key-0001"

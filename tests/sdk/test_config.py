@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from ldv_sdk.config import LdvConfig, build_config
 from ldv_sdk.errors import ConfigurationError
+from ldv_sdk.settings import LdvConfig, build_config
 
 ENV = {
     "LDV_ORGANISATION": "dienst-toeslagen",

@@ -158,22 +158,6 @@ def test_full_sync_mode_keeps_the_same_guarantees(tmp_path: Path) -> None:
     reopened.close()
 
 
-def test_records_of_an_older_sqlite_spool_are_taken_over(tmp_path: Path) -> None:
-    import sqlite3
-
-    with sqlite3.connect(tmp_path / "s.db") as db:  # the table an SDK before the log kept its records in
-        db.execute("CREATE TABLE records (seq INTEGER PRIMARY KEY, body TEXT NOT NULL)")
-        db.executemany("INSERT INTO records(body) VALUES (?)", [("oud-1",), ("oud-2",)])
-    db.close()
-    spool = Spool(tmp_path / "s.db")
-    spool.put("nieuw")
-    assert [s.body for s in spool.peek(10)] == ["oud-1", "oud-2", "nieuw"] and len(spool) == 3
-    spool.close()
-    reopened = Spool(tmp_path / "s.db")
-    assert len(reopened) == 3  # moved once, not twice
-    reopened.close()
-
-
 def test_throughput_is_well_above_20k_per_second(tmp_path: Path) -> None:
     spool = Spool(tmp_path / "s.db")
     body = '{"trace_id":"' + "a" * 32 + '","attributes":{"dpl.core.data_subject_id":"hmac-sha256:' + "b" * 64 + '"}}'

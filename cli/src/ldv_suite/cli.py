@@ -45,9 +45,7 @@ def _api_settings() -> dict[str, Any]:
     as `create_app` keyword arguments; a readable error and exit code 2 if they are invalid."""
     from pydantic import ValidationError
 
-    from ldv_inzicht import ApiSettings
-    from ldv_inzicht.auth import AuthSettings
-    from ldv_inzicht.inzage import InzageSettings
+    from ldv_inzicht import ApiSettings, AuthSettings, InzageSettings
 
     try:
         return {"settings": ApiSettings(), "auth_settings": AuthSettings(), "inzage_settings": InzageSettings()}
@@ -58,10 +56,12 @@ def _api_settings() -> dict[str, Any]:
 def _refuse_settings(exc: ValidationError) -> NoReturn:
     """One line on stderr per invalid setting (named by its environment variable where it has
     one), then exit code 2. Plain text, like `_register_refused`: no wrapping, no markup."""
+    from ldv_logboek.settings import SHARED_VARIABLES
+
     prefix = _ENV_PREFIXES.get(exc.title, "")
     for error in exc.errors():
         where = ".".join(str(part) for part in error["loc"])
-        name = f"{prefix}{where.upper()}" if where and prefix else where
+        name = SHARED_VARIABLES.get(where) or (f"{prefix}{where.upper()}" if where and prefix else where)
         reason = " ".join(error["msg"].removeprefix("Value error, ").split())
         typer.echo(f"invalid settings: {name + ': ' if name else ''}{reason}", err=True)
     raise typer.Exit(2) from None
@@ -187,7 +187,7 @@ def schema(
 ) -> None:
     """Create or migrate the store's schema and print its version (or, with --cluster, print a cluster's DDL)."""
     if cluster is not None:
-        from ldv_logboek.storage.cluster import cluster_script
+        from ldv_logboek.storage import cluster_script
 
         try:
             print(cluster_script(cluster), end="")
@@ -312,7 +312,7 @@ def sender_token_command(
     import json
     import secrets
 
-    from ldv_collector.senders import token_sha256
+    from ldv_collector import token_sha256
 
     token = secrets.token_urlsafe(32)
     entry = {name or organisation: {"organisation": organisation, "token_sha256": token_sha256(token)}}
@@ -377,14 +377,14 @@ def inzage(
 ) -> None:
     """A citizen's processings in this Logboek, in Dutch (for a written inzage request).
 
-    The BSN is pseudonymised with the organisation keys of LDV_API_ORGANISATION_KEYS; the
+    The BSN is pseudonymised with the organisation keys of LDV_ORGANISATION_KEYS; the
     register decides purpose, law and confidentiality. Run it while `ldv serve` is stopped when
     the store is embedded (chDB opens a data directory from one process only).
     """
-    from ldv_inzicht.settings import ApiSettings
-    from ldv_logboek.pseudonym import is_bsn
+    from ldv_inzicht import ApiSettings, local_inzage
+    from ldv_logboek import is_bsn
     from ldv_logboek.storage import LogStore, connect
-    from ldv_suite.inzage_report import inzage_for, print_report
+    from ldv_suite.inzage_report import print_report
 
     if not is_bsn(bsn):
         console.print("[red]not a BSN:[/] nine digits that pass the elfproef are needed")
@@ -392,12 +392,12 @@ def inzage(
     settings = _settings(config, data_dir=data_dir, store_dsn=store_dsn)
     api_settings = ApiSettings()
     if not api_settings.organisation_keys:
-        console.print("[red]no organisation keys:[/] set LDV_API_ORGANISATION_KEYS to find pseudonymised records")
+        console.print("[red]no organisation keys:[/] set LDV_ORGANISATION_KEYS to find pseudonymised records")
         raise typer.Exit(2)
     store = LogStore(connect(settings.dsn()))
     try:
         store.migrate()
-        response = inzage_for(store, bsn, api_settings)
+        response = local_inzage(store, bsn, api_settings)
     finally:
         store.close()
     if as_json:
@@ -407,7 +407,7 @@ def inzage(
 
 
 def _where(settings: ServeSettings) -> str:
-    from ldv_logboek.storage.client import redact
+    from ldv_logboek.storage import redact
 
     return redact(settings.dsn())
 

@@ -8,29 +8,10 @@ Only this Logboek's store is read: other parties' read APIs need the citizen's o
 
 from __future__ import annotations
 
-import asyncio
-
 from rich.console import Console
 from rich.table import Table
 
-from ldv_inzicht.inzage import InzageSettings
-from ldv_inzicht.inzage.service import InzageService
-from ldv_inzicht.inzage.view import InzageResponse, build_response
-from ldv_inzicht.settings import ApiSettings
-from ldv_inzicht.subject_keys import SubjectKeys
-from ldv_logboek.register import RegisterStore
-from ldv_logboek.storage import LogStore
-
-
-def inzage_for(store: LogStore, bsn: str, api_settings: ApiSettings) -> InzageResponse:
-    """The citizen's processings in this store, as the inzage API would answer them."""
-    service = InzageService(
-        store,
-        RegisterStore.from_log_store(store).load,
-        InzageSettings(follow_chain=False),
-        SubjectKeys(api_settings.organisation_keys),
-    )
-    return build_response(asyncio.run(service.inzage(bsn, token="")))
+from ldv_inzicht import InzageResponse
 
 
 def print_report(response: InzageResponse, console: Console) -> None:

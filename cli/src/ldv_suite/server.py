@@ -23,18 +23,18 @@ from typing import Any
 
 import uvicorn
 
-from ldv_logboek.storage import LogStore, connect
-from ldv_logboek.storage.client import redact
+from ldv_logboek.storage import LogStore, connect, redact
+from ldv_suite.errors import SuiteError
 from ldv_suite.settings import ServeSettings, is_loopback
 
 log = logging.getLogger("ldv.serve")
 
 
-class PortUnavailable(OSError):
+class PortUnavailable(SuiteError, OSError):
     """A port `ldv serve` was told to listen on cannot be bound (in use, or not permitted)."""
 
 
-class OpenCollectorRefused(ValueError):
+class OpenCollectorRefused(SuiteError, ValueError):
     """No senders are configured and the OTLP ports would be reachable beyond this machine."""
 
 
@@ -159,7 +159,7 @@ class Stack:
         """
         client_auth: dict[str, Any] = {}
         if client_ca is not None:
-            from ldv_collector.uvicorn_tls import ClientCertificateHTTP
+            from ldv_collector import ClientCertificateHTTP
 
             client_auth = {
                 "ssl_ca_certs": str(client_ca),
@@ -226,13 +226,13 @@ class Stack:
         failed = [s for s in self.servers if not s.started]
         if failed:
             ports = ", ".join(str(s.config.port) for s in failed)
-            raise RuntimeError(f"could not start listening on port(s) {ports} (in use?)")
+            raise PortUnavailable(f"could not start listening on port(s) {ports} (in use?)")
 
     async def _start_grpc(self) -> Any:
         """Start OTLP/gRPC on the collector of the first (OTLP/HTTP) server; None when disabled."""
         if not self.settings.otlp_grpc_port:
             return None
-        from ldv_collector.grpc_server import create_grpc_server
+        from ldv_collector import create_grpc_server
 
         collector = self.collector
         tls = None

@@ -16,7 +16,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, Span, Status
 
 from ldv_logboek import attributes as attr
-from ldv_logboek.pseudonym import pseudonymise
+from ldv_logboek import pseudonymise
 
 ORGANISATIONS = {
     "dienst-toeslagen": ("toeslagen-berekening", "https://register.toeslagen.example/processing-activities/"),

@@ -6,16 +6,25 @@ stores them in group commits, acknowledging only what is stored.
 """
 
 from ldv_collector.app import TRACES_PATH, Collector, create_app
+from ldv_collector.errors import CollectorError, WriterStopped
+from ldv_collector.grpc_server import create_grpc_server
 from ldv_collector.metrics import CollectorMetrics
+from ldv_collector.senders import SenderSettings, token_sha256
 from ldv_collector.settings import CollectorSettings
-from ldv_collector.writer import GroupCommitWriter, WriterStopped
+from ldv_collector.uvicorn_tls import ClientCertificateHTTP
+from ldv_collector.writer import GroupCommitWriter
 
 __all__ = [
     "TRACES_PATH",
+    "ClientCertificateHTTP",
     "Collector",
+    "CollectorError",
     "CollectorMetrics",
     "CollectorSettings",
     "GroupCommitWriter",
+    "SenderSettings",
     "WriterStopped",
     "create_app",
+    "create_grpc_server",
+    "token_sha256",
 ]

@@ -11,17 +11,18 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ldv_collector.body import BodyError, check_encoding, read_body
-from ldv_collector.decode import Encoding, UndecodableBody, decode_request, encoding_of
+from ldv_collector.body import check_encoding, read_body
+from ldv_collector.decode import Encoding, decode_request, encoding_of
+from ldv_collector.errors import BodyError, NotAuthenticated, UndecodableBody, WriterStopped
 from ldv_collector.ingest import Ingester, IngestResult
-from ldv_collector.metrics import CollectorMetrics
+from ldv_collector.metrics import PROMETHEUS_CONTENT_TYPE, CollectorMetrics
 from ldv_collector.responses import error_response, export_response
-from ldv_collector.senders import NotAuthenticated, Sender, SenderDirectory, asgi_client_certificate_names
+from ldv_collector.senders import Sender, SenderDirectory, asgi_client_certificate_names
 from ldv_collector.settings import CollectorSettings
-from ldv_collector.writer import GroupCommitWriter, WriterStopped
+from ldv_collector.writer import GroupCommitWriter
 from ldv_logboek.pseudonym import redact_bsns
 from ldv_logboek.storage import LogStore, StorageFault, StorageUnavailable
 
@@ -171,7 +172,7 @@ class Collector:
 
     async def metrics_endpoint(self, request: Request) -> Response:
         """Counters in the Prometheus text format."""
-        return PlainTextResponse(self.metrics.prometheus(), media_type="text/plain; version=0.0.4")
+        return Response(self.metrics.prometheus(), media_type=PROMETHEUS_CONTENT_TYPE)
 
     async def health(self, request: Request) -> Response:
         """200 with the counters while accepting work; 503 when not (starting or stopping)."""

@@ -10,28 +10,12 @@ from __future__ import annotations
 import zlib
 from collections.abc import AsyncIterable
 
+from ldv_collector.errors import BadCompression, BodyTooLarge, UnsupportedEncoding
+
 # zlib window bits: 16 + MAX_WBITS reads a gzip member, MAX_WBITS a zlib stream (HTTP "deflate").
 _WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 _IDENTITY = ("", "identity")
 SUPPORTED_ENCODINGS = ("gzip", "deflate", "identity")
-
-
-class BodyError(Exception):
-    """A body that cannot be read; `status` is the HTTP status to answer with."""
-
-    status = 400
-
-
-class BodyTooLarge(BodyError):
-    status = 413
-
-
-class UnsupportedEncoding(BodyError):
-    status = 415
-
-
-class BadCompression(BodyError):
-    status = 400
 
 
 def check_encoding(content_encoding: str | None) -> str:

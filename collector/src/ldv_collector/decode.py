@@ -11,6 +11,7 @@ from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from ldv_collector.errors import UndecodableBody
 from ldv_collector.otlp_json import NotPlain, request_from_json
 
 
@@ -27,10 +28,6 @@ _MEDIA_TYPES = {
     "application/protobuf": Encoding.PROTOBUF,
     "application/json": Encoding.JSON,
 }
-
-
-class UndecodableBody(ValueError):
-    """The body is not a valid OTLP request in the declared encoding."""
 
 
 def encoding_of(content_type: str | None) -> Encoding | None:

@@ -20,9 +20,9 @@ import grpc
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from ldv_collector.app import Collector, storage_fault_message
-from ldv_collector.decode import Encoding, UndecodableBody, decode_request
-from ldv_collector.senders import NotAuthenticated, certificate_names
-from ldv_collector.writer import WriterStopped
+from ldv_collector.decode import Encoding, decode_request
+from ldv_collector.errors import NotAuthenticated, UndecodableBody, WriterStopped
+from ldv_collector.senders import certificate_names
 from ldv_logboek.storage import StorageFault, StorageUnavailable
 
 log = logging.getLogger(__name__)

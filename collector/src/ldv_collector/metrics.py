@@ -1,9 +1,16 @@
-"""The collector's counters, readable as Prometheus text or as a dict for /healthz."""
+"""The collector's counters, exposed by prometheus_client on /metrics and as a dict for /healthz."""
 
 from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Iterator
+
+from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
+
+PROMETHEUS_CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 
 _HELP: dict[str, str] = {
     "requests": "OTLP export requests received",
@@ -19,13 +26,20 @@ _HELP: dict[str, str] = {
 }
 
 
-class CollectorMetrics:
-    """Monotonic counters, safe to bump from the event loop and the writer thread."""
+class CollectorMetrics(Collector):
+    """Monotonic counters, safe to bump from the event loop and the writer thread.
+
+    The counts live here (one lock, so /healthz and /metrics see one consistent snapshot);
+    prometheus_client renders them, as `ldv_collector_<name>_total` counters, from a registry
+    of this collector's own (several collectors in one process do not share counters).
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter({name: 0 for name in _HELP})
         self._responses: Counter[int] = Counter()
+        self.registry = CollectorRegistry()
+        self.registry.register(self)
 
     def add(self, **increments: int) -> None:
         """Add to named counters, e.g. `add(spans_stored=512, inserts=1)`."""
@@ -47,15 +61,17 @@ class CollectorMetrics:
             out.update({f"responses_{code}": n for code, n in sorted(self._responses.items())})
             return out
 
-    def prometheus(self) -> str:
-        """The counters in the Prometheus text exposition format (version 0.0.4)."""
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        """The counters as Prometheus metric families (called by the registry)."""
         with self._lock:
             counts, responses = dict(self._counts), dict(self._responses)
-        lines: list[str] = []
         for name, help_text in _HELP.items():
-            metric = f"ldv_collector_{name}_total"
-            lines += [f"# HELP {metric} {help_text}", f"# TYPE {metric} counter", f"{metric} {counts[name]}"]
-        metric = "ldv_collector_responses_total"
-        lines += [f"# HELP {metric} responses on /v1/traces by HTTP status", f"# TYPE {metric} counter"]
-        lines += [f'{metric}{{code="{code}"}} {n}' for code, n in sorted(responses.items())]
-        return "\n".join(lines) + "\n"
+            yield CounterMetricFamily(f"ldv_collector_{name}", help_text, value=counts[name])
+        by_code = CounterMetricFamily("ldv_collector_responses", "responses on /v1/traces by HTTP status", labels=["code"])
+        for code, n in sorted(responses.items()):
+            by_code.add_metric([str(code)], n)
+        yield by_code
+
+    def prometheus(self) -> str:
+        """The counters in the Prometheus text exposition format (version 0.0.4)."""
+        return generate_latest(self.registry).decode()

@@ -30,12 +30,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ldv_collector.errors import NotAuthenticated
 from ldv_logboek import attributes as attr
 from ldv_logboek.pseudonym import contains_bsn
 from ldv_logboek.validation import Violation
 
 TOKEN_HASH_CHARS = 64
-BEARER_CHALLENGE = 'Bearer realm="ldv-collector"'
 SENDER_ORGANISATION_RULE = "sender-organisation"
 
 
@@ -84,24 +84,6 @@ class Sender:
 
     name: str
     organisation: str
-
-
-class NotAuthenticated(Exception):
-    """The request does not prove it comes from a configured sender; the message says what is wrong.
-
-    `invalid_token` tells a presented but unknown or malformed token from a missing credential
-    (RFC 6750: the challenge then carries `error="invalid_token"`). The message never quotes
-    the token.
-    """
-
-    def __init__(self, message: str, *, invalid_token: bool = False):
-        super().__init__(message)
-        self.invalid_token = invalid_token
-
-    @property
-    def challenge(self) -> str:
-        """The `WWW-Authenticate` value of the 401."""
-        return BEARER_CHALLENGE + (', error="invalid_token"' if self.invalid_token else "")
 
 
 class SenderDirectory:

@@ -6,12 +6,17 @@ import tomllib
 from pathlib import Path
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from ldv_collector.senders import SenderSettings
 from ldv_logboek import attributes as attr
-
-MIN_KEY_CHARS = 16
+from ldv_logboek.keys import MIN_KEY_BYTES, key_is_long_enough
+from ldv_logboek.settings import (
+    ORGANISATION_KEYS_VARIABLE,
+    OrganisationKeys,
+    OrganisationKeysSource,
+    organisation_keys_field,
+)
 
 
 class CollectorSettings(BaseSettings):
@@ -19,7 +24,8 @@ class CollectorSettings(BaseSettings):
 
     Every field can be set with an environment variable `LDV_COLLECTOR_<FIELD NAME>`, for
     example `LDV_COLLECTOR_MAX_BODY_BYTES=8388608`; dictionaries are given as JSON, for example
-    `LDV_COLLECTOR_ORGANISATION_KEYS='{"gemeente-amsterdam": "..."}'`.
+    `LDV_COLLECTOR_SENDERS='{"toeslagen-api": {...}}'`. `organisation_keys` is shared with the
+    Inzicht API: one variable, `LDV_ORGANISATION_KEYS` (see `ldv_logboek.settings`).
     """
 
     # Error messages must never echo a key: hide input values in validation errors.
@@ -59,16 +65,10 @@ class CollectorSettings(BaseSettings):
             "Default organisation key for pseudonymising a clear BSN in "
             f"`{attr.DATA_SUBJECT_ID}` (HMAC-SHA256 over the UTF-8 bytes of this key). Used for "
             f"spans whose resource attribute `{attr.ORGANISATION}` has no entry in "
-            f"`organisation_keys`. At least {MIN_KEY_CHARS} characters."
+            f"`organisation_keys` (`{ORGANISATION_KEYS_VARIABLE}`). At least {MIN_KEY_BYTES} bytes."
         ),
     )
-    organisation_keys: dict[str, SecretStr] = Field(
-        default_factory=dict,
-        description=(
-            f"Pseudonymisation key per organisation, keyed by the resource attribute `{attr.ORGANISATION}`; "
-            f"each at least {MIN_KEY_CHARS} characters. Overrides `pseudonymisation_key` for that organisation."
-        ),
-    )
+    organisation_keys: OrganisationKeys = organisation_keys_field()
     store_clear_bsn: bool = Field(
         default=False,
         description=(
@@ -130,28 +130,24 @@ class CollectorSettings(BaseSettings):
                 seen[value] = name
         return self
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        keys = OrganisationKeysSource(settings_cls, deprecated_variable="LDV_COLLECTOR_ORGANISATION_KEYS")
+        return init_settings, keys, env_settings, dotenv_settings, file_secret_settings
+
     @field_validator("pseudonymisation_key")
     @classmethod
     def _check_default_key(cls, key: SecretStr | None) -> SecretStr | None:
-        if key is not None and len(key.get_secret_value()) < MIN_KEY_CHARS:
-            raise ValueError(f"a pseudonymisation key needs at least {MIN_KEY_CHARS} characters")
+        if key is not None and not key_is_long_enough(key.get_secret_value()):
+            raise ValueError(f"a pseudonymisation key needs at least {MIN_KEY_BYTES} bytes")
         return key
-
-    @field_validator("organisation_keys")
-    @classmethod
-    def _check_organisation_keys(cls, keys: dict[str, SecretStr]) -> dict[str, SecretStr]:
-        for organisation, key in keys.items():
-            if len(key.get_secret_value()) < MIN_KEY_CHARS:
-                # Name the organisation, never the key.
-                raise ValueError(
-                    f"the pseudonymisation key of organisation {organisation!r} needs at least {MIN_KEY_CHARS} characters"
-                )
-        return keys
-
-    def key_for(self, organisation: str) -> bytes | None:
-        """The pseudonymisation key for `organisation` (its own, else the default), or None."""
-        key = self.organisation_keys.get(organisation) or self.pseudonymisation_key
-        return key.get_secret_value().encode() if key is not None else None
 
 
 def _senders_from_file(path: Path, taken: set[str]) -> dict[str, SenderSettings]:

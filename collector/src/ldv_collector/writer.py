@@ -28,15 +28,12 @@ from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 
+from ldv_collector.errors import WriterStopped
 from ldv_collector.metrics import CollectorMetrics
 from ldv_logboek.record import LogRecord
 from ldv_logboek.storage import LogStore, StorageFault, StorageUnavailable, storage_error
 
 log = logging.getLogger(__name__)
-
-
-class WriterStopped(RuntimeError):
-    """The writer is not running (not started yet, or shutting down); retry later."""
 
 
 @dataclass(slots=True)

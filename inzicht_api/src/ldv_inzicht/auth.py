@@ -47,6 +47,7 @@ from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.concurrency import run_in_threadpool
 
+from ldv_inzicht.errors import InzichtError
 from ldv_inzicht.problems import ProblemError
 from ldv_logboek.pseudonym import is_bsn
 
@@ -164,7 +165,7 @@ class Principal:
         return role in self.roles
 
 
-class AuthError(Exception):
+class AuthError(InzichtError):
     """A token that is missing or not acceptable; `error` is the RFC 6750 error code."""
 
     def __init__(self, description: str, *, error: str | None = "invalid_token"):

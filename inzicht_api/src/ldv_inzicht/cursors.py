@@ -25,6 +25,7 @@ import json
 import secrets
 import struct
 
+from ldv_inzicht.errors import InzichtError
 from ldv_logboek.storage import Cursor
 
 _VERSION = 1
@@ -35,7 +36,7 @@ _DOMAIN = b"ldv-lezen-cursor\x00"
 CURSOR_LENGTH = len(base64.urlsafe_b64encode(bytes(_POSITION.size + _MAC_BYTES)).rstrip(b"="))
 
 
-class CursorRefused(ValueError):
+class CursorRefused(InzichtError, ValueError):
     """A cursor this API did not hand out for this search and caller."""
 
 

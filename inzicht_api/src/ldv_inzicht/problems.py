@@ -26,6 +26,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ldv_inzicht.errors import InzichtError
 from ldv_logboek.pseudonym import contains_bsn
 from ldv_logboek.storage import StorageFault, StorageUnavailable
 
@@ -73,7 +74,7 @@ class ProblemResponse(JSONResponse):
     media_type = PROBLEM_MEDIA_TYPE
 
 
-class ProblemError(Exception):
+class ProblemError(InzichtError):
     """Raise from a route to answer with a problem+json response.
 
     `invalid_params` lists the refused parameters (for 400); `headers` are added to the

@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Self
 
 from pydantic import Field, HttpUrl, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from ldv_logboek.settings import OrganisationKeys, OrganisationKeysSource, organisation_keys_field
 from ldv_logboek.storage.query import MAX_PAGE_SIZE
 
 MIN_CURSOR_KEY_CHARS = 32
@@ -19,7 +20,8 @@ MIN_CURSOR_KEY_CHARS = 32
 class ApiSettings(BaseSettings):
     """Options of the HTTP APIs (read API and the others served by the same app)."""
 
-    model_config = SettingsConfigDict(env_prefix="LDV_API_", extra="ignore", frozen=True)
+    # Error messages must never echo a key: hide input values in validation errors.
+    model_config = SettingsConfigDict(env_prefix="LDV_API_", extra="ignore", frozen=True, hide_input_in_errors=True)
 
     default_page_size: int = Field(
         100, ge=1, le=MAX_PAGE_SIZE,
@@ -41,17 +43,9 @@ class ApiSettings(BaseSettings):
         5, ge=1, le=3600,
         description="`Retry-After` sent with 503 when the store cannot be reached.",
     )
-    organisation_keys: dict[str, SecretStr] = Field(
-        default_factory=dict,
-        description=(
-            "The organisations whose records this Logboek holds: organisation code (as in "
-            "`dpl.suite.organisation`) -> its pseudonymisation key (as the collector uses it). "
-            "The citizen inzage and the read API pseudonymise a citizen's BSN with every key to "
-            "find their records, and the read API pseudonymises a clear `dpl.core.data_subject_id` "
-            "with them. JSON in the environment: "
-            '`LDV_API_ORGANISATION_KEYS=\'{"dienst-toeslagen": "..."}\'`. Secret: never logged.'
-        ),
-    )
+    # The organisations whose records this Logboek holds, with their keys: shared with the
+    # collector (`LDV_ORGANISATION_KEYS`, see ldv_logboek.settings).
+    organisation_keys: OrganisationKeys = organisation_keys_field()
 
     cursor_key: SecretStr | None = Field(
         None,
@@ -78,13 +72,17 @@ class ApiSettings(BaseSettings):
             raise ValueError(f"must be at least {MIN_CURSOR_KEY_CHARS} characters")
         return key
 
-    @field_validator("organisation_keys")
     @classmethod
-    def _keys_not_empty(cls, keys: dict[str, SecretStr]) -> dict[str, SecretStr]:
-        empty = sorted(org for org, key in keys.items() if not org or not key.get_secret_value())
-        if empty:
-            raise ValueError(f"organisation_keys: empty organisation code or key for {empty}")
-        return keys
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        keys = OrganisationKeysSource(settings_cls, deprecated_variable="LDV_API_ORGANISATION_KEYS")
+        return init_settings, keys, env_settings, dotenv_settings, file_secret_settings
 
     def base_url(self) -> str | None:
         """`public_base_url` without a trailing slash, or None."""

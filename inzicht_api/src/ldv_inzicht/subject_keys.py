@@ -1,7 +1,7 @@
 """The pseudonymisation keys of the organisations this Logboek serves, and what they are for:
 finding a data subject's records, which are stored under a pseudonym per organisation.
 
-One setting feeds them (`ApiSettings.organisation_keys`, `LDV_API_ORGANISATION_KEYS`), used by
+One setting feeds them (`ApiSettings.organisation_keys`, `LDV_ORGANISATION_KEYS`), used by
 the citizen inzage and the read API alike. The keys are secret: `repr` never shows them.
 """
 

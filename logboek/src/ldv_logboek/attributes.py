@@ -30,19 +30,3 @@ ORGANISATION: Final = "dpl.suite.organisation"
 
 # The data subject id types the standard names explicitly.
 SUBJECT_TYPE_BSN: Final = "BSN"
-
-CORE_ATTRIBUTES: Final = frozenset(
-    {
-        PROCESSING_ACTIVITY_ID,
-        DATA_SUBJECT_ID,
-        DATA_SUBJECT_ID_TYPE,
-        FOREIGN_OPERATION_PROCESSOR,
-        FOREIGN_OPERATION_SPAN_ID,
-        EXTERNAL_READ_API_ID,
-    }
-)
-
-
-def is_ldv_attribute(key: str) -> bool:
-    """True for attributes in the standard's `dpl.` namespace (core and extensions)."""
-    return key.startswith(DPL_PREFIX)

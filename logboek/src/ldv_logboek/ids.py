@@ -10,7 +10,6 @@ import re
 
 _HEX32 = re.compile(r"^[0-9a-fA-F]{32}$")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_HEX16 = re.compile(r"^[0-9a-fA-F]{16}$")
 
 
 def parse_trace_id(text: str) -> bytes:
@@ -20,13 +19,6 @@ def parse_trace_id(text: str) -> bytes:
     if _UUID.match(text):
         return bytes.fromhex(text.replace("-", ""))
     raise ValueError(f"trace id must be 32 hex digits or a UUID (8-4-4-4-12 hex digits), got {text!r}")
-
-
-def parse_span_id(text: str) -> bytes:
-    """Parse a span id given as 16 hex digits; ValueError otherwise."""
-    if _HEX16.match(text):
-        return bytes.fromhex(text)
-    raise ValueError(f"span id must be 16 hex digits, got {text!r}")
 
 
 def trace_id_as_uuid(trace_id_hex: str) -> str:

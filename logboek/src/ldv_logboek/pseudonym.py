@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Mapping
 
 PSEUDONYM_PREFIX = "hmac-sha256:"
 # A BSN stands on its own: not inside a longer number and not inside a hex string or other
@@ -118,8 +117,3 @@ def contains_bsn(text: str) -> bool:
 def redact_bsns(text: str, replacement: str = "<BSN>") -> str:
     """`text` with every clear BSN (as `contains_bsn` finds them) replaced, e.g. for a log line."""
     return BSN_CANDIDATE.sub(lambda m: replacement if is_bsn(m.group()) else m.group(), text)
-
-
-def attributes_with_bsn(attributes: Mapping[str, object]) -> list[str]:
-    """The keys of `attributes` whose value looks like (or contains) a clear BSN."""
-    return [k for k, v in attributes.items() if isinstance(v, str) and contains_bsn(v)]

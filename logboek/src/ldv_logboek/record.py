@@ -92,11 +92,6 @@ class LogRecord:
         return self.resource_attributes.get(attr.SERVICE_NAME, "")
 
     @property
-    def is_ldv(self) -> bool:
-        """A span is an LDV record when it carries at least one `dpl.` attribute."""
-        return any(attr.is_ldv_attribute(k) for k in self.attributes)
-
-    @property
     def span_ref(self) -> str:
         """`trace_id/span_id` in hex, how messages name a span."""
         return f"{self.trace_id.hex()}/{self.span_id.hex()}"

@@ -29,16 +29,6 @@ class Violation:
         return f"{self.rule}: {self.message}"
 
 
-class InvalidRecord(ValueError):
-    """Raised by `ensure_valid` for a record that breaks the standard."""
-
-    def __init__(self, record: LogRecord, violations: list[Violation]):
-        self.record = record
-        self.violations = violations
-        rules = "; ".join(str(v) for v in violations)
-        super().__init__(f"span {record.span_ref} ({record.name!r}) breaks the LDV standard: {rules}")
-
-
 @lru_cache(maxsize=4096)  # activity and application URIs repeat on nearly every record
 def is_uri(value: str) -> bool:
     """An absolute URI: a scheme and something after it (`https://...`, `urn:...`)."""
@@ -113,11 +103,3 @@ def check_record(record: LogRecord) -> list[Violation]:
         if value is not None and not is_uri(value):
             problems.append(Violation("uri", f"{key} must be a URI, got {value!r}"))
     return problems
-
-
-def ensure_valid(record: LogRecord) -> LogRecord:
-    """Return `record` unchanged, or raise InvalidRecord naming every broken rule."""
-    problems = check_record(record)
-    if problems:
-        raise InvalidRecord(record, problems)
-    return record

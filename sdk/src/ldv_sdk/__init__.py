@@ -13,11 +13,11 @@ Nothing is captured unless named; subject ids are pseudonymised before they leav
 process; records go to a durable local spool and from there to the Logboek's collector.
 """
 
-from ldv_sdk.config import LdvConfig
-from ldv_sdk.errors import ConfigurationError, LdvError, LoggingFailed, SpoolFull
+from ldv_sdk.errors import ConfigurationError, LdvError, LoggingFailed, ProcessingReentered, SpoolClosed, SpoolFull
 from ldv_sdk.processing import Declaration, Verwerking, current, verwerking
 from ldv_sdk.runtime import configure, flush, shutdown
 from ldv_sdk.server import LdvMiddleware, LdvWsgiMiddleware
+from ldv_sdk.settings import LdvConfig
 
 __all__ = [
     "ConfigurationError",
@@ -27,6 +27,8 @@ __all__ = [
     "LdvMiddleware",
     "LdvWsgiMiddleware",
     "LoggingFailed",
+    "ProcessingReentered",
+    "SpoolClosed",
     "SpoolFull",
     "Verwerking",
     "configure",

@@ -1,16 +1,33 @@
-"""Exceptions the SDK raises into host code, and only in the cases documented here."""
+"""Exceptions the SDK raises into host code, and only in the cases documented here.
+
+    LdvError                     (ldv_logboek.errors) every exception the suite raises on purpose
+    ├── ConfigurationError       `configure()` or an `LDV_*` variable was given something unusable (at start)
+    ├── ProcessingReentered      one processing entered twice; open the declaration again (also a RuntimeError)
+    ├── SpoolClosed              a record was written to a closed spool (reaches host code as LoggingFailed)
+    └── LoggingFailed            a processing could not be logged durably (failure policy `closed`)
+        └── SpoolFull            the spool holds `spool_max_records` records and the full policy is `fail`
+
+`ldv_sdk.LdvError` is the core's `LdvError`: `except ldv_sdk.LdvError` catches every one of these.
+"""
 
 from __future__ import annotations
 
+from ldv_logboek.errors import LdvError
 
-class LdvError(Exception):
-    """Base class of every exception the SDK raises."""
+__all__ = ["ConfigurationError", "LdvError", "LoggingFailed", "ProcessingReentered", "SpoolClosed", "SpoolFull"]
 
 
 class ConfigurationError(LdvError):
     """`configure()` or the `LDV_*` environment variables were given something unusable.
 
     Raised at configuration time (service start), never in the middle of a processing.
+    """
+
+
+class ProcessingReentered(LdvError, RuntimeError):
+    """A processing (one entry of a declaration) was entered a second time: a bug in the calling code.
+
+    A RuntimeError too, as Python's own "used twice" errors are.
     """
 
 
@@ -23,3 +40,10 @@ class LoggingFailed(LdvError):
 
 class SpoolFull(LoggingFailed):
     """The local spool holds `spool_max_records` records and the full policy is `fail`."""
+
+
+class SpoolClosed(LdvError):
+    """The spool was closed (the SDK was shut down or configured anew) while a record was written to it.
+
+    Raised by the spool; a processing turns it into `LoggingFailed` (policy `closed`) or a warning.
+    """

@@ -29,7 +29,7 @@ from opentelemetry.trace import NonRecordingSpan, Span, SpanKind, Status, Status
 
 from ldv_logboek import attributes as attr
 from ldv_logboek.validation import is_uri
-from ldv_sdk.errors import LdvError, LoggingFailed, SpoolFull
+from ldv_sdk.errors import LdvError, LoggingFailed, ProcessingReentered, SpoolFull
 from ldv_sdk.propagation import IncomingCall, current_incoming_call, reset_incoming_call, set_incoming_call
 from ldv_sdk.records import DEFAULT_NAME
 from ldv_sdk.runtime import Runtime, get_runtime
@@ -202,7 +202,7 @@ class Verwerking:
 
     def __enter__(self) -> Verwerking:
         if self._state != _NEW:
-            raise RuntimeError("a processing is entered once: open() the declaration again for another one")
+            raise ProcessingReentered("a processing is entered once: open() the declaration again for another one")
         runtime = get_runtime()
         otel_token = None
         if runtime is not None:
@@ -301,7 +301,7 @@ class Verwerking:
         finally:
             self._detach()
         if failure is not None and runtime.config.fail_closed and exc is None:
-            if isinstance(failure, LdvError):
+            if isinstance(failure, LoggingFailed):  # SpoolFull and the like: already meant for host code
                 raise failure
             raise LoggingFailed(f"the processing could not be logged durably: {type(failure).__name__}") from failure
 

@@ -20,10 +20,10 @@ from opentelemetry.trace import Span, Tracer
 
 from ldv_logboek import attributes as attr
 from ldv_sdk import records as rec
-from ldv_sdk.config import LdvConfig, build_config
 from ldv_sdk.errors import ConfigurationError, LoggingFailed
 from ldv_sdk.pseudonyms import Pseudonymiser
 from ldv_sdk.sender import Sender
+from ldv_sdk.settings import LdvConfig, build_config
 from ldv_sdk.spool import Spool
 
 log = logging.getLogger("ldv_sdk")

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from ldv_sdk.errors import ConfigurationError, SpoolFull
+from ldv_sdk.errors import ConfigurationError, SpoolClosed, SpoolFull
 
 log = logging.getLogger("ldv_sdk")
 
@@ -154,7 +154,6 @@ class Spool:
         self._drop_segments_before(self._position >> _OFFSET_BITS)
         self._peeked: dict[int, tuple[int, str]] = {}  # seq -> (next seq, body), read but not settled
         self._settled: dict[int, int] = {}  # seq -> next seq, settled after _position (out of order)
-        self._migrate_sqlite_records()
 
     def _segment_path(self, seg: int) -> Path:
         return self.segments_dir / f"{seg:012d}{SEGMENT_SUFFIX}"
@@ -164,16 +163,6 @@ class Spool:
         if self.sync_full:
             _fsync_dir(self.segments_dir)
         return fd
-
-    def _migrate_sqlite_records(self) -> None:
-        # Spools of SDK versions before the log kept their records in a SQLite table: move them.
-        if not self._db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'records'").fetchone():
-            return
-        bodies = [body for (body,) in self._db.execute("SELECT body FROM records ORDER BY seq")]
-        if bodies:
-            self._append(b"".join(frame(b) for b in bodies), sync=True)
-            self._pending += len(bodies)
-        self._db.execute("DROP TABLE records")
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -235,7 +224,7 @@ class Spool:
 
     def _wait_for_room(self, n: int) -> None:
         if self._closed:
-            raise RuntimeError("the spool is closed")
+            raise SpoolClosed("the spool is closed")
         if self._pending + n <= self.max_records or (self._pending == 0 and n > self.max_records):
             return
         if self.full_policy == "fail":
@@ -252,7 +241,7 @@ class Spool:
         finally:
             self._sleepers -= 1
         if self._closed:
-            raise RuntimeError("the spool is closed")
+            raise SpoolClosed("the spool is closed")
 
     # -- reading and acknowledging ------------------------------------------------------------
 

@@ -19,9 +19,9 @@ from contextlib import contextmanager
 from typing import Any
 
 from ldv_logboek.pseudonym import pseudonymise
-from ldv_sdk.config import LdvConfig
 from ldv_sdk.records import Record
 from ldv_sdk.runtime import Runtime, install_runtime
+from ldv_sdk.settings import LdvConfig
 
 TEST_KEY = b"ldv-sdk-test-key-not-for-production"
 

@@ -101,7 +101,7 @@ class DemoSecrets:
 
     def collector_senders(self) -> dict[str, Any]:
         """`CollectorSettings.senders` for the demo: each organisation's service, bound to it by its token."""
-        from ldv_collector.senders import SenderSettings, token_sha256
+        from ldv_collector import SenderSettings, token_sha256
 
         return {
             path.stem: SenderSettings(organisation=path.stem, token_sha256=token_sha256(path.read_text().strip()))
@@ -110,9 +110,7 @@ class DemoSecrets:
 
     def api_kwargs(self) -> dict[str, Any]:
         """The keyword arguments of `ldv_inzicht.create_app` for the demo: demo login, every key."""
-        from ldv_inzicht import ApiSettings
-        from ldv_inzicht.auth import AuthSettings
-        from ldv_inzicht.inzage import InzageSettings
+        from ldv_inzicht import ApiSettings, AuthSettings, InzageSettings
 
         return {
             # All organisations log into this one Logboek: the inzage and the read API find a

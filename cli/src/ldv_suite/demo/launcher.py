@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 
 from ldv_suite.demo.keys import DemoSecrets
+from ldv_suite.errors import SuiteError
 
 log = logging.getLogger("ldv.demo")
 
@@ -22,7 +23,7 @@ START_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 10.0
 
 
-class ServiceFailed(RuntimeError):
+class ServiceFailed(SuiteError):
     """A service did not start, or stopped answering; the message points at its log file."""
 
 

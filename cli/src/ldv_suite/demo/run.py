@@ -32,6 +32,7 @@ from ldv_suite.demo.people import BEN_BSN, LINDA_BSN
 from ldv_suite.demo.register import demo_register_dir, load_demo_register, read_api_urls
 from ldv_suite.demo.scenario import run_scenario
 from ldv_suite.demo.services import ORGANISATIONS
+from ldv_suite.errors import SuiteError
 
 SCENARIO_MARKER = "scenario.json"
 
@@ -49,7 +50,7 @@ class DemoOptions:
     rerun_scenario: bool = False
 
 
-class DemoError(RuntimeError):
+class DemoError(SuiteError):
     """The demo could not run; the message says why."""
 
 
@@ -181,7 +182,7 @@ class _Demo:
         return int(self._auth_settings().demo_token_lifetime_seconds // 60)
 
     def _citizen_token_file(self, bsn: str) -> Path:
-        from ldv_inzicht.auth import mint_demo_token
+        from ldv_inzicht import mint_demo_token
 
         path = self.secrets.directory / "linda.token"
         write_private_file(path, mint_demo_token(self._auth_settings(), bsn).encode())

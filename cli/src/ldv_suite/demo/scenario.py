@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from ldv_suite.demo.people import BEN_BSN, LINDA_BSN
+from ldv_suite.errors import SuiteError
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ def steps(today: date | None = None) -> list[Step]:
     ]  # fmt: skip
 
 
-class ScenarioFailed(RuntimeError):
+class ScenarioFailed(SuiteError):
     """A step was not answered with 200."""
 
 

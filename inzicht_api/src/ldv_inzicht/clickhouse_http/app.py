@@ -47,6 +47,7 @@ from ldv_inzicht.clickhouse_http.errors import (
 from ldv_inzicht.clickhouse_http.native import hello_block, is_hello
 from ldv_inzicht.clickhouse_http.readers import ReaderPool, Result
 from ldv_inzicht.clickhouse_http.settings import ClickHouseHttpSettings, ClickHouseUser
+from ldv_inzicht.errors import InzichtError
 
 log = logging.getLogger("ldv.clickhouse_http")
 
@@ -323,5 +324,5 @@ def create_app(store: Any, settings: ClickHouseHttpSettings | None = None) -> St
     return create_endpoint_app(Endpoint(pool, settings), pool.timezone, pool.version)
 
 
-class NotEmbeddedStore(ValueError):
+class NotEmbeddedStore(InzichtError, ValueError):
     """The store is not an embedded chDB directory this process can open readers on."""

@@ -11,6 +11,11 @@ from typing import Any
 
 import uvicorn
 
+from ldv_inzicht.errors import InzichtError
+
+
+class EndpointNotStarted(InzichtError):
+    """The endpoint's server thread stopped or did not listen within the time-out."""
 
 @contextlib.contextmanager
 def running(app: Any, host: str = "127.0.0.1", timeout: float = 30.0) -> Iterator[str]:
@@ -28,7 +33,7 @@ def running(app: Any, host: str = "127.0.0.1", timeout: float = 30.0) -> Iterato
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
             sock.close()
-            raise RuntimeError("the endpoint did not start")
+            raise EndpointNotStarted("the endpoint did not start")
         time.sleep(0.01)
     try:
         yield f"http://{host}:{port}"

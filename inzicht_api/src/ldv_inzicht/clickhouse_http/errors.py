@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from ldv_inzicht.errors import InzichtError
+
 # Exception codes and names as ClickHouse numbers them (`errorCodeToName()` in the engine).
 BAD_ARGUMENTS = 36
 UNKNOWN_TABLE = 60
@@ -80,7 +82,7 @@ def http_status(code: int) -> int:
     return 500
 
 
-class ClickHouseError(Exception):
+class ClickHouseError(InzichtError):
     """An error to answer the way ClickHouse does; `message` is the text after `DB::Exception: `."""
 
     def __init__(self, code: int, message: str):

@@ -48,7 +48,7 @@ class InzageSettings(BaseSettings):
     """Options of the citizen inzage (environment prefix `LDV_INZAGE_`).
 
     The organisations served and their keys are not here but in `ApiSettings.organisation_keys`
-    (`LDV_API_ORGANISATION_KEYS`), shared with the read API.
+    (`LDV_ORGANISATION_KEYS`), shared with the read API and the collector.
     """
 
     model_config = SettingsConfigDict(env_prefix="LDV_INZAGE_", extra="ignore", frozen=True)
@@ -139,10 +139,6 @@ class InzageService:
         self._http_client_factory = http_client_factory or (
             lambda: httpx.AsyncClient(timeout=settings.federation_timeout_seconds, follow_redirects=False)
         )
-
-    @property
-    def served_organisations(self) -> list[str]:
-        return self._keys.organisations
 
     async def inzage(self, bsn: str, token: str, period: Period = Period(), organisation: str | None = None) -> InzageResult:
         """The citizen's processings in `period`, optionally of one organisation (code or id)."""

@@ -7,7 +7,8 @@ Needs the `store` extra of ldv-logboek (pydantic, pyyaml, clickhouse-connect).
     register.resolve(activity_id, moment)                        # the one version valid then
 """
 
-from ldv_logboek.register.loader import RegisterFileError, load_register_files, parse_register_text, register_paths
+from ldv_logboek.errors import RegisterConflict, RegisterError, RegisterFileError
+from ldv_logboek.register.loader import load_register_files, parse_register_text, register_paths
 from ldv_logboek.register.models import (
     ActivityVersion,
     DpvLegalBasis,
@@ -16,7 +17,7 @@ from ldv_logboek.register.models import (
     ProcessingActivity,
     Register,
 )
-from ldv_logboek.register.store import RegisterConflict, RegisterStore, SaveResult
+from ldv_logboek.register.store import RegisterStore, SaveResult
 
 __all__ = [
     "ActivityVersion",
@@ -26,6 +27,7 @@ __all__ = [
     "ProcessingActivity",
     "Register",
     "RegisterConflict",
+    "RegisterError",
     "RegisterFileError",
     "RegisterStore",
     "SaveResult",

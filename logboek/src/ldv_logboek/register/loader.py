@@ -18,18 +18,10 @@ from typing import Any
 import yaml
 from pydantic import Field, ValidationError
 
+from ldv_logboek.errors import RegisterFileError
 from ldv_logboek.register.models import Organisation, ProcessingActivity, Register, _Model
 
 REGISTER_SUFFIXES = (".yaml", ".yml", ".json")
-
-
-class RegisterFileError(ValueError):
-    """A register file that cannot be read, with the file and every problem in it."""
-
-    def __init__(self, path: Path | str, problems: list[str]):
-        self.path = str(path)
-        self.problems = problems
-        super().__init__(f"{path}: " + "; ".join(problems))
 
 
 class RegisterFile(_Model):

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from ldv_logboek.errors import RegisterConflict
 from ldv_logboek.register.models import ActivityVersion, Organisation, ProcessingActivity, Register
 from ldv_logboek.storage.client import StorageUnavailable, storage_error
 from ldv_logboek.storage.schema import REGISTER_ORGANISATIONS_TABLE, REGISTER_VERSIONS_TABLE
@@ -22,10 +23,6 @@ if TYPE_CHECKING:
     from clickhouse_connect.driver.client import Client
 
     from ldv_logboek.storage.store import LogStore
-
-
-class RegisterConflict(ValueError):
-    """A stored version would change; the register only grows by new versions."""
 
 
 @dataclass

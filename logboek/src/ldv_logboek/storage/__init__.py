@@ -3,7 +3,9 @@
 Needs the `store` extra of ldv-logboek (clickhouse-connect, and chDB for the embedded engine).
 """
 
-from ldv_logboek.storage.client import StorageFault, StorageUnavailable, connect, storage_error
+from ldv_logboek.errors import StorageError, StorageFault, StorageUnavailable
+from ldv_logboek.storage.client import connect, redact, storage_error
+from ldv_logboek.storage.cluster import cluster_script
 from ldv_logboek.storage.query import ActivityWindow, Cursor, Page, RecordQuery
 from ldv_logboek.storage.schema import SCHEMA_VERSION, migrate
 from ldv_logboek.storage.store import LogStore
@@ -14,10 +16,13 @@ __all__ = [
     "LogStore",
     "Page",
     "RecordQuery",
+    "StorageError",
     "StorageFault",
     "StorageUnavailable",
     "storage_error",
     "Cursor",
+    "cluster_script",
     "connect",
     "migrate",
+    "redact",
 ]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import uuid
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -11,25 +10,7 @@ import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import OperationalError
 
-
-class StorageUnavailable(RuntimeError):
-    """The store cannot be reached or is overloaded now; the same call may succeed later (503, UNAVAILABLE)."""
-
-
-class StorageFault(RuntimeError):
-    """The store refused a statement for a reason a retry does not fix (500, INTERNAL).
-
-    A bug in our SQL, a schema that is not what the code expects (unknown table or column,
-    type mismatch), or data the store cannot take. `incident` names this occurrence: it goes
-    into the answer and into the one log line that holds the driver's message (the message
-    itself may quote values or name hosts, so it is never sent).
-    """
-
-    def __init__(self, message: str, *, code: int | None = None):
-        super().__init__(message)
-        self.code = code
-        self.incident = f"urn:uuid:{uuid.uuid4()}"
-
+from ldv_logboek.errors import StorageFault, StorageUnavailable
 
 # ClickHouse error codes that mean "not now": the server or its network is overloaded,
 # out of memory or disk, timed out or lost a connection; the same statement may succeed

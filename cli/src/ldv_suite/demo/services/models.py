@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
-from ldv_logboek.pseudonym import is_bsn
+from ldv_logboek import is_bsn
 
 
 def _check_bsn(value: str) -> str:

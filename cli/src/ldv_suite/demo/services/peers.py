@@ -17,11 +17,12 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 
 import ldv_sdk
 from ldv_sdk.clients import instrument_httpx
+from ldv_suite.errors import SuiteError
 
 TIMEOUT_SECONDS = 10.0
 
 
-class PeerUnavailable(Exception):
+class PeerUnavailable(SuiteError):
     """Another organisation's service did not answer as expected.
 
     Not an HTTPException on purpose: a processing that fails on it is an internal fault

@@ -1,0 +1,89 @@
+"""Each package's public names are pinned, and the `ldv` command uses the other components only through them.
+
+A name leaves or joins a package's `__all__` on purpose: change PUBLIC here with it. The
+components' other modules are internal and may change without notice.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+PUBLIC: dict[str, set[str]] = {
+    "ldv_logboek": {
+        "Event", "LdvError", "Link", "LogRecord", "Status", "Violation", "check_record", "is_bsn", "pseudonymise",
+    },
+    "ldv_logboek.storage": {
+        "SCHEMA_VERSION", "ActivityWindow", "Cursor", "LogStore", "Page", "RecordQuery", "StorageError",
+        "StorageFault", "StorageUnavailable", "cluster_script", "connect", "migrate", "redact", "storage_error",
+    },
+    "ldv_logboek.register": {
+        "ActivityVersion", "DpvLegalBasis", "LegalBasis", "Organisation", "ProcessingActivity", "Register",
+        "RegisterConflict", "RegisterError", "RegisterFileError", "RegisterStore", "SaveResult",
+        "load_register_files", "parse_register_text", "register_paths",
+    },
+    "ldv_logboek.settings": {
+        "ORGANISATION_KEYS_VARIABLE", "SHARED_VARIABLES", "OrganisationKeys", "OrganisationKeysSource",
+        "organisation_keys_field",
+    },
+    "ldv_sdk": {
+        "ConfigurationError", "Declaration", "LdvConfig", "LdvError", "LdvMiddleware", "LdvWsgiMiddleware",
+        "LoggingFailed", "ProcessingReentered", "SpoolClosed", "SpoolFull", "Verwerking", "configure", "current",
+        "flush", "shutdown", "verwerking",
+    },
+    "ldv_collector": {
+        "TRACES_PATH", "ClientCertificateHTTP", "Collector", "CollectorError", "CollectorMetrics", "CollectorSettings",
+        "GroupCommitWriter", "SenderSettings", "WriterStopped", "create_app", "create_grpc_server", "token_sha256",
+    },
+    "ldv_inzicht": {
+        "ApiSettings", "AuthSettings", "InzageResponse", "InzageSettings", "InzichtError", "create_app",
+        "include_api", "local_inzage", "mint_demo_token",
+    },
+    "ldv_inzicht.clickhouse_http": {
+        "SUPERVISOR", "ClickHouseHttpSettings", "ClickHouseUser", "NotEmbeddedStore", "create_app", "running",
+    },
+    "ldv_suite": set(),  # the `ldv` command: its interface is the command line
+}
+# Modules documented as public that have no `__init__` of their own: their names without a
+# leading underscore are public (the core's attribute vocabulary, the SDK's client and test helpers).
+PUBLIC_MODULES = {"ldv_logboek.attributes", "ldv_sdk.clients", "ldv_sdk.testing"}
+COMPONENTS = ("ldv_logboek", "ldv_sdk", "ldv_collector", "ldv_inzicht")
+
+
+@pytest.mark.parametrize("package", sorted(PUBLIC))
+def test_public_names_are_pinned(package: str) -> None:
+    module = importlib.import_module(package)
+    assert set(module.__all__) == PUBLIC[package]
+    assert len(module.__all__) == len(set(module.__all__))
+    missing = [name for name in module.__all__ if not hasattr(module, name)]
+    assert not missing, f"{package}.__all__ names {missing}, which it does not have"
+
+
+def _imports_of_components(tree: ast.AST) -> list[tuple[int, str, str | None]]:
+    found: list[tuple[int, str, str | None]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in COMPONENTS:
+            found += [(node.lineno, node.module, alias.name) for alias in node.names]
+        elif isinstance(node, ast.Import):
+            found += [(node.lineno, a.name, None) for a in node.names if a.name.split(".")[0] in COMPONENTS]
+    return found
+
+
+def test_the_cli_uses_only_public_names_of_the_components() -> None:
+    wrong = []
+    for path in sorted((REPO_ROOT / "cli/src/ldv_suite").rglob("*.py")):
+        for line, module, name in _imports_of_components(ast.parse(path.read_text())):
+            where = f"{path.relative_to(REPO_ROOT)}:{line}"
+            if module in PUBLIC:
+                if name is not None and name not in PUBLIC[module] and f"{module}.{name}" not in PUBLIC_MODULES:
+                    wrong.append(f"{where}: {module}.{name} is not in {module}.__all__")
+            elif module in PUBLIC_MODULES:
+                if name is not None and name.startswith("_"):
+                    wrong.append(f"{where}: {module}.{name} is private")
+            else:
+                wrong.append(f"{where}: {module} is an internal module")
+    assert not wrong, "\n".join(wrong)
