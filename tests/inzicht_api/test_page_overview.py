@@ -45,6 +45,7 @@ from tests.inzicht_api.inzage_support import (
     free_port,
     make_app,
     organisation,
+    other_key,
     record,
     write_jwks,
 )
@@ -129,7 +130,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     jwks = write_jwks(tmp / "jwks.json", issuer, demo)
     demo_key = tmp / "demo.pem"
     demo_key.write_bytes(demo.private_pem)
-    keys = {**KEYS, "burger-nl": "burger-nl", "rvig": "rvig"}  # the keys `record` pseudonymised with
+    keys = {**KEYS, "burger-nl": other_key("burger-nl"), "rvig": other_key("rvig")}  # the keys `record` pseudonymised with
     app = make_app(store, jwks, register_paths=[register], demo_key=demo_key, timeout=2.0, keys=keys)
     with Server(app) as base:
         yield Site(base, issuer)

@@ -14,13 +14,14 @@ from typing import Any
 
 from jinja2 import Environment
 
+from ldv_inzicht.errors import InzichtError
 from ldv_inzicht.inzage.overview import Overview
 from ldv_inzicht.inzage.view import date_nl
 
 _CSS = Path(__file__).parent / "static" / "overzicht_pdf.css"
 
 
-class PdfUnavailable(RuntimeError):
+class PdfUnavailable(InzichtError):
     """WeasyPrint or the system libraries it needs (Pango) are not installed."""
 
 
