@@ -12,7 +12,7 @@ $(BIN)/python:
 
 # Every component, editable, from one command (the components depend on each other by name).
 install: $(BIN)/python pdf-libs
-	$(BIN)/pip install --quiet -e "./logboek[store]" -e ./sdk -e ./collector -e ./inzicht_api -e ".[dev]"
+	$(BIN)/pip install --quiet -e "./logboek[store]" -e ./sdk -e ./collector -e ./inzicht_api -e ./dashboards -e ".[dev]"
 
 demo: install
 	$(BIN)/ldv demo --data-dir $(DATA_DIR)
@@ -46,7 +46,7 @@ pdf-libs:
 # Static checks: unused names, import order, syntax (ruff) and types (mypy) of every component.
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/mypy logboek/src/ldv_logboek collector/src/ldv_collector inzicht_api/src/ldv_inzicht sdk/src/ldv_sdk cli/src/ldv_suite
+	$(BIN)/mypy logboek/src/ldv_logboek collector/src/ldv_collector inzicht_api/src/ldv_inzicht sdk/src/ldv_sdk dashboards/src/ldv_dashboards cli/src/ldv_suite
 
 test: install browser lint
 	$(BIN)/python -m pytest

@@ -113,6 +113,130 @@ ENGINE = ReplacingMergeTree(LoadedAt)
 ORDER BY OrganisationId
 """
 
+# Migration 3: when each record was stored, and views for dashboards (Grafana's ClickHouse data
+# source). IngestedAt is filled by the server at insert (DEFAULT now64(9)), so no writer changes.
+# Rows stored before this migration keep 1970-01-01 ("unknown"): the column is added with that
+# default and materialised before the default becomes now64(9). Without that step ClickHouse
+# would compute now64(9) at every read of an old part, and a stalled ingest would look alive.
+INGESTED_AT_UNKNOWN = "1970-01-01 00:00:00"
+_INGESTED_AT_DDL = (
+    f"ALTER TABLE {RECORDS_TABLE} ADD COLUMN IF NOT EXISTS "
+    "IngestedAt DateTime64(9, 'UTC') DEFAULT toDateTime64(0, 9, 'UTC') CODEC(Delta, ZSTD(1))",
+    f"ALTER TABLE {RECORDS_TABLE} MATERIALIZE COLUMN IngestedAt SETTINGS mutations_sync = 2",
+    f"ALTER TABLE {RECORDS_TABLE} MODIFY COLUMN IngestedAt DateTime64(9, 'UTC') DEFAULT now64(9) CODEC(Delta, ZSTD(1))",
+)
+
+# The dashboard views. Dashboards need counts, not citizens' pseudonyms: the views named
+# `ldv_dashboard_*` have no DataSubjectId, and subject ids are also removed from the attribute
+# maps (with exception messages and stack traces, which may quote personal data). Distinct
+# data subjects are counted inside the parameterised view DASHBOARD_SUBJECTS_VIEW, which returns
+# one number. RECORDS_WITH_REGISTER_VIEW is their common base and does hold DataSubjectId: it is
+# for the views, not for dashboard users. See docs/dashboards.md.
+DASHBOARD_ACTIVITIES_VIEW = "ldv_dashboard_activity_versions"
+RECORDS_WITH_REGISTER_VIEW = "ldv_records_with_register"
+DASHBOARD_RECORDS_VIEW = "ldv_dashboard_records"
+DASHBOARD_SUBJECTS_VIEW = "ldv_dashboard_subjects"
+# Attribute keys that dashboards never see.
+DASHBOARD_HIDDEN_ATTRIBUTES = (attr.DATA_SUBJECT_ID, attr.EXCEPTION_MESSAGE, attr.EXCEPTION_STACKTRACE)
+_HIDDEN_KEYS = "[" + ", ".join(f"'{key}'" for key in DASHBOARD_HIDDEN_ATTRIBUTES) + "]"
+
+# The latest stored row of every activity version, with the legal bases taken from the JSON
+# document (laws and W3C DPV bases as parallel arrays) and the register's retention period.
+_DASHBOARD_ACTIVITIES_DDL = f"""
+CREATE VIEW IF NOT EXISTS {DASHBOARD_ACTIVITIES_VIEW} AS
+SELECT
+    ActivityId, Version, toDateTime64(ValidFrom, 9, 'UTC') AS ValidFrom, EndedAt, Name, Controller,
+    Confidential, ConfidentialUntil,
+    JSONExtract(Document, 'legalBasis', 'Array(Tuple(dpv String, law String, article String))') AS LegalBasis,
+    arrayMap(b -> tupleElement(b, 'law'), LegalBasis) AS Laws,
+    arrayMap(b -> tupleElement(b, 'dpv'), LegalBasis) AS LegalBases,
+    JSONExtractString(Document, 'retentionPeriod') AS RetentionPeriod
+FROM (
+    SELECT * FROM {REGISTER_VERSIONS_TABLE}
+    ORDER BY ActivityId, Version, LoadedAt DESC LIMIT 1 BY ActivityId, Version
+)
+"""
+
+# Every record with the register version in force at its Timestamp (ASOF: the latest version
+# whose ValidFrom is not after it), which decides RegisterStatus:
+#   registered  a version was in force;
+#   unknown     the activity id is not in the register;
+#   not_valid   the activity is in the register but no version was in force (before the first
+#               version, or at/after the activity's end);
+#   none        the record names no activity (allowed for records about no data subject).
+# RetentionUntil: Timestamp plus the register's ISO 8601 retention period (years, months, weeks,
+# days; NULL without one). StorageUntil: Timestamp plus the store's TTL (RetentionDays).
+_RECORDS_WITH_REGISTER_DDL = f"""
+CREATE VIEW IF NOT EXISTS {RECORDS_WITH_REGISTER_VIEW} AS
+SELECT
+    r.Timestamp AS Timestamp, r.IngestedAt AS IngestedAt, r.TraceId AS TraceId, r.SpanId AS SpanId,
+    r.ParentSpanId AS ParentSpanId, r.TraceState AS TraceState, r.SpanName AS SpanName, r.SpanKind AS SpanKind,
+    r.ServiceName AS ServiceName, r.ResourceAttributes AS ResourceAttributes, r.ScopeName AS ScopeName,
+    r.ScopeVersion AS ScopeVersion, r.SpanAttributes AS SpanAttributes, r.Duration AS Duration,
+    r.StatusCode AS StatusCode, r.StatusMessage AS StatusMessage,
+    r.`Events.Timestamp` AS `Events.Timestamp`, r.`Events.Name` AS `Events.Name`,
+    r.`Events.Attributes` AS `Events.Attributes`, r.`Links.TraceId` AS `Links.TraceId`,
+    r.`Links.SpanId` AS `Links.SpanId`, r.`Links.TraceState` AS `Links.TraceState`,
+    r.`Links.Attributes` AS `Links.Attributes`,
+    r.Organisation AS Organisation, r.ProcessingActivityId AS ProcessingActivityId,
+    r.DataSubjectId AS DataSubjectId, r.DataSubjectIdType AS DataSubjectIdType,
+    r.ForeignProcessor AS ForeignProcessor, r.ExternalReadApi AS ExternalReadApi, r.RetentionDays AS RetentionDays,
+    multiIf(
+        r.ProcessingActivityId = '', 'none',
+        v.ActivityId != '' AND (v.EndedAt IS NULL OR r.Timestamp < v.EndedAt), 'registered',
+        r.ProcessingActivityId IN (SELECT ActivityId FROM {REGISTER_VERSIONS_TABLE}), 'not_valid',
+        'unknown'
+    ) AS RegisterStatus,
+    RegisterStatus = 'registered' AS Registered,
+    if(Registered, v.Version, 0) AS ActivityVersion,
+    if(Registered, v.Name, '') AS ActivityName,
+    if(Registered, v.Controller, '') AS Controller,
+    Registered AND v.Confidential AND (v.ConfidentialUntil IS NULL OR r.Timestamp < v.ConfidentialUntil)
+        AS Confidential,
+    if(Registered, v.Laws, []) AS Laws,
+    if(Registered, v.LegalBases, []) AS LegalBases,
+    if(Registered, v.RetentionPeriod, '') AS RetentionPeriod,
+    if(RetentionPeriod = '', NULL,
+       r.Timestamp
+       + toIntervalYear(toUInt32OrZero(extract(RetentionPeriod, '^P(?:[^T]*?)([0-9]+)Y')))
+       + toIntervalMonth(toUInt32OrZero(extract(RetentionPeriod, '^P(?:[^T]*?)([0-9]+)M')))
+       + toIntervalWeek(toUInt32OrZero(extract(RetentionPeriod, '^P(?:[^T]*?)([0-9]+)W')))
+       + toIntervalDay(toUInt32OrZero(extract(RetentionPeriod, '^P(?:[^T]*?)([0-9]+)D')))
+    ) AS RetentionUntil,
+    r.Timestamp + toIntervalDay(r.RetentionDays) AS StorageUntil
+FROM {RECORDS_TABLE} AS r
+ASOF LEFT JOIN {DASHBOARD_ACTIVITIES_VIEW} AS v
+    ON r.ProcessingActivityId = v.ActivityId AND r.Timestamp >= v.ValidFrom
+"""
+
+_DASHBOARD_RECORDS_DDL = f"""
+CREATE VIEW IF NOT EXISTS {DASHBOARD_RECORDS_VIEW} AS
+SELECT
+    Timestamp, IngestedAt, TraceId, SpanId, ParentSpanId, TraceState, SpanName, SpanKind, ServiceName,
+    ResourceAttributes, ScopeName, ScopeVersion,
+    mapFilter((k, v) -> k NOT IN {_HIDDEN_KEYS}, SpanAttributes) AS SpanAttributes,
+    Duration, StatusCode,
+    `Events.Timestamp`, `Events.Name`,
+    arrayMap(m -> mapFilter((k, v) -> k NOT IN {_HIDDEN_KEYS}, m), `Events.Attributes`) AS `Events.Attributes`,
+    `Links.TraceId`, `Links.SpanId`, `Links.TraceState`, `Links.Attributes`,
+    Organisation, ProcessingActivityId, DataSubjectIdType, ForeignProcessor, ExternalReadApi, RetentionDays,
+    RegisterStatus, Registered, ActivityVersion, ActivityName, Controller, Confidential, Laws, LegalBases,
+    RetentionPeriod, RetentionUntil, StorageUntil
+FROM {RECORDS_WITH_REGISTER_VIEW}
+"""
+
+# One number: distinct data subjects of the records that match. A `*_all` flag set to true
+# switches its filter off (Grafana's "All"; see ldv_dashboards.sql).
+_DASHBOARD_SUBJECTS_DDL = f"""
+CREATE VIEW IF NOT EXISTS {DASHBOARD_SUBJECTS_VIEW} AS
+SELECT uniqExactIf(DataSubjectId, DataSubjectId != '') AS DataSubjects
+FROM {RECORDS_WITH_REGISTER_VIEW}
+WHERE Timestamp >= {{from:DateTime}} AND Timestamp <= {{to:DateTime}}
+    AND ({{all_organisations:UInt8}} OR Organisation IN {{organisations:Array(String)}})
+    AND ({{all_activities:UInt8}} OR ProcessingActivityId IN {{activities:Array(String)}})
+    AND ({{all_laws:UInt8}} OR hasAny(Laws, {{laws:Array(String)}}))
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -123,6 +247,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         2,
         "register of processing activities: activity versions and organisations",
         (_REGISTER_VERSIONS_DDL, _REGISTER_ORGANISATIONS_DDL),
+    ),
+    Migration(
+        3,
+        "ingest time of every record (IngestedAt) and the dashboard views without data subject ids",
+        _INGESTED_AT_DDL
+        + (_DASHBOARD_ACTIVITIES_DDL, _RECORDS_WITH_REGISTER_DDL, _DASHBOARD_RECORDS_DDL, _DASHBOARD_SUBJECTS_DDL),
     ),
 )
 

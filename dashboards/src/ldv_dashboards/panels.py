@@ -1,0 +1,155 @@
+"""Panel and variable builders shared by the three dashboards."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from grafana_foundation_sdk.builders import dashboard as dash
+from grafana_foundation_sdk.builders import nodegraph, stat, table, text, timeseries
+from grafana_foundation_sdk.cog import builder as cogbuilder
+from grafana_foundation_sdk.models import dashboard as model
+from grafana_foundation_sdk.models.text import TextMode
+
+from ldv_dashboards import sql
+from ldv_dashboards.query import DATASOURCE, DATASOURCE_VARIABLE, PLUGIN_TYPE, SQL, Format
+
+VERWERKING_UID = "ldv-verwerking"
+# Opens one processing (trace) in the Verwerking dashboard, keeping data source and time range.
+TRACE_LINK_URL = (
+    f"/d/{VERWERKING_UID}/ldv-verwerking?var-trace_id=${{__value.raw}}"
+    f"&var-{DATASOURCE_VARIABLE}=${{{DATASOURCE_VARIABLE}}}&${{__url_time_range}}"
+)
+
+AnyPanel = cogbuilder.Builder[model.Panel]
+
+
+@dataclass
+class Grid:
+    """Places panels left to right in rows of 24 columns, as Grafana's grid has."""
+
+    x: int = 0
+    y: int = 0
+    row_height: int = 0
+    panels: list[AnyPanel] = field(default_factory=list)
+
+    def add(self, panel: AnyPanel, w: int, h: int) -> None:
+        if self.x + w > 24:
+            self.x, self.y, self.row_height = 0, self.y + self.row_height, 0
+        panel.grid_pos(model.GridPos(h=h, w=w, x=self.x, y=self.y))  # type: ignore[attr-defined]
+        self.panels.append(panel)
+        self.x += w
+        self.row_height = max(self.row_height, h)
+
+
+# --- variables -----------------------------------------------------------------------------
+
+
+def datasource_variable() -> dash.DatasourceVariable:
+    return dash.DatasourceVariable(DATASOURCE_VARIABLE).label("Databron").type(PLUGIN_TYPE)
+
+
+def _query_variable(name: str, label: str, raw_sql: str, *, multi: bool) -> dash.QueryVariable:
+    variable = (
+        dash.QueryVariable(name)
+        .label(label)
+        .datasource(DATASOURCE)
+        .query({"editorType": "sql", "rawSql": raw_sql})
+        .refresh(model.VariableRefresh.ON_TIME_RANGE_CHANGED)
+        .sort(model.VariableSort.ALPHABETICAL_ASC)
+    )
+    if multi:
+        variable = variable.multi(True).include_all(True).current(model.VariableOption(selected=True, text=["All"], value=["$__all"]))
+    return variable
+
+
+def organisation_variable(*, multi: bool) -> dash.QueryVariable:
+    return _query_variable("organisation", "Organisatie", sql.VAR_ORGANISATIONS, multi=multi)
+
+
+def activity_variable() -> dash.QueryVariable:
+    return _query_variable("activity", "Verwerkingsactiviteit", sql.VAR_ACTIVITIES, multi=True)
+
+
+def legal_basis_variable() -> dash.QueryVariable:
+    return _query_variable("legal_basis", "Wet / grondslag", sql.VAR_LAWS, multi=True)
+
+
+# --- panels --------------------------------------------------------------------------------
+
+
+def stat_panel(title: str, raw_sql: str, *, description: str, unit: str = "none", red_above: float | None = None) -> stat.Panel:
+    panel = (
+        stat.Panel()
+        .title(title)
+        .description(description)
+        .datasource(DATASOURCE)
+        .with_target(SQL("A", raw_sql, Format.TABLE))
+        .unit(unit)
+        .no_value("0")
+    )
+    if red_above is not None:
+        panel = panel.thresholds(
+            dash.ThresholdsConfig()
+            .mode(model.ThresholdsMode.ABSOLUTE)
+            .steps([model.Threshold(value=None, color="green"), model.Threshold(value=red_above, color="red")])
+        )
+    return panel
+
+
+def series_panel(title: str, raw_sql: str, *, description: str, unit: str = "none") -> timeseries.Panel:
+    return (
+        timeseries.Panel()
+        .title(title)
+        .description(description)
+        .datasource(DATASOURCE)
+        .with_target(SQL("A", raw_sql, Format.TIME_SERIES))
+        .unit(unit)
+    )
+
+
+def table_panel(title: str, raw_sql: str, *, description: str, trace_link: bool = False) -> table.Panel:
+    panel = (
+        table.Panel()
+        .title(title)
+        .description(description)
+        .datasource(DATASOURCE)
+        .with_target(SQL("A", raw_sql, Format.TABLE))
+    )
+    if trace_link:
+        panel = panel.override_by_name(
+            "TraceId",
+            [
+                model.DynamicConfigValue(
+                    id_val="links",
+                    value=[{"title": "Open deze verwerking", "url": TRACE_LINK_URL, "targetBlank": False}],
+                )
+            ],
+        )
+    return panel
+
+
+def flows_panel(*, description: str) -> nodegraph.Panel:
+    return (
+        nodegraph.Panel()
+        .title("Stromen tussen organisaties")
+        .description(description)
+        .datasource(DATASOURCE)
+        .with_target(SQL("nodes", sql.FLOW_NODES, Format.TABLE))
+        .with_target(SQL("edges", sql.FLOW_EDGES, Format.TABLE))
+    )
+
+
+def text_panel(title: str, markdown: str) -> text.Panel:
+    return text.Panel().title(title).mode(TextMode.MARKDOWN).content(markdown)
+
+
+def trace_panel() -> dash.Panel:
+    """Grafana's trace view; the SDK has no builder of its own for it."""
+    return (
+        dash.Panel()
+        .type("traces")
+        .title("Verwerking als trace")
+        .description("Alle handelingen van deze verwerking, over organisaties heen (data subject ids zijn weggelaten).")
+        .datasource(DATASOURCE)
+        .with_target(SQL("A", sql.TRACE, Format.TRACE))
+    )

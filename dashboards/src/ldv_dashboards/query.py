@@ -1,0 +1,83 @@
+"""The Grafana ClickHouse plugin's query (`grafana-clickhouse-datasource`) for the foundation SDK.
+
+The SDK has no ClickHouse module, so this is the plugin's SQL-editor target: `rawSql`, `format`
+(how the backend turns rows into frames), `queryType` and `editorType: "sql"`, with the data
+source taken from the dashboard's `${datasource}` variable.
+"""
+
+from __future__ import annotations
+
+import enum
+import typing
+
+from grafana_foundation_sdk.cog import builder as cogbuilder
+from grafana_foundation_sdk.cog import variants as cogvariants
+from grafana_foundation_sdk.models.dashboard import DataSourceRef
+
+PLUGIN_TYPE = "grafana-clickhouse-datasource"
+DATASOURCE_VARIABLE = "datasource"
+# Panels and targets name the data source through the dashboard variable, so one dashboard
+# works against any ClickHouse data source the user picks.
+DATASOURCE = DataSourceRef(type_val=PLUGIN_TYPE, uid="${" + DATASOURCE_VARIABLE + "}")
+
+
+class Format(enum.IntEnum):
+    """The plugin's result formats (grafana-plugin-sdk-go sqlutil)."""
+
+    TIME_SERIES = 0
+    TABLE = 1
+    LOGS = 2
+    TRACE = 3
+
+
+# The plugin's queryType that matches each format (used by Explore and the query editor).
+_QUERY_TYPES = {Format.TIME_SERIES: "timeseries", Format.TABLE: "table", Format.LOGS: "logs", Format.TRACE: "traces"}
+
+
+class ClickHouseQuery(cogvariants.Dataquery):
+    """One SQL target of the ClickHouse plugin."""
+
+    def __init__(self, ref_id: str, raw_sql: str, fmt: Format, datasource: DataSourceRef = DATASOURCE) -> None:
+        self.ref_id = ref_id
+        self.raw_sql = raw_sql
+        self.format = fmt
+        self.datasource = datasource
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "refId": self.ref_id,
+            "datasource": self.datasource.to_json(),
+            "editorType": "sql",
+            "rawSql": self.raw_sql,
+            "format": int(self.format),
+            "queryType": _QUERY_TYPES[self.format],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, typing.Any]) -> ClickHouseQuery:
+        return cls(
+            ref_id=data["refId"],
+            raw_sql=data["rawSql"],
+            fmt=Format(data.get("format", Format.TABLE)),
+            datasource=DataSourceRef.from_json(data.get("datasource", {})),
+        )
+
+
+class SQL(cogbuilder.Builder[ClickHouseQuery]):
+    """Builder of a ClickHouseQuery, for `Panel.with_target`."""
+
+    def __init__(self, ref_id: str, raw_sql: str, fmt: Format) -> None:
+        self._query = ClickHouseQuery(ref_id, raw_sql, fmt)
+
+    def build(self) -> ClickHouseQuery:
+        return self._query
+
+
+def register_variant() -> None:
+    """Let the SDK decode dashboards with ClickHouse targets (`Dashboard.from_json`)."""
+    from grafana_foundation_sdk.cog import plugins, runtime
+
+    plugins.register_default_plugins()
+    runtime.register_dataquery_variant(
+        runtime.DataqueryConfig(identifier=PLUGIN_TYPE, from_json_hook=ClickHouseQuery.from_json)
+    )

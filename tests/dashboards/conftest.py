@@ -1,0 +1,43 @@
+"""Fixtures for the dashboard tests: the generated dashboards and a seeded store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ldv_dashboards.build import SOURCE_ROOT, load_dashboard
+from ldv_dashboards.dashboards import DASHBOARDS
+from ldv_logboek.storage import LogStore
+from tests.dashboards.runner import PanelRunner
+from tests.dashboards.seed import Seeded, seed
+
+GENERATED = SOURCE_ROOT / "generated"
+
+
+def committed_dashboards() -> dict[str, dict[str, Any]]:
+    """The committed dashboard JSON files, by uid (what Grafana loads, not what the code makes)."""
+    return {uid: load_dashboard(GENERATED / f"{uid}.json") for uid in DASHBOARDS}
+
+
+def targets(board: dict[str, Any]) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """(panel, target) for every query target of every panel, rows included."""
+    for panel in board.get("panels", []):
+        for inner in [panel, *panel.get("panels", [])]:
+            for target in inner.get("targets", []):
+                yield inner, target
+
+
+@pytest.fixture(scope="module")
+def seeded(store: LogStore) -> Seeded:
+    return seed(store)
+
+
+@pytest.fixture(scope="module")
+def runner(store: LogStore, seeded: Seeded) -> PanelRunner:
+    return PanelRunner(store)
+
+
+__all__ = ["GENERATED", "Path", "committed_dashboards", "targets"]
