@@ -70,7 +70,7 @@ class Context:
         return int(self.end.timestamp() * 1000)
 
 
-def _macro_args(text: str, open_paren: int) -> tuple[list[str], int]:
+def macro_args(text: str, open_paren: int) -> tuple[list[str], int]:
     """The comma-separated arguments of the call whose "(" is at `open_paren`, and the index
     just past its ")"; commas inside nested parentheses or brackets do not split."""
     depth = 0
@@ -99,7 +99,7 @@ def apply_conditional_all(sql: str, ctx: Context) -> str:
     macro = "$__conditionalAll("
     index = sql.rfind(macro)
     while index != -1:
-        args, end = _macro_args(sql, index + len(macro) - 1)
+        args, end = macro_args(sql, index + len(macro) - 1)
         if len(args) != 2:
             raise ValueError(f"$__conditionalAll needs 2 arguments, got {args}")
         name = args[1].strip()
@@ -153,7 +153,7 @@ def apply_backend_macros(sql: str, ctx: Context) -> str:
     }
     for name, expand in functions.items():  # the _ms forms first: they start like the others
         while (index := sql.find(name + "(")) != -1:
-            args, end = _macro_args(sql, index + len(name))
+            args, end = macro_args(sql, index + len(name))
             if len(args) != 1:
                 raise ValueError(f"{name} takes one column, got {args}")
             sql = sql[:index] + expand(args[0].strip()) + sql[end:]

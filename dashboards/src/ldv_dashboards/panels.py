@@ -35,7 +35,8 @@ class Grid:
     def add(self, panel: AnyPanel, w: int, h: int) -> None:
         if self.x + w > 24:
             self.x, self.y, self.row_height = 0, self.y + self.row_height, 0
-        panel.grid_pos(model.GridPos(h=h, w=w, x=self.x, y=self.y))  # type: ignore[attr-defined]
+        # Stable ids (1, 2, ...): Grafana's panel links and "view panel" URLs use them.
+        panel.id(len(self.panels) + 1).grid_pos(model.GridPos(h=h, w=w, x=self.x, y=self.y))  # type: ignore[attr-defined]
         self.panels.append(panel)
         self.x += w
         self.row_height = max(self.row_height, h)
