@@ -367,6 +367,64 @@ def register_load(
         console.print(f"  + {added}")
 
 
+dashboards_app = typer.Typer(help="Grafana dashboards for supervisors (see docs/dashboards.md).", no_args_is_help=True)
+app.add_typer(dashboards_app, name="dashboards")
+
+
+@dashboards_app.command("build")
+def dashboards_build(
+    out: Annotated[Optional[Path], typer.Option(help="Folder to write into [default: the source's dashboards/].")] = None,
+) -> None:
+    """Regenerate the dashboard JSON and the provisioning files from the code."""
+    from ldv_dashboards.build import SOURCE_ROOT, write
+
+    for path in write(out or SOURCE_ROOT):
+        console.print(f"wrote {path}")
+
+
+@dashboards_app.command("check")
+def dashboards_check() -> None:
+    """Exit 1 when a committed generated file differs from what the code generates."""
+    from ldv_dashboards.build import stale
+
+    if outdated := stale():
+        console.print(f"[red]out of date:[/] {', '.join(outdated)}; run `ldv dashboards build`")
+        raise typer.Exit(1)
+    console.print("dashboards and provisioning files are up to date")
+
+
+@dashboards_app.command("push")
+def dashboards_push(
+    grafana_url: Annotated[str, typer.Option(help="Grafana's URL, e.g. https://grafana.example.nl")],
+    token: Annotated[str, typer.Option(help="Grafana service account token.", envvar="LDV_GRAFANA_TOKEN")],
+    clickhouse_host: Annotated[str, typer.Option(help="Host of `ldv serve`'s ClickHouse endpoint, as Grafana reaches it.")] = "127.0.0.1",
+    clickhouse_port: Annotated[int, typer.Option(help="Its port.")] = 8123,
+    clickhouse_user: Annotated[str, typer.Option(help="Endpoint user for Grafana.")] = "grafana",
+    clickhouse_password: Annotated[
+        str, typer.Option(help="That user's password.", envvar="LDV_GRAFANA_CLICKHOUSE_PASSWORD")
+    ] = "",
+    clickhouse_secure: Annotated[bool, typer.Option(help="The endpoint speaks HTTPS.")] = False,
+) -> None:
+    """Upsert the LDV folder, the ClickHouse data source and the dashboards into a Grafana (idempotent)."""
+    from grafana_client.client import GrafanaException
+
+    from ldv_dashboards.provisioning import Endpoint
+    from ldv_dashboards.push import push
+
+    endpoint = Endpoint(host=clickhouse_host, port=clickhouse_port, username=clickhouse_user, secure=clickhouse_secure)
+    try:
+        result = push(grafana_url, token, endpoint, clickhouse_password)
+    except GrafanaException as exc:  # the token and password are never printed
+        console.print(f"[red]Grafana refused:[/] HTTP {exc.status_code}")
+        raise typer.Exit(1) from None
+    except OSError as exc:
+        console.print(f"[red]cannot reach Grafana at {grafana_url}:[/] {type(exc).__name__}")
+        raise typer.Exit(1) from None
+    console.print(f"folder {result.folder}, data source {result.datasource}")
+    for uid, url in result.dashboards.items():
+        console.print(f"  dashboard {uid}: {url}")
+
+
 @app.command()
 def inzage(
     bsn: Annotated[str, typer.Argument(help="The citizen's BSN (never logged).")],
