@@ -15,7 +15,6 @@ from ldv_logboek.register import RegisterStore
 from ldv_logboek.register.loader import parse_register_text
 from ldv_logboek.storage import LogStore, connect
 from ldv_logboek.storage.schema import (
-    DASHBOARD_ACTIVITIES_VIEW,
     DASHBOARD_RECORDS_VIEW,
     DASHBOARD_SUBJECTS_VIEW,
     MIGRATIONS,
@@ -87,14 +86,15 @@ def test_the_store_fills_the_ingest_time_at_insert(upgraded: tuple[LogStore, lis
 
 def test_dashboard_views_hold_no_subject_id_nor_exception_text(upgraded: tuple[LogStore, list[str]]) -> None:
     store, _ = upgraded
-    record = make_record(subject=SUBJECT, activity=ACTIVITY, exception__message=f"faalde voor {SUBJECT}")
+    record = make_record(
+        subject=SUBJECT, activity=ACTIVITY, exception__message=f"faalde voor {SUBJECT}", app__klant="faalde-klant"
+    )
     store.insert([record])
-    for view in (DASHBOARD_RECORDS_VIEW, DASHBOARD_ACTIVITIES_VIEW):
-        result = store.client.query(f"SELECT * FROM {view}")
-        assert "DataSubjectId" not in result.column_names
-        assert SUBJECT not in repr(result.result_rows) and "faalde" not in repr(result.result_rows)
+    result = store.client.query(f"SELECT * FROM {DASHBOARD_RECORDS_VIEW}")
+    assert not {"DataSubjectId", "SpanAttributes", "Events.Attributes", "Links.Attributes"} & set(result.column_names)
+    assert SUBJECT not in repr(result.result_rows) and "faalde" not in repr(result.result_rows)
     row = store.client.query(
-        f"SELECT SpanAttributes, DataSubjectIdType FROM {DASHBOARD_RECORDS_VIEW} WHERE SpanId = {{s:String}}",
+        f"SELECT Attributes, DataSubjectIdType FROM {DASHBOARD_RECORDS_VIEW} WHERE SpanId = {{s:String}}",
         parameters={"s": record.span_id.hex()},
     ).result_rows[0]
     assert row == ({attr.PROCESSING_ACTIVITY_ID: ACTIVITY, attr.DATA_SUBJECT_ID_TYPE: "BSN"}, "BSN")
@@ -138,3 +138,26 @@ def test_each_record_gets_the_register_version_in_force_at_its_time(upgraded: tu
     assert got["v2"][:6] == ("registered", 2, "Kinderopvangtoeslag (nieuw)", ["Wet kinderopvang", "Awir"], True, "P1Y6M")
     assert str(got["v2"][6]) == "2025-12-01"  # 2024-06-01 plus one year and six months
     assert got["v2-open"][4] is False  # confidential until 2025-01-01 only
+
+
+def test_an_organisation_filter_on_the_records_table_reaches_through_the_views(upgraded: tuple[LogStore, list[str]]) -> None:
+    """An organisation-scoped reader (the ClickHouse endpoint's `additional_table_filters` on the
+    records table) sees only its rows through every dashboard view, the subject count included."""
+    store, _ = upgraded
+    subjects = (
+        f"SELECT DataSubjects FROM {DASHBOARD_SUBJECTS_VIEW}(from = toDateTime(0), to = now() + 60, organisations = [], "
+        "all_organisations = 1, activities = [], all_activities = 1, laws = [], all_laws = 1)"
+    )
+    records = f"SELECT count() FROM {DASHBOARD_RECORDS_VIEW}"
+
+    def scoped(sql: str, organisation: str) -> int:
+        condition = f"Organisation = ''{organisation}''"
+        filters = "{'" + RECORDS_TABLE + "': '" + condition + "'}"
+        return int(store.client.query(sql, settings={"additional_table_filters": filters}).result_rows[0][0])
+
+    everything = int(store.client.query(records).result_rows[0][0])
+    assert everything > 0
+    assert scoped(records, "dienst-toeslagen") == everything  # make_record's organisation
+    assert scoped(records, "elders") == 0
+    assert scoped(subjects, "dienst-toeslagen") == int(store.client.query(subjects).result_rows[0][0]) > 0
+    assert scoped(subjects, "elders") == 0

@@ -13,7 +13,6 @@ from grafana_foundation_sdk.models.dashboard import DataSourceRef
 
 from ldv_dashboards import sql
 from ldv_dashboards.query import PLUGIN_TYPE, ClickHouseQuery, Format
-from ldv_logboek.storage.schema import DASHBOARD_RECORDS_VIEW
 
 DATASOURCE_UID = "ldv-logboek"
 DATASOURCE_NAME = "LDV Logboek"
@@ -51,13 +50,6 @@ def datasource(endpoint: Endpoint, password: str) -> dict[str, Any]:
             "secure": endpoint.secure,
             "username": endpoint.username,
             "defaultDatabase": endpoint.database,
-            # The trace view's defaults: the dashboard view keeps the OpenTelemetry columns.
-            "traces": {
-                "defaultDatabase": endpoint.database,
-                "defaultTable": DASHBOARD_RECORDS_VIEW,
-                "otelEnabled": True,
-                "durationUnit": "nanoseconds",
-            },
         },
         "secureJsonData": {"password": password},
     }

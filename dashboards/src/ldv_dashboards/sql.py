@@ -1,7 +1,7 @@
 """The SQL of every panel, variable and alert rule, as the ClickHouse plugin receives it.
 
-Everything reads the dashboard views of schema migration 3 (`ldv_dashboard_*`), never the
-records table, so no query sees a data subject id. Macros are the plugin's (`$__timeFilter`,
+Everything reads the dashboard views of schema migration 3 (`ldv_dashboard_*`) and the public
+register table, never the records table, so no query sees a data subject id. Macros are the plugin's (`$__timeFilter`,
 `$__timeInterval`, `$__conditionalAll`, `$__fromTime`/`$__toTime`) and Grafana's variables
 (`${organisation:singlequote}`); tests/dashboards expands them as the plugin does and runs
 every statement on a seeded store.
@@ -13,14 +13,13 @@ be stored twice, and counts it once (as the read and overzicht APIs do).
 from __future__ import annotations
 
 from ldv_logboek.storage.schema import (
-    DASHBOARD_ACTIVITIES_VIEW,
     DASHBOARD_RECORDS_VIEW,
     DASHBOARD_SUBJECTS_VIEW,
     INGESTED_AT_UNKNOWN,
+    REGISTER_VERSIONS_TABLE,
 )
 
 RECORDS = DASHBOARD_RECORDS_VIEW
-ACTIVITIES = DASHBOARD_ACTIVITIES_VIEW
 COUNT = "uniqExact(TraceId, SpanId)"
 
 # The dashboard variables' filters. `$__conditionalAll` turns a filter into 1=1 when "All" is
@@ -46,7 +45,11 @@ VAR_ACTIVITIES = (
     f"FROM {RECORDS}\nWHERE $__timeFilter(Timestamp) AND ProcessingActivityId != ''\n  AND {ORGANISATION_FILTER}\n"
     "GROUP BY ProcessingActivityId ORDER BY 2"
 )
-VAR_LAWS = f"SELECT DISTINCT arrayJoin(Laws) AS law FROM {ACTIVITIES} ORDER BY law"
+# The register is public: every law any version of any activity names.
+VAR_LAWS = (
+    "SELECT DISTINCT tupleElement(arrayJoin(JSONExtract(Document, 'legalBasis', 'Array(Tuple(law String))')), 'law') AS law\n"
+    f"FROM {REGISTER_VERSIONS_TABLE}\nORDER BY law"
+)
 
 # --- stats ---------------------------------------------------------------------------------
 
@@ -179,24 +182,23 @@ STAT_SINCE_LAST_INGEST = (
 
 # --- one processing (trace view) -----------------------------------------------------------
 
-# The plugin's own OTel trace-id query shape (its sqlGenerator), on the dashboard view: the
-# view keeps the OpenTelemetry column names, so the trace view reads it like otel_traces.
+# The plugin's own OTel trace-id query shape (its sqlGenerator), on the dashboard view, which
+# keeps the OpenTelemetry columns except the raw attribute maps: tags come from its curated
+# `Attributes`, and events and links carry no attributes.
 TRACE = (
     "SELECT TraceId AS traceID, SpanId AS spanID, ParentSpanId AS parentSpanID,\n"
     "  ServiceName AS serviceName, SpanName AS operationName,\n"
     "  multiply(toUnixTimestamp64Nano(Timestamp), 0.000001) AS startTime,\n"
     "  multiply(Duration, 0.000001) AS duration,\n"
-    "  arrayMap(key -> map('key', key, 'value', SpanAttributes[key]), mapKeys(SpanAttributes)) AS tags,\n"
+    "  arrayMap(key -> map('key', key, 'value', Attributes[key]), mapKeys(Attributes)) AS tags,\n"
     "  arrayMap(key -> map('key', key, 'value', ResourceAttributes[key]), mapKeys(ResourceAttributes)) AS serviceTags,\n"
     "  if(StatusCode IN ('Error', 'STATUS_CODE_ERROR'), 2, 0) AS statusCode,\n"
-    "  arrayMap((name, timestamp, attributes) -> tuple(name, toString(toUnixTimestamp64Milli(timestamp)), "
-    "arrayMap(key -> map('key', key, 'value', attributes[key]), mapKeys(attributes)))"
+    "  arrayMap((name, timestamp) -> tuple(name, toString(toUnixTimestamp64Milli(timestamp)), [])"
     "::Tuple(name String, timestamp String, fields Array(Map(String, String))), "
-    "Events.Name, Events.Timestamp, Events.Attributes) AS logs,\n"
-    "  arrayMap((traceID, spanID, attributes) -> tuple(traceID, spanID, "
-    "arrayMap(key -> map('key', key, 'value', attributes[key]), mapKeys(attributes)))"
+    "Events.Name, Events.Timestamp) AS logs,\n"
+    "  arrayMap((traceID, spanID) -> tuple(traceID, spanID, [])"
     "::Tuple(traceID String, spanID String, tags Array(Map(String, String))), "
-    "Links.TraceId, Links.SpanId, Links.Attributes) AS references,\n"
+    "Links.TraceId, Links.SpanId) AS references,\n"
     "  SpanKind AS kind, TraceState AS traceState\n"
     f"FROM {RECORDS}\nWHERE TraceId = ${{trace_id:singlequote}}\n"
     "ORDER BY Timestamp, SpanId\nLIMIT 1 BY SpanId\nLIMIT 1000"

@@ -127,23 +127,28 @@ _INGESTED_AT_DDL = (
 )
 
 # The dashboard views. Dashboards need counts, not citizens' pseudonyms: the views named
-# `ldv_dashboard_*` have no DataSubjectId, and subject ids are also removed from the attribute
-# maps (with exception messages and stack traces, which may quote personal data). Distinct
-# data subjects are counted inside the parameterised view DASHBOARD_SUBJECTS_VIEW, which returns
-# one number. RECORDS_WITH_REGISTER_VIEW is their common base and does hold DataSubjectId: it is
-# for the views, not for dashboard users. See docs/dashboards.md.
-DASHBOARD_ACTIVITIES_VIEW = "ldv_dashboard_activity_versions"
+# `ldv_dashboard_*` have no DataSubjectId and none of the raw attribute maps (SpanAttributes,
+# Events.Attributes, Links.Attributes), which hold the subject id and may hold personal data in
+# exception messages or an application's own attributes. Their `Attributes` keeps only the
+# standard's `dpl.*` attributes (less the subject id) and the exception type. Distinct data
+# subjects are counted inside the parameterised view DASHBOARD_SUBJECTS_VIEW, which returns one
+# number. RECORDS_WITH_REGISTER_VIEW and ACTIVITY_VERSIONS_VIEW are the views' building blocks:
+# the first holds DataSubjectId and the raw maps, so it is not for dashboard users.
+# See docs/dashboards.md.
+ACTIVITY_VERSIONS_VIEW = "ldv_register_versions_latest"
 RECORDS_WITH_REGISTER_VIEW = "ldv_records_with_register"
 DASHBOARD_RECORDS_VIEW = "ldv_dashboard_records"
 DASHBOARD_SUBJECTS_VIEW = "ldv_dashboard_subjects"
-# Attribute keys that dashboards never see.
-DASHBOARD_HIDDEN_ATTRIBUTES = (attr.DATA_SUBJECT_ID, attr.EXCEPTION_MESSAGE, attr.EXCEPTION_STACKTRACE)
-_HIDDEN_KEYS = "[" + ", ".join(f"'{key}'" for key in DASHBOARD_HIDDEN_ATTRIBUTES) + "]"
+# The span attributes dashboards see: the standard's, except the subject id.
+_DASHBOARD_ATTRIBUTES = (
+    f"mapFilter((k, v) -> (startsWith(k, '{attr.DPL_PREFIX}') AND k != '{attr.DATA_SUBJECT_ID}') "
+    f"OR k = '{attr.EXCEPTION_TYPE}', SpanAttributes)"
+)
 
 # The latest stored row of every activity version, with the legal bases taken from the JSON
 # document (laws and W3C DPV bases as parallel arrays) and the register's retention period.
-_DASHBOARD_ACTIVITIES_DDL = f"""
-CREATE VIEW IF NOT EXISTS {DASHBOARD_ACTIVITIES_VIEW} AS
+_ACTIVITY_VERSIONS_DDL = f"""
+CREATE VIEW IF NOT EXISTS {ACTIVITY_VERSIONS_VIEW} AS
 SELECT
     ActivityId, Version, toDateTime64(ValidFrom, 9, 'UTC') AS ValidFrom, EndedAt, Name, Controller,
     Confidential, ConfidentialUntil,
@@ -205,7 +210,7 @@ SELECT
     ) AS RetentionUntil,
     r.Timestamp + toIntervalDay(r.RetentionDays) AS StorageUntil
 FROM {RECORDS_TABLE} AS r
-ASOF LEFT JOIN {DASHBOARD_ACTIVITIES_VIEW} AS v
+ASOF LEFT JOIN {ACTIVITY_VERSIONS_VIEW} AS v
     ON r.ProcessingActivityId = v.ActivityId AND r.Timestamp >= v.ValidFrom
 """
 
@@ -213,12 +218,8 @@ _DASHBOARD_RECORDS_DDL = f"""
 CREATE VIEW IF NOT EXISTS {DASHBOARD_RECORDS_VIEW} AS
 SELECT
     Timestamp, IngestedAt, TraceId, SpanId, ParentSpanId, TraceState, SpanName, SpanKind, ServiceName,
-    ResourceAttributes, ScopeName, ScopeVersion,
-    mapFilter((k, v) -> k NOT IN {_HIDDEN_KEYS}, SpanAttributes) AS SpanAttributes,
-    Duration, StatusCode,
-    `Events.Timestamp`, `Events.Name`,
-    arrayMap(m -> mapFilter((k, v) -> k NOT IN {_HIDDEN_KEYS}, m), `Events.Attributes`) AS `Events.Attributes`,
-    `Links.TraceId`, `Links.SpanId`, `Links.TraceState`, `Links.Attributes`,
+    ResourceAttributes, ScopeName, ScopeVersion, {_DASHBOARD_ATTRIBUTES} AS Attributes, Duration, StatusCode,
+    `Events.Timestamp`, `Events.Name`, `Links.TraceId`, `Links.SpanId`, `Links.TraceState`,
     Organisation, ProcessingActivityId, DataSubjectIdType, ForeignProcessor, ExternalReadApi, RetentionDays,
     RegisterStatus, Registered, ActivityVersion, ActivityName, Controller, Confidential, Laws, LegalBases,
     RetentionPeriod, RetentionUntil, StorageUntil
@@ -252,7 +253,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         3,
         "ingest time of every record (IngestedAt) and the dashboard views without data subject ids",
         _INGESTED_AT_DDL
-        + (_DASHBOARD_ACTIVITIES_DDL, _RECORDS_WITH_REGISTER_DDL, _DASHBOARD_RECORDS_DDL, _DASHBOARD_SUBJECTS_DDL),
+        + (_ACTIVITY_VERSIONS_DDL, _RECORDS_WITH_REGISTER_DDL, _DASHBOARD_RECORDS_DDL, _DASHBOARD_SUBJECTS_DDL),
     ),
 )
 
