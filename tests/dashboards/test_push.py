@@ -86,3 +86,18 @@ def test_cli_push_to_nothing_is_a_clear_error() -> None:
         url = grafana.url  # closed when the block ends: nothing listens there any more
     result = CliRunner().invoke(app, ["dashboards", "push", "--grafana-url", url, "--token", TOKEN])
     assert result.exit_code == 1 and "cannot reach Grafana" in result.output
+
+
+def test_push_client_leaves_urllib3_alone() -> None:
+    """grafana-client 4 and later pull niquests, whose urllib3-future overwrites the urllib3
+    package in place and breaks requests (schemathesis failed on it): ldv-dashboards pins
+    grafana-client below 4, which uses requests."""
+    from importlib.metadata import PackageNotFoundError, distribution, version
+
+    import urllib3
+
+    assert version("grafana-client").startswith("3.")
+    for name in ("niquests", "urllib3-future"):
+        with pytest.raises(PackageNotFoundError):
+            distribution(name)
+    assert urllib3.__version__ == version("urllib3")
