@@ -376,8 +376,11 @@ def dashboards_build(
     out: Annotated[Optional[Path], typer.Option(help="Folder to write into [default: the source's dashboards/].")] = None,
 ) -> None:
     """Regenerate the dashboard JSON and the provisioning files from the code."""
-    from ldv_dashboards.build import SOURCE_ROOT, write
+    from ldv_dashboards.build import SOURCE_ROOT, in_source_checkout, write
 
+    if out is None and not in_source_checkout():
+        console.print("[red]not in a source checkout:[/] give --out DIR")
+        raise typer.Exit(2)
     for path in write(out or SOURCE_ROOT):
         console.print(f"wrote {path}")
 
@@ -385,8 +388,11 @@ def dashboards_build(
 @dashboards_app.command("check")
 def dashboards_check() -> None:
     """Exit 1 when a committed generated file differs from what the code generates."""
-    from ldv_dashboards.build import stale
+    from ldv_dashboards.build import in_source_checkout, stale
 
+    if not in_source_checkout():
+        console.print("[red]not in a source checkout:[/] nothing to check")
+        raise typer.Exit(2)
     if outdated := stale():
         console.print(f"[red]out of date:[/] {', '.join(outdated)}; run `ldv dashboards build`")
         raise typer.Exit(1)
