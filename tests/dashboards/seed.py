@@ -21,6 +21,8 @@ TOESLAGEN = "dienst-toeslagen"
 BELASTING = "belastingdienst"
 GEMEENTE = "gemeente-utrecht"
 PORTAAL = "urn:ldv:application:burger-nl:portaal"
+# How the SDK names a calling application in dpl.core.foreign_operation.processor.
+TOESLAGEN_APP = f"urn:ldv:application:{TOESLAGEN}:{TOESLAGEN}-api"
 
 HUURTOESLAG = "https://register.toeslagen.example/processing-activities/huurtoeslag"
 INKOMEN = "https://register.belastingdienst.example/processing-activities/inkomen-verstrekken"
@@ -146,7 +148,10 @@ def seed(store: LogStore) -> Seeded:
     day = now - timedelta(days=1)
     # t1: Toeslagen asks the Belastingdienst for an income: a flow toeslagen -> belastingdienst.
     parent = _record(TOESLAGEN, HUURTOESLAG, "a1", day, trace=t["t1"], name="huurtoeslag berekenen")
-    child = _record(BELASTING, INKOMEN, "a1", day + timedelta(seconds=1), trace=t["t1"], parent=parent.span_id, name="inkomen verstrekken")
+    child = _record(
+        BELASTING, INKOMEN, "a1", day + timedelta(seconds=1), trace=t["t1"], parent=parent.span_id,
+        name="inkomen verstrekken", foreign_processor=TOESLAGEN_APP,
+    )  # fmt: skip
     records = [
         parent,
         child,
