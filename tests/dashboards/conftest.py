@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,7 +10,7 @@ import pytest
 from ldv_dashboards.build import SOURCE_ROOT, load_dashboard
 from ldv_dashboards.dashboards import DASHBOARDS
 from ldv_logboek.storage import LogStore
-from tests.dashboards.runner import PanelRunner
+from tests.dashboards.runner import PanelRunner, endpoint_runner
 from tests.dashboards.seed import Seeded, seed
 
 GENERATED = SOURCE_ROOT / "generated"
@@ -36,8 +35,8 @@ def seeded(store: LogStore) -> Seeded:
 
 
 @pytest.fixture(scope="module")
-def runner(store: LogStore, seeded: Seeded) -> PanelRunner:
-    return PanelRunner(store)
+def runner(store: LogStore, seeded: Seeded) -> Iterator[PanelRunner]:
+    """Grafana's path to the seeded store: the ClickHouse endpoint, as a supervisor without raw rows."""
+    with endpoint_runner(store) as panel_runner:
+        yield panel_runner
 
-
-__all__ = ["GENERATED", "Path", "committed_dashboards", "targets"]

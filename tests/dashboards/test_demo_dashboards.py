@@ -1,6 +1,7 @@
 """The dashboards on the Fieldlab demo's records: real services with the SDK, real OTLP, the
 real collector, the real register. Every panel of LDV — Toezicht runs (expanded as Grafana
-would) on that store, and its numbers agree with the records table itself."""
+would, through the ClickHouse endpoint) on that store, and its numbers agree with the records
+table itself."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from ldv_suite.demo.services import MODULES
 from tests.conftest import REPO_ROOT
 from tests.dashboards.conftest import committed_dashboards, targets
 from tests.dashboards.grafana_macros import ALL, Context, Variable
-from tests.dashboards.runner import PanelRunner, Result
+from tests.dashboards.runner import Result, endpoint_runner
 from tests.e2e.serve_process import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
@@ -43,14 +44,14 @@ def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LogStore]:
 
 @pytest.fixture(scope="module")
 def panels(demo_store: LogStore) -> dict[tuple[str, str], Result]:
-    runner = PanelRunner(demo_store)
     now = datetime.now(UTC)
     ctx = Context(start=now - timedelta(hours=1), end=now + timedelta(minutes=5), interval_ms=60_000)
-    for variable in BOARD["templating"]["list"]:
-        if variable["type"] == "query":
-            options = [str(row[0]) for row in runner.run(variable["query"]["rawSql"], ctx).rows]
-            ctx.variables[variable["name"]] = Variable(selected=[ALL], options=options)
-    return {(panel["title"], target["refId"]): runner.run(target["rawSql"], ctx) for panel, target in targets(BOARD)}
+    with endpoint_runner(demo_store) as runner:
+        for variable in BOARD["templating"]["list"]:
+            if variable["type"] == "query":
+                options = [str(row[0]) for row in runner.run(variable["query"]["rawSql"], ctx).rows]
+                ctx.variables[variable["name"]] = Variable(selected=[ALL], options=options)
+        return {(panel["title"], target["refId"]): runner.run(target["rawSql"], ctx) for panel, target in targets(BOARD)}
 
 
 def _raw(store: LogStore, sql: str) -> int:

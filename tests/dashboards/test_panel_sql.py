@@ -3,7 +3,9 @@ with known records and register entries (seed.py): each panel returns rows, and 
 a supervisor would read are asserted panel by panel.
 
 Grafana cannot run here: grafana_macros.py does what it and the plugin do to the SQL; the
-statements then run in the real ClickHouse engine (chDB) on the real dashboard views.
+statements then go, with clickhouse-connect in HTTP mode, to the Logboek's ClickHouse endpoint
+(what `ldv serve` offers Grafana on port 8123) as a dashboard user without raw rows, and run in
+the real ClickHouse engine (chDB) on the real dashboard views.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ import pytest
 from ldv_dashboards.dashboards import ORGANISATIE_UID, TOEZICHT_UID
 from ldv_dashboards.panels import VERWERKING_UID
 from ldv_dashboards.provisioning import ALERT_RULES
+from ldv_logboek.storage import LogStore
 from tests.dashboards.conftest import committed_dashboards, targets
 from tests.dashboards.grafana_macros import ALL, Context, Variable
-from tests.dashboards.runner import PanelRunner, Result
+from tests.dashboards.runner import PanelRunner, Result, endpoint_runner
 from tests.dashboards.seed import (
     AWIR,
     AWR,
@@ -32,6 +35,7 @@ from tests.dashboards.seed import (
     PORTAAL,
     SV,
     TOESLAGEN,
+    TOESLAGEN_APP,
     Seeded,
 )
 
@@ -140,6 +144,20 @@ def test_organisatie_dashboard_is_scoped_to_one_organisation(runner: PanelRunner
     assert sum(row["Verwerkingen"] for row in series) == 3
 
 
+def test_organisatie_for_an_organisation_user_shows_only_its_rows(store: LogStore, seeded: Seeded) -> None:
+    """The FG's data source user is scoped to its organisation on the endpoint: the engine filters
+    the rows, so the variable offers only that organisation, the counts (the distinct subjects
+    included) are its own, and a call from another organisation shows its caller as recorded."""
+    with endpoint_runner(store, user="fg-belastingdienst", scope=BELASTING) as scoped:
+        ctx = context(scoped, seeded, ORGANISATIE_UID)
+        assert ctx.variables["organisation"].options == [BELASTING]
+        assert tuple(_stats(scoped, ctx, ORGANISATIE_UID).values()) == (3, 2, 0.0, 1, 1)
+        edges = panel_result(scoped, ctx, ORGANISATIE_UID, "Stromen tussen organisaties", "edges").dicts()
+        assert [(e["source"], e["target"], e["mainstat"]) for e in edges] == [(TOESLAGEN_APP, BELASTING, 1)]
+        other = context(scoped, seeded, ORGANISATIE_UID, organisation=[TOESLAGEN])
+        assert tuple(_stats(scoped, other, ORGANISATIE_UID).values()) == (0, 0, 0, 0, 0)
+
+
 def test_time_series_per_organisation_and_activity(runner: PanelRunner, seeded: Seeded) -> None:
     ctx = context(runner, seeded, TOEZICHT_UID)
     per_org: dict[str, int] = {}
@@ -207,7 +225,7 @@ def test_retention_shows_records_past_the_registers_period(runner: PanelRunner, 
     assert row["Oudste"].replace(tzinfo=UTC) < seeded.now - timedelta(days=7 * 366)
 
 
-def test_ingest_health_delay_and_throughput(runner: PanelRunner, seeded: Seeded, store) -> None:  # type: ignore[no-untyped-def]
+def test_ingest_health_delay_and_throughput(runner: PanelRunner, seeded: Seeded, store: LogStore) -> None:
     ctx = context(runner, seeded, TOEZICHT_UID)
     with store.lock:
         stored = store.client.query(
