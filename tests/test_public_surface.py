@@ -18,6 +18,7 @@ PUBLIC: dict[str, set[str]] = {
         "Event", "LdvError", "Link", "LogRecord", "Status", "Violation", "check_record", "is_bsn", "pseudonymise",
     },
     "ldv_logboek.storage": {
+        "DASHBOARD_RECORDS_VIEW", "DASHBOARD_SUBJECTS_VIEW", "INGESTED_AT_UNKNOWN", "REGISTER_VERSIONS_TABLE",
         "SCHEMA_VERSION", "ActivityWindow", "Cursor", "LogStore", "Page", "RecordQuery", "StorageError",
         "StorageFault", "StorageUnavailable", "cluster_script", "connect", "migrate", "redact", "storage_error",
     },
@@ -46,12 +47,16 @@ PUBLIC: dict[str, set[str]] = {
     "ldv_inzicht.clickhouse_http": {
         "SUPERVISOR", "ClickHouseHttpSettings", "ClickHouseUser", "NotEmbeddedStore", "create_app", "running",
     },
+    "ldv_dashboards": {
+        "DASHBOARDS", "SOURCE_ROOT", "Endpoint", "PushResult", "dashboard_json", "in_source_checkout", "push", "stale",
+        "write",
+    },
     "ldv_suite": set(),  # the `ldv` command: its interface is the command line
 }
 # Modules documented as public that have no `__init__` of their own: their names without a
 # leading underscore are public (the core's attribute vocabulary, the SDK's client and test helpers).
 PUBLIC_MODULES = {"ldv_logboek.attributes", "ldv_sdk.clients", "ldv_sdk.testing"}
-COMPONENTS = ("ldv_logboek", "ldv_sdk", "ldv_collector", "ldv_inzicht")
+COMPONENTS = ("ldv_logboek", "ldv_sdk", "ldv_collector", "ldv_inzicht", "ldv_dashboards")
 
 
 @pytest.mark.parametrize("package", sorted(PUBLIC))

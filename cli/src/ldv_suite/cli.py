@@ -376,7 +376,7 @@ def dashboards_build(
     out: Annotated[Optional[Path], typer.Option(help="Folder to write into [default: the source's dashboards/].")] = None,
 ) -> None:
     """Regenerate the dashboard JSON and the provisioning files from the code."""
-    from ldv_dashboards.build import SOURCE_ROOT, in_source_checkout, write
+    from ldv_dashboards import SOURCE_ROOT, in_source_checkout, write
 
     if out is None and not in_source_checkout():
         console.print("[red]not in a source checkout:[/] give --out DIR")
@@ -388,7 +388,7 @@ def dashboards_build(
 @dashboards_app.command("check")
 def dashboards_check() -> None:
     """Exit 1 when a committed generated file differs from what the code generates."""
-    from ldv_dashboards.build import in_source_checkout, stale
+    from ldv_dashboards import in_source_checkout, stale
 
     if not in_source_checkout():
         console.print("[red]not in a source checkout:[/] nothing to check")
@@ -414,8 +414,7 @@ def dashboards_push(
     """Upsert the LDV folder, the ClickHouse data source and the dashboards into a Grafana (idempotent)."""
     from grafana_client.client import GrafanaException
 
-    from ldv_dashboards.provisioning import Endpoint
-    from ldv_dashboards.push import push
+    from ldv_dashboards import Endpoint, push
 
     endpoint = Endpoint(host=clickhouse_host, port=clickhouse_port, username=clickhouse_user, secure=clickhouse_secure)
     try:

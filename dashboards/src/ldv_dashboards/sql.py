@@ -12,7 +12,7 @@ be stored twice, and counts it once (as the read and overzicht APIs do).
 
 from __future__ import annotations
 
-from ldv_logboek.storage.schema import (
+from ldv_logboek.storage import (
     DASHBOARD_RECORDS_VIEW,
     DASHBOARD_SUBJECTS_VIEW,
     INGESTED_AT_UNKNOWN,

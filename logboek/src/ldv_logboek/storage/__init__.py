@@ -7,10 +7,21 @@ from ldv_logboek.errors import StorageError, StorageFault, StorageUnavailable
 from ldv_logboek.storage.client import connect, redact, storage_error
 from ldv_logboek.storage.cluster import cluster_script
 from ldv_logboek.storage.query import ActivityWindow, Cursor, Page, RecordQuery
-from ldv_logboek.storage.schema import SCHEMA_VERSION, migrate
+from ldv_logboek.storage.schema import (
+    DASHBOARD_RECORDS_VIEW,
+    DASHBOARD_SUBJECTS_VIEW,
+    INGESTED_AT_UNKNOWN,
+    REGISTER_VERSIONS_TABLE,
+    SCHEMA_VERSION,
+    migrate,
+)
 from ldv_logboek.storage.store import LogStore
 
 __all__ = [
+    "DASHBOARD_RECORDS_VIEW",
+    "DASHBOARD_SUBJECTS_VIEW",
+    "INGESTED_AT_UNKNOWN",
+    "REGISTER_VERSIONS_TABLE",
     "SCHEMA_VERSION",
     "ActivityWindow",
     "LogStore",
