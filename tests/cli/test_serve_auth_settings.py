@@ -46,6 +46,17 @@ def test_a_key_without_an_issuer_is_refused_in_one_line(tmp_path: Path) -> None:
     assert "LDV_AUTH_ISSUER is not set" in line and "LDV_AUTH_ALLOW_ANY_ISSUER" in line
 
 
+def test_a_key_without_an_own_audience_is_refused_in_one_line(tmp_path: Path) -> None:
+    """Every Logboek needs its own audience: none, or the old shared default, does not start."""
+    jwks = write_jwks(tmp_path / "jwks.json", Signer.generate("k"))
+    line = _refused(tmp_path, LDV_AUTH_JWKS_FILE=str(jwks), LDV_AUTH_ISSUER="https://issuer.example")
+    assert "LDV_AUTH_AUDIENCE is not set" in line
+    line = _refused(
+        tmp_path, LDV_AUTH_JWKS_FILE=str(jwks), LDV_AUTH_ISSUER="https://issuer.example", LDV_AUTH_AUDIENCE="ldv-inzicht"
+    )
+    assert "LDV_AUTH_AUDIENCE" in line and "shared" in line
+
+
 def test_other_invalid_api_settings_name_their_variable(tmp_path: Path) -> None:
     assert "LDV_API_CURSOR_KEY" in _refused(tmp_path, LDV_API_CURSOR_KEY="short")
     assert "LDV_AUTH_ALGORITHMS" in _refused(tmp_path, LDV_AUTH_ALGORITHMS='["HS256"]')
@@ -53,7 +64,9 @@ def test_other_invalid_api_settings_name_their_variable(tmp_path: Path) -> None:
 
 def test_the_explicit_opt_out_starts(tmp_path: Path) -> None:
     jwks = write_jwks(tmp_path / "jwks.json", Signer.generate("k"))
-    env = _env(LDV_AUTH_JWKS_FILE=str(jwks), LDV_AUTH_ALLOW_ANY_ISSUER="true")
+    env = _env(
+        LDV_AUTH_JWKS_FILE=str(jwks), LDV_AUTH_ALLOW_ANY_ISSUER="true", LDV_AUTH_AUDIENCE="https://lezen.test.example/v1"
+    )
     log = (tmp_path / "serve.log").open("w")
     proc = subprocess.Popen(_serve(tmp_path / "data"), stdout=log, stderr=subprocess.STDOUT, env=env, text=True)
     try:

@@ -35,7 +35,7 @@ from tests.conftest import REPO_ROOT
 
 DEMO_REGISTER = REPO_ROOT / "demo" / "register"
 ISSUER = "https://inlog.burger.example"
-AUDIENCE = "ldv-inzicht"
+AUDIENCE = "https://logboek.test.example/lezenapi/v1"
 LINDA = "111222333"  # passes the elfproef
 BEN = "123456782"
 def other_key(org: str) -> str:
@@ -173,10 +173,10 @@ def seed(store: LogStore, *, read_api_of: dict[str, str] | None = None) -> Seede
     )
 
 
-def auth_settings(jwks: Path, *, demo_key: Path | None = None) -> AuthSettings:
-    """Tokens checked against `jwks`, with the test issuer and audience."""
+def auth_settings(jwks: Path, *, demo_key: Path | None = None, audience: str = AUDIENCE) -> AuthSettings:
+    """Tokens checked against `jwks`, with the test issuer and (by default) the test audience."""
     return AuthSettings(
-        jwks_file=jwks, issuer=ISSUER, audience=AUDIENCE,
+        jwks_file=jwks, issuer=ISSUER, audience=audience,
         demo_login=demo_key is not None, demo_private_key_file=demo_key, demo_key_id="demo" if demo_key else None,
         cookie_secure=False,
     )
@@ -184,14 +184,15 @@ def auth_settings(jwks: Path, *, demo_key: Path | None = None) -> AuthSettings:
 
 def make_app(  # noqa: ANN201 - FastAPI
     store: LogStore, jwks: Path, *, register_paths: list[Path] | None = None, demo_key: Path | None = None,
-    follow_chain: bool = True, timeout: float = 2.0, keys: dict[str, str] | None = None,
+    follow_chain: bool = True, timeout: float = 2.0, keys: dict[str, str] | None = None, **inzage_options: Any,
 ):
     """The real app on `store`, with the demo register loaded and tokens checked against `jwks`.
 
-    `keys`: the organisations this Logboek serves and their keys (default: `KEYS`).
+    `keys`: the organisations this Logboek serves and their keys (default: `KEYS`); other
+    keyword arguments are `InzageSettings` (e.g. the token endpoint).
     """
     RegisterStore.from_log_store(store).save(load_register_files(register_paths or [DEMO_REGISTER]))
-    inzage = InzageSettings(follow_chain=follow_chain, federation_timeout_seconds=timeout)
+    inzage = InzageSettings(follow_chain=follow_chain, federation_timeout_seconds=timeout, **inzage_options)
     settings = ApiSettings(organisation_keys=KEYS if keys is None else keys)
     return create_app(store, settings, auth_settings=auth_settings(jwks, demo_key=demo_key), inzage_settings=inzage)
 

@@ -157,5 +157,13 @@ def test_sql_injection_in_parameters_is_just_a_value(env) -> None:
     assert response.status_code == 200 and response.json()["rows"] == []
 
 
-def test_token_audience_is_configurable_default(env) -> None:
-    assert AUDIENCE == "ldv-inzicht"
+def test_a_token_for_another_logboek_is_refused(env) -> None:
+    """Each Logboek accepts only tokens naming its own identifier: one issued for another is a 401."""
+    client, signer, _ = env
+    other = "https://lezen.uwv.example/lezenapi/v1"
+    token = signer.token(bsn=LINDA, roles=["citizen"], aud=other)
+    response = client.get("/inzage/v1/mijn-verwerkingen", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401
+    assert "audience" in response.headers["www-authenticate"]
+    own = signer.token(bsn=LINDA, roles=["citizen"], aud=AUDIENCE)
+    assert client.get("/inzage/v1/mijn-verwerkingen", headers={"Authorization": f"Bearer {own}"}).status_code == 200

@@ -1,6 +1,8 @@
-"""The inzage follows the chain to another party's real read API on loopback, sending only the
-trace id (and period) with the citizen's token: never the BSN. The other party finds the
-citizen's records from the token alone and gives nothing of other citizens."""
+"""The inzage follows the chain to another Logboek's real read API on loopback, sending only the
+trace id (and period) with a token the issuer made for that Logboek alone (RFC 8693 token
+exchange at a real token service on loopback): never the citizen's own token, never the BSN.
+The other Logboek finds the citizen's records from the token alone and gives nothing of other
+citizens."""
 
 from __future__ import annotations
 
@@ -11,16 +13,21 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import jwt
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from ldv_inzicht.app import create_app
 from ldv_inzicht.settings import ApiSettings
 from ldv_logboek.pseudonym import pseudonymise
 from ldv_logboek.storage import LogStore, connect
 from ldv_logboek.storage.query import MAX_TIME_MS
+from ldv_suite.demo.token_service import DemoIssuer, create_token_service_app
 from tests.inzicht_api.inzage_support import (
+    AUDIENCE,
     BEN,
+    ISSUER,
     DEMO_REGISTER,
     LINDA,
     Server,
@@ -37,6 +44,8 @@ from tests.inzicht_api.inzage_support import (
 )
 
 UWV_POLIS = "https://register.uwv.example/processing-activities/polisadministratie-inkomen-verstrekken"
+CLIENT_ID = "logboek-test"
+CLIENT_SECRET = "test-client-secret-0123456789"
 
 
 @dataclass
@@ -78,6 +87,7 @@ class Chain:
     recorder: Recorder
     linda_uwv: str
     ben_uwv: str
+    uwv_api: str
 
 
 @pytest.fixture(scope="module")
@@ -99,12 +109,18 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
     store.insert([linda_uwv, ben_uwv])
     signer = Signer.generate("issuer-1")
     jwks = write_jwks(tmp / "jwks.json", signer)
-    app = make_app(store, jwks, register_paths=[register], timeout=2.0)
-    # UWV's read API: the real app, serving UWV (its key) and trusting the same issuer.
-    uwv_settings = ApiSettings(organisation_keys={"uwv": other_key("uwv")})
-    recorder = Recorder(create_app(store, uwv_settings, auth_settings=auth_settings(jwks)))
-    with Server(recorder, uwv_port):
-        yield Chain(TestClient(app), signer, recorder, linda_uwv.span_id.hex(), ben_uwv.span_id.hex())
+    issuer = DemoIssuer(ISSUER, signer.private_pem, signer.kid, json.loads(jwks.read_text()), frozenset({AUDIENCE, uwv_api}))
+    issuer.register_client(CLIENT_ID, SecretStr(CLIENT_SECRET), AUDIENCE)
+    with Server(create_token_service_app(issuer)) as token_service:
+        app = make_app(
+            store, jwks, register_paths=[register], timeout=2.0,
+            token_endpoint=token_service + "/token", client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
+        )  # fmt: skip
+        # UWV's Logboek: the real app, serving UWV (its key), trusting the same issuer, with its own audience.
+        uwv_settings = ApiSettings(organisation_keys={"uwv": other_key("uwv")})
+        recorder = Recorder(create_app(store, uwv_settings, auth_settings=auth_settings(jwks, audience=uwv_api)))
+        with Server(recorder, uwv_port):
+            yield Chain(TestClient(app), signer, recorder, linda_uwv.span_id.hex(), ben_uwv.span_id.hex(), uwv_api)
     store.close()
 
 
@@ -117,9 +133,15 @@ def test_chain_finds_the_other_partys_records_from_the_token_alone(chain: Chain)
     assert chain.linda_uwv in found
     assert chain.ben_uwv not in found  # the other party restricts to the token's citizen
     assert chain.recorder.calls, "the inzage did not ask UWV's read API"
-    token = headers["Authorization"]
+    own_token = headers["Authorization"].removeprefix("Bearer ")
     for body, authorization in chain.recorder.calls:
-        assert authorization == token
+        # UWV never sees the citizen's own token: one the issuer made for UWV alone, short-lived.
+        assert own_token not in authorization
+        received = authorization.removeprefix("Bearer ")
+        claims = jwt.decode(received, options={"verify_signature": False})
+        assert claims["aud"] == chain.uwv_api
+        assert claims["bsn"] == LINDA and claims["act"] == {"sub": CLIENT_ID}
+        assert claims["exp"] - claims["iat"] <= 300
         sent = json.loads(body)
         assert set(sent) == {"traceId"}
         # Neither the BSN nor any pseudonym of it leaves this Logboek in a body.

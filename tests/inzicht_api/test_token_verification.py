@@ -252,7 +252,9 @@ def test_keys_from_a_jwks_url_follow_the_same_rules(keys: Keys, store: LogStore)
     server = ThreadingHTTPServer(("127.0.0.1", 0), Jwks)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        auth = AuthSettings(jwks_url=f"http://127.0.0.1:{server.server_port}/jwks.json", issuer=ISSUER)
+        auth = AuthSettings(
+            jwks_url=f"http://127.0.0.1:{server.server_port}/jwks.json", issuer=ISSUER, audience=AUDIENCE
+        )
         client = TestClient(create_app(store, ApiSettings(), auth_settings=auth), raise_server_exceptions=False)
         expected = {
             signed(keys.ec, "ES256", "ec-1"): 200,
@@ -338,7 +340,9 @@ def test_demo_login_mints_a_citizen_role(tmp_path: Path) -> None:
     ))
     jwks = tmp_path / "jwks.json"
     jwks.write_text(json.dumps({"keys": [{**json.loads(ECAlgorithm.to_jwk(key.public_key())), "kid": "demo"}]}))
-    settings = AuthSettings(jwks_file=jwks, issuer="urn:demo", demo_login=True, demo_private_key_file=pem, demo_key_id="demo")
+    settings = AuthSettings(
+        jwks_file=jwks, issuer="urn:demo", audience=AUDIENCE, demo_login=True, demo_private_key_file=pem, demo_key_id="demo"
+    )
     token = mint_demo_token(settings, LINDA)
     assert jwt.decode(token, options={"verify_signature": False})["roles"] == ["citizen"]
     from ldv_inzicht.auth import Role, TokenVerifier
@@ -422,7 +426,7 @@ def test_a_key_without_an_issuer_does_not_start(tmp_path: Path, monkeypatch: pyt
     with pytest.raises(ValidationError, match="LDV_AUTH_ALLOW_ANY_ISSUER"):
         AuthSettings()
     # Explicitly opted out, or nothing to verify with (every token refused anyway): it starts.
-    assert AuthSettings(allow_any_issuer=True).allow_any_issuer
+    assert AuthSettings(allow_any_issuer=True, audience=AUDIENCE).allow_any_issuer
     monkeypatch.delenv("LDV_AUTH_PUBLIC_KEY_FILE")
     assert not AuthSettings().configured
 
@@ -430,7 +434,7 @@ def test_a_key_without_an_issuer_does_not_start(tmp_path: Path, monkeypatch: pyt
 def test_any_issuer_only_when_opted_out(keys: Keys, store: LogStore, tmp_path: Path) -> None:
     path = tmp_path / "issuer.pem"
     path.write_bytes(keys.rsa_public_pem)
-    app = create_app(store, ApiSettings(), auth_settings=AuthSettings(public_key_file=path, allow_any_issuer=True))
+    app = create_app(store, ApiSettings(), auth_settings=AuthSettings(public_key_file=path, allow_any_issuer=True, audience=AUDIENCE))
     client = TestClient(app)
     for issuer in ("https://one.example", "https://two.example"):
         token = signed(keys.rsa, "RS256", None, iss=issuer)

@@ -11,7 +11,9 @@ What each role reads through the read API is decided in `ldv_inzicht.read_access
 A token is accepted only when its signature verifies against the configured JWKS file, JWKS
 URL or public key, with an algorithm of that key's family (an RSA key verifies RS*/PS* only, a
 P-256 key ES256 only, ...: no key confusion), and its issuer, audience, expiry and `sub` are
-right. Any token that cannot be verified, for whatever reason, is a 401 problem+json with
+right. The audience is this Logboek's own identifier (`LDV_AUTH_AUDIENCE`, required with a
+key): a token issued for another Logboek is refused here, so no party that receives a token
+can replay it elsewhere (RFC 9700 section 2.3). Any token that cannot be verified, for whatever reason, is a 401 problem+json with
 `WWW-Authenticate: Bearer ...` (RFC 6750), never a 500. A valid token without a role of this
 service (claim `roles`), or with the wrong role, is a 403 that says nothing about the resource
 asked for: the role is read from the role claim only, never inferred from other claims.
@@ -67,6 +69,10 @@ _EDDSA_ALGORITHMS = frozenset({"EdDSA"})
 ASYMMETRIC_ALGORITHMS = _RSA_ALGORITHMS | _EDDSA_ALGORITHMS | frozenset().union(*_EC_ALGORITHMS.values())
 
 
+SHARED_AUDIENCES = frozenset({"ldv-inzicht"})
+"""Audiences refused because they are not one Logboek's own (the default of earlier versions)."""
+
+
 class Role(str, enum.Enum):
     """What a caller may do."""
 
@@ -92,7 +98,12 @@ class AuthSettings(BaseSettings):
         description="UNSAFE: accept tokens of any issuer the keys verify (no `iss` check) when `issuer` is empty. "
         "Off: without `issuer` the app refuses to start.",
     )
-    audience: str = Field("ldv-inzicht", description="Required `aud` of every token.")
+    audience: str = Field(
+        "",
+        description="This Logboek's own identifier: every token must name it in `aud`, so a token issued for "
+        "another Logboek is refused. A URI, by convention this Logboek's read API URL as the register lists it. "
+        "Must be set when a key is configured; the former shared default `ldv-inzicht` is refused.",
+    )
     algorithms: tuple[str, ...] = Field(
         ("RS256", "ES256", "PS256", "EdDSA"),
         description="Accepted signature algorithms; asymmetric ones only (RS*, PS*, ES*, EdDSA), never HS* or none.",
@@ -141,6 +152,28 @@ class AuthSettings(BaseSettings):
                 "issuer_missing",
                 "LDV_AUTH_ISSUER is not set: set it to the `iss` of your token issuer "
                 "(or set LDV_AUTH_ALLOW_ANY_ISSUER=true to accept any issuer, which is unsafe)",
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _audience_is_own(self) -> AuthSettings:
+        # A token is limited to one resource server (RFC 9700 section 2.3) only if every
+        # Logboek has an audience of its own: a shared value lets any Logboek replay a token at
+        # every other one.
+        if not self.configured:
+            return self
+        if not self.audience:
+            raise PydanticCustomError(
+                "audience_missing",
+                "LDV_AUTH_AUDIENCE is not set: set it to this Logboek's own identifier (by convention its read "
+                "API URL as the register lists it), the `aud` its tokens are issued for",
+            )
+        if self.audience in SHARED_AUDIENCES:
+            raise PydanticCustomError(
+                "audience_shared",
+                "LDV_AUTH_AUDIENCE is {audience!r}, a value shared by every Logboek of earlier versions: set it "
+                "to this Logboek's own identifier (by convention its read API URL as the register lists it)",
+                {"audience": self.audience},
             )
         return self
 

@@ -4,12 +4,16 @@ For a citizen (their BSN from the token) the service
 1. pseudonymises the BSN with the key of every organisation this Logboek serves (the shared
    `ApiSettings.organisation_keys`, see `ldv_inzicht.subject_keys`) and reads all their
    records (every page, up to a cap) from the store;
-2. follows the chain: where a record names another party's read API
+2. asks the other Logboeken configured in `logboeken` for all the citizen's records, and
+   follows the chain: where a record names another party's read API
    (`dpl.read.externalReadAPI_id`) and that party is in the register, asks that read API for the
-   same trace (and period) with the citizen's token, in parallel, with a timeout. The BSN is
-   never sent: the other party derives the citizen from the token and reads only their
-   records (the read API's citizen rule). A party that does not answer is reported as
-   unavailable, never as an error;
+   same trace (and period), in parallel, with a timeout. Never with the citizen's own token:
+   per target Logboek this Logboek exchanges it at the issuer for a short-lived token whose
+   only audience is that target (`ldv_inzicht.inzage.token_exchange`, RFC 8693); without a
+   token endpoint configured no other Logboek is asked. The BSN is never sent: the other
+   party derives the citizen from the token and reads only their records (the read API's
+   citizen rule). A party that does not answer, or for which the issuer gives no token, is
+   reported as unavailable, never as an error;
 3. joins every record with the register version valid at the record's time; records of
    confidential activities are dropped (`Register.hidden_from_subject`: the register decides,
    per activity, with an end date), records of activities the register does not know are kept
@@ -27,8 +31,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ldv_inzicht.inzage.token_exchange import TokenExchanger, TokenExchangeFailed
 
 from ldv_inzicht.subject_keys import SubjectKeys
 from ldv_logboek import attributes as attr
@@ -61,6 +67,40 @@ class InzageSettings(BaseSettings):
     federation_max_depth: int = Field(3, ge=0, le=10, description="How many hops along a chain to follow.")
     federation_max_calls: int = Field(20, ge=0, le=200, description="Cap on read API calls for one inzage.")
     federation_max_pages: int = Field(5, ge=1, le=50, description="Pages read from one other read API per trace.")
+    logboeken: tuple[str, ...] = Field(
+        (),
+        description="Other Logboeken asked for all the citizen's records (besides the chain), each by its "
+        "identifier: its read API URL as the register lists it, which is also the audience of its tokens.",
+    )
+    read_api_addresses: dict[str, str] = Field(
+        {},
+        description="Where to reach a read API whose identifier is not its network address: identifier -> base "
+        "URL (e.g. the demo's Logboeken on loopback). Others are reached at their identifier.",
+    )
+    token_endpoint: str | None = Field(
+        None,
+        description="The issuer's token endpoint (OAuth 2.0 Token Exchange, RFC 8693) where this Logboek obtains a "
+        "short-lived token per other Logboek for the citizen. Not set: no other Logboek is asked (the citizen's "
+        "own token is never forwarded).",
+    )
+    client_id: str = Field("", description="This Logboek's client id at the token endpoint.")
+    client_secret: SecretStr | None = Field(
+        None, description="This Logboek's client secret at the token endpoint (HTTP Basic); never logged."
+    )
+
+    @model_validator(mode="after")
+    def _client_with_endpoint(self) -> InzageSettings:
+        if self.token_endpoint and not (self.client_id and self.client_secret):
+            raise ValueError("token_endpoint needs client_id and client_secret (this Logboek's client at the issuer)")
+        return self
+
+    def address_of(self, read_api: str) -> str:
+        """Where to send requests for the read API known as `read_api`."""
+        wanted = read_api.rstrip("/")
+        for identifier, address in self.read_api_addresses.items():
+            if identifier.rstrip("/") == wanted:
+                return address.rstrip("/")
+        return wanted
 
 
 @dataclass(frozen=True)
@@ -91,6 +131,7 @@ class PartyOutcome:
     ref: str
     available: bool
     truncated: bool = False
+    source: str = "local"  # "local" (this Logboek) or the identifier of the Logboek it was read from
 
 
 @dataclass
@@ -165,8 +206,8 @@ class InzageService:
             result.parties.append(outcome)
             for record in records:
                 found.setdefault((record.trace_id, record.span_id), record)
-        if self.settings.follow_chain:
-            remote, remote_parties = await self._follow_chain(list(found.values()), register, token, period)
+        if self.settings.follow_chain or self.settings.logboeken:
+            remote, remote_parties = await self._federate(list(found.values()), register, token, period)
             for record in remote:
                 found.setdefault((record.trace_id, record.span_id), record)
             result.parties.extend(remote_parties)
@@ -219,90 +260,146 @@ class InzageService:
             cursor = Cursor.decode(page.next_cursor)
         return records, True
 
-    async def _follow_chain(
-        self, records: list[FoundRecord], register: Register, token: str, period: Period
+    async def _federate(
+        self, records: list[FoundRecord], register: Register, subject_token: str, period: Period
     ) -> tuple[list[FoundRecord], list[PartyOutcome]]:
-        """Ask the read APIs named in `records` for the same traces, hop by hop, in parallel per hop."""
+        """Ask the configured Logboeken for everything, and the read APIs named in records for their
+        trace, hop by hop, in parallel per hop; each with a token exchanged for that Logboek only.
+
+        A Logboek is known by its identifier: its read API URL as the register lists it (or as
+        configured in `logboeken`), which is also the audience of the tokens it accepts.
+        """
+        settings = self.settings
         served = set(self._keys.organisations) | {
             o.id for ref in self._keys.organisations if (o := register.organisation_by_ref(ref)) is not None
         }
-        asked: set[tuple[str, str]] = set()
+        # Configured Logboeken are asked for all the citizen's records: no trace needs asking there.
+        everything = {lb.rstrip("/") for lb in settings.logboeken}
+        asked: set[tuple[str, str | None]] = set()
         outcomes: dict[str, PartyOutcome] = {}
         gathered: list[FoundRecord] = []
-        frontier = records
-        calls_left = self.settings.federation_max_calls
-        async with self._http_client_factory() as client:
-            for _hop in range(self.settings.federation_max_depth):
-                wanted: list[tuple[Organisation, str, str]] = []
-                for record in frontier:
-                    url = record.external_read_api
-                    if not url:
-                        continue
-                    party = register.organisation_for_read_api(url)
-                    # Only parties in the register get the citizen's token; records of the
-                    # organisations this Logboek serves are already in the store.
-                    if party is None or party.id in served or party.code in served:
-                        continue
-                    key = (party.read_api_url or url, record.trace_id)
-                    if key in asked or calls_left <= 0:
-                        continue
-                    asked.add(key)
-                    calls_left -= 1
-                    wanted.append((party, key[0], record.trace_id))
+        calls_left = settings.federation_max_calls
+        wanted: list[tuple[Organisation | None, str, str | None]] = []
+
+        def want(party: Organisation | None, identifier: str, trace_id: str | None) -> None:
+            nonlocal calls_left
+            if (identifier, trace_id) in asked or calls_left <= 0:
+                return
+            asked.add((identifier, trace_id))
+            calls_left -= 1
+            wanted.append((party, identifier, trace_id))
+
+        def follow(found: list[FoundRecord]) -> None:
+            if not settings.follow_chain:
+                return
+            for record in found:
+                if not record.external_read_api:
+                    continue
+                party = register.organisation_for_read_api(record.external_read_api)
+                # Only parties in the register are asked; records of the organisations this
+                # Logboek serves are already in the store.
+                if party is None or party.id in served or party.code in served:
+                    continue
+                identifier = (party.read_api_url or record.external_read_api).rstrip("/")
+                if identifier not in everything:
+                    want(party, identifier, record.trace_id)
+
+        for identifier in sorted(everything):
+            want(register.organisation_for_read_api(identifier), identifier, None)
+        follow(records)
+        if not wanted:
+            return [], []
+        if not settings.token_endpoint or settings.client_secret is None:
+            # Without the issuer's token exchange there is no token another Logboek may accept:
+            # the citizen's own token is never forwarded. The parties are reported as unavailable.
+            log.warning("inzage: no token endpoint (LDV_INZAGE_TOKEN_ENDPOINT): other Logboeken are not asked")
+            for party, identifier, _trace in wanted:
+                self._outcome(outcomes, party, identifier).available = False
+            return [], list(outcomes.values())
+        exchanger = TokenExchanger(
+            settings.token_endpoint,
+            settings.client_id,
+            settings.client_secret,
+            subject_token,
+            timeout=settings.federation_timeout_seconds,
+        )
+        async with self._http_client_factory() as client, exchanger:
+            for _hop in range(max(settings.federation_max_depth, 1)):
                 if not wanted:
                     break
+                current, wanted = wanted, []
                 answers = await asyncio.gather(
-                    *(self._ask(client, party, url, trace, token, period) for party, url, trace in wanted)
+                    *(self._ask(client, exchanger, party, identifier, trace, period) for party, identifier, trace in current)
                 )
-                frontier = []
-                for (party, _url, _trace), answer in zip(wanted, answers):
-                    outcome = outcomes.setdefault(party.id, PartyOutcome(party, party.id, available=True))
+                frontier: list[FoundRecord] = []
+                for (party, identifier, _trace), answer in zip(current, answers):
+                    outcome = self._outcome(outcomes, party, identifier)
                     if answer is None:
                         outcome.available = False
                         continue
                     frontier.extend(answer)
                 gathered.extend(frontier)
+                follow(frontier)
         return gathered, list(outcomes.values())
 
+    @staticmethod
+    def _outcome(outcomes: dict[str, PartyOutcome], party: Organisation | None, identifier: str) -> PartyOutcome:
+        return outcomes.setdefault(
+            identifier, PartyOutcome(party, party.id if party else identifier, available=True, source=identifier)
+        )
+
     async def _ask(
-        self, client: httpx.AsyncClient, party: Organisation, base_url: str, trace_id: str, token: str, period: Period
+        self,
+        client: httpx.AsyncClient,
+        exchanger: TokenExchanger,
+        party: Organisation | None,
+        identifier: str,
+        trace_id: str | None,
+        period: Period,
     ) -> list[FoundRecord] | None:
-        """The citizen's records of one trace at one party's read API; None when it cannot be read.
+        """The citizen's records (of one trace, or all) at one Logboek's read API; None when it cannot be read.
 
         Only the trace id and the period are sent: the party's read API takes the citizen from
-        the token and answers with their records of that trace only, so the BSN never leaves
-        this Logboek in a request body (where proxies and access logs might keep it).
+        the token and answers with their records only, so the BSN never leaves this Logboek in a
+        request body (where proxies and access logs might keep it). The token is one the issuer
+        made for this party alone.
         """
-        body: dict[str, Any] = {"traceId": trace_id_as_uuid(trace_id)}
+        try:
+            token = await exchanger.token_for(identifier)
+        except TokenExchangeFailed as exc:
+            log.info("inzage: %s", exc)
+            return None
+        body: dict[str, Any] = {"traceId": trace_id_as_uuid(trace_id)} if trace_id else {}
         # Read APIs refuse times past what a record can hold (year 2262): send at most that.
         if period.start_ms is not None:
             body["startTime"] = min(period.start_ms, MAX_TIME_MS)
         if period.end_ms is not None:
             body["endTime"] = min(period.end_ms, MAX_TIME_MS)
-        url = base_url.rstrip("/") + "/processing-activities"
+        url = self.settings.address_of(identifier) + "/processing-activities"
         found: list[FoundRecord] = []
         params: dict[str, str] = {}
+        pages = self.settings.federation_max_pages if trace_id else self.settings.federation_max_pages * 4
         try:
-            for _ in range(self.settings.federation_max_pages):
+            for _ in range(pages):
                 response = await client.post(url, json=body, params=params, headers={"Authorization": f"Bearer {token}"})
                 if response.status_code != 200:
-                    log.info("inzage: read API of %s answered %s", party.id, response.status_code)
+                    log.info("inzage: read API %s answered %s", identifier, response.status_code)
                     return None
                 data = response.json()
                 for item in data.get("processingActivities", []):
-                    found.append(_remote_record(item, party, base_url))
+                    found.append(_remote_record(item, party, identifier))
                 next_cursor = data.get("nextCursor")
                 if not next_cursor:
                     break
                 params = {"cursor": str(next_cursor)}
         except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
             # Unreachable, timed out or an answer we cannot read: the party is "not available now".
-            log.info("inzage: read API of %s not usable: %s", party.id, type(exc).__name__)
+            log.info("inzage: read API %s not usable: %s", identifier, type(exc).__name__)
             return None
         return found
 
 
-def _remote_record(item: Mapping[str, Any], party: Organisation, source: str) -> FoundRecord:
+def _remote_record(item: Mapping[str, Any], party: Organisation | None, source: str) -> FoundRecord:
     attributes = item.get("attributes") or {}
     resource = (item.get("resource") or {}).get("attributes") or {}
     return FoundRecord(
@@ -312,7 +409,7 @@ def _remote_record(item: Mapping[str, Any], party: Organisation, source: str) ->
         start_ns=int(item["startTime"]) * 1_000_000,
         status=Status(item.get("status", "Unset")),
         activity_id=str(attributes.get(attr.PROCESSING_ACTIVITY_ID, "")),
-        organisation_ref=str(resource.get(attr.ORGANISATION) or party.id),
+        organisation_ref=str(resource.get(attr.ORGANISATION) or (party.id if party else source)),
         external_read_api=str(attributes.get(attr.EXTERNAL_READ_API_ID, "")),
         source=source,
         foreign_span_id=str(attributes.get(attr.FOREIGN_OPERATION_SPAN_ID, "")).lower(),
