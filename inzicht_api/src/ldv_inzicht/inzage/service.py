@@ -207,7 +207,7 @@ class InzageService:
             for record in records:
                 found.setdefault((record.trace_id, record.span_id), record)
         if self.settings.follow_chain or self.settings.logboeken:
-            remote, remote_parties = await self._federate(list(found.values()), register, token, period)
+            remote, remote_parties = await self._federate(list(found.values()), register, bsn, token, period)
             for record in remote:
                 found.setdefault((record.trace_id, record.span_id), record)
             result.parties.extend(remote_parties)
@@ -261,7 +261,7 @@ class InzageService:
         return records, True
 
     async def _federate(
-        self, records: list[FoundRecord], register: Register, subject_token: str, period: Period
+        self, records: list[FoundRecord], register: Register, bsn: str, subject_token: str, period: Period
     ) -> tuple[list[FoundRecord], list[PartyOutcome]]:
         """Ask the configured Logboeken for everything, and the read APIs named in records for their
         trace, hop by hop, in parallel per hop; each with a token exchanged for that Logboek only.
@@ -329,7 +329,10 @@ class InzageService:
                     break
                 current, wanted = wanted, []
                 answers = await asyncio.gather(
-                    *(self._ask(client, exchanger, party, identifier, trace, period) for party, identifier, trace in current)
+                    *(
+                        self._ask(client, exchanger, party, identifier, trace or bsn, period, whole=trace is None)
+                        for party, identifier, trace in current
+                    )
                 )
                 frontier: list[FoundRecord] = []
                 for (party, identifier, _trace), answer in zip(current, answers):
@@ -354,22 +357,27 @@ class InzageService:
         exchanger: TokenExchanger,
         party: Organisation | None,
         identifier: str,
-        trace_id: str | None,
+        selector: str,
         period: Period,
+        *,
+        whole: bool,
     ) -> list[FoundRecord] | None:
-        """The citizen's records (of one trace, or all) at one Logboek's read API; None when it cannot be read.
+        """The citizen's records at one Logboek's read API; None when it cannot be read.
 
-        Only the trace id and the period are sent: the party's read API takes the citizen from
-        the token and answers with their records only, so the BSN never leaves this Logboek in a
-        request body (where proxies and access logs might keep it). The token is one the issuer
-        made for this party alone.
+        `selector` is a trace id, or (`whole`) the citizen's BSN: the read API's search needs a
+        subject, a trace or an activity, and asking for all of a citizen's records is a search
+        by the citizen (who is already in the token the target receives, so it learns nothing
+        more). For a trace only the trace id and the period are sent: the party's read API takes
+        the citizen from the token and answers with their records only, so the BSN does not
+        travel in that request's body (where proxies and access logs might keep it). The token is
+        one the issuer made for this party alone.
         """
         try:
             token = await exchanger.token_for(identifier)
         except TokenExchangeFailed as exc:
             log.info("inzage: %s", exc)
             return None
-        body: dict[str, Any] = {"traceId": trace_id_as_uuid(trace_id)} if trace_id else {}
+        body: dict[str, Any] = {attr.DATA_SUBJECT_ID: selector} if whole else {"traceId": trace_id_as_uuid(selector)}
         # Read APIs refuse times past what a record can hold (year 2262): send at most that.
         if period.start_ms is not None:
             body["startTime"] = min(period.start_ms, MAX_TIME_MS)
@@ -378,7 +386,7 @@ class InzageService:
         url = self.settings.address_of(identifier) + "/processing-activities"
         found: list[FoundRecord] = []
         params: dict[str, str] = {}
-        pages = self.settings.federation_max_pages if trace_id else self.settings.federation_max_pages * 4
+        pages = self.settings.federation_max_pages * (4 if whole else 1)
         try:
             for _ in range(pages):
                 response = await client.post(url, json=body, params=params, headers={"Authorization": f"Bearer {token}"})

@@ -94,6 +94,11 @@ class PartyOut(_Out):
     status_label: str
     processings: int
     truncated: bool = False
+    source: str = Field(
+        "local",
+        description="Where the information came from: `local` (this Logboek) or the identifier of the other "
+        "Logboek it was read from.",
+    )
 
 
 class InzageResponse(_Out):
@@ -187,7 +192,11 @@ def build_response(result: InzageResult) -> InzageResponse:
         party = parties.get(ref.id)
         if party is None:
             party = parties[ref.id] = PartyOut(
-                organisation=ref, available=True, status_label="beschikbaar", processings=counts.get(ref.id, 0)
+                organisation=ref,
+                available=True,
+                status_label="beschikbaar",
+                processings=counts.get(ref.id, 0),
+                source=outcome.source,
             )
         if not outcome.available:
             party.available = False
@@ -197,7 +206,14 @@ def build_response(result: InzageResult) -> InzageResponse:
     for p in result.processings:
         ref = _org_ref(p.organisation, p.record.organisation_ref)
         parties.setdefault(
-            ref.id, PartyOut(organisation=ref, available=True, status_label="beschikbaar", processings=counts[ref.id])
+            ref.id,
+            PartyOut(
+                organisation=ref,
+                available=True,
+                status_label="beschikbaar",
+                processings=counts[ref.id],
+                source=p.record.source,
+            ),
         )
     return InzageResponse(
         total=len(result.processings),
