@@ -27,8 +27,8 @@ from ldv_suite.demo.token_service import DemoIssuer, create_token_service_app
 from tests.inzicht_api.inzage_support import (
     AUDIENCE,
     BEN,
-    ISSUER,
     DEMO_REGISTER,
+    ISSUER,
     LINDA,
     Server,
     Signer,
@@ -109,7 +109,9 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
     store.insert([linda_uwv, ben_uwv])
     signer = Signer.generate("issuer-1")
     jwks = write_jwks(tmp / "jwks.json", signer)
-    issuer = DemoIssuer(ISSUER, signer.private_pem, signer.kid, json.loads(jwks.read_text()), frozenset({AUDIENCE, uwv_api}))
+    issuer = DemoIssuer(
+        ISSUER, signer.private_pem, signer.kid, json.loads(jwks.read_text()), frozenset({AUDIENCE, uwv_api})
+    )
     issuer.register_client(CLIENT_ID, SecretStr(CLIENT_SECRET), AUDIENCE)
     with Server(create_token_service_app(issuer)) as token_service:
         app = make_app(

@@ -23,7 +23,7 @@ from pydantic import SecretStr
 
 from ldv_inzicht.app import create_app
 from ldv_inzicht.auth import AuthError, AuthSettings, TokenVerifier
-from ldv_inzicht.inzage.token_exchange import TokenExchanger, TokenExchangeFailed
+from ldv_inzicht.inzage.token_exchange import TokenExchangeFailed, TokenExchanger
 from ldv_inzicht.settings import ApiSettings
 from ldv_logboek.storage import LogStore, connect
 from ldv_suite.demo.token_service import (
@@ -90,17 +90,23 @@ def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]
     store.migrate()
     seed(store)
     # Records of UWV in a trace of its own: no record at A points there.
-    linda_b = record(LINDA, "uwv", UWV_WW, name="WW-aanvraag beoordelen", when=time.time() - 3600, trace_id=b"\x01" * 16)
+    linda_b = record(
+        LINDA, "uwv", UWV_WW, name="WW-aanvraag beoordelen", when=time.time() - 3600, trace_id=b"\x01" * 16
+    )
     ben_b = record(BEN, "uwv", UWV_WW, name="WW-aanvraag beoordelen", when=time.time() - 3600, trace_id=b"\x02" * 16)
     store.insert([linda_b, ben_b])
     signer = Signer.generate("issuer-1")
     jwks = write_jwks(tmp / "jwks.json", signer)
-    issuer = DemoIssuer(ISSUER, signer.private_pem, signer.kid, json.loads(jwks.read_text()), frozenset({LOGBOEK_A, LOGBOEK_B}))
+    issuer = DemoIssuer(
+        ISSUER, signer.private_pem, signer.kid, json.loads(jwks.read_text()), frozenset({LOGBOEK_A, LOGBOEK_B})
+    )
     issuer.register_client(CLIENT_ID, SecretStr(CLIENT_SECRET), LOGBOEK_A)
     b_port = free_port()
     b_url = f"http://127.0.0.1:{b_port}/lezenapi/v1"
     calls: list[str] = []
-    b_app = create_app(store, ApiSettings(organisation_keys={"uwv": "uwv"}), auth_settings=auth_settings(jwks, audience=LOGBOEK_B))
+    b_app = create_app(
+        store, ApiSettings(organisation_keys={"uwv": "uwv"}), auth_settings=auth_settings(jwks, audience=LOGBOEK_B)
+    )
     with Server(create_token_service_app(issuer)) as token_service, Server(Recording(b_app, calls), b_port):
         a_app = make_app(
             store, jwks, timeout=2.0, logboeken=(LOGBOEK_B,), read_api_addresses={LOGBOEK_B: b_url},
@@ -222,18 +228,24 @@ def test_the_exchange_refuses_subject_tokens_it_cannot_accept(federation: Federa
         pytest.param("", {}, id="no-target"),
     ],
 )
-def test_the_exchange_refuses_targets_it_does_not_know(federation: Federation, target: str, extra: dict[str, str]) -> None:
+def test_the_exchange_refuses_targets_it_does_not_know(
+    federation: Federation, target: str, extra: dict[str, str]
+) -> None:
     answer = _exchange(federation, _citizen_token(federation), target, **extra)
     assert answer.status_code == 400
     assert answer.json()["error"] == "invalid_target"
 
 
 def test_the_exchange_refuses_other_grants(federation: Federation) -> None:
-    answer = httpx.post(federation.token_url, data={"grant_type": "client_credentials"}, auth=(CLIENT_ID, CLIENT_SECRET))
+    answer = httpx.post(
+        federation.token_url, data={"grant_type": "client_credentials"}, auth=(CLIENT_ID, CLIENT_SECRET)
+    )
     assert answer.status_code == 400 and answer.json()["error"] == "unsupported_grant_type"
 
 
-def test_the_client_side_reports_a_refusal_without_secrets(federation: Federation, caplog: pytest.LogCaptureFixture) -> None:
+def test_the_client_side_reports_a_refusal_without_secrets(
+    federation: Federation, caplog: pytest.LogCaptureFixture
+) -> None:
     async def attempt() -> None:
         async with TokenExchanger(federation.token_url, CLIENT_ID, SecretStr("wrong"), "x", timeout=5) as exchanger:
             await exchanger.token_for(LOGBOEK_B)

@@ -429,9 +429,7 @@ class TokenCheck:
         self.roles = frozenset(roles)
         self.optional = optional
 
-    def __call__(
-        self, request: Request, verifier: Annotated[TokenVerifier, Depends(get_verifier)]
-    ) -> Principal | None:
+    def __call__(self, request: Request, verifier: Annotated[TokenVerifier, Depends(get_verifier)]) -> Principal | None:
         principal = _authenticate(request, verifier)
         if principal is None:
             if self.optional:

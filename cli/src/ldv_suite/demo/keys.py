@@ -30,6 +30,8 @@ from pydantic import SecretStr
 
 DEMO_KEY_ID = "ldv-demo-login"
 ISSUER = "urn:ldv:demo:inlog"
+LOGBOEK = "https://logboek.demo.example/lezenapi/v1"
+"""The demo Logboek's own identifier: the audience of every token it accepts."""
 
 
 def write_private_file(path: Path, data: bytes) -> None:
@@ -120,6 +122,7 @@ class DemoSecrets:
             "auth_settings": AuthSettings(
                 jwks_file=self.jwks_file,
                 issuer=ISSUER,
+                audience=LOGBOEK,
                 demo_login=True,
                 demo_private_key_file=self.login_key_file,
                 demo_key_id=DEMO_KEY_ID,
