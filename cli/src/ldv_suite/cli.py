@@ -25,7 +25,9 @@ _ENV_PREFIXES = {"ApiSettings": "LDV_API_", "AuthSettings": "LDV_AUTH_", "Inzage
 
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="TOML file with settings (see README).")]
 DataDirOpt = Annotated[Optional[Path], typer.Option("--data-dir", help="Directory of the embedded store.")]
-DsnOpt = Annotated[Optional[str], typer.Option("--store-dsn", help="ClickHouse server instead of the embedded store.")]
+DsnOpt = Annotated[
+    Optional[str], typer.Option("--store-dsn", help="ClickHouse server instead of the embedded store.")
+]
 
 
 def _settings(config: Path | None, **overrides: object) -> ServeSettings:
@@ -242,11 +244,9 @@ def generate(
     rejected = 0
     started = time.perf_counter()
     limits = httpx.Limits(max_connections=concurrency)
-    with (
-        httpx.Client(timeout=60, limits=limits) as client,
-        ThreadPoolExecutor(concurrency) as pool,
-        Progress(console=console) as progress,
-    ):
+    with httpx.Client(timeout=60, limits=limits) as client, ThreadPoolExecutor(concurrency) as pool, Progress(
+        console=console
+    ) as progress:
         task = progress.add_task("sending records", total=records)
         bodies = synthetic_bodies(records, batch, seed=seed, organisation=organisation)
         futures = [pool.submit(send, client, body, count) for body, count in zip(bodies, counts)]

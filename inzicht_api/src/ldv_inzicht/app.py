@@ -110,7 +110,6 @@ def _finish_error_handlers(app: FastAPI, registry: ApiRegistry) -> None:
 
 def _finished(handler: Any, registry: ApiRegistry) -> Any:
     """`handler`, answering a page request with an HTML page, and every error with the security headers."""
-
     async def handle(request: Request, exc: Exception) -> Response:
         response = handler(request, exc)
         if inspect.isawaitable(response):

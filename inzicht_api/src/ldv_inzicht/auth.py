@@ -13,7 +13,8 @@ URL or public key, with an algorithm of that key's family (an RSA key verifies R
 P-256 key ES256 only, ...: no key confusion), and its issuer, audience, expiry and `sub` are
 right. The audience is this Logboek's own identifier (`LDV_AUTH_AUDIENCE`, required with a
 key): a token issued for another Logboek is refused here, so no party that receives a token
-can replay it elsewhere (RFC 9700 section 2.3). Any token that cannot be verified, for whatever reason, is a 401 problem+json with
+can replay it elsewhere (RFC 9700 section 2.3). Any token that cannot be verified, for
+whatever reason, is a 401 problem+json with
 `WWW-Authenticate: Bearer ...` (RFC 6750), never a 500. A valid token without a role of this
 service (claim `roles`), or with the wrong role, is a 403 that says nothing about the resource
 asked for: the role is read from the role claim only, never inferred from other claims.
@@ -429,7 +430,9 @@ class TokenCheck:
         self.roles = frozenset(roles)
         self.optional = optional
 
-    def __call__(self, request: Request, verifier: Annotated[TokenVerifier, Depends(get_verifier)]) -> Principal | None:
+    def __call__(
+        self, request: Request, verifier: Annotated[TokenVerifier, Depends(get_verifier)]
+    ) -> Principal | None:
         principal = _authenticate(request, verifier)
         if principal is None:
             if self.optional:

@@ -47,7 +47,7 @@ LEZEN_API = ApiInfo(
     version="1.1.0",
     description=(
         "API voor het lezen van Logboek dataverwerkingen (Logius 'LDV lezen API' 1.1.0), "
-        'with paging: `limit` and `cursor` query parameters, a `Link: <...>; rel="next"` '
+        "with paging: `limit` and `cursor` query parameters, a `Link: <...>; rel=\"next\"` "
         "header and `nextCursor` in the body while more records follow. "
         "Needs a bearer token (JWT) with role `supervisor` (every record), `organisation` "
         "(records of the token's organisation) or `citizen` (records about the citizen in the "
@@ -59,26 +59,13 @@ LEZEN_API = ApiInfo(
 _MAX_CURSOR_LENGTH = 200
 
 _ATTRIBUTE_PROPERTIES: dict[str, Any] = {
-    attr.PROCESSING_ACTIVITY_ID: {
-        "type": "string",
-        "format": "uri",
-        "description": "Verwijzing naar de Verwerkingsactiviteit in een Register",
-    },
-    attr.DATA_SUBJECT_ID: {
-        "type": "string",
-        "description": "Unieke, versleutelde identificerende code van de Betrokkene",
-    },
+    attr.PROCESSING_ACTIVITY_ID: {"type": "string", "format": "uri",
+                                  "description": "Verwijzing naar de Verwerkingsactiviteit in een Register"},
+    attr.DATA_SUBJECT_ID: {"type": "string", "description": "Unieke, versleutelde identificerende code van de Betrokkene"},
     attr.DATA_SUBJECT_ID_TYPE: {"type": "string", "description": "Type van de identificerende code, zoals BSN"},
-    attr.FOREIGN_OPERATION_PROCESSOR: {
-        "type": "string",
-        "format": "uri",
-        "description": "Link naar externe Applicatie",
-    },
-    attr.EXTERNAL_READ_API_ID: {
-        "type": "string",
-        "format": "uri",
-        "description": "URL van de lees-API van de aangeroepen partij",
-    },
+    attr.FOREIGN_OPERATION_PROCESSOR: {"type": "string", "format": "uri", "description": "Link naar externe Applicatie"},
+    attr.EXTERNAL_READ_API_ID: {"type": "string", "format": "uri",
+                                "description": "URL van de lees-API van de aangeroepen partij"},
 }
 
 
@@ -92,7 +79,6 @@ def _json_integer(value: Any) -> Any:
 
 
 EpochMillis = Annotated[int, Field(ge=0, le=MAX_TIME_MS), BeforeValidator(_json_integer)]
-
 
 def _search_schema(schema: dict[str, Any]) -> None:
     """The request schema as the API really checks it: the standard's "at least one search
@@ -125,25 +111,18 @@ class ProcessingActivityRequest(BaseModel):
     )
 
     trace_id: str | None = Field(
-        None,
-        alias="traceId",
+        None, alias="traceId",
         description="Trace id in UUID notation (8-4-4-4-12) or as 32 hex digits.",
         pattern=TRACE_ID_PATTERN,
         examples=["ef4e77b9-b03b-585f-b613-5fcf8d8555fb"],
     )
     processing_activity_id: str | None = Field(
-        None,
-        alias=attr.PROCESSING_ACTIVITY_ID,
-        min_length=1,
-        max_length=2048,
+        None, alias=attr.PROCESSING_ACTIVITY_ID, min_length=1, max_length=2048,
         description="URI of the processing activity in a register.",
         json_schema_extra={"format": "uri"},
     )
     data_subject_id: str | None = Field(
-        None,
-        alias=attr.DATA_SUBJECT_ID,
-        min_length=1,
-        max_length=512,
+        None, alias=attr.DATA_SUBJECT_ID, min_length=1, max_length=512,
         description=(
             "Identifying code of the data subject: as stored (a pseudonym), or a clear id that the "
             "API pseudonymises with the keys of the organisations it serves. A citizen may give "
@@ -151,14 +130,12 @@ class ProcessingActivityRequest(BaseModel):
         ),
     )
     start_time: EpochMillis | None = Field(
-        None,
-        alias="startTime",
+        None, alias="startTime",
         description="Only actions that started at or after this time (ms since epoch).",
         json_schema_extra={"format": "int64"},
     )
     end_time: EpochMillis | None = Field(
-        None,
-        alias="endTime",
+        None, alias="endTime",
         description="Only actions that started at or before this time (ms since epoch).",
         json_schema_extra={"format": "int64"},
     )
@@ -271,7 +248,9 @@ def create_lezen_router(
     (`create_app` does). `dependencies` run before every route (also `/health`) and
     `responses` document what they may answer, for extra checks a deployment adds.
     """
-    router = APIRouter(dependencies=list(dependencies), responses=dict(responses or {}), route_class=TokenFirstRoute)
+    router = APIRouter(
+        dependencies=list(dependencies), responses=dict(responses or {}), route_class=TokenFirstRoute
+    )
     sealer = (
         CursorSealer(settings.cursor_key.get_secret_value().encode())
         if settings.cursor_key is not None
@@ -285,20 +264,16 @@ def create_lezen_router(
         description=(
             "Records matching every given search field, each once, oldest first. At most `limit` "
             "per response; while more follow, the response has `nextCursor` and a "
-            '`Link: <...>; rel="next"` header: POST the same body to that URL for the next page.'
+            "`Link: <...>; rel=\"next\"` header: POST the same body to that URL for the next page."
         ),
         tags=["ProcessingActivities"],
         response_model=ListProcessingActivities,
         response_model_exclude_none=True,
         responses={
-            200: {
-                "headers": {
-                    "Link": {
-                        "description": '`<url>; rel="next"` while more records follow.',
-                        "schema": {"type": "string"},
-                    }
-                }
-            },
+            200: {"headers": {"Link": {
+                "description": "`<url>; rel=\"next\"` while more records follow.",
+                "schema": {"type": "string"},
+            }}},
             **problem_responses(400, 401, 403, 503),
         },
         openapi_extra={"security": [{_BEARER_SCHEME: []}]},
@@ -310,25 +285,17 @@ def create_lezen_router(
         search: Annotated[ProcessingActivityRequest, Body()],
         store: Annotated[LogStore, Depends(get_store)],
         keys: Annotated[SubjectKeys, Depends(get_subject_keys)],
-        limit: Annotated[
-            int | None,
-            Query(
-                ge=1,
-                le=settings.max_page_size,
-                description=f"Records per page, 1..{settings.max_page_size} (default {settings.default_page_size}).",
+        limit: Annotated[int | None, Query(
+            ge=1, le=settings.max_page_size,
+            description=f"Records per page, 1..{settings.max_page_size} (default {settings.default_page_size}).",
+        )] = None,
+        cursor: Annotated[str | None, Query(
+            min_length=1, max_length=_MAX_CURSOR_LENGTH,
+            description=(
+                "`nextCursor` of the previous page, to read the next one: valid only with the same "
+                "body and a token of the same caller; any other cursor is a 400."
             ),
-        ] = None,
-        cursor: Annotated[
-            str | None,
-            Query(
-                min_length=1,
-                max_length=_MAX_CURSOR_LENGTH,
-                description=(
-                    "`nextCursor` of the previous page, to read the next one: valid only with the same "
-                    "body and a token of the same caller; any other cursor is a 400."
-                ),
-            ),
-        ] = None,
+        )] = None,
     ) -> ListProcessingActivities:
         _check_window(search)
         bound_to = _cursor_binding(search, caller)

@@ -116,9 +116,7 @@ def _scope(principal: Principal, organisatie: str | None, register: Register) ->
     return org.code if org is not None and org.code else wanted
 
 
-def _where(
-    organisation: str | None, vanaf: date | None, tot: date | None, extra: list[str] | None = None
-) -> tuple[str, dict[str, Any]]:
+def _where(organisation: str | None, vanaf: date | None, tot: date | None, extra: list[str] | None = None) -> tuple[str, dict[str, Any]]:
     try:
         period = period_of(vanaf, tot)
     except ValueError:
@@ -147,8 +145,7 @@ Caller = Annotated[Principal, Depends(require_roles(Role.ORGANISATION, Role.SUPE
 Store = Annotated[LogStore, Depends(get_store)]
 Reg = Annotated[Register, Depends(get_register)]
 Org = Annotated[
-    str | None,
-    Query(max_length=300, description="Organisation code or id (supervisors; organisations may give their own)."),
+    str | None, Query(max_length=300, description="Organisation code or id (supervisors; organisations may give their own).")
 ]
 From = Annotated[date | None, Query(description="First day (YYYY-MM-DD), Dutch time.")]
 To = Annotated[date | None, Query(description="Last day (YYYY-MM-DD), inclusive.")]
@@ -160,20 +157,11 @@ def create_overzicht_router() -> APIRouter:
     responses = problem_responses(400, 401, 403, 503)
 
     @router.get(
-        "/counts",
-        operation_id="getCounts",
-        response_model=CountRows,
-        response_model_by_alias=True,
-        responses=responses,
+        "/counts", operation_id="getCounts", response_model=CountRows, response_model_by_alias=True, responses=responses,
         openapi_extra=bearer_security(),
     )
     def counts(
-        caller: Caller,
-        store: Store,
-        register: Reg,
-        organisatie: Org = None,
-        vanaf: From = None,
-        tot: To = None,
+        caller: Caller, store: Store, register: Reg, organisatie: Org = None, vanaf: From = None, tot: To = None,
         interval: Annotated[Literal["day", "month"], Query(description="Period of each row.")] = "day",
     ) -> CountRows:
         scope = _scope(caller, organisatie, register)
@@ -188,11 +176,7 @@ def create_overzicht_router() -> APIRouter:
         )
         rows = [
             CountRow(
-                organisation=o,
-                activity_id=a,
-                status=s,
-                period=p,
-                count=int(n),
+                organisation=o, activity_id=a, status=s, period=p, count=int(n),
                 activity_name=(act.latest.name if (act := register.activity(a)) else None),
             )
             for o, a, s, p, n in _rows(store, sql, params)
@@ -200,16 +184,11 @@ def create_overzicht_router() -> APIRouter:
         return CountRows(organisation=scope, rows=rows)
 
     @router.get(
-        "/unregistered-activities",
-        operation_id="getUnregisteredActivities",
-        response_model=UnregisteredRows,
-        response_model_by_alias=True,
-        responses=responses,
+        "/unregistered-activities", operation_id="getUnregisteredActivities",
+        response_model=UnregisteredRows, response_model_by_alias=True, responses=responses,
         openapi_extra=bearer_security(),
     )
-    def unregistered(
-        caller: Caller, store: Store, register: Reg, organisatie: Org = None, vanaf: From = None, tot: To = None
-    ) -> UnregisteredRows:
+    def unregistered(caller: Caller, store: Store, register: Reg, organisatie: Org = None, vanaf: From = None, tot: To = None) -> UnregisteredRows:
         scope = _scope(caller, organisatie, register)
         where, params = _where(scope, vanaf, tot, ["NOT has({known:Array(String)}, ProcessingActivityId)"])
         params["known"] = sorted(register.activities)
@@ -225,16 +204,10 @@ def create_overzicht_router() -> APIRouter:
         return UnregisteredRows(organisation=scope, rows=rows)
 
     @router.get(
-        "/errors",
-        operation_id="getErrors",
-        response_model=ErrorRows,
-        response_model_by_alias=True,
-        responses=responses,
+        "/errors", operation_id="getErrors", response_model=ErrorRows, response_model_by_alias=True, responses=responses,
         openapi_extra=bearer_security(),
     )
-    def errors(
-        caller: Caller, store: Store, register: Reg, organisatie: Org = None, vanaf: From = None, tot: To = None
-    ) -> ErrorRows:
+    def errors(caller: Caller, store: Store, register: Reg, organisatie: Org = None, vanaf: From = None, tot: To = None) -> ErrorRows:
         scope = _scope(caller, organisatie, register)
         where, params = _where(scope, vanaf, tot, ["StatusCode = 'Error'"])
         # Only the exception type: messages and stack traces may hold personal data.
@@ -244,23 +217,14 @@ def create_overzicht_router() -> APIRouter:
             "GROUP BY Organisation, ProcessingActivityId, exc ORDER BY Organisation, ProcessingActivityId, exc"
         )
         params["exc_type_key"] = attr.EXCEPTION_TYPE
-        rows = [
-            ErrorRow(organisation=o, activity_id=a, exception_type=e, count=int(n))
-            for o, a, e, n in _rows(store, sql, params)
-        ]
+        rows = [ErrorRow(organisation=o, activity_id=a, exception_type=e, count=int(n)) for o, a, e, n in _rows(store, sql, params)]
         return ErrorRows(organisation=scope, rows=rows)
 
     @router.get(
-        "/flows",
-        operation_id="getFlows",
-        response_model=FlowRows,
-        response_model_by_alias=True,
-        responses=responses,
+        "/flows", operation_id="getFlows", response_model=FlowRows, response_model_by_alias=True, responses=responses,
         openapi_extra=bearer_security(),
     )
-    def flows(
-        caller: Caller, store: Store, register: Reg, organisatie: Org = None, vanaf: From = None, tot: To = None
-    ) -> FlowRows:
+    def flows(caller: Caller, store: Store, register: Reg, organisatie: Org = None, vanaf: From = None, tot: To = None) -> FlowRows:
         scope = _scope(caller, organisatie, register)
         rows: list[FlowRow] = []
         for direction, column in (("inbound", "ForeignProcessor"), ("outbound", "ExternalReadApi")):
@@ -273,13 +237,11 @@ def create_overzicht_router() -> APIRouter:
                 party = register.organisation_for_read_api(counterpart) if direction == "outbound" else None
                 rows.append(
                     FlowRow(
-                        direction=direction,
-                        organisation=o,
-                        counterpart=counterpart,
-                        counterpart_organisation=party.code or party.id if party else None,
-                        count=int(n),
+                        direction=direction, organisation=o, counterpart=counterpart,
+                        counterpart_organisation=party.code or party.id if party else None, count=int(n),
                     )
                 )
         return FlowRows(organisation=scope, rows=rows)
 
     return router
+

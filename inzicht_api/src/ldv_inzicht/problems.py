@@ -49,18 +49,14 @@ class InvalidParam(BaseModel):
 class Problem(BaseModel):
     """A problem+json body (RFC 9457 with the NL GOV `invalidParams` extension)."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "example": {
-                "type": ABOUT_BLANK,
-                "title": "Bad Request",
-                "status": 400,
-                "detail": "The request has 1 invalid parameter.",
-                "instance": "urn:uuid:3d0ca315-aff9-4fc2-be61-3b76b9a2d798",
-                "invalidParams": [{"name": "startTime", "reason": "Input should be a valid integer"}],
-            }
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"example": {
+        "type": ABOUT_BLANK,
+        "title": "Bad Request",
+        "status": 400,
+        "detail": "The request has 1 invalid parameter.",
+        "instance": "urn:uuid:3d0ca315-aff9-4fc2-be61-3b76b9a2d798",
+        "invalidParams": [{"name": "startTime", "reason": "Input should be a valid integer"}],
+    }})
 
     type: str = Field(ABOUT_BLANK, description="URI of the problem type; `about:blank` means: see `status`.")
     title: str = Field(description="Short summary of the problem type (for `about:blank` the HTTP status phrase).")
@@ -136,14 +132,8 @@ def problem_response(
     )
     if not logged:
         level = logging.WARNING if status >= 500 else logging.INFO
-        log.log(
-            level,
-            "problem %s: %s %s (%s)",
-            instance,
-            status,
-            problem.title,
-            ", ".join(_loggable(p.name) for p in invalid_params) or "-",
-        )
+        log.log(level, "problem %s: %s %s (%s)", instance, status, problem.title,
+                ", ".join(_loggable(p.name) for p in invalid_params) or "-")
     return ProblemResponse(problem.model_dump(exclude_none=True), status_code=status, headers=dict(headers or {}))
 
 
@@ -151,24 +141,16 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` entries for a route that may answer with these problem statuses."""
     responses: dict[int | str, dict[str, Any]] = {}
     for status in statuses:
-        response: dict[str, Any] = {
-            "model": Problem,
-            "description": _RESPONSE_DESCRIPTIONS.get(status, _phrase(status)),
-        }
+        response: dict[str, Any] = {"model": Problem, "description": _RESPONSE_DESCRIPTIONS.get(status, _phrase(status))}
         if status == 503:
-            response["headers"] = {
-                "Retry-After": {
-                    "description": "Seconds to wait before trying again.",
-                    "schema": {"type": "integer"},
-                }
-            }
+            response["headers"] = {"Retry-After": {
+                "description": "Seconds to wait before trying again.", "schema": {"type": "integer"},
+            }}
         elif status == 401:
-            response["headers"] = {
-                "WWW-Authenticate": {
-                    "description": 'RFC 6750 challenge, e.g. `Bearer realm="ldv-inzicht", error="invalid_token"`.',
-                    "schema": {"type": "string"},
-                }
-            }
+            response["headers"] = {"WWW-Authenticate": {
+                "description": 'RFC 6750 challenge, e.g. `Bearer realm="ldv-inzicht", error="invalid_token"`.',
+                "schema": {"type": "string"},
+            }}
         responses[status] = response
     return responses
 
@@ -226,12 +208,8 @@ def install_problem_handlers(
     async def on_problem(request: Request, exc: Exception) -> ProblemResponse:
         assert isinstance(exc, ProblemError)
         return problem_response(
-            exc.status,
-            exc.detail,
-            title=exc.title,
-            type=exc.type,
-            invalid_params=exc.invalid_params,
-            headers=exc.headers,
+            exc.status, exc.detail, title=exc.title, type=exc.type,
+            invalid_params=exc.invalid_params, headers=exc.headers,
         )
 
     async def on_validation(request: Request, exc: Exception) -> ProblemResponse:
@@ -251,12 +229,7 @@ def install_problem_handlers(
 
     async def on_storage(request: Request, exc: Exception) -> ProblemResponse:
         # The driver's message may name hosts or paths: log it, do not send it.
-        log.warning(
-            "store unavailable while serving %s %s: %s",
-            request.method,
-            _loggable(request.url.path),
-            _loggable(str(exc)),
-        )
+        log.warning("store unavailable while serving %s %s: %s", request.method, _loggable(request.url.path), _loggable(str(exc)))
         return problem_response(
             503,
             "The Logboek's store cannot be reached at the moment; try again later.",
@@ -267,16 +240,10 @@ def install_problem_handlers(
         # A bug or a schema mismatch, not an outage: 500, not retried. The driver's message is
         # logged with the incident id that the client gets as `instance`; it is not sent.
         assert isinstance(exc, StorageFault)
-        log.error(
-            "storage fault, incident %s, serving %s %s: %s",
-            exc.incident,
-            request.method,
-            _loggable(request.url.path),
-            _loggable(str(exc)),
-        )
-        return problem_response(
-            500, "An internal error occurred in the Logboek's store; it has been logged.", instance=exc.incident
-        )
+        log.error("storage fault, incident %s, serving %s %s: %s", exc.incident, request.method,
+                  _loggable(request.url.path), _loggable(str(exc)))
+        return problem_response(500, "An internal error occurred in the Logboek's store; it has been logged.",
+                                instance=exc.incident)
 
     async def on_unexpected(request: Request, exc: Exception) -> ProblemResponse:
         log.exception("unexpected error serving %s %s", request.method, _loggable(request.url.path))

@@ -98,10 +98,7 @@ def _summary(activity: ProcessingActivity, base: str, now: datetime) -> Activity
         latest_version=activity.latest.version,
         confidential=activity.hidden_from_subject(now, now),
         ended_at=activity.ended_at,
-        versions=[
-            VersionRef(version=v.version, valid_from=v.valid_from, href=f"{href}/versions/{v.version}")
-            for v in activity.versions
-        ],
+        versions=[VersionRef(version=v.version, valid_from=v.valid_from, href=f"{href}/versions/{v.version}") for v in activity.versions],
     )
 
 

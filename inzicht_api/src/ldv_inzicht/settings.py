@@ -24,15 +24,11 @@ class ApiSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LDV_API_", extra="ignore", frozen=True, hide_input_in_errors=True)
 
     default_page_size: int = Field(
-        100,
-        ge=1,
-        le=MAX_PAGE_SIZE,
+        100, ge=1, le=MAX_PAGE_SIZE,
         description="Records per page when a request gives no `limit`.",
     )
     max_page_size: int = Field(
-        MAX_PAGE_SIZE,
-        ge=1,
-        le=MAX_PAGE_SIZE,
+        MAX_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE,
         description=f"Largest `limit` a client may ask for (at most {MAX_PAGE_SIZE}, the store's cap).",
     )
     public_base_url: HttpUrl | None = Field(
@@ -44,9 +40,7 @@ class ApiSettings(BaseSettings):
         ),
     )
     retry_after_seconds: int = Field(
-        5,
-        ge=1,
-        le=3600,
+        5, ge=1, le=3600,
         description="`Retry-After` sent with 503 when the store cannot be reached.",
     )
     # The organisations whose records this Logboek holds, with their keys: shared with the

@@ -15,20 +15,7 @@ from ldv_logboek.record import Status
 from ldv_logboek.register import Organisation
 
 DUTCH_TIME = ZoneInfo("Europe/Amsterdam")
-_MONTHS = (
-    "januari",
-    "februari",
-    "maart",
-    "april",
-    "mei",
-    "juni",
-    "juli",
-    "augustus",
-    "september",
-    "oktober",
-    "november",
-    "december",
-)
+_MONTHS = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september", "oktober", "november", "december")
 STATUS_NL = {Status.OK: "afgerond", Status.ERROR: "mislukt", Status.UNSET: "uitgevoerd"}
 UNKNOWN_ACTIVITY_NL = "Deze verwerking staat niet in het register van verwerkingsactiviteiten."
 
@@ -80,9 +67,7 @@ class ProcessingOut(_Out):
     status_label: str
     organisation: OrganisationRef
     activity_id: str
-    register_entry: RegisterEntry | None = Field(
-        alias="register", description="None: the activity is not in the register."
-    )
+    register_entry: RegisterEntry | None = Field(alias="register", description="None: the activity is not in the register.")
     unknown_activity: bool
     unknown_activity_label: str | None = None
     source: str  # "local" or the URL of the read API it came from
