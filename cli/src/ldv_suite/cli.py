@@ -277,6 +277,10 @@ def demo(
     rerun_scenario: Annotated[
         bool, typer.Option(help="Run the scenario again although this data directory has its records.")
     ] = False,
+    single_logboek: Annotated[
+        bool,
+        typer.Option(help="One Logboek for all organisations, instead of own ones for Belastingdienst and UWV."),
+    ] = False,
 ) -> None:
     """Run the Fieldlab demo: six organisations' services with the SDK, the collector, the citizen page."""
     from ldv_suite.demo.run import DemoOptions, run_demo
@@ -290,6 +294,7 @@ def demo(
         otlp_grpc_port=otlp_grpc_port,
         exit_after_scenario=exit_after_scenario,
         rerun_scenario=rerun_scenario,
+        single_logboek=single_logboek,
     )
     try:
         run_demo(options, console)

@@ -6,7 +6,9 @@
   service's SDK and by the Inzicht API to find a citizen's records;
 - `tokens/<organisation>.token`: one random sender token per organisation, which its
   service's SDK sends to the collector; the collector knows each as a sender bound to that
-  organisation (by the token's SHA-256), so no service can write another's records.
+  organisation (by the token's SHA-256), so no service can write another's records;
+- `clients/<client>.secret`: the client secret with which the shared Logboek authenticates
+  at the demo token service to exchange a citizen's token for one per other Logboek.
 
 DEMO ONLY: anyone who can read these files can log in as any citizen or link pseudonyms to
 BSNs. Files are created with mode 0600, the folders with 0700. They are kept, so a restarted
@@ -18,7 +20,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +33,9 @@ from pydantic import SecretStr
 DEMO_KEY_ID = "ldv-demo-login"
 ISSUER = "urn:ldv:demo:inlog"
 LOGBOEK = "https://logboek.demo.example/lezenapi/v1"
-"""The demo Logboek's own identifier: the audience of every token it accepts."""
+"""The shared demo Logboek's own identifier: the audience of every token it accepts."""
+CLIENT_ID = "logboek-gedeeld"
+"""The shared Logboek's client id at the demo token service."""
 
 
 def write_private_file(path: Path, data: bytes) -> None:
@@ -62,11 +66,18 @@ class DemoSecrets:
     def token_file(self, organisation: str) -> Path:
         return self.directory / "tokens" / f"{organisation}.token"
 
+    @property
+    def client_secret_file(self) -> Path:
+        return self.directory / "clients" / f"{CLIENT_ID}.secret"
+
+    def client_secret(self) -> SecretStr:
+        return SecretStr(self.client_secret_file.read_text().strip())
+
     @classmethod
     def prepare(cls, data_dir: Path, organisations: Iterable[str]) -> DemoSecrets:
         """Create whatever is missing (the login key pair, a key per organisation); keep the rest."""
         demo = cls(data_dir / "demo")
-        for folder in (demo.directory, demo.directory / "keys", demo.directory / "tokens"):
+        for folder in (demo.directory, demo.directory / "keys", demo.directory / "tokens", demo.directory / "clients"):
             folder.mkdir(parents=True, exist_ok=True)
             os.chmod(folder, 0o700)
         if not demo.login_key_file.exists() or not demo.jwks_file.exists():
@@ -77,6 +88,8 @@ class DemoSecrets:
             jwk = {**json.loads(ECAlgorithm.to_jwk(key.public_key())), "kid": DEMO_KEY_ID, "use": "sig", "alg": "ES256"}
             write_private_file(demo.login_key_file, pem)
             write_private_file(demo.jwks_file, json.dumps({"keys": [jwk]}, indent=2).encode())
+        if not demo.client_secret_file.exists():
+            write_private_file(demo.client_secret_file, secrets.token_urlsafe(32).encode())
         for organisation in organisations:
             path = demo.key_file(organisation)
             if not path.exists():
@@ -95,30 +108,43 @@ class DemoSecrets:
             raise FileNotFoundError(f"no demo secrets in {demo.directory}: run `ldv demo` first")
         return demo
 
-    def organisation_keys(self) -> dict[str, SecretStr]:
-        """Organisation code -> pseudonymisation key, for every organisation with a key file."""
+    def organisation_keys(self, served: Collection[str] | None = None) -> dict[str, SecretStr]:
+        """Organisation code -> pseudonymisation key, for every organisation with a key file (or those `served`)."""
         return {
-            path.stem: SecretStr(path.read_text().strip()) for path in sorted((self.directory / "keys").glob("*.key"))
+            path.stem: SecretStr(path.read_text().strip())
+            for path in sorted((self.directory / "keys").glob("*.key"))
+            if served is None or path.stem in served
         }
 
-    def collector_senders(self) -> dict[str, Any]:
-        """`CollectorSettings.senders` for the demo: each organisation's service, bound to it by its token."""
+    def collector_senders(self, served: Collection[str] | None = None) -> dict[str, Any]:
+        """`CollectorSettings.senders`: each organisation's service (or those `served`), bound to it by its token."""
         from ldv_collector import SenderSettings, token_sha256
 
         return {
             path.stem: SenderSettings(organisation=path.stem, token_sha256=token_sha256(path.read_text().strip()))
             for path in sorted((self.directory / "tokens").glob("*.token"))
+            if served is None or path.stem in served
         }
 
-    def api_kwargs(self) -> dict[str, Any]:
-        """The keyword arguments of `ldv_inzicht.create_app` for the demo: demo login, every key."""
+    def api_kwargs(
+        self,
+        served: Collection[str] | None = None,
+        *,
+        logboeken: Mapping[str, str] | None = None,
+        token_endpoint: str | None = None,
+    ) -> dict[str, Any]:
+        """The keyword arguments of `ldv_inzicht.create_app` for the shared demo Logboek.
+
+        `served`: the organisations that log into it (default: all). `logboeken`: the other
+        Logboeken, identifier -> read API address, which its inzage asks for the citizen's
+        records with tokens exchanged at `token_endpoint` (the demo token service).
+        """
         from ldv_inzicht import ApiSettings, AuthSettings, InzageSettings
 
         return {
-            # All organisations log into this one Logboek: the inzage and the read API find a
-            # citizen's records under each organisation's pseudonym, and know every
-            # organisation as served here (so no chain is followed to the fictitious read APIs).
-            "settings": ApiSettings(organisation_keys=self.organisation_keys()),
+            # The organisations that log into this Logboek: the inzage and the read API find a
+            # citizen's records under each one's pseudonym, and follow no chain to them.
+            "settings": ApiSettings(organisation_keys=self.organisation_keys(served)),
             "auth_settings": AuthSettings(
                 jwks_file=self.jwks_file,
                 issuer=ISSUER,
@@ -128,5 +154,11 @@ class DemoSecrets:
                 demo_key_id=DEMO_KEY_ID,
                 cookie_secure=False,  # the demo serves plain http on loopback
             ),
-            "inzage_settings": InzageSettings(),
+            "inzage_settings": InzageSettings(
+                logboeken=tuple(logboeken or {}),
+                read_api_addresses=dict(logboeken or {}),
+                token_endpoint=token_endpoint,
+                client_id=CLIENT_ID if token_endpoint else "",
+                client_secret=self.client_secret() if token_endpoint else None,
+            ),
         }

@@ -67,6 +67,8 @@ class ServiceFleet:
     spool_dir: Path
     log_dir: Path
     read_apis: Mapping[str, str]
+    endpoints: Mapping[str, str] = field(default_factory=dict)
+    """Organisation -> the OTLP endpoint of its own Logboek, for those that keep one (else `endpoint`)."""
     services: dict[str, ServiceProcess] = field(default_factory=dict)
 
     def urls(self) -> dict[str, str]:
@@ -84,7 +86,7 @@ class ServiceFleet:
                 sys.executable, "-m", "ldv_suite.demo.services", org,
                 "--host", self.host,
                 "--port", service.url.rsplit(":", 1)[1].strip("/"),
-                "--endpoint", self.endpoint,
+                "--endpoint", self.endpoints.get(org, self.endpoint),
                 "--key-file", str(self.secrets.key_file(org)),
                 "--token-file", str(self.secrets.token_file(org)),
                 "--spool", str(self.spool_dir / f"{org}.db"),

@@ -1,14 +1,21 @@
 """`ldv demo`: the Fieldlab case on one machine, from real services to the citizen page.
 
 1. Secrets in `<data-dir>/demo/` (kept between runs, see `ldv_suite.demo.keys`).
-2. The `ldv serve` stack in this process (collector + Inzicht API on the embedded store), with
-   the demo register loaded, demo login on and every organisation's key known to the API.
-3. One service process per organisation, each with our SDK, calling each other with W3C
-   trace context and sending their records over OTLP/HTTP to the collector.
-4. The scenario (once per data directory, unless asked again), then a wait until every
+2. The shared Logboek: the `ldv serve` stack in this process (collector + Inzicht API on the
+   embedded store), with the demo register loaded, demo login on and the keys of the
+   organisations that log into it; and the demo token service (`ldv_suite.demo.token_service`,
+   DEMO ONLY) on a port of its own.
+3. The Logboeken of the organisations that keep their own (`OWN_LOGBOEKEN`: Belastingdienst
+   and UWV), each a real `ldv serve` process with its own data directory, key, register and
+   ports (`ldv_suite.demo.logboeken`). The shared Logboek's citizen page asks them for the
+   citizen's records with a token exchanged at the token service for each of them. With
+   `single_logboek`, every organisation logs into the shared one, as before.
+4. One service process per organisation, each with our SDK, calling each other with W3C
+   trace context and sending their records over OTLP/HTTP to its own organisation's Logboek.
+5. The scenario (once per data directory, unless asked again), then a wait until every
    service's SDK has delivered every record, and what to open.
-5. Until Ctrl-C (SIGINT/SIGTERM): then the services stop first (they deliver what they still
-   hold), then the stack (it stores what it acknowledged).
+6. Until Ctrl-C (SIGINT/SIGTERM): then the services stop first (they deliver what they still
+   hold), then the separate Logboeken and the stack (each stores what it acknowledged).
 """
 
 from __future__ import annotations
@@ -26,8 +33,9 @@ from rich.console import Console
 from rich.table import Table
 
 from ldv_logboek.attributes import DATA_SUBJECT_ID
-from ldv_suite.demo.keys import DemoSecrets, write_private_file
-from ldv_suite.demo.launcher import ServiceFleet
+from ldv_suite.demo.keys import CLIENT_ID, DEMO_KEY_ID, ISSUER, LOGBOEK, DemoSecrets, write_private_file
+from ldv_suite.demo.launcher import ServiceFleet, free_ports
+from ldv_suite.demo.logboeken import LogboekFleet
 from ldv_suite.demo.people import BEN_BSN, LINDA_BSN
 from ldv_suite.demo.register import demo_register_dir, load_demo_register, read_api_urls
 from ldv_suite.demo.scenario import run_scenario
@@ -35,6 +43,8 @@ from ldv_suite.demo.services import ORGANISATIONS
 from ldv_suite.errors import SuiteError
 
 SCENARIO_MARKER = "scenario.json"
+OWN_LOGBOEKEN: tuple[str, ...] = ("belastingdienst", "uwv")
+"""The organisations that keep a Logboek of their own in the demo; the others share one."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +58,7 @@ class DemoOptions:
     otlp_grpc_port: int = 0
     exit_after_scenario: bool = False
     rerun_scenario: bool = False
+    single_logboek: bool = False
 
 
 class DemoError(SuiteError):
@@ -61,6 +72,8 @@ class _Demo:
     stack: Any
     fleet: ServiceFleet
     secrets: DemoSecrets
+    logboeken: LogboekFleet
+    token_service_url: str | None = None
     error: BaseException | None = None
     _task: asyncio.Task[None] | None = None
     _stopping: bool = False
@@ -74,6 +87,7 @@ class _Demo:
             if self._task is not None:
                 await asyncio.gather(self._task, return_exceptions=True)
             await self.fleet.stop()
+            await self.logboeken.stop()
 
     def _on_ready(self) -> None:
         # The stack stops itself on a signal; the demo must stop its services first, so it
@@ -91,14 +105,14 @@ class _Demo:
 
     async def _lifecycle(self) -> None:
         try:
-            with self.console.status("starting the organisation services ..."):
-                await self.fleet.start(ORGANISATIONS)
+            with self.console.status("starting the organisation services and Logboeken ..."):
+                await asyncio.gather(self.fleet.start(ORGANISATIONS), self.logboeken.wait_ready())
             marker = self.secrets.directory / SCENARIO_MARKER
             if self.options.rerun_scenario or not marker.exists():
                 with self.console.status("running the scenario: Linda divorces, moves house, loses her job ..."):
                     done = await run_scenario(self.fleet.urls())
                     await self.fleet.flush()
-                counts = self._collector_counts()
+                counts = await self._collector_counts()
                 if counts.get("spans_rejected", 0):
                     raise DemoError(f"the collector rejected {counts['spans_rejected']} records; see the service logs")
                 marker.write_text(json.dumps({"ranAt": datetime.now(UTC).isoformat(), "steps": len(done)}))
@@ -120,11 +134,20 @@ class _Demo:
             self.error = exc
         finally:
             await self.fleet.stop()
+            await self.logboeken.stop()
             self.stack.stop()
 
-    def _collector_counts(self) -> dict[str, int]:
+    async def _collector_counts(self) -> dict[str, int]:
+        """The collectors' counters, summed over the shared Logboek and the separate ones."""
+        import httpx
+
         collector = self.stack.servers[0].config.app.state.collector
-        counts: dict[str, int] = collector.metrics.snapshot()
+        counts: dict[str, int] = dict(collector.metrics.snapshot())
+        async with httpx.AsyncClient(timeout=10) as client:
+            for logboek in self.logboeken.logboeken.values():
+                health = (await client.get(logboek.otlp_endpoint.removesuffix("/v1/traces") + "/healthz")).json()
+                for name in ("spans_stored", "spans_rejected"):
+                    counts[name] = counts.get(name, 0) + int(health.get(name, 0))
         return counts
 
     def _print_ready(self) -> None:
@@ -158,6 +181,10 @@ class _Demo:
         c.print(
             f"Collector (OTLP/HTTP): http://{host}:{o.otlp_http_port}/v1/traces    store: {o.data_dir} (embedded chDB)"
         )
+        if self.logboeken.logboeken:
+            own = "  ".join(f"{org} {lb.api_url}" for org, lb in self.logboeken.logboeken.items())
+            c.print(f"Own Logboeken (ldv serve): {own}  (see {self.secrets.directory / 'logboeken.json'})", soft_wrap=True)
+            c.print(f"Token service (DEMO ONLY, token exchange RFC 8693): {self.token_service_url}")
         c.print(f"Read API, Linda's own records (token valid {self._token_minutes()} minutes):")
         c.print(
             f"  curl -s -X POST {api}/lezenapi/v1/processing-activities -H 'Content-Type: application/json' "
@@ -211,6 +238,7 @@ def run_demo(options: DemoOptions, console: Console) -> None:
     Raises DemoError (or the error of a failed step) after everything it started has stopped.
     """
     from ldv_collector import CollectorSettings
+    from ldv_suite.demo.token_service import DemoIssuer, create_token_service_app
     from ldv_suite.server import Stack
     from ldv_suite.settings import ServeSettings
 
@@ -221,6 +249,21 @@ def run_demo(options: DemoOptions, console: Console) -> None:
     _check_ports_free(options)
     options.data_dir.mkdir(parents=True, exist_ok=True)
     secrets = DemoSecrets.prepare(options.data_dir, ORGANISATIONS)
+    read_apis = read_api_urls(register)
+    own = () if options.single_logboek else OWN_LOGBOEKEN
+    shared = [org for org in ORGANISATIONS if org not in own]
+    loopback = "127.0.0.1" if options.host in ("0.0.0.0", "::", "") else options.host
+    token_port = free_ports(loopback, 1)[0]
+    token_service = f"http://{loopback}:{token_port}"
+    logboeken = LogboekFleet(
+        host="127.0.0.1",
+        secrets=secrets,
+        data_dir=options.data_dir,
+        register_dir=demo_register_dir(),
+        jwks_url=f"{token_service}/.well-known/jwks.json",
+    )
+    # Each own Logboek is known by its organisation's read API URL in the register.
+    logboeken.plan({org: read_apis[org] for org in own})
     settings = ServeSettings(
         data_dir=options.data_dir,
         store_dsn=None,  # the demo always uses its own embedded store, whatever LDV_STORE_DSN says
@@ -231,22 +274,42 @@ def run_demo(options: DemoOptions, console: Console) -> None:
         clickhouse_port=0,  # the demo shows the citizen page and the read API, not Grafana
         log_level="warning",
     )
+    served = shared if own else None
     stack = Stack.build(
         settings,
         register_paths=[demo_register_dir()],
-        collector_settings=CollectorSettings(senders=secrets.collector_senders()),
-        api_kwargs=secrets.api_kwargs(),
+        collector_settings=CollectorSettings(senders=secrets.collector_senders(served)),
+        api_kwargs=secrets.api_kwargs(
+            served,
+            logboeken={lb.identifier: lb.api_url for lb in logboeken.logboeken.values()},
+            token_endpoint=f"{token_service}/token" if own else None,
+        ),
     )
-    collector_host = "127.0.0.1" if options.host in ("0.0.0.0", "::", "") else options.host
+    if own:
+        issuer = DemoIssuer(
+            issuer=ISSUER,
+            private_key_pem=secrets.login_key_file.read_bytes(),
+            key_id=DEMO_KEY_ID,
+            jwks=json.loads(secrets.jwks_file.read_text()),
+            logboeken=frozenset({LOGBOEK, *(lb.identifier for lb in logboeken.logboeken.values())}),
+        )
+        issuer.register_client(CLIENT_ID, secrets.client_secret(), LOGBOEK)
+        stack.add_server(create_token_service_app(issuer), token_port)
     fleet = ServiceFleet(
         host="127.0.0.1",
-        endpoint=f"http://{collector_host}:{options.otlp_http_port}/v1/traces",
+        endpoint=f"http://{loopback}:{options.otlp_http_port}/v1/traces",
         secrets=secrets,
         spool_dir=secrets.directory / "spool",
         log_dir=secrets.directory / "logs",
-        read_apis=read_api_urls(register),
+        read_apis=read_apis,
+        endpoints={org: lb.otlp_endpoint for org, lb in logboeken.logboeken.items()},
     )
-    demo = _Demo(options, console, stack, fleet, secrets)
-    asyncio.run(demo.main())
+    demo = _Demo(options, console, stack, fleet, secrets, logboeken, token_service if own else None)
+    # The own Logboeken start now, in parallel with the stack; the lifecycle waits for them.
+    logboeken.start()
+    try:
+        asyncio.run(demo.main())
+    finally:
+        asyncio.run(logboeken.stop())  # already stopped unless the stack failed to start
     if demo.error is not None:
         raise demo.error
