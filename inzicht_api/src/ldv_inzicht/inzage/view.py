@@ -17,6 +17,7 @@ from ldv_logboek.register import Organisation
 DUTCH_TIME = ZoneInfo("Europe/Amsterdam")
 _MONTHS = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september", "oktober", "november", "december")
 STATUS_NL = {Status.OK: "afgerond", Status.ERROR: "mislukt", Status.UNSET: "uitgevoerd"}
+LOCAL_SOURCE_NL = "uit het Logboek van deze website"
 UNKNOWN_ACTIVITY_NL = "Deze verwerking staat niet in het register van verwerkingsactiviteiten."
 
 
@@ -99,6 +100,7 @@ class PartyOut(_Out):
         description="Where the information came from: `local` (this Logboek) or the identifier of the other "
         "Logboek it was read from.",
     )
+    source_label: str = Field(LOCAL_SOURCE_NL, description="The same, in Dutch, for the citizen.")
 
 
 class InzageResponse(_Out):
@@ -108,6 +110,11 @@ class InzageResponse(_Out):
     traces: list[TraceOut]
     organisations: list[PartyOut]
     truncated: bool
+
+
+def source_nl(source: str) -> str:
+    """Where information came from, for the citizen: this Logboek or another one (by its identifier)."""
+    return LOCAL_SOURCE_NL if source == "local" else f"opgevraagd bij het Logboek {source}"
 
 
 def _org_ref(org: Organisation | None, fallback: str) -> OrganisationRef:
@@ -197,6 +204,7 @@ def build_response(result: InzageResult) -> InzageResponse:
                 status_label="beschikbaar",
                 processings=counts.get(ref.id, 0),
                 source=outcome.source,
+                source_label=source_nl(outcome.source),
             )
         if not outcome.available:
             party.available = False
@@ -213,6 +221,7 @@ def build_response(result: InzageResult) -> InzageResponse:
                 status_label="beschikbaar",
                 processings=counts[ref.id],
                 source=p.record.source,
+                source_label=source_nl(p.record.source),
             ),
         )
     return InzageResponse(
