@@ -426,6 +426,6 @@ def test_the_single_logboek_mode_puts_everyone_in_one(tmp_path: Path) -> None:
     cmd = _demo_command(data_dir, free_port(), "--exit-after-scenario", "--single-logboek")
     done = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=120, env=ENV, cwd=REPO_ROOT)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "Own Logboeken" not in done.stdout and not (data_dir / "logboeken").exists()
+    assert "Token service" not in done.stdout and not (data_dir / "logboeken").exists()
     records, _ = _read_store(data_dir, load_register_files([REPO_ROOT / "demo" / "register"]))
     assert {_org(r) for r in records} == ORGANISATIONS

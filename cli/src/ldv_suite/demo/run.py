@@ -168,9 +168,12 @@ class _Demo:
         people.add_row("Ben Jansen", BEN_BSN, "moving house, zorgtoeslag (none of Linda's)")
         services = Table(show_header=True, header_style="bold", box=None, padding=(0, 2))
         services.add_column("organisation")
-        services.add_column("service (with the LDV SDK)")
+        services.add_column("service (LDV SDK)")
+        own = self.logboeken.logboeken
+        if own:
+            services.add_column("its Logboek")
         for org, service in self.fleet.services.items():
-            services.add_row(org, service.url)
+            services.add_row(org, service.url, *([own[org].api_url.removesuffix("/lezenapi/v1") if org in own else api] if own else []))
         c = self.console
         c.rule("[bold green]LDV demo ready")
         c.print(
@@ -181,11 +184,9 @@ class _Demo:
         c.print(
             f"Collector (OTLP/HTTP): http://{host}:{o.otlp_http_port}/v1/traces    store: {o.data_dir} (embedded chDB)"
         )
-        if self.logboeken.logboeken:
-            own = "  ".join(f"{org} {lb.api_url}" for org, lb in self.logboeken.logboeken.items())
-            c.print(f"Own Logboeken (ldv serve): {own}  (see {self.secrets.directory / 'logboeken.json'})", soft_wrap=True)
+        if self.token_service_url:
             c.print(f"Token service (DEMO ONLY, token exchange RFC 8693): {self.token_service_url}")
-        c.print(f"Read API, Linda's own records (token valid {self._token_minutes()} minutes):")
+        c.print(f"Read API of this Logboek, Linda's own records (token valid {self._token_minutes()} minutes):")
         c.print(
             f"  curl -s -X POST {api}/lezenapi/v1/processing-activities -H 'Content-Type: application/json' "
             f'-H "Authorization: Bearer $(cat {token_file})" -d \'{{"{DATA_SUBJECT_ID}": "{LINDA_BSN}"}}\'',
