@@ -8,21 +8,26 @@ which ships axe.min.js; Playwright's own browser download is never used.
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from collections.abc import Iterator
 
 import pytest
+from pydantic import SecretStr
 
 from ldv_inzicht.app import create_app
 from ldv_inzicht.settings import ApiSettings
 from ldv_logboek.storage import LogStore, connect
+from ldv_suite.demo.token_service import DemoIssuer, create_token_service_app
 from tests.inzicht_api.browser_support import axe as _axe
 from tests.inzicht_api.browser_support import browser, open_all_details
 from tests.inzicht_api.browser_support import login as _login
 from tests.inzicht_api.browser_support import shot as _shot
 from tests.inzicht_api.inzage_support import (
+    AUDIENCE,
     DEMO_REGISTER,
+    ISSUER,
     LINDA,
     Server,
     Signer,
@@ -66,12 +71,20 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     jwks = write_jwks(tmp / "jwks.json", issuer, demo)
     demo_key = tmp / "demo.pem"
     demo_key.write_bytes(demo.private_pem)
-    app = make_app(store, jwks, register_paths=[register], demo_key=demo_key, timeout=2.0)
+    # The token service that exchanges the page's login token for one for UWV (or RvIG) only.
+    tokens = DemoIssuer(ISSUER, demo.private_pem, demo.kid, json.loads(jwks.read_text()), frozenset({AUDIENCE, uwv_api, rvig_api}))
+    tokens.register_client("logboek-test", SecretStr("logboek-test-secret-0123456789"), AUDIENCE)
     # UWV's read API: the real app on the same store, serving UWV (its key), trusting the same
-    # issuer: it finds Linda's UWV records from her token alone (the inzage sends no BSN).
-    uwv_app = create_app(store, ApiSettings(organisation_keys={"uwv": other_key("uwv")}), auth_settings=auth_settings(jwks))
-    with Server(uwv_app, uwv_port), Server(app) as base:
-        yield base
+    # issuer with its own audience: it finds Linda's UWV records from her token alone (the inzage sends no BSN).
+    uwv_auth = auth_settings(jwks, audience=uwv_api)
+    uwv_app = create_app(store, ApiSettings(organisation_keys={"uwv": other_key("uwv")}), auth_settings=uwv_auth)
+    with Server(create_token_service_app(tokens)) as token_service, Server(uwv_app, uwv_port):
+        app = make_app(
+            store, jwks, register_paths=[register], demo_key=demo_key, timeout=2.0,
+            token_endpoint=token_service + "/token", client_id="logboek-test", client_secret="logboek-test-secret-0123456789",
+        )  # fmt: skip
+        with Server(app) as base:
+            yield base
     # chDB serves one data directory per process: close it so the next module can open its own.
     store.close()
 
