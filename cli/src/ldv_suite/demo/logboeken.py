@@ -94,6 +94,7 @@ class LogboekFleet:
                 "--api-port", api_port,
                 "--otlp-http-port", otlp_port,
                 "--otlp-grpc-port", "0",
+                "--clickhouse-port", "0",  # the demo shows pages and read APIs, not Grafana
                 "--register", str(self.register_dir),
             ]  # fmt: skip
             with logboek.log_file.open("ab") as out:
