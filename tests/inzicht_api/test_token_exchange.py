@@ -246,12 +246,17 @@ def test_the_exchange_refuses_other_grants(federation: Federation) -> None:
 def test_the_client_side_reports_a_refusal_without_secrets(
     federation: Federation, caplog: pytest.LogCaptureFixture
 ) -> None:
+    secret, subject = "a-wrong-secret-7f3a9c", _citizen_token(federation)
+
     async def attempt() -> None:
-        async with TokenExchanger(federation.token_url, CLIENT_ID, SecretStr("wrong"), "x", timeout=5) as exchanger:
+        async with TokenExchanger(federation.token_url, CLIENT_ID, SecretStr(secret), subject, timeout=5) as exchanger:
             await exchanger.token_for(LOGBOEK_B)
 
-    with pytest.raises(TokenExchangeFailed, match="invalid_client"):
+    caplog.set_level("DEBUG")
+    with pytest.raises(TokenExchangeFailed, match="invalid_client") as refused:
         asyncio.run(attempt())
+    for text in (str(refused.value), caplog.text):
+        assert secret not in text and subject not in text
 
 
 def test_the_inzage_over_two_logboeken_never_hands_out_the_citizens_token(federation: Federation) -> None:
@@ -289,3 +294,16 @@ def test_without_a_token_endpoint_no_other_logboek_is_asked(federation: Federati
     assert federation.linda_b not in spans_of(body)
     uwv = [p for p in body["organisations"] if p["organisation"]["code"] == "uwv"]
     assert uwv and not uwv[0]["available"] and uwv[0]["statusLabel"] == "niet beschikbaar op dit moment"
+
+
+def test_the_demo_login_issues_a_token_for_one_known_logboek(federation: Federation) -> None:
+    login = federation.token_url.removesuffix("/token") + "/demo/inloggen"
+    answer = httpx.post(login, data={"bsn": LINDA, "audience": LOGBOEK_A}, timeout=10)
+    assert answer.status_code == 200 and answer.headers["cache-control"] == "no-store"
+    token = answer.json()["access_token"]
+    assert _search(federation.a, token) == 200
+    assert _search(federation.b, token) == 401
+    for refused in ({"bsn": LINDA, "audience": "https://elders.example"}, {"bsn": "123", "audience": LOGBOEK_A}):
+        assert httpx.post(login, data=refused, timeout=10).status_code == 400
+    jwks = httpx.get(federation.token_url.removesuffix("/token") + "/.well-known/jwks.json", timeout=10).json()
+    assert [key["kid"] for key in jwks["keys"]] == [federation.signer.kid] and "d" not in jwks["keys"][0]
