@@ -1,6 +1,7 @@
 """The demo's own Logboeken: organisations that keep their Logboek apart, each a real `ldv serve`.
 
-Each runs as its own process (`python -m ldv_suite.cli serve`) with its own data directory
+Each runs as its own process (`ldv serve`, through `ldv_suite.demo.logboek_process`, which
+stops it when the demo is gone) with its own data directory
 (`<data-dir>/logboeken/<organisation>/`), its own ports, the register and only its own
 organisation's pseudonymisation key and sender. Its tokens are checked against the demo
 issuer's JWKS URL with its own audience: the organisation's read API URL in the register, its
@@ -88,7 +89,7 @@ class LogboekFleet:
             api_port = logboek.api_url.rsplit(":", 1)[1].split("/")[0]
             otlp_port = logboek.otlp_endpoint.rsplit(":", 1)[1].split("/")[0]
             cmd = [
-                sys.executable, "-m", "ldv_suite.cli", "serve",
+                sys.executable, "-m", "ldv_suite.demo.logboek_process", "serve",
                 "--data-dir", str(logboek.data_dir),
                 "--host", self.host,
                 "--api-port", api_port,

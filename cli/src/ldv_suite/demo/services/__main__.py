@@ -15,15 +15,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
-import signal
-import threading
-import time
 from pathlib import Path
 
 import uvicorn
 
 import ldv_sdk
+from ldv_suite.demo.parent_watch import exit_with_parent
 from ldv_suite.demo.services import ORGANISATIONS, service_module
 from ldv_suite.demo.services.peers import Peers
 
@@ -54,18 +51,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _exit_with_parent() -> None:
-    """Stop this service when the process that started it is gone (e.g. killed with SIGKILL)."""
-    parent = os.getppid()
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1.0)
-        os.kill(os.getpid(), signal.SIGTERM)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-
-
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     service = service_module(args.organisation)
@@ -85,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
         read_apis={url: read_apis[org] for org, url in peers.items() if org in read_apis},
         spool_path=args.spool,
     )
-    _exit_with_parent()
+    exit_with_parent()
     app = service.create_app(Peers(peers))
     try:
         uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
