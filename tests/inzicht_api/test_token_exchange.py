@@ -43,6 +43,7 @@ from tests.inzicht_api.inzage_support import (
     auth_settings,
     free_port,
     make_app,
+    other_key,
     record,
     seed,
     spans_of,
@@ -105,7 +106,7 @@ def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]
     b_url = f"http://127.0.0.1:{b_port}/lezenapi/v1"
     calls: list[str] = []
     b_app = create_app(
-        store, ApiSettings(organisation_keys={"uwv": "uwv"}), auth_settings=auth_settings(jwks, audience=LOGBOEK_B)
+        store, ApiSettings(organisation_keys={"uwv": other_key("uwv")}), auth_settings=auth_settings(jwks, audience=LOGBOEK_B)
     )
     with Server(create_token_service_app(issuer)) as token_service, Server(Recording(b_app, calls), b_port):
         a_app = make_app(

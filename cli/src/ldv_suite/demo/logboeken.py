@@ -116,11 +116,11 @@ class LogboekFleet:
         org = logboek.organisation
         key = self.secrets.key_file(org).read_text().strip()
         token = self.secrets.token_file(org).read_text().strip()
-        from ldv_collector.senders import token_sha256
+        from ldv_collector import token_sha256
 
         return {
             "LDV_SERVE_LOG_LEVEL": "warning",
-            "LDV_API_ORGANISATION_KEYS": json.dumps({org: key}),
+            "LDV_ORGANISATION_KEYS": json.dumps({org: key}),
             "LDV_COLLECTOR_SENDERS": json.dumps({org: {"organisation": org, "token_sha256": token_sha256(token)}}),
             "LDV_AUTH_JWKS_URL": self.jwks_url,
             "LDV_AUTH_ISSUER": ISSUER,

@@ -34,8 +34,7 @@ import httpx
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from ldv_inzicht.inzage.token_exchange import TokenExchanger, TokenExchangeFailed
-
+from ldv_inzicht.inzage.token_exchange import TokenExchangeFailed, TokenExchanger
 from ldv_inzicht.subject_keys import SubjectKeys
 from ldv_logboek import attributes as attr
 from ldv_logboek.ids import trace_id_as_uuid
