@@ -8,7 +8,8 @@
         ├── ClickHouseError   answered the way ClickHouse does (code, status); `ldv_inzicht.clickhouse_http.errors`
         ├── NotEmbeddedStore  the ClickHouse endpoint needs an embedded chDB store (also a ValueError); `...clickhouse_http.app`
         ├── EndpointNotStarted  the ClickHouse endpoint's server did not start; `ldv_inzicht.clickhouse_http.background`
-        └── PdfUnavailable    the overview cannot be rendered as PDF (WeasyPrint or Pango missing); `ldv_inzicht.inzage.pdf`
+        ├── PdfUnavailable    the overview cannot be rendered as PDF (WeasyPrint or Pango missing); `ldv_inzicht.inzage.pdf`
+        └── TokenExchangeFailed  the issuer gave no token for another Logboek (it is then "not available now"); `ldv_inzicht.inzage.token_exchange`
 
 The subclasses live next to the code that gives them their fields (the RFC 6750 error code,
 the problem+json members); this module holds their common base. The store's errors

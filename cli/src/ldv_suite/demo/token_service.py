@@ -42,6 +42,7 @@ from fastapi.responses import JSONResponse
 from pydantic import SecretStr
 
 from ldv_logboek import is_bsn
+from ldv_suite.errors import SuiteError
 
 TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
@@ -49,10 +50,13 @@ JWT_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt"
 MAX_EXCHANGED_LIFETIME_SECONDS = 300
 
 
-class InvalidTargetError(OAuth2Error):
+class InvalidTargetError(OAuth2Error, SuiteError):  # type: ignore[misc]
     """RFC 8693 section 2.2.2: the requested audience or resource is not acceptable."""
 
     error = "invalid_target"
+
+    def __init__(self, description: str) -> None:
+        OAuth2Error.__init__(self, description=description)
 
 
 def secret_sha256(secret: str) -> str:

@@ -22,13 +22,15 @@ import httpx2
 from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError
 from pydantic import SecretStr
 
+from ldv_inzicht.errors import InzichtError
+
 log = logging.getLogger(__name__)
 
 TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
 
 
-class TokenExchangeFailed(Exception):
+class TokenExchangeFailed(InzichtError):
     """The issuer gave no token for a target; the message names the target and the OAuth error code only."""
 
 
