@@ -33,6 +33,7 @@ def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LogStore]:
     cmd = [
         sys.executable, "-m", "ldv_suite.cli", "demo", "--data-dir", str(data_dir),
         "--api-port", str(free_port()), "--otlp-http-port", str(free_port()), "--exit-after-scenario",
+        "--single-logboek",  # every organisation's records in the one store the dashboards read
     ]  # fmt: skip
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=REPO_ROOT, env={**os.environ, "COLUMNS": "250"})
     assert done.returncode == 0, done.stdout + done.stderr
