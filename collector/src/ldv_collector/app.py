@@ -19,6 +19,7 @@ from ldv_collector.decode import Encoding, decode_request, encoding_of
 from ldv_collector.errors import BodyError, NotAuthenticated, UndecodableBody, WriterStopped
 from ldv_collector.ingest import Ingester, IngestResult
 from ldv_collector.metrics import PROMETHEUS_CONTENT_TYPE, CollectorMetrics
+from ldv_collector.rejections import RejectionCounts
 from ldv_collector.responses import error_response, export_response
 from ldv_collector.senders import Sender, SenderDirectory, asgi_client_certificate_names
 from ldv_collector.settings import CollectorSettings
@@ -60,11 +61,14 @@ class Collector:
     def __init__(self, store: LogStore, settings: CollectorSettings | None = None):
         self.settings = settings or CollectorSettings()
         self.metrics = CollectorMetrics()
+        # Rejected spans per organisation, service and rule; the writer's thread stores them.
+        self.rejections = RejectionCounts()
         self.writer = GroupCommitWriter(
             store,
             max_batch_records=self.settings.max_batch_records,
             max_batch_wait_ms=self.settings.max_batch_wait_ms,
             metrics=self.metrics,
+            rejections=self.rejections,
         )
         self.ingester = Ingester(self.settings)
         self.senders = SenderDirectory(self.settings.senders)
@@ -107,6 +111,8 @@ class Collector:
         if result.rejections:
             # Counts only: rejection messages can quote attribute values, which are never logged.
             log.info("rejected %d of %d spans", len(result.rejections), result.received)
+            for rejection in result.rejections:
+                self.rejections.add(rejection.organisation, rejection.service, (v.rule for v in rejection.violations))
         await self.writer.write(result.records)
         return result
 

@@ -39,6 +39,10 @@ class Rejection:
     span_id: bytes
     name: str
     violations: tuple[Violation, ...]
+    # Whose span it was, for the per-rule counts (ldv_collector.rejections): the authenticated
+    # sender's organisation when there is one, else the resource's; and the resource's service.
+    organisation: str = ""
+    service: str = ""
 
     def describe(self) -> str:
         rules = "; ".join(str(v) for v in self.violations)
@@ -97,6 +101,8 @@ class Ingester:
             foreign = bind_organisation(resource_attributes, sender) if sender is not None else None
             resource_bsn = resource_bsn_locations(resource_attributes) if resource_attributes else []
             key = self._key(resource_attributes.get(attr.ORGANISATION, ""))
+            owner = sender.organisation if sender is not None else resource_attributes.get(attr.ORGANISATION, "")
+            service = resource_attributes.get(attr.SERVICE_NAME, "")
             for scope_spans in resource_spans.scope_spans:
                 scope = scope_spans.scope
                 scope_name, scope_version = scope.name, scope.version
@@ -111,7 +117,7 @@ class Ingester:
                         continue
                     if foreign is not None:
                         name = _NAME_WITHHELD if contains_bsn(span.name) else span.name
-                        rejections.append(Rejection(span.trace_id, span.span_id, name, (foreign,)))
+                        rejections.append(Rejection(span.trace_id, span.span_id, name, (foreign,), owner, service))
                         continue
 
                     status = status_of(span.status.code)
@@ -147,7 +153,7 @@ class Ingester:
                         problems += check_record(record)
                     if problems:
                         name = _NAME_WITHHELD if locations and contains_bsn(record.name) else record.name
-                        rejections.append(Rejection(record.trace_id, record.span_id, name, tuple(problems)))
+                        rejections.append(Rejection(record.trace_id, record.span_id, name, tuple(problems), owner, service))
                     else:
                         records.append(record)
         return result

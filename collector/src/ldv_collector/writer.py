@@ -15,6 +15,10 @@ A failed request may have left part of its records stored (an insert of records 
 days is split by `LogStore.insert`; a combined insert that failed may have written some
 partitions). It is not acknowledged, so the sender delivers it again; duplicates are removed
 on every read. What is acknowledged is always stored in full.
+
+The same thread stores the counts of rejected spans (`rejections`, see ldv_collector.rejections)
+at most every FLUSH_INTERVAL_S and once more when it stops: one small insert beside the record
+inserts, never one per request, and never in a request's path.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from dataclasses import dataclass
 
 from ldv_collector.errors import WriterStopped
 from ldv_collector.metrics import CollectorMetrics
+from ldv_collector.rejections import FLUSH_INTERVAL_S, RejectionCounts
 from ldv_logboek.record import LogRecord
 from ldv_logboek.storage import LogStore, StorageFault, StorageUnavailable, storage_error
 
@@ -52,6 +57,7 @@ class GroupCommitWriter:
         max_batch_records: int = 20_000,
         max_batch_wait_ms: float = 2.0,
         metrics: CollectorMetrics | None = None,
+        rejections: RejectionCounts | None = None,
     ):
         if max_batch_records < 1:
             raise ValueError("max_batch_records must be at least 1")
@@ -59,6 +65,8 @@ class GroupCommitWriter:
         self.max_batch_records = max_batch_records
         self.max_batch_wait = max(0.0, max_batch_wait_ms) / 1000
         self.metrics = metrics or CollectorMetrics()
+        self.rejections = rejections
+        self._last_flush = time.monotonic()
         self._cond = threading.Condition()
         self._queue: deque[_Pending] = deque()
         self._queued_records = 0
@@ -125,7 +133,10 @@ class GroupCommitWriter:
             while not self._queue:
                 if not self._accepting:
                     return None
-                self._cond.wait()
+                if self.rejections is None:
+                    self._cond.wait()
+                elif not self._cond.wait(FLUSH_INTERVAL_S):
+                    return []  # idle for a flush interval: let the loop flush the rejection counts
             if self.max_batch_wait and self._accepting:
                 # Give concurrent requests a moment to join this insert.
                 deadline = time.monotonic() + self.max_batch_wait
@@ -148,6 +159,11 @@ class GroupCommitWriter:
     def _run(self) -> None:
         while True:
             batch = self._take_batch()
+            if self.rejections is not None and (
+                batch is None or time.monotonic() - self._last_flush >= FLUSH_INTERVAL_S
+            ):
+                self.rejections.flush(self.store)  # never raises: a failure is logged
+                self._last_flush = time.monotonic()
             if batch is None:
                 return
             if not batch:

@@ -9,9 +9,11 @@ from ldv_logboek.storage.cluster import cluster_script
 from ldv_logboek.storage.query import ActivityWindow, Cursor, Page, RecordQuery
 from ldv_logboek.storage.schema import (
     DASHBOARD_RECORDS_VIEW,
+    DASHBOARD_REJECTIONS_VIEW,
     DASHBOARD_SUBJECTS_VIEW,
     INGESTED_AT_UNKNOWN,
     REGISTER_VERSIONS_TABLE,
+    REJECTIONS_TABLE,
     SCHEMA_VERSION,
     migrate,
 )
@@ -19,9 +21,11 @@ from ldv_logboek.storage.store import LogStore
 
 __all__ = [
     "DASHBOARD_RECORDS_VIEW",
+    "DASHBOARD_REJECTIONS_VIEW",
     "DASHBOARD_SUBJECTS_VIEW",
     "INGESTED_AT_UNKNOWN",
     "REGISTER_VERSIONS_TABLE",
+    "REJECTIONS_TABLE",
     "SCHEMA_VERSION",
     "ActivityWindow",
     "LogStore",

@@ -238,6 +238,39 @@ WHERE Timestamp >= {{from:DateTime}} AND Timestamp <= {{to:DateTime}}
     AND ({{all_laws:UInt8}} OR hasAny(Laws, {{laws:Array(String)}}))
 """
 
+# Migration 4: rejected spans, counted per rule (ingest health). The collector refuses a span
+# that breaks the standard and stores nothing of it; it only counts, per organisation, service
+# and rule, and flushes the counts about once a second (ldv_collector.rejections). Counts only:
+# no span content, names, ids or attribute values. A span that breaks two rules counts under
+# both, so a sum over rules can exceed the spans refused. Monthly partitions and a TTL of
+# REJECTIONS_TTL_DAYS (a year and a month: a year back, compared month by month): these are
+# diagnostics, not records. Time first in the order: every read is a dashboard's time range.
+# ServiceName and Organisation are what the sender's resource says (the authenticated sender's
+# organisation when there is one); Organisation gives organisation users their own rows only.
+REJECTIONS_TABLE = "ldv_ingest_rejections"
+DASHBOARD_REJECTIONS_VIEW = "ldv_dashboard_rejections"
+REJECTIONS_TTL_DAYS = 400
+
+_REJECTIONS_DDL = f"""
+CREATE TABLE IF NOT EXISTS {REJECTIONS_TABLE} (
+    Timestamp DateTime64(3, 'UTC') CODEC(Delta, ZSTD(1)),
+    Organisation LowCardinality(String),
+    ServiceName LowCardinality(String),
+    Rule LowCardinality(String),
+    Spans UInt32
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMM(Timestamp)
+ORDER BY (Timestamp, Organisation, Rule)
+TTL toDateTime(Timestamp) + toIntervalDay({REJECTIONS_TTL_DAYS})
+"""
+
+_DASHBOARD_REJECTIONS_DDL = f"""
+CREATE VIEW IF NOT EXISTS {DASHBOARD_REJECTIONS_VIEW} AS
+SELECT Timestamp, Organisation, ServiceName, Rule, Spans
+FROM {REJECTIONS_TABLE}
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -254,6 +287,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         "ingest time of every record (IngestedAt) and the dashboard views without data subject ids",
         _INGESTED_AT_DDL
         + (_ACTIVITY_VERSIONS_DDL, _RECORDS_WITH_REGISTER_DDL, _DASHBOARD_RECORDS_DDL, _DASHBOARD_SUBJECTS_DDL),
+    ),
+    Migration(
+        4,
+        "rejected spans counted per organisation, service and rule (counts only), and their dashboard view",
+        (_REJECTIONS_DDL, _DASHBOARD_REJECTIONS_DDL),
     ),
 )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
@@ -13,7 +14,7 @@ from ldv_logboek import attributes as attr
 from ldv_logboek.record import LogRecord, Status
 from ldv_logboek.storage.client import StorageUnavailable, storage_error
 from ldv_logboek.storage.query import MAX_TIME_MS, Cursor, Page, RecordQuery
-from ldv_logboek.storage.schema import DEFAULT_RETENTION_DAYS, RECORDS_TABLE, migrate
+from ldv_logboek.storage.schema import DEFAULT_RETENTION_DAYS, RECORDS_TABLE, REJECTIONS_TABLE, migrate
 
 INSERT_COLUMNS = [
     "Timestamp",
@@ -222,6 +223,24 @@ class LogStore:
                 with self._lock:
                     self._insert_context = None
             raise error from exc
+
+    def insert_rejection_counts(self, at: datetime, counts: Mapping[tuple[str, str, str], int]) -> None:
+        """Store counts of rejected spans, keyed by (organisation, service name, rule), as of `at`.
+
+        One insert for all of them (the collector calls this about once a second at most).
+        Raises StorageUnavailable or StorageFault like `insert`.
+        """
+        if not counts:
+            return
+        rows = [[at, org, service, rule, spans] for (org, service, rule), spans in counts.items()]
+        try:
+            with self._lock:
+                self._check_open()
+                self.client.insert(
+                    REJECTIONS_TABLE, rows, column_names=["Timestamp", "Organisation", "ServiceName", "Rule", "Spans"]
+                )
+        except Exception as exc:  # noqa: BLE001 - the driver raises many types: classified in one place
+            raise storage_error(exc, f"insert of {len(rows)} rejection counts") from exc
 
     def _check_open(self) -> None:
         # A closed client raises the driver's ProgrammingError: say what it means here.
