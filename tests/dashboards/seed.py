@@ -173,4 +173,37 @@ def seed(store: LogStore) -> Seeded:
     # copies share one IngestedAt and one ingest interval.
     store.insert(records + [records[3]])
     seeded.records = records
+    seed_rejections(store)
     return seeded
+
+
+# Spans the collector refuses, per organisation and rule (what "Geweigerde spans per regel" shows):
+# Toeslagen 2 x name (a blank name) and 1 x uri; the Belastingdienst 1 x clear-bsn and 1 x uri.
+REJECTED = {TOESLAGEN: {"name": 2, "uri": 1}, BELASTING: {"clear-bsn": 1, "uri": 1}}
+
+
+def seed_rejections(store: LogStore) -> None:
+    """Send spans that break known rules through the real collector (OTLP/HTTP, protobuf); its
+    writer stores the counts when it stops. Every span is refused, so no record is stored."""
+    from ldv_collector import CollectorSettings, create_app
+    from tests.collector.helpers import VALID_BSN, AsgiClient, ldv_attributes, make_request, make_span
+
+    bad_uri = {**ldv_attributes(), attr.EXTERNAL_READ_API_ID: "geen uri"}
+    spans = {
+        TOESLAGEN: [make_span(name=" "), make_span(name=" "), make_span(bad_uri)],
+        BELASTING: [make_span(ldv_attributes(note=f"bsn {VALID_BSN}")), make_span(bad_uri)],
+    }
+    app = create_app(store, CollectorSettings(max_batch_wait_ms=0))
+    app.state.writer.start()
+    client = AsgiClient(app)
+    try:
+        for organisation, refused in spans.items():
+            resource = {attr.SERVICE_NAME: f"{organisation}-api", attr.ORGANISATION: organisation}
+            response = client.post(
+                "/v1/traces",
+                content=make_request(refused, resource=resource).SerializeToString(),
+                headers={"Content-Type": "application/x-protobuf"},
+            )
+            assert response.status_code == 200
+    finally:
+        app.state.writer.stop()

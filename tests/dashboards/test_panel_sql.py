@@ -33,6 +33,7 @@ from tests.dashboards.seed import (
     ONBEKEND,
     OUDE_REGELING,
     PORTAAL,
+    REJECTED,
     SV,
     TOESLAGEN,
     TOESLAGEN_APP,
@@ -239,6 +240,42 @@ def test_ingest_health_delay_and_throughput(runner: PanelRunner, seeded: Seeded,
     assert sum(row["Opgeslagen"] for row in throughput) == 10  # every distinct record, stored now
     since = panel_result(runner, ctx, TOEZICHT_UID, "Sinds laatste opslag").scalar()
     assert 0 <= since < 300
+
+
+def _rejected_per_rule(runner: PanelRunner, ctx: Context, uid: str) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for row in panel_result(runner, ctx, uid, "Geweigerde spans per regel").dicts():
+        assert isinstance(row["time"], datetime)
+        totals[row["Regel"]] = totals.get(row["Regel"], 0) + row["Geweigerde spans"]
+    return totals
+
+
+def test_rejected_spans_per_rule(runner: PanelRunner, seeded: Seeded) -> None:
+    """Counted by the real collector when it refused the seeded spans (seed.seed_rejections)."""
+    everyone = _rejected_per_rule(runner, context(runner, seeded, TOEZICHT_UID), TOEZICHT_UID)
+    assert everyone == {"name": 2, "uri": 2, "clear-bsn": 1}
+    for organisation in (BELASTING, TOESLAGEN):
+        one = context(runner, seeded, TOEZICHT_UID, organisation=[organisation])
+        assert _rejected_per_rule(runner, one, TOEZICHT_UID) == REJECTED[organisation]
+    assert _rejected_per_rule(runner, context(runner, seeded, TOEZICHT_UID, organisation=[GEMEENTE]), TOEZICHT_UID) == {}
+    # Outside the time range: nothing.
+    start, _ = seeded.window
+    earlier = context(runner, seeded, TOEZICHT_UID)
+    earlier.start, earlier.end = start - timedelta(days=3), start
+    assert _rejected_per_rule(runner, earlier, TOEZICHT_UID) == {}
+
+
+def test_an_organisation_user_sees_only_its_own_rejections(store: LogStore, seeded: Seeded) -> None:
+    """The endpoint's row filter reaches the counts: whatever the variable says, and also when
+    the user reads the view or the table itself with its own SQL."""
+    with endpoint_runner(store, user="fg-belastingdienst", scope=BELASTING) as scoped:
+        ctx = context(scoped, seeded, ORGANISATIE_UID)
+        assert _rejected_per_rule(scoped, ctx, ORGANISATIE_UID) == REJECTED[BELASTING]
+        other = context(scoped, seeded, ORGANISATIE_UID, organisation=[TOESLAGEN])
+        assert _rejected_per_rule(scoped, other, ORGANISATIE_UID) == {}
+        for relation in ("ldv_dashboard_rejections", "ldv_ingest_rejections"):
+            rows = scoped.run(f"SELECT DISTINCT Organisation FROM {relation}", ctx).rows
+            assert [tuple(r) for r in rows] == [(BELASTING,)]
 
 
 def test_one_processing_in_the_trace_view(runner: PanelRunner, seeded: Seeded) -> None:

@@ -20,23 +20,12 @@ from ldv_dashboards.panels import (
     series_panel,
     stat_panel,
     table_panel,
-    text_panel,
     trace_panel,
 )
 
 TOEZICHT_UID = "ldv-toezicht"
 ORGANISATIE_UID = "ldv-organisatie"
 TAGS = ["ldv", "logboek-dataverwerkingen"]
-
-REJECTIONS_NOTE = """\
-**Geweigerde spans staan niet in het Logboek.** De collector slaat een span die de standaard
-schendt (of een BSN in de klare tekst bevat) niet op: de zender krijgt per span de reden terug
-(OTLP `partial_success`), en de collector telt ze in `/metrics`
-(`ldv_collector_spans_rejected_total`, zonder uitsplitsing per regel). Lees die teller met een
-Prometheus-databron; deze dashboards lezen alleen wat is opgeslagen: de vertraging tussen
-verwerking en opslag, hoeveel er per interval is opgeslagen, en hoe lang de laatste opslag
-geleden is.
-"""
 
 
 def _base(title: str, uid: str, description: str) -> dash.Dashboard:
@@ -138,7 +127,15 @@ def _questions(grid: Grid, *, per_organisation: bool) -> None:
         stat_panel("Sinds laatste opslag", sql.STAT_SINCE_LAST_INGEST, description="Over het hele Logboek.", unit="s", red_above=900),
         6, 3,
     )  # fmt: skip
-    grid.add(text_panel("Geweigerde spans", REJECTIONS_NOTE), 6, 4)
+    grid.add(
+        series_panel(
+            "Geweigerde spans per regel",
+            sql.SERIES_REJECTIONS,
+            description="Spans die de collector weigerde (niet opgeslagen), per geschonden regel: alleen aantallen. "
+            "Een span die twee regels schendt telt bij beide. De zender kreeg per span de reden terug.",
+        ),
+        24, 7,
+    )  # fmt: skip
 
 
 def toezicht() -> dash.Dashboard:

@@ -1,6 +1,6 @@
 """The SQL of every panel, variable and alert rule, as the ClickHouse plugin receives it.
 
-Everything reads the dashboard views of schema migration 3 (`ldv_dashboard_*`) and the public
+Everything reads the dashboard views of schema migrations 3 and 4 (`ldv_dashboard_*`) and the public
 register table, never the records table, so no query sees a data subject id. Macros are the plugin's (`$__timeFilter`,
 `$__timeInterval`, `$__conditionalAll`, `$__fromTime`/`$__toTime`) and Grafana's variables
 (`${organisation:singlequote}`); tests/dashboards expands them as the plugin does and runs
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from ldv_logboek.storage import (
     DASHBOARD_RECORDS_VIEW,
+    DASHBOARD_REJECTIONS_VIEW,
     DASHBOARD_SUBJECTS_VIEW,
     INGESTED_AT_UNKNOWN,
     REGISTER_VERSIONS_TABLE,
@@ -178,6 +179,16 @@ SERIES_INGESTED = (
 STAT_SINCE_LAST_INGEST = (
     "SELECT dateDiff('second', max(IngestedAt), now64(9)) AS \"Sinds laatste opslag\"\n"
     f"FROM {RECORDS}\nWHERE {INGEST_KNOWN}"
+)
+
+# Spans the collector refused, per rule, from its counts (schema migration 4: counts only, no
+# span content). A span that broke two rules counts under both. Timestamp is when the collector
+# stored the counts (within about a second of the refusal). An organisation user's data source
+# sees its own organisation's counts only (the endpoint's row filter).
+SERIES_REJECTIONS = (
+    "SELECT $__timeInterval(Timestamp) AS time, Rule AS Regel, sum(Spans) AS \"Geweigerde spans\"\n"
+    f"FROM {DASHBOARD_REJECTIONS_VIEW}\nWHERE $__timeFilter(Timestamp)\n  AND {ORGANISATION_FILTER}\n"
+    "GROUP BY time, Regel\nORDER BY time, Regel"
 )
 
 # --- one processing (trace view) -----------------------------------------------------------
