@@ -12,8 +12,8 @@ import time
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
-from ldv_collector import CollectorSettings, create_app
-from ldv_collector.rejections import WITHHELD
+from ldv_collector import CollectorSettings, create_app, rejections
+from ldv_collector.rejections import OVERFLOW_SERVICE, WITHHELD, RejectionCounts
 from ldv_collector.senders import SenderSettings, token_sha256
 from ldv_logboek import attributes as attr
 from ldv_logboek.storage import REJECTIONS_TABLE, LogStore, RecordQuery
@@ -133,3 +133,28 @@ def test_a_failed_flush_is_logged_and_fails_no_export(store: LogStore, caplog: p
         assert "refused the counts of 1 rejected spans" in caplog.text
     finally:
         store.client.command(f"RENAME TABLE {REJECTIONS_TABLE}_away TO {REJECTIONS_TABLE}")
+
+
+def test_counts_wait_while_the_store_is_unavailable(store: LogStore, caplog: pytest.LogCaptureFixture) -> None:
+    """An unavailable store keeps the counts for the next flush (a closed store is unavailable:
+    the real LogStore path, on a second LogStore over the same session that only says it is closed)."""
+    pending = RejectionCounts()
+    pending.add("org-wait", "svc", ["uri", "name", "uri"])
+    pending.add("org-wait", "svc", ["uri"])
+    unavailable = LogStore(store.client)
+    unavailable._closed = True  # closing it for real would close the shared chDB session
+    with caplog.at_level(logging.WARNING, logger="ldv_collector.rejections"):
+        assert pending.flush(unavailable) is False
+    assert "counts of 3 rejected spans (store unavailable): kept" in caplog.text
+    assert pending.pending() == 2
+    assert pending.flush(store) is True and pending.pending() == 0
+    assert counts(store, "org-wait") == {("svc", "uri"): 2, ("svc", "name"): 1}
+
+
+def test_pending_keys_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Service names come from senders: past the cap, new services share one key."""
+    monkeypatch.setattr(rejections, "MAX_PENDING_KEYS", 2)
+    pending = RejectionCounts()
+    for service in ("a", "b", "c", "d"):
+        pending.add("org", service, ["name"])
+    assert pending.take() == {("org", "a", "name"): 1, ("org", "b", "name"): 1, ("org", OVERFLOW_SERVICE, "name"): 2}

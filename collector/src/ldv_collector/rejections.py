@@ -36,7 +36,8 @@ WITHHELD = "(withheld: holds a BSN)"
 MAX_NAME_CHARS = 200
 # Distinct (organisation, service, rule) keys waiting at most: service names come from senders,
 # so a store that is down for long must not let them grow memory without bound. A new key past
-# this is counted under OVERFLOW_SERVICE instead.
+# this is counted under OVERFLOW_SERVICE of its organisation instead (so the bound is this plus
+# one key per organisation and rule; organisations are the senders' when senders are configured).
 MAX_PENDING_KEYS = 10_000
 OVERFLOW_SERVICE = "(other services)"
 
