@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -44,7 +45,7 @@ def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
     process.kill()
 
 
-def _send(serve: ServeProcess, activity: str, count: int, *, error: bool = False) -> None:
+def _send(serve: ServeProcess, activity: str, count: int, *, error: bool = False, bad_uri: bool = False) -> None:
     from opentelemetry.trace import Status, StatusCode
 
     resource = Resource.create({attr.SERVICE_NAME: "aangifte-api", attr.ORGANISATION: ORGANISATION})
@@ -57,6 +58,8 @@ def _send(serve: ServeProcess, activity: str, count: int, *, error: bool = False
             attr.DATA_SUBJECT_ID: "hmac-sha256:" + os.urandom(32).hex(),
             attr.DATA_SUBJECT_ID_TYPE: "BSN",
         }
+        if bad_uri:  # refused by the collector (rule uri): counted, not stored
+            ldv[attr.EXTERNAL_READ_API_ID] = "geen uri"
         with tracer.start_as_current_span("aangifte beoordelen", attributes=ldv) as span:
             if error:
                 span.set_status(Status(StatusCode.ERROR))
@@ -68,6 +71,7 @@ def panels(serve: ServeProcess) -> dict[str, Result]:
     _send(serve, ACTIVITY, 3)
     _send(serve, ACTIVITY, 1, error=True)
     _send(serve, UNREGISTERED, 1)
+    _send(serve, ACTIVITY, 2, bad_uri=True)
     runner = PanelRunner(f"http://127.0.0.1:{serve.clickhouse_port}", "grafana")
     now = datetime.now(UTC)
     ctx = Context(start=now - timedelta(hours=1), end=now + timedelta(minutes=5), interval_ms=60_000)
@@ -95,6 +99,22 @@ def test_ingest_health_from_the_live_collector(panels: dict[str, Result]) -> Non
     assert delays and all(0 <= row["Vertraging p50"] < 60 for row in delays)
     assert sum(row["Opgeslagen"] for row in panels["Opgeslagen per interval"].dicts()) == 5
     assert 0 <= panels["Sinds laatste opslag"].scalar() < 300
+
+
+def test_rejected_spans_reach_the_panel_while_serve_runs(panels: dict[str, Result], serve: ServeProcess) -> None:
+    """The collector stores its counts about once a second, without waiting for a shutdown."""
+    runner = PanelRunner(f"http://127.0.0.1:{serve.clickhouse_port}", "grafana")
+    now = datetime.now(UTC)
+    ctx = Context(start=now - timedelta(hours=1), end=now + timedelta(minutes=5), interval_ms=60_000)
+    ctx.variables["organisation"] = Variable(selected=[ALL], options=[ORGANISATION])
+    sql = next(t["rawSql"] for p, t in targets(BOARD) if p["title"] == "Geweigerde spans per regel")
+    deadline = time.monotonic() + 15
+    rows = runner.run(sql, ctx).dicts()
+    while not rows and time.monotonic() < deadline:
+        time.sleep(0.2)
+        rows = runner.run(sql, ctx).dicts()
+    assert {row["Regel"] for row in rows} == {"uri"} and sum(row["Geweigerde spans"] for row in rows) == 2
+    assert "Geweigerde spans per regel" in panels  # the panel ran with the others too
 
 
 def test_serve_log_holds_no_password(serve: ServeProcess, panels: dict[str, Result]) -> None:
