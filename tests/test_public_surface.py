@@ -18,7 +18,8 @@ PUBLIC: dict[str, set[str]] = {
         "Event", "LdvError", "Link", "LogRecord", "Status", "Violation", "check_record", "is_bsn", "pseudonymise",
     },
     "ldv_logboek.storage": {
-        "DASHBOARD_RECORDS_VIEW", "DASHBOARD_SUBJECTS_VIEW", "INGESTED_AT_UNKNOWN", "REGISTER_VERSIONS_TABLE",
+        "DASHBOARD_RECORDS_VIEW", "DASHBOARD_REJECTIONS_VIEW", "DASHBOARD_SUBJECTS_VIEW", "INGESTED_AT_UNKNOWN",
+        "REGISTER_VERSIONS_TABLE", "REJECTIONS_TABLE",
         "SCHEMA_VERSION", "ActivityWindow", "Cursor", "LogStore", "Page", "RecordQuery", "StorageError",
         "StorageFault", "StorageUnavailable", "cluster_script", "connect", "migrate", "redact", "storage_error",
     },
