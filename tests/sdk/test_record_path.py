@@ -24,8 +24,8 @@ from ldv_collector.ingest import Ingester
 from ldv_collector.settings import CollectorSettings
 from ldv_logboek import attributes as attr
 from ldv_logboek.otlp import records_of, request_bytes
-from ldv_sdk.config import LdvConfig
 from ldv_sdk.runtime import SpoolExporter, record_of
+from ldv_sdk.settings import LdvConfig
 from tests.logboek.strategies import bsn_forms, pseudonyms, texts
 
 RESOURCE = {attr.SERVICE_NAME: "svc", attr.ORGANISATION: "gemeente-test"}
