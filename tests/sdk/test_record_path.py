@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
@@ -24,6 +25,7 @@ from ldv_collector.ingest import Ingester
 from ldv_collector.settings import CollectorSettings
 from ldv_logboek import attributes as attr
 from ldv_logboek.otlp import records_of, request_bytes
+from ldv_logboek.pipeline import process
 from ldv_sdk.runtime import SpoolExporter, record_of
 from ldv_sdk.settings import LdvConfig
 from tests.logboek.strategies import bsn_forms, pseudonyms, texts
@@ -132,3 +134,18 @@ def test_what_the_sdk_spools_the_collector_stores_unchanged(
         assert result.records == [sent] and result.pseudonymised == 0
     # Never a clear BSN: the collector may refuse a record for the standard's other rules, not for that.
     assert not [v for r in result.rejections for v in r.violations if v.rule == "clear-bsn"]
+
+
+@PROPERTY
+@given(st.lists(st.tuples(texts, attribute_maps, st.sampled_from(list(SpanKind)), st.sampled_from(list(StatusCode)), texts), min_size=1, max_size=3), st.integers(1, 3))
+def test_the_sdk_spools_for_every_span_what_the_cores_full_path_gives(shapes: list, repeats: int) -> None:
+    """Spans of a shape seen before take the span-keyed fast path; every body equals the full path's."""
+    spooled = _Spooled()
+    exporter = SpoolExporter(CONFIG, RESOURCE, spooled)
+    spans = [_finished_span(name, attributes, kind, status, message, []) for _ in range(repeats) for name, attributes, kind, status, message in shapes]
+    expected = []
+    for span in spans:
+        processed = process(record_of(span, RESOURCE), exporter.policy)
+        expected.append(ResourceSpans.FromString(processed.body))
+        exporter.write(span)
+    assert [ResourceSpans.FromString(body) for body in spooled.bodies] == expected

@@ -294,11 +294,22 @@ def encode_shaped(record: LogRecord, shape: Shape) -> bytes:
     any order, so the message parses to the same `ResourceSpans`). Not for records with
     events or links (they have no shape).
     """
-    subject = record.attributes.get(_SUBJECT)
+    return encode_parts(
+        shape,
+        record.trace_id,
+        record.span_id,
+        record.parent_span_id,
+        record.start_time_ns,
+        record.end_time_ns,
+        record.attributes.get(_SUBJECT),
+    )
+
+
+def encode_parts(
+    shape: Shape, trace_id: bytes, span_id: bytes, parent: bytes, start_ns: int, end_ns: int, subject: str | None
+) -> bytes:
+    """`encode_shaped` of the record of `shape` with these ids, times and subject id."""
     head, scope, before, after = shape
-    parent = record.parent_span_id
-    trace_id = record.trace_id
-    span_id = record.span_id
     span = b"".join(
         (
             # Fields 1, 2 and 4 (trace_id, span_id, parent_span_id); their usual lengths need no varint.
@@ -306,9 +317,9 @@ def encode_shaped(record: LogRecord, shape: Shape) -> bytes:
             b"\x12\x08" + span_id if len(span_id) == 8 else _field(2, span_id),
             (b"\x22\x08" + parent if len(parent) == 8 else _field(4, parent)) if parent else b"",
             b"\x39",  # field 7 (start_time_unix_nano), fixed64
-            _FIXED64.pack(record.start_time_ns),
+            _FIXED64.pack(start_ns),
             b"\x41",  # field 8 (end_time_unix_nano), fixed64
-            _FIXED64.pack(record.end_time_ns),
+            _FIXED64.pack(end_ns),
             before,
             b"" if subject is None else _field(9, _SUBJECT_KEY + _field(2, _field(1, subject.encode()))),
             after,

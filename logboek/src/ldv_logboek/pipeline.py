@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ldv_logboek import attributes as attr
-from ldv_logboek.otlp import Shape, encode_resource_spans, encode_shaped, shape_bytes, shape_key
+from ldv_logboek.otlp import Shape, encode_parts, encode_resource_spans, shape_bytes, shape_key
 from ldv_logboek.protect import Policy, Protection, protect
 from ldv_logboek.pseudonym import PSEUDONYM_PREFIX, is_pseudonym
 from ldv_logboek.record import LogRecord
@@ -67,28 +67,51 @@ class OrdinaryRecords:
         self._shapes: dict[tuple[Any, ...], Shape | None] = {}
 
     def __call__(self, record: LogRecord) -> bytes | None:
+        return self.encode(
+            self.shape(record),
+            record.trace_id,
+            record.span_id,
+            record.parent_span_id,
+            record.start_time_ns,
+            record.end_time_ns,
+            record.attributes.get(_SUBJECT),
+        )
+
+    def shape(self, record: LogRecord) -> Shape | None:
+        """The bytes of the record's shape when the shape passes the full path unchanged, else None.
+
+        For a caller that knows by its own key which records share a shape (the SDK, by its
+        spans): it may keep the answer and `encode` the next records of that shape directly.
+        """
         if record.events or record.links:
-            return None
-        subject = record.attributes.get(_SUBJECT)
-        if subject is not None and not is_pseudonym(subject):
-            return None
-        trace_id, span_id, parent = record.trace_id, record.span_id, record.parent_span_id
-        if len(trace_id) != TRACE_ID_BYTES or trace_id == _ZERO_TRACE_ID or len(span_id) != SPAN_ID_BYTES or span_id == _ZERO_SPAN_ID:
-            return None
-        if parent and (len(parent) != SPAN_ID_BYTES or parent == _ZERO_SPAN_ID):
-            return None
-        if not 0 < record.start_time_ns <= record.end_time_ns:
             return None
         key = shape_key(record)
         shapes = self._shapes
         try:
-            shape = shapes[key]
+            return shapes[key]
         except KeyError:
             shape = shape_bytes(record) if self._passes_unchanged(record) else None
             if len(shapes) >= _MAX_SHAPES:
                 shapes.clear()
             shapes[key] = shape
-        return encode_shaped(record, shape) if shape is not None else None
+            return shape
+
+    @staticmethod
+    def encode(
+        shape: Shape | None, trace_id: bytes, span_id: bytes, parent: bytes, start_ns: int, end_ns: int, subject: str | None
+    ) -> bytes | None:
+        """The bytes of the record of `shape` with these ids, times and subject, or None when the
+        full path must decide (no passing shape, a subject that is no pseudonym, ids or times
+        `check_record` would refuse)."""
+        if shape is None or (subject is not None and not is_pseudonym(subject)):
+            return None
+        if len(trace_id) != TRACE_ID_BYTES or trace_id == _ZERO_TRACE_ID or len(span_id) != SPAN_ID_BYTES or span_id == _ZERO_SPAN_ID:
+            return None
+        if parent and (len(parent) != SPAN_ID_BYTES or parent == _ZERO_SPAN_ID):
+            return None
+        if not 0 < start_ns <= end_ns:
+            return None
+        return encode_parts(shape, trace_id, span_id, parent, start_ns, end_ns, subject)
 
     def _passes_unchanged(self, record: LogRecord) -> bool:
         """The full path's verdict on the record's shape (ids, times and subject stood in for)."""

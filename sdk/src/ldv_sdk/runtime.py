@@ -26,7 +26,7 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_ON
 from opentelemetry.trace import Span, SpanKind, StatusCode, Tracer
 
 from ldv_logboek import attributes as attr
-from ldv_logboek.otlp import attribute_text
+from ldv_logboek.otlp import Shape, attribute_text
 from ldv_logboek.pipeline import OrdinaryRecords, process
 from ldv_logboek.protect import Policy
 from ldv_logboek.pseudonym import Pseudonymiser
@@ -118,6 +118,47 @@ def record_of(span: ReadableSpan, resource: dict[str, str]) -> LogRecord:
     )
 
 
+_MAX_SPAN_SHAPES = 256
+# Attribute value types whose text depends on the value alone and whose == is text-equal (not
+# float: 0.0 == -0.0; bool is kept apart from int by the types in the key).
+_PLAIN_TYPES = frozenset((str, int, bool))
+_PLAIN_TYPES_AND_SUBJECT = _PLAIN_TYPES | {type(None)}  # OpenTelemetry keeps no None values: only the subject's stand-in
+
+
+def _span_key(span: ReadableSpan) -> tuple[Any, ...] | None:
+    """What decides the record shape a span of this SDK makes (`record_of` under one resource);
+    None for a span that is not plain enough to key (events, links, sequences, floats, ...)."""
+    attributes = getattr(getattr(span, "_attributes", None), "_dict", None)
+    if type(attributes) is not dict or getattr(span, "_events", True) or getattr(span, "_links", True):
+        return None
+    subject = attributes.get(attr.DATA_SUBJECT_ID)
+    if subject is not None:
+        if type(subject) is not str:
+            return None
+        attributes = attributes.copy()
+        attributes[attr.DATA_SUBJECT_ID] = None  # not part of the shape; keeps its place among the keys
+    types = tuple(map(type, attributes.values()))
+    if not (_PLAIN_TYPES if subject is None else _PLAIN_TYPES_AND_SUBJECT).issuperset(types):
+        return None
+    name = span.name
+    status = span.status
+    description = status.description
+    if type(name) is not str or (description is not None and type(description) is not str):
+        return None
+    scope = span.instrumentation_scope
+    state = span.context.trace_state
+    return (
+        name,
+        id(span.kind),  # enum members are singletons
+        id(status.status_code),
+        description,
+        state.to_header() if state else "",
+        tuple(attributes.items()),
+        types,
+        (scope.name, scope.version) if scope is not None else None,
+    )
+
+
 class SpoolExporter(SpanExporter):
     """Applies the core's rules to finished spans and appends their OTLP protobuf to a spool.
 
@@ -131,11 +172,40 @@ class SpoolExporter(SpanExporter):
         self.sink = sink
         self.policy = Policy.at_source(Pseudonymiser(config.pseudonym_key))
         self._ordinary = OrdinaryRecords(self.policy)
+        # Span shape (`_span_key`) -> the core's answer for the record shape it makes (`OrdinaryRecords.shape`).
+        self._span_shapes: dict[tuple[Any, ...], Shape | None] = {}
+
+    def _fast(self, span: ReadableSpan) -> bytes | None:
+        """The core's fast path for a span of a shape seen before, without building its record."""
+        key = _span_key(span)
+        if key is None:
+            return None
+        shapes = self._span_shapes
+        try:
+            shape = shapes[key]
+        except KeyError:
+            shape = self._ordinary.shape(record_of(span, self.resource))
+            if len(shapes) >= _MAX_SPAN_SHAPES:
+                shapes.clear()
+            shapes[key] = shape
+        if shape is None:
+            return None
+        ctx = span.context
+        parent = span.parent
+        return self._ordinary.encode(
+            shape,
+            ctx.trace_id.to_bytes(16, "big"),
+            ctx.span_id.to_bytes(8, "big"),
+            parent.span_id.to_bytes(8, "big") if parent is not None and parent.is_valid else b"",
+            span.start_time or 0,
+            span.end_time or 0,
+            span._attributes._dict.get(attr.DATA_SUBJECT_ID),  # type: ignore[union-attr]  # _span_key checked it
+        )
 
     def write(self, span: ReadableSpan) -> None:
-        record = record_of(span, self.resource)
-        body = self._ordinary(record)
-        if body is None:  # not one the core passes unchanged: its full path, which says what it did
+        body = self._fast(span)
+        if body is None:
+            record = record_of(span, self.resource)  # not one the core passes unchanged: its full path, which says what it did
             processed = process(record, self.policy)
             ref = record.span_id.hex()
             protection = processed.protection
