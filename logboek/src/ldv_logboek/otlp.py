@@ -294,8 +294,12 @@ def encode_shaped(record: LogRecord, shape: Shape) -> bytes:
     any order, so the message parses to the same `ResourceSpans`). Not for records with
     events or links (they have no shape).
     """
-    return encode_parts(
-        shape,
+    return encode_parts(shape, *varying_parts(record))
+
+
+def varying_parts(record: LogRecord) -> tuple[bytes, bytes, bytes, int, int, str | None]:
+    """What records of one shape differ in: trace id, span id, parent, start, end, subject id."""
+    return (
         record.trace_id,
         record.span_id,
         record.parent_span_id,

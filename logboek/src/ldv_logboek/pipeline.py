@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ldv_logboek import attributes as attr
-from ldv_logboek.otlp import Shape, encode_parts, encode_resource_spans, shape_bytes, shape_key
+from ldv_logboek.otlp import Shape, encode_parts, encode_resource_spans, shape_bytes, shape_key, varying_parts
 from ldv_logboek.protect import Policy, Protection, protect
 from ldv_logboek.pseudonym import PSEUDONYM_PREFIX, is_pseudonym
 from ldv_logboek.record import LogRecord
@@ -67,15 +67,7 @@ class OrdinaryRecords:
         self._shapes: dict[tuple[Any, ...], Shape | None] = {}
 
     def __call__(self, record: LogRecord) -> bytes | None:
-        return self.encode(
-            self.shape(record),
-            record.trace_id,
-            record.span_id,
-            record.parent_span_id,
-            record.start_time_ns,
-            record.end_time_ns,
-            record.attributes.get(_SUBJECT),
-        )
+        return self.encode(self.shape(record), *varying_parts(record))
 
     def shape(self, record: LogRecord) -> Shape | None:
         """The bytes of the record's shape when the shape passes the full path unchanged, else None.
