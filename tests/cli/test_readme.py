@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
@@ -10,7 +9,10 @@ import sys
 import textwrap
 from pathlib import Path
 
+from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans
+
 from ldv_logboek import attributes as attr
+from ldv_logboek.otlp import records_of
 from ldv_logboek.pseudonym import pseudonymise
 from ldv_sdk.spool import Spool
 from tests.conftest import REPO_ROOT
@@ -38,11 +40,12 @@ def test_three_line_sdk_example_logs_a_pseudonymised_record(tmp_path: Path) -> N
 
     spool = Spool(spool_path)
     try:
-        records = [json.loads(item.body) for item in spool.peek(10)]
+        bodies = [item.body for item in spool.peek(10)]  # each the OTLP ResourceSpans the sender sends
     finally:
         spool.close()
+    records = [r for body in bodies for r in records_of(ResourceSpans.FromString(body))]
     assert len(records) == 1
-    attributes = records[0]["attributes"]
+    attributes = records[0].attributes
     assert attributes[attr.PROCESSING_ACTIVITY_ID] == "https://register.toeslagen.example/processing-activities/huurtoeslag"
     assert attributes[attr.DATA_SUBJECT_ID] == pseudonymise("123456782", KEY.encode())
-    assert "123456782" not in json.dumps(records)
+    assert not any(b"123456782" in body for body in bodies)

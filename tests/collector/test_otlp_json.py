@@ -8,12 +8,14 @@ from typing import Any
 
 import pytest
 from google.protobuf import json_format
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from ldv_collector.decode import decode_json
 from ldv_collector.errors import UndecodableBody
-from ldv_collector.otlp_json import NotPlain, request_from_json
+from ldv_logboek.otlp_json import NotPlain, request_from_json
 from ldv_suite.synthetic import synthetic_request
 from tests.collector.helpers import ldv_attributes, make_request, make_span, to_otlp_json
 
@@ -138,3 +140,43 @@ def test_nan_doubles_go_through_the_generic_parser() -> None:
     decoded = decode_json(json.dumps(document).encode())
     value = decoded.resource_spans[0].scope_spans[0].spans[0].attributes[-1].value.double_value
     assert value != value  # NaN
+
+
+_values = st.recursive(
+    st.one_of(
+        st.text(max_size=20),
+        st.booleans(),
+        st.integers(-(2**63), 2**63 - 1),
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.binary(max_size=8),
+    ),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=5), inner, max_size=3)),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(
+            st.dictionaries(st.text(max_size=10), _values, max_size=5),
+            st.text(max_size=20),
+            st.binary(min_size=16, max_size=16),
+            st.binary(min_size=8, max_size=8),
+            st.integers(0, 2),
+            st.integers(0, 5),
+            st.integers(0, 2**63),
+        ),
+        min_size=1,
+        max_size=3,
+    )
+)
+def test_fast_path_equals_the_generic_parser_on_generated_requests(spans: list) -> None:
+    request_ = make_request(
+        [
+            make_span(attributes, name=name, trace_id=trace_id, span_id=span_id, status_code=status, kind=kind, start_ns=start)
+            for attributes, name, trace_id, span_id, status, kind, start in spans
+        ]
+    )
+    document = json.loads(to_otlp_json(request_))
+    assert request_from_json(json.loads(to_otlp_json(request_))) == _generic(document) == request_

@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans
 
 import ldv_sdk
+from ldv_logboek.otlp import records_of
 from ldv_sdk.settings import LdvConfig
 from tests.sdk.otlp_receiver import Receiver
 
@@ -27,6 +29,12 @@ def make_config(tmp_path: Path, endpoint: str = "http://127.0.0.1:9/v1/traces", 
     }
     values.update(changes)
     return LdvConfig(**values)
+
+
+def spooled_name(body: bytes) -> str:
+    """The name of the record a spool entry (an OTLP ResourceSpans of one span) holds."""
+    (record,) = records_of(ResourceSpans.FromString(body))
+    return record.name
 
 
 @pytest.fixture

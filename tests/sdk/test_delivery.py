@@ -9,7 +9,7 @@ from pathlib import Path
 import ldv_sdk
 from ldv_logboek import attributes as attr
 from ldv_sdk.spool import Spool
-from tests.sdk.conftest import make_config
+from tests.sdk.conftest import make_config, spooled_name
 from tests.sdk.otlp_receiver import Behaviour, Receiver
 
 BSN = "123456782"
@@ -99,7 +99,7 @@ def test_partial_success_naming_spans_dead_letters_exactly_those(tmp_path: Path,
     assert sorted(s.name for s in receiver.spans) == ["aanvraag 0", "aanvraag 2", "aanvraag 3"]
     assert receiver.requests == 1  # not retried
     (dead,) = runtime.spool.dead_letters()
-    assert '"name":"aanvraag 1"' in dead.body and "name is required" in dead.reason
+    assert spooled_name(dead.body) == "aanvraag 1" and "name is required" in dead.reason
 
 
 def test_partial_success_without_names_is_narrowed_down_by_splitting(tmp_path: Path, receiver: Receiver) -> None:
@@ -109,19 +109,19 @@ def test_partial_success_without_names_is_narrowed_down_by_splitting(tmp_path: P
     assert ldv_sdk.flush(10)
     assert {s.name for s in receiver.spans} == {f"aanvraag {i}" for i in range(8) if i != 1}
     (dead,) = runtime.spool.dead_letters()
-    assert '"name":"aanvraag 1"' in dead.body
+    assert spooled_name(dead.body) == "aanvraag 1"
     assert receiver.requests <= 1 + 2 * 3  # bounded: log2(8) levels of halves
 
 
 def test_an_unreadable_spool_entry_is_a_dead_letter_and_the_rest_goes_on(tmp_path: Path, receiver: Receiver) -> None:
     spool = Spool(tmp_path / "spool.sqlite3")
-    spool.put("{not json")
+    spool.put(b"\xff not protobuf")
     spool.close()
     runtime = ldv_sdk.configure(make_config(tmp_path, receiver.endpoint))
     _log(2)
     assert ldv_sdk.flush(10)
     assert len(receiver.distinct()) == 2
-    assert [d.reason for d in runtime.spool.dead_letters()] == ["unreadable spool entry (not JSON)"]
+    assert [d.reason for d in runtime.spool.dead_letters()] == ["unreadable spool entry (not an OTLP ResourceSpans)"]
 
 
 def test_auth_headers_are_sent(tmp_path: Path, receiver: Receiver) -> None:
@@ -152,6 +152,6 @@ def test_400_on_a_batch_isolates_the_bad_record(tmp_path: Path) -> None:
         assert ldv_sdk.flush(10)
         assert sorted(s.name for s in receiver.spans) == ["aanvraag 0", "aanvraag 1", "aanvraag 3"]
         (dead,) = runtime.spool.dead_letters()
-        assert '"name":"aanvraag 2"' in dead.body and dead.reason.startswith("HTTP 400")
+        assert spooled_name(dead.body) == "aanvraag 2" and dead.reason.startswith("HTTP 400")
     finally:
         receiver.stop()

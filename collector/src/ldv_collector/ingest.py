@@ -11,17 +11,12 @@ from dataclasses import dataclass, field
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from ldv_collector.convert import attributes_to_dict, span_to_record, status_of
-from ldv_collector.privacy import (
-    bsn_locations,
-    clear_bsn_violation,
-    protect_subject,
-    resource_bsn_locations,
-)
 from ldv_collector.senders import Sender, bind_organisation
 from ldv_collector.settings import CollectorSettings
 from ldv_logboek import attributes as attr
-from ldv_logboek.pseudonym import contains_bsn
+from ldv_logboek.otlp import attributes_to_dict, span_to_record, status_of
+from ldv_logboek.protect import Policy, protect
+from ldv_logboek.pseudonym import Pseudonymiser, contains_bsn
 from ldv_logboek.record import LogRecord, Status
 from ldv_logboek.storage.store import MAX_STORED_TIME_NS
 from ldv_logboek.validation import Violation, check_record
@@ -82,25 +77,29 @@ class Ingester:
     def __init__(self, settings: CollectorSettings):
         self.settings = settings
         # Resolved once: a lookup per resource, and no cache that senders could grow.
-        self._organisation_keys = {org: key.get_secret_value().encode() for org, key in settings.organisation_keys.items()}
+        store_clear = settings.store_clear_bsn
+        self._policies = {
+            org: Policy.at_collector(Pseudonymiser(key.get_secret_value().encode()), store_clear)
+            for org, key in settings.organisation_keys.items()
+        }
         default = settings.pseudonymisation_key
-        self._default_key = default.get_secret_value().encode() if default is not None else None
+        self._default_policy = Policy.at_collector(
+            Pseudonymiser(default.get_secret_value().encode()) if default is not None else None, store_clear
+        )
 
-    def _key(self, organisation: str) -> bytes | None:
-        return self._organisation_keys.get(organisation, self._default_key)
+    def _policy(self, organisation: str) -> Policy:
+        return self._policies.get(organisation, self._default_policy)
 
     def ingest(self, request: ExportTraceServiceRequest, sender: Sender | None = None) -> IngestResult:
         """Convert, guard and check every span of `request`, bound to `sender`'s organisation if given."""
         result = IngestResult()
         records = result.records
         rejections = result.rejections
-        store_clear = self.settings.store_clear_bsn
         for resource_spans in request.resource_spans:
             resource_attributes = attributes_to_dict(resource_spans.resource.attributes)
             # Before the key lookup: a resource without an organisation gets the sender's.
             foreign = bind_organisation(resource_attributes, sender) if sender is not None else None
-            resource_bsn = resource_bsn_locations(resource_attributes) if resource_attributes else []
-            key = self._key(resource_attributes.get(attr.ORGANISATION, ""))
+            policy = self._policy(resource_attributes.get(attr.ORGANISATION, ""))
             owner = sender.organisation if sender is not None else resource_attributes.get(attr.ORGANISATION, "")
             service = resource_attributes.get(attr.SERVICE_NAME, "")
             for scope_spans in resource_spans.scope_spans:
@@ -127,7 +126,9 @@ class Ingester:
                     problems: list[Violation] = []
                     if status is None:
                         problems.append(
-                            Violation("status", f"status code must be 0 (Unset), 1 (Ok) or 2 (Error), got {span.status.code}")
+                            Violation(
+                                "status", f"status code must be 0 (Unset), 1 (Ok) or 2 (Error), got {span.status.code}"
+                            )
                         )
                     if (
                         span.end_time_unix_nano > MAX_STORED_TIME_NS
@@ -136,23 +137,17 @@ class Ingester:
                     ):
                         # Past the store's range the insert would fail, and with it the request.
                         problems.append(Violation("time-range", _BEYOND_STORE))
-                    # Pseudonymise first: then the BSN scan below rarely needs its slow, exact pass.
-                    outcome = protect_subject(attributes, key, store_clear)
-                    if outcome is True:
+                    protection = protect(record, policy)
+                    if protection.pseudonymised:
                         result.pseudonymised += 1
-                    elif outcome is not False:
-                        problems.append(outcome)
-                    locations = resource_bsn + bsn_locations(
-                        record.name, attributes, record.status_message, record.events, record.links
-                    )
-                    if locations:
+                    problems += protection.violations
+                    if protection.clear_bsn_at:
                         # The other rules' messages may quote values: give only their codes.
-                        problems.append(clear_bsn_violation(locations))
                         problems += [Violation(v.rule, "(details withheld)") for v in check_record(record)]
                     else:
                         problems += check_record(record)
                     if problems:
-                        name = _NAME_WITHHELD if locations and contains_bsn(record.name) else record.name
+                        name = _NAME_WITHHELD if protection.clear_bsn_at and contains_bsn(record.name) else record.name
                         rejections.append(Rejection(record.trace_id, record.span_id, name, tuple(problems), owner, service))
                     else:
                         records.append(record)

@@ -11,6 +11,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from typing import Any
+
+from ldv_logboek.attributes import SUBJECT_TYPE_BSN
 
 PSEUDONYM_PREFIX = "hmac-sha256:"
 # A BSN stands on its own: not inside a longer number and not inside a hex string or other
@@ -18,18 +21,78 @@ PSEUDONYM_PREFIX = "hmac-sha256:"
 BSN_CANDIDATE = re.compile(r"(?<![0-9A-Za-z])\d{9}(?![0-9A-Za-z])")
 
 
+class Pseudonymiser:
+    """The one HMAC of this suite: pseudonyms under one organisation key.
+
+    The key is set up once (OpenSSL's HMAC init is about half the cost of a pseudonym) and
+    that keyed state is copied per subject, so one object serves every thread.
+    """
+
+    __slots__ = ("_keyed",)
+
+    def __init__(self, key: bytes) -> None:
+        if not key:
+            raise ValueError("a pseudonymisation key must not be empty")
+        keyed = hmac.new(key, digestmod=hashlib.sha256)
+        # The OpenSSL HMAC inside hmac.HMAC (CPython with OpenSSL) has the same copy/update/
+        # hexdigest methods; copying it directly skips the Python wrapper (~0.4 us a subject).
+        inner = getattr(keyed, "_hmac", None)
+        self._keyed: Any = inner if inner is not None and _same_mac(inner, keyed) else keyed
+
+    def __call__(self, subject_id: str) -> str:
+        """The pseudonym of `subject_id` (stripped); a value that already is a pseudonym is returned unchanged."""
+        if is_pseudonym(subject_id):
+            return subject_id
+        return self._mac(subject_id.strip())
+
+    def _mac(self, text: str) -> str:
+        mac = self._keyed.copy()
+        mac.update(text.encode())
+        return PSEUDONYM_PREFIX + mac.hexdigest()
+
+    def subject(self, subject_id: str, subject_type: str) -> str:
+        """The pseudonym of a data subject id of `subject_type`.
+
+        A `BSN`-typed id written as a clear BSN in any form `clear_bsn` knows ("1234.56.782",
+        "123 456 782", 8 digits without the leading zero) is pseudonymised as its 9 digits, so
+        a citizen has one pseudonym however the number was written.
+        """
+        if len(subject_id) == 9 and subject_id.isdigit() and subject_id.isascii():
+            # Nine ASCII digits (the usual BSN): its own 9-digit form, whether or not it passes the elfproef.
+            return self._mac(subject_id)
+        if is_pseudonym(subject_id):
+            return subject_id
+        if is_bsn_type(subject_type):
+            found = clear_bsn(subject_id)
+            if found is not None:
+                return self(found[1])
+        return self(subject_id)
+
+
+def _same_mac(inner: Any, keyed: hmac.HMAC) -> bool:
+    """True when copies of `inner` give the wrapper's MAC (checked once, on a sample)."""
+    try:
+        ours, theirs = inner.copy(), keyed.copy()
+        ours.update(b"123456782")
+        theirs.update(b"123456782")
+        return bool(ours.hexdigest() == theirs.hexdigest())
+    except Exception:  # noqa: BLE001 - anything odd about the inner object: use the wrapper
+        return False
+
+
 def pseudonymise(subject_id: str, key: bytes) -> str:
     """The pseudonym of `subject_id` under an organisation's `key` (hex HMAC-SHA256, prefixed).
 
     Idempotent: a value that already is a pseudonym is returned unchanged, so a record that
-    passes the SDK and the collector is not hashed twice.
+    passes the SDK and the collector is not hashed twice. For many subjects under one key,
+    keep a `Pseudonymiser`.
     """
-    if not key:
-        raise ValueError("a pseudonymisation key must not be empty")
-    if is_pseudonym(subject_id):
-        return subject_id
-    digest = hmac.new(key, subject_id.strip().encode(), hashlib.sha256).hexdigest()
-    return PSEUDONYM_PREFIX + digest
+    return Pseudonymiser(key)(subject_id)
+
+
+def is_bsn_type(subject_type: str) -> bool:
+    """True for the data subject id type `BSN` (case and surrounding spaces ignored)."""
+    return subject_type.strip().upper() == SUBJECT_TYPE_BSN
 
 
 def is_pseudonym(value: str) -> bool:

@@ -9,25 +9,11 @@ from ldv_logboek import attributes as attr
 
 
 class Status(str, enum.Enum):
-    """Status of an action, as the standard (and OpenTelemetry) names it."""
+    """Status of an action, as the standard (and OpenTelemetry) names it (OTLP codes: `ldv_logboek.otlp.status_of`)."""
 
     UNSET = "Unset"
     OK = "Ok"
     ERROR = "Error"
-
-    @classmethod
-    def from_otlp(cls, code: int) -> Status:
-        """Map an OTLP `Status.code` (0 unset, 1 ok, 2 error) to a Status.
-
-        Raises ValueError for any other code, so a caller can reject the span.
-        """
-        try:
-            return _OTLP_STATUS[code]
-        except KeyError:
-            raise ValueError(f"unknown OTLP status code {code}") from None
-
-
-_OTLP_STATUS = {0: Status.UNSET, 1: Status.OK, 2: Status.ERROR}
 
 
 @dataclass(slots=True)

@@ -28,10 +28,10 @@ from opentelemetry import context as otel_context
 from opentelemetry.trace import NonRecordingSpan, Span, SpanKind, Status, StatusCode, set_span_in_context
 
 from ldv_logboek import attributes as attr
+from ldv_logboek.protect import DEFAULT_NAME
 from ldv_logboek.validation import is_uri
 from ldv_sdk.errors import LdvError, LoggingFailed, ProcessingReentered, SpoolFull
 from ldv_sdk.propagation import IncomingCall, current_incoming_call, reset_incoming_call, set_incoming_call
-from ldv_sdk.records import DEFAULT_NAME
 from ldv_sdk.runtime import Runtime, get_runtime
 
 log = logging.getLogger("ldv_sdk")
@@ -141,8 +141,8 @@ class Verwerking:
         if not text:
             log.warning("LDV: an empty data subject id was ignored")
             return
-        key = (runtime.pseudonymise(text), subject_type or self._declaration.subject_type)
-        self._subjects.setdefault(key, time.time_ns())
+        kind = subject_type or self._declaration.subject_type
+        self._subjects.setdefault((runtime.subject_pseudonym(text, kind), kind), time.time_ns())
 
     def add_subjects(self, subject_ids: SubjectValue, subject_type: str | None = None) -> None:
         """Add every subject in `subject_ids` (a single id, an iterable of ids, or None)."""
@@ -294,7 +294,7 @@ class Verwerking:
             elif subjects:
                 failure = self._end_subject_records(runtime, span, end_ns)
             span.end(end_time=end_ns)
-            failure = runtime.take_failure() or failure
+            failure = runtime.take_failure(span) or failure
         except Exception as bug:  # noqa: BLE001 - an SDK bug must not break the host code
             failure = bug
             log.exception("LDV: the SDK failed to finish a record")
@@ -323,7 +323,7 @@ class Verwerking:
             )
             child.set_status(status)
             child.end(end_time=end_ns)
-            failure = runtime.take_failure() or failure
+            failure = runtime.take_failure(child) or failure
         return failure
 
     def _detach(self) -> None:

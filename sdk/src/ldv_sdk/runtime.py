@@ -1,7 +1,13 @@
-"""The SDK's runtime: its own TracerProvider (ALWAYS_ON), the record pipeline, spool and sender.
+"""The SDK's runtime: its own TracerProvider (ALWAYS_ON), an always-on processor, the spool exporter.
 
 The application's global TracerProvider is never touched: LDV records are not subject to
 the application's sampling, and the application's traces do not end up in the Logboek.
+
+The path of a record: a processing ends its span; `RecordProcessor` hands it, on the thread
+that ends it, to `SpoolExporter`, which makes the core's `LogRecord` of it and runs the
+core's rules (`ldv_logboek.pipeline.process`: `protect` under `Policy.at_source`, then
+`check_record`, or its fast path `OrdinaryRecords` for a record of a shape that passes
+unchanged) and appends the OTLP protobuf the sender will send to the spool. `ldv_sdk.testing.capture_ldv` swaps only the spool.
 """
 
 from __future__ import annotations
@@ -9,19 +15,23 @@ from __future__ import annotations
 import atexit
 import logging
 import threading
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON
-from opentelemetry.trace import Span, Tracer
+from opentelemetry.trace import Span, SpanKind, StatusCode, Tracer
 
 from ldv_logboek import attributes as attr
-from ldv_sdk import records as rec
+from ldv_logboek.otlp import Shape, attribute_text
+from ldv_logboek.pipeline import OrdinaryRecords, process
+from ldv_logboek.protect import Policy
+from ldv_logboek.pseudonym import Pseudonymiser
+from ldv_logboek.record import Event, Link, LogRecord, Status
 from ldv_sdk.errors import ConfigurationError, LoggingFailed
-from ldv_sdk.pseudonyms import Pseudonymiser
 from ldv_sdk.sender import Sender
 from ldv_sdk.settings import LdvConfig, build_config
 from ldv_sdk.spool import Spool
@@ -31,32 +41,217 @@ log = logging.getLogger("ldv_sdk")
 SCOPE_NAME = "ldv_sdk"
 SCOPE_VERSION = "0.1.0"
 
-Sink = Callable[[rec.Record], None]
+_STATUS = {StatusCode.UNSET: Status.UNSET, StatusCode.OK: Status.OK, StatusCode.ERROR: Status.ERROR}
+_KIND = {
+    SpanKind.INTERNAL: "Internal",
+    SpanKind.SERVER: "Server",
+    SpanKind.CLIENT: "Client",
+    SpanKind.PRODUCER: "Producer",
+    SpanKind.CONSUMER: "Consumer",
+}
 
 
-class _Outcome(threading.local):
-    failure: BaseException | None = None
+class RecordSink(Protocol):
+    """Where the spool exporter appends a record's bytes: the `Spool`, or a test's capture."""
+
+    def put(self, body: bytes) -> None: ...
 
 
-class _PipelineProcessor(SpanProcessor):
-    """Hands every finished LDV span to the runtime's pipeline, on the thread that ends it.
+# Keyed by id(): enum members are singletons, and Enum.__hash__ runs in Python on every lookup.
+_STATUS_BY_ID = {id(code): status for code, status in _STATUS.items()}
+_KIND_BY_ID = {id(kind): name for kind, name in _KIND.items()}
 
-    It never raises (a span processor must not); a failure is left in a thread-local slot
-    that the processing reads right after `span.end()`, to apply the failure policy.
+
+def _texts(values: Mapping[str, Any] | None) -> dict[str, str]:
+    return {k: v if type(v) is str else attribute_text(v) for k, v in values.items()} if values else {}
+
+
+def _span_attributes(span: ReadableSpan) -> dict[str, str]:
+    """The texts of a finished span's attributes.
+
+    `span.attributes` is a read-only view over the SDK's BoundedAttributes, read item by item
+    through the mapping ABC (~2 us a record); the dict inside is read in C. That dict is an
+    SDK detail, so anything else takes the public view. A finished span's attributes no
+    longer change (the SDK ignores set_attribute after end).
+    """
+    inner = getattr(getattr(span, "_attributes", None), "_dict", None)
+    if type(inner) is dict:
+        return _texts(inner)
+    return _texts(span.attributes)
+
+
+def record_of(span: ReadableSpan, resource: dict[str, str]) -> LogRecord:
+    """The core's record of a finished span of this SDK (no rules applied yet)."""
+    ctx = span.context
+    parent = span.parent
+    status = span.status
+    scope = span.instrumentation_scope
+    state = ctx.trace_state
+    # Positional, in LogRecord's field order: this runs for every record.
+    return LogRecord(
+        ctx.trace_id.to_bytes(16, "big"),
+        ctx.span_id.to_bytes(8, "big"),
+        span.name,
+        span.start_time or 0,
+        span.end_time or 0,
+        _STATUS_BY_ID.get(id(status.status_code)) or _STATUS[status.status_code],
+        _span_attributes(span),
+        parent.span_id.to_bytes(8, "big") if parent is not None and parent.is_valid else b"",
+        dict(resource),
+        status.description or "",
+        _KIND_BY_ID.get(id(span.kind), "Internal"),
+        state.to_header() if state else "",
+        scope.name if scope is not None else "",
+        (scope.version or "") if scope is not None else "",
+        [Event(e.timestamp, e.name, _texts(e.attributes)) for e in span.events] if getattr(span, "_events", True) else [],
+        [
+            Link(
+                k.context.trace_id.to_bytes(16, "big"),
+                k.context.span_id.to_bytes(8, "big"),
+                k.context.trace_state.to_header() if k.context.trace_state else "",
+                _texts(k.attributes),
+            )
+            for k in span.links
+        ]
+        if getattr(span, "_links", True)
+        else [],
+    )
+
+
+_MAX_SPAN_SHAPES = 256
+# Attribute value types whose text depends on the value alone and whose == is text-equal (not
+# float: 0.0 == -0.0; bool is kept apart from int by the types in the key).
+_PLAIN_TYPES = frozenset((str, int, bool))
+_PLAIN_TYPES_AND_SUBJECT = _PLAIN_TYPES | {type(None)}  # OpenTelemetry keeps no None values: only the subject's stand-in
+
+
+def _span_key(span: ReadableSpan) -> tuple[Any, ...] | None:
+    """What decides the record shape a span of this SDK makes (`record_of` under one resource);
+    None for a span that is not plain enough to key (events, links, sequences, floats, ...)."""
+    attributes = getattr(getattr(span, "_attributes", None), "_dict", None)
+    if type(attributes) is not dict or getattr(span, "_events", True) or getattr(span, "_links", True):
+        return None
+    subject = attributes.get(attr.DATA_SUBJECT_ID)
+    if subject is not None:
+        if type(subject) is not str:
+            return None
+        attributes = attributes.copy()
+        attributes[attr.DATA_SUBJECT_ID] = None  # not part of the shape; keeps its place among the keys
+    types = tuple(map(type, attributes.values()))
+    if not (_PLAIN_TYPES if subject is None else _PLAIN_TYPES_AND_SUBJECT).issuperset(types):
+        return None
+    name = span.name
+    status = span.status
+    description = status.description
+    if type(name) is not str or (description is not None and type(description) is not str):
+        return None
+    scope = span.instrumentation_scope
+    state = span.context.trace_state
+    return (
+        name,
+        id(span.kind),  # enum members are singletons
+        id(status.status_code),
+        description,
+        state.to_header() if state else "",
+        tuple(attributes.items()),
+        types,
+        (scope.name, scope.version) if scope is not None else None,
+    )
+
+
+class SpoolExporter(SpanExporter):
+    """Applies the core's rules to finished spans and appends their OTLP protobuf to a spool.
+
+    `write(span)` raises when the record cannot be spooled, or (fail-closed) breaks the
+    standard; `export` is the SpanExporter interface over it.
     """
 
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
-        self.outcome = _Outcome()
+    def __init__(self, config: LdvConfig, resource: dict[str, str], sink: RecordSink) -> None:
+        self.config = config
+        self.resource = resource
+        self.sink = sink
+        self.policy = Policy.at_source(Pseudonymiser(config.pseudonym_key))
+        self._ordinary = OrdinaryRecords(self.policy)
+        # Span shape (`_span_key`) -> the core's answer for the record shape it makes (`OrdinaryRecords.shape`).
+        self._span_shapes: dict[tuple[Any, ...], Shape | None] = {}
+
+    def _fast(self, span: ReadableSpan) -> bytes | None:
+        """The core's fast path for a span of a shape seen before, without building its record."""
+        key = _span_key(span)
+        if key is None:
+            return None
+        shapes = self._span_shapes
+        try:
+            shape = shapes[key]
+        except KeyError:
+            shape = self._ordinary.shape(record_of(span, self.resource))
+            if len(shapes) >= _MAX_SPAN_SHAPES:
+                shapes.clear()
+            shapes[key] = shape
+        if shape is None:
+            return None
+        ctx = span.context
+        parent = span.parent
+        return self._ordinary.encode(
+            shape,
+            ctx.trace_id.to_bytes(16, "big"),
+            ctx.span_id.to_bytes(8, "big"),
+            parent.span_id.to_bytes(8, "big") if parent is not None and parent.is_valid else b"",
+            span.start_time or 0,
+            span.end_time or 0,
+            span._attributes._dict.get(attr.DATA_SUBJECT_ID),  # type: ignore[union-attr]  # _span_key checked it
+        )
+
+    def write(self, span: ReadableSpan) -> None:
+        body = self._fast(span)
+        if body is None:
+            record = record_of(span, self.resource)  # not one the core passes unchanged: its full path, which says what it did
+            processed = process(record, self.policy)
+            ref = record.span_id.hex()
+            protection = processed.protection
+            if protection.clear_bsn_at:
+                log.warning("LDV record %s: removed what looks like a clear BSN from %s", ref, ", ".join(protection.clear_bsn_at))
+            if protection.repaired:
+                log.warning("LDV record %s: filled in %s", ref, ", ".join(protection.repaired))
+            if processed.violations:
+                rules = ", ".join(sorted({p.rule for p in processed.violations}))
+                if self.config.fail_closed:
+                    raise LoggingFailed(f"LDV record {ref} breaks the standard: {rules}")
+                log.warning("LDV record %s breaks rules %s; sent anyway, the collector decides", ref, rules)
+            body = processed.body
+        self.sink.put(body)
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        try:
+            for span in spans:
+                self.write(span)
+        except Exception:  # noqa: BLE001 - the exporter interface reports by result
+            log.exception("LDV: a record could not be spooled")
+            return SpanExportResult.FAILURE
+        return SpanExportResult.SUCCESS
+
+
+class RecordProcessor(SpanProcessor):
+    """Hands every finished span of the SDK's provider to the exporter, on the thread that ends it.
+
+    It never raises (a span processor must not): a failure is kept under the span's id until
+    the processing that ended the span takes it (`take_failure`) to apply the failure policy.
+    """
+
+    def __init__(self, exporter: SpoolExporter) -> None:
+        self.exporter = exporter
+        self._failures: dict[int, BaseException] = {}
+        self._lock = threading.Lock()
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         pass
 
     def on_end(self, span: ReadableSpan) -> None:
         try:
-            self.runtime.emit(span)
-        except BaseException as exc:  # noqa: BLE001 - reported through the outcome slot
-            self.outcome.failure = exc
+            self.exporter.write(span)
+        except BaseException as exc:  # noqa: BLE001 - reported through take_failure
+            with self._lock:
+                self._failures[span.context.span_id] = exc
             log.error(
                 "LDV record %032x/%016x could not be logged durably: %s",
                 span.context.trace_id,
@@ -64,27 +259,23 @@ class _PipelineProcessor(SpanProcessor):
                 type(exc).__name__,
             )
 
+    def take_failure(self, span_id: int) -> BaseException | None:
+        """The failure of the span `span_id`, if its record could not be logged (and forget it)."""
+        if not self._failures:  # the usual case: no lock
+            return None
+        with self._lock:
+            return self._failures.pop(span_id, None)
+
 
 class Runtime:
-    """One configured SDK: provider, tracer, pipeline and where records go (spool or a test sink)."""
+    """One configured SDK: provider, tracer, the always-on processor and its spool exporter."""
 
-    def __init__(self, config: LdvConfig, *, sink: Sink | None = None) -> None:
+    def __init__(self, config: LdvConfig, *, sink: RecordSink | None = None) -> None:
         self.config = config
-        self._resource_attrs: dict[str, Any] = {attr.SERVICE_NAME: config.service_name, attr.ORGANISATION: config.organisation}
-        # Worked out once rather than per record: the resource is the same on every record.
-        self._resource_clean = not rec.has_bsn_candidate(self._resource_attrs)
-        self._encode = rec.RecordEncoder(self._resource_attrs, [SCOPE_NAME, SCOPE_VERSION])
-        # The one-pass path of an ordinary span (only with a clean resource: it never redacts).
-        self._encode_span = rec.SpanEncoder(self._resource_attrs, [SCOPE_NAME, SCOPE_VERSION]) if self._resource_clean else None
-        self.pseudonymise = Pseudonymiser(config.pseudonym_key)
+        resource = {attr.SERVICE_NAME: config.service_name, attr.ORGANISATION: config.organisation}
+        self.pseudonymiser = Pseudonymiser(config.pseudonym_key)
         # Processing activity id -> its URI under this configuration (ldv_sdk.processing fills it).
         self.activity_uris: dict[str, str] = {}
-        # Resource(...) rather than Resource.create(...): no OTEL_RESOURCE_ATTRIBUTES or telemetry.sdk.*
-        # in the Logboek, only what the developer configured.
-        self.provider = TracerProvider(sampler=ALWAYS_ON, resource=Resource(self._resource_attrs))
-        self.processor = _PipelineProcessor(self)
-        self.provider.add_span_processor(self.processor)
-        self.tracer: Tracer = self.provider.get_tracer(SCOPE_NAME, SCOPE_VERSION)
         self.spool: Spool | None = None
         self.sender: Sender | None = None
         if sink is None:
@@ -94,58 +285,33 @@ class Runtime:
                 full_policy=config.spool_full_policy,
                 sync=config.spool_sync,
             )
-            self.sink: Sink = self._to_spool
-            if config.start_sender:
-                self.sender = Sender(
-                    self.spool,
-                    config.endpoint,
-                    headers=config.collector_headers,
-                    batch_size=config.batch_size,
-                    timeout=config.export_timeout,
-                    max_backoff=config.max_backoff,
-                    max_retry_after=config.max_retry_after,
-                )
-                self.sender.start()
-        else:
-            self.sink = sink
-            self._encode_span = None  # a test sink takes the record dict: the generic path
+            sink = self.spool
+        self.exporter = SpoolExporter(config, resource, sink)
+        # Resource(...) rather than Resource.create(...): no OTEL_RESOURCE_ATTRIBUTES or telemetry.sdk.*
+        # in the Logboek, only what the developer configured.
+        self.provider = TracerProvider(sampler=ALWAYS_ON, resource=Resource(resource))
+        self.processor = RecordProcessor(self.exporter)
+        self.provider.add_span_processor(self.processor)
+        self.tracer: Tracer = self.provider.get_tracer(SCOPE_NAME, SCOPE_VERSION)
+        if self.spool is not None and config.start_sender:
+            self.sender = Sender(
+                self.spool,
+                config.endpoint,
+                headers=config.collector_headers,
+                batch_size=config.batch_size,
+                timeout=config.export_timeout,
+                max_backoff=config.max_backoff,
+                max_retry_after=config.max_retry_after,
+            )
+            self.sender.start()
 
-    def _to_spool(self, record: rec.Record) -> None:
-        assert self.spool is not None
-        self.spool.put(self._encode.built(record, resource_untouched=self._resource_clean))
+    def subject_pseudonym(self, subject_id: str, subject_type: str) -> str:
+        """The pseudonym of a data subject id under this organisation's key (the core's one HMAC)."""
+        return self.pseudonymiser.subject(subject_id, subject_type)
 
-    def emit(self, span: ReadableSpan) -> None:
-        """Pseudonymise, guard, check and store one finished span. Raises when it cannot be stored
-        (or, under the fail-closed policy, when the record breaks the standard)."""
-        fast = self._encode_span
-        if fast is not None:
-            # An ordinary span: the same text the generic path below writes, in one pass.
-            text = fast(span)
-            if text is not None:
-                self.spool.put(text)  # type: ignore[union-attr]  # a fast path only with a spool
-                return
-        record = rec.span_to_record(span, self._resource_attrs)
-        rec.pseudonymise_subject(record, self.pseudonymise)
-        found = rec.guard_bsn(record, resource_clean=self._resource_clean)
-        if found:
-            log.warning("LDV record %s: removed what looks like a clear BSN from %s", record["span_id"], ", ".join(found))
-        fixed, problems = rec.check_and_fix(record)
-        if fixed:
-            log.warning("LDV record %s: filled in %s", record["span_id"], ", ".join(fixed))
-        if problems:
-            rules = ", ".join(sorted({p.rule for p in problems}))
-            if self.config.fail_closed:
-                raise LoggingFailed(f"LDV record {record['span_id']} breaks the standard: {rules}")
-            log.warning("LDV record %s breaks rules %s; sent anyway, the collector decides", record["span_id"], rules)
-        self.sink(record)
-
-    def take_failure(self) -> BaseException | None:
-        """The failure of the last span ended on this thread, if any (and clear it)."""
-        outcome = self.processor.outcome
-        failure = outcome.failure
-        if failure is not None:  # a thread-local write only when there is something to clear
-            outcome.failure = None
-        return failure
+    def take_failure(self, span: Span) -> BaseException | None:
+        """The failure of logging `span` (just ended), if any."""
+        return self.processor.take_failure(span.get_span_context().span_id)
 
     def can_log(self) -> bool:
         """False when a record written now would fail (spool full under the `fail` policy)."""

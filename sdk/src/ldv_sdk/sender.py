@@ -1,5 +1,9 @@
 """The background sender: spool -> OTLP/HTTP protobuf -> collector, until acknowledged.
 
+The spool holds each record as the OTLP protobuf `ResourceSpans` it is sent as; a request is
+those bytes framed as an `ExportTraceServiceRequest` (`ldv_logboek.otlp.request_bytes`),
+never decoded and encoded again.
+
 Retry rules (OTLP/HTTP specification, and the LDV rule that nothing is lost):
 - 2xx: delivered. An `ExportTraceServiceResponse.partial_success` with rejected spans means
   the collector refused those spans as invalid: they become dead letters in the spool with
@@ -30,9 +34,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import requests
+from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans
 
-from ldv_sdk.otlp import encode_request
+from ldv_logboek.otlp import request_bytes
 from ldv_sdk.spool import Spool, Spooled
 
 log = logging.getLogger("ldv_sdk")
@@ -114,23 +120,25 @@ class Sender:
 
     def _deliver(self, batch: Sequence[Spooled]) -> None:
         """Deliver `batch` until each record is acknowledged or dead-lettered, or the sender stops."""
-        records: list[dict] = []
+        refs: list[list[tuple[str, str]]] = []
         good: list[Spooled] = []
         unreadable: list[tuple[int, str]] = []
         for item in batch:
             try:
-                records.append(json.loads(item.body))
-                good.append(item)
-            except ValueError:
-                unreadable.append((item.seq, "unreadable spool entry (not JSON)"))
+                spans = [s for ss in ResourceSpans.FromString(item.body).scope_spans for s in ss.spans]
+            except DecodeError:
+                unreadable.append((item.seq, "unreadable spool entry (not an OTLP ResourceSpans)"))
+                continue
+            refs.append([(s.trace_id.hex(), s.span_id.hex()) for s in spans])
+            good.append(item)
         self.spool.dead_letter(unreadable)
         if not good:
             return
         attempt = 0
         while not self._stop.is_set():
-            result = self._post(records)
+            result = self._post([item.body for item in good])
             if 200 <= result.status < 300:
-                self._settle(good, records, result)
+                self._settle(good, refs, result)
                 return
             if result.status in (400, 413) and len(good) > 1:
                 mid = len(good) // 2
@@ -142,18 +150,21 @@ class Sender:
                 return
             attempt += 1
             delay = self._backoff(attempt, result)
-            log.warning("LDV sender: collector answered %s; retry %d in %.1f s", result.status or "nothing", attempt, delay)
+            log.warning(
+                "LDV sender: collector answered %s; retry %d in %.1f s", result.status or "nothing", attempt, delay
+            )
             self._stop.wait(delay)
 
-    def _settle(self, good: Sequence[Spooled], records: Sequence[dict], result: Delivery) -> None:
+    def _settle(self, good: Sequence[Spooled], refs: Sequence[list[tuple[str, str]]], result: Delivery) -> None:
         if result.rejected <= 0:
             self.spool.ack(item.seq for item in good)
             self.delivered += len(good)
             return
-        reason = _reason(f"rejected by the collector: {result.message}" if result.message else "rejected by the collector")
+        reason = _reason(
+            f"rejected by the collector: {result.message}" if result.message else "rejected by the collector"
+        )
         named = {(m.group(1), m.group(2)) for m in _SPAN_REF.finditer(result.message)}
-        refs = [(r["trace_id"], r["span_id"]) for r in records]
-        hits = [ref in named for ref in refs]
+        hits = [any(ref in named for ref in spans) for spans in refs]
         if sum(hits) >= result.rejected or result.rejected >= len(good):
             if result.rejected >= len(good):
                 hits = [True] * len(good)
@@ -174,8 +185,8 @@ class Sender:
         ceiling = min(self.max_backoff, self.min_backoff * 2 ** min(attempt, 20))
         return random.uniform(ceiling / 2, ceiling)
 
-    def _post(self, records: Sequence[dict]) -> Delivery:
-        body = gzip.compress(encode_request(records).SerializeToString(), compresslevel=1)
+    def _post(self, bodies: Sequence[bytes]) -> Delivery:
+        body = gzip.compress(request_bytes(bodies), compresslevel=1)
         self.requests += 1
         try:
             response = self._session.post(self.endpoint, data=body, timeout=self.timeout)
@@ -234,5 +245,3 @@ def _parse_retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
-
-

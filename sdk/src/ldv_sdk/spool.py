@@ -2,8 +2,8 @@
 
 Layout, for `path` = `spool_path` (default `.ldv/spool.sqlite3`):
 
-- `<path>.segments/<n>.seg`: the records, each one frame `length (u32 LE) | crc32 (u32 LE) | body
-  (UTF-8 JSON)`, appended with one `write()` to a segment file opened with O_APPEND. When `put`
+- `<path>.segments/<n>.seg`: the records, each one frame `length (u32 LE) | crc32 (u32 LE) | body`,
+  the body being what the sender sends (an OTLP `ResourceSpans` in protobuf, `ldv_logboek.otlp`), appended with one `write()` to a segment file opened with O_APPEND. When `put`
   returns, the record is in the operating system's page cache, which survives a crash (SIGKILL)
   of the process; `sync="full"` also `fdatasync`s the segment before `put` returns (power-loss
   safe, slower). Segments rotate at `segment_bytes` and are deleted once every record in them is
@@ -48,7 +48,7 @@ CREATE TABLE IF NOT EXISTS progress (
 CREATE TABLE IF NOT EXISTS dead_letters (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     spooled_seq INTEGER NOT NULL,
-    body TEXT NOT NULL,
+    body BLOB NOT NULL,
     reason TEXT NOT NULL,
     dead_at_ns INTEGER NOT NULL
 );
@@ -65,10 +65,10 @@ _READ_CHUNK = 256 * 1024
 
 @dataclass(frozen=True, slots=True)
 class Spooled:
-    """One pending record: its place in the spool and its JSON body."""
+    """One pending record: its place in the spool and its body."""
 
     seq: int
-    body: str
+    body: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,19 +76,18 @@ class DeadLetter:
     """A record the collector refused, with the collector's reason."""
 
     seq: int
-    body: str
+    body: bytes
     reason: str
     dead_at_ns: int
 
 
-def frame(body: str) -> bytes:
-    """The bytes of one record in a segment (header + UTF-8 body)."""
-    data = body.encode()
-    return _HEADER.pack(len(data), zlib.crc32(data)) + data
+def frame(body: bytes) -> bytes:
+    """The bytes of one record in a segment (header + body)."""
+    return _HEADER.pack(len(body), zlib.crc32(body)) + body
 
 
 class Spool:
-    """A bounded, durable FIFO of records (JSON text), safe to use from several threads."""
+    """A bounded, durable FIFO of records (bytes), safe to use from several threads."""
 
     def __init__(
         self,
@@ -152,7 +151,7 @@ class Spool:
         self._ends[self._active] = 0  # the active segment's end is _size
         self._position = self._normalise(committed if committed else (min(self._ends) << _OFFSET_BITS))
         self._drop_segments_before(self._position >> _OFFSET_BITS)
-        self._peeked: dict[int, tuple[int, str]] = {}  # seq -> (next seq, body), read but not settled
+        self._peeked: dict[int, tuple[int, bytes]] = {}  # seq -> (next seq, body), read but not settled
         self._settled: dict[int, int] = {}  # seq -> next seq, settled after _position (out of order)
 
     def _segment_path(self, seg: int) -> Path:
@@ -166,13 +165,12 @@ class Spool:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def put(self, body: str) -> None:
+    def put(self, body: bytes) -> None:
         """Append one record; it is in the segment file (page cache; on disk with `sync="full"`) when this returns.
 
         Raises SpoolFull (policy `fail`) or waits (policy `block`) while the spool is full.
         """
-        data = body.encode()
-        record = _HEADER.pack(len(data), zlib.crc32(data)) + data
+        record = _HEADER.pack(len(body), zlib.crc32(body)) + body
         with self._lock:
             if self._pending >= self.max_records or self._closed:
                 self._wait_for_room(1)
@@ -181,7 +179,7 @@ class Spool:
             if self._sleepers:
                 self._changed.notify_all()
 
-    def put_many(self, bodies: Sequence[str]) -> None:
+    def put_many(self, bodies: Sequence[bytes]) -> None:
         """Append several records with one write (all or nothing)."""
         if not bodies:
             return
@@ -300,9 +298,8 @@ class Spool:
                 offset = stop
                 if seq in settled:
                     continue
-                body = data.decode()
-                self._peeked[seq] = (base | offset, body)
-                out.append(Spooled(seq, body))
+                self._peeked[seq] = (base | offset, data)
+                out.append(Spooled(seq, data))
         finally:
             os.close(fd)
         return base | offset

@@ -8,8 +8,10 @@
         assert records[0]["attributes"]["dpl.core.data_subject_id"] == records.pseudonym("123456782")
 
 Or use the pytest fixture `ldv_records` (registered as a pytest plugin by ldv-sdk).
-Records pass through the same pipeline as in production (pseudonymisation, BSN guard,
-checks) but go to a list instead of the spool; nothing is sent.
+Records take the production path (the SDK's provider and processor, the spool exporter with
+pseudonymisation, BSN guard, checks and OTLP encoding); only the spool is swapped for a list,
+which reads each record back from the bytes that would have been spooled. Nothing is sent.
+Attribute values are the strings the Logboek stores (`5` becomes `"5"`).
 """
 
 from __future__ import annotations
@@ -18,28 +20,61 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from ldv_logboek.pseudonym import pseudonymise
-from ldv_sdk.records import Record
+from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans
+
+from ldv_logboek import attributes as attr
+from ldv_logboek.otlp import records_of
+from ldv_logboek.pseudonym import Pseudonymiser
+from ldv_logboek.record import LogRecord
 from ldv_sdk.runtime import Runtime, install_runtime
 from ldv_sdk.settings import LdvConfig
 
 TEST_KEY = b"ldv-sdk-test-key-not-for-production"
+Record = dict[str, Any]
+
+
+def as_dict(record: LogRecord) -> Record:
+    """A record as a plain dict: ids in lowercase hex, status and kind by name."""
+    return {
+        "trace_id": record.trace_id.hex(),
+        "span_id": record.span_id.hex(),
+        "parent_span_id": record.parent_span_id.hex(),
+        "name": record.name,
+        "kind": record.kind,
+        "trace_state": record.trace_state,
+        "start_time_ns": record.start_time_ns,
+        "end_time_ns": record.end_time_ns,
+        "status": record.status.value,
+        "status_message": record.status_message,
+        "attributes": record.attributes,
+        "resource": record.resource_attributes,
+        "scope": [record.scope_name, record.scope_version],
+        "events": [{"time_ns": e.time_ns, "name": e.name, "attributes": e.attributes} for e in record.events],
+    }
 
 
 class CapturedRecords(list[Record]):
-    """The records captured so far (a list of dicts), plus helpers for assertions."""
+    """The records captured so far (a list of dicts), plus helpers for assertions.
+
+    It stands in for the spool: `put` receives the bytes the spool would hold.
+    """
 
     def __init__(self, key: bytes) -> None:
         super().__init__()
-        self._key = key
+        self._pseudonymiser = Pseudonymiser(key)
 
-    def pseudonym(self, subject_id: str | int) -> str:
+    def put(self, body: bytes) -> None:
+        self.extend(as_dict(r) for r in records_of(ResourceSpans.FromString(body)))
+
+    def pseudonym(self, subject_id: str | int, subject_type: str = attr.SUBJECT_TYPE_BSN) -> str:
         """The pseudonym a subject id gets under the capturing configuration's key."""
-        return pseudonymise(str(subject_id).strip(), self._key)
+        return self._pseudonymiser.subject(str(subject_id), subject_type)
 
     def subjects(self) -> list[str]:
         """The data subject ids (pseudonyms) of all records that have one, in order."""
-        return [r["attributes"]["dpl.core.data_subject_id"] for r in self if "dpl.core.data_subject_id" in r["attributes"]]
+        return [
+            r["attributes"]["dpl.core.data_subject_id"] for r in self if "dpl.core.data_subject_id" in r["attributes"]
+        ]
 
     def named(self, name: str) -> list[Record]:
         """The records of actions with this name."""
@@ -48,7 +83,7 @@ class CapturedRecords(list[Record]):
 
 @contextmanager
 def capture_ldv(config: LdvConfig | None = None, **settings: Any) -> Iterator[CapturedRecords]:
-    """Capture every LDV record made inside the block instead of spooling it.
+    """Capture every LDV record made inside the block instead of spooling it (same path, other spool).
 
     Without arguments it uses a test configuration (organisation `test-organisatie`, service
     `test-service`, a fixed test key, register base `https://register.example/activiteiten`);
@@ -68,7 +103,7 @@ def capture_ldv(config: LdvConfig | None = None, **settings: Any) -> Iterator[Ca
     elif settings:
         config = config.with_changes(**settings)
     captured = CapturedRecords(config.pseudonym_key)
-    runtime = Runtime(config, sink=captured.append)
+    runtime = Runtime(config, sink=captured)
     previous = install_runtime(runtime)
     try:
         yield captured

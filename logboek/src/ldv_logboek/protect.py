@@ -1,0 +1,226 @@
+"""The privacy rules of a record under one policy: pseudonymise the subject, no clear BSN elsewhere.
+
+`protect(record, policy)` is the one place these rules run. The SDK and the collector differ
+only in their `Policy`:
+
+- the SDK (at the source) pseudonymises every subject id and redacts a clear BSN found
+  anywhere else, because logging must not break the processing (`Policy.at_source`);
+- the collector pseudonymises a clear-BSN subject id with the organisation's key and rejects
+  a record with a clear BSN anywhere else (`Policy.at_collector`): it cannot know what the
+  sender meant, and other implementations' pseudonyms are stored as sent.
+
+Where-messages name fields and attributes, never their values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ldv_logboek import attributes as attr
+from ldv_logboek.pseudonym import (
+    BSN_CANDIDATE,
+    Pseudonymiser,
+    clear_bsn,
+    contains_bsn,
+    is_bsn_type,
+    is_pseudonym,
+    redact_bsns,
+)
+from ldv_logboek.record import LogRecord
+from ldv_logboek.validation import Violation
+
+CLEAR_BSN_RULE = "clear-bsn"
+REDACTED = "[redacted: looks like a BSN]"
+DEFAULT_NAME = "verwerking"
+_SEPARATOR = "\x00"  # not alphanumeric, so a candidate cannot span two joined values
+_ASCII_DIGITS = b"0123456789"
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """How `protect` treats a record.
+
+    - `clear_bsn`: a clear BSN outside the subject id is redacted in place or rejects the record.
+    - `pseudonymiser`: the organisation's keyed HMAC; None when no key is configured.
+    - `every_subject`: pseudonymise every subject id (at the source, where each is raw), or
+      only a `BSN`-typed one written as a clear BSN (downstream, where ids may be others' pseudonyms).
+    - `store_clear_bsn`: without a key, a clear BSN subject id may be stored as it is.
+    - `repair`: fill in what can be fixed without guessing (a blank name, a subject type
+      without subject) instead of leaving it to `check_record` to refuse.
+    """
+
+    clear_bsn: Literal["redact", "reject"]
+    pseudonymiser: Pseudonymiser | None = None
+    every_subject: bool = False
+    store_clear_bsn: bool = False
+    repair: bool = False
+
+    @classmethod
+    def at_source(cls, pseudonymiser: Pseudonymiser) -> Policy:
+        """The SDK's policy: pseudonymise every subject, redact stray BSNs, repair."""
+        return cls("redact", pseudonymiser, every_subject=True, repair=True)
+
+    @classmethod
+    def at_collector(cls, pseudonymiser: Pseudonymiser | None, store_clear_bsn: bool = False) -> Policy:
+        """The collector's policy: pseudonymise clear-BSN subjects, reject stray BSNs."""
+        return cls("reject", pseudonymiser, store_clear_bsn=store_clear_bsn)
+
+
+@dataclass(slots=True)
+class Protection:
+    """What `protect` did to a record and what it refuses."""
+
+    pseudonymised: bool = False
+    clear_bsn_at: list[str] = field(default_factory=list)  # where a clear BSN was found (redacted or refused)
+    repaired: list[str] = field(default_factory=list)
+    violations: list[Violation] = field(default_factory=list)
+
+
+def protect(record: LogRecord, policy: Policy) -> Protection:
+    """Apply the privacy rules to `record` in place under `policy`; see the module docstring."""
+    outcome = Protection()
+    if policy.repair:
+        _repair(record, outcome)
+    _protect_subject(record, policy, outcome)
+    locations = clear_bsn_locations(record)
+    if locations:
+        outcome.clear_bsn_at = locations
+        if policy.clear_bsn == "redact":
+            _redact(record)
+        else:
+            outcome.violations.append(clear_bsn_violation(locations))
+    return outcome
+
+
+def _repair(record: LogRecord, outcome: Protection) -> None:
+    if not record.name or not record.name.strip():
+        record.name = DEFAULT_NAME
+        outcome.repaired.append("name")
+    attrs = record.attributes
+    if attrs.get(attr.DATA_SUBJECT_ID_TYPE) and not attrs.get(attr.DATA_SUBJECT_ID):
+        del attrs[attr.DATA_SUBJECT_ID_TYPE]
+        outcome.repaired.append(attr.DATA_SUBJECT_ID_TYPE)
+
+
+def _protect_subject(record: LogRecord, policy: Policy, outcome: Protection) -> None:
+    """Pseudonymise the subject id as the policy says, or add why the record is refused."""
+    attributes = record.attributes
+    subject = attributes.get(attr.DATA_SUBJECT_ID)
+    if not subject or is_pseudonym(subject):
+        return
+    subject_type = attributes.get(attr.DATA_SUBJECT_ID_TYPE, "")
+    pseudonymiser = policy.pseudonymiser
+    if policy.every_subject and pseudonymiser is not None:
+        attributes[attr.DATA_SUBJECT_ID] = pseudonymiser.subject(subject, subject_type)
+        outcome.pseudonymised = True
+        return
+    if not is_bsn_type(subject_type):
+        return  # ids of other types are never touched downstream
+    found = clear_bsn(subject)
+    if found is None:
+        if not contains_bsn(subject) or (policy.store_clear_bsn and pseudonymiser is None):
+            return  # someone's pseudonym: stored as sent
+        outcome.violations.append(
+            Violation(
+                CLEAR_BSN_RULE,
+                f"{attr.DATA_SUBJECT_ID} holds a clear BSN (a BSN amid other text): send the BSN alone, "
+                "to be pseudonymised, or a pseudonym",
+            )
+        )
+        return
+    form, bsn = found
+    if pseudonymiser is not None:
+        # The 9-digit form: one pseudonym per citizen however the sender wrote the number.
+        attributes[attr.DATA_SUBJECT_ID] = pseudonymiser(bsn)
+        outcome.pseudonymised = True
+        return
+    if policy.store_clear_bsn:
+        return
+    outcome.violations.append(
+        Violation(
+            CLEAR_BSN_RULE,
+            f"{attr.DATA_SUBJECT_ID} holds a clear BSN ({form}) and there is no pseudonymisation key "
+            "for the organisation: pseudonymise it in the application (the LDV SDK does) or configure a key",
+        )
+    )
+
+
+def _texts(record: LogRecord) -> list[str]:
+    """Every text `clear_bsn_locations` searches (the subject id is `_protect_subject`'s)."""
+    texts = [record.name, record.status_message, record.trace_state]
+    for key, value in record.attributes.items():
+        if key != attr.DATA_SUBJECT_ID:
+            texts.append(value)
+    texts.extend(record.resource_attributes.values())
+    for event in record.events:
+        texts.append(event.name)
+        texts.extend(event.attributes.values())
+    for link in record.links:
+        texts.extend(link.attributes.values())
+    return texts
+
+
+def _may_hold_candidate(text: str) -> bool:
+    """False only when `text` holds no nine-digit run that BSN_CANDIDATE could match."""
+    if text.isascii():
+        # Counting digits in C is several times cheaper than the regex's scan; a candidate
+        # needs nine. (Not for other text: the regex's \d also takes non-ASCII digits.)
+        raw = text.encode("ascii")
+        if len(raw) - len(raw.translate(None, _ASCII_DIGITS)) < 9:
+            return False
+    return BSN_CANDIDATE.search(text) is not None
+
+
+def clear_bsn_locations(record: LogRecord) -> list[str]:
+    """Where a clear BSN appears in `record` outside `dpl.core.data_subject_id`, by location name.
+
+    One search over all texts joined settles nearly every record; only when it finds a
+    candidate are the texts looked at one by one to name them.
+    """
+    if not _may_hold_candidate(_SEPARATOR.join(_texts(record))):
+        return []
+    found = [f"attribute {k!r}" for k, v in record.attributes.items() if k != attr.DATA_SUBJECT_ID and contains_bsn(v)]
+    if contains_bsn(record.name):
+        found.append("the span name")
+    if contains_bsn(record.status_message):
+        found.append("the status message")
+    if contains_bsn(record.trace_state):
+        found.append("the trace state")
+    found += [f"resource attribute {k!r}" for k, v in record.resource_attributes.items() if contains_bsn(v)]
+    for i, event in enumerate(record.events):
+        if contains_bsn(event.name):
+            found.append(f"the name of event {i}")
+        found += [f"attribute {k!r} of event {i}" for k, v in event.attributes.items() if contains_bsn(v)]
+    for i, link in enumerate(record.links):
+        found += [f"attribute {k!r} of link {i}" for k, v in link.attributes.items() if contains_bsn(v)]
+    return found
+
+
+def _redact_values(values: dict[str, str], skip: str = "") -> None:
+    for key, value in values.items():
+        if key != skip and contains_bsn(value):
+            values[key] = redact_bsns(value, REDACTED)
+
+
+def _redact(record: LogRecord) -> None:
+    """Replace every clear BSN outside the subject id in place."""
+    record.name = redact_bsns(record.name, REDACTED)
+    record.status_message = redact_bsns(record.status_message, REDACTED)
+    record.trace_state = redact_bsns(record.trace_state, REDACTED)
+    _redact_values(record.attributes, skip=attr.DATA_SUBJECT_ID)
+    _redact_values(record.resource_attributes)
+    for event in record.events:
+        event.name = redact_bsns(event.name, REDACTED)
+        _redact_values(event.attributes)
+    for link in record.links:
+        _redact_values(link.attributes)
+
+
+def clear_bsn_violation(locations: list[str]) -> Violation:
+    """The violation for a clear BSN found at `locations` (names only, never values)."""
+    return Violation(
+        CLEAR_BSN_RULE,
+        f"a clear BSN was found in {', '.join(locations)}; only {attr.DATA_SUBJECT_ID} may hold a "
+        "BSN (and is pseudonymised by the SDK or the collector): remove it from the other places",
+    )
