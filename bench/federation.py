@@ -193,7 +193,9 @@ def run_federator(config: dict[str, Any]) -> None:
     apps: list[tuple[Any, int]] = []
     for setup in config["setups"]:
         others = setup["others"]
-        addresses = {party_id(i): f"http://127.0.0.1:{config['party_ports'][i - 1]}/lezenapi/v1" for i in range(1, others + 1)}
+        addresses = {
+            party_id(i): f"http://127.0.0.1:{config['party_ports'][i - 1]}/lezenapi/v1" for i in range(1, others + 1)
+        }
         if setup["condition"] != "up":
             port = config["slow_port"] if setup["condition"] == "slow" else config["down_port"]
             addresses[party_id(others)] = f"http://127.0.0.1:{port}/lezenapi/v1"
@@ -205,7 +207,9 @@ def run_federator(config: dict[str, Any]) -> None:
             client_id=CLIENT_ID,
             client_secret=CLIENT_SECRET,
         )
-        apps.append((create_app(store, settings, auth_settings=_auth(config, HOME), inzage_settings=inzage), setup["port"]))
+        apps.append(
+            (create_app(store, settings, auth_settings=_auth(config, HOME), inzage_settings=inzage), setup["port"])
+        )
     _serve(apps, Path(config["tmp"]) / "federator.ready")
 
 
@@ -289,7 +293,9 @@ def measure(args: argparse.Namespace) -> int:
     key = ec.generate_private_key(ec.SECP256R1())
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     (tmp / "issuer.pem").write_bytes(pem)
-    jwks = {"keys": [{**json.loads(ECAlgorithm.to_jwk(key.public_key())), "kid": "bench", "use": "sig", "alg": "ES256"}]}
+    jwks = {
+        "keys": [{**json.loads(ECAlgorithm.to_jwk(key.public_key())), "kid": "bench", "use": "sig", "alg": "ES256"}]
+    }
     (tmp / "jwks.json").write_text(json.dumps(jwks))
     others = max(args.parties) - 1
     setups = [{"others": 0, "condition": "up", "port": free_port()}]
@@ -312,7 +318,9 @@ def measure(args: argparse.Namespace) -> int:
         t0 = time.perf_counter()
         processes.append(_start("parties", config_file, tmp / "parties.ready"))
         processes.append(_start("federator", config_file, tmp / "federator.ready"))
-        print(f"started {others} other Logboeken, the issuer and {len(setups)} federating apps in {time.perf_counter() - t0:.1f} s")
+        print(
+            f"started {others} other Logboeken, the issuer and {len(setups)} federating apps in {time.perf_counter() - t0:.1f} s"
+        )
         results: dict[tuple[int, str], tuple[list[float], list[float]]] = {}
         with httpx.Client(timeout=60) as client:
             for setup in setups:
@@ -320,7 +328,9 @@ def measure(args: argparse.Namespace) -> int:
                 n, condition = setup["others"] + 1, setup["condition"]
 
                 def api() -> None:
-                    answer = client.get(f"{base}/inzage/v1/mijn-verwerkingen", headers={"Authorization": f"Bearer {token}"})
+                    answer = client.get(
+                        f"{base}/inzage/v1/mijn-verwerkingen", headers={"Authorization": f"Bearer {token}"}
+                    )
                     answer.raise_for_status()
                     check_api(answer.json(), n - 1, condition)
 
@@ -344,7 +354,9 @@ def measure(args: argparse.Namespace) -> int:
 def report(results: dict[tuple[int, str], tuple[list[float], list[float]]], args: argparse.Namespace) -> None:
     base_page, base_api = (percentile(v, 95) for v in results[(1, "up")])
     print()
-    print(f"{'N':>3} {'condition':<9} {'page p50':>9} {'page p95':>9} {'x base':>7} {'api p50':>9} {'api p95':>9} {'x base':>7}")
+    print(
+        f"{'N':>3} {'condition':<9} {'page p50':>9} {'page p95':>9} {'x base':>7} {'api p50':>9} {'api p95':>9} {'x base':>7}"
+    )
     for (n, condition), (page, api) in results.items():
         p95_page, p95_api = percentile(page, 95), percentile(api, 95)
         print(
@@ -356,7 +368,9 @@ def report(results: dict[tuple[int, str], tuple[list[float], list[float]]], args
     top = max(args.parties)
     worst_up = max(percentile(v, 95) for v in results[(top, "up")])
     extra = max(
-        percentile(results[(top, c)][k], 95) - percentile(results[(top, "up")][k], 95) for c in ("slow", "down") for k in (0, 1)
+        percentile(results[(top, c)][k], 95) - percentile(results[(top, "up")][k], 95)
+        for c in ("slow", "down")
+        for k in (0, 1)
     )
     print(f"target p95 <= 1 s for N={top}, all up: {worst_up:.2f} s -> {'met' if worst_up <= 1 else 'MISSED'}")
     print(
