@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DATA_DIR ?= .ldv-data
 
-.PHONY: install demo test lint bench clean browser pdf-libs
+.PHONY: install demo test lint bench bench-federation clean browser pdf-libs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,9 @@ test: install browser lint
 
 bench: install
 	$(BIN)/python bench/ingest.py
+
+bench-federation: install
+	$(BIN)/python bench/federation.py
 
 clean:
 	rm -rf $(VENV) $(DATA_DIR)
