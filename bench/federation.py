@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import signal
 import socket
@@ -245,8 +246,9 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile: the smallest value with at least q % of the values at or below it."""
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
+    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
 
 
 def timed(fn: Callable[[], bool], requests: int) -> tuple[list[float], int]:
