@@ -30,7 +30,7 @@ PUBLIC: dict[str, set[str]] = {
     },
     "ldv_logboek.settings": {
         "ORGANISATION_KEYS_VARIABLE", "SHARED_VARIABLES", "OrganisationKeys", "OrganisationKeysSource",
-        "organisation_keys_field",
+        "SettingsWithOrganisationKeys", "organisation_keys_field",
     },
     "ldv_sdk": {
         "ConfigurationError", "Declaration", "LdvConfig", "LdvError", "LdvMiddleware", "LdvWsgiMiddleware",

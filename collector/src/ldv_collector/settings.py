@@ -6,7 +6,7 @@ import tomllib
 from pathlib import Path
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from ldv_collector.senders import SenderSettings
 from ldv_logboek import attributes as attr
@@ -14,12 +14,12 @@ from ldv_logboek.keys import MIN_KEY_BYTES, key_is_long_enough
 from ldv_logboek.settings import (
     ORGANISATION_KEYS_VARIABLE,
     OrganisationKeys,
-    OrganisationKeysSource,
+    SettingsWithOrganisationKeys,
     organisation_keys_field,
 )
 
 
-class CollectorSettings(BaseSettings):
+class CollectorSettings(SettingsWithOrganisationKeys):
     """Settings of the OTLP collector.
 
     Every field can be set with an environment variable `LDV_COLLECTOR_<FIELD NAME>`, for
@@ -30,6 +30,7 @@ class CollectorSettings(BaseSettings):
 
     # Error messages must never echo a key: hide input values in validation errors.
     model_config = SettingsConfigDict(env_prefix="LDV_COLLECTOR_", extra="ignore", hide_input_in_errors=True)
+    deprecated_organisation_keys_variable = "LDV_COLLECTOR_ORGANISATION_KEYS"
 
     max_body_bytes: int = Field(
         default=16 * 1024 * 1024,
@@ -129,18 +130,6 @@ class CollectorSettings(BaseSettings):
                     raise ValueError(f"senders {seen[value]!r} and {name!r} have the same {what}")
                 seen[value] = name
         return self
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        keys = OrganisationKeysSource(settings_cls, deprecated_variable="LDV_COLLECTOR_ORGANISATION_KEYS")
-        return init_settings, keys, env_settings, dotenv_settings, file_secret_settings
 
     @field_validator("pseudonymisation_key")
     @classmethod

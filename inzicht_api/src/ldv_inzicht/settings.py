@@ -9,19 +9,20 @@ from __future__ import annotations
 from typing import Self
 
 from pydantic import Field, HttpUrl, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
-from ldv_logboek.settings import OrganisationKeys, OrganisationKeysSource, organisation_keys_field
+from ldv_logboek.settings import OrganisationKeys, SettingsWithOrganisationKeys, organisation_keys_field
 from ldv_logboek.storage.query import MAX_PAGE_SIZE
 
 MIN_CURSOR_KEY_CHARS = 32
 
 
-class ApiSettings(BaseSettings):
+class ApiSettings(SettingsWithOrganisationKeys):
     """Options of the HTTP APIs (read API and the others served by the same app)."""
 
     # Error messages must never echo a key: hide input values in validation errors.
     model_config = SettingsConfigDict(env_prefix="LDV_API_", extra="ignore", frozen=True, hide_input_in_errors=True)
+    deprecated_organisation_keys_variable = "LDV_API_ORGANISATION_KEYS"
 
     default_page_size: int = Field(
         100, ge=1, le=MAX_PAGE_SIZE,
@@ -71,18 +72,6 @@ class ApiSettings(BaseSettings):
         if key is not None and len(key.get_secret_value()) < MIN_CURSOR_KEY_CHARS:
             raise ValueError(f"must be at least {MIN_CURSOR_KEY_CHARS} characters")
         return key
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        keys = OrganisationKeysSource(settings_cls, deprecated_variable="LDV_API_ORGANISATION_KEYS")
-        return init_settings, keys, env_settings, dotenv_settings, file_secret_settings
 
     def base_url(self) -> str | None:
         """`public_base_url` without a trailing slash, or None."""

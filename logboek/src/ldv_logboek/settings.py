@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, Field, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
@@ -31,6 +31,7 @@ __all__ = [
     "SHARED_VARIABLES",
     "OrganisationKeys",
     "OrganisationKeysSource",
+    "SettingsWithOrganisationKeys",
     "organisation_keys_field",
 ]
 
@@ -112,3 +113,25 @@ class OrganisationKeysSource(PydanticBaseSettingsSource):
                 f"set only {ORGANISATION_KEYS_VARIABLE}"
             )
         return {"organisation_keys": old}
+
+
+class SettingsWithOrganisationKeys(BaseSettings):
+    """Base of a component's settings that hold `organisation_keys`: reads the one shared variable.
+
+    A subclass names its own deprecated variable; `OrganisationKeysSource` then comes right after
+    the init arguments, so the shared variable wins over the component's prefixed one.
+    """
+
+    deprecated_organisation_keys_variable: ClassVar[str]
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        keys = OrganisationKeysSource(settings_cls, deprecated_variable=cls.deprecated_organisation_keys_variable)
+        return init_settings, keys, env_settings, dotenv_settings, file_secret_settings
