@@ -138,45 +138,41 @@ def _questions(grid: Grid, *, per_organisation: bool) -> None:
     )  # fmt: skip
 
 
-def toezicht() -> dash.Dashboard:
-    """LDV — Toezicht: every organisation in this Logboek, for supervisors."""
+def _questions_dashboard(title: str, uid: str, description: str, *, per_organisation: bool) -> dash.Dashboard:
+    """The supervisors' questions as a dashboard: over every organisation, or for one."""
     grid = Grid()
-    _questions(grid, per_organisation=True)
-    board = _base(
-        "LDV — Toezicht",
-        TOEZICHT_UID,
-        "Toezicht op het Logboek Dataverwerkingen: verwerkingen, betrokkenen (geteld), fouten, register, stromen, bewaartermijn en opslag.",
-    )
+    _questions(grid, per_organisation=per_organisation)
     board = (
-        board.with_variable(datasource_variable())
-        .with_variable(organisation_variable(multi=True))
+        _base(title, uid, description)
+        .with_variable(datasource_variable())
+        .with_variable(organisation_variable(multi=per_organisation))
         .with_variable(activity_variable())
         .with_variable(legal_basis_variable())
     )
     for panel in grid.panels:
         board = board.with_panel(panel)
     return board
+
+
+def toezicht() -> dash.Dashboard:
+    """LDV — Toezicht: every organisation in this Logboek, for supervisors."""
+    return _questions_dashboard(
+        "LDV — Toezicht",
+        TOEZICHT_UID,
+        "Toezicht op het Logboek Dataverwerkingen: verwerkingen, betrokkenen (geteld), fouten, register, stromen, bewaartermijn en opslag.",
+        per_organisation=True,
+    )
 
 
 def organisatie() -> dash.Dashboard:
     """LDV — Organisatie: the same questions for one organisation, for its own FG/DPO."""
-    grid = Grid()
-    _questions(grid, per_organisation=False)
-    board = _base(
+    return _questions_dashboard(
         "LDV — Organisatie",
         ORGANISATIE_UID,
         "Dezelfde vragen voor één organisatie, voor haar functionaris gegevensbescherming. Geef de databron een "
         "gebruiker met die organisatie als scope: dan levert het Logboek zelf alleen haar rijen.",
+        per_organisation=False,
     )
-    board = (
-        board.with_variable(datasource_variable())
-        .with_variable(organisation_variable(multi=False))
-        .with_variable(activity_variable())
-        .with_variable(legal_basis_variable())
-    )
-    for panel in grid.panels:
-        board = board.with_panel(panel)
-    return board
 
 
 def verwerking() -> dash.Dashboard:

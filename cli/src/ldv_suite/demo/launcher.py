@@ -41,6 +41,21 @@ def free_ports(host: str, count: int) -> list[int]:
             s.close()
 
 
+async def stop_processes(processes: Mapping[str, subprocess.Popen[bytes] | None], timeout: float) -> None:
+    """SIGTERM every running process of `processes` (keyed by what to call it in the log), then
+    wait up to `timeout` for each; SIGKILL what lingers."""
+    running = {name: p for name, p in processes.items() if p is not None and p.poll() is None}
+    for process in running.values():
+        process.send_signal(signal.SIGTERM)
+    for name, process in running.items():
+        try:
+            await asyncio.to_thread(process.wait, timeout)
+        except subprocess.TimeoutExpired:
+            log.warning("%s did not stop in time; killed", name)
+            process.kill()
+            await asyncio.to_thread(process.wait, timeout)
+
+
 @dataclass
 class ServiceProcess:
     """One organisation's service process."""
@@ -145,15 +160,6 @@ class ServiceFleet:
 
     async def stop(self) -> None:
         """SIGTERM every service (each delivers what it still holds), SIGKILL what lingers."""
-        running = [s for s in self.services.values() if s.process is not None and s.process.poll() is None]
-        for service in running:
-            assert service.process is not None
-            service.process.send_signal(signal.SIGTERM)
-        for service in running:
-            assert service.process is not None
-            try:
-                await asyncio.to_thread(service.process.wait, STOP_TIMEOUT_SECONDS)
-            except subprocess.TimeoutExpired:
-                log.warning("the %s service did not stop in time; killed", service.organisation)
-                service.process.kill()
-                await asyncio.to_thread(service.process.wait, STOP_TIMEOUT_SECONDS)
+        await stop_processes(
+            {f"the {s.organisation} service": s.process for s in self.services.values()}, STOP_TIMEOUT_SECONDS
+        )

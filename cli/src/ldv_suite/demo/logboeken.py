@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -25,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ldv_suite.demo.keys import ISSUER, DemoSecrets
-from ldv_suite.demo.launcher import ServiceFailed, free_ports
+from ldv_suite.demo.launcher import ServiceFailed, free_ports, stop_processes
 
 START_TIMEOUT_SECONDS = 60.0
 STOP_TIMEOUT_SECONDS = 20.0
@@ -165,14 +164,6 @@ class LogboekFleet:
 
     async def stop(self) -> None:
         """SIGTERM every Logboek (each stores what it acknowledged), SIGKILL what lingers."""
-        running = [lb for lb in self.logboeken.values() if lb.process is not None and lb.process.poll() is None]
-        for logboek in running:
-            assert logboek.process is not None
-            logboek.process.send_signal(signal.SIGTERM)
-        for logboek in running:
-            assert logboek.process is not None
-            try:
-                await asyncio.to_thread(logboek.process.wait, STOP_TIMEOUT_SECONDS)
-            except subprocess.TimeoutExpired:
-                logboek.process.kill()
-                await asyncio.to_thread(logboek.process.wait, STOP_TIMEOUT_SECONDS)
+        await stop_processes(
+            {f"the Logboek of {org}": lb.process for org, lb in self.logboeken.items()}, STOP_TIMEOUT_SECONDS
+        )
