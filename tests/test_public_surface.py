@@ -20,8 +20,9 @@ PUBLIC: dict[str, set[str]] = {
     "ldv_logboek.storage": {
         "DASHBOARD_RECORDS_VIEW", "DASHBOARD_REJECTIONS_VIEW", "DASHBOARD_SUBJECTS_VIEW", "INGESTED_AT_UNKNOWN",
         "REGISTER_VERSIONS_TABLE", "REJECTIONS_TABLE",
-        "SCHEMA_VERSION", "ActivityWindow", "Cursor", "LogStore", "Page", "RecordQuery", "StorageError",
-        "StorageFault", "StorageUnavailable", "cluster_script", "connect", "migrate", "redact", "storage_error",
+        "SCHEMA_VERSION", "DEFAULT_READERS", "ActivityWindow", "ConnectionPool", "Cursor", "Lane", "LogStore", "Page",
+        "RecordQuery", "StorageError", "StorageFault", "StorageUnavailable", "cluster_script", "connect",
+        "embedded_path", "migrate", "redact", "storage_error",
     },
     "ldv_logboek.register": {
         "ActivityVersion", "DpvLegalBasis", "LegalBasis", "Organisation", "ProcessingActivity", "Register",

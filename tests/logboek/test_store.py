@@ -197,15 +197,15 @@ def test_excluded_windows_leave_records_out(store: LogStore) -> None:
     assert set(found(*windows)) == {edge.span_id, other.span_id}
 
 
-def test_public_query_rows_and_lock(store: LogStore) -> None:
+def test_public_query_rows_reads_beside_the_writer(store: LogStore) -> None:
     rows = store.query_rows(f"SELECT count() FROM {RECORDS_TABLE} WHERE Organisation = {{org:String}}", {"org": "uwv"})
     assert rows[0][0] >= 1
-    # The lock other readers share; held by query_rows (a threading.Lock is not re-entrant).
-    assert store.lock.acquire(blocking=False)
-    store.lock.release()
+    # Reads take no writer lock: a read while the writer is busy still answers.
+    with store.writer_lock:
+        assert store.query_rows("SELECT 1") == [(1,)]
     from ldv_logboek.register import RegisterStore
 
-    assert RegisterStore.from_log_store(store)._lock is store.lock
+    assert RegisterStore.from_log_store(store).store is store
     with pytest.raises(StorageFault):  # our own bad SQL: a fault, not "retry later"
         store.query_rows("SELECT no_such_column FROM " + RECORDS_TABLE)
 

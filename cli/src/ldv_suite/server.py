@@ -23,7 +23,7 @@ from typing import Any
 
 import uvicorn
 
-from ldv_logboek.storage import LogStore, connect, redact
+from ldv_logboek.storage import LogStore, redact
 from ldv_suite.errors import SuiteError
 from ldv_suite.settings import ServeSettings, is_loopback
 
@@ -124,7 +124,8 @@ class Stack:
         register = load_register_files(list(register_paths)) if register_paths else None
         if settings.store_dsn is None:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
-        store = LogStore(connect(settings.dsn()), retention_days=settings.retention_days)
+        # One writer connection for the collector, `store_readers` for the APIs' lookups.
+        store = LogStore.open(settings.dsn(), readers=settings.store_readers, retention_days=settings.retention_days)
         applied = store.migrate()
         if applied:
             log.info("store %s migrated to schema version %s", redact(settings.dsn()), applied[-1])

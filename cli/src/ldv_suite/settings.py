@@ -41,6 +41,14 @@ class ServeSettings(BaseSettings):
         8123, description="Port of the read-only ClickHouse HTTP endpoint for Grafana (embedded store only); 0 disables it."
     )
     retention_days: int = Field(3650, ge=1, le=65535, description="Default retention of records, in days (TTL).")
+    store_readers: int = Field(
+        4,
+        ge=0,
+        le=64,
+        description="Connections the read APIs' lookups use at the same time, beside the collector's one writer "
+        "connection, so a lookup never waits for an insert (more lookups wait for a free reader). 0: reads share "
+        "the writer, one statement at a time. The ClickHouse endpoint has its own (LDV_CLICKHOUSE_POOL_SIZE).",
+    )
     log_level: str = Field("info", description="Log level of the servers.")
     tls_cert_file: Path | None = Field(
         None, description="PEM certificate (chain) for HTTPS and gRPC over TLS on every port; with tls_key_file."

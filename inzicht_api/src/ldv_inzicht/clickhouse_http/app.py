@@ -48,6 +48,7 @@ from ldv_inzicht.clickhouse_http.native import hello_block, is_hello
 from ldv_inzicht.clickhouse_http.readers import ReaderPool, Result
 from ldv_inzicht.clickhouse_http.settings import ClickHouseHttpSettings, ClickHouseUser
 from ldv_inzicht.errors import InzichtError
+from ldv_logboek.storage import embedded_path
 
 log = logging.getLogger("ldv.clickhouse_http")
 
@@ -315,12 +316,12 @@ def create_app(store: Any, settings: ClickHouseHttpSettings | None = None) -> St
     Raises NotEmbeddedStore for a store on a ClickHouse server: point Grafana at that server.
     """
     settings = settings or ClickHouseHttpSettings()
-    path = getattr(store.client, "path", None)
-    if not isinstance(path, str) or path in (":memory:", "") or not store.client.__class__.__name__.startswith("Chdb"):
+    path = embedded_path(store.client)
+    if path is None:
         raise NotEmbeddedStore(
             "the ClickHouse endpoint serves the embedded chDB store; with a ClickHouse server, give Grafana that server"
         )
-    pool = ReaderPool(path, settings)
+    pool = ReaderPool(store.pool, path, settings)
     return create_endpoint_app(Endpoint(pool, settings), pool.timezone, pool.version)
 
 

@@ -1,10 +1,12 @@
-"""A pool of read-only chDB connections on the store's data directory, one set per scope.
+"""Read-only chDB connections on the store's data directory, one set per scope.
 
-chDB hosts one engine per process and any number of connections to it; settings are per
-connection. Each reader connection gets the per-query limits, its scope's row filters, then
-`readonly=1`: from then on the engine itself refuses writes, DDL, SET, SYSTEM and every table
-function that reaches outside (file, url, s3, remote, mysql, executable, python ...), and no
-query can lift a limit or a filter. The store's writer connection is a different connection and
+They are a lane of the store's own connection pool (`ldv_logboek.storage.ConnectionPool`):
+the pool the store's lookups read from, with this endpoint's own limit of queries at a time,
+closed with the store. chDB hosts one engine per process and any number of connections to it;
+settings are per connection. Each reader connection gets the per-query limits, its scope's row
+filters, then `readonly=1`: from then on the engine itself refuses writes, DDL, SET, SYSTEM and
+every table function that reaches outside (file, url, s3, remote, mysql, executable, python ...),
+and no query can lift a limit or a filter. The store's writer connection is a different connection and
 is unaffected. Connections are reused only within one scope, so no setting travels between users.
 """
 
@@ -13,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,7 @@ import chdb
 from ldv_inzicht.clickhouse_http.access import Catalog, row_filter_settings
 from ldv_inzicht.clickhouse_http.errors import ClickHouseError
 from ldv_inzicht.clickhouse_http.settings import SUPERVISOR, ClickHouseHttpSettings
+from ldv_logboek.storage import ConnectionPool, Lane, StorageUnavailable
 
 
 @dataclass(frozen=True)
@@ -72,13 +74,9 @@ def quote_identifier(name: str) -> str:
 class ReaderPool:
     """At most `settings.pool_size` queries at a time, each on a reader of its user's scope."""
 
-    def __init__(self, path: str, settings: ClickHouseHttpSettings):
+    def __init__(self, store_pool: ConnectionPool, path: str, settings: ClickHouseHttpSettings):
         self._path = os.path.realpath(path)
         self._settings = settings
-        self._slots = threading.BoundedSemaphore(settings.pool_size)
-        self._lock = threading.Lock()
-        self._idle: dict[tuple[str, bool], list[Reader]] = {}
-        self._closed = False
         setup = chdb.connect(self._path)
         try:
             # Every table and view, with its columns (none listed for a parameterised view).
@@ -94,6 +92,14 @@ class ReaderPool:
         finally:
             setup.close()
         self.catalog = Catalog.from_columns(tuple(json.loads(line)) for line in rows.splitlines() if line)
+        # Keyed by (scope, writer): a connection made for one scope never serves another.
+        self._lane: Lane[Reader] = store_pool.lane(
+            "clickhouse_http",
+            settings.pool_size,
+            lambda key: self._open(*key),
+            Reader.close,
+            wait_seconds=settings.max_execution_time,
+        )
 
     def _open(self, scope: str, writer: bool) -> Reader:
         s = self._settings
@@ -125,37 +131,21 @@ class ReaderPool:
     @contextlib.contextmanager
     def reader(self, scope: str, database: str = "default", *, writer: bool = False) -> Iterator[Reader]:
         """A reader of `scope` (or a writer) with `database` as its current database, for one request."""
-        key = (scope, writer)
-        if not self._slots.acquire(timeout=self._settings.max_execution_time):
-            raise ClickHouseError(439, "Code: 439. DB::Exception: every reader is busy (CANNOT_SCHEDULE_TASK)")
-        try:
-            with self._lock:
-                if self._closed:
+        with contextlib.ExitStack() as stack:
+            try:
+                reader = stack.enter_context(self._lane.connection((scope, writer)))
+            except StorageUnavailable:
+                if self._lane.closed:
                     raise ClickHouseError(
                         439, "Code: 439. DB::Exception: the endpoint is stopping (CANNOT_SCHEDULE_TASK)"
-                    )
-                idle = self._idle.get(key)
-                reader = idle.pop() if idle else None
-            if reader is None:
-                reader = self._open(scope, writer)
-            try:
-                # Every request sets its database: no USE of an earlier request carries over.
-                reader.use(database)
-                yield reader
-            finally:
-                with self._lock:
-                    if self._closed:
-                        reader.close()
-                    else:
-                        self._idle.setdefault(key, []).append(reader)
-        finally:
-            self._slots.release()
+                    ) from None
+                raise ClickHouseError(
+                    439, "Code: 439. DB::Exception: every reader is busy (CANNOT_SCHEDULE_TASK)"
+                ) from None
+            # Every request sets its database: no USE of an earlier request carries over.
+            reader.use(database)
+            yield reader
 
     def close(self) -> None:
         """Close every idle reader; readers in use close when their request ends."""
-        with self._lock:
-            self._closed = True
-            readers = [r for idle in self._idle.values() for r in idle]
-            self._idle.clear()
-        for reader in readers:
-            reader.close()
+        self._lane.close()

@@ -8,7 +8,6 @@ register again changes nothing. Organisations are descriptive and may be updated
 from __future__ import annotations
 
 import json
-import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,12 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from ldv_logboek.errors import RegisterConflict
 from ldv_logboek.register.models import ActivityVersion, Organisation, ProcessingActivity, Register
-from ldv_logboek.storage.client import StorageUnavailable, storage_error
 from ldv_logboek.storage.schema import REGISTER_ORGANISATIONS_TABLE, REGISTER_VERSIONS_TABLE
 
 if TYPE_CHECKING:
-    from clickhouse_connect.driver.client import Client
-
     from ldv_logboek.storage.store import LogStore
 
 
@@ -36,32 +32,23 @@ class SaveResult:
 
 
 class RegisterStore:
-    """Reads and writes the register tables through a clickhouse-connect client.
+    """Reads and writes the register tables through the process's `LogStore`.
 
-    Share the client and lock of the process's `LogStore` (see `from_log_store`): one chDB
-    session must not be used concurrently.
+    Loads read on the store's readers, saves insert on its writer: a lookup of the register
+    never waits for a record insert. Thread safety: any number of threads may call `load`;
+    `save` is for one caller at a time (at start, or `ldv register load`), since it checks the
+    stored register before it writes. The cache is replaced whole, never changed in place.
     """
 
-    def __init__(self, client: Client, *, lock: threading.Lock | None = None, cache_seconds: float = 5.0):
-        self.client = client
-        self._lock = lock or threading.Lock()
+    def __init__(self, store: LogStore, *, cache_seconds: float = 5.0):
+        self.store = store
         self._cache_seconds = cache_seconds
         self._cached: tuple[float, Register] | None = None
-        self._log_store: LogStore | None = None
 
     @classmethod
     def from_log_store(cls, store: LogStore, *, cache_seconds: float = 5.0) -> RegisterStore:
-        """A RegisterStore on the same client and lock as `store` (the store must be migrated)."""
-        # LogStore serialises its client calls with this lock; using another would let two
-        # threads into one chDB session.
-        register_store = cls(store.client, lock=store.lock, cache_seconds=cache_seconds)
-        register_store._log_store = store
-        return register_store
-
-    def _check_open(self) -> None:
-        # A closed shared client raises the driver's ProgrammingError: it means "stopping", not a bug.
-        if self._log_store is not None and self._log_store.closed:
-            raise StorageUnavailable("the store is closed (the process is stopping)")
+        """A RegisterStore on `store` (which must be migrated)."""
+        return cls(store, cache_seconds=cache_seconds)
 
     def save(self, register: Register) -> SaveResult:
         """Store `register`: new versions are added, identical ones skipped, changed ones refused.
@@ -99,33 +86,28 @@ class RegisterStore:
             for o in register.organisations.values()
             if stored.organisation(o.id) != o
         ]
-        try:
-            with self._lock:
-                self._check_open()
-                if version_rows:
-                    self.client.insert(
-                        REGISTER_VERSIONS_TABLE,
-                        version_rows,
-                        column_names=[
-                            "ActivityId",
-                            "Version",
-                            "ValidFrom",
-                            "EndedAt",
-                            "Name",
-                            "Controller",
-                            "Confidential",
-                            "ConfidentialUntil",
-                            "Document",
-                        ],
-                    )
-                if organisation_rows:
-                    self.client.insert(
-                        REGISTER_ORGANISATIONS_TABLE,
-                        organisation_rows,
-                        column_names=["OrganisationId", "Code", "Name", "ReadApiUrl", "Document"],
-                    )
-        except Exception as exc:  # noqa: BLE001 - any driver failure means: not stored (classified in one place)
-            raise storage_error(exc, "saving the register") from exc
+        self.store.insert_rows(
+            REGISTER_VERSIONS_TABLE,
+            version_rows,
+            [
+                "ActivityId",
+                "Version",
+                "ValidFrom",
+                "EndedAt",
+                "Name",
+                "Controller",
+                "Confidential",
+                "ConfidentialUntil",
+                "Document",
+            ],
+            "register versions",
+        )
+        self.store.insert_rows(
+            REGISTER_ORGANISATIONS_TABLE,
+            organisation_rows,
+            ["OrganisationId", "Code", "Name", "ReadApiUrl", "Document"],
+            "register organisations",
+        )
         result.organisations_saved = len(organisation_rows)
         self._cached = None
         return result
@@ -135,19 +117,14 @@ class RegisterStore:
         now = time.monotonic()
         if not fresh and self._cached is not None and now - self._cached[0] < self._cache_seconds:
             return self._cached[1]
-        try:
-            with self._lock:
-                self._check_open()
-                version_rows = self.client.query(
-                    f"SELECT ActivityId, Version, EndedAt, Document FROM {REGISTER_VERSIONS_TABLE} "
-                    "ORDER BY ActivityId, Version, LoadedAt DESC LIMIT 1 BY ActivityId, Version"
-                ).result_rows
-                organisation_rows = self.client.query(
-                    f"SELECT OrganisationId, Document FROM {REGISTER_ORGANISATIONS_TABLE} "
-                    "ORDER BY OrganisationId, LoadedAt DESC LIMIT 1 BY OrganisationId"
-                ).result_rows
-        except Exception as exc:  # noqa: BLE001 - classified in one place
-            raise storage_error(exc, "reading the register") from exc
+        version_rows = self.store.query_rows(
+            f"SELECT ActivityId, Version, EndedAt, Document FROM {REGISTER_VERSIONS_TABLE} "
+            "ORDER BY ActivityId, Version, LoadedAt DESC LIMIT 1 BY ActivityId, Version"
+        )
+        organisation_rows = self.store.query_rows(
+            f"SELECT OrganisationId, Document FROM {REGISTER_ORGANISATIONS_TABLE} "
+            "ORDER BY OrganisationId, LoadedAt DESC LIMIT 1 BY OrganisationId"
+        )
         versions: dict[str, list[ActivityVersion]] = {}
         ended: dict[str, datetime | None] = {}
         for activity_id, _number, ended_at, document in version_rows:

@@ -4,8 +4,9 @@ Needs the `store` extra of ldv-logboek (clickhouse-connect, and chDB for the emb
 """
 
 from ldv_logboek.errors import StorageError, StorageFault, StorageUnavailable
-from ldv_logboek.storage.client import connect, redact, storage_error
+from ldv_logboek.storage.client import connect, embedded_path, redact, storage_error
 from ldv_logboek.storage.cluster import cluster_script
+from ldv_logboek.storage.pool import ConnectionPool, Lane
 from ldv_logboek.storage.query import ActivityWindow, Cursor, Page, RecordQuery
 from ldv_logboek.storage.schema import (
     DASHBOARD_RECORDS_VIEW,
@@ -17,7 +18,7 @@ from ldv_logboek.storage.schema import (
     SCHEMA_VERSION,
     migrate,
 )
-from ldv_logboek.storage.store import LogStore
+from ldv_logboek.storage.store import DEFAULT_READERS, LogStore
 
 __all__ = [
     "DASHBOARD_RECORDS_VIEW",
@@ -27,7 +28,10 @@ __all__ = [
     "REGISTER_VERSIONS_TABLE",
     "REJECTIONS_TABLE",
     "SCHEMA_VERSION",
+    "DEFAULT_READERS",
     "ActivityWindow",
+    "ConnectionPool",
+    "Lane",
     "LogStore",
     "Page",
     "RecordQuery",
@@ -38,6 +42,7 @@ __all__ = [
     "Cursor",
     "cluster_script",
     "connect",
+    "embedded_path",
     "migrate",
     "redact",
 ]

@@ -102,3 +102,18 @@ def redact(dsn: str) -> str:
         return dsn
     netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
     return parts._replace(netloc=netloc).geturl()
+
+
+def embedded_path(client: Client) -> str | None:
+    """The data directory of an embedded chDB `client`; None for a server or an in-memory engine.
+
+    Other connections on that directory (readers) share the client's engine: chDB hosts one
+    engine per process and any number of connections to it.
+    """
+    # By name: clickhouse-connect keeps its chDB client in a private module.
+    path = getattr(client, "path", None)
+    if type(client).__name__ != "ChdbClient" or not isinstance(path, str) or path in ("", ":memory:"):
+        return None
+    if path.startswith(("file:", ":memory:")):
+        return None
+    return path

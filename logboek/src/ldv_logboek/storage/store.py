@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import OperationalError
 from clickhouse_connect.driver.insert import InsertContext
 
 from ldv_logboek import attributes as attr
 from ldv_logboek.record import LogRecord, Status
-from ldv_logboek.storage.client import StorageUnavailable, storage_error
+from ldv_logboek.storage.client import StorageUnavailable, connect, embedded_path, storage_error
+from ldv_logboek.storage.pool import ConnectionPool, Lane
 from ldv_logboek.storage.query import MAX_TIME_MS, Cursor, Page, RecordQuery
 from ldv_logboek.storage.schema import DEFAULT_RETENTION_DAYS, RECORDS_TABLE, REJECTIONS_TABLE, migrate
 
@@ -61,6 +63,9 @@ MAX_PARTITIONS_PER_INSERT = 100
 # A record with a later time cannot be stored; the collector refuses it as bad input.
 MAX_STORED_TIME_NS = 2**63 - 1
 _NS_PER_DAY = 86_400 * 1_000_000_000
+# Reader connections of a store unless told otherwise (`LDV_SERVE_STORE_READERS`): lookups run
+# beside each other and beside the writer; the machine's cores bound what more would gain.
+DEFAULT_READERS = 4
 
 _STATUS = {s.value: s for s in Status}
 # Open ends of an excluded window, in ns (the Int64 range of the Timestamp comparison).
@@ -138,15 +143,25 @@ def record_columns(records: Sequence[LogRecord], retention_days: Sequence[int]) 
 
 
 class LogStore:
-    """The Logboek's records in ClickHouse.
+    """The Logboek's records in ClickHouse: one writer connection and a pool of readers.
 
-    One instance per process; calls are serialised with `lock` because one chDB session is
-    not safe for concurrent use. Writers batch (the collector's group commit): every insert
-    is one ClickHouse part, so never insert per record.
+    Thread safety: one instance per process, safe for any number of threads. Reads never wait
+    for writes:
 
-    Other readers of the same database (the register, aggregate views) use `query_rows`, or
-    hold `lock` around their own calls on `client`: a second lock would let two threads into
-    one chDB session.
+    - Writes (`insert`, `insert_rejection_counts`, `insert_rows`, `migrate`) go to the writer,
+      `client`, one at a time under `writer_lock` (one chDB connection or clickhouse-connect
+      session takes one statement at a time). Writers batch (the collector's group commit):
+      every insert is one ClickHouse part, so never insert per record.
+    - Reads (`find`, `count`, `query_rows`, and the register through them) each take a reader
+      connection of the store's pool (`pool`, lane "store", `readers` connections at most;
+      more wait for one), so a lookup runs beside an insert, not behind it. A row is visible
+      to every reader as soon as the insert that wrote it returned. With `readers=0`, or
+      without a way to open readers (an in-memory chDB, a server client given without
+      `open_reader`), reads share the writer and its lock, as one connection must.
+
+    Code beside the store that needs the writer itself (tests, migrations) holds `writer_lock`
+    around its calls on `client`. Reader connections open when first needed, normally after
+    `migrate` at start; `close` closes the writer and every connection of `pool`.
     """
 
     def __init__(
@@ -155,18 +170,66 @@ class LogStore:
         *,
         retention_days: int = DEFAULT_RETENTION_DAYS,
         retention_by_organisation: Mapping[str, int] | None = None,
+        readers: int = DEFAULT_READERS,
+        open_reader: Callable[[], Client] | None = None,
     ):
         self.client = client
         self.retention_days = retention_days
         self.retention_by_organisation = dict(retention_by_organisation or {})
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the writer's: every call on `client` holds it
         self._insert_context: InsertContext | None = None
         self._closed = False
+        self.pool = ConnectionPool()
+        if open_reader is None:
+            path = embedded_path(client)
+            if path is not None:
+                dsn = f"chdb://{path}"
+
+                def open_reader() -> Client:
+                    return connect(dsn)
+
+        self._readers: Lane[Client] | None = None
+        if readers > 0 and open_reader is not None:
+            opener = open_reader
+            self._readers = self.pool.lane("store", readers, lambda _key: opener(), _close_client)
+
+    @classmethod
+    def open(
+        cls,
+        dsn: str,
+        *,
+        readers: int = DEFAULT_READERS,
+        retention_days: int = DEFAULT_RETENTION_DAYS,
+        retention_by_organisation: Mapping[str, int] | None = None,
+    ) -> LogStore:
+        """The store at `dsn` (see `connect`): its writer now, up to `readers` reader connections when needed."""
+        return cls(
+            connect(dsn),
+            retention_days=retention_days,
+            retention_by_organisation=retention_by_organisation,
+            readers=readers,
+            open_reader=lambda: connect(dsn),
+        )
+
+    @property
+    def writer(self) -> Client:
+        """The writer connection (`client`): hold `writer_lock` around every call on it."""
+        return self.client
+
+    @property
+    def writer_lock(self) -> threading.Lock:
+        """The lock every call on the writer (`client`) holds; reads do not take it."""
+        return self._lock
 
     @property
     def lock(self) -> threading.Lock:
-        """The lock every call on `client` must hold (shared with e.g. `RegisterStore`)."""
+        """The writer's lock (`writer_lock`), by its older name."""
         return self._lock
+
+    @property
+    def readers(self) -> int:
+        """How many reader connections reads may use at once; 0: reads share the writer."""
+        return self._readers.size if self._readers is not None else 0
 
     @property
     def closed(self) -> bool:
@@ -320,21 +383,47 @@ class LogStore:
     def query_rows(self, sql: str, params: Mapping[str, Any] | None = None) -> Sequence[Sequence[Any]]:
         """Rows of a read-only `sql` with server-side bound `params` (`{name:Type}` placeholders).
 
-        For readers beside `find` (aggregates, dashboards' checks): holds `lock`, and any driver
-        failure becomes StorageUnavailable or StorageFault (see `storage_error`). Never format
-        values into `sql`; bind them.
+        Runs on a reader connection (never waits for an insert); any driver failure becomes
+        StorageUnavailable or StorageFault (see `storage_error`). Never format values into
+        `sql`; bind them.
         """
+        parameters = dict(params or {})
         try:
-            with self._lock:
-                self._check_open()
-                return self.client.query(sql, parameters=dict(params or {})).result_rows
+            self._check_open()
+            if self._readers is None:
+                with self._lock:
+                    self._check_open()
+                    return self.client.query(sql, parameters=parameters).result_rows
+            # A reader whose link failed is not reused: the next read opens a fresh one.
+            with self._readers.connection(discard_on=(OperationalError, OSError)) as reader:
+                return reader.query(sql, parameters=parameters).result_rows
         except Exception as exc:  # noqa: BLE001 - the driver raises many types: classified in one place
             raise storage_error(exc, "query") from exc
 
+    def insert_rows(self, table: str, rows: Sequence[Sequence[Any]], column_names: Sequence[str], what: str) -> None:
+        """Insert `rows` into `table` on the writer (e.g. the register); `what` names them in errors.
+
+        Raises StorageUnavailable or StorageFault like `insert`.
+        """
+        if not rows:
+            return
+        try:
+            with self._lock:
+                self._check_open()
+                self.client.insert(table, rows, column_names=list(column_names))
+        except Exception as exc:  # noqa: BLE001 - the driver raises many types: classified in one place
+            raise storage_error(exc, f"insert of {len(rows)} {what}") from exc
+
     def close(self) -> None:
+        """Close the writer and every reader connection (those in use close when their read ends)."""
         with self._lock:
             self._closed = True
             self.client.close()
+        self.pool.close()
+
+
+def _close_client(client: Client) -> None:
+    client.close()
 
 
 def _row_to_record(row: Sequence[Any]) -> LogRecord:
