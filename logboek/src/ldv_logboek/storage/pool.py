@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable, Hashable, Iterator
 from typing import Any, Generic, TypeVar
 
@@ -55,8 +56,12 @@ class Lane(Generic[C]):
         self._open = open_connection
         self._close = close_connection
         self._wait_seconds = wait_seconds
-        self._slots = threading.BoundedSemaphore(size)
-        self._lock = threading.Lock()  # guards _idle and _closed, never held while the engine works
+        self._lock = threading.Lock()  # guards the fields below; never held while the engine works
+        self._free = size
+        # Threads waiting for a slot, first come first served: a freed slot is handed to the
+        # longest waiter, so a steady stream of reads cannot starve one lookup (a semaphore
+        # lets whichever thread runs first take it).
+        self._waiters: deque[threading.Event] = deque()
         self._idle: dict[Hashable, list[C]] = {}
         self._closed = False
 
@@ -72,7 +77,7 @@ class Lane(Generic[C]):
         StorageUnavailable (busy); also StorageUnavailable once the lane is closed. A connection
         whose block raised one of `discard_on` is closed instead of reused (e.g. a lost link).
         """
-        if not self._slots.acquire(timeout=self._wait_seconds):
+        if not self._acquire():
             raise StorageUnavailable(f"every {self.name} reader is busy ({self.size} in use)")
         try:
             with self._lock:
@@ -96,7 +101,29 @@ class Lane(Generic[C]):
                 if not keep:
                     self._close_quietly(connection)
         finally:
-            self._slots.release()
+            self._release()
+
+    def _acquire(self) -> bool:
+        with self._lock:
+            if self._free > 0 and not self._waiters:
+                self._free -= 1
+                return True
+            turn = threading.Event()
+            self._waiters.append(turn)
+        if turn.wait(self._wait_seconds):
+            return True
+        with self._lock:
+            if turn.is_set():  # handed a slot just as the wait timed out
+                return True
+            self._waiters.remove(turn)
+            return False
+
+    def _release(self) -> None:
+        with self._lock:
+            if self._waiters:
+                self._waiters.popleft().set()  # the slot goes to the longest waiter as it is
+            else:
+                self._free += 1
 
     def close(self) -> None:
         """Close every idle connection; those in use close when their block ends. Idempotent."""
