@@ -7,6 +7,7 @@ client is clickhouse-connect's HTTP client as `ldv serve --store-dsn http://...`
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import httpx
@@ -15,7 +16,7 @@ from pydantic import ValidationError
 
 from ldv_inzicht.clickhouse_http import ClickHouseHttpSettings, ClickHouseUser, create_app, running
 from ldv_logboek.register import RegisterStore, load_register_files
-from ldv_logboek.storage import LogStore, RecordQuery, connect
+from ldv_logboek.storage import LogStore, RecordQuery
 from tests.conftest import REPO_ROOT, make_record
 
 WRITER = {"password": "schrijver-pw", "scope": "supervisor", "raw_rows": True, "write": True}
@@ -26,7 +27,8 @@ def remote(store: LogStore) -> Iterator[tuple[LogStore, str]]:
     settings = ClickHouseHttpSettings.model_validate({"users": {"schrijver": WRITER}})
     with running(create_app(store, settings)) as url:
         port = url.rsplit(":", 1)[1]
-        remote = LogStore(connect(f"http://schrijver:schrijver-pw@127.0.0.1:{port}/default"))
+        # As `ldv serve --store-dsn` opens it: a writer client and reader clients of their own.
+        remote = LogStore.open(f"http://schrijver:schrijver-pw@127.0.0.1:{port}/default", readers=3)
         yield remote, url
         remote.close()
 
@@ -41,6 +43,37 @@ def test_migrate_insert_find_count_over_http(remote: tuple[LogStore, str], store
     assert page.records == [records[1]]  # every column back as it went in
     by_subject = client.find(RecordQuery(data_subject_id=records[0].attributes["dpl.core.data_subject_id"], limit=10))
     assert {r.span_id for r in by_subject.records} >= {r.span_id for r in records}
+
+
+def test_reads_over_http_use_clients_of_their_own(remote: tuple[LogStore, str]) -> None:
+    """A server's readers are separate clients (one session takes one query at a time): they
+    answer while the writer is held, and threads reading and writing together all succeed."""
+    client, _ = remote
+    assert client.readers == 3
+    record = make_record()
+    client.insert([record])
+    with client.writer_lock:
+        assert client.find(RecordQuery(trace_id=record.trace_id)).records == [record]
+    errors: list[BaseException] = []
+    written: list[bytes] = []
+
+    def work() -> None:
+        try:
+            for _ in range(5):
+                records = [make_record() for _ in range(5)]
+                client.insert(records)
+                assert client.find(RecordQuery(trace_id=records[0].trace_id)).records == [records[0]]
+                written.extend(r.trace_id for r in records)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    assert all(client.find(RecordQuery(trace_id=t)).records for t in written[::7])
 
 
 def test_the_register_over_http(remote: tuple[LogStore, str]) -> None:

@@ -195,12 +195,12 @@ def schema(
             console.print(f"[red]{exc}[/]")
             raise typer.Exit(2) from None
         return
-    from ldv_logboek.storage import SCHEMA_VERSION, LogStore, connect
+    from ldv_logboek.storage import SCHEMA_VERSION, LogStore
 
     settings = _settings(config, data_dir=data_dir, store_dsn=store_dsn)
     if settings.store_dsn is None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = LogStore(connect(settings.dsn()))
+    store = LogStore.open(settings.dsn())
     applied = store.migrate()
     store.close()
     console.print(f"schema version {SCHEMA_VERSION} at {_where(settings)}; applied now: {applied or 'nothing'}")
@@ -346,7 +346,7 @@ def register_load(
     stopped, or give `ldv serve --register PATH`.
     """
     from ldv_logboek.register import RegisterConflict, RegisterFileError, RegisterStore, load_register_files
-    from ldv_logboek.storage import LogStore, connect
+    from ldv_logboek.storage import LogStore
 
     settings = _settings(config, data_dir=data_dir, store_dsn=store_dsn)
     try:
@@ -356,7 +356,7 @@ def register_load(
         _register_refused(exc)
     if settings.store_dsn is None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = LogStore(connect(settings.dsn()))
+    store = LogStore.open(settings.dsn())
     try:
         store.migrate()
         result = RegisterStore.from_log_store(store).save(register)
@@ -451,7 +451,7 @@ def inzage(
     """
     from ldv_inzicht import ApiSettings, local_inzage
     from ldv_logboek import is_bsn
-    from ldv_logboek.storage import LogStore, connect
+    from ldv_logboek.storage import LogStore
     from ldv_suite.inzage_report import print_report
 
     if not is_bsn(bsn):
@@ -462,7 +462,7 @@ def inzage(
     if not api_settings.organisation_keys:
         console.print("[red]no organisation keys:[/] set LDV_ORGANISATION_KEYS to find pseudonymised records")
         raise typer.Exit(2)
-    store = LogStore(connect(settings.dsn()))
+    store = LogStore.open(settings.dsn())
     try:
         store.migrate()
         response = local_inzage(store, bsn, api_settings)

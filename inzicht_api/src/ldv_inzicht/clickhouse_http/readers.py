@@ -15,9 +15,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Hashable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import chdb
 
@@ -96,10 +96,14 @@ class ReaderPool:
         self._lane: Lane[Reader] = store_pool.lane(
             "clickhouse_http",
             settings.pool_size,
-            lambda key: self._open(*key),
+            self._open_for,
             Reader.close,
             wait_seconds=settings.max_execution_time,
         )
+
+    def _open_for(self, key: Hashable) -> Reader:
+        scope, writer = cast("tuple[str, bool]", key)
+        return self._open(scope, writer)
 
     def _open(self, scope: str, writer: bool) -> Reader:
         s = self._settings
