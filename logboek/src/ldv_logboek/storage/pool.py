@@ -153,6 +153,12 @@ class ConnectionPool:
     def closed(self) -> bool:
         return self._closed
 
+    @property
+    def lanes(self) -> tuple[Lane[Any], ...]:
+        """Every lane of the pool, in the order they were made."""
+        with self._lock:
+            return tuple(self._lanes)
+
     def lane(
         self,
         name: str,
