@@ -228,7 +228,7 @@ def test_retention_shows_records_past_the_registers_period(runner: PanelRunner, 
 
 def test_ingest_health_delay_and_throughput(runner: PanelRunner, seeded: Seeded, store: LogStore) -> None:
     ctx = context(runner, seeded, TOEZICHT_UID)
-    with store.lock:
+    with store.writer_lock:
         stored = store.client.query(
             "SELECT toUnixTimestamp64Milli(IngestedAt), toUnixTimestamp64Milli(Timestamp), Duration FROM otel_traces"
         ).result_rows

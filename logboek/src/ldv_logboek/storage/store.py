@@ -222,11 +222,6 @@ class LogStore:
         return self._lock
 
     @property
-    def lock(self) -> threading.Lock:
-        """The writer's lock (`writer_lock`), by its older name."""
-        return self._lock
-
-    @property
     def readers(self) -> int:
         """How many reader connections reads may use at once; 0: reads share the writer."""
         return self._readers.size if self._readers is not None else 0
