@@ -277,12 +277,101 @@ def _field(number: int, body: bytes) -> bytes:
     return _varint(number << 3 | 2) + _varint(len(body)) + body
 
 
-_FIXED64 = struct.Struct("<Q")
 _SUBJECT = attr.DATA_SUBJECT_ID
 _SUBJECT_KEY = _field(1, _SUBJECT.encode())
+# Fields 7 and 8 of a Span (start_time_unix_nano, end_time_unix_nano), both fixed64, in one pack.
+_TIMES = struct.Struct("<BQBQ")
+_START_TAG, _END_TAG = 0x39, 0x41
+_ID_FIELDS = b"\x12\x08"  # field 2 (span_id), 8 bytes: what follows the trace id
 
 
-Shape = tuple[bytes, bytes, bytes, bytes]
+class Shape:
+    """The fixed bytes of a record shape (`shape_bytes`), and the frames around its varying fields.
+
+    `parts` are the ResourceSpans' resource field, the scope field, the span's fields up to
+    the subject attribute, and its fields after it. A frame (everything before the trace id,
+    with both message lengths, and the subject field's own head) depends only on whether
+    there is a parent and on the subject's length, so it is worked out once for each.
+    """
+
+    __slots__ = ("parts", "_frames")
+
+    def __init__(self, head: bytes, scope: bytes, before: bytes, after: bytes) -> None:
+        self.parts = (head, scope, before, after)
+        self._frames: dict[tuple[bool, int], tuple[bytes, bytes]] = {}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Shape) and other.parts == self.parts
+
+    def __hash__(self) -> int:
+        return hash(self.parts)
+
+    def __repr__(self) -> str:
+        return f"Shape{self.parts!r}"
+
+    def _frame(self, has_parent: bool, subject_size: int) -> tuple[bytes, bytes]:
+        """(bytes up to the trace id's value, bytes from the end time to the subject's value) for
+        a 16-byte trace id, an 8-byte span id, an 8-byte parent or none, a subject of this size
+        (-1: none)."""
+        head, scope, before, after = self.parts
+        subject_field = b"" if subject_size < 0 else _subject_field(bytes(subject_size))
+        subject_head = subject_field[: len(subject_field) - max(subject_size, 0)]  # the value is written per record
+        span_size = 18 + 10 + (10 if has_parent else 0) + 18 + len(before) + len(subject_head) + max(subject_size, 0) + len(after)
+        scope_spans_size = len(scope) + 1 + len(_varint(span_size)) + span_size
+        prefix = head + b"\x12" + _varint(scope_spans_size) + scope + b"\x12" + _varint(span_size) + b"\x0a\x10"
+        frame = (prefix, before + subject_head)
+        if len(self._frames) < 64:  # a shape sees few subject sizes (a pseudonym has one)
+            self._frames[(has_parent, subject_size)] = frame
+        return frame
+
+    def encode(self, trace_id: bytes, span_id: bytes, parent: bytes, start_ns: int, end_ns: int, subject: str | None) -> bytes:
+        """`encode_resource_spans` of the record of this shape with these ids, times and subject id."""
+        subject_bytes = None if subject is None else subject.encode()
+        if len(trace_id) == 16 and len(span_id) == 8 and len(parent) in (0, 8) and 0 <= start_ns < 1 << 64 and 0 <= end_ns < 1 << 64:
+            # The usual record: one join around a frame worked out once.
+            key = (bool(parent), -1 if subject_bytes is None else len(subject_bytes))
+            frame = self._frames.get(key) or self._frame(*key)
+            return b"".join(
+                (
+                    frame[0],
+                    trace_id,
+                    _ID_FIELDS,
+                    span_id,
+                    b"\x22\x08" + parent if parent else b"",  # field 4 (parent_span_id)
+                    _TIMES.pack(_START_TAG, start_ns, _END_TAG, end_ns),
+                    frame[1],
+                    b"" if subject_bytes is None else subject_bytes,
+                    self.parts[3],
+                )
+            )
+        return _encode_generally(self.parts, trace_id, span_id, parent, start_ns, end_ns, subject_bytes)
+
+
+def _subject_field(subject: bytes) -> bytes:
+    """The span's attribute field (9) that holds the data subject id."""
+    return _field(9, _SUBJECT_KEY + _field(2, _field(1, subject)))
+
+
+def _encode_generally(
+    parts: tuple[bytes, bytes, bytes, bytes], trace_id: bytes, span_id: bytes, parent: bytes, start_ns: int, end_ns: int, subject: bytes | None
+) -> bytes:
+    """`Shape.encode` for ids of any size (what `encode_resource_spans` writes for them too)."""
+    head, scope, before, after = parts
+    span = b"".join(
+        (
+            _field(1, trace_id) if trace_id else b"",
+            _field(2, span_id) if span_id else b"",
+            _field(4, parent) if parent else b"",
+            b"\x39" + struct.pack("<Q", start_ns) if start_ns else b"",
+            b"\x41" + struct.pack("<Q", end_ns) if end_ns else b"",
+            before,
+            b"" if subject is None else _subject_field(subject),
+            after,
+        )
+    )
+    # ResourceSpans { resource = 1; scope_spans = 2 { scope = 1; spans = 2 } }
+    scope_spans = scope + b"\x12" + _varint(len(span)) + span
+    return head + b"\x12" + _varint(len(scope_spans)) + scope_spans
 
 
 def encode_shaped(record: LogRecord, shape: Shape) -> bytes:
@@ -294,7 +383,7 @@ def encode_shaped(record: LogRecord, shape: Shape) -> bytes:
     any order, so the message parses to the same `ResourceSpans`). Not for records with
     events or links (they have no shape).
     """
-    return encode_parts(shape, *varying_parts(record))
+    return shape.encode(*varying_parts(record))
 
 
 def varying_parts(record: LogRecord) -> tuple[bytes, bytes, bytes, int, int, str | None]:
@@ -313,25 +402,7 @@ def encode_parts(
     shape: Shape, trace_id: bytes, span_id: bytes, parent: bytes, start_ns: int, end_ns: int, subject: str | None
 ) -> bytes:
     """`encode_shaped` of the record of `shape` with these ids, times and subject id."""
-    head, scope, before, after = shape
-    span = b"".join(
-        (
-            # Fields 1, 2 and 4 (trace_id, span_id, parent_span_id); their usual lengths need no varint.
-            b"\x0a\x10" + trace_id if len(trace_id) == 16 else _field(1, trace_id),
-            b"\x12\x08" + span_id if len(span_id) == 8 else _field(2, span_id),
-            (b"\x22\x08" + parent if len(parent) == 8 else _field(4, parent)) if parent else b"",
-            b"\x39",  # field 7 (start_time_unix_nano), fixed64
-            _FIXED64.pack(start_ns),
-            b"\x41",  # field 8 (end_time_unix_nano), fixed64
-            _FIXED64.pack(end_ns),
-            before,
-            b"" if subject is None else _field(9, _SUBJECT_KEY + _field(2, _field(1, subject.encode()))),
-            after,
-        )
-    )
-    # ResourceSpans { resource = 1; scope_spans = 2 { scope = 1; spans = 2 } }
-    scope_spans = scope + b"\x12" + _varint(len(span)) + span
-    return head + b"\x12" + _varint(len(scope_spans)) + scope_spans
+    return shape.encode(trace_id, span_id, parent, start_ns, end_ns, subject)
 
 
 def shape_key(record: LogRecord) -> tuple[Any, ...]:
@@ -382,4 +453,4 @@ def shape_bytes(record: LogRecord) -> Shape:
     after = b"".join(attribute(k) for k in names[cut + 1 :])
     resource = Resource(attributes=_key_values(record.resource_attributes)).SerializeToString()
     scope = InstrumentationScope(name=record.scope_name, version=record.scope_version).SerializeToString()
-    return _field(1, resource), _field(1, scope), fields + before, after
+    return Shape(_field(1, resource), _field(1, scope), fields + before, after)

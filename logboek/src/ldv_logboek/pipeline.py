@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ldv_logboek import attributes as attr
-from ldv_logboek.otlp import Shape, encode_parts, encode_resource_spans, shape_bytes, shape_key, varying_parts
+from ldv_logboek.otlp import Shape, encode_resource_spans, shape_bytes, shape_key, varying_parts
 from ldv_logboek.protect import Policy, Protection, protect
 from ldv_logboek.pseudonym import PSEUDONYM_PREFIX, is_pseudonym
 from ldv_logboek.record import LogRecord
@@ -103,7 +103,7 @@ class OrdinaryRecords:
             return None
         if not 0 < start_ns <= end_ns:
             return None
-        return encode_parts(shape, trace_id, span_id, parent, start_ns, end_ns, subject)
+        return shape.encode(trace_id, span_id, parent, start_ns, end_ns, subject)
 
     def _passes_unchanged(self, record: LogRecord) -> bool:
         """The full path's verdict on the record's shape (ids, times and subject stood in for)."""

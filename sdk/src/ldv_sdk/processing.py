@@ -289,8 +289,7 @@ class Verwerking:
             subjects = self._subjects
             if len(subjects) == 1:
                 ((subject, subject_type),) = subjects
-                span.set_attribute(attr.DATA_SUBJECT_ID, subject)
-                span.set_attribute(attr.DATA_SUBJECT_ID_TYPE, subject_type)
+                span.set_attributes({attr.DATA_SUBJECT_ID: subject, attr.DATA_SUBJECT_ID_TYPE: subject_type})
             elif subjects:
                 failure = self._end_subject_records(runtime, span, end_ns)
             span.end(end_time=end_ns)

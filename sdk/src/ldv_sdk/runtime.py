@@ -23,7 +23,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON
-from opentelemetry.trace import Span, SpanKind, StatusCode, Tracer
+from opentelemetry.trace import DEFAULT_TRACE_STATE, Span, SpanKind, StatusCode, Tracer
 
 from ldv_logboek import attributes as attr
 from ldv_logboek.otlp import Shape, attribute_text
@@ -123,23 +123,32 @@ _MAX_SPAN_SHAPES = 256
 # float: 0.0 == -0.0; bool is kept apart from int by the types in the key).
 _PLAIN_TYPES = frozenset((str, int, bool))
 _PLAIN_TYPES_AND_SUBJECT = _PLAIN_TYPES | {type(None)}  # OpenTelemetry keeps no None values: only the subject's stand-in
+_SUBJECT = attr.DATA_SUBJECT_ID
+_NO_TRACE_STATE = DEFAULT_TRACE_STATE  # what a span without trace state holds (one immutable, empty object)
+_NOT_PLAIN = object()  # a span key whose spans take the full path
 
 
 def _span_key(span: ReadableSpan) -> tuple[Any, ...] | None:
     """What decides the record shape a span of this SDK makes (`record_of` under one resource);
-    None for a span that is not plain enough to key (events, links, sequences, floats, ...)."""
-    attributes = getattr(getattr(span, "_attributes", None), "_dict", None)
-    if type(attributes) is not dict or getattr(span, "_events", True) or getattr(span, "_links", True):
+    None for a span that cannot be keyed (events, links, a subject that is no text, ...).
+
+    Whether the attribute values are plain (`_PLAIN_TYPES`) is not checked here: their types
+    are part of the key, and `SpoolExporter` checks them once per key.
+    """
+    try:
+        attributes = span._attributes._dict  # type: ignore[attr-defined]  # the SDK's BoundedAttributes, read in C
+        if span._events or span._links:  # type: ignore[attr-defined]
+            return None
+    except AttributeError:  # not a span of the OpenTelemetry SDK's own making
         return None
-    subject = attributes.get(attr.DATA_SUBJECT_ID)
+    if type(attributes) is not dict:
+        return None
+    subject = attributes.get(_SUBJECT)
     if subject is not None:
         if type(subject) is not str:
             return None
         attributes = attributes.copy()
-        attributes[attr.DATA_SUBJECT_ID] = None  # not part of the shape; keeps its place among the keys
-    types = tuple(map(type, attributes.values()))
-    if not (_PLAIN_TYPES if subject is None else _PLAIN_TYPES_AND_SUBJECT).issuperset(types):
-        return None
+        attributes[_SUBJECT] = None  # not part of the shape; keeps its place among the keys
     name = span.name
     status = span.status
     description = status.description
@@ -152,9 +161,9 @@ def _span_key(span: ReadableSpan) -> tuple[Any, ...] | None:
         id(span.kind),  # enum members are singletons
         id(status.status_code),
         description,
-        state.to_header() if state else "",
+        "" if state is _NO_TRACE_STATE else (state.to_header() if state else ""),
         tuple(attributes.items()),
-        types,
+        tuple(map(type, attributes.values())),
         (scope.name, scope.version) if scope is not None else None,
     )
 
@@ -172,8 +181,9 @@ class SpoolExporter(SpanExporter):
         self.sink = sink
         self.policy = Policy.at_source(Pseudonymiser(config.pseudonym_key))
         self._ordinary = OrdinaryRecords(self.policy)
-        # Span shape (`_span_key`) -> the core's answer for the record shape it makes (`OrdinaryRecords.shape`).
-        self._span_shapes: dict[tuple[Any, ...], Shape | None] = {}
+        # Span shape (`_span_key`) -> the core's answer for the record shape it makes
+        # (`OrdinaryRecords.shape`), or _NOT_PLAIN when the span's values are not all plain.
+        self._span_shapes: dict[tuple[Any, ...], Shape | object | None] = {}
 
     def _fast(self, span: ReadableSpan) -> bytes | None:
         """The core's fast path for a span of a shape seen before, without building its record."""
@@ -181,25 +191,26 @@ class SpoolExporter(SpanExporter):
         if key is None:
             return None
         shapes = self._span_shapes
-        try:
-            shape = shapes[key]
-        except KeyError:
-            shape = self._ordinary.shape(record_of(span, self.resource))
+        shape = shapes.get(key, shapes)
+        if shape is shapes:  # a key not seen before
+            subject_given = span._attributes._dict.get(_SUBJECT) is not None  # type: ignore[attr-defined]
+            plain = _PLAIN_TYPES_AND_SUBJECT if subject_given else _PLAIN_TYPES
+            shape = self._ordinary.shape(record_of(span, self.resource)) if plain.issuperset(key[6]) else _NOT_PLAIN
             if len(shapes) >= _MAX_SPAN_SHAPES:
                 shapes.clear()
             shapes[key] = shape
-        if shape is None:
+        if shape is None or shape is _NOT_PLAIN:
             return None
         ctx = span.context
         parent = span.parent
         return self._ordinary.encode(
-            shape,
+            shape,  # type: ignore[arg-type]
             ctx.trace_id.to_bytes(16, "big"),
             ctx.span_id.to_bytes(8, "big"),
             parent.span_id.to_bytes(8, "big") if parent is not None and parent.is_valid else b"",
             span.start_time or 0,
             span.end_time or 0,
-            span._attributes._dict.get(attr.DATA_SUBJECT_ID),  # type: ignore[union-attr]  # _span_key checked it
+            span._attributes._dict.get(_SUBJECT),  # type: ignore[attr-defined]  # _span_key checked it
         )
 
     def write(self, span: ReadableSpan) -> None:
@@ -259,6 +270,10 @@ class RecordProcessor(SpanProcessor):
                 type(exc).__name__,
             )
 
+    def has_failures(self) -> bool:
+        """True while a failure waits to be taken (read without the lock: a hint for the caller)."""
+        return bool(self._failures)
+
     def take_failure(self, span_id: int) -> BaseException | None:
         """The failure of the span `span_id`, if its record could not be logged (and forget it)."""
         if not self._failures:  # the usual case: no lock
@@ -311,7 +326,10 @@ class Runtime:
 
     def take_failure(self, span: Span) -> BaseException | None:
         """The failure of logging `span` (just ended), if any."""
-        return self.processor.take_failure(span.get_span_context().span_id)
+        processor = self.processor
+        if not processor.has_failures():  # the usual case: no span context to read
+            return None
+        return processor.take_failure(span.get_span_context().span_id)
 
     def can_log(self) -> bool:
         """False when a record written now would fail (spool full under the `fail` policy)."""
