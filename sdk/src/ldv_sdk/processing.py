@@ -228,13 +228,13 @@ class Verwerking:
 
     def _start(self, runtime: Runtime) -> Span | None:
         """Start the span; None (runs unlogged) when that fails under the fail-open policy."""
-        closed = runtime.config.fail_closed
+        closed = runtime.fail_closed
         if closed and not runtime.can_log():
             raise SpoolFull("the LDV spool is full: the processing is refused because it cannot be logged")
         declaration = self._declaration
         try:
             attributes: dict[str, AttributeValue] = {}
-            activity = _activity_uri(declaration.activity, runtime)
+            activity = runtime.activity_uris.get(declaration.activity) or _activity_uri(declaration.activity, runtime)  # type: ignore[arg-type]
             if activity:
                 attributes[attr.PROCESSING_ACTIVITY_ID] = activity
             kind = SpanKind.INTERNAL
@@ -293,7 +293,8 @@ class Verwerking:
             elif subjects:
                 failure = self._end_subject_records(runtime, span, end_ns)
             span.end(end_time=end_ns)
-            failure = runtime.take_failure(span) or failure
+            if runtime.processor.failures:  # the usual case: none, and no span context to read
+                failure = runtime.take_failure(span) or failure
         except Exception as bug:  # noqa: BLE001 - an SDK bug must not break the host code
             failure = bug
             log.exception("LDV: the SDK failed to finish a record")

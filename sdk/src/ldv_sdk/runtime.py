@@ -125,47 +125,6 @@ _PLAIN_TYPES = frozenset((str, int, bool))
 _PLAIN_TYPES_AND_SUBJECT = _PLAIN_TYPES | {type(None)}  # OpenTelemetry keeps no None values: only the subject's stand-in
 _SUBJECT = attr.DATA_SUBJECT_ID
 _NO_TRACE_STATE = DEFAULT_TRACE_STATE  # what a span without trace state holds (one immutable, empty object)
-_NOT_PLAIN = object()  # a span key whose spans take the full path
-
-
-def _span_key(span: ReadableSpan) -> tuple[Any, ...] | None:
-    """What decides the record shape a span of this SDK makes (`record_of` under one resource);
-    None for a span that cannot be keyed (events, links, a subject that is no text, ...).
-
-    Whether the attribute values are plain (`_PLAIN_TYPES`) is not checked here: their types
-    are part of the key, and `SpoolExporter` checks them once per key.
-    """
-    try:
-        attributes = span._attributes._dict  # type: ignore[attr-defined]  # the SDK's BoundedAttributes, read in C
-        if span._events or span._links:  # type: ignore[attr-defined]
-            return None
-    except AttributeError:  # not a span of the OpenTelemetry SDK's own making
-        return None
-    if type(attributes) is not dict:
-        return None
-    subject = attributes.get(_SUBJECT)
-    if subject is not None:
-        if type(subject) is not str:
-            return None
-        attributes = attributes.copy()
-        attributes[_SUBJECT] = None  # not part of the shape; keeps its place among the keys
-    name = span.name
-    status = span.status
-    description = status.description
-    if type(name) is not str or (description is not None and type(description) is not str):
-        return None
-    scope = span.instrumentation_scope
-    state = span.context.trace_state
-    return (
-        name,
-        id(span.kind),  # enum members are singletons
-        id(status.status_code),
-        description,
-        "" if state is _NO_TRACE_STATE else (state.to_header() if state else ""),
-        tuple(attributes.items()),
-        tuple(map(type, attributes.values())),
-        (scope.name, scope.version) if scope is not None else None,
-    )
 
 
 class SpoolExporter(SpanExporter):
@@ -181,36 +140,66 @@ class SpoolExporter(SpanExporter):
         self.sink = sink
         self.policy = Policy.at_source(Pseudonymiser(config.pseudonym_key))
         self._ordinary = OrdinaryRecords(self.policy)
-        # Span shape (`_span_key`) -> the core's answer for the record shape it makes
-        # (`OrdinaryRecords.shape`), or _NOT_PLAIN when the span's values are not all plain.
-        self._span_shapes: dict[tuple[Any, ...], Shape | object | None] = {}
+        # Span key (see `_fast`) -> the core's answer for the record shape such spans make
+        # (`OrdinaryRecords.shape`); None: the full path (also for values that are not plain).
+        self._span_shapes: dict[tuple[Any, ...], Shape | None] = {}
 
     def _fast(self, span: ReadableSpan) -> bytes | None:
-        """The core's fast path for a span of a shape seen before, without building its record."""
-        key = _span_key(span)
-        if key is None:
+        """The core's fast path for a span of a shape seen before, without building its record.
+
+        A span's key holds what decides the record shape it makes (`record_of` under this
+        resource): all but its ids, times and subject id, with the types of the attribute
+        values (1, True and "1" make different texts). This runs for every record, so it reads
+        the fields of the OpenTelemetry SDK's `ReadableSpan` (its properties are Python calls)
+        and its attributes' dict in C; a span without them takes the full path, as does a span
+        with events or links or a subject id that is no text.
+        """
+        try:
+            attributes = span._attributes._dict  # type: ignore[union-attr]
+            if span._events or span._links:
+                return None
+            name, status, scope, ctx, parent = span._name, span._status, span._instrumentation_scope, span._context, span._parent
+            kind = span._kind
+        except AttributeError:  # not a span of the OpenTelemetry SDK's own making
             return None
+        if type(attributes) is not dict or type(name) is not str or ctx is None:
+            return None
+        shaped: dict[str, Any] = attributes
+        subject = attributes.get(_SUBJECT)
+        if subject is not None:
+            if type(subject) is not str:
+                return None
+            shaped = attributes.copy()
+            shaped[_SUBJECT] = None  # not part of the shape; keeps its place among the keys
+        state = ctx.trace_state
+        key = (
+            name,
+            id(kind),  # enum members are singletons (Enum.__hash__ runs in Python)
+            id(status.status_code),
+            status.description,  # str or None (Status makes sure)
+            "" if state is _NO_TRACE_STATE else (state.to_header() if state else ""),
+            tuple(shaped.items()),
+            tuple(map(type, shaped.values())),
+            (scope.name, scope.version) if scope is not None else None,
+        )
         shapes = self._span_shapes
         shape = shapes.get(key, shapes)
-        if shape is shapes:  # a key not seen before
-            subject_given = span._attributes._dict.get(_SUBJECT) is not None  # type: ignore[attr-defined]
-            plain = _PLAIN_TYPES_AND_SUBJECT if subject_given else _PLAIN_TYPES
-            shape = self._ordinary.shape(record_of(span, self.resource)) if plain.issuperset(key[6]) else _NOT_PLAIN
+        if shape is shapes:  # a key not seen before: the core decides on the record it makes
+            plain = _PLAIN_TYPES if subject is None else _PLAIN_TYPES_AND_SUBJECT
+            shape = self._ordinary.shape(record_of(span, self.resource)) if plain.issuperset(key[6]) else None
             if len(shapes) >= _MAX_SPAN_SHAPES:
                 shapes.clear()
             shapes[key] = shape
-        if shape is None or shape is _NOT_PLAIN:
+        if shape is None:
             return None
-        ctx = span.context
-        parent = span.parent
         return self._ordinary.encode(
             shape,  # type: ignore[arg-type]
             ctx.trace_id.to_bytes(16, "big"),
             ctx.span_id.to_bytes(8, "big"),
             parent.span_id.to_bytes(8, "big") if parent is not None and parent.is_valid else b"",
-            span.start_time or 0,
-            span.end_time or 0,
-            span._attributes._dict.get(_SUBJECT),  # type: ignore[attr-defined]  # _span_key checked it
+            span._start_time or 0,
+            span._end_time or 0,
+            subject,
         )
 
     def write(self, span: ReadableSpan) -> None:
@@ -251,7 +240,8 @@ class RecordProcessor(SpanProcessor):
 
     def __init__(self, exporter: SpoolExporter) -> None:
         self.exporter = exporter
-        self._failures: dict[int, BaseException] = {}
+        # Span id -> the failure of its record, until taken; read without the lock it is a hint (empty: none).
+        self.failures: dict[int, BaseException] = {}
         self._lock = threading.Lock()
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
@@ -262,7 +252,7 @@ class RecordProcessor(SpanProcessor):
             self.exporter.write(span)
         except BaseException as exc:  # noqa: BLE001 - reported through take_failure
             with self._lock:
-                self._failures[span.context.span_id] = exc
+                self.failures[span.context.span_id] = exc
             log.error(
                 "LDV record %032x/%016x could not be logged durably: %s",
                 span.context.trace_id,
@@ -270,16 +260,12 @@ class RecordProcessor(SpanProcessor):
                 type(exc).__name__,
             )
 
-    def has_failures(self) -> bool:
-        """True while a failure waits to be taken (read without the lock: a hint for the caller)."""
-        return bool(self._failures)
-
     def take_failure(self, span_id: int) -> BaseException | None:
         """The failure of the span `span_id`, if its record could not be logged (and forget it)."""
-        if not self._failures:  # the usual case: no lock
+        if not self.failures:  # the usual case: no lock
             return None
         with self._lock:
-            return self._failures.pop(span_id, None)
+            return self.failures.pop(span_id, None)
 
 
 class Runtime:
@@ -287,6 +273,7 @@ class Runtime:
 
     def __init__(self, config: LdvConfig, *, sink: RecordSink | None = None) -> None:
         self.config = config
+        self.fail_closed = config.fail_closed  # read on every processing
         resource = {attr.SERVICE_NAME: config.service_name, attr.ORGANISATION: config.organisation}
         self.pseudonymiser = Pseudonymiser(config.pseudonym_key)
         # Processing activity id -> its URI under this configuration (ldv_sdk.processing fills it).
@@ -326,10 +313,7 @@ class Runtime:
 
     def take_failure(self, span: Span) -> BaseException | None:
         """The failure of logging `span` (just ended), if any."""
-        processor = self.processor
-        if not processor.has_failures():  # the usual case: no span context to read
-            return None
-        return processor.take_failure(span.get_span_context().span_id)
+        return self.processor.take_failure(span.get_span_context().span_id)
 
     def can_log(self) -> bool:
         """False when a record written now would fail (spool full under the `fail` policy)."""
