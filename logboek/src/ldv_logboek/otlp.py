@@ -282,7 +282,6 @@ _SUBJECT_KEY = _field(1, _SUBJECT.encode())
 # Fields 7 and 8 of a Span (start_time_unix_nano, end_time_unix_nano), both fixed64, in one pack.
 _TIMES = struct.Struct("<BQBQ")
 _START_TAG, _END_TAG = 0x39, 0x41
-_ID_FIELDS = b"\x12\x08"  # field 2 (span_id), 8 bytes: what follows the trace id
 
 
 class Shape:
@@ -294,11 +293,14 @@ class Shape:
     there is a parent and on the subject's length, so it is worked out once for each.
     """
 
-    __slots__ = ("parts", "_frames")
+    __slots__ = ("parts", "_after", "_without_parent", "_with_parent")
 
     def __init__(self, head: bytes, scope: bytes, before: bytes, after: bytes) -> None:
         self.parts = (head, scope, before, after)
-        self._frames: dict[tuple[bool, int], tuple[bytes, bytes]] = {}
+        self._after = after
+        # Subject size (-1: none) -> frame, for records without and with a parent.
+        self._without_parent: dict[int, tuple[bytes, bytes]] = {}
+        self._with_parent: dict[int, tuple[bytes, bytes]] = {}
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Shape) and other.parts == self.parts
@@ -320,31 +322,39 @@ class Shape:
         scope_spans_size = len(scope) + 1 + len(_varint(span_size)) + span_size
         prefix = head + b"\x12" + _varint(scope_spans_size) + scope + b"\x12" + _varint(span_size) + b"\x0a\x10"
         frame = (prefix, before + subject_head)
-        if len(self._frames) < 64:  # a shape sees few subject sizes (a pseudonym has one)
-            self._frames[(has_parent, subject_size)] = frame
+        frames = self._with_parent if has_parent else self._without_parent
+        if len(frames) < 32:  # a shape sees few subject sizes (a pseudonym has one)
+            frames[subject_size] = frame
         return frame
 
     def encode(self, trace_id: bytes, span_id: bytes, parent: bytes, start_ns: int, end_ns: int, subject: str | None) -> bytes:
         """`encode_resource_spans` of the record of this shape with these ids, times and subject id."""
         subject_bytes = None if subject is None else subject.encode()
         if len(trace_id) == 16 and len(span_id) == 8 and len(parent) in (0, 8) and 0 <= start_ns < 1 << 64 and 0 <= end_ns < 1 << 64:
-            # The usual record: one join around a frame worked out once.
-            key = (bool(parent), -1 if subject_bytes is None else len(subject_bytes))
-            frame = self._frames.get(key) or self._frame(*key)
-            return b"".join(
-                (
-                    frame[0],
-                    trace_id,
-                    _ID_FIELDS,
-                    span_id,
-                    b"\x22\x08" + parent if parent else b"",  # field 4 (parent_span_id)
-                    _TIMES.pack(_START_TAG, start_ns, _END_TAG, end_ns),
-                    frame[1],
-                    b"" if subject_bytes is None else subject_bytes,
-                    self.parts[3],
-                )
-            )
+            return self.encode_usual(trace_id, span_id, parent, start_ns, end_ns, subject_bytes)
         return _encode_generally(self.parts, trace_id, span_id, parent, start_ns, end_ns, subject_bytes)
+
+    def encode_usual(
+        self, trace_id: bytes, span_id: bytes, parent: bytes, start_ns: int, end_ns: int, subject: bytes | None
+    ) -> bytes:
+        """`encode` of a usual record, in one join around a frame worked out once: the caller
+        makes sure of a 16-byte trace id, an 8-byte span id, an 8-byte parent or none, and
+        times in 0 .. 2**64-1 (`encode` checks; the pipeline's fast path checks more)."""
+        size = -1 if subject is None else len(subject)
+        frame = (self._with_parent if parent else self._without_parent).get(size) or self._frame(bool(parent), size)
+        return b"".join(
+            (
+                frame[0],
+                trace_id,
+                b"\x12\x08",  # field 2 (span_id), 8 bytes
+                span_id,
+                b"\x22\x08" + parent if parent else b"",  # field 4 (parent_span_id)
+                _TIMES.pack(_START_TAG, start_ns, _END_TAG, end_ns),
+                frame[1],
+                subject or b"",
+                self._after,
+            )
+        )
 
 
 def _subject_field(subject: bytes) -> bytes:

@@ -28,6 +28,7 @@ _MAX_SHAPES = 256
 _PLACEHOLDER_SUBJECT = PSEUDONYM_PREFIX + "0" * 64
 _ZERO_TRACE_ID = bytes(TRACE_ID_BYTES)
 _ZERO_SPAN_ID = bytes(SPAN_ID_BYTES)
+_TIME_LIMIT = 1 << 64  # OTLP times are fixed64
 
 
 @dataclass(slots=True)
@@ -94,16 +95,16 @@ class OrdinaryRecords:
     ) -> bytes | None:
         """The bytes of the record of `shape` with these ids, times and subject, or None when the
         full path must decide (no passing shape, a subject that is no pseudonym, ids or times
-        `check_record` would refuse)."""
+        `check_record` would refuse, or times the encoding cannot hold)."""
         if shape is None or (subject is not None and not is_pseudonym(subject)):
             return None
         if len(trace_id) != TRACE_ID_BYTES or trace_id == _ZERO_TRACE_ID or len(span_id) != SPAN_ID_BYTES or span_id == _ZERO_SPAN_ID:
             return None
         if parent and (len(parent) != SPAN_ID_BYTES or parent == _ZERO_SPAN_ID):
             return None
-        if not 0 < start_ns <= end_ns:
+        if not 0 < start_ns <= end_ns < _TIME_LIMIT:
             return None
-        return shape.encode(trace_id, span_id, parent, start_ns, end_ns, subject)
+        return shape.encode_usual(trace_id, span_id, parent, start_ns, end_ns, None if subject is None else subject.encode())
 
     def _passes_unchanged(self, record: LogRecord) -> bool:
         """The full path's verdict on the record's shape (ids, times and subject stood in for)."""
