@@ -21,6 +21,8 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+import ldv_sdk
+import ldv_sdk.runtime as runtime_module
 from ldv_collector.ingest import Ingester
 from ldv_collector.settings import CollectorSettings
 from ldv_logboek import attributes as attr
@@ -28,6 +30,7 @@ from ldv_logboek.otlp import records_of, request_bytes
 from ldv_logboek.pipeline import process
 from ldv_sdk.runtime import SpoolExporter, record_of
 from ldv_sdk.settings import LdvConfig
+from ldv_sdk.testing import capture_ldv
 from tests.logboek.strategies import bsn_forms, pseudonyms, texts
 
 RESOURCE = {attr.SERVICE_NAME: "svc", attr.ORGANISATION: "gemeente-test"}
@@ -149,3 +152,21 @@ def test_the_sdk_spools_for_every_span_what_the_cores_full_path_gives(shapes: li
         expected.append(ResourceSpans.FromString(processed.body))
         exporter.write(span)
     assert [ResourceSpans.FromString(body) for body in spooled.bodies] == expected
+
+
+def test_spans_of_a_processing_take_the_fast_path_after_the_first(monkeypatch: Any) -> None:
+    """The SDK's fast path reads the OpenTelemetry SDK's span fields; if an upgrade renamed them,
+    every record would quietly take the full path. Only the first span of a shape builds a record."""
+    built: list[object] = []
+    full = runtime_module.record_of
+    monkeypatch.setattr(runtime_module, "record_of", lambda span, resource: built.append(span) or full(span, resource))
+
+    @ldv_sdk.verwerking("https://register.example/a", "berekenen", subject="bsn")
+    def bereken(bsn: str) -> None:
+        return None
+
+    with capture_ldv() as records:
+        for bsn in ("123456782", "111222333", "987654321"):
+            bereken(bsn)
+    assert len(records) == 3 and len({r["attributes"][attr.DATA_SUBJECT_ID] for r in records}) == 3
+    assert len(built) == 1

@@ -142,7 +142,7 @@ class Verwerking:
             log.warning("LDV: an empty data subject id was ignored")
             return
         kind = subject_type or self._declaration.subject_type
-        self._subjects.setdefault((runtime.subject_pseudonym(text, kind), kind), time.time_ns())
+        self._subjects.setdefault((runtime.pseudonymiser.subject(text, kind), kind), time.time_ns())
 
     def add_subjects(self, subject_ids: SubjectValue, subject_type: str | None = None) -> None:
         """Add every subject in `subject_ids` (a single id, an iterable of ids, or None)."""
@@ -239,10 +239,12 @@ class Verwerking:
                 attributes[attr.PROCESSING_ACTIVITY_ID] = activity
             kind = SpanKind.INTERNAL
             parent = _current.get()
+            ctx: otel_context.Context | None
             if parent is not None and parent._span is not None:
                 ctx = set_span_in_context(parent._span)
             else:
-                incoming = current_incoming_call()
+                now = otel_context.get_current()
+                incoming = current_incoming_call(now)
                 if incoming is not None:
                     ctx = set_span_in_context(NonRecordingSpan(incoming.span_context))
                     kind = SpanKind.SERVER
@@ -250,7 +252,7 @@ class Verwerking:
                     if incoming.processor and is_uri(incoming.processor):
                         attributes[attr.FOREIGN_OPERATION_PROCESSOR] = incoming.processor
                 else:
-                    ctx = None  # the application's current span, if any: same trace
+                    ctx = now  # the application's current span, if any: same trace
             if declaration.attributes:
                 attributes.update(declaration.attributes)
             span = runtime.tracer.start_span(self._name or DEFAULT_NAME, context=ctx, kind=kind, attributes=attributes)

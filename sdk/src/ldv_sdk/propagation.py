@@ -57,12 +57,13 @@ _incoming: contextvars.ContextVar[IncomingCall | None] = contextvars.ContextVar(
 _INCOMING_KEY = otel_context.create_key("ldv_incoming_call")
 
 
-def current_incoming_call() -> IncomingCall | None:
+def current_incoming_call(context: otel_context.Context | None = None) -> IncomingCall | None:
     """The incoming call the current request continues: set by the server middleware, or found
-    by `LdvPropagator.extract` in the context an instrumentor made current for the request."""
+    by `LdvPropagator.extract` in the context an instrumentor made current for the request
+    (`context`: that current OpenTelemetry context, when the caller has it at hand)."""
     call = _incoming.get()
     if call is None:
-        found = otel_context.get_value(_INCOMING_KEY)
+        found = otel_context.get_value(_INCOMING_KEY, context)
         call = found if isinstance(found, IncomingCall) else None
     return call
 

@@ -307,10 +307,6 @@ class Runtime:
             )
             self.sender.start()
 
-    def subject_pseudonym(self, subject_id: str, subject_type: str) -> str:
-        """The pseudonym of a data subject id under this organisation's key (the core's one HMAC)."""
-        return self.pseudonymiser.subject(subject_id, subject_type)
-
     def take_failure(self, span: Span) -> BaseException | None:
         """The failure of logging `span` (just ended), if any."""
         return self.processor.take_failure(span.get_span_context().span_id)
