@@ -37,7 +37,7 @@ from ldv_logboek import attributes as attr
 from ldv_logboek.otlp import encode_resource_spans
 from ldv_logboek.pseudonym import pseudonymise
 from ldv_logboek.record import LogRecord
-from ldv_sdk.spool import Spool
+from ldv_sdk import Spool
 
 KEY = b"bench-organisation-key-0123456789"
 BSN = "123456782"

@@ -34,9 +34,9 @@ PUBLIC: dict[str, set[str]] = {
         "SettingsWithOrganisationKeys", "organisation_keys_field",
     },
     "ldv_sdk": {
-        "ConfigurationError", "Declaration", "LdvConfig", "LdvError", "LdvMiddleware", "LdvWsgiMiddleware",
-        "LoggingFailed", "ProcessingReentered", "SpoolClosed", "SpoolFull", "Verwerking", "configure", "current",
-        "flush", "shutdown", "verwerking",
+        "ConfigurationError", "Declaration", "LdvConfig", "LdvError", "LdvMiddleware", "LdvPropagator",
+        "LdvWsgiMiddleware", "LoggingFailed", "ProcessingReentered", "Spool", "SpoolClosed", "SpoolFull", "Verwerking",
+        "configure", "current", "flush", "shutdown", "verwerking",
     },
     "ldv_collector": {
         "TRACES_PATH", "ClientCertificateHTTP", "Collector", "CollectorError", "CollectorMetrics", "CollectorSettings",
@@ -59,6 +59,10 @@ PUBLIC: dict[str, set[str]] = {
 # leading underscore are public (the core's attribute vocabulary, the SDK's client and test helpers).
 PUBLIC_MODULES = {"ldv_logboek.attributes", "ldv_sdk.clients", "ldv_sdk.testing"}
 COMPONENTS = ("ldv_logboek", "ldv_sdk", "ldv_collector", "ldv_inzicht", "ldv_dashboards")
+# The SDK's modules without a leading underscore: its package, the documented modules, its error
+# tree and settings table (`errors.py`, `settings.py` in every package), and the pytest plugin that
+# its `pytest11` entry point names. Every other module of the SDK is internal (`_runtime`, ...).
+SDK_PUBLIC_MODULES = {"clients", "errors", "pytest_plugin", "settings", "testing"}
 
 
 @pytest.mark.parametrize("package", sorted(PUBLIC))
@@ -94,3 +98,21 @@ def test_the_cli_uses_only_public_names_of_the_components() -> None:
             else:
                 wrong.append(f"{where}: {module} is an internal module")
     assert not wrong, "\n".join(wrong)
+
+
+def test_the_sdk_keeps_its_internal_modules_behind_a_leading_underscore() -> None:
+    package = REPO_ROOT / "sdk/src/ldv_sdk"
+    plain = {p.stem for p in package.glob("*.py") if not p.stem.startswith("_")}
+    assert plain == SDK_PUBLIC_MODULES
+
+
+def test_the_sdk_entry_points_name_importable_objects() -> None:
+    """`OTEL_PROPAGATORS=...,ldv` and the pytest plugin load through the distribution's entry points."""
+    from importlib.metadata import entry_points
+
+    import ldv_sdk
+
+    (propagator,) = entry_points(group="opentelemetry_propagator", name="ldv")
+    assert propagator.load() is ldv_sdk.LdvPropagator
+    (plugin,) = entry_points(group="pytest11", name="ldv_sdk")
+    assert plugin.load().__name__ == "ldv_sdk.pytest_plugin"

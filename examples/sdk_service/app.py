@@ -17,8 +17,8 @@ import httpx
 from fastapi import FastAPI, HTTPException
 
 import ldv_sdk
+from ldv_sdk import LdvMiddleware
 from ldv_sdk.clients import instrument_httpx
-from ldv_sdk.server import LdvMiddleware
 
 BELASTINGDIENST = os.environ.get("BELASTINGDIENST_URL", "http://127.0.0.1:8002/")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import ldv_sdk
 from ldv_logboek import attributes as attr
-from ldv_sdk.spool import Spool
+from ldv_sdk._spool import Spool
 from tests.sdk.conftest import make_config, spooled_name
 from tests.sdk.otlp_receiver import Behaviour, Receiver
 

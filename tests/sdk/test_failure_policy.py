@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 import ldv_sdk
+from ldv_sdk._runtime import get_runtime
 from ldv_sdk.errors import LoggingFailed, SpoolFull
-from ldv_sdk.runtime import get_runtime
 from tests.sdk.conftest import make_config
 
 BSN = "123456782"
@@ -60,7 +60,7 @@ def test_fail_closed_rejects_a_record_that_breaks_the_standard(tmp_path: Path) -
 def test_unconfigured_sdk_is_fail_open_by_default(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     for var in ("LDV_ORGANISATION", "LDV_SERVICE_NAME", "LDV_PSEUDONYM_KEY", "LDV_FAILURE_POLICY"):
         monkeypatch.delenv(var, raising=False)
-    import ldv_sdk.runtime as rt
+    import ldv_sdk._runtime as rt
 
     monkeypatch.setattr(rt, "_env_failed", False)
     with caplog.at_level(logging.ERROR, "ldv_sdk"):
@@ -72,7 +72,7 @@ def test_unconfigured_sdk_is_fail_open_by_default(monkeypatch: pytest.MonkeyPatc
 
 
 def test_configuration_from_the_environment_on_first_use(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import ldv_sdk.runtime as rt
+    import ldv_sdk._runtime as rt
 
     monkeypatch.setattr(rt, "_env_failed", False)
     monkeypatch.setenv("LDV_ORGANISATION", "gemeente-amsterdam")
@@ -104,7 +104,7 @@ def test_fail_closed_refuses_a_processing_whose_subject_cannot_be_taken(tmp_path
 def test_an_unconfigured_sdk_runs_shared_declarations_as_no_ops(monkeypatch: pytest.MonkeyPatch) -> None:
     for var in ("LDV_ORGANISATION", "LDV_SERVICE_NAME", "LDV_PSEUDONYM_KEY", "LDV_FAILURE_POLICY"):
         monkeypatch.delenv(var, raising=False)
-    import ldv_sdk.runtime as rt
+    import ldv_sdk._runtime as rt
 
     monkeypatch.setattr(rt, "_env_failed", False)
     gedeeld = ldv_sdk.verwerking("bijstand", "beslissen")

@@ -24,7 +24,7 @@ def test_sdk_installs_without_the_server_side(tmp_path: Path) -> None:
         timeout=540,
     )
     check = (
-        "import importlib.util, ldv_sdk, ldv_sdk.server, ldv_sdk.clients, ldv_sdk.testing;"
+        "import importlib.util, ldv_sdk, ldv_sdk.clients, ldv_sdk.testing;"
         f"present = [m for m in {SERVER_SIDE!r} if importlib.util.find_spec(m) is not None];"
         "print('present:', present); assert not present, present;"
         "from ldv_sdk.testing import capture_ldv\n"

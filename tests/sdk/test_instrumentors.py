@@ -34,7 +34,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 
 import ldv_sdk
 from ldv_logboek import attributes as attr
-from ldv_sdk.propagation import LdvPropagator
+from ldv_sdk import LdvPropagator
 from ldv_sdk.testing import capture_ldv
 
 BSN = "123456782"

@@ -19,8 +19,8 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 
 import ldv_sdk
 from ldv_logboek import attributes as attr
+from ldv_sdk._server import LdvMiddleware, LdvWsgiMiddleware
 from ldv_sdk.clients import instrument_httpx, instrument_requests, uninstrument_requests
-from ldv_sdk.server import LdvMiddleware, LdvWsgiMiddleware
 from ldv_sdk.testing import capture_ldv
 
 BSN = "123456782"

@@ -22,13 +22,13 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, Sp
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 import ldv_sdk
-import ldv_sdk.runtime as runtime_module
+import ldv_sdk._runtime as runtime_module
 from ldv_collector.ingest import Ingester
 from ldv_collector.settings import CollectorSettings
 from ldv_logboek import attributes as attr
 from ldv_logboek.otlp import records_of, request_bytes
 from ldv_logboek.pipeline import process
-from ldv_sdk.runtime import SpoolExporter, record_of
+from ldv_sdk._runtime import SpoolExporter, record_of
 from ldv_sdk.settings import LdvConfig
 from ldv_sdk.testing import capture_ldv
 from tests.logboek.strategies import bsn_forms, pseudonyms, texts

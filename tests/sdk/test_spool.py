@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from ldv_sdk._spool import Spool, frame
 from ldv_sdk.errors import ConfigurationError, SpoolFull
-from ldv_sdk.spool import Spool, frame
 
 
 def test_fifo_ack_and_survives_reopen(tmp_path: Path) -> None:
@@ -92,7 +92,7 @@ def test_acknowledged_records_stay_done_after_a_crash_and_the_rest_comes_back(tm
     """SIGKILL of the owning process: what was acknowledged is not sent again, the rest is."""
     script = (
         "import os, signal, sys\n"
-        "from ldv_sdk.spool import Spool, frame\n"
+        "from ldv_sdk._spool import Spool, frame\n"
         "s = Spool(sys.argv[1])\n"
         "s.put_many([b'a', b'b', b'c', b'd'])\n"
         "batch = s.peek(4)\n"

@@ -20,9 +20,9 @@ from ldv_logboek.otlp import records_of
 from ldv_logboek.protect import REDACTED
 from ldv_logboek.pseudonym import Pseudonymiser, pseudonymise
 from ldv_logboek.record import LogRecord
+from ldv_sdk._runtime import record_of
+from ldv_sdk._spool import Spool
 from ldv_sdk.errors import LoggingFailed
-from ldv_sdk.runtime import record_of
-from ldv_sdk.spool import Spool
 from ldv_sdk.testing import capture_ldv
 from tests.sdk.conftest import KEY, make_config
 

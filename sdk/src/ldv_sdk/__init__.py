@@ -13,10 +13,12 @@ Nothing is captured unless named; subject ids are pseudonymised before they leav
 process; records go to a durable local spool and from there to the Logboek's collector.
 """
 
+from ldv_sdk._processing import Declaration, Verwerking, current, verwerking
+from ldv_sdk._propagation import LdvPropagator
+from ldv_sdk._runtime import configure, flush, shutdown
+from ldv_sdk._server import LdvMiddleware, LdvWsgiMiddleware
+from ldv_sdk._spool import Spool
 from ldv_sdk.errors import ConfigurationError, LdvError, LoggingFailed, ProcessingReentered, SpoolClosed, SpoolFull
-from ldv_sdk.processing import Declaration, Verwerking, current, verwerking
-from ldv_sdk.runtime import configure, flush, shutdown
-from ldv_sdk.server import LdvMiddleware, LdvWsgiMiddleware
 from ldv_sdk.settings import LdvConfig
 
 __all__ = [
@@ -25,9 +27,11 @@ __all__ = [
     "LdvConfig",
     "LdvError",
     "LdvMiddleware",
+    "LdvPropagator",
     "LdvWsgiMiddleware",
     "LoggingFailed",
     "ProcessingReentered",
+    "Spool",
     "SpoolClosed",
     "SpoolFull",
     "Verwerking",

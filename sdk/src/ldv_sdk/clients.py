@@ -3,7 +3,7 @@
 `instrument_httpx()` and `instrument_requests()` patch the libraries (all clients), or
 instrument one `httpx.Client`/`httpx.AsyncClient`/`requests.Session` when one is given.
 Within a `verwerking`, each request gets `traceparent` (the action's span, sampled) and
-`tracestate` with this application's `ldv` entry (see ldv_sdk.propagation); when the URL
+`tracestate` with this application's `ldv` entry (see ldv_sdk._propagation); when the URL
 starts with a prefix in the `read_apis` setting, the action records
 `dpl.read.externalReadAPI_id`. Outside a processing nothing is added. No baggage.
 httpx and requests are optional: import this module only where you use them.
@@ -16,8 +16,8 @@ import types
 from collections.abc import MutableMapping
 from typing import Any
 
-from ldv_sdk.processing import current
-from ldv_sdk.propagation import inject_headers
+from ldv_sdk._processing import current
+from ldv_sdk._propagation import inject_headers
 
 _PATCHED: dict[str, Any] = {}
 

@@ -26,7 +26,7 @@ from ldv_logboek import attributes as attr
 from ldv_logboek.otlp import records_of
 from ldv_logboek.pseudonym import Pseudonymiser
 from ldv_logboek.record import LogRecord
-from ldv_sdk.runtime import Runtime, install_runtime
+from ldv_sdk._runtime import Runtime, install_runtime
 from ldv_sdk.settings import LdvConfig
 
 TEST_KEY = b"ldv-sdk-test-key-not-for-production"

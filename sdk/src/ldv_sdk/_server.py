@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
-from ldv_sdk.processing import enter_request, leave_request
-from ldv_sdk.propagation import extract_incoming
+from ldv_sdk._processing import enter_request, leave_request
+from ldv_sdk._propagation import extract_incoming
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]

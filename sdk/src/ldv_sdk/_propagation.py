@@ -147,7 +147,7 @@ class LdvPropagator(TextMapPropagator):
         return otel_context.set_value(_INCOMING_KEY, call, context) if call is not None else context
 
     def inject(self, carrier: CarrierT, context: Context | None = None, setter: Setter[CarrierT] = DefaultSetter()) -> None:  # type: ignore[assignment]
-        from ldv_sdk.processing import current  # the processing module imports this one
+        from ldv_sdk._processing import current  # the processing module imports this one
 
         v = current()
         span = v.span if v is not None else None

@@ -31,10 +31,10 @@ from ldv_logboek.pipeline import OrdinaryRecords, process
 from ldv_logboek.protect import Policy
 from ldv_logboek.pseudonym import Pseudonymiser
 from ldv_logboek.record import Event, Link, LogRecord, Status
+from ldv_sdk._sender import Sender
+from ldv_sdk._spool import Spool
 from ldv_sdk.errors import ConfigurationError, LoggingFailed
-from ldv_sdk.sender import Sender
 from ldv_sdk.settings import LdvConfig, build_config
-from ldv_sdk.spool import Spool
 
 log = logging.getLogger("ldv_sdk")
 
@@ -276,7 +276,7 @@ class Runtime:
         self.fail_closed = config.fail_closed  # read on every processing
         resource = {attr.SERVICE_NAME: config.service_name, attr.ORGANISATION: config.organisation}
         self.pseudonymiser = Pseudonymiser(config.pseudonym_key)
-        # Processing activity id -> its URI under this configuration (ldv_sdk.processing fills it).
+        # Processing activity id -> its URI under this configuration (ldv_sdk._processing fills it).
         self.activity_uris: dict[str, str] = {}
         self.spool: Spool | None = None
         self.sender: Sender | None = None

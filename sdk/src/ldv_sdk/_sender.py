@@ -39,7 +39,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans
 
 from ldv_logboek.otlp import request_bytes
-from ldv_sdk.spool import Spool, Spooled
+from ldv_sdk._spool import Spool, Spooled
 
 log = logging.getLogger("ldv_sdk")
 

@@ -30,9 +30,9 @@ from opentelemetry.trace import NonRecordingSpan, Span, SpanKind, Status, Status
 from ldv_logboek import attributes as attr
 from ldv_logboek.protect import DEFAULT_NAME
 from ldv_logboek.validation import is_uri
+from ldv_sdk._propagation import IncomingCall, current_incoming_call, reset_incoming_call, set_incoming_call
+from ldv_sdk._runtime import Runtime, get_runtime
 from ldv_sdk.errors import LdvError, LoggingFailed, ProcessingReentered, SpoolFull
-from ldv_sdk.propagation import IncomingCall, current_incoming_call, reset_incoming_call, set_incoming_call
-from ldv_sdk.runtime import Runtime, get_runtime
 
 log = logging.getLogger("ldv_sdk")
 
