@@ -16,6 +16,11 @@ from tests.conftest import REPO_ROOT
 PUBLIC: dict[str, set[str]] = {
     "ldv_logboek": {
         "Event", "LdvError", "Link", "LogRecord", "Status", "Violation", "check_record", "is_bsn", "pseudonymise",
+        # the record pipeline, for the SDK and the collector
+        "DEFAULT_NAME", "MIN_KEY_BYTES", "NotPlain", "OrdinaryRecords", "Policy", "Processed", "Protection",
+        "Pseudonymiser", "Shape", "attribute_text", "attributes_to_dict", "contains_bsn", "encode_resource_spans",
+        "is_pseudonym", "is_uri", "key_is_long_enough", "process", "protect", "records_of", "redact_bsns",
+        "request_bytes", "request_from_json", "span_to_record", "status_of",
     },
     "ldv_logboek.storage": {
         "DASHBOARD_RECORDS_VIEW", "DASHBOARD_REJECTIONS_VIEW", "DASHBOARD_SUBJECTS_VIEW", "INGESTED_AT_UNKNOWN",
@@ -116,3 +121,21 @@ def test_the_sdk_entry_points_name_importable_objects() -> None:
     assert propagator.load() is ldv_sdk.LdvPropagator
     (plugin,) = entry_points(group="pytest11", name="ldv_sdk")
     assert plugin.load().__name__ == "ldv_sdk.pytest_plugin"
+
+
+# The core's modules behind the names of `ldv_logboek.__all__` (the record pipeline and its parts).
+CORE_MODULES = {
+    f"ldv_logboek.{m}" for m in ("errors", "keys", "otlp", "otlp_json", "pipeline", "protect", "pseudonym", "record", "validation")
+}
+
+
+@pytest.mark.parametrize("source", ["sdk/src/ldv_sdk", "collector/src/ldv_collector"])
+def test_the_sdk_and_the_collector_take_the_record_pipeline_from_the_cores_public_names(source: str) -> None:
+    wrong = []
+    for path in sorted((REPO_ROOT / source).rglob("*.py")):
+        for line, module, name in _imports_of_components(ast.parse(path.read_text())):
+            if module in CORE_MODULES:
+                wrong.append(f"{path.relative_to(REPO_ROOT)}:{line}: {module}.{name}: import it from ldv_logboek")
+            elif module == "ldv_logboek" and name is not None and name not in PUBLIC["ldv_logboek"] and name != "attributes":
+                wrong.append(f"{path.relative_to(REPO_ROOT)}:{line}: ldv_logboek.{name} is not public")
+    assert not wrong, "\n".join(wrong)

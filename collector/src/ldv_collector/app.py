@@ -24,7 +24,7 @@ from ldv_collector.responses import error_response, export_response
 from ldv_collector.senders import Sender, SenderDirectory, asgi_client_certificate_names
 from ldv_collector.settings import CollectorSettings
 from ldv_collector.writer import GroupCommitWriter
-from ldv_logboek.pseudonym import redact_bsns
+from ldv_logboek import redact_bsns
 from ldv_logboek.storage import LogStore, StorageFault, StorageUnavailable
 
 log = logging.getLogger(__name__)

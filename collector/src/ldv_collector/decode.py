@@ -12,7 +12,7 @@ from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from ldv_collector.errors import UndecodableBody
-from ldv_logboek.otlp_json import NotPlain, request_from_json
+from ldv_logboek import NotPlain, request_from_json
 
 
 class Encoding(enum.Enum):

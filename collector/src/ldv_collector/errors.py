@@ -15,7 +15,7 @@ The store's own errors (`StorageUnavailable`, `StorageFault`) come from the core
 
 from __future__ import annotations
 
-from ldv_logboek.errors import LdvError
+from ldv_logboek import LdvError
 
 __all__ = [
     "BadCompression",

@@ -13,13 +13,21 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from ldv_collector.senders import Sender, bind_organisation
 from ldv_collector.settings import CollectorSettings
+from ldv_logboek import (
+    LogRecord,
+    Policy,
+    Pseudonymiser,
+    Status,
+    Violation,
+    attributes_to_dict,
+    check_record,
+    contains_bsn,
+    protect,
+    span_to_record,
+    status_of,
+)
 from ldv_logboek import attributes as attr
-from ldv_logboek.otlp import attributes_to_dict, span_to_record, status_of
-from ldv_logboek.protect import Policy, protect
-from ldv_logboek.pseudonym import Pseudonymiser, contains_bsn
-from ldv_logboek.record import LogRecord, Status
 from ldv_logboek.storage.store import MAX_STORED_TIME_NS
-from ldv_logboek.validation import Violation, check_record
 
 _DPL = attr.DPL_PREFIX
 _NAME_WITHHELD = "<name withheld: it contains a BSN>"

@@ -26,7 +26,7 @@ import threading
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from ldv_logboek.pseudonym import contains_bsn
+from ldv_logboek import contains_bsn
 from ldv_logboek.storage import LogStore, StorageUnavailable, storage_error
 
 log = logging.getLogger(__name__)

@@ -31,9 +31,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ldv_collector.errors import NotAuthenticated
+from ldv_logboek import Violation, contains_bsn
 from ldv_logboek import attributes as attr
-from ldv_logboek.pseudonym import contains_bsn
-from ldv_logboek.validation import Violation
 
 TOKEN_HASH_CHARS = 64
 SENDER_ORGANISATION_RULE = "sender-organisation"

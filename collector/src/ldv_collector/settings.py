@@ -9,8 +9,8 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import SettingsConfigDict
 
 from ldv_collector.senders import SenderSettings
+from ldv_logboek import MIN_KEY_BYTES, key_is_long_enough
 from ldv_logboek import attributes as attr
-from ldv_logboek.keys import MIN_KEY_BYTES, key_is_long_enough
 from ldv_logboek.settings import (
     ORGANISATION_KEYS_VARIABLE,
     OrganisationKeys,

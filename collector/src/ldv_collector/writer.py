@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from ldv_collector.errors import WriterStopped
 from ldv_collector.metrics import CollectorMetrics
 from ldv_collector.rejections import FLUSH_INTERVAL_S, RejectionCounts
-from ldv_logboek.record import LogRecord
+from ldv_logboek import LogRecord
 from ldv_logboek.storage import LogStore, StorageFault, StorageUnavailable, storage_error
 
 log = logging.getLogger(__name__)

@@ -27,9 +27,8 @@ from urllib.parse import quote
 from opentelemetry import context as otel_context
 from opentelemetry.trace import NonRecordingSpan, Span, SpanKind, Status, StatusCode, set_span_in_context
 
+from ldv_logboek import DEFAULT_NAME, is_uri
 from ldv_logboek import attributes as attr
-from ldv_logboek.protect import DEFAULT_NAME
-from ldv_logboek.validation import is_uri
 from ldv_sdk._propagation import IncomingCall, current_incoming_call, reset_incoming_call, set_incoming_call
 from ldv_sdk._runtime import Runtime, get_runtime
 from ldv_sdk.errors import LdvError, LoggingFailed, ProcessingReentered, SpoolFull

@@ -25,12 +25,19 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON
 from opentelemetry.trace import DEFAULT_TRACE_STATE, Span, SpanKind, StatusCode, Tracer
 
+from ldv_logboek import (
+    Event,
+    Link,
+    LogRecord,
+    OrdinaryRecords,
+    Policy,
+    Pseudonymiser,
+    Shape,
+    Status,
+    attribute_text,
+    process,
+)
 from ldv_logboek import attributes as attr
-from ldv_logboek.otlp import Shape, attribute_text
-from ldv_logboek.pipeline import OrdinaryRecords, process
-from ldv_logboek.protect import Policy
-from ldv_logboek.pseudonym import Pseudonymiser
-from ldv_logboek.record import Event, Link, LogRecord, Status
 from ldv_sdk._sender import Sender
 from ldv_sdk._spool import Spool
 from ldv_sdk.errors import ConfigurationError, LoggingFailed

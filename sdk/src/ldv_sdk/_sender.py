@@ -38,7 +38,7 @@ from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans
 
-from ldv_logboek.otlp import request_bytes
+from ldv_logboek import request_bytes
 from ldv_sdk._spool import Spool, Spooled
 
 log = logging.getLogger("ldv_sdk")

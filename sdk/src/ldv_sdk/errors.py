@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from ldv_logboek.errors import LdvError
+from ldv_logboek import LdvError
 
 __all__ = ["ConfigurationError", "LdvError", "LoggingFailed", "ProcessingReentered", "SpoolClosed", "SpoolFull"]
 

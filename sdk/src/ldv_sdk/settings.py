@@ -27,8 +27,7 @@ from pathlib import Path
 from typing import Any, Literal, Union
 from urllib.parse import quote, unquote, urlsplit
 
-from ldv_logboek.keys import MIN_KEY_BYTES, key_is_long_enough
-from ldv_logboek.validation import is_uri
+from ldv_logboek import MIN_KEY_BYTES, is_uri, key_is_long_enough
 from ldv_sdk.errors import ConfigurationError
 
 __all__ = ["LdvConfig", "Setting", "build_config", "markdown_table", "settings_from_env", "settings_table"]

@@ -22,10 +22,8 @@ from typing import Any
 
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans
 
+from ldv_logboek import LogRecord, Pseudonymiser, records_of
 from ldv_logboek import attributes as attr
-from ldv_logboek.otlp import records_of
-from ldv_logboek.pseudonym import Pseudonymiser
-from ldv_logboek.record import LogRecord
 from ldv_sdk._runtime import Runtime, install_runtime
 from ldv_sdk.settings import LdvConfig
 
