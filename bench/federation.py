@@ -119,7 +119,7 @@ def _store(directory: Path) -> Any:
 
 
 def _auth(config: dict[str, Any], audience: str) -> Any:
-    from ldv_inzicht.auth import AuthSettings
+    from ldv_inzicht.settings import AuthSettings
 
     return AuthSettings(jwks_file=Path(config["jwks"]), issuer=ISSUER, audience=audience, cookie_secure=False)
 
@@ -192,8 +192,7 @@ def run_issuer(config: dict[str, Any]) -> None:
 
 def run_federator(config: dict[str, Any]) -> None:
     from ldv_inzicht.app import create_app
-    from ldv_inzicht.inzage import InzageSettings
-    from ldv_inzicht.settings import ApiSettings
+    from ldv_inzicht.settings import ApiSettings, InzageSettings
 
     store = _store(Path(config["tmp"]) / "home-store")
     store.insert(_records(HOME_ORG, "bench-key-of-the-home-organisation", RECORDS_PER_PARTY))

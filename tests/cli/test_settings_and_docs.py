@@ -7,10 +7,8 @@ from pathlib import Path
 import pytest
 
 from ldv_collector.settings import CollectorSettings
-from ldv_inzicht.auth import AuthSettings
 from ldv_inzicht.clickhouse_http import ClickHouseHttpSettings
-from ldv_inzicht.inzage import InzageSettings
-from ldv_inzicht.settings import ApiSettings
+from ldv_inzicht.settings import ApiSettings, AuthSettings, InzageSettings
 from ldv_logboek.settings import SHARED_VARIABLES
 from ldv_suite.settings import ServeSettings
 from tests.conftest import REPO_ROOT

@@ -23,9 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 
 from ldv_inzicht.app import create_app
-from ldv_inzicht.auth import AuthSettings
-from ldv_inzicht.inzage import InzageSettings
-from ldv_inzicht.settings import ApiSettings
+from ldv_inzicht.settings import ApiSettings, AuthSettings, InzageSettings
 from ldv_logboek import LogRecord, Status
 from ldv_logboek import attributes as attr
 from ldv_logboek.pseudonym import pseudonymise

@@ -30,8 +30,8 @@ from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 from pydantic import ValidationError
 
 from ldv_inzicht.app import create_app
-from ldv_inzicht.auth import AuthSettings, mint_demo_token
-from ldv_inzicht.settings import ApiSettings
+from ldv_inzicht.auth import mint_demo_token
+from ldv_inzicht.settings import ApiSettings, AuthSettings
 from ldv_logboek import attributes as attr
 from ldv_logboek.storage import LogStore, connect
 from tests.inzicht_api.inzage_support import AUDIENCE, ISSUER, KEYS, LINDA, make_app, seed

@@ -1,15 +1,16 @@
 """ldv_inzicht: the Inzicht API of the LDV suite (read API, register API, citizen inzage).
 
-`create_app(store, settings)` builds the FastAPI app; `ApiSettings` holds its options
-(environment prefix `LDV_API_`). See inzicht_api/README.md for the endpoints and settings.
+`create_app(store, settings)` builds the FastAPI app; `ApiSettings`, `AuthSettings` and
+`InzageSettings` (`ldv_inzicht.settings`) hold its options (environment prefixes `LDV_API_`,
+`LDV_AUTH_`, `LDV_INZAGE_`). See inzicht_api/README.md for the endpoints and settings.
 """
 
 from ldv_inzicht.app import create_app, include_api
-from ldv_inzicht.auth import AuthSettings, mint_demo_token
+from ldv_inzicht.auth import mint_demo_token
 from ldv_inzicht.errors import InzichtError
-from ldv_inzicht.inzage import InzageResponse, InzageSettings
+from ldv_inzicht.inzage import InzageResponse
 from ldv_inzicht.local_inzage import local_inzage
-from ldv_inzicht.settings import ApiSettings
+from ldv_inzicht.settings import ApiSettings, AuthSettings, InzageSettings
 
 __all__ = [
     "ApiSettings",

@@ -17,8 +17,8 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 
-from ldv_inzicht.auth import AuthSettings, TokenVerifier
-from ldv_inzicht.inzage import INZAGE_API, InzageService, InzageSettings, create_inzage_router, create_page_router
+from ldv_inzicht.auth import TokenVerifier
+from ldv_inzicht.inzage import INZAGE_API, InzageService, create_inzage_router, create_page_router
 from ldv_inzicht.inzage.page import error_page, is_page_path
 from ldv_inzicht.lezen import LEZEN_API, create_lezen_router
 from ldv_inzicht.openapi_docs import add_openapi_route
@@ -26,7 +26,7 @@ from ldv_inzicht.overzicht import OVERZICHT_API, create_overzicht_router
 from ldv_inzicht.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
 from ldv_inzicht.register_api import REGISTER_API, create_register_router
 from ldv_inzicht.security_headers import SecurityHeadersMiddleware, add_security_headers
-from ldv_inzicht.settings import ApiSettings
+from ldv_inzicht.settings import ApiSettings, AuthSettings, InzageSettings
 from ldv_inzicht.subject_keys import SubjectKeys
 from ldv_inzicht.versioning import ApiInfo, ApiRegistry, ApiVersionMiddleware
 from ldv_logboek.register import RegisterStore

@@ -36,7 +36,6 @@ import time
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
 from typing import Annotated, Any
 
 import jwt
@@ -45,34 +44,16 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from fastapi import Depends, Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
-from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_core import PydanticCustomError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import SecretStr
 from starlette.concurrency import run_in_threadpool
 
 from ldv_inzicht.errors import InzichtError
 from ldv_inzicht.problems import ProblemError
+from ldv_inzicht.settings import EC_ALGORITHMS, EDDSA_ALGORITHMS, RSA_ALGORITHMS, AuthSettings
 from ldv_logboek.pseudonym import is_bsn
 
 TOKEN_COOKIE = "ldv_token"
 REALM = "ldv-inzicht"
-
-# The signature algorithms of each key family. Only asymmetric ones: an HMAC algorithm would
-# let anyone who knows the (public) key sign tokens.
-_RSA_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
-_EC_ALGORITHMS = {
-    "secp256r1": frozenset({"ES256"}),
-    "secp384r1": frozenset({"ES384"}),
-    "secp521r1": frozenset({"ES512"}),
-    "secp256k1": frozenset({"ES256K"}),
-}
-_EDDSA_ALGORITHMS = frozenset({"EdDSA"})
-ASYMMETRIC_ALGORITHMS = _RSA_ALGORITHMS | _EDDSA_ALGORITHMS | frozenset().union(*_EC_ALGORITHMS.values())
-
-
-SHARED_AUDIENCES = frozenset({"ldv-inzicht"})
-"""Audiences refused because they are not one Logboek's own (the default of earlier versions)."""
-
 
 class Role(str, enum.Enum):
     """What a caller may do."""
@@ -80,108 +61,6 @@ class Role(str, enum.Enum):
     CITIZEN = "citizen"
     ORGANISATION = "organisation"
     SUPERVISOR = "supervisor"
-
-
-class AuthSettings(BaseSettings):
-    """Token checking and roles (environment prefix `LDV_AUTH_`)."""
-
-    model_config = SettingsConfigDict(env_prefix="LDV_AUTH_", extra="ignore", frozen=True)
-
-    jwks_file: Path | None = Field(None, description="JWKS file with the issuer's public keys.")
-    jwks_url: str | None = Field(None, description="URL of the issuer's JWKS (fetched and cached).")
-    public_key_file: Path | None = Field(None, description="PEM public key, instead of a JWKS.")
-    issuer: str = Field(
-        "",
-        description="Required `iss` of every token. Must be set when a key is configured, unless allow_any_issuer.",
-    )
-    allow_any_issuer: bool = Field(
-        False,
-        description="UNSAFE: accept tokens of any issuer the keys verify (no `iss` check) when `issuer` is empty. "
-        "Off: without `issuer` the app refuses to start.",
-    )
-    audience: str = Field(
-        "",
-        description="This Logboek's own identifier: every token must name it in `aud`, so a token issued for "
-        "another Logboek is refused. A URI, by convention this Logboek's read API URL as the register lists it. "
-        "Must be set when a key is configured; the former shared default `ldv-inzicht` is refused.",
-    )
-    algorithms: tuple[str, ...] = Field(
-        ("RS256", "ES256", "PS256", "EdDSA"),
-        description="Accepted signature algorithms; asymmetric ones only (RS*, PS*, ES*, EdDSA), never HS* or none.",
-    )
-    leeway_seconds: int = Field(30, ge=0, le=300, description="Clock skew allowed on exp/nbf/iat.")
-    bsn_claim: str = Field("bsn", description="Claim that holds the citizen's BSN.")
-    role_claim: str = Field("roles", description="Claim with the role(s): citizen, organisation, supervisor.")
-    organisation_claim: str = Field(
-        "organisation", description="Claim with the organisation's code (as in `dpl.suite.organisation`)."
-    )
-    jwks_timeout_seconds: float = Field(3.0, gt=0, le=30, description="Timeout of a JWKS URL fetch.")
-    demo_login: bool = Field(
-        False,
-        description="DEMO ONLY: the citizen page offers a form that mints a token for any BSN, and accepts "
-        "`?token=`. Needs demo_private_key_file. Never enable in production.",
-    )
-    demo_private_key_file: Path | None = Field(
-        None, description="DEMO ONLY: PEM private key the demo login signs with (its public key must be trusted)."
-    )
-    demo_key_id: str | None = Field(None, description="DEMO ONLY: `kid` header of minted tokens.")
-    demo_token_lifetime_seconds: int = Field(900, ge=60, le=86_400, description="DEMO ONLY: lifetime of minted tokens.")
-    cookie_secure: bool = Field(True, description="Send the demo login cookie over HTTPS only.")
-
-    @field_validator("algorithms")
-    @classmethod
-    def _asymmetric_only(cls, algorithms: tuple[str, ...]) -> tuple[str, ...]:
-        refused = [name for name in algorithms if name not in ASYMMETRIC_ALGORITHMS]
-        if refused or not algorithms:
-            raise ValueError(
-                f"only asymmetric signature algorithms ({', '.join(sorted(ASYMMETRIC_ALGORITHMS))}), not {refused}"
-            )
-        return algorithms
-
-    @model_validator(mode="after")
-    def _demo_needs_key(self) -> AuthSettings:
-        if self.demo_login and self.demo_private_key_file is None:
-            raise ValueError("demo_login needs demo_private_key_file")
-        return self
-
-    @model_validator(mode="after")
-    def _issuer_is_checked(self) -> AuthSettings:
-        # Without an issuer check, a token of any issuer whose key is trusted for something else
-        # (a shared JWKS, a multi-tenant login service) would be accepted.
-        if self.configured and not self.issuer and not self.allow_any_issuer:
-            raise PydanticCustomError(
-                "issuer_missing",
-                "LDV_AUTH_ISSUER is not set: set it to the `iss` of your token issuer "
-                "(or set LDV_AUTH_ALLOW_ANY_ISSUER=true to accept any issuer, which is unsafe)",
-            )
-        return self
-
-    @model_validator(mode="after")
-    def _audience_is_own(self) -> AuthSettings:
-        # A token is limited to one resource server (RFC 9700 section 2.3) only if every
-        # Logboek has an audience of its own: a shared value lets any Logboek replay a token at
-        # every other one.
-        if not self.configured:
-            return self
-        if not self.audience:
-            raise PydanticCustomError(
-                "audience_missing",
-                "LDV_AUTH_AUDIENCE is not set: set it to this Logboek's own identifier (by convention its read "
-                "API URL as the register lists it), the `aud` its tokens are issued for",
-            )
-        if self.audience in SHARED_AUDIENCES:
-            raise PydanticCustomError(
-                "audience_shared",
-                "LDV_AUTH_AUDIENCE is {audience!r}, a value shared by every Logboek of earlier versions: set it "
-                "to this Logboek's own identifier (by convention its read API URL as the register lists it)",
-                {"audience": self.audience},
-            )
-        return self
-
-    @property
-    def configured(self) -> bool:
-        """Whether any verification key is configured; without one every token is refused."""
-        return bool(self.jwks_file or self.jwks_url or self.public_key_file)
 
 
 @dataclass(frozen=True)
@@ -211,11 +90,11 @@ class AuthError(InzichtError):
 def key_algorithms(key: Any) -> frozenset[str]:
     """The signature algorithms `key` (a public key of `cryptography`) may verify; none for others."""
     if isinstance(key, rsa.RSAPublicKey):
-        return _RSA_ALGORITHMS
+        return RSA_ALGORITHMS
     if isinstance(key, ec.EllipticCurvePublicKey):
-        return _EC_ALGORITHMS.get(key.curve.name, frozenset())
+        return EC_ALGORITHMS.get(key.curve.name, frozenset())
     if isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
-        return _EDDSA_ALGORITHMS
+        return EDDSA_ALGORITHMS
     return frozenset()  # a symmetric ("oct") key or anything else: never used to verify
 
 

@@ -1,20 +1,40 @@
-"""Settings of the Inzicht API, from the environment (prefix `LDV_API_`) or given in code.
+"""Settings of the Inzicht API, from the environment or given in code.
 
-Every option is documented in inzicht_api/README.md. The `ldv` CLI may build an
-`ApiSettings` from its own configuration file and pass it to `create_app`.
+`ApiSettings` (prefix `LDV_API_`), `AuthSettings` (token checking, `LDV_AUTH_`) and
+`InzageSettings` (the citizen inzage, `LDV_INZAGE_`). Every option is documented in
+inzicht_api/README.md. The `ldv` CLI may build them from its own configuration and pass them to
+`create_app`.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Self
 
 from pydantic import Field, HttpUrl, SecretStr, field_validator, model_validator
-from pydantic_settings import SettingsConfigDict
+from pydantic_core import PydanticCustomError
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ldv_logboek.settings import OrganisationKeys, SettingsWithOrganisationKeys, organisation_keys_field
 from ldv_logboek.storage.query import MAX_PAGE_SIZE
 
 MIN_CURSOR_KEY_CHARS = 32
+
+# The signature algorithms of each key family. Only asymmetric ones: an HMAC algorithm would
+# let anyone who knows the (public) key sign tokens.
+RSA_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
+EC_ALGORITHMS = {
+    "secp256r1": frozenset({"ES256"}),
+    "secp384r1": frozenset({"ES384"}),
+    "secp521r1": frozenset({"ES512"}),
+    "secp256k1": frozenset({"ES256K"}),
+}
+EDDSA_ALGORITHMS = frozenset({"EdDSA"})
+ASYMMETRIC_ALGORITHMS = RSA_ALGORITHMS | EDDSA_ALGORITHMS | frozenset().union(*EC_ALGORITHMS.values())
+
+
+SHARED_AUDIENCES = frozenset({"ldv-inzicht"})
+"""Audiences refused because they are not one Logboek's own (the default of earlier versions)."""
 
 
 class ApiSettings(SettingsWithOrganisationKeys):
@@ -76,3 +96,158 @@ class ApiSettings(SettingsWithOrganisationKeys):
     def base_url(self) -> str | None:
         """`public_base_url` without a trailing slash, or None."""
         return str(self.public_base_url).rstrip("/") if self.public_base_url else None
+
+
+class AuthSettings(BaseSettings):
+    """Token checking and roles (environment prefix `LDV_AUTH_`)."""
+
+    model_config = SettingsConfigDict(env_prefix="LDV_AUTH_", extra="ignore", frozen=True)
+
+    jwks_file: Path | None = Field(None, description="JWKS file with the issuer's public keys.")
+    jwks_url: str | None = Field(None, description="URL of the issuer's JWKS (fetched and cached).")
+    public_key_file: Path | None = Field(None, description="PEM public key, instead of a JWKS.")
+    issuer: str = Field(
+        "",
+        description="Required `iss` of every token. Must be set when a key is configured, unless allow_any_issuer.",
+    )
+    allow_any_issuer: bool = Field(
+        False,
+        description="UNSAFE: accept tokens of any issuer the keys verify (no `iss` check) when `issuer` is empty. "
+        "Off: without `issuer` the app refuses to start.",
+    )
+    audience: str = Field(
+        "",
+        description="This Logboek's own identifier: every token must name it in `aud`, so a token issued for "
+        "another Logboek is refused. A URI, by convention this Logboek's read API URL as the register lists it. "
+        "Must be set when a key is configured; the former shared default `ldv-inzicht` is refused.",
+    )
+    algorithms: tuple[str, ...] = Field(
+        ("RS256", "ES256", "PS256", "EdDSA"),
+        description="Accepted signature algorithms; asymmetric ones only (RS*, PS*, ES*, EdDSA), never HS* or none.",
+    )
+    leeway_seconds: int = Field(30, ge=0, le=300, description="Clock skew allowed on exp/nbf/iat.")
+    bsn_claim: str = Field("bsn", description="Claim that holds the citizen's BSN.")
+    role_claim: str = Field("roles", description="Claim with the role(s): citizen, organisation, supervisor.")
+    organisation_claim: str = Field(
+        "organisation", description="Claim with the organisation's code (as in `dpl.suite.organisation`)."
+    )
+    jwks_timeout_seconds: float = Field(3.0, gt=0, le=30, description="Timeout of a JWKS URL fetch.")
+    demo_login: bool = Field(
+        False,
+        description="DEMO ONLY: the citizen page offers a form that mints a token for any BSN, and accepts "
+        "`?token=`. Needs demo_private_key_file. Never enable in production.",
+    )
+    demo_private_key_file: Path | None = Field(
+        None, description="DEMO ONLY: PEM private key the demo login signs with (its public key must be trusted)."
+    )
+    demo_key_id: str | None = Field(None, description="DEMO ONLY: `kid` header of minted tokens.")
+    demo_token_lifetime_seconds: int = Field(900, ge=60, le=86_400, description="DEMO ONLY: lifetime of minted tokens.")
+    cookie_secure: bool = Field(True, description="Send the demo login cookie over HTTPS only.")
+
+    @field_validator("algorithms")
+    @classmethod
+    def _asymmetric_only(cls, algorithms: tuple[str, ...]) -> tuple[str, ...]:
+        refused = [name for name in algorithms if name not in ASYMMETRIC_ALGORITHMS]
+        if refused or not algorithms:
+            raise ValueError(
+                f"only asymmetric signature algorithms ({', '.join(sorted(ASYMMETRIC_ALGORITHMS))}), not {refused}"
+            )
+        return algorithms
+
+    @model_validator(mode="after")
+    def _demo_needs_key(self) -> AuthSettings:
+        if self.demo_login and self.demo_private_key_file is None:
+            raise ValueError("demo_login needs demo_private_key_file")
+        return self
+
+    @model_validator(mode="after")
+    def _issuer_is_checked(self) -> AuthSettings:
+        # Without an issuer check, a token of any issuer whose key is trusted for something else
+        # (a shared JWKS, a multi-tenant login service) would be accepted.
+        if self.configured and not self.issuer and not self.allow_any_issuer:
+            raise PydanticCustomError(
+                "issuer_missing",
+                "LDV_AUTH_ISSUER is not set: set it to the `iss` of your token issuer "
+                "(or set LDV_AUTH_ALLOW_ANY_ISSUER=true to accept any issuer, which is unsafe)",
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _audience_is_own(self) -> AuthSettings:
+        # A token is limited to one resource server (RFC 9700 section 2.3) only if every
+        # Logboek has an audience of its own: a shared value lets any Logboek replay a token at
+        # every other one.
+        if not self.configured:
+            return self
+        if not self.audience:
+            raise PydanticCustomError(
+                "audience_missing",
+                "LDV_AUTH_AUDIENCE is not set: set it to this Logboek's own identifier (by convention its read "
+                "API URL as the register lists it), the `aud` its tokens are issued for",
+            )
+        if self.audience in SHARED_AUDIENCES:
+            raise PydanticCustomError(
+                "audience_shared",
+                "LDV_AUTH_AUDIENCE is {audience!r}, a value shared by every Logboek of earlier versions: set it "
+                "to this Logboek's own identifier (by convention its read API URL as the register lists it)",
+                {"audience": self.audience},
+            )
+        return self
+
+    @property
+    def configured(self) -> bool:
+        """Whether any verification key is configured; without one every token is refused."""
+        return bool(self.jwks_file or self.jwks_url or self.public_key_file)
+
+
+class InzageSettings(BaseSettings):
+    """Options of the citizen inzage (environment prefix `LDV_INZAGE_`).
+
+    The organisations served and their keys are not here but in `ApiSettings.organisation_keys`
+    (`LDV_ORGANISATION_KEYS`), shared with the read API and the collector.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="LDV_INZAGE_", extra="ignore", frozen=True)
+
+    max_records_per_organisation: int = Field(
+        5000, ge=1, le=100_000, description="Cap on records read per organisation for one citizen."
+    )
+    follow_chain: bool = Field(True, description="Ask other parties' read APIs named in records.")
+    federation_timeout_seconds: float = Field(3.0, gt=0, le=30, description="Timeout of one call to another read API.")
+    federation_max_depth: int = Field(3, ge=0, le=10, description="How many hops along a chain to follow.")
+    federation_max_calls: int = Field(20, ge=0, le=200, description="Cap on read API calls for one inzage.")
+    federation_max_pages: int = Field(5, ge=1, le=50, description="Pages read from one other read API per trace.")
+    logboeken: tuple[str, ...] = Field(
+        (),
+        description="Other Logboeken asked for all the citizen's records (besides the chain), each by its "
+        "identifier: its read API URL as the register lists it, which is also the audience of its tokens.",
+    )
+    read_api_addresses: dict[str, str] = Field(
+        {},
+        description="Where to reach a read API whose identifier is not its network address: identifier -> base "
+        "URL (e.g. the demo's Logboeken on loopback). Others are reached at their identifier.",
+    )
+    token_endpoint: str | None = Field(
+        None,
+        description="The issuer's token endpoint (OAuth 2.0 Token Exchange, RFC 8693) where this Logboek obtains a "
+        "short-lived token per other Logboek for the citizen. Not set: no other Logboek is asked (the citizen's "
+        "own token is never forwarded).",
+    )
+    client_id: str = Field("", description="This Logboek's client id at the token endpoint.")
+    client_secret: SecretStr | None = Field(
+        None, description="This Logboek's client secret at the token endpoint (HTTP Basic); never logged."
+    )
+
+    @model_validator(mode="after")
+    def _client_with_endpoint(self) -> InzageSettings:
+        if self.token_endpoint and not (self.client_id and self.client_secret):
+            raise ValueError("token_endpoint needs client_id and client_secret (this Logboek's client at the issuer)")
+        return self
+
+    def address_of(self, read_api: str) -> str:
+        """Where to send requests for the read API known as `read_api`."""
+        wanted = read_api.rstrip("/")
+        for identifier, address in self.read_api_addresses.items():
+            if identifier.rstrip("/") == wanted:
+                return address.rstrip("/")
+        return wanted

@@ -2,7 +2,7 @@
 
 from ldv_inzicht.inzage.api import INZAGE_API, create_inzage_router, get_inzage_service
 from ldv_inzicht.inzage.page import PAGE_PREFIX, create_page_router
-from ldv_inzicht.inzage.service import InzageResult, InzageService, InzageSettings, Period
+from ldv_inzicht.inzage.service import InzageResult, InzageService, Period
 from ldv_inzicht.inzage.view import InzageResponse, build_response
 
 __all__ = [
@@ -11,7 +11,6 @@ __all__ = [
     "InzageResponse",
     "InzageResult",
     "InzageService",
-    "InzageSettings",
     "Period",
     "build_response",
     "create_inzage_router",

@@ -38,7 +38,6 @@ from ldv_inzicht.auth import (
     REALM,
     TOKEN_COOKIE,
     AuthError,
-    AuthSettings,
     Principal,
     Role,
     TokenVerifier,
@@ -50,6 +49,7 @@ from ldv_inzicht.inzage.overview import Overview, build_overview
 from ldv_inzicht.inzage.pdf import PdfUnavailable, render_pdf
 from ldv_inzicht.inzage.pdf import filename as pdf_filename
 from ldv_inzicht.inzage.service import InzageResult, InzageService, Period
+from ldv_inzicht.settings import AuthSettings
 from ldv_logboek.register import Register
 
 PAGE_PREFIX = "/inzage"

@@ -31,10 +31,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ldv_inzicht.inzage.token_exchange import TokenExchangeFailed, TokenExchanger
+from ldv_inzicht.settings import InzageSettings
 from ldv_inzicht.subject_keys import SubjectKeys
 from ldv_logboek import attributes as attr
 from ldv_logboek.ids import trace_id_as_uuid
@@ -47,59 +46,6 @@ from ldv_logboek.storage.query import MAX_PAGE_SIZE, MAX_TIME_MS, Cursor
 log = logging.getLogger(__name__)
 
 UNAVAILABLE_NL = "niet beschikbaar op dit moment"
-
-
-class InzageSettings(BaseSettings):
-    """Options of the citizen inzage (environment prefix `LDV_INZAGE_`).
-
-    The organisations served and their keys are not here but in `ApiSettings.organisation_keys`
-    (`LDV_ORGANISATION_KEYS`), shared with the read API and the collector.
-    """
-
-    model_config = SettingsConfigDict(env_prefix="LDV_INZAGE_", extra="ignore", frozen=True)
-
-    max_records_per_organisation: int = Field(
-        5000, ge=1, le=100_000, description="Cap on records read per organisation for one citizen."
-    )
-    follow_chain: bool = Field(True, description="Ask other parties' read APIs named in records.")
-    federation_timeout_seconds: float = Field(3.0, gt=0, le=30, description="Timeout of one call to another read API.")
-    federation_max_depth: int = Field(3, ge=0, le=10, description="How many hops along a chain to follow.")
-    federation_max_calls: int = Field(20, ge=0, le=200, description="Cap on read API calls for one inzage.")
-    federation_max_pages: int = Field(5, ge=1, le=50, description="Pages read from one other read API per trace.")
-    logboeken: tuple[str, ...] = Field(
-        (),
-        description="Other Logboeken asked for all the citizen's records (besides the chain), each by its "
-        "identifier: its read API URL as the register lists it, which is also the audience of its tokens.",
-    )
-    read_api_addresses: dict[str, str] = Field(
-        {},
-        description="Where to reach a read API whose identifier is not its network address: identifier -> base "
-        "URL (e.g. the demo's Logboeken on loopback). Others are reached at their identifier.",
-    )
-    token_endpoint: str | None = Field(
-        None,
-        description="The issuer's token endpoint (OAuth 2.0 Token Exchange, RFC 8693) where this Logboek obtains a "
-        "short-lived token per other Logboek for the citizen. Not set: no other Logboek is asked (the citizen's "
-        "own token is never forwarded).",
-    )
-    client_id: str = Field("", description="This Logboek's client id at the token endpoint.")
-    client_secret: SecretStr | None = Field(
-        None, description="This Logboek's client secret at the token endpoint (HTTP Basic); never logged."
-    )
-
-    @model_validator(mode="after")
-    def _client_with_endpoint(self) -> InzageSettings:
-        if self.token_endpoint and not (self.client_id and self.client_secret):
-            raise ValueError("token_endpoint needs client_id and client_secret (this Logboek's client at the issuer)")
-        return self
-
-    def address_of(self, read_api: str) -> str:
-        """Where to send requests for the read API known as `read_api`."""
-        wanted = read_api.rstrip("/")
-        for identifier, address in self.read_api_addresses.items():
-            if identifier.rstrip("/") == wanted:
-                return address.rstrip("/")
-        return wanted
 
 
 @dataclass(frozen=True)
