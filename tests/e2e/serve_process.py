@@ -27,10 +27,41 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _listening(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.2)
-        return s.connect_ex(("127.0.0.1", port)) == 0
+def _listening_inodes(port: int) -> set[str]:
+    """Socket inodes listening on TCP `port` on this machine (Linux: /proc/net/tcp and tcp6)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                inodes.add(fields[9])
+    return inodes
+
+
+def _listened_by(pid: int, ports: list[int]) -> bool:
+    """True when process `pid` itself listens on every one of `ports`.
+
+    Not merely "something answers there": under parallel load another test's server may take a
+    port between `free_port()` and the child's bind, and must not pass for the child.
+    """
+    try:
+        owned = {os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
+    except OSError:
+        return False
+    return all(any(f"socket:[{inode}]" in owned for inode in _listening_inodes(port)) for port in ports)
+
+
+# What `ldv serve` logs when a port it was given is taken (ldv_suite.server.PortUnavailable, gRPC's bind).
+_PORT_TAKEN = ("cannot listen on", "could not start listening", "Address already in use", "Failed to bind")
+_PORT_FIELDS = ("otlp_port", "api_port", "grpc_port", "clickhouse_port")
+
+
+class PortTaken(RuntimeError):
+    """`ldv serve` stopped because another process holds a port it was given."""
 
 
 @dataclass
@@ -38,10 +69,12 @@ class ServeProcess:
     """One `ldv serve` process; `start()` waits until both ports answer."""
 
     data_dir: Path
-    otlp_port: int = field(default_factory=free_port)
-    api_port: int = field(default_factory=free_port)
-    grpc_port: int = field(default_factory=free_port)
-    clickhouse_port: int = field(default_factory=free_port)
+    # Ports: 0 (the default) picks a free one; one picked here is picked again if another process
+    # takes it before `ldv serve` binds it (see `start`). A port given is used as given.
+    otlp_port: int = 0
+    api_port: int = 0
+    grpc_port: int = 0
+    clickhouse_port: int = 0
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
     signer: Signer = field(default_factory=lambda: Signer.generate("e2e-issuer"))
@@ -54,6 +87,14 @@ class ServeProcess:
 
     # Set while the e2e suite runs against a store behind the ClickHouse HTTP interface.
     backing_dsn: ClassVar[str | None] = None
+
+    def __post_init__(self) -> None:
+        self._picked = [name for name in _PORT_FIELDS if not getattr(self, name)]
+        self._pick_ports()
+
+    def _pick_ports(self) -> None:
+        for name in self._picked:
+            setattr(self, name, free_port())
 
     @property
     def scheme(self) -> str:
@@ -72,8 +113,25 @@ class ServeProcess:
         """What httpx should trust: the test certificate under TLS."""
         return str(self.tls[0]) if self.tls else True
 
-    def start(self, timeout: float = 60.0) -> ServeProcess:
+    def start(self, timeout: float = 60.0, attempts: int = 5) -> ServeProcess:
+        """Start `ldv serve` and wait until it listens on its OTLP/HTTP and API ports.
+
+        A free port can be taken by another process between `free_port()` and the child's bind
+        (tests run in parallel): when the child stops because a port it was given is taken, the
+        ports picked here are picked anew and it is started again, up to `attempts` times.
+        """
+        for attempt in range(attempts):
+            try:
+                return self._start_once(timeout)
+            except PortTaken:
+                if attempt == attempts - 1 or not self._picked:
+                    raise
+                self._pick_ports()
+        raise AssertionError("unreachable")
+
+    def _start_once(self, timeout: float) -> ServeProcess:
         self.log_path = self.data_dir.parent / f"serve-{self.api_port}.log"
+        before = self.log_path.stat().st_size if self.log_path.exists() else 0  # an earlier run's lines stay
         log = self.log_path.open("ab")
         cmd = [
             sys.executable, "-m", "ldv_suite.cli", "serve",
@@ -103,8 +161,12 @@ class ServeProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"ldv serve exited with {self.proc.returncode}:\n{self.log()}")
-            if _listening(self.otlp_port) and _listening(self.api_port):
+                log_text = self.log()
+                this_run = self.log_path.read_bytes()[before:].decode(errors="replace")
+                if any(taken in this_run for taken in _PORT_TAKEN):
+                    raise PortTaken(f"ldv serve could not bind its ports:\n{log_text}")
+                raise RuntimeError(f"ldv serve exited with {self.proc.returncode}:\n{log_text}")
+            if _listened_by(self.proc.pid, [self.otlp_port, self.api_port]):
                 return self
             time.sleep(0.1)
         self.kill()
