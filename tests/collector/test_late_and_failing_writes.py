@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import logging
 import re
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -27,7 +26,6 @@ from pathlib import Path
 import grpc
 import httpx
 import pytest
-import uvicorn
 from google.rpc import code_pb2, status_pb2
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
@@ -41,6 +39,7 @@ from ldv_collector import CollectorSettings, create_app
 from ldv_logboek import attributes as attr
 from ldv_logboek.storage import LogStore, RecordQuery, connect
 from ldv_logboek.storage.schema import RECORDS_TABLE
+from tests import servers
 from tests.collector.helpers import ORGANISATION, ldv_attributes, make_request, make_span
 from tests.collector.test_grpc import GrpcCollector
 
@@ -62,20 +61,8 @@ def own_store(tmp_path: Path) -> Iterator[LogStore]:
 def serving(store: LogStore, settings: CollectorSettings | None = None) -> Iterator[tuple[Starlette, str]]:
     """The collector app under a real uvicorn on a free loopback port; yields the app and its URL."""
     app = create_app(store, settings or CollectorSettings())
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and thread.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started, "uvicorn did not start"
-    try:
-        yield app, f"http://127.0.0.1:{sock.getsockname()[1]}/v1/traces"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
+    with servers.serving(app) as port:
+        yield app, f"http://127.0.0.1:{port}/v1/traces"
 
 
 def activity(name: str) -> str:

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-
-import uvicorn
 from opentelemetry.exporter.otlp.proto.http import Compression
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
@@ -21,23 +16,13 @@ from ldv_logboek import attributes as attr
 from ldv_logboek.pseudonym import pseudonymise
 from ldv_logboek.storage import LogStore, RecordQuery
 from tests.collector.helpers import ACTIVITY, ORGANISATION, VALID_BSN
+from tests.servers import serving
 
 KEY = "otel-test-organisation-key"
 
 
 def test_official_otlp_http_exporter_round_trip(store: LogStore) -> None:
     app = create_app(store, CollectorSettings(organisation_keys={ORGANISATION: KEY}))
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))  # a free loopback port, held by us until uvicorn takes the socket
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and thread.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started, "uvicorn did not start"
-
     memory = InMemorySpanExporter()
     provider = TracerProvider(resource=Resource.create({attr.SERVICE_NAME: "toeslagen-api", attr.ORGANISATION: ORGANISATION}))
     provider.add_span_processor(SimpleSpanProcessor(memory))
@@ -58,15 +43,12 @@ def test_official_otlp_http_exporter_round_trip(store: LogStore) -> None:
     spans = memory.get_finished_spans()
     trace_id = parent.get_span_context().trace_id.to_bytes(16, "big")
 
-    try:
+    with serving(app) as port:  # leaving it, the lifespan's shutdown stops the writer after flushing
         for compression in (Compression.Gzip, Compression.NoCompression):
             exporter = OTLPSpanExporter(endpoint=f"http://127.0.0.1:{port}/v1/traces", compression=compression, timeout=10)
             assert exporter.export(spans) == SpanExportResult.SUCCESS
             exporter.shutdown()
-    finally:
-        server.should_exit = True  # the lifespan's shutdown stops the writer after flushing
-        thread.join(timeout=20)
-    assert not thread.is_alive() and not app.state.writer.accepting
+    assert not app.state.writer.accepting
 
     records = {r.name: r for r in store.find(RecordQuery(trace_id=trace_id)).records}  # each once despite two exports
     assert set(records) == {"huurtoeslag berekenen", "inkomen opvragen"}

@@ -8,17 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import ssl
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import grpc
 import pytest
-import uvicorn
 from google.rpc import code_pb2, status_pb2
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
@@ -40,6 +37,7 @@ from ldv_logboek.pseudonym import pseudonymise
 from ldv_logboek.storage import LogStore, RecordQuery
 from tests.collector.helpers import VALID_BSN, AsgiClient, ldv_attributes, make_request, make_span
 from tests.pki import Pki
+from tests.servers import serving
 
 TOESLAGEN_TOKEN = "toeslagen-sender-token-5b1f0c3e9a7d4e21"
 AMSTERDAM_TOKEN = "amsterdam-sender-token-0d2c8f6a4b1e9f73"
@@ -225,21 +223,8 @@ def test_bad_sender_settings_are_refused_without_echoing_them(senders_: dict, ex
 @contextlib.contextmanager
 def uvicorn_collector(app: Any, **ssl_options: Any) -> Iterator[int]:
     """`app` on a real uvicorn on a free loopback port (its lifespan runs the writer)."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_level="warning", **ssl_options))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and thread.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started, "uvicorn did not start"
-    try:
+    with serving(app, **ssl_options) as port:
         yield port
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
 
 
 def ldv_spans(organisation: str | None) -> tuple[list[ReadableSpan], bytes]:

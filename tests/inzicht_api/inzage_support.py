@@ -10,14 +10,12 @@ from __future__ import annotations
 import json
 import os
 import socket
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import jwt
-import uvicorn
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
@@ -30,6 +28,7 @@ from ldv_logboek.pseudonym import pseudonymise
 from ldv_logboek.register import RegisterStore, load_register_files
 from ldv_logboek.storage import LogStore
 from tests.conftest import REPO_ROOT
+from tests.servers import serving
 
 DEMO_REGISTER = REPO_ROOT / "demo" / "register"
 ISSUER = "https://inlog.burger.example"
@@ -202,24 +201,21 @@ def free_port() -> int:
 
 
 class Server:
-    """A real uvicorn server on a loopback port, in a thread; `with Server(app) as base_url`."""
+    """A real uvicorn server on a loopback port, in a thread; `with Server(app) as base_url`.
+
+    Without `port` the socket is bound when the block starts (no other process can take the
+    port first); with one, that port (reserved earlier, e.g. to name it in a register).
+    """
 
     def __init__(self, app: object, port: int | None = None):
-        self.port = port or free_port()
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self._serving = serving(app, port or 0, lifespan="auto")
 
     def __enter__(self) -> str:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.02)
+        self.port = self._serving.__enter__()
         return f"http://127.0.0.1:{self.port}"
 
     def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
+        self._serving.__exit__(None, None, None)
 
 
 def spans_of(body: dict[str, Any]) -> set[str]:

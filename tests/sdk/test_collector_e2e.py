@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 import ldv_sdk
 from ldv_collector import CollectorSettings, create_app
@@ -17,6 +13,7 @@ from ldv_logboek import attributes as attr
 from ldv_logboek.pseudonym import pseudonymise
 from ldv_logboek.storage import LogStore, RecordQuery
 from tests.sdk.conftest import KEY, make_config, spooled_name
+from tests.servers import serving
 
 BSNS = ["123456782", "111222333", "999999990"]
 ACTIVITY = "https://register.amsterdam.example/verwerkingsactiviteiten/bijstand"
@@ -26,19 +23,8 @@ ACTIVITY = "https://register.amsterdam.example/verwerkingsactiviteiten/bijstand"
 @pytest.fixture
 def collector(store: LogStore) -> Iterator[str]:
     app = create_app(store, CollectorSettings(organisation_keys={"gemeente-amsterdam": KEY.decode()}))
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and thread.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started
-    yield f"http://127.0.0.1:{port}/v1/traces"
-    server.should_exit = True
-    thread.join(timeout=20)
+    with serving(app) as port:
+        yield f"http://127.0.0.1:{port}/v1/traces"
 
 
 def test_every_record_is_stored_exactly_once_and_invalid_ones_become_dead_letters(

@@ -10,15 +10,12 @@ the W3C propagators as `OTEL_PROPAGATORS=tracecontext,baggage,ldv` would.
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
 import requests
-import uvicorn
 from fastapi import FastAPI
 from opentelemetry import propagate
 from opentelemetry.baggage.propagation import W3CBaggagePropagator
@@ -36,6 +33,7 @@ import ldv_sdk
 from ldv_logboek import attributes as attr
 from ldv_sdk import LdvPropagator
 from ldv_sdk.testing import capture_ldv
+from tests.servers import serving
 
 BSN = "123456782"
 CALLER = "https://toeslagen.example/apps/huurtoeslag"
@@ -63,17 +61,8 @@ def callee(app_tracing: InMemorySpanExporter) -> Iterator[str]:
         return {"inkomen": 31000}
 
     FastAPIInstrumentor.instrument_app(app, tracer_provider=provider)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server.should_exit = True
-    thread.join(10)
+    with serving(app, lifespan="off") as port:
+        yield f"http://127.0.0.1:{port}"
     FastAPIInstrumentor.uninstrument_app(app)
 
 

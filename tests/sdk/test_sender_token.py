@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 import ldv_sdk
 from ldv_collector import CollectorSettings, create_app
@@ -17,6 +13,7 @@ from ldv_collector.senders import SenderSettings, token_sha256
 from ldv_logboek import attributes as attr
 from ldv_logboek.storage import LogStore, RecordQuery
 from tests.sdk.conftest import make_config
+from tests.servers import serving
 
 TOKEN = "amsterdam-bijstand-sender-token-7c2e91"
 
@@ -25,19 +22,8 @@ TOKEN = "amsterdam-bijstand-sender-token-7c2e91"
 def collector(store: LogStore) -> Iterator[str]:
     senders = {"bijstand-api": SenderSettings(organisation="gemeente-amsterdam", token_sha256=token_sha256(TOKEN))}
     app = create_app(store, CollectorSettings(senders=senders))
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and thread.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started
-    yield f"http://127.0.0.1:{port}/v1/traces"
-    server.should_exit = True
-    thread.join(timeout=20)
+    with serving(app) as port:
+        yield f"http://127.0.0.1:{port}/v1/traces"
 
 
 def test_records_without_the_token_wait_in_the_spool_and_arrive_with_it(
