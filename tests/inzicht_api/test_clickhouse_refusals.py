@@ -103,11 +103,23 @@ def test_ways_around_the_filters_are_refused(endpoint: Endpoint, sql: str) -> No
         assert response.text.startswith("Code: ")
 
 
-WRITES = {
+# Statements both layers refuse: the endpoint's admission check, and the engine on a reader.
+WRITES_AND_DDL = {
     "insert": "INSERT INTO otel_traces (TraceId) VALUES ('x')",
-    "insert select": "INSERT INTO otel_traces SELECT * FROM otel_traces",
     "create": "CREATE TABLE t (x UInt8) ENGINE = Memory",
     "drop": "DROP TABLE otel_traces",
+}
+OUTSIDE_DATA = {
+    "s3()": "SELECT * FROM s3('http://127.0.0.1:9/bucket/x.csv', 'CSV')",
+    "url()": "SELECT * FROM url('http://127.0.0.1:9/x.csv', 'CSV')",
+    "file()": "SELECT * FROM file('/etc/hostname', 'LineAsString')",
+    "executable()": "SELECT * FROM executable('true', 'TSV', 'x String')",
+    "mysql()": "SELECT * FROM mysql('127.0.0.1:9', 'db', 't', 'u', 'p')",
+    "postgresql()": "SELECT * FROM postgresql('127.0.0.1:9', 'db', 't', 'u', 'p')",
+}
+WRITES = {
+    **WRITES_AND_DDL,
+    "insert select": "INSERT INTO otel_traces SELECT * FROM otel_traces",
     "truncate": "TRUNCATE TABLE otel_traces",
     "alter delete": "ALTER TABLE otel_traces DELETE WHERE 1",
     "delete": "DELETE FROM otel_traces WHERE 1",
@@ -117,14 +129,9 @@ WRITES = {
     "system": "SYSTEM FLUSH LOGS",
     "use": "USE system",
     "into outfile": "SELECT 1 INTO OUTFILE 'ldv-ch-outfile-test.txt'",
-    "s3()": "SELECT * FROM s3('http://127.0.0.1:9/bucket/x.csv', 'CSV')",
-    "url()": "SELECT * FROM url('http://127.0.0.1:9/x.csv', 'CSV')",
-    "file()": "SELECT * FROM file('/etc/hostname', 'LineAsString')",
+    **OUTSIDE_DATA,
     "remoteSecure()": "SELECT * FROM remoteSecure('127.0.0.1:9', system.one)",
-    "executable()": "SELECT * FROM executable('true', 'TSV', 'x String')",
     "python()": "SELECT * FROM python('x')",
-    "mysql()": "SELECT * FROM mysql('127.0.0.1:9', 'db', 't', 'u', 'p')",
-    "postgresql()": "SELECT * FROM postgresql('127.0.0.1:9', 'db', 't', 'u', 'p')",
 }
 
 
@@ -138,20 +145,13 @@ def test_writes_ddl_settings_and_outside_data_are_refused(endpoint: Endpoint, sq
 
 
 ENGINE_REFUSES = {
-    "insert": "INSERT INTO otel_traces (TraceId) VALUES ('x')",
-    "create": "CREATE TABLE t (x UInt8) ENGINE = Memory",
-    "drop": "DROP TABLE otel_traces",
+    **WRITES_AND_DDL,
     "set": "SET max_result_rows = 0",
     "lift the filter": "SET additional_table_filters = {}",
     "settings clause": "SELECT 1 SETTINGS readonly = 0",
     "system": "SYSTEM DROP MARK CACHE",
-    "s3()": "SELECT * FROM s3('http://127.0.0.1:9/bucket/x.csv', 'CSV')",
-    "url()": "SELECT * FROM url('http://127.0.0.1:9/x.csv', 'CSV')",
-    "file()": "SELECT * FROM file('/etc/hostname', 'LineAsString')",
+    **OUTSIDE_DATA,
     "remote()": "SELECT * FROM remote('127.0.0.1', default.otel_traces)",
-    "executable()": "SELECT * FROM executable('true', 'TSV', 'x String')",
-    "mysql()": "SELECT * FROM mysql('127.0.0.1:9', 'db', 't', 'u', 'p')",
-    "postgresql()": "SELECT * FROM postgresql('127.0.0.1:9', 'db', 't', 'u', 'p')",
     "sqlite()": "SELECT * FROM sqlite('/nonexistent.db', 't')",
 }
 
