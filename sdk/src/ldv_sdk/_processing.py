@@ -290,7 +290,8 @@ class Verwerking:
             subjects = self._subjects
             if len(subjects) == 1:
                 ((subject, subject_type),) = subjects
-                span.set_attributes({attr.DATA_SUBJECT_ID: subject, attr.DATA_SUBJECT_ID_TYPE: subject_type})
+                span.set_attribute(attr.DATA_SUBJECT_ID, subject)  # two calls: set_attributes cleans a whole mapping, slower
+                span.set_attribute(attr.DATA_SUBJECT_ID_TYPE, subject_type)
             elif subjects:
                 failure = self._end_subject_records(runtime, span, end_ns)
             span.end(end_time=end_ns)
