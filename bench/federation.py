@@ -161,7 +161,7 @@ def _serve(apps: list[tuple[Any, int]], ready: Path) -> None:
 
 
 def run_parties(config: dict[str, Any]) -> None:
-    from ldv_inzicht.app import create_app
+    from ldv_inzicht._app import create_app
     from ldv_inzicht.settings import ApiSettings
 
     count = config["others"]
@@ -191,7 +191,7 @@ def run_issuer(config: dict[str, Any]) -> None:
 
 
 def run_federator(config: dict[str, Any]) -> None:
-    from ldv_inzicht.app import create_app
+    from ldv_inzicht._app import create_app
     from ldv_inzicht.settings import ApiSettings, InzageSettings
 
     store = _store(Path(config["tmp"]) / "home-store")

@@ -105,10 +105,42 @@ def test_the_cli_uses_only_public_names_of_the_components() -> None:
     assert not wrong, "\n".join(wrong)
 
 
-def test_the_sdk_keeps_its_internal_modules_behind_a_leading_underscore() -> None:
-    package = REPO_ROOT / "sdk/src/ldv_sdk"
-    plain = {p.stem for p in package.glob("*.py") if not p.stem.startswith("_")}
-    assert plain == SDK_PUBLIC_MODULES
+# Per package folder: the modules without a leading underscore. Every other module is internal.
+PLAIN_MODULES: dict[str, set[str]] = {
+    "sdk/src/ldv_sdk": SDK_PUBLIC_MODULES,
+    "inzicht_api/src/ldv_inzicht": {"errors", "settings"},
+    "inzicht_api/src/ldv_inzicht/clickhouse_http": {"errors", "settings"},
+    "inzicht_api/src/ldv_inzicht/inzage": set(),
+}
+
+
+@pytest.mark.parametrize("folder", sorted(PLAIN_MODULES))
+def test_internal_modules_have_a_leading_underscore(folder: str) -> None:
+    plain = {p.stem for p in (REPO_ROOT / folder).glob("*.py") if not p.stem.startswith("_")}
+    assert plain == PLAIN_MODULES[folder]
+
+
+SOURCES = {
+    "ldv_logboek": "logboek/src/ldv_logboek",
+    "ldv_sdk": "sdk/src/ldv_sdk",
+    "ldv_collector": "collector/src/ldv_collector",
+    "ldv_inzicht": "inzicht_api/src/ldv_inzicht",
+    "ldv_dashboards": "dashboards/src/ldv_dashboards",
+    "ldv_suite": "cli/src/ldv_suite",
+}
+
+
+@pytest.mark.parametrize("component", sorted(SOURCES))
+def test_no_component_imports_another_components_internal_modules(component: str) -> None:
+    wrong = []
+    for path in sorted((REPO_ROOT / SOURCES[component]).rglob("*.py")):
+        for line, module, name in _imports_of_components(ast.parse(path.read_text())):
+            if module.split(".")[0] == component:
+                continue
+            dotted = module if name is None else f"{module}.{name}"
+            if any(part.startswith("_") for part in dotted.split(".")):
+                wrong.append(f"{path.relative_to(REPO_ROOT)}:{line}: {dotted} is internal to {module.split('.')[0]}")
+    assert not wrong, "\n".join(wrong)
 
 
 def test_the_sdk_entry_points_name_importable_objects() -> None:

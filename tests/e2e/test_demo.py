@@ -30,7 +30,7 @@ import httpx
 import pytest
 from pypdf import PdfReader
 
-from ldv_inzicht.auth import mint_demo_token
+from ldv_inzicht._auth import mint_demo_token
 from ldv_logboek import LogRecord, Status
 from ldv_logboek import attributes as attr
 from ldv_logboek.pseudonym import is_pseudonym, pseudonymise

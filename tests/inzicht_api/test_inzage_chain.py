@@ -18,7 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from ldv_inzicht.app import create_app
+from ldv_inzicht._app import create_app
 from ldv_inzicht.settings import ApiSettings
 from ldv_logboek.pseudonym import pseudonymise
 from ldv_logboek.storage import LogStore, connect

@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from fastapi import APIRouter, Depends, FastAPI, Request
 
-from ldv_inzicht.app import create_app, include_api
-from ldv_inzicht.lezen import LEZEN_API, create_lezen_router
-from ldv_inzicht.problems import ProblemError, problem_responses
+from ldv_inzicht._app import create_app, include_api
+from ldv_inzicht._lezen import LEZEN_API, create_lezen_router
+from ldv_inzicht._problems import ProblemError, problem_responses
+from ldv_inzicht._versioning import ApiInfo
 from ldv_inzicht.settings import ApiSettings
-from ldv_inzicht.versioning import ApiInfo
 from ldv_logboek import Status
 from ldv_logboek import attributes as attr
 from ldv_logboek.ids import trace_id_as_uuid
@@ -428,7 +428,7 @@ def test_router_dependencies_add_checks_to_every_route_and_are_documented(app_fo
 
 
 def test_problem_log_lines_never_hold_a_clear_bsn(client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="ldv_inzicht.problems")
+    caplog.set_level(logging.INFO, logger="ldv_inzicht._problems")
     response = client.post(URL, json={attr.DATA_SUBJECT_ID: CLEAR_BSN, CLEAR_BSN: "x"})
     assert response.status_code == 400
     assert any("problem urn:uuid:" in r.getMessage() for r in caplog.records)

@@ -292,10 +292,10 @@ def test_a_principal_without_a_read_role_or_claim_is_refused_not_widened() -> No
     """Defence in depth below the auth layer: a gap in a principal never widens what is read."""
     from pydantic import SecretStr
 
-    from ldv_inzicht.auth import Principal, Role
-    from ldv_inzicht.problems import ProblemError
-    from ldv_inzicht.read_access import read_restriction
-    from ldv_inzicht.subject_keys import SubjectKeys
+    from ldv_inzicht._auth import Principal, Role
+    from ldv_inzicht._problems import ProblemError
+    from ldv_inzicht._read_access import read_restriction
+    from ldv_inzicht._subject_keys import SubjectKeys
     from ldv_logboek.register import Register
 
     keys = SubjectKeys({org: SecretStr(key) for org, key in KEYS.items()})

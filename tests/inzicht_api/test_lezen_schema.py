@@ -21,7 +21,7 @@ from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from ldv_inzicht.app import create_app
+from ldv_inzicht._app import create_app
 from ldv_inzicht.settings import ApiSettings
 from ldv_logboek import Status
 from ldv_logboek import attributes as attr

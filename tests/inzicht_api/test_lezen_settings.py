@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr, ValidationError
 
+from ldv_inzicht._subject_keys import SubjectKeys
 from ldv_inzicht.settings import ApiSettings
-from ldv_inzicht.subject_keys import SubjectKeys
 from ldv_logboek.pseudonym import pseudonymise
 from ldv_logboek.storage.query import MAX_PAGE_SIZE
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from ldv_inzicht.app import create_app
+from ldv_inzicht._app import create_app
 from ldv_inzicht.settings import ApiSettings
 from ldv_logboek import attributes as attr
 from ldv_logboek.storage import LogStore, connect

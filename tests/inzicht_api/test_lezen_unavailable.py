@@ -6,7 +6,7 @@ import warnings
 
 import pytest
 
-from ldv_inzicht.app import create_app
+from ldv_inzicht._app import create_app
 from ldv_inzicht.settings import ApiSettings
 from ldv_logboek import attributes as attr
 from ldv_logboek.storage import LogStore, connect

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import pytest
 from pydantic import SecretStr
 
-from ldv_inzicht.app import create_app
+from ldv_inzicht._app import create_app
 from ldv_inzicht.settings import ApiSettings
 from ldv_logboek.storage import LogStore, connect
 from ldv_suite.demo.token_service import DemoIssuer, create_token_service_app

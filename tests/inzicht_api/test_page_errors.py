@@ -38,7 +38,7 @@ def _assert_dutch_page(response, status: int, heading: str) -> None:  # noqa: AN
 @pytest.fixture(scope="module")
 def down(tmp_path_factory: pytest.TempPathFactory) -> TestClient:
     """The app on a store that was closed after the app started: every read fails in the driver."""
-    from ldv_inzicht.app import create_app
+    from ldv_inzicht._app import create_app
 
     store = LogStore(connect(f"chdb://{tmp_path_factory.mktemp('down')}"))
     store.migrate()
@@ -88,7 +88,7 @@ def test_page_with_an_unexpected_fault_is_a_dutch_500_page_with_a_reference(
     corrupt: FastAPI, caplog: pytest.LogCaptureFixture
 ) -> None:
     client = TestClient(corrupt, raise_server_exceptions=False, headers=citizen(SIGNER, LINDA))
-    with caplog.at_level(logging.WARNING, logger="ldv_inzicht.problems"):
+    with caplog.at_level(logging.WARNING, logger="ldv_inzicht._problems"):
         response = client.get("/inzage/?organisatie=dienst-toeslagen")
     _assert_dutch_page(response, 500, "Er is iets misgegaan")
     assert response.headers["API-Version"]

@@ -21,9 +21,9 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from ldv_inzicht.app import create_app
-from ldv_inzicht.auth import AuthError, TokenVerifier
-from ldv_inzicht.inzage.token_exchange import TokenExchangeFailed, TokenExchanger
+from ldv_inzicht._app import create_app
+from ldv_inzicht._auth import AuthError, TokenVerifier
+from ldv_inzicht.inzage._token_exchange import TokenExchangeFailed, TokenExchanger
 from ldv_inzicht.settings import ApiSettings, AuthSettings
 from ldv_logboek.storage import LogStore, connect
 from ldv_suite.demo.token_service import (

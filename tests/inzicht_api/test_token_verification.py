@@ -29,8 +29,8 @@ from fastapi.testclient import TestClient
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 from pydantic import ValidationError
 
-from ldv_inzicht.app import create_app
-from ldv_inzicht.auth import mint_demo_token
+from ldv_inzicht._app import create_app
+from ldv_inzicht._auth import mint_demo_token
 from ldv_inzicht.settings import ApiSettings, AuthSettings
 from ldv_logboek import attributes as attr
 from ldv_logboek.storage import LogStore, connect
@@ -345,7 +345,7 @@ def test_demo_login_mints_a_citizen_role(tmp_path: Path) -> None:
     )
     token = mint_demo_token(settings, LINDA)
     assert jwt.decode(token, options={"verify_signature": False})["roles"] == ["citizen"]
-    from ldv_inzicht.auth import Role, TokenVerifier
+    from ldv_inzicht._auth import Role, TokenVerifier
 
     assert TokenVerifier(settings).verify(token).roles == {Role.CITIZEN}
 

@@ -5,11 +5,11 @@
 `LDV_AUTH_`, `LDV_INZAGE_`). See inzicht_api/README.md for the endpoints and settings.
 """
 
-from ldv_inzicht.app import create_app, include_api
-from ldv_inzicht.auth import mint_demo_token
+from ldv_inzicht._app import create_app, include_api
+from ldv_inzicht._auth import mint_demo_token
+from ldv_inzicht._local_inzage import local_inzage
 from ldv_inzicht.errors import InzichtError
 from ldv_inzicht.inzage import InzageResponse
-from ldv_inzicht.local_inzage import local_inzage
 from ldv_inzicht.settings import ApiSettings, AuthSettings, InzageSettings
 
 __all__ = [

@@ -6,8 +6,8 @@ a background thread, for tests and tools. See `app` for the wire contract, `acce
 `admission` for what each user may read, `readers` for the engine's read-only connections.
 """
 
-from ldv_inzicht.clickhouse_http.app import NotEmbeddedStore, create_app
-from ldv_inzicht.clickhouse_http.background import running
+from ldv_inzicht.clickhouse_http._app import NotEmbeddedStore, create_app
+from ldv_inzicht.clickhouse_http._background import running
 from ldv_inzicht.clickhouse_http.settings import SUPERVISOR, ClickHouseHttpSettings, ClickHouseUser
 
 __all__ = ["SUPERVISOR", "ClickHouseHttpSettings", "ClickHouseUser", "NotEmbeddedStore", "create_app", "running"]

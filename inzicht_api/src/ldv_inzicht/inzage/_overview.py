@@ -25,8 +25,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from ldv_inzicht.inzage.service import UNAVAILABLE_NL, InzageResult, Processing
-from ldv_inzicht.inzage.view import (
+from ldv_inzicht.inzage._service import UNAVAILABLE_NL, InzageResult, Processing
+from ldv_inzicht.inzage._view import (
     InzageResponse,
     LegalBasisOut,
     OrganisationRef,

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import asyncio
 
-from ldv_inzicht.inzage.service import InzageService
-from ldv_inzicht.inzage.view import InzageResponse, build_response
+from ldv_inzicht._subject_keys import SubjectKeys
+from ldv_inzicht.inzage._service import InzageService
+from ldv_inzicht.inzage._view import InzageResponse, build_response
 from ldv_inzicht.settings import ApiSettings, InzageSettings
-from ldv_inzicht.subject_keys import SubjectKeys
 from ldv_logboek.register import RegisterStore
 from ldv_logboek.storage import LogStore
 

@@ -24,10 +24,10 @@ from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from ldv_inzicht.auth import Principal, Role, TokenFirstRoute, optional_principal
-from ldv_inzicht.openapi_docs import bearer_security
-from ldv_inzicht.problems import ProblemError, problem_responses
-from ldv_inzicht.versioning import ApiInfo
+from ldv_inzicht._auth import Principal, Role, TokenFirstRoute, optional_principal
+from ldv_inzicht._openapi_docs import bearer_security
+from ldv_inzicht._problems import ProblemError, problem_responses
+from ldv_inzicht._versioning import ApiInfo
 from ldv_logboek.register import ActivityVersion, Organisation, ProcessingActivity, Register, RegisterStore
 
 REGISTER_API = ApiInfo(

@@ -21,7 +21,7 @@ from typing import Any, cast
 
 import chdb
 
-from ldv_inzicht.clickhouse_http.access import Catalog, row_filter_settings
+from ldv_inzicht.clickhouse_http._access import Catalog, row_filter_settings
 from ldv_inzicht.clickhouse_http.errors import ClickHouseError
 from ldv_inzicht.clickhouse_http.settings import SUPERVISOR, ClickHouseHttpSettings
 from ldv_logboek.storage import ConnectionPool, Lane, StorageUnavailable

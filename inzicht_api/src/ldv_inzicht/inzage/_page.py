@@ -34,7 +34,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from ldv_inzicht.auth import (
+from ldv_inzicht._auth import (
     REALM,
     TOKEN_COOKIE,
     AuthError,
@@ -44,11 +44,11 @@ from ldv_inzicht.auth import (
     bearer_token,
     mint_demo_token,
 )
-from ldv_inzicht.inzage.api import MAX_ORGANISATION_LENGTH, period_of
-from ldv_inzicht.inzage.overview import Overview, build_overview
-from ldv_inzicht.inzage.pdf import PdfUnavailable, render_pdf
-from ldv_inzicht.inzage.pdf import filename as pdf_filename
-from ldv_inzicht.inzage.service import InzageResult, InzageService, Period
+from ldv_inzicht.inzage._api import MAX_ORGANISATION_LENGTH, period_of
+from ldv_inzicht.inzage._overview import Overview, build_overview
+from ldv_inzicht.inzage._pdf import PdfUnavailable, render_pdf
+from ldv_inzicht.inzage._pdf import filename as pdf_filename
+from ldv_inzicht.inzage._service import InzageResult, InzageService, Period
 from ldv_inzicht.settings import AuthSettings
 from ldv_logboek.register import Register
 

@@ -6,7 +6,7 @@ Three roles:
   is a claim.
 - `supervisor` (toezichthouder): reads the records of all organisations (read API) and
   aggregates over them; the overviews never show subjects.
-What each role reads through the read API is decided in `ldv_inzicht.read_access`.
+What each role reads through the read API is decided in `ldv_inzicht._read_access`.
 
 A token is accepted only when its signature verifies against the configured JWKS file, JWKS
 URL or public key, with an algorithm of that key's family (an RSA key verifies RS*/PS* only, a
@@ -47,8 +47,8 @@ from fastapi.routing import APIRoute
 from pydantic import SecretStr
 from starlette.concurrency import run_in_threadpool
 
+from ldv_inzicht._problems import ProblemError
 from ldv_inzicht.errors import InzichtError
-from ldv_inzicht.problems import ProblemError
 from ldv_inzicht.settings import EC_ALGORITHMS, EDDSA_ALGORITHMS, RSA_ALGORITHMS, AuthSettings
 from ldv_logboek.pseudonym import is_bsn
 

@@ -19,8 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from ldv_inzicht.auth import Principal, Role, forbidden
-from ldv_inzicht.subject_keys import SubjectKeys
+from ldv_inzicht._auth import Principal, Role, forbidden
+from ldv_inzicht._subject_keys import SubjectKeys
 from ldv_logboek.register import Register
 from ldv_logboek.storage import ActivityWindow
 

@@ -7,12 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from ldv_inzicht.auth import Principal, Role, TokenFirstRoute, require_roles
-from ldv_inzicht.inzage.service import InzageService, Period
-from ldv_inzicht.inzage.view import DUTCH_TIME, InzageResponse, build_response
-from ldv_inzicht.openapi_docs import bearer_security
-from ldv_inzicht.problems import ProblemError, problem_responses
-from ldv_inzicht.versioning import ApiInfo
+from ldv_inzicht._auth import Principal, Role, TokenFirstRoute, require_roles
+from ldv_inzicht._openapi_docs import bearer_security
+from ldv_inzicht._problems import ProblemError, problem_responses
+from ldv_inzicht._versioning import ApiInfo
+from ldv_inzicht.inzage._service import InzageService, Period
+from ldv_inzicht.inzage._view import DUTCH_TIME, InzageResponse, build_response
 from ldv_logboek.storage.query import MAX_TIME_MS, MIN_TIME_MS
 
 INZAGE_API = ApiInfo(

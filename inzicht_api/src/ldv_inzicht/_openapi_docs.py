@@ -7,7 +7,7 @@ relative to its base path, as in the published Logius spec: server `.../lezenapi
 what the app does: no 422 (bad input is a 400 problem), problems as
 `application/problem+json`, and the `API-Version` header on every response.
 
-Authentication is a FastAPI dependency (`ldv_inzicht.auth`), which FastAPI cannot describe as
+Authentication is a FastAPI dependency (`ldv_inzicht._auth`), which FastAPI cannot describe as
 a security scheme; so each route that takes a token says so itself, with
 `openapi_extra=bearer_security()` (token required) or `bearer_security(optional=True)` (a
 token widens what is shown), and the document then declares the `bearerAuth` scheme. A route
@@ -24,8 +24,8 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from ldv_inzicht.problems import PROBLEM_MEDIA_TYPE
-from ldv_inzicht.versioning import API_VERSION_HEADER, ApiInfo
+from ldv_inzicht._problems import PROBLEM_MEDIA_TYPE
+from ldv_inzicht._versioning import API_VERSION_HEADER, ApiInfo
 
 _FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
 BEARER_SCHEME_NAME = "bearerAuth"
@@ -33,7 +33,7 @@ BEARER_SCHEME: dict[str, Any] = {
     "type": "http",
     "scheme": "bearer",
     "bearerFormat": "JWT",
-    "description": "A JWT from a trusted issuer (see `ldv_inzicht.auth`), with role `supervisor`, "
+    "description": "A JWT from a trusted issuer (see `ldv_inzicht._auth`), with role `supervisor`, "
     "`organisation` (claim `organisation`) or `citizen` (claim `bsn`).",
 }
 

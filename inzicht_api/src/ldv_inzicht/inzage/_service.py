@@ -2,14 +2,14 @@
 
 For a citizen (their BSN from the token) the service
 1. pseudonymises the BSN with the key of every organisation this Logboek serves (the shared
-   `ApiSettings.organisation_keys`, see `ldv_inzicht.subject_keys`) and reads all their
+   `ApiSettings.organisation_keys`, see `ldv_inzicht._subject_keys`) and reads all their
    records (every page, up to a cap) from the store;
 2. asks the other Logboeken configured in `logboeken` for all the citizen's records, and
    follows the chain: where a record names another party's read API
    (`dpl.read.externalReadAPI_id`) and that party is in the register, asks that read API for the
    same trace (and period), in parallel, with a timeout. Never with the citizen's own token:
    per target Logboek this Logboek exchanges it at the issuer for a short-lived token whose
-   only audience is that target (`ldv_inzicht.inzage.token_exchange`, RFC 8693); without a
+   only audience is that target (`ldv_inzicht.inzage._token_exchange`, RFC 8693); without a
    token endpoint configured no other Logboek is asked. The BSN is never sent: the other
    party derives the citizen from the token and reads only their records (the read API's
    citizen rule). A party that does not answer, or for which the issuer gives no token, is
@@ -32,9 +32,9 @@ from typing import Any
 
 import httpx
 
-from ldv_inzicht.inzage.token_exchange import TokenExchangeFailed, TokenExchanger
+from ldv_inzicht._subject_keys import SubjectKeys
+from ldv_inzicht.inzage._token_exchange import TokenExchangeFailed, TokenExchanger
 from ldv_inzicht.settings import InzageSettings
-from ldv_inzicht.subject_keys import SubjectKeys
 from ldv_logboek import attributes as attr
 from ldv_logboek.ids import trace_id_as_uuid
 from ldv_logboek.pseudonym import pseudonymise

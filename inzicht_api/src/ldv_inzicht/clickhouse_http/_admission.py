@@ -26,15 +26,15 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ldv_inzicht.clickhouse_http.access import (
+from ldv_inzicht.clickhouse_http._access import (
     DENIED_FUNCTION_PREFIXES,
     DENIED_FUNCTIONS,
     TABLE_FUNCTIONS,
     Access,
     sql_string,
 )
+from ldv_inzicht.clickhouse_http._readers import Reader
 from ldv_inzicht.clickhouse_http.errors import ACCESS_DENIED, ClickHouseError
-from ldv_inzicht.clickhouse_http.readers import Reader
 
 _IN_SCOPE = re.compile(r":? In scope SELECT formatQuery\(.*?\)\.(?= \(\w+\)|$)", re.DOTALL)
 _FORMAT_CLAUSE = re.compile(r"\nFORMAT (\w+)$")

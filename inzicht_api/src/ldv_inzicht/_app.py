@@ -3,9 +3,9 @@
 Each API is a router plus an `ApiInfo` (base path, title, version) added with `include_api`:
 that mounts the router under its base path, serves its own OpenAPI document at
 `<base path>/openapi.json` and makes its responses carry its `API-Version`. Errors of every
-API are problem+json (see `ldv_inzicht.problems`); errors of the citizen page are HTML pages in
-Dutch made from those problems (`ldv_inzicht.inzage.page.error_page`). Every response, errors
-included, carries the security headers of `ldv_inzicht.security_headers` (`no-store`, CSP, ...).
+API are problem+json (see `ldv_inzicht._problems`); errors of the citizen page are HTML pages in
+Dutch made from those problems (`ldv_inzicht.inzage._page.error_page`). Every response, errors
+included, carries the security headers of `ldv_inzicht._security_headers` (`no-store`, CSP, ...).
 """
 
 from __future__ import annotations
@@ -17,18 +17,18 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 
-from ldv_inzicht.auth import TokenVerifier
+from ldv_inzicht._auth import TokenVerifier
+from ldv_inzicht._lezen import LEZEN_API, create_lezen_router
+from ldv_inzicht._openapi_docs import add_openapi_route
+from ldv_inzicht._overzicht import OVERZICHT_API, create_overzicht_router
+from ldv_inzicht._problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
+from ldv_inzicht._register_api import REGISTER_API, create_register_router
+from ldv_inzicht._security_headers import SecurityHeadersMiddleware, add_security_headers
+from ldv_inzicht._subject_keys import SubjectKeys
+from ldv_inzicht._versioning import ApiInfo, ApiRegistry, ApiVersionMiddleware
 from ldv_inzicht.inzage import INZAGE_API, InzageService, create_inzage_router, create_page_router
-from ldv_inzicht.inzage.page import error_page, is_page_path
-from ldv_inzicht.lezen import LEZEN_API, create_lezen_router
-from ldv_inzicht.openapi_docs import add_openapi_route
-from ldv_inzicht.overzicht import OVERZICHT_API, create_overzicht_router
-from ldv_inzicht.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
-from ldv_inzicht.register_api import REGISTER_API, create_register_router
-from ldv_inzicht.security_headers import SecurityHeadersMiddleware, add_security_headers
+from ldv_inzicht.inzage._page import error_page, is_page_path
 from ldv_inzicht.settings import ApiSettings, AuthSettings, InzageSettings
-from ldv_inzicht.subject_keys import SubjectKeys
-from ldv_inzicht.versioning import ApiInfo, ApiRegistry, ApiVersionMiddleware
 from ldv_logboek.register import RegisterStore
 from ldv_logboek.storage import LogStore
 

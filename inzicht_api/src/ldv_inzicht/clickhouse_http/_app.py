@@ -36,16 +36,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ldv_inzicht.clickhouse_http.access import Access, sql_string
-from ldv_inzicht.clickhouse_http.admission import admit
+from ldv_inzicht.clickhouse_http._access import Access, sql_string
+from ldv_inzicht.clickhouse_http._admission import admit
+from ldv_inzicht.clickhouse_http._native import hello_block, is_hello
+from ldv_inzicht.clickhouse_http._readers import ReaderPool, Result
 from ldv_inzicht.clickhouse_http.errors import (
     AUTHENTICATION_FAILED,
     QUERY_IS_TOO_LARGE,
     UNSUPPORTED_MEDIA_TYPE,
     ClickHouseError,
 )
-from ldv_inzicht.clickhouse_http.native import hello_block, is_hello
-from ldv_inzicht.clickhouse_http.readers import ReaderPool, Result
 from ldv_inzicht.clickhouse_http.settings import ClickHouseHttpSettings, ClickHouseUser
 from ldv_inzicht.errors import InzichtError
 from ldv_logboek.storage import embedded_path

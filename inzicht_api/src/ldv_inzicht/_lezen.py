@@ -4,11 +4,11 @@ Implements the Logius "LDV lezen API" 1.1.0 (specs/ldv-lezen-openapi.json in thi
 additions the published spec leaves open: paging (`limit` and `cursor` query parameters, a
 `Link: <...>; rel="next"` header and a top-level `nextCursor`) and `GET /health`.
 Every record is returned once, however often it was delivered. Cursors are sealed
-(`ldv_inzicht.cursors`): one is accepted only for the search and the caller it was handed to.
+(`ldv_inzicht._cursors`): one is accepted only for the search and the caller it was handed to.
 
 The standard: "a client must be authenticated and may only read what it is entitled to".
-`POST /processing-activities` needs a bearer token (`ldv_inzicht.auth`, 401 without a good
-one) and reads only what the caller's role allows (`ldv_inzicht.read_access`): a supervisor
+`POST /processing-activities` needs a bearer token (`ldv_inzicht._auth`, 401 without a good
+one) and reads only what the caller's role allows (`ldv_inzicht._read_access`): a supervisor
 everything, an organisation its own records, a citizen their own non-confidential records.
 `/health` and `/openapi.json` stay open.
 """
@@ -24,15 +24,15 @@ from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
-from ldv_inzicht.auth import Principal, Role, TokenFirstRoute, require_roles
-from ldv_inzicht.cursors import CursorRefused, CursorSealer, binding
-from ldv_inzicht.deps import get_store, get_subject_keys
-from ldv_inzicht.problems import ProblemError, problem_responses
-from ldv_inzicht.read_access import ReadRestriction, read_restriction
-from ldv_inzicht.register_api import get_register
+from ldv_inzicht._auth import Principal, Role, TokenFirstRoute, require_roles
+from ldv_inzicht._cursors import CursorRefused, CursorSealer, binding
+from ldv_inzicht._deps import get_store, get_subject_keys
+from ldv_inzicht._problems import ProblemError, problem_responses
+from ldv_inzicht._read_access import ReadRestriction, read_restriction
+from ldv_inzicht._register_api import get_register
+from ldv_inzicht._subject_keys import SubjectKeys
+from ldv_inzicht._versioning import ApiInfo
 from ldv_inzicht.settings import ApiSettings
-from ldv_inzicht.subject_keys import SubjectKeys
-from ldv_inzicht.versioning import ApiInfo
 from ldv_logboek import LogRecord
 from ldv_logboek import attributes as attr
 from ldv_logboek.ids import parse_trace_id, trace_id_as_uuid
@@ -225,7 +225,7 @@ class ListProcessingActivities(_WireModel):
 
 
 READ_ROLES = (Role.SUPERVISOR, Role.ORGANISATION, Role.CITIZEN)
-_BEARER_SCHEME = "bearerAuth"  # declared by ldv_inzicht.openapi_docs.build_openapi
+_BEARER_SCHEME = "bearerAuth"  # declared by ldv_inzicht._openapi_docs.build_openapi
 
 
 class Health(BaseModel):
@@ -243,7 +243,7 @@ def create_lezen_router(
     """The read API's routes, relative to its base path `LEZEN_API.prefix`.
 
     `POST /processing-activities` always needs a bearer token with one of `READ_ROLES` and is
-    restricted by role (see `ldv_inzicht.read_access`); the app must provide
+    restricted by role (see `ldv_inzicht._read_access`); the app must provide
     `app.state.token_verifier`, `app.state.subject_keys` and `app.state.register_store`
     (`create_app` does). `dependencies` run before every route (also `/health`) and
     `responses` document what they may answer, for extra checks a deployment adds.

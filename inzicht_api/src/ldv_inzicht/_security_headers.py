@@ -19,7 +19,7 @@ So one rule for all, with no per-route exceptions to get wrong:
 
 `SecurityHeadersMiddleware` sets them on every response that passes through the app's
 middleware; the 500 handler runs outside it (in Starlette's `ServerErrorMiddleware`), so
-`ldv_inzicht.app` applies `add_security_headers` there too.
+`ldv_inzicht._app` applies `add_security_headers` there too.
 """
 
 from __future__ import annotations

@@ -15,8 +15,8 @@ from typing import Any
 from jinja2 import Environment
 
 from ldv_inzicht.errors import InzichtError
-from ldv_inzicht.inzage.overview import Overview
-from ldv_inzicht.inzage.view import date_nl
+from ldv_inzicht.inzage._overview import Overview
+from ldv_inzicht.inzage._view import date_nl
 
 _CSS = Path(__file__).parent / "static" / "overzicht_pdf.css"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import Request
 
+from ldv_inzicht._subject_keys import SubjectKeys
 from ldv_inzicht.settings import ApiSettings
-from ldv_inzicht.subject_keys import SubjectKeys
 from ldv_logboek.storage import LogStore
 
 
