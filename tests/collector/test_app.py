@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
+import pyarrow as pa
 import pytest
 from google.protobuf import json_format
 from google.rpc import code_pb2, status_pb2
@@ -171,7 +172,7 @@ class DownStore(LogStore):
     def __init__(self) -> None:  # no client at all: nothing can be reached
         pass
 
-    def insert(self, records: Sequence[LogRecord]) -> None:
+    def insert_record_rows(self, rows: pa.Table) -> None:
         raise StorageUnavailable("insert failed: connection refused")
 
 

@@ -40,7 +40,13 @@ class ServeSettings(BaseSettings):
     clickhouse_port: int = Field(
         8123, description="Port of the read-only ClickHouse HTTP endpoint for Grafana (embedded store only); 0 disables it."
     )
-    retention_days: int = Field(3650, ge=1, le=65535, description="Default retention of records, in days (TTL).")
+    retention_days: int = Field(
+        3650,
+        ge=1,
+        le=65535,
+        description="Retention of records, in days (TTL), when neither the register (the retentionPeriod of the "
+        "record's activity) nor the organisation sets one.",
+    )
     store_readers: int = Field(
         4,
         ge=0,

@@ -113,7 +113,8 @@ class Collector:
             log.info("rejected %d of %d spans", len(result.rejections), result.received)
             for rejection in result.rejections:
                 self.rejections.add(rejection.organisation, rejection.service, (v.rule for v in rejection.violations))
-        await self.writer.write(result.records)
+        if result.rows is not None:
+            await self.writer.write(result.rows)
         return result
 
     async def export_traces(self, request: Request) -> Response:

@@ -31,19 +31,28 @@ from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
+from typing import TypeAlias
+
+import pyarrow as pa
 
 from ldv_collector.errors import WriterStopped
 from ldv_collector.metrics import CollectorMetrics
 from ldv_collector.rejections import FLUSH_INTERVAL_S, RejectionCounts
 from ldv_logboek import LogRecord
 from ldv_logboek.storage import LogStore, StorageFault, StorageUnavailable, storage_error
+from ldv_logboek.storage.arrow_insert import rows_table
 
 log = logging.getLogger(__name__)
 
 
+# What a request hands the writer: its rows (`ldv_logboek.storage.arrow_insert.ROWS_SCHEMA`, as the
+# ingester makes them), or records.
+Rows: TypeAlias = "pa.Table | Sequence[LogRecord]"
+
+
 @dataclass(slots=True)
 class _Pending:
-    records: Sequence[LogRecord]
+    records: Rows
     future: Future[None]
 
 
@@ -87,7 +96,7 @@ class GroupCommitWriter:
             self._thread = threading.Thread(target=self._run, name="ldv-collector-writer", daemon=True)
             self._thread.start()
 
-    def submit(self, records: Sequence[LogRecord]) -> Future[None]:
+    def submit(self, records: Rows) -> Future[None]:
         """Queue `records` for the next insert; the future resolves once they are stored.
 
         The future raises StorageUnavailable (retry later) or StorageFault (the store
@@ -106,7 +115,7 @@ class GroupCommitWriter:
             self._cond.notify()
         return future
 
-    async def write(self, records: Sequence[LogRecord]) -> None:
+    async def write(self, records: Rows) -> None:
         """Store `records` in a group commit and return once they are committed."""
         await asyncio.wrap_future(self.submit(records))
 
@@ -168,8 +177,8 @@ class GroupCommitWriter:
                 return
             if not batch:
                 continue
-            records = [r for pending in batch for r in pending.records]
-            error = self._insert(records)
+            records = [pending.records for pending in batch]
+            error = self._insert(*records)
             if error is None:
                 for pending in batch:
                     pending.future.set_result(None)
@@ -183,21 +192,24 @@ class GroupCommitWriter:
                         self.metrics.add(spans_failed=len(pending.records))
                         pending.future.set_exception(own_error)
             else:
-                self.metrics.add(spans_failed=len(records))
+                self.metrics.add(spans_failed=sum(len(r) for r in records))
                 for pending in batch:
                     pending.future.set_exception(error)
 
-    def _insert(self, records: Sequence[LogRecord]) -> StorageUnavailable | StorageFault | None:
-        """Insert `records`; the error when they were not stored (counted), None when they were."""
+    def _insert(self, *parts: Rows) -> StorageUnavailable | StorageFault | None:
+        """Insert the records of `parts` in one insert; the error when they were not stored
+        (counted), None when they were."""
+        count = sum(len(part) for part in parts)
         try:
-            self.store.insert(records)
+            tables = [part if isinstance(part, pa.Table) else rows_table(part) for part in parts]
+            self.store.insert_record_rows(tables[0] if len(tables) == 1 else pa.concat_tables(tables))
         except Exception as exc:  # noqa: BLE001 - every failure means "not stored": tell the requests
-            error = storage_error(exc, f"insert of {len(records)} records")
+            error = storage_error(exc, f"insert of {count} records")
             # The driver's message may quote record data: the kind of failure only (a fault's
             # message is logged once, with its incident id, where the request is answered).
             cause = exc.__cause__ or exc
-            log.warning("insert of %d records failed: %s", len(records), type(cause).__name__)
+            log.warning("insert of %d records failed: %s", count, type(cause).__name__)
             self.metrics.add(insert_failures=1)
             return error
-        self.metrics.add(inserts=1, spans_stored=len(records))
+        self.metrics.add(inserts=1, spans_stored=count)
         return None

@@ -5,18 +5,23 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import OperationalError
-from clickhouse_connect.driver.insert import InsertContext
 
 from ldv_logboek import attributes as attr
 from ldv_logboek.record import LogRecord, Status
+from ldv_logboek.register.retention import Retention
+from ldv_logboek.storage.arrow_insert import insert_table, rows_table, with_retention
 from ldv_logboek.storage.client import StorageUnavailable, connect, embedded_path, storage_error
 from ldv_logboek.storage.pool import ConnectionPool, Lane
 from ldv_logboek.storage.query import MAX_TIME_MS, Cursor, Page, RecordQuery
 from ldv_logboek.storage.schema import DEFAULT_RETENTION_DAYS, RECORDS_TABLE, REJECTIONS_TABLE, migrate
+
+if TYPE_CHECKING:
+    from ldv_logboek.register.store import RegisterStore
 
 INSERT_COLUMNS = [
     "Timestamp",
@@ -79,67 +84,26 @@ def partition_groups(records: Sequence[LogRecord], max_partitions: int = MAX_PAR
     The common case (a request of today's records) is one group: `records` itself. Otherwise
     the records are grouped by day, in day order.
     """
-    starts = [r.start_time_ns for r in records]
-    # Hot path: the span of days from first to last bounds the partitions (cheaper than a set).
-    if max(starts) // _NS_PER_DAY - min(starts) // _NS_PER_DAY < max_partitions:
+    groups = day_groups([r.start_time_ns for r in records], max_partitions)
+    if groups is None:
         yield records
         return
+    for group in groups:
+        yield [records[i] for i in group]
+
+
+def day_groups(starts: Sequence[int], max_partitions: int = MAX_PARTITIONS_PER_INSERT) -> list[list[int]] | None:
+    """Indices of `starts` in groups of at most `max_partitions` days each, in day order; None
+    when all of them fit one insert (the common case)."""
+    # Hot path: the span of days from first to last bounds the partitions (cheaper than a set).
+    if not starts or max(starts) // _NS_PER_DAY - min(starts) // _NS_PER_DAY < max_partitions:
+        return None
     days = [start // _NS_PER_DAY for start in starts]
-    distinct = set(days)
-    by_day: dict[int, list[LogRecord]] = {day: [] for day in sorted(distinct)}
-    for day, record in zip(days, records):
-        by_day[day].append(record)
+    by_day: dict[int, list[int]] = {day: [] for day in sorted(set(days))}
+    for i, day in enumerate(days):
+        by_day[day].append(i)
     ordered = list(by_day.values())
-    for i in range(0, len(ordered), max_partitions):
-        yield [r for day_records in ordered[i : i + max_partitions] for r in day_records]
-
-
-def record_columns(records: Sequence[LogRecord], retention_days: Sequence[int]) -> list[list[Any]]:
-    """Column-oriented insert data for `records`, in INSERT_COLUMNS order.
-
-    One pass over the records: this runs for every stored record, on the collector's hot path.
-    Events and links are rare on LDV records, so their (empty) arrays share one empty list.
-    """
-    columns: list[list[Any]] = [[] for _ in INSERT_COLUMNS]
-    (ts, trace, span, parent, state, name, kind, service, resource, scope, scope_v, attributes, duration,
-     status, status_msg, ev_ts, ev_name, ev_attrs, ln_trace, ln_span, ln_state, ln_attrs, retention) = columns  # fmt: skip
-    empty: list[Any] = []
-    for r in records:
-        ts.append(r.start_time_ns)
-        trace.append(r.trace_id.hex())
-        span.append(r.span_id.hex())
-        parent.append(r.parent_span_id.hex())
-        state.append(r.trace_state)
-        name.append(r.name)
-        kind.append(r.kind)
-        service.append(r.resource_attributes.get(attr.SERVICE_NAME, ""))
-        resource.append(r.resource_attributes)
-        scope.append(r.scope_name)
-        scope_v.append(r.scope_version)
-        attributes.append(r.attributes)
-        duration.append(max(0, r.end_time_ns - r.start_time_ns))
-        status.append(r.status.value)
-        status_msg.append(r.status_message)
-        if r.events:
-            ev_ts.append([e.time_ns for e in r.events])
-            ev_name.append([e.name for e in r.events])
-            ev_attrs.append([e.attributes for e in r.events])
-        else:
-            ev_ts.append(empty)
-            ev_name.append(empty)
-            ev_attrs.append(empty)
-        if r.links:
-            ln_trace.append([link.trace_id.hex() for link in r.links])
-            ln_span.append([link.span_id.hex() for link in r.links])
-            ln_state.append([link.trace_state for link in r.links])
-            ln_attrs.append([link.attributes for link in r.links])
-        else:
-            ln_trace.append(empty)
-            ln_span.append(empty)
-            ln_state.append(empty)
-            ln_attrs.append(empty)
-    retention.extend(retention_days)
-    return columns
+    return [[i for day in ordered[g : g + max_partitions] for i in day] for g in range(0, len(ordered), max_partitions)]
 
 
 class LogStore:
@@ -148,7 +112,7 @@ class LogStore:
     Thread safety: one instance per process, safe for any number of threads. Reads never wait
     for writes:
 
-    - Writes (`insert`, `insert_rejection_counts`, `insert_rows`, `migrate`) go to the writer,
+    - Writes (`insert`, `insert_record_rows`, `insert_rejection_counts`, `insert_rows`, `migrate`) go to the writer,
       `client`, one at a time under `writer_lock` (one chDB connection or clickhouse-connect
       session takes one statement at a time). Writers batch (the collector's group commit):
       every insert is one ClickHouse part, so never insert per record.
@@ -177,7 +141,8 @@ class LogStore:
         self.retention_days = retention_days
         self.retention_by_organisation = dict(retention_by_organisation or {})
         self._lock = threading.Lock()  # the writer's: every call on `client` holds it
-        self._insert_context: InsertContext | None = None
+        self._register: RegisterStore | None = None
+        self._retention_rules: tuple[Any, Retention] | None = None  # (the register it was made of, the rules)
         self._closed = False
         self.pool = ConnectionPool()
         if open_reader is None:
@@ -234,53 +199,64 @@ class LogStore:
     def migrate(self) -> list[int]:
         """Create or upgrade the schema; safe to call at every start."""
         with self._lock:
-            self._insert_context = None  # columns may change
             return migrate(self.client)
 
     def insert(self, records: Sequence[LogRecord]) -> None:
-        """Store `records`; return only when all of them are stored.
+        """Store `records`; return only when all of them are stored (see `insert_record_rows`)."""
+        if not records:
+            return
+        try:
+            rows = rows_table(records)  # a value Arrow cannot take is a fault, like one the engine refuses
+        except Exception as exc:  # noqa: BLE001 - classified in one place
+            raise storage_error(exc, f"insert of {len(records)} records") from exc
+        self.insert_record_rows(rows)
+
+    def insert_record_rows(self, rows: pa.Table) -> None:
+        """Store the records in `rows` (`ROWS_SCHEMA`, e.g. of `rows_table`); return only when all are stored.
 
         Raises StorageUnavailable (retry later) or StorageFault (a retry does not help).
 
-        Records of at most MAX_PARTITIONS_PER_INSERT days go in one insert; more days take
-        one insert per group of that many days. When one of those fails, the groups before
-        it stay stored and the caller gets the error, so it does not acknowledge the records:
-        the sender delivers them again, and the copies are harmless because every read
-        removes duplicates (`LIMIT 1 BY TraceId, SpanId`, `uniqExact`). Nothing is ever
-        acknowledged that is not stored.
+        Each record's RetentionDays is decided here (`Retention`: the register, the
+        organisation, the default). Records of at most MAX_PARTITIONS_PER_INSERT days go in one
+        insert; more days take one insert per group of that many days. When one of those fails,
+        the groups before it stay stored and the caller gets the error, so it does not
+        acknowledge the records: the sender delivers them again, and the copies are harmless
+        because every read removes duplicates (`LIMIT 1 BY TraceId, SpanId`, `uniqExact`).
+        Nothing is ever acknowledged that is not stored.
         """
-        if not records:
+        if not rows.num_rows:
             return
-        for group in partition_groups(records):
-            self._insert_block(group)
+        starts = rows.column("Timestamp").cast(pa.int64()).to_pylist()
+        groups = day_groups(starts)
+        if groups is None:
+            self._insert_block(rows, starts)
+            return
+        for group in groups:
+            self._insert_block(rows.take(group), [starts[i] for i in group])
 
-    def _insert_block(self, records: Sequence[LogRecord]) -> None:
-        retention = [
-            self.retention_by_organisation.get(r.resource_attributes.get(attr.ORGANISATION, ""), self.retention_days)
-            for r in records
-        ]
-        data = record_columns(records, retention)
+    def _insert_block(self, rows: pa.Table, starts: list[int]) -> None:
         try:
+            retention = self._retention().days_of_rows(rows, starts)
+            table = with_retention(rows, retention)
             with self._lock:
                 self._check_open()
-                if self._insert_context is None:
-                    # Built once: it asks the server for the column types, which would otherwise
-                    # cost a DESCRIBE TABLE round trip on every insert.
-                    self._insert_context = self.client.create_insert_context(
-                        RECORDS_TABLE, column_names=INSERT_COLUMNS, column_oriented=True
-                    )
-                self._insert_context.data = data
-                try:
-                    self.client.insert(context=self._insert_context)
-                finally:
-                    self._insert_context.data = None
+                insert_table(self.client, table)
         except Exception as exc:  # noqa: BLE001 - the driver raises many types: classified in one place
-            error = storage_error(exc, f"insert of {len(records)} records")
-            if not isinstance(error, StorageUnavailable):
-                # The cached column types may be what is wrong (a changed table): ask again next time.
-                with self._lock:
-                    self._insert_context = None
-            raise error from exc
+            raise storage_error(exc, f"insert of {rows.num_rows} records") from exc
+
+    def _retention(self) -> Retention:
+        """The retention rules of this moment: the register's periods per activity (the stored
+        register, re-read at most every few seconds), then per organisation, then the default."""
+        if self._register is None:
+            from ldv_logboek.register.store import RegisterStore  # the register package imports storage
+
+            self._register = RegisterStore.from_log_store(self)
+        register = self._register.load()
+        rules = self._retention_rules
+        if rules is None or rules[0] is not register:
+            rules = (register, Retention(self.retention_days, self.retention_by_organisation, register))
+            self._retention_rules = rules
+        return rules[1]
 
     def insert_rejection_counts(self, at: datetime, counts: Mapping[tuple[str, str, str], int]) -> None:
         """Store counts of rejected spans, keyed by (organisation, service name, rule), as of `at`.

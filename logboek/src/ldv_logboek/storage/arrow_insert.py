@@ -1,0 +1,266 @@
+"""Records as one Arrow table, and its insert: the engine reads the columns without a Python row loop.
+
+`records_table(records, retention_days)` builds the table of the store's INSERT_COLUMNS (`SCHEMA`,
+the same names in the same order) in one pass over the
+records (attribute maps as flat key and value arrays with offsets, which pyarrow takes without
+looking at each dict again). `insert_table(client, table)` hands it to the engine:
+
+- embedded (chDB): `INSERT INTO otel_traces (...) SELECT * FROM Python(table)` on the chDB
+  connection under the clickhouse-connect client: chDB's `Python()` table function reads the
+  Arrow buffers in place, in the same process;
+- a ClickHouse server: clickhouse-connect's `insert_arrow` (the Arrow format in the request body).
+
+Only the columns INSERT_COLUMNS names are sent; the server computes the rest (the LDV columns'
+DEFAULT expressions, IngestedAt, and whatever later migrations add).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import pyarrow as pa
+from clickhouse_connect.driver.client import Client
+
+from ldv_logboek import attributes as attr
+from ldv_logboek.record import Event, Link, LogRecord, Status
+from ldv_logboek.storage.schema import RECORDS_TABLE
+
+_TIME = pa.timestamp("ns", tz="UTC")
+_MAP = pa.map_(pa.string(), pa.string())
+SCHEMA = pa.schema(
+    [
+        ("Timestamp", _TIME),
+        ("TraceId", pa.string()),
+        ("SpanId", pa.string()),
+        ("ParentSpanId", pa.string()),
+        ("TraceState", pa.string()),
+        ("SpanName", pa.string()),
+        ("SpanKind", pa.string()),
+        ("ServiceName", pa.string()),
+        ("ResourceAttributes", _MAP),
+        ("ScopeName", pa.string()),
+        ("ScopeVersion", pa.string()),
+        ("SpanAttributes", _MAP),
+        ("Duration", pa.uint64()),
+        ("StatusCode", pa.string()),
+        ("StatusMessage", pa.string()),
+        ("Events.Timestamp", pa.list_(_TIME)),
+        ("Events.Name", pa.list_(pa.string())),
+        ("Events.Attributes", pa.list_(_MAP)),
+        ("Links.TraceId", pa.list_(pa.string())),
+        ("Links.SpanId", pa.list_(pa.string())),
+        ("Links.TraceState", pa.list_(pa.string())),
+        ("Links.Attributes", pa.list_(_MAP)),
+        ("RetentionDays", pa.uint16()),
+    ]
+)
+# The rows of records before the store decides their retention: SCHEMA without RetentionDays.
+ROWS_SCHEMA = pa.schema(list(SCHEMA)[:-1])
+
+
+class _MapBuilder:
+    """One Map(String, String) column as flat keys, values and offsets."""
+
+    __slots__ = ("keys", "offsets", "values")
+
+    def __init__(self) -> None:
+        self.offsets = [0]
+        self.keys: list[str] = []
+        self.values: list[str] = []
+
+    def add(self, mapping: dict[str, str]) -> None:
+        self.keys += mapping
+        self.values += mapping.values()
+        self.offsets.append(len(self.keys))
+
+    def array(self) -> pa.Array:
+        return pa.MapArray.from_arrays(
+            pa.array(self.offsets, pa.int32()), pa.array(self.keys, pa.string()), pa.array(self.values, pa.string())
+        )
+
+
+def times(ns: list[int]) -> pa.Array:
+    """Nanoseconds since the epoch as the Timestamp column's type."""
+    # From int64: pyarrow converts Python ints to a timestamp type two hundred times slower.
+    return pa.array(ns, pa.int64()).cast(_TIME)
+
+
+def _lists(rows: list[list[Any]], value_type: pa.DataType) -> pa.Array:
+    return pa.array(rows, pa.list_(value_type))
+
+
+def records_table(records: Sequence[LogRecord], retention_days: Sequence[int]) -> pa.Table:
+    """The Arrow table of `records` (`SCHEMA`), with each record's retention in days."""
+    return with_retention(rows_table(records), retention_days)
+
+
+def with_retention(rows: pa.Table, retention_days: Sequence[int]) -> pa.Table:
+    """`rows` (`ROWS_SCHEMA`) with their RetentionDays: the table to insert (`SCHEMA`)."""
+    return rows.append_column(SCHEMA.field("RetentionDays"), pa.array(retention_days, pa.uint16()))
+
+
+def rows_table(records: Sequence[LogRecord]) -> pa.Table:
+    """The rows of `records` (`ROWS_SCHEMA`): the insert columns but the retention.
+
+    One pass over the records: this runs for every stored record that took the full path.
+    Events and links are rare on LDV records: their columns are built only when a record has one.
+    """
+    n = len(records)
+    ts: list[int] = []
+    trace: list[str] = []
+    span: list[str] = []
+    parent: list[str] = []
+    state: list[str] = []
+    name: list[str] = []
+    kind: list[str] = []
+    service: list[str] = []
+    scope: list[str] = []
+    scope_v: list[str] = []
+    duration: list[int] = []
+    status: list[str] = []
+    status_msg: list[str] = []
+    resource = _MapBuilder()
+    attributes = _MapBuilder()
+    with_extras: list[int] = []
+    service_key = attr.SERVICE_NAME
+    for i, r in enumerate(records):
+        start = r.start_time_ns
+        ts.append(start)
+        trace.append(r.trace_id.hex())
+        span.append(r.span_id.hex())
+        parent.append(r.parent_span_id.hex())
+        state.append(r.trace_state)
+        name.append(r.name)
+        kind.append(r.kind)
+        res = r.resource_attributes
+        service.append(res.get(service_key, ""))
+        resource.add(res)
+        scope.append(r.scope_name)
+        scope_v.append(r.scope_version)
+        attributes.add(r.attributes)
+        end = r.end_time_ns
+        duration.append(end - start if end > start else 0)
+        status.append(r.status.value)
+        status_msg.append(r.status_message)
+        if r.events or r.links:
+            with_extras.append(i)
+    columns: list[pa.Array] = [
+        times(ts),
+        pa.array(trace, pa.string()),
+        pa.array(span, pa.string()),
+        pa.array(parent, pa.string()),
+        pa.array(state, pa.string()),
+        pa.array(name, pa.string()),
+        pa.array(kind, pa.string()),
+        pa.array(service, pa.string()),
+        resource.array(),
+        pa.array(scope, pa.string()),
+        pa.array(scope_v, pa.string()),
+        attributes.array(),
+        pa.array(duration, pa.uint64()),
+        pa.array(status, pa.string()),
+        pa.array(status_msg, pa.string()),
+        *_nested_columns(records, with_extras, n),
+    ]
+    return pa.Table.from_arrays(columns, schema=ROWS_SCHEMA)
+
+
+def records_of_rows(rows: pa.Table) -> list[LogRecord]:
+    """The records a rows table holds (the inverse of `rows_table`; for tests and diagnostics)."""
+    columns = {name: rows.column(name) for name in rows.column_names}
+    ns = columns["Timestamp"].cast(pa.int64()).to_pylist()
+    event_ns = columns["Events.Timestamp"].cast(pa.list_(pa.int64())).to_pylist()
+    plain = {name: column.to_pylist() for name, column in columns.items()}
+    out = []
+    for i, start in enumerate(ns):
+        out.append(
+            LogRecord(
+                trace_id=bytes.fromhex(plain["TraceId"][i]),
+                span_id=bytes.fromhex(plain["SpanId"][i]),
+                parent_span_id=bytes.fromhex(plain["ParentSpanId"][i]),
+                name=plain["SpanName"][i],
+                start_time_ns=start,
+                end_time_ns=start + plain["Duration"][i],
+                status=Status(plain["StatusCode"][i]),
+                attributes=dict(plain["SpanAttributes"][i]),
+                resource_attributes=dict(plain["ResourceAttributes"][i]),
+                status_message=plain["StatusMessage"][i],
+                kind=plain["SpanKind"][i],
+                trace_state=plain["TraceState"][i],
+                scope_name=plain["ScopeName"][i],
+                scope_version=plain["ScopeVersion"][i],
+                events=[
+                    Event(t, n, dict(a))
+                    for t, n, a in zip(event_ns[i], plain["Events.Name"][i], plain["Events.Attributes"][i])
+                ],
+                links=[
+                    Link(bytes.fromhex(t), bytes.fromhex(s), st, dict(a))
+                    for t, s, st, a in zip(
+                        plain["Links.TraceId"][i], plain["Links.SpanId"][i], plain["Links.TraceState"][i], plain["Links.Attributes"][i]
+                    )
+                ],
+            )
+        )
+    return out
+
+
+def _nested_columns(records: Sequence[LogRecord], with_extras: list[int], n: int) -> list[pa.Array]:
+    """The seven Events.* and Links.* columns: empty lists, except for the records at `with_extras`."""
+    ev_ts: list[list[Any]] = [[]] * n
+    ev_name: list[list[Any]] = [[]] * n
+    ev_attrs: list[list[Any]] = [[]] * n
+    ln_trace: list[list[Any]] = [[]] * n
+    ln_span: list[list[Any]] = [[]] * n
+    ln_state: list[list[Any]] = [[]] * n
+    ln_attrs: list[list[Any]] = [[]] * n
+    for i in with_extras:
+        r = records[i]
+        ev_ts[i] = [e.time_ns for e in r.events]
+        ev_name[i] = [e.name for e in r.events]
+        ev_attrs[i] = [list(e.attributes.items()) for e in r.events]
+        ln_trace[i] = [link.trace_id.hex() for link in r.links]
+        ln_span[i] = [link.span_id.hex() for link in r.links]
+        ln_state[i] = [link.trace_state for link in r.links]
+        ln_attrs[i] = [list(link.attributes.items()) for link in r.links]
+    return [
+        _lists(ev_ts, pa.int64()).cast(pa.list_(_TIME)),
+        _lists(ev_name, pa.string()),
+        _lists(ev_attrs, _MAP),
+        _lists(ln_trace, pa.string()),
+        _lists(ln_span, pa.string()),
+        _lists(ln_state, pa.string()),
+        _lists(ln_attrs, _MAP),
+    ]
+
+
+_QUOTED_COLUMNS = ", ".join(f"`{c}`" for c in SCHEMA.names)
+_PYTHON_INSERT = f"INSERT INTO {RECORDS_TABLE} ({_QUOTED_COLUMNS}) SELECT * FROM Python(table)"
+
+
+def _embedded_connection(client: Client) -> tuple[Any, threading.Lock] | None:
+    """The chDB connection under a clickhouse-connect chDB client and the lock that guards it, or None.
+
+    clickhouse-connect keeps them on its backend's handle (not a public interface, hence the
+    care): when that ever changes, `insert_table` falls back to `insert_arrow`, which chDB also
+    takes (through a temporary file).
+    """
+    handle = getattr(getattr(client, "_backend", None), "_handle", None)
+    conn = getattr(handle, "conn", None)
+    lock = getattr(handle, "lock", None)
+    if conn is None or lock is None or not hasattr(conn, "query"):
+        return None
+    return conn, lock
+
+
+def insert_table(client: Client, table: pa.Table) -> None:
+    """Insert `table` (of `records_table`) into the records table; raises the driver's errors."""
+    embedded = _embedded_connection(client)
+    if embedded is None:
+        client.insert_arrow(RECORDS_TABLE, table)
+        return
+    conn, lock = embedded
+    with lock:
+        # chDB's Python() finds `table` among this frame's local variables.
+        conn.query(_PYTHON_INSERT)
