@@ -11,7 +11,6 @@ import pyarrow as pa
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import OperationalError
 
-from ldv_logboek import attributes as attr
 from ldv_logboek.record import LogRecord, Status
 from ldv_logboek.register.retention import Retention
 from ldv_logboek.storage.arrow_insert import insert_table, rows_table, with_retention
@@ -112,8 +111,8 @@ class LogStore:
     Thread safety: one instance per process, safe for any number of threads. Reads never wait
     for writes:
 
-    - Writes (`insert`, `insert_record_rows`, `insert_rejection_counts`, `insert_rows`, `migrate`) go to the writer,
-      `client`, one at a time under `writer_lock` (one chDB connection or clickhouse-connect
+    - Writes (`insert`, `insert_record_rows`, `insert_rejection_counts`, `insert_rows`, `migrate`)
+      go to the writer, `client`, one at a time under `writer_lock` (one chDB connection or clickhouse-connect
       session takes one statement at a time). Writers batch (the collector's group commit):
       every insert is one ClickHouse part, so never insert per record.
     - Reads (`find`, `count`, `query_rows`, and the register through them) each take a reader
