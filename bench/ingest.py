@@ -152,10 +152,12 @@ def decode_rates(bodies: list[bytes]) -> dict[str, float]:
     return rates
 
 
-def through_serve(bodies: list[bytes], spans: int, senders: int, data_dir: Path) -> tuple[float, float, dict[str, str]]:
-    """Replay against `ldv serve`: (spans per wall second, spans per server CPU second, metrics)."""
+def through_serve(
+    bodies: list[bytes], spans: int, senders: int, data_dir: Path, python: str = sys.executable
+) -> tuple[float, float, dict[str, str]]:
+    """Replay against `ldv serve` (run by `python`): (spans per wall second, spans per server CPU second, metrics)."""
     otlp, api, grpc = free_port(), free_port(), free_port()
-    cmd = [sys.executable, "-m", "ldv_suite.cli", "serve", "--data-dir", str(data_dir),
+    cmd = [python, "-m", "ldv_suite.cli", "serve", "--data-dir", str(data_dir),
            "--otlp-http-port", str(otlp), "--api-port", str(api), "--otlp-grpc-port", str(grpc)]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{otlp}"
@@ -206,6 +208,11 @@ def main() -> None:
     parser.add_argument("--spans", type=int, default=512)
     parser.add_argument("--senders", type=int, default=16, help="concurrent exporters (services) replaying")
     parser.add_argument("--ceiling-batch", type=int, default=4096, help="rows per raw insert (group commit size)")
+    parser.add_argument(
+        "--serve-python",
+        default=sys.executable,
+        help="the Python whose `ldv serve` is measured (e.g. another checkout's .venv/bin/python, for a before/after)",
+    )
     args = parser.parse_args()
 
     bodies = list(synthetic_bodies(args.requests * args.spans, args.spans, seed=11))
@@ -213,7 +220,9 @@ def main() -> None:
     print(f"{args.requests} requests x {args.spans} spans = {total} spans, {sum(map(len, bodies)) / len(bodies) / 1024:.0f} KiB per request; {os.cpu_count()} cores; load {Path('/proc/loadavg').read_text().split()[0]}")
     with tempfile.TemporaryDirectory() as tmp:
         ceiling = ceilings(bodies, args.ceiling_batch, Path(tmp) / "ceiling")
-        serve_wall, serve_cpu, metrics = through_serve(bodies, args.spans, args.senders, Path(tmp) / "serve")
+        serve_wall, serve_cpu, metrics = through_serve(
+            bodies, args.spans, args.senders, Path(tmp) / "serve", args.serve_python
+        )
         by_batch = insert_cost_by_batch(bodies[:100], (512, 1024, 2048, 4096, 8192), Path(tmp) / "batches")
     decode = decode_rates(bodies[:20])
     arrow_wall, arrow_cpu = ceiling["arrow"]
