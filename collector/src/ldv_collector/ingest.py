@@ -3,6 +3,9 @@
 Per span: skip it when it carries no `dpl.` attribute (not an LDV record); reject it when it
 holds a clear BSN outside the subject id; pseudonymise a clear-BSN subject id with the
 organisation's key; check it against the standard (`ldv_logboek.validation.check_record`).
+A request of COLUMNAR_MIN_SPANS spans or more is read into insert columns at once and the core's
+columnar rules (`ldv_logboek.columnar`) pass the spans that need none of this as they came; the
+others go the same way span by span. The result holds the rows to store as one Arrow table.
 """
 
 from __future__ import annotations
