@@ -142,9 +142,14 @@ def seed(store: LogStore) -> Seeded:
     """Store the register and the records below; return what the panels must find."""
     now = datetime.now(UTC).replace(microsecond=0)
     seeded = Seeded(now=now, window=(now - timedelta(days=2), now + timedelta(minutes=10)))
-    RegisterStore.from_log_store(store).save(parse_register_text(register_yaml(now)))
     t = {name: os.urandom(16) for name in ("t1", "t2", "t3", "t4", "t5", "t6", "t7", "old", "outside")}
     seeded.traces = {name: trace.hex() for name, trace in t.items()}
+    # Outside the window: 8 years old, past the register's P7Y. Stored before the register was
+    # loaded, so it kept the default retention (10 years): stored after, it would get the
+    # register's P7Y as its RetentionDays and the TTL would remove it at once.
+    old = _record(TOESLAGEN, HUURTOESLAG, "a6", now - timedelta(days=8 * 366), trace=t["old"])
+    store.insert([old])
+    RegisterStore.from_log_store(store).save(parse_register_text(register_yaml(now)))
     day = now - timedelta(days=1)
     # t1: Toeslagen asks the Belastingdienst for an income: a flow toeslagen -> belastingdienst.
     parent = _record(TOESLAGEN, HUURTOESLAG, "a1", day, trace=t["t1"], name="huurtoeslag berekenen")
@@ -165,14 +170,13 @@ def seed(store: LogStore) -> Seeded:
             GEMEENTE, NIEUWE_REGELING, "a5", day + timedelta(hours=6), trace=t["t7"], parent=os.urandom(8),
             foreign_processor=PORTAAL,
         ),
-        # Outside the window: 8 years old (past the register's P7Y), and 5 days old.
-        _record(TOESLAGEN, HUURTOESLAG, "a6", now - timedelta(days=8 * 366), trace=t["old"]),
+        # Outside the window: 5 days old.
         _record(TOESLAGEN, HUURTOESLAG, "a7", now - timedelta(days=5), trace=t["outside"]),
     ]  # fmt: skip
     # t3 delivered twice (a sender's retry): stored twice, counted once. One insert, so both
     # copies share one IngestedAt and one ingest interval.
     store.insert(records + [records[3]])
-    seeded.records = records
+    seeded.records = [*records[:-1], old, records[-1]]
     seed_rejections(store)
     return seeded
 
