@@ -41,8 +41,8 @@ import httpx
 import pyarrow as pa
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
-from ldv_collector.decode import Encoding, decode_request
-from ldv_collector.ingest import Ingester
+from ldv_collector._decode import Encoding, decode_request
+from ldv_collector._ingest import Ingester
 from ldv_collector.settings import CollectorSettings
 from ldv_logboek.storage import LogStore, connect
 from ldv_logboek.storage.arrow_insert import insert_table, records_table

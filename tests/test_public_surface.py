@@ -108,6 +108,7 @@ def test_the_cli_uses_only_public_names_of_the_components() -> None:
 # Per package folder: the modules without a leading underscore. Every other module is internal.
 PLAIN_MODULES: dict[str, set[str]] = {
     "sdk/src/ldv_sdk": SDK_PUBLIC_MODULES,
+    "collector/src/ldv_collector": {"errors", "settings"},
     "inzicht_api/src/ldv_inzicht": {"errors", "settings"},
     "inzicht_api/src/ldv_inzicht/clickhouse_http": {"errors", "settings"},
     "inzicht_api/src/ldv_inzicht/inzage": set(),

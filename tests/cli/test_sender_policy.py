@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ldv_collector import CollectorSettings
-from ldv_collector.senders import SenderDirectory, token_sha256
+from ldv_collector._senders import SenderDirectory, token_sha256
 from ldv_suite.cli import app
 from ldv_suite.server import OpenCollectorRefused, check_senders
 from ldv_suite.settings import ServeSettings

@@ -17,8 +17,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from ldv_collector.ingest import COLUMNAR_MIN_SPANS, Ingester, IngestResult
-from ldv_collector.senders import Sender
+from ldv_collector._ingest import COLUMNAR_MIN_SPANS, Ingester, IngestResult
+from ldv_collector._senders import Sender
 from ldv_collector.settings import CollectorSettings
 from ldv_logboek import attributes as attr
 from ldv_logboek.otlp import record_to_span

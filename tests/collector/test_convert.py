@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from ldv_collector.ingest import Ingester
+from ldv_collector._ingest import Ingester
 from ldv_collector.settings import CollectorSettings
 from ldv_logboek import Status
 from ldv_logboek import attributes as attr

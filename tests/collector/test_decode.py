@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator
 import anyio
 import pytest
 
-from ldv_collector.body import check_encoding, read_body
-from ldv_collector.decode import Encoding, decode_request, encoding_of
+from ldv_collector._body import check_encoding, read_body
+from ldv_collector._decode import Encoding, decode_request, encoding_of
 from ldv_collector.errors import BadCompression, BodyTooLarge, UndecodableBody, UnsupportedEncoding
 from tests.collector.helpers import make_request, make_span, to_otlp_json
 

@@ -16,7 +16,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 from ldv_collector import Collector, CollectorSettings
-from ldv_collector.grpc_server import create_grpc_server
+from ldv_collector._grpc_server import create_grpc_server
 from ldv_logboek import attributes as attr
 from ldv_logboek.storage import LogStore, RecordQuery
 from tests.collector.helpers import ORGANISATION, ldv_attributes, make_request, make_span

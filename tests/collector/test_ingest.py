@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from ldv_collector.ingest import Ingester
+from ldv_collector._ingest import Ingester
 from ldv_collector.settings import CollectorSettings
 from ldv_logboek import attributes as attr
 from ldv_logboek.pseudonym import pseudonymise

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from ldv_collector.decode import decode_json
+from ldv_collector._decode import decode_json
 from ldv_collector.errors import UndecodableBody
 from ldv_logboek.otlp_json import NotPlain, request_from_json
 from ldv_suite.synthetic import synthetic_request

@@ -12,9 +12,10 @@ import time
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
-from ldv_collector import CollectorSettings, create_app, rejections
-from ldv_collector.rejections import OVERFLOW_SERVICE, WITHHELD, RejectionCounts
-from ldv_collector.senders import SenderSettings, token_sha256
+from ldv_collector import CollectorSettings, create_app
+from ldv_collector import _rejections as rejections
+from ldv_collector._rejections import OVERFLOW_SERVICE, WITHHELD, RejectionCounts
+from ldv_collector._senders import SenderSettings, token_sha256
 from ldv_logboek import attributes as attr
 from ldv_logboek.storage import REJECTIONS_TABLE, LogStore, RecordQuery
 from tests.collector.helpers import VALID_BSN, AsgiClient, ldv_attributes, make_request, make_span
@@ -125,7 +126,7 @@ def test_a_failed_flush_is_logged_and_fails_no_export(store: LogStore, caplog: p
         app.state.writer.start()
         client = AsgiClient(app)
         good = make_span()
-        with caplog.at_level(logging.WARNING, logger="ldv_collector.rejections"):
+        with caplog.at_level(logging.WARNING, logger="ldv_collector._rejections"):
             [answer] = export(client, make_request([good, make_span(name=" ")]))
             app.state.writer.stop()
         assert answer.partial_success.rejected_spans == 1
@@ -143,7 +144,7 @@ def test_counts_wait_while_the_store_is_unavailable(store: LogStore, caplog: pyt
     pending.add("org-wait", "svc", ["uri"])
     unavailable = LogStore(store.client)
     unavailable._closed = True  # closing it for real would close the shared chDB session
-    with caplog.at_level(logging.WARNING, logger="ldv_collector.rejections"):
+    with caplog.at_level(logging.WARNING, logger="ldv_collector._rejections"):
         assert pending.flush(unavailable) is False
     assert "counts of 3 rejected spans (store unavailable): kept" in caplog.text
     assert pending.pending() == 2

@@ -28,9 +28,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from pydantic import ValidationError
 
 from ldv_collector import Collector, CollectorSettings, create_app
-from ldv_collector.grpc_server import create_grpc_server
-from ldv_collector.senders import SenderSettings, token_sha256
-from ldv_collector.uvicorn_tls import ClientCertificateHTTP
+from ldv_collector._grpc_server import create_grpc_server
+from ldv_collector._senders import SenderSettings, token_sha256
+from ldv_collector._uvicorn_tls import ClientCertificateHTTP
 from ldv_logboek import LogRecord
 from ldv_logboek import attributes as attr
 from ldv_logboek.pseudonym import pseudonymise
@@ -492,7 +492,7 @@ def test_senders_from_a_toml_file_join_those_of_the_environment(tmp_path: Path) 
 
 
 def test_a_foreign_organisation_that_holds_a_bsn_is_not_quoted() -> None:
-    from ldv_collector.senders import Sender, bind_organisation
+    from ldv_collector._senders import Sender, bind_organisation
 
     violation = bind_organisation({attr.ORGANISATION: VALID_BSN}, Sender("toeslagen-api", "dienst-toeslagen"))
     assert violation is not None and VALID_BSN not in violation.message

@@ -20,7 +20,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from ldv_collector.senders import token_sha256
+from ldv_collector._senders import token_sha256
 from ldv_logboek import attributes as attr
 from tests.e2e.serve_process import ServeProcess
 from tests.pki import Pki

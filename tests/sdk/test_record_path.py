@@ -23,7 +23,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 import ldv_sdk
 import ldv_sdk._runtime as runtime_module
-from ldv_collector.ingest import Ingester
+from ldv_collector._ingest import Ingester
 from ldv_collector.settings import CollectorSettings
 from ldv_logboek import attributes as attr
 from ldv_logboek.otlp import records_of, request_bytes

@@ -9,7 +9,7 @@ import pytest
 
 import ldv_sdk
 from ldv_collector import CollectorSettings, create_app
-from ldv_collector.senders import SenderSettings, token_sha256
+from ldv_collector._senders import SenderSettings, token_sha256
 from ldv_logboek import attributes as attr
 from ldv_logboek.storage import LogStore, RecordQuery
 from tests.sdk.conftest import make_config

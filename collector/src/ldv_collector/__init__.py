@@ -5,14 +5,14 @@ attribute), checks them against the standard, pseudonymises clear-BSN subject id
 stores them in group commits, acknowledging only what is stored.
 """
 
-from ldv_collector.app import TRACES_PATH, Collector, create_app
+from ldv_collector._app import TRACES_PATH, Collector, create_app
+from ldv_collector._grpc_server import create_grpc_server
+from ldv_collector._metrics import CollectorMetrics
+from ldv_collector._senders import SenderSettings, token_sha256
+from ldv_collector._uvicorn_tls import ClientCertificateHTTP
+from ldv_collector._writer import GroupCommitWriter
 from ldv_collector.errors import CollectorError, WriterStopped
-from ldv_collector.grpc_server import create_grpc_server
-from ldv_collector.metrics import CollectorMetrics
-from ldv_collector.senders import SenderSettings, token_sha256
 from ldv_collector.settings import CollectorSettings
-from ldv_collector.uvicorn_tls import ClientCertificateHTTP
-from ldv_collector.writer import GroupCommitWriter
 
 __all__ = [
     "TRACES_PATH",

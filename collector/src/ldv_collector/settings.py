@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from ldv_collector.senders import SenderSettings
+from ldv_collector._senders import SenderSettings
 from ldv_logboek import MIN_KEY_BYTES, key_is_long_enough
 from ldv_logboek import attributes as attr
 from ldv_logboek.settings import (

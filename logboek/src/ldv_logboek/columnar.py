@@ -19,7 +19,7 @@ some value breaks looks at the rows of its column one by one:
   (some `dpl.` attribute).
 
 A span that passes all of them is stored as it came; every other span is *unusual* and takes
-the full path, span by span (`ldv_collector.ingest`), which decides it exactly. So the checks
+the full path, span by span (`ldv_collector._ingest`), which decides it exactly. So the checks
 here only have to be a superset of the full path's refusals and changes, never the rules
 themselves; tests/collector/test_columnar_ingest.py holds the two paths equal over generated
 requests.

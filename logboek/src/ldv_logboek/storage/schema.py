@@ -240,7 +240,7 @@ WHERE Timestamp >= {{from:DateTime}} AND Timestamp <= {{to:DateTime}}
 
 # Migration 4: rejected spans, counted per rule (ingest health). The collector refuses a span
 # that breaks the standard and stores nothing of it; it only counts, per organisation, service
-# and rule, and flushes the counts about once a second (ldv_collector.rejections). Counts only:
+# and rule, and flushes the counts about once a second (ldv_collector._rejections). Counts only:
 # no span content, names, ids or attribute values. A span that breaks two rules counts under
 # both, so a sum over rules can exceed the spans refused. Monthly partitions and a TTL of
 # REJECTIONS_TTL_DAYS (a year and a month: a year back, compared month by month): these are

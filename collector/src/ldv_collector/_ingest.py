@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from ldv_collector.senders import Sender, bind_organisation
+from ldv_collector._senders import Sender, bind_organisation
 from ldv_collector.settings import CollectorSettings
 from ldv_logboek import (
     LogRecord,
@@ -54,7 +54,7 @@ class Rejection:
     span_id: bytes
     name: str
     violations: tuple[Violation, ...]
-    # Whose span it was, for the per-rule counts (ldv_collector.rejections): the authenticated
+    # Whose span it was, for the per-rule counts (ldv_collector._rejections): the authenticated
     # sender's organisation when there is one, else the resource's; and the resource's service.
     organisation: str = ""
     service: str = ""

@@ -12,7 +12,7 @@ from google.rpc import code_pb2, status_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from starlette.responses import Response
 
-from ldv_collector.decode import Encoding
+from ldv_collector._decode import Encoding
 
 # gRPC status codes for the HTTP statuses the collector answers with.
 GRPC_CODES: dict[int, int] = {

@@ -14,16 +14,16 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ldv_collector.body import check_encoding, read_body
-from ldv_collector.decode import Encoding, decode_request, encoding_of
+from ldv_collector._body import check_encoding, read_body
+from ldv_collector._decode import Encoding, decode_request, encoding_of
+from ldv_collector._ingest import Ingester, IngestResult
+from ldv_collector._metrics import PROMETHEUS_CONTENT_TYPE, CollectorMetrics
+from ldv_collector._rejections import RejectionCounts
+from ldv_collector._responses import error_response, export_response
+from ldv_collector._senders import Sender, SenderDirectory, asgi_client_certificate_names
+from ldv_collector._writer import GroupCommitWriter
 from ldv_collector.errors import BodyError, NotAuthenticated, UndecodableBody, WriterStopped
-from ldv_collector.ingest import Ingester, IngestResult
-from ldv_collector.metrics import PROMETHEUS_CONTENT_TYPE, CollectorMetrics
-from ldv_collector.rejections import RejectionCounts
-from ldv_collector.responses import error_response, export_response
-from ldv_collector.senders import Sender, SenderDirectory, asgi_client_certificate_names
 from ldv_collector.settings import CollectorSettings
-from ldv_collector.writer import GroupCommitWriter
 from ldv_logboek import redact_bsns
 from ldv_logboek.storage import LogStore, StorageFault, StorageUnavailable
 

@@ -19,10 +19,10 @@ import logging
 import grpc
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
-from ldv_collector.app import Collector, storage_fault_message
-from ldv_collector.decode import Encoding, decode_request
+from ldv_collector._app import Collector, storage_fault_message
+from ldv_collector._decode import Encoding, decode_request
+from ldv_collector._senders import certificate_names
 from ldv_collector.errors import NotAuthenticated, UndecodableBody, WriterStopped
-from ldv_collector.senders import certificate_names
 from ldv_logboek.storage import StorageFault, StorageUnavailable
 
 log = logging.getLogger(__name__)

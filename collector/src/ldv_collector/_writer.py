@@ -16,7 +16,7 @@ days is split by `LogStore.insert`; a combined insert that failed may have writt
 partitions). It is not acknowledged, so the sender delivers it again; duplicates are removed
 on every read. What is acknowledged is always stored in full.
 
-The same thread stores the counts of rejected spans (`rejections`, see ldv_collector.rejections)
+The same thread stores the counts of rejected spans (`rejections`, see ldv_collector._rejections)
 at most every FLUSH_INTERVAL_S and once more when it stops: one small insert beside the record
 inserts, never one per request, and never in a request's path.
 """
@@ -35,9 +35,9 @@ from typing import TypeAlias
 
 import pyarrow as pa
 
+from ldv_collector._metrics import CollectorMetrics
+from ldv_collector._rejections import FLUSH_INTERVAL_S, RejectionCounts
 from ldv_collector.errors import WriterStopped
-from ldv_collector.metrics import CollectorMetrics
-from ldv_collector.rejections import FLUSH_INTERVAL_S, RejectionCounts
 from ldv_logboek import LogRecord
 from ldv_logboek.storage import LogStore, StorageFault, StorageUnavailable, storage_error
 from ldv_logboek.storage.arrow_insert import rows_table
