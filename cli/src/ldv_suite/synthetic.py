@@ -111,16 +111,21 @@ def synthetic_request(
 
 
 def synthetic_bodies(
-    records: int, per_request: int, seed: int = 7, spread_seconds: int = 60, organisation: str | None = None
+    records: int,
+    per_request: int,
+    seed: int = 7,
+    spread_seconds: int = 60,
+    organisation: str | None = None,
+    subjects: int = 10_000,
 ) -> Iterator[bytes]:
     """Pre-encodable OTLP protobuf bodies holding `records` spans in all, `per_request` each
-    (the last one may hold fewer); every request has fresh ids."""
+    (the last one may hold fewer), about `subjects` BSNs; every request has fresh ids."""
     rng = random.Random(seed)
     left = records
     while left > 0:
         n = min(per_request, left)
         request = synthetic_request(
-            n, seed=rng.randrange(2**32), spread_seconds=spread_seconds, organisation=organisation
+            n, seed=rng.randrange(2**32), subjects=subjects, spread_seconds=spread_seconds, organisation=organisation
         )
         yield request.SerializeToString()
         left -= n

@@ -1,0 +1,364 @@
+"""Benchmark: a citizen's lookup and a trace lookup through the read API, by days retained and layout.
+
+    .venv/bin/python bench/lookup.py [--records 200000] [--days 30 365] [--schemas 4 5] [--lookups 100]
+
+For every schema version in `--schemas` and every spread in `--days`, in one run:
+1. Starts `ldv serve` as a subprocess on a fresh data dir, trusting a token issuer of this
+   process (an ES256 key made per run). Schema 4 is the layout before migration 5 (daily
+   partitions, granularity 8192, full-copy trace projection): the child process is the same
+   `ldv serve` with its migration list cut at that version (`--schemas 4`), nothing else changed.
+2. Fills it over OTLP/HTTP (4 senders) with `--records` synthetic LDV spans
+   (`ldv_suite.synthetic`), their start times spread over the last `days` days, about 10 records
+   per data subject. Reports the fill rate and the RSS of `ldv serve` after it.
+3. Idle: `--lookups` subject lookups and as many trace lookups as a supervisor
+   (`POST /lezenapi/v1/processing-activities`), each for a subject or trace not asked before
+   (ClickHouse's query condition cache would make a repeated lookup look fast), every one checked
+   to return the records that were sent. The floor: `GET /lezenapi/v1/health`, the same stack's
+   cheapest store read.
+4. Under ingest: the same number of lookups of other subjects and traces while one sender
+   keeps posting 512-span requests.
+
+Every request opens its own connection (one httpx client without keep-alive: the figures
+carry neither a keep-alive delay nor the client's own set-up).
+Prints p50/p95 in ms and the ratios issue 11 targets: p50 <= 10 ms; 365-day / 30-day p50 <= 1.2;
+p95 under ingest <= 1.5x idle; lookup p50 <= 3x the floor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from ingest import free_port  # bench/ingest.py: the same helpers, not a copy
+from jwt.algorithms import ECAlgorithm
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+
+from ldv_logboek import attributes as attr
+from ldv_suite.synthetic import synthetic_bodies
+
+ISSUER = "https://inlog.bench.example"
+AUDIENCE = "https://logboek.bench.example/lezenapi/v1"
+SPANS_PER_REQUEST = 512
+RECORDS_PER_SUBJECT = 10  # per pseudonym: each BSN is pseudonymised per organisation (4 of them)
+READY_SECONDS = 120
+
+# `ldv serve` with its migrations cut at a version: the layout of an older schema, same code.
+_SERVE_AT_SCHEMA = """
+import sys
+from ldv_logboek.storage import schema
+last = int(sys.argv.pop(1))
+schema.migrate.__defaults__ = (tuple(m for m in schema.MIGRATIONS if m.version <= last),)
+from ldv_suite.cli import app
+sys.argv[0] = "ldv"
+app()
+"""
+
+
+class Issuer:
+    """A token issuer of this run: an EC key pair; the server trusts its JWKS."""
+
+    def __init__(self) -> None:
+        self._key = ec.generate_private_key(ec.SECP256R1())
+
+    def jwks(self, path: Path) -> Path:
+        jwk = json.loads(ECAlgorithm.to_jwk(self._key.public_key()))
+        path.write_text(json.dumps({"keys": [{**jwk, "kid": "bench", "use": "sig", "alg": "ES256"}]}))
+        return path
+
+    def supervisor_token(self) -> str:
+        now = int(time.time())
+        claims = {"sub": "bench", "iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + 3600, "roles": ["supervisor"]}
+        pem = self._key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        return jwt.encode(claims, pem, algorithm="ES256", headers={"kid": "bench"})
+
+
+@dataclass
+class Serve:
+    """One `ldv serve` subprocess at `schema`, on free loopback ports."""
+
+    data_dir: Path
+    schema: int
+    issuer: Issuer
+    otlp_port: int = field(default_factory=free_port)
+    api_port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Serve:
+        self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+        jwks = self.issuer.jwks(self.data_dir.parent / f"jwks-{self.api_port}.json")
+        env = {**os.environ, "LDV_AUTH_JWKS_FILE": str(jwks), "LDV_AUTH_ISSUER": ISSUER, "LDV_AUTH_AUDIENCE": AUDIENCE}
+        cmd = [sys.executable, "-c", _SERVE_AT_SCHEMA, str(self.schema), "serve", "--data-dir", str(self.data_dir),
+               "--otlp-http-port", str(self.otlp_port), "--api-port", str(self.api_port),
+               "--otlp-grpc-port", str(free_port()), "--clickhouse-port", str(free_port())]  # fmt: skip
+        self.log = (self.data_dir.parent / f"serve-{self.api_port}.log").open("wb")
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        deadline = time.monotonic() + READY_SECONDS
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                log = Path(self.log.name).read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"ldv serve exited with {self.proc.returncode}:\n{log}")
+            try:
+                if httpx.get(f"{self.api}/lezenapi/v1/health", timeout=2).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("ldv serve did not start")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(120)
+        self.log.close()
+
+    @property
+    def api(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def traces_url(self) -> str:
+        return f"http://127.0.0.1:{self.otlp_port}/v1/traces"
+
+    def rss_mib(self) -> float:
+        assert self.proc is not None
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def post(self, body: bytes) -> None:
+        response = httpx.post(self.traces_url, content=body, headers={"Content-Type": "application/x-protobuf"}, timeout=120)
+        if response.status_code != 200 or ExportTraceServiceResponse.FromString(response.content).partial_success.rejected_spans:
+            raise RuntimeError(f"export refused: {response.status_code} {response.content[:200]!r}")
+
+
+@dataclass
+class Contents:
+    """What the bodies hold: records per data subject and per trace, to pick lookups and check answers."""
+
+    by_subject: dict[str, int] = field(default_factory=dict)
+    by_trace: dict[str, int] = field(default_factory=dict)
+
+    def add(self, body: bytes) -> None:
+        for resource_spans in ExportTraceServiceRequest.FromString(body).resource_spans:
+            for scope_spans in resource_spans.scope_spans:
+                for span in scope_spans.spans:
+                    trace = span.trace_id.hex()
+                    self.by_trace[trace] = self.by_trace.get(trace, 0) + 1
+                    for kv in span.attributes:
+                        if kv.key == attr.DATA_SUBJECT_ID:
+                            subject = kv.value.string_value
+                            self.by_subject[subject] = self.by_subject.get(subject, 0) + 1
+
+
+def fill(serve: Serve, bodies: list[bytes], spans: int, senders: int) -> float:
+    """Post every body from `senders` threads; spans per second."""
+    queue = list(reversed(bodies))
+    lock = threading.Lock()
+    failures: list[BaseException] = []
+
+    def send() -> None:
+        while True:
+            with lock:
+                if not queue or failures:
+                    return
+                body = queue.pop()
+            try:
+                serve.post(body)
+            except BaseException as exc:  # noqa: BLE001 - reported after the threads end
+                failures.append(exc)
+
+    start = time.perf_counter()
+    threads = [threading.Thread(target=send) for _ in range(senders)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if failures:
+        raise failures[0]
+    return spans / (time.perf_counter() - start)
+
+
+def timed(call: Callable[[], httpx.Response], check: Callable[[httpx.Response], None]) -> float:
+    start = time.perf_counter()
+    response = call()
+    elapsed = time.perf_counter() - start
+    check(response)
+    return elapsed * 1000
+
+
+def lookups(
+    serve: Serve, token: str, subjects: list[tuple[str, int]], traces: list[tuple[str, int]], *, growing: bool = False
+) -> tuple[list[float], list[float]]:
+    """ms of every subject and every trace lookup; each answer must hold the records sent (at least
+    those, when `growing`: a sender adds records of the same subjects meanwhile)."""
+    url = f"{serve.api}/lezenapi/v1/processing-activities"
+    headers = {"Authorization": f"Bearer {token}"}
+    client = fresh_connections()
+
+    def expect(count: int) -> Callable[[httpx.Response], None]:
+        def check(response: httpx.Response) -> None:
+            if response.status_code != 200:
+                raise RuntimeError(f"lookup failed: {response.status_code} {response.text[:300]}")
+            found = len(response.json()["processingActivities"])
+            if found < min(count, 100) or (found != min(count, 100) and not growing):
+                raise RuntimeError(f"lookup found {found} records, {count} were sent")
+
+        return check
+
+    subject_ms = [
+        timed(lambda s=s: client.post(url, json={attr.DATA_SUBJECT_ID: s}, headers=headers, timeout=30), expect(n))
+        for s, n in subjects
+    ]
+    trace_ms = [
+        timed(lambda t=t: client.post(url, json={"traceId": t}, headers=headers, timeout=30), expect(n)) for t, n in traces
+    ]
+    return subject_ms, trace_ms
+
+
+def floor(serve: Serve, count: int) -> list[float]:
+    def ok(response: httpx.Response) -> None:
+        if response.status_code != 200:
+            raise RuntimeError(f"health: {response.status_code}")
+
+    client = fresh_connections()
+    return [timed(lambda: client.get(f"{serve.api}/lezenapi/v1/health", timeout=30), ok) for _ in range(count)]
+
+
+def fresh_connections() -> httpx.Client:
+    """A client that opens a new connection for every request (no keep-alive)."""
+    return httpx.Client(limits=httpx.Limits(max_keepalive_connections=0))
+
+
+def p(values: list[float], q: float) -> float:
+    """Nearest-rank percentile."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+
+@dataclass
+class Result:
+    schema: int
+    days: int
+    fill_rate: float
+    rss_mib: float
+    subject: list[float]
+    trace: list[float]
+    floor: list[float]
+    subject_busy: list[float]
+    trace_busy: list[float]
+
+
+def run(schema: int, days: int, args: argparse.Namespace, issuer: Issuer, tmp: Path) -> Result:
+    subjects = max(1, args.records // (RECORDS_PER_SUBJECT * 4))
+    bodies = list(synthetic_bodies(args.records, SPANS_PER_REQUEST, seed=days, spread_seconds=days * 86_400, subjects=subjects))
+    extra = list(synthetic_bodies(args.busy_records, SPANS_PER_REQUEST, seed=days + 1, spread_seconds=days * 86_400, subjects=subjects))
+    contents = Contents()
+    for body in bodies:
+        contents.add(body)
+    rng = random.Random(days)
+    picked_subjects = rng.sample(sorted(contents.by_subject.items()), 2 * args.lookups)
+    picked_traces = rng.sample(sorted(contents.by_trace.items()), 2 * args.lookups)
+    with Serve(tmp / f"s{schema}-d{days}" / "data", schema, issuer) as serve:
+        rate = fill(serve, bodies, sum(contents.by_trace.values()), senders=4)
+        time.sleep(args.settle)  # let the merges of the fill run, as they would in a store that lives
+        rss = serve.rss_mib()
+        token = issuer.supervisor_token()
+        floor_ms = floor(serve, args.lookups)
+        subject_ms, trace_ms = lookups(serve, token, picked_subjects[: args.lookups], picked_traces[: args.lookups])
+        stop = threading.Event()
+        sent = [0]
+
+        def keep_sending() -> None:
+            for body in cycle(extra):
+                if stop.is_set():
+                    return
+                serve.post(body)
+                sent[0] += 1
+
+        sender = threading.Thread(target=keep_sending)
+        sender.start()
+        try:
+            # Lookups of records that were there before; the new records only add to the store.
+            busy = lookups(serve, token, picked_subjects[args.lookups :], picked_traces[args.lookups :], growing=True)
+        finally:
+            stop.set()
+            sender.join()
+        if sent[0] == 0:
+            raise RuntimeError("the sender stored nothing while the lookups ran")
+    return Result(schema, days, rate, rss, subject_ms, trace_ms, floor_ms, *busy)
+
+
+def cycle(items: list[bytes]) -> Iterator[bytes]:
+    while True:
+        yield from items
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--records", type=int, default=200_000, help="records per store")
+    parser.add_argument("--days", type=int, nargs="+", default=[30, 365], help="days the records are spread over")
+    parser.add_argument("--schemas", type=int, nargs="+", default=[4, 5], help="schema versions (layouts) to compare")
+    parser.add_argument("--lookups", type=int, default=100, help="lookups of each kind, idle and under ingest")
+    parser.add_argument("--busy-records", type=int, default=50_000, help="records the sender cycles through while lookups run")
+    parser.add_argument("--settle", type=float, default=10.0, help="seconds between the fill and the lookups")
+    args = parser.parse_args()
+    issuer = Issuer()
+    print(f"{args.records:,} records per store, ~{RECORDS_PER_SUBJECT} per data subject; {args.lookups} first-time "
+          f"lookups of each kind; {os.cpu_count()} cores, load {Path('/proc/loadavg').read_text().split()[0]}")  # fmt: skip
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for schema in args.schemas:
+            for days in args.days:
+                results.append(run(schema, days, args, issuer, Path(tmp)))
+                r = results[-1]
+                print(f"  schema {schema}, {days} days: filled at {r.fill_rate:,.0f} spans/s, ldv serve RSS {r.rss_mib:,.0f} MiB", flush=True)
+    print()
+    print(f"{'schema':>6} {'days':>5} | {'subject p50':>11} {'p95':>6} | {'trace p50':>9} {'p95':>6} | {'floor p50':>9} | "
+          f"{'busy subj p50':>13} {'p95':>6} | {'busy trace p50':>14} {'p95':>6}   (ms)")  # fmt: skip
+    for r in results:
+        print(f"{r.schema:>6} {r.days:>5} | {p(r.subject, .5):>11.1f} {p(r.subject, .95):>6.1f} | {p(r.trace, .5):>9.1f} "
+              f"{p(r.trace, .95):>6.1f} | {p(r.floor, .5):>9.1f} | {p(r.subject_busy, .5):>13.1f} {p(r.subject_busy, .95):>6.1f} | "
+              f"{p(r.trace_busy, .5):>14.1f} {p(r.trace_busy, .95):>6.1f}")  # fmt: skip
+    print()
+    for schema in args.schemas:
+        mine = [r for r in results if r.schema == schema]
+        first, last = mine[0], mine[-1]
+        for r in mine:
+            worst = max(p(r.subject, .5), p(r.trace, .5))
+            print(f"schema {schema}, {r.days} days: lookup p50 {worst:.1f} ms (target <= 10 ms: {verdict(worst <= 10)}); "
+                  f"lookup / floor {worst / p(r.floor, .5):.2f}x (target <= 3x: {verdict(worst <= 3 * p(r.floor, .5))}); "
+                  f"p95 under ingest / idle: subject {p(r.subject_busy, .95) / p(r.subject, .95):.2f}x, "
+                  f"trace {p(r.trace_busy, .95) / p(r.trace, .95):.2f}x (target <= 1.5x: "
+                  f"{verdict(max(p(r.subject_busy, .95) / p(r.subject, .95), p(r.trace_busy, .95) / p(r.trace, .95)) <= 1.5)})")  # fmt: skip
+        if len(mine) > 1:
+            ratio = statistics.mean([p(last.subject, .5) / p(first.subject, .5), p(last.trace, .5) / p(first.trace, .5)])
+            print(f"schema {schema}: {last.days}-day / {first.days}-day p50: subject {p(last.subject, .5) / p(first.subject, .5):.2f}, "
+                  f"trace {p(last.trace, .5) / p(first.trace, .5):.2f} (target <= 1.2: {verdict(ratio <= 1.2)})")  # fmt: skip
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+if __name__ == "__main__":
+    main()
