@@ -8,15 +8,22 @@ For every schema version in `--schemas` and every spread in `--days`, in one run
    partitions, granularity 8192, full-copy trace projection): the child process is the same
    `ldv serve` with its migration list cut at that version (`--schemas 4`), nothing else changed.
 2. Fills it over OTLP/HTTP (4 senders) with `--records` synthetic LDV spans
-   (`ldv_suite.synthetic`), their start times spread over the last `days` days, about 10 records
-   per data subject. Reports the fill rate and the RSS of `ldv serve` after it.
+   (`ldv_suite.synthetic`), their start times spread over the last `days` days, oldest first
+   (each request a slice of that time, as a store fills while the days pass), about 10 records
+   per data subject, each subject's records spread over the whole time. Reports the fill rate and the RSS of `ldv serve` after it.
 3. Idle: `--lookups` subject lookups and as many trace lookups as a supervisor
    (`POST /lezenapi/v1/processing-activities`), each for a subject or trace not asked before
    (ClickHouse's query condition cache would make a repeated lookup look fast), every one checked
    to return the records that were sent. The floor: `GET /lezenapi/v1/health`, the same stack's
    cheapest store read.
 4. Under ingest: the same number of lookups of other subjects and traces while one sender
-   keeps posting 512-span requests.
+   keeps posting 512-span requests of live traffic (the last minute, the same subjects).
+
+5. With `--engine-rows N` (default 1,000,000; 0 skips), in this process on an embedded store of
+   schema 5 holding N generated records over 365 days: the cost of retention (the oldest ~1 %
+   expire; the CPU and wall time of the TTL merge that deletes them, which rewrites the part)
+   and of read-time dedup (the subject lookup's SQL with and without `LIMIT 1 BY TraceId,
+   SpanId`, first-time subjects, query condition cache off).
 
 Every request opens its own connection (one httpx client without keep-alive: the figures
 carry neither a keep-alive delay nor the client's own set-up).
@@ -270,8 +277,11 @@ class Result:
 
 def run(schema: int, days: int, args: argparse.Namespace, issuer: Issuer, tmp: Path) -> Result:
     subjects = max(1, args.records // (RECORDS_PER_SUBJECT * 4))
-    bodies = list(synthetic_bodies(args.records, SPANS_PER_REQUEST, seed=days, spread_seconds=days * 86_400, subjects=subjects))
-    extra = list(synthetic_bodies(args.busy_records, SPANS_PER_REQUEST, seed=days + 1, spread_seconds=days * 86_400, subjects=subjects))
+    # Filled oldest first, as a store fills while the days pass; the sender under ingest sends
+    # live traffic (the last minute), about the same subjects.
+    spread = days * 86_400
+    bodies = list(synthetic_bodies(args.records, SPANS_PER_REQUEST, seed=days, spread_seconds=spread, subjects=subjects, in_time_order=True))
+    extra = list(synthetic_bodies(args.busy_records, SPANS_PER_REQUEST, seed=days + 1, subjects=subjects))
     contents = Contents()
     for body in bodies:
         contents.add(body)
@@ -308,6 +318,82 @@ def run(schema: int, days: int, args: argparse.Namespace, issuer: Issuer, tmp: P
     return Result(schema, days, rate, rss, subject_ms, trace_ms, floor_ms, *busy)
 
 
+# N generated records over the last 365 days, ~10 per subject, 2 per trace, the attribute maps
+# of a real LDV record (sizes as ldv_suite.synthetic's): rows for engine-side costs only.
+_GENERATED_ROWS = """
+INSERT INTO otel_traces (Timestamp, TraceId, SpanId, ParentSpanId, SpanName, SpanKind, ServiceName,
+    ResourceAttributes, ScopeName, SpanAttributes, Duration, StatusCode, RetentionDays)
+SELECT
+    now64(9) - toIntervalMillisecond(cityHash64(number, 5) % (365 * 86400000)) AS Timestamp,
+    lower(hex(cityHash64(intDiv(number, 2)))) || lower(hex(cityHash64(intDiv(number, 2), 7))),
+    lower(hex(cityHash64(number, 3))), lower(hex(cityHash64(intDiv(number, 2), 9))),
+    ['aanvraag beoordelen', 'inkomen opvragen', 'toeslag berekenen'][number % 3 + 1], 'Internal', 'toeslagen-berekening',
+    map('service.name', 'toeslagen-berekening', 'dpl.suite.organisation', 'dienst-toeslagen', 'service.version', '1.4.2'),
+    'ldv-synthetic',
+    map('dpl.core.processing_activity_id',
+        'https://register.toeslagen.example/processing-activities/' || ['huurtoeslag', 'zorgtoeslag', 'bijstand'][number % 3 + 1],
+        'dpl.core.data_subject_id', 'hmac-sha256:' || lower(hex(SHA256(toString(cityHash64(number, 11) % {subjects})))),
+        'dpl.core.data_subject_id_type', 'BSN', 'dpl.core.foreign_operation.processor', 'https://burger.example/portaal',
+        'http.request.method', 'POST'),
+    1000000 + number % 49000000, 'Ok', 3650
+FROM numbers({rows})
+"""
+
+
+def engine_costs(rows: int, tmp: Path, lookups: int) -> None:
+    """Retention and dedup costs of schema 5, measured in the engine (see the module's docstring)."""
+    from ldv_logboek.storage import LogStore, connect
+    from ldv_logboek.storage.schema import READ_SETTINGS, RECORDS_TABLE
+
+    store = LogStore(connect(f"chdb://{tmp / 'engine'}"))
+    store.migrate()
+    client = store.client
+    client.command(_GENERATED_ROWS.format(rows=rows, subjects=max(1, rows // 10)))
+    client.command(f"OPTIMIZE TABLE {RECORDS_TABLE} FINAL")
+
+    def parts() -> int:
+        return int(client.query(f"SELECT count() FROM system.parts WHERE table = '{RECORDS_TABLE}' AND active").result_rows[0][0])
+
+    # Dedup: the read path's subject lookup with and without LIMIT 1 BY, first-time subjects.
+    subjects = [r[0] for r in client.query(
+        f"SELECT DataSubjectId FROM {RECORDS_TABLE} GROUP BY DataSubjectId ORDER BY cityHash64(DataSubjectId) LIMIT {2 * lookups}"
+    ).result_rows]  # fmt: skip
+    base = (f"SELECT * FROM {RECORDS_TABLE} WHERE DataSubjectId = {{s:String}} ORDER BY Timestamp, TraceId, SpanId "
+            "{dedup} LIMIT 101 SETTINGS " + READ_SETTINGS + ", use_query_condition_cache = 0")  # fmt: skip
+    timings: dict[str, list[float]] = {"with LIMIT 1 BY": [], "without": []}
+    for i, subject in enumerate(subjects):
+        kind = "with LIMIT 1 BY" if i % 2 == 0 else "without"
+        sql = base.replace("{dedup}", "LIMIT 1 BY TraceId, SpanId" if kind == "with LIMIT 1 BY" else "")
+        start = time.perf_counter()
+        client.query(sql, parameters={"s": subject})
+        timings[kind].append((time.perf_counter() - start) * 1000)
+    print(f"dedup, {rows:,} records, {parts()} part(s), subject lookup in the engine p50: "
+          + ", ".join(f"{k} {p(v, .5):.1f} ms" for k, v in timings.items()))  # fmt: skip
+
+    # Retention: the oldest ~1 % of the records (older than 361 days) are kept 360 days, the rest
+    # 3,650. Stored with TTL merges stopped, then the background's TTL merge deletes them.
+    client.command(f"TRUNCATE TABLE {RECORDS_TABLE}")
+    client.command(f"SYSTEM STOP TTL MERGES {RECORDS_TABLE}")
+    generated = _GENERATED_ROWS.format(rows=rows, subjects=max(1, rows // 10))
+    client.command(generated.replace(", 3650\n", ", if(Timestamp < now64(9) - toIntervalDay(361), 360, 3650)\n"))
+    stored = int(client.query(f"SELECT count() FROM {RECORDS_TABLE}").result_rows[0][0])
+    if stored != rows:
+        raise RuntimeError(f"{rows - stored} records deleted before the TTL merge was measured")
+    expired = int(client.query(f"SELECT countIf(RetentionDays = 360) FROM {RECORDS_TABLE}").result_rows[0][0])
+    settled = parts()
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    client.command(f"SYSTEM START TTL MERGES {RECORDS_TABLE}")
+    left = rows
+    while left > rows - expired and time.perf_counter() - wall0 < 600:
+        time.sleep(0.05)
+        left = int(client.query(f"SELECT count() FROM {RECORDS_TABLE}").result_rows[0][0])
+    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    print(f"retention, {rows:,} records in {settled} part(s): the TTL merge deleting the oldest {expired:,} "
+          f"({100 * expired / rows:.1f} %) took {wall:.1f} s wall, {cpu:.1f} s CPU; {left:,} records left "
+          f"(expected {rows - expired:,})")  # fmt: skip
+    store.close()
+
+
 def cycle(items: list[bytes]) -> Iterator[bytes]:
     while True:
         yield from items
@@ -321,6 +407,7 @@ def main() -> None:
     parser.add_argument("--lookups", type=int, default=100, help="lookups of each kind, idle and under ingest")
     parser.add_argument("--busy-records", type=int, default=50_000, help="records the sender cycles through while lookups run")
     parser.add_argument("--settle", type=float, default=10.0, help="seconds between the fill and the lookups")
+    parser.add_argument("--engine-rows", type=int, default=1_000_000, help="records for the retention and dedup costs (0: skip)")
     args = parser.parse_args()
     issuer = Issuer()
     print(f"{args.records:,} records per store, ~{RECORDS_PER_SUBJECT} per data subject; {args.lookups} first-time "
@@ -332,6 +419,8 @@ def main() -> None:
                 results.append(run(schema, days, args, issuer, Path(tmp)))
                 r = results[-1]
                 print(f"  schema {schema}, {days} days: filled at {r.fill_rate:,.0f} spans/s, ldv serve RSS {r.rss_mib:,.0f} MiB", flush=True)
+        if args.engine_rows:
+            engine_costs(args.engine_rows, Path(tmp), args.lookups)
     print()
     print(f"{'schema':>6} {'days':>5} | {'subject p50':>11} {'p95':>6} | {'trace p50':>9} {'p95':>6} | {'floor p50':>9} | "
           f"{'busy subj p50':>13} {'p95':>6} | {'busy trace p50':>14} {'p95':>6}   (ms)")  # fmt: skip
