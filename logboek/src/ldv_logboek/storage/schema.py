@@ -8,6 +8,11 @@ The records table keeps the column names and types of the OpenTelemetry Collecto
 ClickHouse exporter (`otel_traces`), so an organisation that already runs that exporter can
 write into it, and adds the LDV columns as DEFAULT expressions over the attributes: they are
 filled in whoever inserts.
+
+Its layout since migration 5 (`_records_layout_5_ddl`): no time partitions, ordered by data
+subject, granularity 256, and a `_part_offset` projection for trace lookups, so that a lookup
+costs the same however many days the store keeps; why, and what retention and the migration
+cost, is in docs/architecture.md ("Storage layout"). Reads add READ_SETTINGS.
 """
 
 from __future__ import annotations
