@@ -11,7 +11,8 @@ For every schema version in `--schemas` and every spread in `--days`, in one run
    (`ldv_suite.synthetic`), their start times spread over the last `days` days, oldest first
    (each request a slice of that time, as a store fills while the days pass), about 10 records
    per data subject, each subject's records spread over the whole time. Reports the fill rate and the RSS of `ldv serve` after it.
-3. Idle: `--lookups` subject lookups and as many trace lookups as a supervisor
+3. Idle, with every store running, taking turns (one lookup of each kind per store, then the
+   next): `--lookups` subject lookups and as many trace lookups as a supervisor
    (`POST /lezenapi/v1/processing-activities`), each for a subject or trace not asked before
    (ClickHouse's query condition cache would make a repeated lookup look fast), every one checked
    to return the records that were sent. The floor: `GET /lezenapi/v1/health`, the same stack's
@@ -266,16 +267,22 @@ def p(values: list[float], q: float) -> float:
 class Result:
     schema: int
     days: int
-    fill_rate: float
-    rss_mib: float
-    subject: list[float]
-    trace: list[float]
-    floor: list[float]
-    subject_busy: list[float]
-    trace_busy: list[float]
+    serve: Serve
+    subjects: list[tuple[str, int]]  # 2 x lookups: the first half idle, the second under ingest
+    traces: list[tuple[str, int]]
+    extra: list[bytes]
+    fill_rate: float = 0.0
+    rss_mib: float = 0.0
+    parts: int = 0
+    subject: list[float] = field(default_factory=list)
+    trace: list[float] = field(default_factory=list)
+    floor: list[float] = field(default_factory=list)
+    subject_busy: list[float] = field(default_factory=list)
+    trace_busy: list[float] = field(default_factory=list)
 
 
-def run(schema: int, days: int, args: argparse.Namespace, issuer: Issuer, tmp: Path) -> Result:
+def filled(schema: int, days: int, args: argparse.Namespace, issuer: Issuer, tmp: Path) -> Result:
+    """A running `ldv serve` at `schema`, filled with records over `days` days."""
     subjects = max(1, args.records // (RECORDS_PER_SUBJECT * 4))
     # Filled oldest first, as a store fills while the days pass; the sender under ingest sends
     # live traffic (the last minute), about the same subjects.
@@ -286,19 +293,32 @@ def run(schema: int, days: int, args: argparse.Namespace, issuer: Issuer, tmp: P
     for body in bodies:
         contents.add(body)
     rng = random.Random(days)
-    picked_subjects = rng.sample(sorted(contents.by_subject.items()), 2 * args.lookups)
-    picked_traces = rng.sample(sorted(contents.by_trace.items()), 2 * args.lookups)
-    with Serve(tmp / f"s{schema}-d{days}" / "data", schema, issuer) as serve:
-        rate = fill(serve, bodies, sum(contents.by_trace.values()), senders=4)
-        time.sleep(args.settle)  # let the merges of the fill run, as they would in a store that lives
-        rss = serve.rss_mib()
-        token = issuer.supervisor_token()
-        floor_ms = floor(serve, args.lookups)
-        subject_ms, trace_ms = lookups(serve, token, picked_subjects[: args.lookups], picked_traces[: args.lookups])
+    result = Result(
+        schema, days, Serve(tmp / f"s{schema}-d{days}" / "data", schema, issuer),
+        rng.sample(sorted(contents.by_subject.items()), 2 * args.lookups),
+        rng.sample(sorted(contents.by_trace.items()), 2 * args.lookups), extra,
+    )  # fmt: skip
+    result.serve.__enter__()
+    result.fill_rate = fill(result.serve, bodies, sum(contents.by_trace.values()), senders=4)
+    return result
+
+
+def measure(results: list[Result], args: argparse.Namespace, issuer: Issuer) -> None:
+    """Idle lookups interleaved over every store (a shared machine's load then falls on all
+    alike), then each store's lookups under ingest in turn."""
+    token = issuer.supervisor_token()
+    n = args.lookups
+    for i in range(n):
+        for r in results:
+            r.floor += floor(r.serve, 1)
+            subject_ms, trace_ms = lookups(r.serve, token, r.subjects[i : i + 1], r.traces[i : i + 1])
+            r.subject += subject_ms
+            r.trace += trace_ms
+    for r in results:
         stop = threading.Event()
         sent = [0]
 
-        def keep_sending() -> None:
+        def keep_sending(serve: Serve = r.serve, extra: list[bytes] = r.extra) -> None:
             for body in cycle(extra):
                 if stop.is_set():
                     return
@@ -309,13 +329,24 @@ def run(schema: int, days: int, args: argparse.Namespace, issuer: Issuer, tmp: P
         sender.start()
         try:
             # Lookups of records that were there before; the new records only add to the store.
-            busy = lookups(serve, token, picked_subjects[args.lookups :], picked_traces[args.lookups :], growing=True)
+            r.subject_busy, r.trace_busy = lookups(r.serve, token, r.subjects[n:], r.traces[n:], growing=True)
         finally:
             stop.set()
             sender.join()
         if sent[0] == 0:
             raise RuntimeError("the sender stored nothing while the lookups ran")
-    return Result(schema, days, rate, rss, subject_ms, trace_ms, floor_ms, *busy)
+
+
+def active_parts(data_dir: Path) -> int:
+    """Active parts of the records table in a store no process has open."""
+    from ldv_logboek.storage import LogStore, connect
+    from ldv_logboek.storage.schema import RECORDS_TABLE
+
+    store = LogStore(connect(f"chdb://{data_dir}"))
+    try:
+        return int(store.query_rows(f"SELECT count() FROM system.parts WHERE table = '{RECORDS_TABLE}' AND active")[0][0])
+    finally:
+        store.close()
 
 
 # N generated records over the last 365 days, ~10 per subject, 2 per trace, the attribute maps
@@ -414,11 +445,22 @@ def main() -> None:
           f"lookups of each kind; {os.cpu_count()} cores, load {Path('/proc/loadavg').read_text().split()[0]}")  # fmt: skip
     results: list[Result] = []
     with tempfile.TemporaryDirectory() as tmp:
-        for schema in args.schemas:
-            for days in args.days:
-                results.append(run(schema, days, args, issuer, Path(tmp)))
-                r = results[-1]
-                print(f"  schema {schema}, {days} days: filled at {r.fill_rate:,.0f} spans/s, ldv serve RSS {r.rss_mib:,.0f} MiB", flush=True)
+        try:
+            for schema in args.schemas:
+                for days in args.days:
+                    results.append(filled(schema, days, args, issuer, Path(tmp)))
+                    print(f"  schema {schema}, {days} days: filled at {results[-1].fill_rate:,.0f} spans/s", flush=True)
+            time.sleep(args.settle)  # let the merges of the fill run, as they would in a store that lives
+            for r in results:
+                r.rss_mib = r.serve.rss_mib()
+            measure(results, args, issuer)
+        finally:
+            for r in results:
+                r.serve.__exit__()
+        for r in results:
+            r.parts = active_parts(r.serve.data_dir)
+            print(f"  schema {r.schema}, {r.days} days: ldv serve RSS {r.rss_mib:,.0f} MiB after the fill; "
+                  f"{r.parts} active parts of the records table at the end", flush=True)  # fmt: skip
         if args.engine_rows:
             engine_costs(args.engine_rows, Path(tmp), args.lookups)
     print()
