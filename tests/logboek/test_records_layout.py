@@ -7,6 +7,7 @@ up to a point, as a process that died there would have left the store.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -159,7 +160,10 @@ def test_a_trace_lookup_reads_the_trace_projection_not_the_table(tmp_path: Path)
 
         used = plan(f" SETTINGS {READ_SETTINGS}")
         assert "Name: by_trace" in used and "will be applied during reading" in used, used
-        assert "Marks: 1" in used  # one granule of the projection: the rows' offsets
+        # A granule or two of the projection per part (the rows' offsets), of ~80 granules a part.
+        section = used[used.index("Name: by_trace") :]
+        parts, marks = (int(re.search(rf"{what}: (\d+)", section).group(1)) for what in ("Parts", "Marks"))  # type: ignore[union-attr]
+        assert marks <= 2 * parts <= 4, used
         # The trap the setting avoids: under a million rows the projection is not even considered.
         assert "by_trace" not in plan("")
         assert [r.span_id for r in store.find(RecordQuery(trace_id=target.trace_id)).records] == [target.span_id]
