@@ -17,7 +17,7 @@ import chdb
 import pytest
 
 from ldv_logboek.storage.cluster import cluster_ddl
-from ldv_logboek.storage.schema import MIGRATIONS, MIGRATIONS_TABLE, RECORDS_TABLE
+from ldv_logboek.storage.schema import MIGRATIONS, MIGRATIONS_TABLE, RECORDS_TABLE, Migration
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +25,11 @@ def engine():
     connection = chdb.connect(":memory:")
     yield connection
     connection.close()
+
+
+def cluster_form(migration: Migration) -> tuple[str, ...]:
+    """What a fresh cluster runs for `migration` (its single-node statements unless it says otherwise)."""
+    return migration.statements if migration.cluster_statements is None else migration.cluster_statements
 
 
 def formatted(engine, statement: str) -> str:
@@ -39,7 +44,7 @@ def test_every_statement_parses(engine) -> None:
         canonical = formatted(engine, statement)
         if not canonical.startswith("INSERT"):
             assert "ON CLUSTER ldv_cluster" in canonical, canonical
-    assert len(statements) > sum(len(m.statements) for m in MIGRATIONS)
+    assert len(statements) > sum(len(cluster_form(m)) for m in MIGRATIONS)
 
 
 def test_records_are_sharded_by_subject_behind_a_distributed_table(engine) -> None:
@@ -58,7 +63,7 @@ def test_local_tables_have_the_single_node_columns(engine) -> None:
     """Undo the cluster parts (name, ON CLUSTER, Replicated engine) and the engine sees the single-node DDL."""
     single = {}
     for migration in MIGRATIONS:
-        for statement in migration.statements:
+        for statement in cluster_form(migration):
             canonical = formatted(engine, statement)
             if canonical.startswith("CREATE TABLE"):
                 single[canonical.split()[5].split("\n")[0]] = canonical
@@ -73,6 +78,16 @@ def test_local_tables_have_the_single_node_columns(engine) -> None:
         assert formatted(engine, undone) == single[name]
         compared += 1
     assert compared == len(single)
+
+
+def test_the_cluster_records_table_has_todays_layout(engine) -> None:
+    """A fresh cluster gets the layout of migration 5 directly, and migration 5 itself runs nothing there."""
+    statements = [formatted(engine, s) for s in cluster_ddl("c1")]
+    local = next(s for s in statements if s.startswith(f"CREATE TABLE IF NOT EXISTS {RECORDS_TABLE}_local"))
+    assert "PARTITION BY" not in local
+    assert "index_granularity = 256" in local
+    assert "PROJECTION by_trace\n    (\n        SELECT _part_offset" in local or "SELECT _part_offset" in local
+    assert not any(f"{RECORDS_TABLE}_migrating" in s for s in statements)
 
 
 def test_the_script_records_every_migration(engine) -> None:

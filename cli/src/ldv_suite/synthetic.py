@@ -51,17 +51,18 @@ def synthetic_request(
     subjects: int = 10_000,
     spread_seconds: int = 60,
     organisation: str | None = None,
+    until_ns: int | None = None,
 ) -> ExportTraceServiceRequest:
     """One OTLP request with `spans` LDV spans, grouped by organisation (one ResourceSpans each).
 
-    Start times lie within the last `spread_seconds`, as in live traffic to a collector. With
-    `organisation`, every span is that organisation's.
+    Start times lie within the `spread_seconds` before `until_ns` (default: now), as in live
+    traffic to a collector. With `organisation`, every span is that organisation's.
     """
     rng = random.Random(seed)
     request = ExportTraceServiceRequest()
     organisations = profiles(organisation)
     by_org: dict[str, list[Span]] = {org: [] for org in organisations}
-    now = time.time_ns()
+    now = time.time_ns() if until_ns is None else until_ns
     made = 0
     while made < spans:
         org = rng.choice(list(organisations))
@@ -111,16 +112,35 @@ def synthetic_request(
 
 
 def synthetic_bodies(
-    records: int, per_request: int, seed: int = 7, spread_seconds: int = 60, organisation: str | None = None
+    records: int,
+    per_request: int,
+    seed: int = 7,
+    spread_seconds: int = 60,
+    organisation: str | None = None,
+    subjects: int = 10_000,
+    in_time_order: bool = False,
 ) -> Iterator[bytes]:
     """Pre-encodable OTLP protobuf bodies holding `records` spans in all, `per_request` each
-    (the last one may hold fewer); every request has fresh ids."""
+    (the last one may hold fewer), about `subjects` BSNs; every request has fresh ids.
+
+    Start times lie within the last `spread_seconds`: in every request, or with `in_time_order`
+    each request in its own slice of that time, oldest first (a store filled as days pass)."""
+    if records <= 0:
+        return
     rng = random.Random(seed)
     left = records
-    while left > 0:
+    count = -(-records // per_request)
+    now = time.time_ns()
+    slice_ns = spread_seconds * 10**9 // count
+    for i in range(count):
         n = min(per_request, left)
         request = synthetic_request(
-            n, seed=rng.randrange(2**32), spread_seconds=spread_seconds, organisation=organisation
+            n,
+            seed=rng.randrange(2**32),
+            subjects=subjects,
+            spread_seconds=max(1, slice_ns // 10**9) if in_time_order else spread_seconds,
+            organisation=organisation,
+            until_ns=now - (count - 1 - i) * slice_ns if in_time_order else None,
         )
         yield request.SerializeToString()
         left -= n

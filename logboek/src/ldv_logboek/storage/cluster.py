@@ -9,6 +9,10 @@
   it is small, and joins with the records then run locally on each shard.
 - Views, and ALTERs of tables, get `ON CLUSTER`; a column change of the records table is made on
   the local and the Distributed table alike.
+- A migration with `cluster_statements` runs those instead: the records table is created in
+  today's layout at once (migration 1's place), so migration 5's copy into it is nothing on a
+  fresh cluster. An existing cluster of schema 4 is upgraded per shard by hand (new local table,
+  `INSERT ... SELECT`, `EXCHANGE TABLES`; see docs/architecture.md).
 
 The script ends by recording every migration in `ldv_schema_migrations`, so `ldv serve
 --store-dsn` finds the schema current and applies nothing itself. A statement of a kind not
@@ -94,7 +98,7 @@ def cluster_ddl(cluster: str, migrations: tuple[Migration, ...] = MIGRATIONS) ->
         cluster,
     )
     for migration in migrations:
-        for statement in migration.statements:
+        for statement in migration.cluster_statements if migration.cluster_statements is not None else migration.statements:
             statements += _statement(statement, cluster)
     values = ", ".join(f"({m.version}, {_quote(m.description)})" for m in migrations)
     statements.append(f"INSERT INTO {MIGRATIONS_TABLE} (version, description) VALUES {values}")

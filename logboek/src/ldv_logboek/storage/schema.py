@@ -8,10 +8,16 @@ The records table keeps the column names and types of the OpenTelemetry Collecto
 ClickHouse exporter (`otel_traces`), so an organisation that already runs that exporter can
 write into it, and adds the LDV columns as DEFAULT expressions over the attributes: they are
 filled in whoever inserts.
+
+Its layout since migration 5 (`_records_layout_5_ddl`): no time partitions, ordered by data
+subject, granularity 256, and a `_part_offset` projection for trace lookups, so that a lookup
+costs the same however many days the store keeps; why, and what retention and the migration
+cost, is in docs/architecture.md ("Storage layout"). Reads add READ_SETTINGS.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from clickhouse_connect.driver.client import Client
@@ -25,9 +31,18 @@ DEFAULT_RETENTION_DAYS = 3650
 
 @dataclass(frozen=True)
 class Migration:
+    """One schema version. `migrate` runs `statements` in order, or calls `apply` when given.
+
+    `apply` is for a step that must look before it acts (a copy that is safe to re-run after
+    an interruption); `statements` then still lists what it runs, for reading and for tests.
+    `cluster_statements`, when given, is what a fresh cluster runs instead (see cluster.py).
+    """
+
     version: int
     description: str
     statements: tuple[str, ...]
+    apply: Callable[[Client], None] | None = None
+    cluster_statements: tuple[str, ...] | None = None
 
 
 _RECORDS_DDL = f"""
@@ -271,11 +286,146 @@ SELECT Timestamp, Organisation, ServiceName, Rule, Spans
 FROM {REJECTIONS_TABLE}
 """
 
+# Migration 5: the records layout whose lookup cost does not grow with the days retained
+# (docs/architecture.md, "Storage layout"; measured in docs/benchmarks.md and bench/lookup.py).
+# The columns are those of migrations 1 and 3, in the same order, with the same names and types
+# (the OpenTelemetry Collector's exporter still inserts into it by column name). What changed:
+# - No time partitions. A lookup probes every part of the table, and daily partitions made that
+#   one part per day retained (thousands at the default retention): cost grew with retention.
+#   Unpartitioned, the table settles at a handful of parts whatever the time span.
+# - index_granularity 256 and compress blocks of 4-64 KiB: a citizen's ~10 records sit in one
+#   or two granules, so a lookup decompresses ~256 rows per column instead of 8,192.
+# - `by_trace` keeps only `_part_offset` in TraceId order (a lightweight projection): the trace
+#   lookup finds the rows' offsets there and reads them from the table, at a fraction of the
+#   disk and insert cost of a full copy. ClickHouse uses such a projection only for parts whose
+#   estimated rows reach `min_table_rows_to_use_projection_index` (a query setting, 1,000,000 by
+#   default): the store's reads set it to 0 (READ_SETTINGS), or a trace lookup scans.
+# - Retention: the row TTL on RetentionDays stays. Without partitions a TTL pass rewrites the
+#   parts holding expired rows instead of dropping whole parts, so it runs once a day
+#   (merge_with_ttl_timeout 86,400 s instead of every 4 hours); its cost is in the docs.
+# - The skip index on ProcessingActivityId covers 8,192 rows per index granule, as before.
+# The COMMENT marks the layout, so the migration can tell after an interruption which table
+# holds which layout.
+RECORDS_LAYOUT_COMMENT = "ldv records layout 5"
+RECORDS_STAGING_TABLE = f"{RECORDS_TABLE}_migrating"
+
+
+def _records_layout_5_ddl(table: str) -> str:
+    return f"""
+CREATE TABLE IF NOT EXISTS {table} (
+    Timestamp DateTime64(9, 'UTC') CODEC(Delta, ZSTD(1)),
+    TraceId String CODEC(ZSTD(1)),
+    SpanId String CODEC(ZSTD(1)),
+    ParentSpanId String CODEC(ZSTD(1)),
+    TraceState String CODEC(ZSTD(1)),
+    SpanName LowCardinality(String) CODEC(ZSTD(1)),
+    SpanKind LowCardinality(String) CODEC(ZSTD(1)),
+    ServiceName LowCardinality(String) CODEC(ZSTD(1)),
+    ResourceAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    ScopeName String CODEC(ZSTD(1)),
+    ScopeVersion String CODEC(ZSTD(1)),
+    SpanAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    Duration UInt64 CODEC(ZSTD(1)),
+    StatusCode LowCardinality(String) CODEC(ZSTD(1)),
+    StatusMessage String CODEC(ZSTD(1)),
+    Events Nested (
+        Timestamp DateTime64(9, 'UTC'),
+        Name LowCardinality(String),
+        Attributes Map(LowCardinality(String), String)
+    ) CODEC(ZSTD(1)),
+    Links Nested (
+        TraceId String,
+        SpanId String,
+        TraceState String,
+        Attributes Map(LowCardinality(String), String)
+    ) CODEC(ZSTD(1)),
+    Organisation LowCardinality(String) DEFAULT ResourceAttributes['{attr.ORGANISATION}'],
+    ProcessingActivityId LowCardinality(String) DEFAULT SpanAttributes['{attr.PROCESSING_ACTIVITY_ID}'],
+    DataSubjectId String DEFAULT SpanAttributes['{attr.DATA_SUBJECT_ID}'] CODEC(ZSTD(1)),
+    DataSubjectIdType LowCardinality(String) DEFAULT SpanAttributes['{attr.DATA_SUBJECT_ID_TYPE}'],
+    ForeignProcessor LowCardinality(String) DEFAULT SpanAttributes['{attr.FOREIGN_OPERATION_PROCESSOR}'],
+    ExternalReadApi LowCardinality(String) DEFAULT SpanAttributes['{attr.EXTERNAL_READ_API_ID}'],
+    RetentionDays UInt16 DEFAULT {DEFAULT_RETENTION_DAYS},
+    IngestedAt DateTime64(9, 'UTC') DEFAULT now64(9) CODEC(Delta, ZSTD(1)),
+    INDEX idx_activity ProcessingActivityId TYPE set(1024) GRANULARITY 32,
+    PROJECTION by_trace (SELECT _part_offset ORDER BY TraceId)
+)
+ENGINE = MergeTree
+ORDER BY (DataSubjectId, Timestamp)
+TTL toDateTime(Timestamp) + toIntervalDay(RetentionDays)
+SETTINGS index_granularity = 256, min_compress_block_size = 4096, max_compress_block_size = 65536,
+    merge_with_ttl_timeout = 86400, ttl_only_drop_parts = 0
+COMMENT '{RECORDS_LAYOUT_COMMENT}'
+"""
+
+
+# Settings every read of the records table should carry (LogStore.find appends them): without
+# the first, the `_part_offset` projection is skipped for parts under a million rows.
+READ_SETTINGS = "min_table_rows_to_use_projection_index = 0"
+
+# Every stored column of the records table (migrations 1 and 3), in table order: the copy
+# names them, so DEFAULT columns keep their stored values instead of being recomputed, and
+# IngestedAt keeps 1970-01-01 for records of before migration 3.
+_RECORDS_STORED_COLUMNS = ", ".join(
+    f"`{c}`"
+    for c in (
+        "Timestamp", "TraceId", "SpanId", "ParentSpanId", "TraceState", "SpanName", "SpanKind", "ServiceName",
+        "ResourceAttributes", "ScopeName", "ScopeVersion", "SpanAttributes", "Duration", "StatusCode",
+        "StatusMessage", "Events.Timestamp", "Events.Name", "Events.Attributes", "Links.TraceId", "Links.SpanId",
+        "Links.TraceState", "Links.Attributes", "Organisation", "ProcessingActivityId", "DataSubjectId",
+        "DataSubjectIdType", "ForeignProcessor", "ExternalReadApi", "RetentionDays", "IngestedAt",
+    )
+)  # fmt: skip
+_DROP_STAGING = f"DROP TABLE IF EXISTS {RECORDS_STAGING_TABLE} SYNC"
+_COPY_INTO_STAGING = (
+    f"INSERT INTO {RECORDS_STAGING_TABLE} ({_RECORDS_STORED_COLUMNS}) "
+    f"SELECT {_RECORDS_STORED_COLUMNS} FROM {RECORDS_TABLE}"
+)
+_SWAP_STAGING = f"EXCHANGE TABLES {RECORDS_TABLE} AND {RECORDS_STAGING_TABLE}"
+# What `_relayout_records` runs, in order, when the records table does not have layout 5 yet.
+_RELAYOUT_STATEMENTS = (
+    _DROP_STAGING,
+    _records_layout_5_ddl(RECORDS_STAGING_TABLE),
+    _COPY_INTO_STAGING,
+    _SWAP_STAGING,
+    _DROP_STAGING,
+)
+
+
+def _table_comment(client: Client, table: str) -> str | None:
+    """The comment of `table` in the current database; None when it does not exist."""
+    rows = client.query(
+        "SELECT comment FROM system.tables WHERE database = currentDatabase() AND name = {name:String}",
+        parameters={"name": table},
+    ).result_rows
+    return str(rows[0][0]) if rows else None
+
+
+def _relayout_records(client: Client) -> None:
+    """Move the records into the layout-5 table: new table, copy, swap, drop the old one.
+
+    Safe to re-run, and an interruption at any point loses no record: the old table is only
+    dropped once the swap made the full copy the records table, and the swap (EXCHANGE TABLES)
+    is atomic. If the records table already has layout 5 (a run that stopped after the swap),
+    only the leftover old table is dropped; otherwise a leftover partial copy is dropped and the
+    copy starts again. Run it with no writer connected (migrate runs at start, before serving):
+    a record inserted into the old table after the copy would be dropped with it.
+    The views of migration 3 name the table, so they read the new one after the swap.
+    """
+    if _table_comment(client, RECORDS_TABLE) == RECORDS_LAYOUT_COMMENT:
+        client.command(_DROP_STAGING)
+        return
+    for statement in _RELAYOUT_STATEMENTS:
+        client.command(statement)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
         "records table: OpenTelemetry exporter columns plus LDV columns, subject order, trace projection",
         (_RECORDS_DDL,),
+        # A fresh cluster gets today's layout at once (migration 5's copy has nothing to copy).
+        cluster_statements=(_records_layout_5_ddl(RECORDS_TABLE),),
     ),
     Migration(
         2,
@@ -292,6 +442,15 @@ MIGRATIONS: tuple[Migration, ...] = (
         4,
         "rejected spans counted per organisation, service and rule (counts only), and their dashboard view",
         (_REJECTIONS_DDL, _DASHBOARD_REJECTIONS_DDL),
+    ),
+    Migration(
+        5,
+        "records layout whose lookups do not grow with retention: no time partitions, granularity 256, "
+        "lightweight trace projection; records copied into it",
+        _RELAYOUT_STATEMENTS,
+        apply=_relayout_records,
+        # A fresh cluster creates the layout in migration 1's place (cluster.py): nothing to copy.
+        cluster_statements=(),
     ),
 )
 
@@ -316,8 +475,11 @@ def migrate(client: Client, migrations: tuple[Migration, ...] = MIGRATIONS) -> l
     for migration in migrations:
         if migration.version <= start:
             continue
-        for statement in migration.statements:
-            client.command(statement)
+        if migration.apply is not None:
+            migration.apply(client)
+        else:
+            for statement in migration.statements:
+                client.command(statement)
         client.insert(
             MIGRATIONS_TABLE,
             [[migration.version, migration.description]],

@@ -17,7 +17,7 @@ from ldv_logboek.storage.arrow_insert import insert_table, rows_table, with_rete
 from ldv_logboek.storage.client import StorageUnavailable, connect, embedded_path, storage_error
 from ldv_logboek.storage.pool import ConnectionPool, Lane
 from ldv_logboek.storage.query import MAX_TIME_MS, Cursor, Page, RecordQuery
-from ldv_logboek.storage.schema import DEFAULT_RETENTION_DAYS, RECORDS_TABLE, REJECTIONS_TABLE, migrate
+from ldv_logboek.storage.schema import DEFAULT_RETENTION_DAYS, READ_SETTINGS, RECORDS_TABLE, REJECTIONS_TABLE, migrate
 
 if TYPE_CHECKING:
     from ldv_logboek.register.store import RegisterStore
@@ -336,6 +336,8 @@ class LogStore:
             + " WHERE "
             + " AND ".join(where)
             + " ORDER BY Timestamp, TraceId, SpanId LIMIT 1 BY TraceId, SpanId LIMIT {limit:UInt32}"
+            + " SETTINGS "
+            + READ_SETTINGS
         )
         params["limit"] = query.limit + 1
         rows = self.query_rows(sql, params)

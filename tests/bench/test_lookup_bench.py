@@ -1,0 +1,39 @@
+"""Smoke test of `bench/lookup.py`: a tiny run over both layouts and both spreads prints every figure.
+
+Runs the benchmark as the documented command (a subprocess starting real `ldv serve` processes,
+filled over OTLP/HTTP, read through the read API with a supervisor token), so it cannot rot
+unnoticed. The figures are not judged (a shared machine); that every lookup found the records
+that were sent is checked by the benchmark itself, which fails otherwise.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+pytestmark = [pytest.mark.bench, pytest.mark.timeout(300)]
+
+
+def test_the_lookup_benchmark_runs_on_both_layouts() -> None:
+    run = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "bench" / "lookup.py"), "--records", "2000", "--lookups", "3",
+         "--busy-records", "1024", "--settle", "0", "--days", "30", "365", "--schemas", "4", "5",
+         "--engine-rows", "20000"],
+        capture_output=True, text=True, timeout=290,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    rows = re.findall(r"^\s+(\d) +(\d+) \|(?:\s+[\d.]+){2} \|(?:\s+[\d.]+){2} \|\s+[\d.]+ \|(?:\s+[\d.]+){2} \|(?:\s+[\d.]+){2}$", run.stdout, re.M)
+    assert rows == [("4", "30"), ("4", "365"), ("5", "30"), ("5", "365")], run.stdout
+    assert len(re.findall(r"ldv serve RSS \d[\d,]* MiB", run.stdout)) == 4
+    for schema in ("4", "5"):
+        assert re.search(rf"schema {schema}: 365-day / 30-day p50: subject [\d.]+, trace [\d.]+ \(target <= 1.2: (met|MISSED)\)", run.stdout)
+        assert re.search(rf"schema {schema}, 30 days: lookup p50 [\d.]+ ms \(target <= 10 ms: (met|MISSED)\); lookup / floor [\d.]+x", run.stdout)
+    assert len(re.findall(r"p95 under ingest / idle: subject [\d.]+x, trace [\d.]+x", run.stdout)) == 4
+    assert re.search(r"dedup, 20,000 records, \d+ part\(s\), subject lookup in the engine p50: with LIMIT 1 BY [\d.]+ ms, without [\d.]+ ms", run.stdout)
+    retention = re.search(r"took [\d.]+ s wall, [\d.]+ s CPU; ([\d,]+) records left \(expected ([\d,]+)\)", run.stdout)
+    assert retention and retention.group(1) == retention.group(2), run.stdout
