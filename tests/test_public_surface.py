@@ -24,6 +24,7 @@ PUBLIC: dict[str, set[str]] = {
     },
     "ldv_logboek.storage": {
         "DASHBOARD_RECORDS_VIEW", "DASHBOARD_REJECTIONS_VIEW", "DASHBOARD_SUBJECTS_VIEW", "INGESTED_AT_UNKNOWN",
+        "READ_SETTINGS",
         "REGISTER_VERSIONS_TABLE", "REJECTIONS_TABLE",
         "SCHEMA_VERSION", "DEFAULT_READERS", "ActivityWindow", "ConnectionPool", "Cursor", "Lane", "LogStore", "Page",
         "RecordQuery", "StorageError", "StorageFault", "StorageUnavailable", "cluster_script", "connect",

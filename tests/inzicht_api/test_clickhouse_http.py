@@ -15,6 +15,7 @@ import httpx
 import pytest
 from clickhouse_connect.driver.exceptions import DatabaseError, ProgrammingError
 
+from ldv_logboek.storage import READ_SETTINGS
 from tests.inzicht_api.clickhouse_support import COUNTS, ORG_A, ORG_B, USERS, Endpoint, clickhouse_endpoint  # noqa: F401
 
 COUNT_BY_ORG = "SELECT Organisation, count() FROM otel_traces GROUP BY Organisation ORDER BY Organisation"
@@ -203,6 +204,14 @@ def test_clickhouse_connect_in_http_mode(endpoint: Endpoint) -> None:
     with pytest.raises(DatabaseError) as refused:
         client.command("DROP TABLE otel_traces")
     assert "497" in str(refused.value)
+    client.close()
+
+
+def test_readers_use_the_trace_projection_of_small_parts_too(endpoint: Endpoint) -> None:
+    """Grafana cannot add the store's read settings to its queries: each reader has them already."""
+    client = _client(endpoint, "toezicht")
+    setting = READ_SETTINGS.split("=")[0].strip()
+    assert client.query(f"SELECT getSetting('{setting}')").result_rows == [(0,)]
     client.close()
 
 

@@ -24,7 +24,7 @@ import chdb
 from ldv_inzicht.clickhouse_http._access import Catalog, row_filter_settings
 from ldv_inzicht.clickhouse_http.errors import ClickHouseError
 from ldv_inzicht.clickhouse_http.settings import SUPERVISOR, ClickHouseHttpSettings
-from ldv_logboek.storage import ConnectionPool, Lane, StorageUnavailable
+from ldv_logboek.storage import READ_SETTINGS, ConnectionPool, Lane, StorageUnavailable
 
 
 @dataclass(frozen=True)
@@ -119,6 +119,9 @@ class ReaderPool:
             "SET result_overflow_mode = 'throw'",
             f"SET max_memory_usage = {s.max_memory_usage}",
             f"SET max_threads = {s.max_threads}",
+            # The records table's trace projection is skipped for small parts unless this is set:
+            # Grafana's trace queries would scan instead (see ldv_logboek.storage.schema).
+            f"SET {READ_SETTINGS}",
             *row_filter_settings(scope, self.catalog, supervisor=scope == SUPERVISOR),
             # Last: after this the connection cannot change any setting, nor write.
             "SET readonly = 1",
