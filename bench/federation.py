@@ -86,7 +86,7 @@ def free_port() -> int:
 def _records(org: str, key: str, count: int) -> list[Any]:
     from ldv_logboek import LogRecord, Status
     from ldv_logboek import attributes as attr
-    from ldv_logboek.pseudonym import pseudonymise
+    from ldv_logboek._pseudonym import pseudonymise
 
     now = time.time()
     return [

@@ -45,9 +45,9 @@ from ldv_collector._decode import Encoding, decode_request
 from ldv_collector._ingest import Ingester
 from ldv_collector.settings import CollectorSettings
 from ldv_logboek.storage import LogStore, connect
-from ldv_logboek.storage.arrow_insert import insert_table, records_table
-from ldv_logboek.storage.schema import RECORDS_TABLE
-from ldv_logboek.storage.store import INSERT_COLUMNS
+from ldv_logboek.storage._arrow_insert import insert_table, records_table
+from ldv_logboek.storage._schema import RECORDS_TABLE
+from ldv_logboek.storage._store import INSERT_COLUMNS
 from ldv_suite.synthetic import synthetic_bodies
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")

@@ -72,7 +72,7 @@ READY_SECONDS = 120
 # `ldv serve` with its migrations cut at a version: the layout of an older schema, same code.
 _SERVE_AT_SCHEMA = """
 import sys
-from ldv_logboek.storage import schema
+from ldv_logboek.storage import _schema as schema
 last = int(sys.argv.pop(1))
 schema.migrate.__defaults__ = (tuple(m for m in schema.MIGRATIONS if m.version <= last),)
 from ldv_suite.cli import app
@@ -340,7 +340,7 @@ def measure(results: list[Result], args: argparse.Namespace, issuer: Issuer) -> 
 def active_parts(data_dir: Path) -> int:
     """Active parts of the records table in a store no process has open."""
     from ldv_logboek.storage import LogStore, connect
-    from ldv_logboek.storage.schema import RECORDS_TABLE
+    from ldv_logboek.storage._schema import RECORDS_TABLE
 
     store = LogStore(connect(f"chdb://{data_dir}"))
     try:
@@ -374,7 +374,7 @@ FROM numbers({rows})
 def engine_costs(rows: int, tmp: Path, lookups: int) -> None:
     """Retention and dedup costs of schema 5, measured in the engine (see the module's docstring)."""
     from ldv_logboek.storage import LogStore, connect
-    from ldv_logboek.storage.schema import READ_SETTINGS, RECORDS_TABLE
+    from ldv_logboek.storage._schema import READ_SETTINGS, RECORDS_TABLE
 
     store = LogStore(connect(f"chdb://{tmp / 'engine'}"))
     store.migrate()

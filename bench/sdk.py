@@ -34,9 +34,9 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, Spa
 
 import ldv_sdk
 from ldv_logboek import attributes as attr
-from ldv_logboek.otlp import encode_resource_spans
-from ldv_logboek.pseudonym import pseudonymise
-from ldv_logboek.record import LogRecord
+from ldv_logboek._otlp import encode_resource_spans
+from ldv_logboek._pseudonym import pseudonymise
+from ldv_logboek._record import LogRecord
 from ldv_sdk import Spool
 
 KEY = b"bench-organisation-key-0123456789"

@@ -21,10 +21,14 @@ PUBLIC: dict[str, set[str]] = {
         "Pseudonymiser", "Shape", "attribute_text", "attributes_to_dict", "contains_bsn", "encode_resource_spans",
         "is_pseudonym", "is_uri", "key_is_long_enough", "process", "protect", "records_of", "redact_bsns",
         "request_bytes", "request_from_json", "span_to_record", "status_of",
+        # trace ids as the read API shows them
+        "parse_trace_id", "trace_id_as_uuid",
     },
     "ldv_logboek.storage": {
         "DASHBOARD_RECORDS_VIEW", "DASHBOARD_REJECTIONS_VIEW", "DASHBOARD_SUBJECTS_VIEW", "INGESTED_AT_UNKNOWN",
-        "READ_SETTINGS",
+        "READ_SETTINGS", "RECORDS_TABLE", "MIGRATIONS_TABLE", "REGISTER_ORGANISATIONS_TABLE",
+        # query bounds, and the columnar ingest (the collector's batch form of the record pipeline)
+        "MAX_PAGE_SIZE", "MAX_STORED_TIME_NS", "MAX_TIME_MS", "MIN_TIME_MS", "SpanColumns", "records_of_rows", "rows_table",
         "REGISTER_VERSIONS_TABLE", "REJECTIONS_TABLE",
         "SCHEMA_VERSION", "DEFAULT_READERS", "ActivityWindow", "ConnectionPool", "Cursor", "Lane", "LogStore", "Page",
         "RecordQuery", "StorageError", "StorageFault", "StorageUnavailable", "cluster_script", "connect",
@@ -109,6 +113,9 @@ def test_the_cli_uses_only_public_names_of_the_components() -> None:
 # Per package folder: the modules without a leading underscore. Every other module is internal.
 PLAIN_MODULES: dict[str, set[str]] = {
     "sdk/src/ldv_sdk": SDK_PUBLIC_MODULES,
+    "logboek/src/ldv_logboek": {"attributes", "errors", "settings"},
+    "logboek/src/ldv_logboek/storage": set(),
+    "logboek/src/ldv_logboek/register": set(),
     "collector/src/ldv_collector": {"errors", "settings"},
     "inzicht_api/src/ldv_inzicht": {"errors", "settings"},
     "inzicht_api/src/ldv_inzicht/clickhouse_http": {"errors", "settings"},
@@ -159,7 +166,7 @@ def test_the_sdk_entry_points_name_importable_objects() -> None:
 
 # The core's modules behind the names of `ldv_logboek.__all__` (the record pipeline and its parts).
 CORE_MODULES = {
-    f"ldv_logboek.{m}" for m in ("errors", "keys", "otlp", "otlp_json", "pipeline", "protect", "pseudonym", "record", "validation")
+    f"ldv_logboek.{m}" for m in ("errors", "_keys", "_otlp", "_otlp_json", "_pipeline", "_protect", "_pseudonym", "_record", "_validation")
 }
 
 

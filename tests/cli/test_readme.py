@@ -12,8 +12,8 @@ from pathlib import Path
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans
 
 from ldv_logboek import attributes as attr
-from ldv_logboek.otlp import records_of
-from ldv_logboek.pseudonym import pseudonymise
+from ldv_logboek._otlp import records_of
+from ldv_logboek._pseudonym import pseudonymise
 from ldv_sdk import Spool
 from tests.conftest import REPO_ROOT
 

@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from ldv_collector import CollectorSettings, create_app
 from ldv_logboek import LogRecord
 from ldv_logboek import attributes as attr
-from ldv_logboek.pseudonym import pseudonymise
+from ldv_logboek._pseudonym import pseudonymise
 from ldv_logboek.storage import LogStore, RecordQuery, StorageUnavailable
 from tests.collector.helpers import VALID_BSN, AsgiClient, ldv_attributes, make_request, make_span, to_otlp_json
 

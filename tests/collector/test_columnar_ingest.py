@@ -21,8 +21,8 @@ from ldv_collector._ingest import COLUMNAR_MIN_SPANS, Ingester, IngestResult
 from ldv_collector._senders import Sender
 from ldv_collector.settings import CollectorSettings
 from ldv_logboek import attributes as attr
-from ldv_logboek.otlp import record_to_span
-from ldv_logboek.record import LogRecord, Status
+from ldv_logboek._otlp import record_to_span
+from ldv_logboek._record import LogRecord, Status
 from tests.collector.helpers import VALID_BSN, ldv_attributes, make_request, make_span
 from tests.logboek.strategies import bsn_forms, pseudonyms, records, texts
 

@@ -11,7 +11,7 @@ from ldv_collector._ingest import Ingester
 from ldv_collector.settings import CollectorSettings
 from ldv_logboek import Status
 from ldv_logboek import attributes as attr
-from ldv_logboek.otlp import SPAN_KINDS, attributes_to_dict, span_kind, status_of, value_to_str
+from ldv_logboek._otlp import SPAN_KINDS, attributes_to_dict, span_kind, status_of, value_to_str
 from tests.collector.helpers import ORGANISATION, any_value, kvs, ldv_attributes, make_request, make_span
 
 

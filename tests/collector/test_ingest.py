@@ -9,7 +9,7 @@ import pytest
 from ldv_collector._ingest import Ingester
 from ldv_collector.settings import CollectorSettings
 from ldv_logboek import attributes as attr
-from ldv_logboek.pseudonym import pseudonymise
+from ldv_logboek._pseudonym import pseudonymise
 from tests.collector.helpers import (
     ACTIVITY,
     ORGANISATION,

@@ -38,7 +38,7 @@ from starlette.applications import Starlette
 from ldv_collector import CollectorSettings, create_app
 from ldv_logboek import attributes as attr
 from ldv_logboek.storage import LogStore, RecordQuery, connect
-from ldv_logboek.storage.schema import RECORDS_TABLE
+from ldv_logboek.storage._schema import RECORDS_TABLE
 from tests import servers
 from tests.collector.helpers import ORGANISATION, ldv_attributes, make_request, make_span
 from tests.collector.test_grpc import GrpcCollector

@@ -13,7 +13,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 from ldv_collector import CollectorSettings, create_app
 from ldv_logboek import Status
 from ldv_logboek import attributes as attr
-from ldv_logboek.pseudonym import pseudonymise
+from ldv_logboek._pseudonym import pseudonymise
 from ldv_logboek.storage import LogStore, RecordQuery
 from tests.collector.helpers import ACTIVITY, ORGANISATION, VALID_BSN
 from tests.servers import serving

@@ -15,7 +15,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from ldv_collector._decode import decode_json
 from ldv_collector.errors import UndecodableBody
-from ldv_logboek.otlp_json import NotPlain, request_from_json
+from ldv_logboek._otlp_json import NotPlain, request_from_json
 from ldv_suite.synthetic import synthetic_request
 from tests.collector.helpers import ldv_attributes, make_request, make_span, to_otlp_json
 

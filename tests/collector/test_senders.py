@@ -33,7 +33,7 @@ from ldv_collector._senders import SenderSettings, token_sha256
 from ldv_collector._uvicorn_tls import ClientCertificateHTTP
 from ldv_logboek import LogRecord
 from ldv_logboek import attributes as attr
-from ldv_logboek.pseudonym import pseudonymise
+from ldv_logboek._pseudonym import pseudonymise
 from ldv_logboek.storage import LogStore, RecordQuery
 from tests.collector.helpers import VALID_BSN, AsgiClient, ldv_attributes, make_request, make_span
 from tests.pki import Pki

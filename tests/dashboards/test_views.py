@@ -12,9 +12,9 @@ import pytest
 
 from ldv_logboek import attributes as attr
 from ldv_logboek.register import RegisterStore
-from ldv_logboek.register.loader import parse_register_text
+from ldv_logboek.register._loader import parse_register_text
 from ldv_logboek.storage import LogStore, connect
-from ldv_logboek.storage.schema import (
+from ldv_logboek.storage._schema import (
     DASHBOARD_RECORDS_VIEW,
     DASHBOARD_SUBJECTS_VIEW,
     MIGRATIONS,

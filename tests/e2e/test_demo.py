@@ -33,7 +33,7 @@ from pypdf import PdfReader
 from ldv_inzicht._auth import mint_demo_token
 from ldv_logboek import LogRecord, Status
 from ldv_logboek import attributes as attr
-from ldv_logboek.pseudonym import is_pseudonym, pseudonymise
+from ldv_logboek._pseudonym import is_pseudonym, pseudonymise
 from ldv_logboek.register import Register, load_register_files
 from ldv_logboek.storage import LogStore, RecordQuery, connect
 from ldv_suite.demo.keys import DemoSecrets

@@ -16,7 +16,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 from ldv_logboek import attributes as attr
-from ldv_logboek.pseudonym import pseudonymise
+from ldv_logboek._pseudonym import pseudonymise
 from tests.conftest import REPO_ROOT
 from tests.e2e.serve_process import ServeProcess
 from tests.inzicht_api.inzage_support import ACT, KEYS, LINDA, citizen

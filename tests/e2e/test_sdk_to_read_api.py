@@ -10,7 +10,7 @@ import pytest
 
 import ldv_sdk
 from ldv_logboek import attributes as attr
-from ldv_logboek.pseudonym import pseudonymise
+from ldv_logboek._pseudonym import pseudonymise
 from tests.e2e.serve_process import ServeProcess
 
 # Twice: on the embedded store, and on a store behind the ClickHouse HTTP interface (conftest.py).

@@ -22,7 +22,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import Status, StatusCode
 
 from ldv_logboek import attributes as attr
-from ldv_logboek.ids import trace_id_as_uuid
+from ldv_logboek._ids import trace_id_as_uuid
 from tests.e2e.serve_process import ServeProcess, self_signed_certificate
 
 # Twice: on the embedded store, and on a store behind the ClickHouse HTTP interface (conftest.py).

@@ -24,7 +24,7 @@ from ldv_inzicht._app import create_app
 from ldv_inzicht.settings import ApiSettings, AuthSettings, InzageSettings
 from ldv_logboek import LogRecord, Status
 from ldv_logboek import attributes as attr
-from ldv_logboek.pseudonym import pseudonymise
+from ldv_logboek._pseudonym import pseudonymise
 from ldv_logboek.register import RegisterStore, load_register_files
 from ldv_logboek.storage import LogStore
 from tests.conftest import REPO_ROOT

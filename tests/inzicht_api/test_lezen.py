@@ -22,8 +22,8 @@ from ldv_inzicht._versioning import ApiInfo
 from ldv_inzicht.settings import ApiSettings
 from ldv_logboek import Status
 from ldv_logboek import attributes as attr
-from ldv_logboek.ids import trace_id_as_uuid
-from ldv_logboek.pseudonym import pseudonymise
+from ldv_logboek._ids import trace_id_as_uuid
+from ldv_logboek._pseudonym import pseudonymise
 from ldv_logboek.storage import LogStore, connect
 from tests.conftest import make_record
 from tests.inzicht_api.inzage_support import Signer, auth_settings, supervisor, write_jwks

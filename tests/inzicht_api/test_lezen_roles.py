@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ldv_logboek import attributes as attr
-from ldv_logboek.pseudonym import pseudonymise
+from ldv_logboek._pseudonym import pseudonymise
 from ldv_logboek.storage import LogStore, connect
 from tests.inzicht_api.inzage_support import (
     ACT,

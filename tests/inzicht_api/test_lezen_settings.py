@@ -7,8 +7,8 @@ from pydantic import SecretStr, ValidationError
 
 from ldv_inzicht._subject_keys import SubjectKeys
 from ldv_inzicht.settings import ApiSettings
-from ldv_logboek.pseudonym import pseudonymise
-from ldv_logboek.storage.query import MAX_PAGE_SIZE
+from ldv_logboek._pseudonym import pseudonymise
+from ldv_logboek.storage._query import MAX_PAGE_SIZE
 
 
 def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:

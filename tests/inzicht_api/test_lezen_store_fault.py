@@ -14,7 +14,7 @@ from ldv_inzicht._app import create_app
 from ldv_inzicht.settings import ApiSettings
 from ldv_logboek import attributes as attr
 from ldv_logboek.storage import LogStore, connect
-from ldv_logboek.storage.schema import RECORDS_TABLE
+from ldv_logboek.storage._schema import RECORDS_TABLE
 from tests.inzicht_api.inzage_support import Signer, auth_settings, supervisor, write_jwks
 
 with warnings.catch_warnings():

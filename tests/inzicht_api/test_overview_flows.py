@@ -11,7 +11,7 @@ from itertools import count
 
 from ldv_inzicht.inzage._overview import build_overview, short_name
 from ldv_inzicht.inzage._service import FoundRecord, InzageResult, PartyOutcome, Processing
-from ldv_logboek.record import Status
+from ldv_logboek._record import Status
 from ldv_logboek.register import Register, load_register_files
 from tests.inzicht_api.inzage_support import ACT, DEMO_REGISTER
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from hypothesis import strategies as st
 
 from ldv_logboek import attributes as attr
-from ldv_logboek.otlp import SPAN_KINDS
-from ldv_logboek.pseudonym import PSEUDONYM_PREFIX
-from ldv_logboek.record import Event, Link, LogRecord, Status
+from ldv_logboek._otlp import SPAN_KINDS
+from ldv_logboek._pseudonym import PSEUDONYM_PREFIX
+from ldv_logboek._record import Event, Link, LogRecord, Status
 
 
 def _bsn_from(n: int) -> str:

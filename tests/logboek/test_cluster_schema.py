@@ -16,8 +16,8 @@ from pathlib import Path
 import chdb
 import pytest
 
-from ldv_logboek.storage.cluster import cluster_ddl
-from ldv_logboek.storage.schema import MIGRATIONS, MIGRATIONS_TABLE, RECORDS_TABLE, Migration
+from ldv_logboek.storage._cluster import cluster_ddl
+from ldv_logboek.storage._schema import MIGRATIONS, MIGRATIONS_TABLE, RECORDS_TABLE, Migration
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +98,7 @@ def test_the_script_records_every_migration(engine) -> None:
 
 
 def test_unknown_statements_and_bad_names_are_refused() -> None:
-    from ldv_logboek.storage.schema import Migration
+    from ldv_logboek.storage._schema import Migration
 
     with pytest.raises(ValueError, match="no cluster form"):
         cluster_ddl("c1", (Migration(9, "x", ("DROP TABLE otel_traces",)),))

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from ldv_logboek.ids import parse_trace_id, trace_id_as_uuid
-from ldv_logboek.pseudonym import (
+from ldv_logboek._ids import parse_trace_id, trace_id_as_uuid
+from ldv_logboek._pseudonym import (
     BSN_AS_DIGITS,
     BSN_WITH_SEPARATORS,
     BSN_WITHOUT_LEADING_ZERO,

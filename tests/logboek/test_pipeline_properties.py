@@ -16,7 +16,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans
 
 from ldv_logboek import attributes as attr
-from ldv_logboek.otlp import (
+from ldv_logboek._otlp import (
     encode_resource_spans,
     encode_shaped,
     records_of,
@@ -25,9 +25,9 @@ from ldv_logboek.otlp import (
     shape_bytes,
     shape_key,
 )
-from ldv_logboek.pipeline import OrdinaryRecords, process
-from ldv_logboek.protect import CLEAR_BSN_RULE, Policy, _may_hold_candidate, clear_bsn_locations, protect
-from ldv_logboek.pseudonym import (
+from ldv_logboek._pipeline import OrdinaryRecords, process
+from ldv_logboek._protect import CLEAR_BSN_RULE, Policy, _may_hold_candidate, clear_bsn_locations, protect
+from ldv_logboek._pseudonym import (
     BSN_CANDIDATE,
     PSEUDONYM_PREFIX,
     Pseudonymiser,
@@ -35,7 +35,7 @@ from ldv_logboek.pseudonym import (
     is_pseudonym,
     pseudonymise,
 )
-from ldv_logboek.record import LogRecord
+from ldv_logboek._record import LogRecord
 from tests.logboek.strategies import bsns, ids, pseudonyms, records, span_ids, texts, times, written
 
 KEY = b"property-test-key-0123456789"

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from ldv_logboek.storage import LogStore, RecordQuery, StorageUnavailable, connect
-from ldv_logboek.storage.pool import ConnectionPool
-from ldv_logboek.storage.schema import RECORDS_TABLE
+from ldv_logboek.storage._pool import ConnectionPool
+from ldv_logboek.storage._schema import RECORDS_TABLE
 from tests.conftest import make_record
 
 SUBJECT = "hmac-sha256:" + "cd" * 32

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from ldv_logboek.storage import SCHEMA_VERSION, LogStore, RecordQuery, connect, migrate
-from ldv_logboek.storage.schema import (
+from ldv_logboek.storage._schema import (
     DASHBOARD_RECORDS_VIEW,
     MIGRATIONS,
     MIGRATIONS_TABLE,

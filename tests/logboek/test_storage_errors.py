@@ -19,8 +19,8 @@ from ldv_logboek.storage import (
     connect,
     storage_error,
 )
-from ldv_logboek.storage.schema import RECORDS_TABLE
-from ldv_logboek.storage.store import MAX_PARTITIONS_PER_INSERT, partition_groups
+from ldv_logboek.storage._schema import RECORDS_TABLE
+from ldv_logboek.storage._store import MAX_PARTITIONS_PER_INSERT, partition_groups
 from tests.conftest import make_record
 
 DAY_NS = 86_400 * 1_000_000_000

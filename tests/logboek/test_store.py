@@ -19,8 +19,8 @@ from ldv_logboek.storage import (
     connect,
     migrate,
 )
-from ldv_logboek.storage.client import redact
-from ldv_logboek.storage.schema import MIGRATIONS_TABLE, RECORDS_TABLE, Migration
+from ldv_logboek.storage._client import redact
+from ldv_logboek.storage._schema import MIGRATIONS_TABLE, RECORDS_TABLE, Migration
 from tests.conftest import make_record
 
 SUBJECT_A = "hmac-sha256:" + "aa" * 32
@@ -35,7 +35,7 @@ def test_migrate_is_idempotent_and_versioned(store: LogStore) -> None:
 
 
 def test_later_migration_applies_once(store: LogStore) -> None:
-    from ldv_logboek.storage.schema import MIGRATIONS
+    from ldv_logboek.storage._schema import MIGRATIONS
 
     extra = Migration(SCHEMA_VERSION + 1000, "test column", (f"ALTER TABLE {RECORDS_TABLE} ADD COLUMN IF NOT EXISTS TestCol UInt8",))
     assert migrate(store.client, MIGRATIONS + (extra,)) == [SCHEMA_VERSION + 1000]

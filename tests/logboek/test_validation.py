@@ -6,8 +6,8 @@ import pytest
 
 from ldv_logboek import Status, check_record
 from ldv_logboek import attributes as attr
-from ldv_logboek.otlp import status_of
-from ldv_logboek.validation import is_uri
+from ldv_logboek._otlp import status_of
+from ldv_logboek._validation import is_uri
 from tests.conftest import make_record
 
 

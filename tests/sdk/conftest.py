@@ -10,7 +10,7 @@ import pytest
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans
 
 import ldv_sdk
-from ldv_logboek.otlp import records_of
+from ldv_logboek._otlp import records_of
 from ldv_sdk.settings import LdvConfig
 from tests.sdk.otlp_receiver import Receiver
 

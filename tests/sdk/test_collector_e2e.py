@@ -10,7 +10,7 @@ import pytest
 import ldv_sdk
 from ldv_collector import CollectorSettings, create_app
 from ldv_logboek import attributes as attr
-from ldv_logboek.pseudonym import pseudonymise
+from ldv_logboek._pseudonym import pseudonymise
 from ldv_logboek.storage import LogStore, RecordQuery
 from tests.sdk.conftest import KEY, make_config, spooled_name
 from tests.servers import serving

@@ -9,7 +9,7 @@ import pytest
 
 import ldv_sdk
 from ldv_logboek import attributes as attr
-from ldv_logboek.pseudonym import pseudonymise
+from ldv_logboek._pseudonym import pseudonymise
 from ldv_sdk.testing import TEST_KEY, capture_ldv
 
 BSN = "123456782"  # passes the elfproef

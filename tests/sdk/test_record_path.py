@@ -26,8 +26,8 @@ import ldv_sdk._runtime as runtime_module
 from ldv_collector._ingest import Ingester
 from ldv_collector.settings import CollectorSettings
 from ldv_logboek import attributes as attr
-from ldv_logboek.otlp import records_of, request_bytes
-from ldv_logboek.pipeline import process
+from ldv_logboek._otlp import records_of, request_bytes
+from ldv_logboek._pipeline import process
 from ldv_sdk._runtime import SpoolExporter, record_of
 from ldv_sdk.settings import LdvConfig
 from ldv_sdk.testing import capture_ldv

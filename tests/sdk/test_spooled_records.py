@@ -16,10 +16,10 @@ from opentelemetry.sdk.trace import TracerProvider
 
 import ldv_sdk
 from ldv_logboek import attributes as attr
-from ldv_logboek.otlp import records_of
-from ldv_logboek.protect import REDACTED
-from ldv_logboek.pseudonym import Pseudonymiser, pseudonymise
-from ldv_logboek.record import LogRecord
+from ldv_logboek._otlp import records_of
+from ldv_logboek._protect import REDACTED
+from ldv_logboek._pseudonym import Pseudonymiser, pseudonymise
+from ldv_logboek._record import LogRecord
 from ldv_sdk._runtime import record_of
 from ldv_sdk._spool import Spool
 from ldv_sdk.errors import LoggingFailed

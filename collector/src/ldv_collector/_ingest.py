@@ -2,9 +2,9 @@
 
 Per span: skip it when it carries no `dpl.` attribute (not an LDV record); reject it when it
 holds a clear BSN outside the subject id; pseudonymise a clear-BSN subject id with the
-organisation's key; check it against the standard (`ldv_logboek.validation.check_record`).
+organisation's key; check it against the standard (`ldv_logboek._validation.check_record`).
 A request of COLUMNAR_MIN_SPANS spans or more is read into insert columns at once and the core's
-columnar rules (`ldv_logboek.columnar`) pass the spans that need none of this as they came; the
+columnar rules (`ldv_logboek._columnar`) pass the spans that need none of this as they came; the
 others go the same way span by span. The result holds the rows to store as one Arrow table.
 """
 
@@ -35,9 +35,7 @@ from ldv_logboek import (
     status_of,
 )
 from ldv_logboek import attributes as attr
-from ldv_logboek.columnar import SpanColumns
-from ldv_logboek.storage.arrow_insert import records_of_rows, rows_table
-from ldv_logboek.storage.store import MAX_STORED_TIME_NS
+from ldv_logboek.storage import MAX_STORED_TIME_NS, SpanColumns, records_of_rows, rows_table
 
 _DPL = attr.DPL_PREFIX
 # From this many spans in a request on, the columnar path (see `Ingester.ingest`).
@@ -123,7 +121,7 @@ class Ingester:
         """Convert, guard and check every span of `request`, bound to `sender`'s organisation if given.
 
         Requests of COLUMNAR_MIN_SPANS spans or more take the columnar path: the spans go into
-        columns at once and the core's columnar rules (`ldv_logboek.columnar`) pick the ordinary
+        columns at once and the core's columnar rules (`ldv_logboek._columnar`) pick the ordinary
         ones, which are stored as they came; every other span takes the full path below, span by
         span. Smaller requests take the full path for every span (building columns costs more
         than it saves for a few spans). Both give the same result

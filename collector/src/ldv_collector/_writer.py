@@ -39,13 +39,12 @@ from ldv_collector._metrics import CollectorMetrics
 from ldv_collector._rejections import FLUSH_INTERVAL_S, RejectionCounts
 from ldv_collector.errors import WriterStopped
 from ldv_logboek import LogRecord
-from ldv_logboek.storage import LogStore, StorageFault, StorageUnavailable, storage_error
-from ldv_logboek.storage.arrow_insert import rows_table
+from ldv_logboek.storage import LogStore, StorageFault, StorageUnavailable, rows_table, storage_error
 
 log = logging.getLogger(__name__)
 
 
-# What a request hands the writer: its rows (`ldv_logboek.storage.arrow_insert.ROWS_SCHEMA`, as the
+# What a request hands the writer: its rows (`ldv_logboek.storage._arrow_insert.ROWS_SCHEMA`, as the
 # ingester makes them), or records.
 Rows: TypeAlias = "pa.Table | Sequence[LogRecord]"
 

@@ -50,7 +50,7 @@ from starlette.concurrency import run_in_threadpool
 from ldv_inzicht._problems import ProblemError
 from ldv_inzicht.errors import InzichtError
 from ldv_inzicht.settings import EC_ALGORITHMS, EDDSA_ALGORITHMS, RSA_ALGORITHMS, AuthSettings
-from ldv_logboek.pseudonym import is_bsn
+from ldv_logboek import is_bsn
 
 TOKEN_COOKIE = "ldv_token"
 REALM = "ldv-inzicht"

@@ -33,12 +33,9 @@ from ldv_inzicht._register_api import get_register
 from ldv_inzicht._subject_keys import SubjectKeys
 from ldv_inzicht._versioning import ApiInfo
 from ldv_inzicht.settings import ApiSettings
-from ldv_logboek import LogRecord
+from ldv_logboek import LogRecord, is_uri, parse_trace_id, trace_id_as_uuid
 from ldv_logboek import attributes as attr
-from ldv_logboek.ids import parse_trace_id, trace_id_as_uuid
-from ldv_logboek.storage import Cursor, LogStore, RecordQuery
-from ldv_logboek.storage.query import MAX_TIME_MS
-from ldv_logboek.validation import is_uri
+from ldv_logboek.storage import MAX_TIME_MS, Cursor, LogStore, RecordQuery
 
 LEZEN_API = ApiInfo(
     prefix="/lezenapi/v1",
@@ -92,7 +89,7 @@ def _search_schema(schema: dict[str, Any]) -> None:
     schema["anyOf"] = [{"required": [name]} for name in ("traceId", attr.PROCESSING_ACTIVITY_ID, attr.DATA_SUBJECT_ID)]
 
 
-# Both notations the read API accepts (ldv_logboek.ids.parse_trace_id), for the OpenAPI document.
+# Both notations the read API accepts (ldv_logboek._ids.parse_trace_id), for the OpenAPI document.
 TRACE_ID_PATTERN = r"^([0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
 
 

@@ -29,8 +29,7 @@ from ldv_inzicht._versioning import ApiInfo
 from ldv_inzicht.inzage._api import period_of
 from ldv_logboek import attributes as attr
 from ldv_logboek.register import Register
-from ldv_logboek.storage import LogStore
-from ldv_logboek.storage.schema import RECORDS_TABLE
+from ldv_logboek.storage import RECORDS_TABLE, LogStore
 
 OVERZICHT_API = ApiInfo(
     prefix="/overzicht/v1",

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ldv_inzicht.errors import InzichtError
-from ldv_logboek.pseudonym import contains_bsn
+from ldv_logboek import contains_bsn
 from ldv_logboek.storage import StorageFault, StorageUnavailable
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"

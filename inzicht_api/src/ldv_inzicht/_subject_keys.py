@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 
 from pydantic import SecretStr
 
-from ldv_logboek.pseudonym import is_pseudonym, pseudonymise
+from ldv_logboek import is_pseudonym, pseudonymise
 
 
 class SubjectKeys:

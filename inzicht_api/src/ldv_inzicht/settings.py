@@ -16,7 +16,7 @@ from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ldv_logboek.settings import OrganisationKeys, SettingsWithOrganisationKeys, organisation_keys_field
-from ldv_logboek.storage.query import MAX_PAGE_SIZE
+from ldv_logboek.storage import MAX_PAGE_SIZE
 
 MIN_CURSOR_KEY_CHARS = 32
 

@@ -8,9 +8,9 @@ the `store` extra (clickhouse-connect and chDB); everything else here is pure Py
 can use it.
 """
 
-from ldv_logboek.errors import LdvError
-from ldv_logboek.keys import MIN_KEY_BYTES, key_is_long_enough
-from ldv_logboek.otlp import (
+from ldv_logboek._ids import parse_trace_id, trace_id_as_uuid
+from ldv_logboek._keys import MIN_KEY_BYTES, key_is_long_enough
+from ldv_logboek._otlp import (
     Shape,
     attribute_text,
     attributes_to_dict,
@@ -20,12 +20,13 @@ from ldv_logboek.otlp import (
     span_to_record,
     status_of,
 )
-from ldv_logboek.otlp_json import NotPlain, request_from_json
-from ldv_logboek.pipeline import OrdinaryRecords, Processed, process
-from ldv_logboek.protect import DEFAULT_NAME, Policy, Protection, protect
-from ldv_logboek.pseudonym import Pseudonymiser, contains_bsn, is_bsn, is_pseudonym, pseudonymise, redact_bsns
-from ldv_logboek.record import Event, Link, LogRecord, Status
-from ldv_logboek.validation import Violation, check_record, is_uri
+from ldv_logboek._otlp_json import NotPlain, request_from_json
+from ldv_logboek._pipeline import OrdinaryRecords, Processed, process
+from ldv_logboek._protect import DEFAULT_NAME, Policy, Protection, protect
+from ldv_logboek._pseudonym import Pseudonymiser, contains_bsn, is_bsn, is_pseudonym, pseudonymise, redact_bsns
+from ldv_logboek._record import Event, Link, LogRecord, Status
+from ldv_logboek._validation import Violation, check_record, is_uri
+from ldv_logboek.errors import LdvError
 
 __all__ = [
     "DEFAULT_NAME",
@@ -61,4 +62,6 @@ __all__ = [
     "request_from_json",
     "span_to_record",
     "status_of",
+    "parse_trace_id",
+    "trace_id_as_uuid",
 ]

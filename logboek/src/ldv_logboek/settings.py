@@ -3,7 +3,7 @@
 The collector pseudonymises a clear BSN with the key of the record's organisation; the read
 API and the citizen inzage pseudonymise a citizen's BSN with every key to find the records.
 They need the same keys, so there is one variable, `LDV_ORGANISATION_KEYS`, one type,
-`OrganisationKeys`, and one rule (`ldv_logboek.keys.check_organisation_keys`).
+`OrganisationKeys`, and one rule (`ldv_logboek._keys.check_organisation_keys`).
 
 `LDV_COLLECTOR_ORGANISATION_KEYS` and `LDV_API_ORGANISATION_KEYS`, which held the same keys
 under different checks, are still read, with a warning; both set to different keys is refused.
@@ -24,7 +24,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from ldv_logboek import attributes as attr
-from ldv_logboek.keys import MIN_KEY_BYTES, check_organisation_keys
+from ldv_logboek._keys import MIN_KEY_BYTES, check_organisation_keys
 
 __all__ = [
     "ORGANISATION_KEYS_VARIABLE",

@@ -5,7 +5,7 @@ the application's sampling, and the application's traces do not end up in the Lo
 
 The path of a record: a processing ends its span; `RecordProcessor` hands it, on the thread
 that ends it, to `SpoolExporter`, which makes the core's `LogRecord` of it and runs the
-core's rules (`ldv_logboek.pipeline.process`: `protect` under `Policy.at_source`, then
+core's rules (`ldv_logboek._pipeline.process`: `protect` under `Policy.at_source`, then
 `check_record`, or its fast path `OrdinaryRecords` for a record of a shape that passes
 unchanged) and appends the OTLP protobuf the sender will send to the spool. `ldv_sdk.testing.capture_ldv` swaps only the spool.
 """

@@ -1,7 +1,7 @@
 """The background sender: spool -> OTLP/HTTP protobuf -> collector, until acknowledged.
 
 The spool holds each record as the OTLP protobuf `ResourceSpans` it is sent as; a request is
-those bytes framed as an `ExportTraceServiceRequest` (`ldv_logboek.otlp.request_bytes`),
+those bytes framed as an `ExportTraceServiceRequest` (`ldv_logboek._otlp.request_bytes`),
 never decoded and encoded again.
 
 Retry rules (OTLP/HTTP specification, and the LDV rule that nothing is lost):

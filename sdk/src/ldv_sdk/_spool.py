@@ -3,7 +3,7 @@
 Layout, for `path` = `spool_path` (default `.ldv/spool.sqlite3`):
 
 - `<path>.segments/<n>.seg`: the records, each one frame `length (u32 LE) | crc32 (u32 LE) | body`,
-  the body being what the sender sends (an OTLP `ResourceSpans` in protobuf, `ldv_logboek.otlp`), appended with one `write()` to a segment file opened with O_APPEND. When `put`
+  the body being what the sender sends (an OTLP `ResourceSpans` in protobuf, `ldv_logboek._otlp`), appended with one `write()` to a segment file opened with O_APPEND. When `put`
   returns, the record is in the operating system's page cache, which survives a crash (SIGKILL)
   of the process; `sync="full"` also `fdatasync`s the segment before `put` returns (power-loss
   safe, slower). Segments rotate at `segment_bytes` and are deleted once every record in them is

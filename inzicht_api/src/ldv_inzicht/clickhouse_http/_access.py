@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from ldv_inzicht.clickhouse_http.settings import ClickHouseUser
-from ldv_logboek.storage.schema import MIGRATIONS_TABLE, REGISTER_ORGANISATIONS_TABLE, REGISTER_VERSIONS_TABLE
+from ldv_logboek.storage import MIGRATIONS_TABLE, REGISTER_ORGANISATIONS_TABLE, REGISTER_VERSIONS_TABLE
 
 ORGANISATION_COLUMN = "Organisation"
 # Columns that carry a citizen's pseudonym or the raw attributes (which hold it too): a relation

@@ -120,7 +120,7 @@ class ReaderPool:
             f"SET max_memory_usage = {s.max_memory_usage}",
             f"SET max_threads = {s.max_threads}",
             # The records table's trace projection is skipped for small parts unless this is set:
-            # Grafana's trace queries would scan instead (see ldv_logboek.storage.schema).
+            # Grafana's trace queries would scan instead (see ldv_logboek.storage._schema).
             f"SET {READ_SETTINGS}",
             *row_filter_settings(scope, self.catalog, supervisor=scope == SUPERVISOR),
             # Last: after this the connection cannot change any setting, nor write.

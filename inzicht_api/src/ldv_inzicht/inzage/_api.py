@@ -13,7 +13,7 @@ from ldv_inzicht._problems import ProblemError, problem_responses
 from ldv_inzicht._versioning import ApiInfo
 from ldv_inzicht.inzage._service import InzageService, Period
 from ldv_inzicht.inzage._view import DUTCH_TIME, InzageResponse, build_response
-from ldv_logboek.storage.query import MAX_TIME_MS, MIN_TIME_MS
+from ldv_logboek.storage import MAX_TIME_MS, MIN_TIME_MS
 
 INZAGE_API = ApiInfo(
     prefix="/inzage/v1",

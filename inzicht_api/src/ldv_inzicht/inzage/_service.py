@@ -35,13 +35,10 @@ import httpx
 from ldv_inzicht._subject_keys import SubjectKeys
 from ldv_inzicht.inzage._token_exchange import TokenExchangeFailed, TokenExchanger
 from ldv_inzicht.settings import InzageSettings
+from ldv_logboek import Status, pseudonymise, trace_id_as_uuid
 from ldv_logboek import attributes as attr
-from ldv_logboek.ids import trace_id_as_uuid
-from ldv_logboek.pseudonym import pseudonymise
-from ldv_logboek.record import Status
 from ldv_logboek.register import Organisation, Register
-from ldv_logboek.storage import LogStore, RecordQuery, StorageUnavailable
-from ldv_logboek.storage.query import MAX_PAGE_SIZE, MAX_TIME_MS, Cursor
+from ldv_logboek.storage import MAX_PAGE_SIZE, MAX_TIME_MS, Cursor, LogStore, RecordQuery, StorageUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from ldv_inzicht.inzage._service import UNAVAILABLE_NL, InzageResult, Processing
-from ldv_logboek.ids import trace_id_as_uuid
-from ldv_logboek.record import Status
+from ldv_logboek import Status, trace_id_as_uuid
 from ldv_logboek.register import Organisation
 
 DUTCH_TIME = ZoneInfo("Europe/Amsterdam")

@@ -8,8 +8,8 @@ Needs the `store` extra of ldv-logboek (pydantic, pyyaml, clickhouse-connect).
 """
 
 from ldv_logboek.errors import RegisterConflict, RegisterError, RegisterFileError
-from ldv_logboek.register.loader import load_register_files, parse_register_text, register_paths
-from ldv_logboek.register.models import (
+from ldv_logboek.register._loader import load_register_files, parse_register_text, register_paths
+from ldv_logboek.register._models import (
     ActivityVersion,
     DpvLegalBasis,
     LegalBasis,
@@ -17,7 +17,7 @@ from ldv_logboek.register.models import (
     ProcessingActivity,
     Register,
 )
-from ldv_logboek.register.store import RegisterStore, SaveResult
+from ldv_logboek.register._store import RegisterStore, SaveResult
 
 __all__ = [
     "ActivityVersion",

@@ -3,23 +3,36 @@
 Needs the `store` extra of ldv-logboek (clickhouse-connect, and chDB for the embedded engine).
 """
 
+from ldv_logboek._columnar import SpanColumns
 from ldv_logboek.errors import StorageError, StorageFault, StorageUnavailable
-from ldv_logboek.storage.client import connect, embedded_path, redact, storage_error
-from ldv_logboek.storage.cluster import cluster_script
-from ldv_logboek.storage.pool import ConnectionPool, Lane
-from ldv_logboek.storage.query import ActivityWindow, Cursor, Page, RecordQuery
-from ldv_logboek.storage.schema import (
+from ldv_logboek.storage._arrow_insert import records_of_rows, rows_table
+from ldv_logboek.storage._client import connect, embedded_path, redact, storage_error
+from ldv_logboek.storage._cluster import cluster_script
+from ldv_logboek.storage._pool import ConnectionPool, Lane
+from ldv_logboek.storage._query import (
+    MAX_PAGE_SIZE,
+    MAX_TIME_MS,
+    MIN_TIME_MS,
+    ActivityWindow,
+    Cursor,
+    Page,
+    RecordQuery,
+)
+from ldv_logboek.storage._schema import (
     DASHBOARD_RECORDS_VIEW,
     DASHBOARD_REJECTIONS_VIEW,
     DASHBOARD_SUBJECTS_VIEW,
     INGESTED_AT_UNKNOWN,
+    MIGRATIONS_TABLE,
     READ_SETTINGS,
+    RECORDS_TABLE,
+    REGISTER_ORGANISATIONS_TABLE,
     REGISTER_VERSIONS_TABLE,
     REJECTIONS_TABLE,
     SCHEMA_VERSION,
     migrate,
 )
-from ldv_logboek.storage.store import DEFAULT_READERS, LogStore
+from ldv_logboek.storage._store import DEFAULT_READERS, MAX_STORED_TIME_NS, LogStore
 
 __all__ = [
     "DASHBOARD_RECORDS_VIEW",
@@ -47,4 +60,14 @@ __all__ = [
     "embedded_path",
     "migrate",
     "redact",
+    "MAX_PAGE_SIZE",
+    "MAX_STORED_TIME_NS",
+    "MAX_TIME_MS",
+    "MIGRATIONS_TABLE",
+    "MIN_TIME_MS",
+    "RECORDS_TABLE",
+    "REGISTER_ORGANISATIONS_TABLE",
+    "SpanColumns",
+    "records_of_rows",
+    "rows_table",
 ]

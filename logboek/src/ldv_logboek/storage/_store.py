@@ -11,16 +11,16 @@ import pyarrow as pa
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import OperationalError
 
-from ldv_logboek.record import LogRecord, Status
-from ldv_logboek.register.retention import Retention
-from ldv_logboek.storage.arrow_insert import insert_table, rows_table, with_retention
-from ldv_logboek.storage.client import StorageUnavailable, connect, embedded_path, storage_error
-from ldv_logboek.storage.pool import ConnectionPool, Lane
-from ldv_logboek.storage.query import MAX_TIME_MS, Cursor, Page, RecordQuery
-from ldv_logboek.storage.schema import DEFAULT_RETENTION_DAYS, READ_SETTINGS, RECORDS_TABLE, REJECTIONS_TABLE, migrate
+from ldv_logboek._record import LogRecord, Status
+from ldv_logboek.register._retention import Retention
+from ldv_logboek.storage._arrow_insert import insert_table, rows_table, with_retention
+from ldv_logboek.storage._client import StorageUnavailable, connect, embedded_path, storage_error
+from ldv_logboek.storage._pool import ConnectionPool, Lane
+from ldv_logboek.storage._query import MAX_TIME_MS, Cursor, Page, RecordQuery
+from ldv_logboek.storage._schema import DEFAULT_RETENTION_DAYS, READ_SETTINGS, RECORDS_TABLE, REJECTIONS_TABLE, migrate
 
 if TYPE_CHECKING:
-    from ldv_logboek.register.store import RegisterStore
+    from ldv_logboek.register._store import RegisterStore
 
 INSERT_COLUMNS = [
     "Timestamp",
@@ -247,7 +247,7 @@ class LogStore:
         """The retention rules of this moment: the register's periods per activity (the stored
         register, re-read at most every few seconds), then per organisation, then the default."""
         if self._register is None:
-            from ldv_logboek.register.store import RegisterStore  # the register package imports storage
+            from ldv_logboek.register._store import RegisterStore  # the register package imports storage
 
             self._register = RegisterStore.from_log_store(self)
         register = self._register.load()

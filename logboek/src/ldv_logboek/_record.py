@@ -9,7 +9,7 @@ from ldv_logboek import attributes as attr
 
 
 class Status(str, enum.Enum):
-    """Status of an action, as the standard (and OpenTelemetry) names it (OTLP codes: `ldv_logboek.otlp.status_of`)."""
+    """Status of an action, as the standard (and OpenTelemetry) names it (OTLP codes: `ldv_logboek._otlp.status_of`)."""
 
     UNSET = "Unset"
     OK = "Ok"

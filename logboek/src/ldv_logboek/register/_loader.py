@@ -19,7 +19,7 @@ import yaml
 from pydantic import Field, ValidationError
 
 from ldv_logboek.errors import RegisterFileError
-from ldv_logboek.register.models import Organisation, ProcessingActivity, Register, _Model
+from ldv_logboek.register._models import Organisation, ProcessingActivity, Register, _Model
 
 REGISTER_SUFFIXES = (".yaml", ".yml", ".json")
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ldv_logboek import attributes as attr
-from ldv_logboek.pseudonym import (
+from ldv_logboek._pseudonym import (
     BSN_CANDIDATE,
     Pseudonymiser,
     clear_bsn,
@@ -27,8 +27,8 @@ from ldv_logboek.pseudonym import (
     is_pseudonym,
     redact_bsns,
 )
-from ldv_logboek.record import LogRecord
-from ldv_logboek.validation import Violation
+from ldv_logboek._record import LogRecord
+from ldv_logboek._validation import Violation
 
 CLEAR_BSN_RULE = "clear-bsn"
 REDACTED = "[redacted: looks like a BSN]"

@@ -1,6 +1,6 @@
 """The one rule for a pseudonymisation key, shared by the SDK, the collector and the Inzicht API.
 
-A key is the organisation's HMAC-SHA256 key for data subject ids (`ldv_logboek.pseudonym`):
+A key is the organisation's HMAC-SHA256 key for data subject ids (`ldv_logboek._pseudonym`):
 at least `MIN_KEY_BYTES` bytes (of its UTF-8 encoding when given as text). Pure Python, so the
 SDK checks its `pseudonym_key` with the same rule as the servers check `organisation_keys`.
 """

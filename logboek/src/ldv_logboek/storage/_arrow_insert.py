@@ -24,8 +24,8 @@ import pyarrow as pa
 from clickhouse_connect.driver.client import Client
 
 from ldv_logboek import attributes as attr
-from ldv_logboek.record import Event, Link, LogRecord, Status
-from ldv_logboek.storage.schema import RECORDS_TABLE
+from ldv_logboek._record import Event, Link, LogRecord, Status
+from ldv_logboek.storage._schema import RECORDS_TABLE
 
 _TIME = pa.timestamp("ns", tz="UTC")
 _MAP = pa.map_(pa.string(), pa.string())

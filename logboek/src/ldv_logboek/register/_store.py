@@ -14,11 +14,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ldv_logboek.errors import RegisterConflict
-from ldv_logboek.register.models import ActivityVersion, Organisation, ProcessingActivity, Register
-from ldv_logboek.storage.schema import REGISTER_ORGANISATIONS_TABLE, REGISTER_VERSIONS_TABLE
+from ldv_logboek.register._models import ActivityVersion, Organisation, ProcessingActivity, Register
+from ldv_logboek.storage._schema import REGISTER_ORGANISATIONS_TABLE, REGISTER_VERSIONS_TABLE
 
 if TYPE_CHECKING:
-    from ldv_logboek.storage.store import LogStore
+    from ldv_logboek.storage._store import LogStore
 
 
 @dataclass

@@ -26,8 +26,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ldv_logboek import attributes as attr
-from ldv_logboek.record import LogRecord
-from ldv_logboek.register.models import Register
+from ldv_logboek._record import LogRecord
+from ldv_logboek.register._models import Register
 
 MAX_RETENTION_DAYS = 65_535  # RetentionDays is a UInt16
 _NS_PER_DAY = 86_400 * 1_000_000_000
@@ -131,7 +131,7 @@ class Retention:
         return [self.days(r) for r in records]
 
     def days_of_rows(self, rows: pa.Table, starts: Sequence[int]) -> list[int]:
-        """RetentionDays of each row of a rows table (`ldv_logboek.storage.arrow_insert.ROWS_SCHEMA`),
+        """RetentionDays of each row of a rows table (`ldv_logboek.storage._arrow_insert.ROWS_SCHEMA`),
         whose start times are `starts`: the same rule as `days`, read from the columns."""
         organisations = pc.map_lookup(rows.column("ResourceAttributes"), attr.ORGANISATION, "last")
         if not self._periods:

@@ -3,7 +3,7 @@
 `SpanColumns` reads the spans of a request into the insert columns (`ROWS_SCHEMA`) with one
 Python step per span and per attribute, and no record objects. `SpanColumns.ordinary()` then
 applies the columnar form of the rules a record must pass *unchanged* on the full path
-(`ldv_logboek.protect.protect` under the collector's policy, then `check_record`), each asked
+(`ldv_logboek._protect.protect` under the collector's policy, then `check_record`), each asked
 of a whole column at once (C-level builtins over the column: `set`, `min`, `all(map(...))`, one
 BSN search over all texts joined, the rule functions once per distinct value); only a rule that
 some value breaks looks at the rows of its column one by one:
@@ -38,13 +38,13 @@ from typing import Any
 import pyarrow as pa
 
 from ldv_logboek import attributes as attr
-from ldv_logboek.otlp import SPAN_KINDS
-from ldv_logboek.protect import _may_hold_candidate
-from ldv_logboek.pseudonym import is_pseudonym
-from ldv_logboek.storage.arrow_insert import ROWS_SCHEMA, times
-from ldv_logboek.validation import SPAN_ID_BYTES, TRACE_ID_BYTES, is_uri
+from ldv_logboek._otlp import SPAN_KINDS
+from ldv_logboek._protect import _may_hold_candidate
+from ldv_logboek._pseudonym import is_pseudonym
+from ldv_logboek._validation import SPAN_ID_BYTES, TRACE_ID_BYTES, is_uri
+from ldv_logboek.storage._arrow_insert import ROWS_SCHEMA, times
 
-MAX_STORED_TIME_NS = 2**63 - 1  # the Timestamp column's last value (ldv_logboek.storage.store)
+MAX_STORED_TIME_NS = 2**63 - 1  # the Timestamp column's last value (ldv_logboek.storage._store)
 _SEPARATOR = "\x00"  # as protect's: not alphanumeric, so a candidate cannot span two joined values
 _STATUS_TEXT = {0: "Unset", 1: "Ok", 2: "Error"}
 _STATUS_CODES = frozenset(_STATUS_TEXT)

@@ -12,7 +12,7 @@ from functools import lru_cache
 from urllib.parse import urlsplit
 
 from ldv_logboek import attributes as attr
-from ldv_logboek.record import LogRecord, Status
+from ldv_logboek._record import LogRecord, Status
 
 TRACE_ID_BYTES = 16
 SPAN_ID_BYTES = 8

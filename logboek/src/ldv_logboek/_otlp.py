@@ -7,7 +7,7 @@ numbers in decimal, bytes in base64, and arrays and key-value lists as compact J
 SDK span holds). Writing (`record_to_span`, `encode_resource_spans`): a record as an OTLP
 `Span`, with its resource and scope as one `ResourceSpans`. The collector reads with it, the
 SDK writes with it; `encode_shaped` writes a record from the cached bytes of its shape, for
-the one fast path of the pipeline (`ldv_logboek.pipeline.OrdinaryRecords`; held equal to
+the one fast path of the pipeline (`ldv_logboek._pipeline.OrdinaryRecords`; held equal to
 `encode_resource_spans` by tests/logboek/test_pipeline_properties.py).
 """
 
@@ -26,7 +26,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Sp
 from opentelemetry.proto.trace.v1.trace_pb2 import Status as OtlpStatus
 
 from ldv_logboek import attributes as attr
-from ldv_logboek.record import Event, Link, LogRecord, Status
+from ldv_logboek._record import Event, Link, LogRecord, Status
 
 # OTLP Span.SpanKind numbers to the names the ClickHouse exporter stores.
 SPAN_KINDS: tuple[str, ...] = ("Unspecified", "Internal", "Server", "Client", "Producer", "Consumer")

@@ -6,7 +6,7 @@ import base64
 import binascii
 from dataclasses import dataclass, field
 
-from ldv_logboek.record import LogRecord
+from ldv_logboek._record import LogRecord
 
 MAX_PAGE_SIZE = 1000
 # The latest time (ms since epoch) the records' Timestamp column, DateTime64(9) in int64 ns,

@@ -3,7 +3,7 @@
 `process(record, policy)` is the full path: `protect` under the policy, `check_record`, and
 the OTLP encoding. `OrdinaryRecords(policy)` is its fast path for the records a processing
 makes again and again: when a record's shape (all but its ids, times and pseudonymised
-subject id; `ldv_logboek.otlp.shape_key`) has been seen to pass the full path unchanged and
+subject id; `ldv_logboek._otlp.shape_key`) has been seen to pass the full path unchanged and
 unrefused, the record is encoded straight from the shape's cached bytes. The verdict of a
 shape is the full path's own, worked out on the shape once, so no rule is written twice here;
 tests/logboek/test_pipeline_properties.py holds the two paths equal over generated records.
@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ldv_logboek import attributes as attr
-from ldv_logboek.otlp import Shape, encode_resource_spans, shape_bytes, shape_key, varying_parts
-from ldv_logboek.protect import Policy, Protection, protect
-from ldv_logboek.pseudonym import PSEUDONYM_PREFIX, is_pseudonym
-from ldv_logboek.record import LogRecord
-from ldv_logboek.validation import SPAN_ID_BYTES, TRACE_ID_BYTES, Violation, check_record
+from ldv_logboek._otlp import Shape, encode_resource_spans, shape_bytes, shape_key, varying_parts
+from ldv_logboek._protect import Policy, Protection, protect
+from ldv_logboek._pseudonym import PSEUDONYM_PREFIX, is_pseudonym
+from ldv_logboek._record import LogRecord
+from ldv_logboek._validation import SPAN_ID_BYTES, TRACE_ID_BYTES, Violation, check_record
 
 _SUBJECT = attr.DATA_SUBJECT_ID
 _MAX_SHAPES = 256

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 
-from ldv_logboek.storage.schema import MIGRATIONS, MIGRATIONS_TABLE, RECORDS_TABLE, Migration
+from ldv_logboek.storage._schema import MIGRATIONS, MIGRATIONS_TABLE, RECORDS_TABLE, Migration
 
 # Sharded tables and their sharding key; all other tables are replicated to every node.
 SHARDING_KEYS = {RECORDS_TABLE: "cityHash64(DataSubjectId)"}
