@@ -49,6 +49,9 @@ def test_bad_values_are_refused(tmp_path: Path) -> None:
     config.write_text("retention_days = 0\n")
     with pytest.raises(ValueError, match="retention_days"):
         ServeSettings.load(config)
+    config.write_text('retention_by_organisation = { "gemeente-amsterdam" = 0 }\n')
+    with pytest.raises(ValueError, match="retention_by_organisation"):
+        ServeSettings.load(config)
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,6 +19,7 @@ from ldv_logboek import attributes as attr
 from ldv_logboek.register import ActivityVersion, LegalBasis, ProcessingActivity, Register
 from ldv_logboek.register._retention import MAX_RETENTION_DAYS, Retention, period_days
 from ldv_logboek.storage._schema import RECORDS_TABLE
+from tests.collector.helpers import ORGANISATION as HELPERS_ORGANISATION
 from tests.conftest import make_record
 
 DAY_NS = 86_400 * 10**9
@@ -142,7 +144,14 @@ processing_activities:
 """
 
 
-def test_a_loaded_register_sets_each_stored_records_retention(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("by_organisation", "expected_without_period"),
+    [(None, 1000), (f'{{"{HELPERS_ORGANISATION}": 400, "een-ander": 9}}', 400), ('{"een-ander": 9}', 1000)],
+)
+def test_a_loaded_register_sets_each_stored_records_retention(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, by_organisation: str | None, expected_without_period: int
+) -> None:
+    """Activity's retentionPeriod, else the organisation's (LDV_SERVE_RETENTION_BY_ORGANISATION), else the default."""
     from ldv_collector import CollectorSettings
     from ldv_suite.server import Stack
     from ldv_suite.settings import ServeSettings
@@ -150,8 +159,11 @@ def test_a_loaded_register_sets_each_stored_records_retention(tmp_path: Path) ->
 
     register_file = tmp_path / "register.yaml"
     register_file.write_text(_REGISTER_FILE)
+    monkeypatch.setenv("LDV_SERVE_RETENTION_DAYS", "1000")
+    if by_organisation is not None:
+        monkeypatch.setenv("LDV_SERVE_RETENTION_BY_ORGANISATION", by_organisation)
     stack = Stack.build(
-        ServeSettings(data_dir=tmp_path / "data", retention_days=1000, clickhouse_port=0),
+        ServeSettings.load(data_dir=tmp_path / "data", clickhouse_port=0),
         register_paths=[register_file],
         collector_settings=CollectorSettings(max_batch_wait_ms=0),
     )
@@ -180,7 +192,7 @@ def test_a_loaded_register_sets_each_stored_records_retention(tmp_path: Path) ->
         today = now // DAY_NS * DAY_NS
         assert rows == {
             with_period.span_id.hex(): period_days("P7Y", today) + 1,  # type: ignore[operator]
-            without_period.span_id.hex(): 1000,
+            without_period.span_id.hex(): expected_without_period,
         }
     finally:
         stack.store.close()

@@ -125,7 +125,12 @@ class Stack:
         if settings.store_dsn is None:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
         # One writer connection for the collector, `store_readers` for the APIs' lookups.
-        store = LogStore.open(settings.dsn(), readers=settings.store_readers, retention_days=settings.retention_days)
+        store = LogStore.open(
+            settings.dsn(),
+            readers=settings.store_readers,
+            retention_days=settings.retention_days,
+            retention_by_organisation=settings.retention_by_organisation,
+        )
         applied = store.migrate()
         if applied:
             log.info("store %s migrated to schema version %s", redact(settings.dsn()), applied[-1])

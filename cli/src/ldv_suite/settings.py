@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
@@ -46,6 +47,12 @@ class ServeSettings(BaseSettings):
         le=65535,
         description="Retention of records, in days (TTL), when neither the register (the retentionPeriod of the "
         "record's activity) nor the organisation sets one.",
+    )
+    retention_by_organisation: dict[str, Annotated[int, Field(ge=1, le=65535)]] = Field(
+        default_factory=dict,
+        description="Retention in days per organisation (its identifier, the resource attribute "
+        "dpl.suite.organisation), as JSON, e.g. {\"gemeente-amsterdam\": 2555}: for records whose activity has "
+        "no retentionPeriod in the register; other organisations get retention_days.",
     )
     store_readers: int = Field(
         4,
