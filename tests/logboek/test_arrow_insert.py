@@ -91,8 +91,11 @@ def test_the_arrow_table_is_the_row_form_of_every_record(batch: list[LogRecord],
     assert _rows_of(table) == [_row(r, days) for r, days in zip(batch, retention)]
 
 
-def test_the_schema_names_the_insert_columns_in_order() -> None:
-    assert SCHEMA.names == INSERT_COLUMNS
+def test_the_insert_columns_are_columns_of_the_records_table(store: LogStore) -> None:
+    """Every column an insert names exists in the records table with the type the OTel exporter uses."""
+    columns = dict(store.client.query(f"SELECT name, type FROM system.columns WHERE table = '{RECORDS_TABLE}'").result_rows)
+    assert [name for name in INSERT_COLUMNS if name not in columns] == []
+    assert columns["Timestamp"] == "DateTime64(9, 'UTC')" and columns["SpanAttributes"] == "Map(LowCardinality(String), String)"
 
 
 def test_stored_rows_are_the_records_events_and_links_included(store: LogStore) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +13,7 @@ from clickhouse_connect.driver.exceptions import OperationalError
 
 from ldv_logboek._record import LogRecord, Status
 from ldv_logboek.register._retention import Retention
-from ldv_logboek.storage._arrow_insert import insert_table, rows_table, with_retention
+from ldv_logboek.storage._arrow_insert import SCHEMA, insert_table, rows_table, with_retention
 from ldv_logboek.storage._client import StorageUnavailable, connect, embedded_path, storage_error
 from ldv_logboek.storage._pool import ConnectionPool, Lane
 from ldv_logboek.storage._query import MAX_TIME_MS, Cursor, Page, RecordQuery
@@ -22,31 +22,8 @@ from ldv_logboek.storage._schema import DEFAULT_RETENTION_DAYS, READ_SETTINGS, R
 if TYPE_CHECKING:
     from ldv_logboek.register._store import RegisterStore
 
-INSERT_COLUMNS = [
-    "Timestamp",
-    "TraceId",
-    "SpanId",
-    "ParentSpanId",
-    "TraceState",
-    "SpanName",
-    "SpanKind",
-    "ServiceName",
-    "ResourceAttributes",
-    "ScopeName",
-    "ScopeVersion",
-    "SpanAttributes",
-    "Duration",
-    "StatusCode",
-    "StatusMessage",
-    "Events.Timestamp",
-    "Events.Name",
-    "Events.Attributes",
-    "Links.TraceId",
-    "Links.SpanId",
-    "Links.TraceState",
-    "Links.Attributes",
-    "RetentionDays",
-]
+# The columns an insert names, in order: the Arrow table's (`SCHEMA`); the server computes the rest.
+INSERT_COLUMNS = list(SCHEMA.names)
 
 _SELECT = f"""
 SELECT toUnixTimestamp64Nano(Timestamp), TraceId, SpanId, ParentSpanId, SpanName, StatusCode,
@@ -56,12 +33,12 @@ FROM {RECORDS_TABLE}
 """
 
 # ClickHouse refuses an insert block that touches more than `max_partitions_per_insert_block`
-# partitions (100 by default) and the table is partitioned per UTC day of `Timestamp`
-# (`PARTITION BY toDate(Timestamp)`, see schema.py). A request of late records (after an
-# outage, a backfill) can span more days than that: `LogStore.insert` splits it into inserts
-# of at most this many days each. Splitting rather than raising the setting: it works on a
-# server whose profile we may not change, keeps the server's guard against a bad partition
-# key, and costs nothing extra (every partition touched is one new part either way).
+# partitions (100 by default). The records table of schema 5 has no time partitions, but a
+# table still at schema 4 (daily partitions: a cluster converted by hand, docs/deployment.md)
+# does, and a request of late records (after an outage, a backfill) can span more days than
+# that: `LogStore.insert_record_rows` splits it into inserts of at most this many days each.
+# Splitting rather than raising the setting: it works on a server whose profile we may not
+# change, and costs nothing on the common request of one day (`day_groups` returns None).
 MAX_PARTITIONS_PER_INSERT = 100
 # The latest time the Timestamp columns (DateTime64(9): int64 ns) hold: 2262-04-11T23:47:16Z.
 # A record with a later time cannot be stored; the collector refuses it as bad input.
@@ -75,20 +52,6 @@ _STATUS = {s.value: s for s in Status}
 # Open ends of an excluded window, in ns (the Int64 range of the Timestamp comparison).
 _MIN_NS = -(2**63)
 _MAX_NS = 2**63 - 1
-
-
-def partition_groups(records: Sequence[LogRecord], max_partitions: int = MAX_PARTITIONS_PER_INSERT) -> Iterator[Sequence[LogRecord]]:
-    """`records` in groups that each touch at most `max_partitions` day partitions.
-
-    The common case (a request of today's records) is one group: `records` itself. Otherwise
-    the records are grouped by day, in day order.
-    """
-    groups = day_groups([r.start_time_ns for r in records], max_partitions)
-    if groups is None:
-        yield records
-        return
-    for group in groups:
-        yield [records[i] for i in group]
 
 
 def day_groups(starts: Sequence[int], max_partitions: int = MAX_PARTITIONS_PER_INSERT) -> list[list[int]] | None:
