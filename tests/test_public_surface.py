@@ -32,7 +32,7 @@ PUBLIC: dict[str, set[str]] = {
         "REGISTER_VERSIONS_TABLE", "REJECTIONS_TABLE",
         "SCHEMA_VERSION", "DEFAULT_READERS", "ActivityWindow", "ConnectionPool", "Cursor", "Lane", "LogStore", "Page",
         "RecordQuery", "StorageError", "StorageFault", "StorageUnavailable", "cluster_script", "connect",
-        "embedded_path", "migrate", "redact", "storage_error",
+        "embedded_path", "migrate", "out_of_space", "redact", "storage_error",
     },
     "ldv_logboek.register": {
         "ActivityVersion", "DpvLegalBasis", "LegalBasis", "Organisation", "ProcessingActivity", "Register",

@@ -80,6 +80,20 @@ def _register_refused(exc: Exception) -> NoReturn:
     raise typer.Exit(2)
 
 
+def _store_failed(exc: Exception) -> NoReturn:
+    """One line on stderr saying why the store could not be written (a full disk by name), exit code 1.
+
+    For `ldv schema`, `ldv register load` and `ldv serve`'s start: what was written before is
+    complete (a migration or a register load is safe to run again), and no traceback is shown.
+    """
+    from ldv_logboek.storage import out_of_space
+
+    cause = exc.__cause__ or exc
+    reason = "the store's disk is full (not enough space)" if out_of_space(cause) else "the store failed"
+    typer.echo(f"ldv: {reason}: " + " ".join(str(exc).split())[:500] + "; nothing half-written, run it again", err=True)
+    raise typer.Exit(1)
+
+
 def _collector_settings() -> object:
     """CollectorSettings from `LDV_COLLECTOR_*`, or a readable error (never a value) and exit code 2."""
     from pydantic import ValidationError
@@ -125,6 +139,7 @@ def serve(
 ) -> None:
     """Run the collector (OTLP) and the read APIs in one process on one store."""
     from ldv_logboek.register import RegisterConflict, RegisterFileError
+    from ldv_logboek.storage import StorageError
     from ldv_suite.server import OpenCollectorRefused, Stack
 
     settings = _settings(
@@ -151,6 +166,8 @@ def serve(
     except OpenCollectorRefused as exc:
         typer.echo(f"ldv: {exc}", err=True)  # one line, as for a refused register
         raise typer.Exit(2) from None
+    except StorageError as exc:  # e.g. a full disk while migrating or loading the register
+        _store_failed(exc)
 
     scheme = "https" if settings.tls else "http"
 
@@ -195,14 +212,18 @@ def schema(
             console.print(f"[red]{exc}[/]")
             raise typer.Exit(2) from None
         return
-    from ldv_logboek.storage import SCHEMA_VERSION, LogStore
+    from ldv_logboek.storage import SCHEMA_VERSION, LogStore, StorageError
 
     settings = _settings(config, data_dir=data_dir, store_dsn=store_dsn)
     if settings.store_dsn is None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = LogStore.open(settings.dsn())
-    applied = store.migrate()
-    store.close()
+    try:
+        applied = store.migrate()
+    except StorageError as exc:  # e.g. a full disk: every migration is safe to run again
+        _store_failed(exc)
+    finally:
+        store.close()
     console.print(f"schema version {SCHEMA_VERSION} at {_where(settings)}; applied now: {applied or 'nothing'}")
 
 
@@ -346,7 +367,7 @@ def register_load(
     stopped, or give `ldv serve --register PATH`.
     """
     from ldv_logboek.register import RegisterConflict, RegisterFileError, RegisterStore, load_register_files
-    from ldv_logboek.storage import LogStore
+    from ldv_logboek.storage import LogStore, StorageError
 
     settings = _settings(config, data_dir=data_dir, store_dsn=store_dsn)
     try:
@@ -362,6 +383,8 @@ def register_load(
         result = RegisterStore.from_log_store(store).save(register)
     except RegisterConflict as exc:
         _register_refused(exc)
+    except StorageError as exc:  # e.g. a full disk: loading again adds what is missing
+        _store_failed(exc)
     finally:
         store.close()
     console.print(

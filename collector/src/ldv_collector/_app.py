@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from ldv_collector._body import check_encoding, read_body
 from ldv_collector._decode import Encoding, decode_request, encoding_of
+from ldv_collector._disk_guard import DiskGuard
 from ldv_collector._ingest import Ingester, IngestResult
 from ldv_collector._metrics import PROMETHEUS_CONTENT_TYPE, CollectorMetrics
 from ldv_collector._rejections import RejectionCounts
@@ -69,6 +70,7 @@ class Collector:
             max_batch_wait_ms=self.settings.max_batch_wait_ms,
             metrics=self.metrics,
             rejections=self.rejections,
+            disk_guard=DiskGuard(store, self.settings.min_free_disk_bytes),
         )
         self.ingester = Ingester(self.settings)
         self.senders = SenderDirectory(self.settings.senders)

@@ -23,6 +23,7 @@ _HELP: dict[str, str] = {
     "spans_failed": "valid records not stored because the store was unavailable or refused them (their requests got an error)",
     "inserts": "group-commit inserts into the store",
     "insert_failures": "inserts that failed (a failed group commit is then tried request by request)",
+    "store_not_enough_space": "inserts that failed because the store's disk is full (answered: retry later)",
 }
 
 

@@ -35,11 +35,12 @@ from typing import TypeAlias
 
 import pyarrow as pa
 
+from ldv_collector._disk_guard import DiskGuard
 from ldv_collector._metrics import CollectorMetrics
 from ldv_collector._rejections import FLUSH_INTERVAL_S, RejectionCounts
 from ldv_collector.errors import WriterStopped
 from ldv_logboek import LogRecord
-from ldv_logboek.storage import LogStore, StorageFault, StorageUnavailable, rows_table, storage_error
+from ldv_logboek.storage import LogStore, StorageFault, StorageUnavailable, out_of_space, rows_table, storage_error
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ class GroupCommitWriter:
         max_batch_wait_ms: float = 2.0,
         metrics: CollectorMetrics | None = None,
         rejections: RejectionCounts | None = None,
+        disk_guard: DiskGuard | None = None,
     ):
         if max_batch_records < 1:
             raise ValueError("max_batch_records must be at least 1")
@@ -74,6 +76,7 @@ class GroupCommitWriter:
         self.max_batch_wait = max(0.0, max_batch_wait_ms) / 1000
         self.metrics = metrics or CollectorMetrics()
         self.rejections = rejections
+        self.disk_guard = disk_guard
         self._last_flush = time.monotonic()
         self._cond = threading.Condition()
         self._queue: deque[_Pending] = deque()
@@ -200,6 +203,8 @@ class GroupCommitWriter:
         (counted), None when they were."""
         count = sum(len(part) for part in parts)
         try:
+            if self.disk_guard is not None:
+                self.disk_guard.check()  # nearly full: refused before ClickHouse writes anything
             tables = [part if isinstance(part, pa.Table) else rows_table(part) for part in parts]
             self.store.insert_record_rows(tables[0] if len(tables) == 1 else pa.concat_tables(tables))
         except Exception as exc:  # noqa: BLE001 - every failure means "not stored": tell the requests
@@ -207,8 +212,15 @@ class GroupCommitWriter:
             # The driver's message may quote record data: the kind of failure only (a fault's
             # message is logged once, with its incident id, where the request is answered).
             cause = exc.__cause__ or exc
-            log.warning("insert of %d records failed: %s", count, type(cause).__name__)
-            self.metrics.add(insert_failures=1)
+            if out_of_space(cause):
+                # Said by name: the one cause an operator can fix at once (free or add disk space);
+                # the requests are answered "retry later" and writing resumes by itself.
+                log.warning("insert of %d records failed: the store's disk is full (%s); senders are told to "
+                            "retry later", count, type(cause).__name__)  # fmt: skip
+                self.metrics.add(insert_failures=1, store_not_enough_space=1)
+            else:
+                log.warning("insert of %d records failed: %s", count, type(cause).__name__)
+                self.metrics.add(insert_failures=1)
             return error
         self.metrics.add(inserts=1, spans_stored=count)
         return None

@@ -83,6 +83,14 @@ class CollectorSettings(SettingsWithOrganisationKeys):
         ge=1,
         description="Value of the Retry-After header on HTTP 503 (storage unavailable or shutting down).",
     )
+    min_free_disk_bytes: int = Field(
+        default=256 * 1024 * 1024,
+        ge=0,
+        description="Free space the embedded store's disk keeps: below it inserts are refused with HTTP 503 / gRPC "
+        "UNAVAILABLE (retry later) and merges stop, before ClickHouse could run out of room in the middle of "
+        "writing a part; writing resumes by itself once there is room. 0: no reserve. (A ClickHouse server keeps "
+        "its own: keep_free_space_bytes.)",
+    )
     max_error_message_chars: int = Field(
         default=8192,
         ge=256,

@@ -6,7 +6,7 @@ Needs the `store` extra of ldv-logboek (clickhouse-connect, and chDB for the emb
 from ldv_logboek._columnar import SpanColumns
 from ldv_logboek.errors import StorageError, StorageFault, StorageUnavailable
 from ldv_logboek.storage._arrow_insert import records_of_rows, rows_table
-from ldv_logboek.storage._client import connect, embedded_path, redact, storage_error
+from ldv_logboek.storage._client import connect, embedded_path, out_of_space, redact, storage_error
 from ldv_logboek.storage._cluster import cluster_script
 from ldv_logboek.storage._pool import ConnectionPool, Lane
 from ldv_logboek.storage._query import (
@@ -54,6 +54,7 @@ __all__ = [
     "StorageFault",
     "StorageUnavailable",
     "storage_error",
+    "out_of_space",
     "Cursor",
     "cluster_script",
     "connect",

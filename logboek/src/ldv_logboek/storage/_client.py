@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import re
 from typing import Any
 from urllib.parse import urlsplit
@@ -58,11 +59,26 @@ def error_code(exc: BaseException) -> int | None:
     return int(match.group(1)) if match else None
 
 
+# How a full disk shows: ClickHouse's NOT_ENOUGH_SPACE (243: it reserves room for a part before
+# writing it), or the operating system's ENOSPC when a write runs out of room anyway (then
+# ClickHouse reports a write error, with another code, quoting errno 28).
+_OUT_OF_SPACE = ("NOT_ENOUGH_SPACE", "No space left on device", "errno: 28,")
+
+
+def out_of_space(exc: BaseException) -> bool:
+    """True when driver exception `exc` says the store's disk is full (a retry after space is freed succeeds)."""
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return True
+    text = str(exc)
+    return error_code(exc) == 243 or any(marker in text for marker in _OUT_OF_SPACE)
+
+
 def storage_error(exc: BaseException, what: str) -> StorageUnavailable | StorageFault:
     """The exception to raise for driver exception `exc` while doing `what` (e.g. "insert of 5 records").
 
     Unavailable (retry later): a connection that failed or was lost (clickhouse-connect's
-    OperationalError, an OSError from the network) and the codes in TRANSIENT_ERROR_CODES.
+    OperationalError, an OSError from the network), the codes in TRANSIENT_ERROR_CODES and a
+    full disk (`out_of_space`), whatever code it came with.
     Everything else is a fault: ClickHouse's other codes, and errors without a code from
     turning our data into the wire format (clickhouse-connect's DataError, ProgrammingError).
     """
@@ -70,7 +86,7 @@ def storage_error(exc: BaseException, what: str) -> StorageUnavailable | Storage
         return exc
     code = error_code(exc)
     message = f"{what} failed: {type(exc).__name__}: {exc}"
-    if isinstance(exc, (OperationalError, OSError)) or code in TRANSIENT_ERROR_CODES:
+    if isinstance(exc, (OperationalError, OSError)) or code in TRANSIENT_ERROR_CODES or out_of_space(exc):
         return StorageUnavailable(message)
     return StorageFault(message, code=code)
 

@@ -159,9 +159,15 @@ class LogStore:
         return self._closed
 
     def migrate(self) -> list[int]:
-        """Create or upgrade the schema; safe to call at every start."""
+        """Create or upgrade the schema; safe to call at every start (and again after a failure).
+
+        A driver failure (a full disk, a lost connection) is a StorageUnavailable or StorageFault.
+        """
         with self._lock:
-            return migrate(self.client)
+            try:
+                return migrate(self.client)
+            except Exception as exc:  # noqa: BLE001 - classified in one place
+                raise storage_error(exc, "schema migration") from exc
 
     def insert(self, records: Sequence[LogRecord]) -> None:
         """Store `records`; return only when all of them are stored (see `insert_record_rows`)."""
