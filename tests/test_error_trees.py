@@ -87,6 +87,7 @@ def test_the_sdk_exports_the_cores_base() -> None:
 
     assert ldv_sdk.LdvError is LdvError
     assert issubclass(ldv_sdk.SpoolFull, ldv_sdk.LoggingFailed) and issubclass(ldv_sdk.ConfigurationError, LdvError)
+    assert issubclass(ldv_sdk.SpoolDiskFull, ldv_sdk.SpoolFull)
 
 
 def _bare_raises(path: Path) -> list[str]:

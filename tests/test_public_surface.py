@@ -45,7 +45,7 @@ PUBLIC: dict[str, set[str]] = {
     },
     "ldv_sdk": {
         "ConfigurationError", "Declaration", "LdvConfig", "LdvError", "LdvMiddleware", "LdvPropagator",
-        "LdvWsgiMiddleware", "LoggingFailed", "ProcessingReentered", "Spool", "SpoolClosed", "SpoolFull", "Verwerking",
+        "LdvWsgiMiddleware", "LoggingFailed", "ProcessingReentered", "Spool", "SpoolClosed", "SpoolDiskFull", "SpoolFull", "Verwerking",
         "configure", "current", "flush", "shutdown", "verwerking",
     },
     "ldv_collector": {

@@ -37,6 +37,8 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "spool_path": ("/tmp/ldv-test/spool.sqlite3", Path("/tmp/ldv-test/spool.sqlite3")),
     "spool_max_records": ("77", 77),
     "spool_full_policy": ("fail", "fail"),
+    "spool_disk_full_policy": ("fail", "fail"),
+    "spool_disk_full_wait": ("2.5", 2.5),
     "spool_sync": ("full", "full"),
     "failure_policy": ("closed", "closed"),
     "record_stacktrace": ("yes", True),

@@ -18,7 +18,15 @@ from ldv_sdk._propagation import LdvPropagator
 from ldv_sdk._runtime import configure, flush, shutdown
 from ldv_sdk._server import LdvMiddleware, LdvWsgiMiddleware
 from ldv_sdk._spool import Spool
-from ldv_sdk.errors import ConfigurationError, LdvError, LoggingFailed, ProcessingReentered, SpoolClosed, SpoolFull
+from ldv_sdk.errors import (
+    ConfigurationError,
+    LdvError,
+    LoggingFailed,
+    ProcessingReentered,
+    SpoolClosed,
+    SpoolDiskFull,
+    SpoolFull,
+)
 from ldv_sdk.settings import LdvConfig
 
 __all__ = [
@@ -33,6 +41,7 @@ __all__ = [
     "ProcessingReentered",
     "Spool",
     "SpoolClosed",
+    "SpoolDiskFull",
     "SpoolFull",
     "Verwerking",
     "configure",

@@ -31,7 +31,7 @@ from ldv_logboek import DEFAULT_NAME, is_uri
 from ldv_logboek import attributes as attr
 from ldv_sdk._propagation import IncomingCall, current_incoming_call, reset_incoming_call, set_incoming_call
 from ldv_sdk._runtime import Runtime, get_runtime
-from ldv_sdk.errors import LdvError, LoggingFailed, ProcessingReentered, SpoolFull
+from ldv_sdk.errors import LdvError, LoggingFailed, ProcessingReentered, SpoolDiskFull, SpoolFull
 
 log = logging.getLogger("ldv_sdk")
 
@@ -302,7 +302,9 @@ class Verwerking:
             log.exception("LDV: the SDK failed to finish a record")
         finally:
             self._detach()
-        if failure is not None and runtime.config.fail_closed and exc is None:
+        # A full disk under the spool fails the processing under either policy: the record could
+        # not be kept anywhere, and the processing must not look logged (sdk/README.md, spool).
+        if failure is not None and (runtime.config.fail_closed or isinstance(failure, SpoolDiskFull)) and exc is None:
             if isinstance(failure, LoggingFailed):  # SpoolFull and the like: already meant for host code
                 raise failure
             raise LoggingFailed(f"the processing could not be logged durably: {type(failure).__name__}") from failure

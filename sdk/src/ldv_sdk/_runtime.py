@@ -293,6 +293,8 @@ class Runtime:
                 max_records=config.spool_max_records,
                 full_policy=config.spool_full_policy,
                 sync=config.spool_sync,
+                disk_full_policy=config.spool_disk_full_policy,
+                disk_full_wait=config.spool_disk_full_wait,
             )
             sink = self.spool
         self.exporter = SpoolExporter(config, resource, sink)

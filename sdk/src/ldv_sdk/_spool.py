@@ -19,11 +19,15 @@ returned) fails its length or CRC check and is skipped with a warning.
 
 Records the collector rejects as invalid move to the dead letters with the reason, so they are
 neither retried forever nor lost. Policy when full (`max_records` pending records): `block` waits
-for the sender to make room; `fail` raises `SpoolFull`. A record is never dropped silently.
+for the sender to make room; `fail` raises `SpoolFull`. When the disk is full (ENOSPC, EDQUOT)
+a write is cut back to the last whole record and, by `disk_full_policy`, tried again for at most
+`disk_full_wait` seconds (`block`) or not (`fail`) before `SpoolDiskFull` is raised. A record is
+never dropped silently; what was written before stays and is delivered.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import sqlite3
@@ -36,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from ldv_sdk.errors import ConfigurationError, SpoolClosed, SpoolFull
+from ldv_sdk.errors import ConfigurationError, SpoolClosed, SpoolDiskFull, SpoolFull
 
 log = logging.getLogger("ldv_sdk")
 
@@ -55,6 +59,8 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 CREATE INDEX IF NOT EXISTS dead_letters_spooled_seq ON dead_letters(spooled_seq);
 """
 BLOCK_WARNING_INTERVAL_S = 10.0
+DISK_FULL_RETRY_S = 0.2  # how often a processing waiting for disk space tries its write again
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 DEFAULT_SEGMENT_BYTES = 16 * 1024 * 1024
 SEGMENT_SUFFIX = ".seg"
 _HEADER = struct.Struct("<II")  # body length, crc32 of the body
@@ -97,10 +103,14 @@ class Spool:
         full_policy: Literal["block", "fail"] = "block",
         sync: Literal["normal", "full"] = "normal",
         segment_bytes: int = DEFAULT_SEGMENT_BYTES,
+        disk_full_policy: Literal["block", "fail"] = "block",
+        disk_full_wait: float = 60.0,
     ) -> None:
         self.path = Path(path)
         self.max_records = max_records
         self.full_policy = full_policy
+        self.disk_full_policy = disk_full_policy
+        self.disk_full_wait = disk_full_wait
         self.sync_full = sync == "full"
         self.segment_bytes = segment_bytes
         self.segments_dir = self.path.with_name(self.path.name + ".segments")
@@ -174,7 +184,7 @@ class Spool:
         with self._lock:
             if self._pending >= self.max_records or self._closed:
                 self._wait_for_room(1)
-            self._append(record, self.sync_full)
+            self._append_waiting_for_disk(record)
             self._pending += 1
             if self._sleepers:
                 self._changed.notify_all()
@@ -186,10 +196,44 @@ class Spool:
         records = b"".join(frame(b) for b in bodies)
         with self._lock:
             self._wait_for_room(len(bodies))
-            self._append(records, self.sync_full)
+            self._append_waiting_for_disk(records)
             self._pending += len(bodies)
             if self._sleepers:
                 self._changed.notify_all()
+
+    def _append_waiting_for_disk(self, data: bytes) -> None:
+        """`_append`, and when the disk is full: wait for room (policy `block`, bounded) or raise SpoolDiskFull.
+
+        Waits on the condition, so the lock is free meanwhile: the sender keeps acknowledging,
+        and the segments it empties are deleted, which is room too. Called with the lock held.
+        """
+        deadline = time.monotonic() + (self.disk_full_wait if self.disk_full_policy == "block" else 0.0)
+        warned = False
+        while True:
+            try:
+                self._append(data, self.sync_full)
+                if warned:
+                    log.warning("LDV spool: room on the disk again, processings go on")
+                return
+            except OSError as exc:
+                if exc.errno not in _NO_SPACE:
+                    raise
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise SpoolDiskFull(
+                        f"the disk of the LDV spool {self.path} is full: the record could not be written "
+                        f"({exc.strerror}); the processing is not logged"
+                    ) from exc
+                if not warned:
+                    log.warning("LDV spool: the disk is full; processings wait up to %.0f s for room", self.disk_full_wait)
+                    warned = True
+                self._sleepers += 1
+                try:
+                    self._changed.wait(timeout=min(DISK_FULL_RETRY_S, left))
+                finally:
+                    self._sleepers -= 1
+                if self._closed:
+                    raise SpoolClosed("the spool is closed") from exc
 
     def _append(self, data: bytes, sync: bool) -> None:
         """One write at the end of the active segment; on any failure the segment is cut back."""
@@ -197,7 +241,8 @@ class Spool:
         try:
             written = os.write(fd, data)
             if written != len(data):
-                raise OSError(f"short write to the LDV spool ({written} of {len(data)} bytes; disk full?)")
+                # A short write to a regular file: the disk ran out in the middle of it.
+                raise OSError(errno.ENOSPC, f"short write to the LDV spool ({written} of {len(data)} bytes): disk full")
             if sync:
                 os.fdatasync(fd)
         except BaseException:
@@ -206,13 +251,18 @@ class Spool:
             raise
         self._size += written
         if self._size >= self.segment_bytes:
-            self._rotate()
+            try:
+                self._rotate()
+            except OSError as exc:  # no room for a new segment: the record is written; rotate later
+                log.warning("LDV spool: could not start a new segment (%s); the current one grows", exc.strerror)
 
     def _rotate(self) -> None:
+        # The new segment first: if it cannot be created, nothing has changed.
+        fd = self._create_segment(self._active + 1)
         self._ends[self._active] = self._size
         os.close(self._fd)
         self._active += 1
-        self._fd = self._create_segment(self._active)
+        self._fd = fd
         self._size = 0
         self._ends[self._active] = 0
 
@@ -319,7 +369,13 @@ class Spool:
             position = self._normalise(self._settled.pop(position))
         if position != self._position:
             self._position = position
-            self._db.execute("INSERT OR REPLACE INTO progress(id, position) VALUES (1, ?)", (position,))
+            try:
+                self._db.execute("INSERT OR REPLACE INTO progress(id, position) VALUES (1, ?)", (position,))
+            except sqlite3.OperationalError as exc:
+                # A full disk: the progress is kept in memory and written with the next ack. A
+                # crash before then sends these records again (at least once; the Logboek dedups).
+                log.warning("LDV spool: could not save the delivery progress (%s); it is saved later", exc)
+            # Delivered segments go either way (room on a full disk); a restart skips missing ones.
             self._drop_segments_before(position >> _OFFSET_BITS)
         self._pending -= done
         self._changed.notify_all()

@@ -6,6 +6,7 @@
     ├── SpoolClosed              a record was written to a closed spool (reaches host code as LoggingFailed)
     └── LoggingFailed            a processing could not be logged durably (failure policy `closed`)
         └── SpoolFull            the spool holds `spool_max_records` records and the full policy is `fail`
+            └── SpoolDiskFull    the spool's disk is full (raised under either failure policy)
 
 `ldv_sdk.LdvError` is the core's `LdvError`: `except ldv_sdk.LdvError` catches every one of these.
 """
@@ -14,7 +15,15 @@ from __future__ import annotations
 
 from ldv_logboek import LdvError
 
-__all__ = ["ConfigurationError", "LdvError", "LoggingFailed", "ProcessingReentered", "SpoolClosed", "SpoolFull"]
+__all__ = [
+    "ConfigurationError",
+    "LdvError",
+    "LoggingFailed",
+    "ProcessingReentered",
+    "SpoolClosed",
+    "SpoolDiskFull",
+    "SpoolFull",
+]
 
 
 class ConfigurationError(LdvError):
@@ -40,6 +49,16 @@ class LoggingFailed(LdvError):
 
 class SpoolFull(LoggingFailed):
     """The local spool holds `spool_max_records` records and the full policy is `fail`."""
+
+
+class SpoolDiskFull(SpoolFull):
+    """The spool's disk has no room for the record: at once (`spool_disk_full_policy=fail`) or after
+    waiting `spool_disk_full_wait` seconds for space (`block`).
+
+    Raised into the host code under either failure policy: logging is part of the processing,
+    and a record that cannot be kept anywhere must not look logged. Records written before stay
+    in the spool and are delivered as usual.
+    """
 
 
 class SpoolClosed(LdvError):

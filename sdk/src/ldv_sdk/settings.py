@@ -147,6 +147,18 @@ class LdvConfig:
         env="LDV_SPOOL_FULL_POLICY",
         doc="`block`: a processing waits until the sender has made room (nothing is lost); `fail`: raise `SpoolFull`.",
     )
+    spool_disk_full_policy: SpoolFullPolicy = _setting(
+        "block",
+        env="LDV_SPOOL_DISK_FULL_POLICY",
+        doc="When the spool's disk is full (a record cannot be written): `block`: the processing waits for space, "
+        "at most `spool_disk_full_wait` seconds, then raises `SpoolDiskFull`; `fail`: raise `SpoolDiskFull` at once. "
+        "Raised under either failure policy: a record is never dropped behind the host code's back.",
+    )
+    spool_disk_full_wait: float = _setting(
+        60.0,
+        env="LDV_SPOOL_DISK_FULL_WAIT",
+        doc="Longest wait of one processing for disk space under `spool_disk_full_policy=block`, in seconds.",
+    )
     spool_sync: SpoolSync = _setting(
         "normal",
         env="LDV_SPOOL_SYNC",
@@ -201,6 +213,8 @@ class LdvConfig:
         for prefix, api in self.read_apis.items():
             if not is_uri(api):
                 raise ConfigurationError(f"read API for {prefix!r} must be an absolute URI")
+        if self.spool_disk_full_wait < 0:
+            raise ConfigurationError("spool_disk_full_wait must not be negative")
         if self.spool_max_records < 1 or self.batch_size < 1:
             raise ConfigurationError("spool_max_records and batch_size must be at least 1")
 
