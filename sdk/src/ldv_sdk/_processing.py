@@ -116,7 +116,9 @@ class Verwerking:
     could not start the record, under the fail-open policy) every method is a no-op.
     """
 
-    __slots__ = ("_declaration", "_name", "_runtime", "_subjects", "_ok", "_error", "_span", "_tokens", "_state")
+    __slots__ = (
+        "_declaration", "_name", "_runtime", "_subjects", "_ok", "_error", "_span", "_tokens", "_state", "_mono_start",
+    )  # fmt: skip
 
     def __init__(self, declaration: Declaration, name: str) -> None:
         self._declaration = declaration
@@ -128,6 +130,7 @@ class Verwerking:
         self._span: Span | None = None
         self._tokens: tuple[contextvars.Token[Verwerking | None], object] | None = None
         self._state = _NEW
+        self._mono_start = 0  # time.monotonic_ns() when the span started (its start_time on the wall clock)
 
     # -- for the developer ------------------------------------------------------------------
 
@@ -141,7 +144,7 @@ class Verwerking:
             log.warning("LDV: an empty data subject id was ignored")
             return
         kind = subject_type or self._declaration.subject_type
-        self._subjects.setdefault((runtime.pseudonymiser.subject(text, kind), kind), time.time_ns())
+        self._subjects.setdefault((runtime.pseudonymiser.subject(text, kind), kind), self._now_ns())
 
     def add_subjects(self, subject_ids: SubjectValue, subject_type: str | None = None) -> None:
         """Add every subject in `subject_ids` (a single id, an iterable of ids, or None)."""
@@ -264,6 +267,7 @@ class Verwerking:
             return None
         self._runtime = runtime
         self._span = span
+        self._mono_start = time.monotonic_ns()
         return span
 
     def _finish(self, exc: BaseException | None) -> None:
@@ -286,7 +290,7 @@ class Verwerking:
                 span.set_status(Status(StatusCode.ERROR, type(fault).__name__))
             elif self._ok:
                 span.set_status(Status(StatusCode.OK))
-            end_ns = time.time_ns()
+            end_ns = self._now_ns()
             subjects = self._subjects
             if len(subjects) == 1:
                 ((subject, subject_type),) = subjects
@@ -308,6 +312,19 @@ class Verwerking:
             if isinstance(failure, LoggingFailed):  # SpoolFull and the like: already meant for host code
                 raise failure
             raise LoggingFailed(f"the processing could not be logged durably: {type(failure).__name__}") from failure
+
+    def _now_ns(self) -> int:
+        """Now, as the span's start time plus the time elapsed on the monotonic clock.
+
+        Not the wall clock: one that is set back during the processing (NTP, a VM resumed, an
+        operator) would give an end before the start, which the standard's rule `end-time`
+        refuses, and the record would be lost; one set forward would stretch its duration.
+        The start time is the service's own wall clock, as the standard asks.
+        """
+        start_ns = getattr(self._span, "start_time", None)
+        if not start_ns or not self._mono_start:
+            return time.time_ns()
+        return int(start_ns) + max(0, time.monotonic_ns() - self._mono_start)
 
     def _end_subject_records(self, runtime: Runtime, span: Span, end_ns: int) -> BaseException | None:
         # Rule 6: one child action per data subject under this action, started when the
