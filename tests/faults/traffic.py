@@ -28,6 +28,11 @@ from ldv_logboek import attributes as attr
 from tests.collector.helpers import ACTIVITY, PSEUDONYM, ldv_attributes, make_request, make_span
 
 RETRYABLE_HTTP = (429, 502, 503, 504)
+# The codes the OTLP specification makes retryable (the official exporters retry them).
+RETRYABLE_GRPC = (
+    grpc.StatusCode.CANCELLED, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.RESOURCE_EXHAUSTED,
+    grpc.StatusCode.ABORTED, grpc.StatusCode.OUT_OF_RANGE, grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DATA_LOSS,
+)  # fmt: skip
 
 
 def batch(size: int, *, activity: str = ACTIVITY, subject: str = PSEUDONYM) -> tuple[ExportTraceServiceRequest, list[str]]:
@@ -143,7 +148,7 @@ class GrpcSender(_Loop):
                 code = exc.code()  # type: ignore[attr-defined]
                 with self.out.lock:
                     self.out.answers[code.name] += 1
-                    if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED):
+                    if code in RETRYABLE_GRPC:
                         return "retry"
                     self.out.errors.append(f"gRPC {code.name}: {exc.details()}")  # type: ignore[attr-defined]
                 return "error"
@@ -180,3 +185,52 @@ def unique_span_ids(records: list[dict]) -> Counter[str]:
 def random_activity() -> str:
     """An activity of this test run only, so a read by activity finds this run's records."""
     return f"https://register.example/processing-activities/fault-{os.urandom(4).hex()}"
+
+
+class OtelExporterSender(_Loop):
+    """The official OTLP/HTTP exporter (its own retries on 429/503 and lost connections): a batch
+    counts as acknowledged when `export` returns SUCCESS; a FAILURE (retries used up while the
+    Logboek was down) is exported again, as an application would."""
+
+    def __init__(self, endpoint: Callable[[], str], *, size: int = 50, pause: float = 0.05, activity: str = ACTIVITY) -> None:
+        super().__init__("otel-exporter-sender")
+        self.endpoint, self.size, self.pause, self.activity = endpoint, size, pause, activity
+        self.out = Outcomes()
+
+    def _spans(self) -> list:
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+        memory = InMemorySpanExporter()
+        provider = TracerProvider(resource=Resource({attr.SERVICE_NAME: "exporter-api", attr.ORGANISATION: "dienst-toeslagen"}))
+        provider.add_span_processor(SimpleSpanProcessor(memory))
+        tracer = provider.get_tracer("fault-test")
+        for _ in range(self.size):
+            with tracer.start_as_current_span("verwerking") as span:
+                for key, value in ldv_attributes(**{attr.PROCESSING_ACTIVITY_ID: self.activity}).items():
+                    span.set_attribute(key, value)
+        return list(memory.get_finished_spans())
+
+    def run(self) -> None:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from opentelemetry.sdk.trace.export import SpanExportResult
+
+        while not self.stopping.is_set():
+            spans = self._spans()
+            ids = [f"{s.context.span_id:016x}" for s in spans]
+            while not self.stopping.is_set():
+                exporter = OTLPSpanExporter(endpoint=self.endpoint(), timeout=10)
+                try:
+                    result = exporter.export(spans)
+                finally:
+                    exporter.shutdown()
+                with self.out.lock:
+                    self.out.answers[result.name] += 1
+                    if result == SpanExportResult.SUCCESS:
+                        self.out.acked += ids
+                        self.out.ack_times.append(time.monotonic())
+                        break
+                time.sleep(0.2)
+            time.sleep(self.pause)
