@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DATA_DIR ?= .ldv-data
 
-.PHONY: install demo test lint bench bench-federation clean browser pdf-libs
+.PHONY: install demo test lint bench bench-federation clean browser pdf-libs fuzz soak
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,5 +57,23 @@ bench: install
 bench-federation: install
 	$(BIN)/python bench/federation.py
 
+# Coverage-guided fuzzing (atheris) of every parser of outside input, FUZZ_SECONDS per target.
+# New inputs go to .fuzz/ (not committed); a crash stops here with its input in .fuzz/crash-*.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= otlp_protobuf otlp_json read_api clickhouse_endpoint register token
+fuzz: install
+	@mkdir -p .fuzz; for t in $(FUZZ_TARGETS); do \
+	  echo "== fuzz $$t for $(FUZZ_SECONDS) s (log: .fuzz/$$t.log)"; \
+	  $(BIN)/python fuzz/run.py $$t $(FUZZ_SECONDS) .fuzz > .fuzz/$$t.log 2>&1; rc=$$?; \
+	  grep -E '^(#[0-9]+[[:space:]]+DONE|stat::number_of_executed_units|=== Uncaught)' .fuzz/$$t.log; \
+	  if [ $$rc != 0 ]; then tail -40 .fuzz/$$t.log; echo "fuzz $$t failed ($$rc): input in .fuzz/crash-$$t-*"; exit 1; fi; \
+	done
+
+# The soak run (docs/reliability.md): SOAK_MINUTES at SOAK_RATE records/s, figures and plot into docs/.
+SOAK_MINUTES ?= 30
+SOAK_RATE ?= 2000
+soak: install
+	$(BIN)/python bench/soak.py --minutes $(SOAK_MINUTES) --rate $(SOAK_RATE)
+
 clean:
-	rm -rf $(VENV) $(DATA_DIR)
+	rm -rf $(VENV) $(DATA_DIR) .fuzz

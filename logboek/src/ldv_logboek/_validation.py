@@ -34,7 +34,10 @@ def is_uri(value: str) -> bool:
     """An absolute URI: a scheme and something after it (`https://...`, `urn:...`)."""
     if not value or any(c.isspace() for c in value):
         return False
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # e.g. "https://host[x/...": an unbalanced IPv6 bracket (found by fuzzing)
+        return False
     if not parts.scheme or not parts.scheme[0].isalpha():
         return False
     if parts.scheme in ("http", "https"):
