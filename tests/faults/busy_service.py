@@ -2,7 +2,7 @@
 
     python -m tests.faults.busy_service ENDPOINT SPOOL ACTIVITY_NAME STOP_FILE [PER_SECOND]
 
-Runs processings (each a record about a new subject) at about PER_SECOND (default 200) until
+Runs processings (each a record about a new subject, `citizen_bsn(n)` for the n-th) at about PER_SECOND (default 200) until
 STOP_FILE exists, then waits until the spool is delivered and prints the number of processings
 that returned (each one is in the spool: acknowledged to the host code) and "ok".
 """
@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import ldv_sdk
+from tests.faults.traffic import citizen_bsn
 
 endpoint, spool, activity, stop_file = sys.argv[1:5]
 per_second = float(sys.argv[5]) if len(sys.argv) > 5 else 200.0
@@ -34,7 +35,7 @@ done = 0
 started = time.monotonic()
 stop = Path(stop_file)
 while not stop.exists():
-    bereken(f"{100_000_000 + done:09d}")
+    bereken(citizen_bsn(done))
     done += 1
     ahead = done / per_second - (time.monotonic() - started)
     if ahead > 0:

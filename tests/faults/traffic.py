@@ -234,3 +234,13 @@ class OtelExporterSender(_Loop):
                         break
                 time.sleep(0.2)
             time.sleep(self.pause)
+
+
+def citizen_bsn(n: int) -> str:
+    """The n-th of a series of distinct BSNs that pass the elfproef (a citizen token needs one)."""
+    for prefix in (10_000_000 + 2 * n, 10_000_000 + 2 * n + 1):  # one of two neighbours always fits
+        digits = [int(c) for c in f"{prefix:08d}"]
+        check = sum(d * w for d, w in zip(digits, range(9, 1, -1), strict=True)) % 11
+        if check < 10:
+            return f"{prefix:08d}{check}"
+    raise AssertionError("unreachable")
