@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -189,16 +190,19 @@ def _token() -> Callable[[bytes], None]:
     verifier = TokenVerifier(auth_settings(jwks))
 
     def check(data: bytes) -> None:
-        mode, rest = (data[0] % 2, data[1:]) if data else (0, b"")
+        mode, rest = (data[0] % 3, data[1:]) if data else (0, b"")
         if mode == 0:
             token = rest.decode("utf-8", "replace")
         else:
-            try:
-                claims = json.loads(rest)
-            except ValueError:
-                return
-            if not isinstance(claims, dict):
-                return
+            if mode == 1:
+                try:
+                    claims = json.loads(rest)
+                except ValueError:
+                    return
+                if not isinstance(claims, dict):
+                    return
+            else:
+                claims = _claims(rest, now=int(time.time()))
             try:
                 token = jwt.encode(claims, signer.private_pem, algorithm="ES256", headers={"kid": "fuzz"})
             except (TypeError, ValueError):
@@ -210,6 +214,31 @@ def _token() -> Callable[[bytes], None]:
         principal.has  # noqa: B018
 
     return check
+
+
+_CLAIM_KEYS = ("sub", "iss", "aud", "iat", "exp", "nbf", "roles", "bsn", "organisation")
+
+
+def _claims(data: bytes, now: int) -> dict[str, Any]:
+    """Token claims built from bytes: each byte pair picks whether a claim is there and which
+    kind of value it gets (a right one, a wrong type, a near miss), so the fuzzer reaches the
+    checks behind the signature without having to write JSON."""
+    from tests.inzicht_api.inzage_support import AUDIENCE, ISSUER
+
+    right: dict[str, Any] = {"sub": "fuzz-user", "iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + 600,
+                             "nbf": now, "roles": ["citizen"], "bsn": "123456782", "organisation": "dienst-toeslagen"}
+    claims: dict[str, Any] = {}
+    text = data.decode("latin-1")
+    for i, key in enumerate(_CLAIM_KEYS):
+        pick = data[i] if i < len(data) else 0
+        piece = text[i * 7 : i * 7 + 7 + pick % 9]
+        kind = pick % 8
+        if kind == 7:
+            continue  # left out
+        roles = [r for n, r in enumerate(("citizen", "organisation", "supervisor", piece)) if pick >> n & 1]
+        wrong = roles if key == "roles" else -pick * 10**9
+        claims[key] = [right[key], piece, pick, [piece, right[key]], {"v": piece}, None, wrong][kind]
+    return claims
 
 
 TARGETS: dict[str, Target] = {
