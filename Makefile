@@ -65,7 +65,7 @@ fuzz: install
 	@mkdir -p .fuzz; for t in $(FUZZ_TARGETS); do \
 	  echo "== fuzz $$t for $(FUZZ_SECONDS) s (log: .fuzz/$$t.log)"; \
 	  $(BIN)/python fuzz/run.py $$t $(FUZZ_SECONDS) .fuzz > .fuzz/$$t.log 2>&1; rc=$$?; \
-	  grep -E '^(#[0-9]+[[:space:]]+DONE|stat::number_of_executed_units|=== Uncaught)' .fuzz/$$t.log; \
+	  grep -E '^(Done|stat::number_of_executed_units|=== Uncaught)' .fuzz/$$t.log; grep -oE 'cov: [0-9]+ ft: [0-9]+' .fuzz/$$t.log | tail -1; \
 	  if [ $$rc != 0 ]; then tail -40 .fuzz/$$t.log; echo "fuzz $$t failed ($$rc): input in .fuzz/crash-$$t-*"; exit 1; fi; \
 	done
 

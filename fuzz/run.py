@@ -10,9 +10,9 @@ test suite replays it for good (tests/faults/test_fuzz_corpus.py).
 
 from __future__ import annotations
 
-import atexit
 import os
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: fuzz.*, tests.* helpers
@@ -32,15 +32,28 @@ def main() -> None:
     corpus = work / name
     corpus.mkdir(parents=True, exist_ok=True)
     seeds = CORPUS / name
-    args = [sys.argv[0], f"-max_total_time={seconds}", f"-artifact_prefix={work}/crash-{name}-", "-print_final_stats=1",
+    args = [sys.argv[0], f"-max_total_time={seconds + 60}", f"-artifact_prefix={work}/crash-{name}-", "-print_final_stats=1",
             "-rss_limit_mb=3072", "-timeout=20", str(corpus)]  # fmt: skip
     if seeds.is_dir():
         args.append(str(seeds))
-    # libFuzzer ends a run that reached its time with exit(0): leave at once then, without the
-    # embedded chDB's teardown at interpreter exit (which crashed here). A crash leaves by _Exit
-    # with its own code and never comes here.
-    atexit.register(lambda: (sys.stdout.flush(), sys.stderr.flush(), os._exit(0)))
-    atheris.Setup(args, target.check)
+    # The run ends here, at its time, with os._exit: libFuzzer's own end (exit() at
+    # -max_total_time, a backstop a minute later) runs the embedded chDB's C++ teardown, which
+    # crashed (SIGSEGV) after a clean run. A crash leaves through libFuzzer, with its input saved.
+    deadline = time.monotonic() + seconds
+    began = time.monotonic()
+    runs = 0
+
+    def check(data: bytes) -> None:
+        nonlocal runs
+        runs += 1
+        if time.monotonic() >= deadline:
+            elapsed = time.monotonic() - began
+            print(f"Done {runs} runs in {elapsed:.0f} second(s)\nstat::number_of_executed_units: {runs}", flush=True)
+            sys.stderr.flush()
+            os._exit(0)
+        target.check(data)
+
+    atheris.Setup(args, check)
     atheris.Fuzz()
 
 

@@ -64,6 +64,10 @@ _STATUS_BY_CODE = {
     241: 400,  # MEMORY_LIMIT_EXCEEDED: over the per-query memory cap
     456: 400,  # UNKNOWN_QUERY_PARAMETER: a {name:Type} placeholder without its param_name
     457: 400,  # BAD_QUERY_PARAMETER
+    # Found by fuzzing (fuzz/crashes/clickhouse_endpoint): a function called with the wrong
+    # number or types of arguments is the query's fault, not the server's.
+    42: 400,  # NUMBER_OF_ARGUMENTS_DOESNT_MATCH
+    43: 400,  # ILLEGAL_TYPE_OF_ARGUMENT
 }
 
 _CODE_RE = re.compile(r"Code: (\d+)\. ")
