@@ -1,7 +1,7 @@
 """Restarts under load: `ldv serve` killed (SIGKILL) and stopped (SIGTERM) every few seconds
 while a service with the SDK (and its spool), the official OTLP/HTTP exporter, a raw gRPC sender
 and a reader keep going. After the last restart every acknowledged record is there exactly once.
-The short form runs here (about a minute); `bench/soak.py --restart-every` runs it long.
+The short form runs here (about a minute, 4 restarts); for longer, raise RESTARTS.
 """
 
 from __future__ import annotations
