@@ -3,8 +3,8 @@
 Through the real path: a service process (the SDK) with a wrong clock → `ldv serve` → the read
 API and the ClickHouse endpoint. The records keep their own times (the standard asks for the
 times of the processing as the service saw them); no rule of the collector refuses a time for
-being far from its own clock (the only time rules: a start and an end, and the end not before
-the start); a lookup by time window finds them by their own times; `IngestedAt` is the
+being far from its own clock (the only time rules: a start and an end, the end not before the
+start, a time the store can hold); a lookup by time window finds them by their own times; `IngestedAt` is the
 Logboek's clock and the retention (TTL from the record's own time) does not remove them.
 """
 
