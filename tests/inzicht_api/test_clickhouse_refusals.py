@@ -33,7 +33,6 @@ from tests.inzicht_api.clickhouse_support import (  # noqa: F401
 # Each reads every organisation's rows if the scope leaks; for ORG_A's user each must count only ORG_A's.
 ESCAPE_ATTEMPTS = {
     "plain": "SELECT count() FROM otel_traces",
-    "qualified": "SELECT count() FROM default.otel_traces",
     "alias": "SELECT count() FROM otel_traces AS other WHERE other.Organisation != ''",
     "or-true": f"SELECT count() FROM otel_traces WHERE Organisation = '{ORG_B}' OR 1 = 1",
     "subquery": "SELECT count() FROM (SELECT * FROM otel_traces)",
@@ -54,6 +53,15 @@ def test_organisation_user_counts_only_its_own_rows(endpoint: Endpoint, sql: str
     assert endpoint.rows(sql, user="fg-a") == [[str(COUNTS[ORG_A])]]
     assert endpoint.rows(sql, user="fg-b") == [[str(COUNTS[ORG_B])]]
     assert endpoint.rows(sql, user="toezicht") == [[str(sum(COUNTS.values()))]]
+
+
+def test_qualified_names_of_scoped_relations_are_refused_to_organisation_users(endpoint: Endpoint) -> None:
+    # A qualified name would read the table itself instead of the scope's CTE of the same name.
+    for sql in ("SELECT count() FROM default.otel_traces", "SELECT count() FROM `default`.`otel_traces`"):
+        response = endpoint.post(sql, user="fg-a")
+        assert response.status_code == 403, response.text
+        assert "without its database" in response.text
+    assert endpoint.rows("SELECT count() FROM default.otel_traces", user="toezicht") == [[str(sum(COUNTS.values()))]]
 
 
 def test_organisation_user_sees_no_other_organisation_value(endpoint: Endpoint) -> None:

@@ -79,11 +79,12 @@ class ReaderPool:
         self._settings = settings
         setup = chdb.connect(self._path)
         try:
-            # Every table and view, with its columns (none listed for a parameterised view).
+            # Every table and view, with its columns and their types in table order (none listed
+            # for a parameterised view).
             rows = setup.query(
-                "SELECT t.database, t.name, c.name FROM system.tables AS t "
+                "SELECT t.database, t.name, c.name, c.type FROM system.tables AS t "
                 "LEFT JOIN system.columns AS c ON c.database = t.database AND c.table = t.name "
-                "WHERE NOT t.is_temporary ORDER BY t.database, t.name",
+                "WHERE NOT t.is_temporary ORDER BY t.database, t.name, c.position",
                 "JSONCompactEachRow",
             ).bytes()
             self.version, self.timezone = json.loads(
