@@ -71,13 +71,18 @@ def test_a_users_error_is_4xx_with_the_engines_code(endpoint: Endpoint, sql: str
 
 @pytest.mark.parametrize("fmt", ["Avro", "Npy", "One", "Form", "Parquet", "Arrow", "ORC", "CapnProto", "Protobuf"])
 def test_every_output_format_answers_200_or_4xx(endpoint: Endpoint, fmt: str) -> None:
-    for sql in (f"SELECT 1 AS n FORMAT {fmt}", f"SELECT Organisation, ResourceAttributes FROM otel_traces FORMAT {fmt}"):
+    for sql in (
+        f"SELECT 1 AS n FORMAT {fmt}",
+        f"SELECT Organisation, ResourceAttributes FROM otel_traces FORMAT {fmt}",
+    ):
         response = endpoint.post(sql, "fg-a")
         assert response.status_code == 200 or 400 <= response.status_code < 500, (sql, response.text[:300])
 
 
 def test_only_the_servers_faults_are_5xx() -> None:
-    assert {code: http_status(code) for code in (49, 173, 243, 1001, 1002)} == dict.fromkeys((49, 173, 243, 1001, 1002), 500)
+    assert {code: http_status(code) for code in (49, 173, 243, 1001, 1002)} == dict.fromkeys(
+        (49, 173, 243, 1001, 1002), 500
+    )
     assert http_status(439) == 503  # every reader busy, or stopping
     assert http_status(159) == 408
     assert ClickHouseError.from_engine(RuntimeError("no code in this")).status == 500

@@ -108,6 +108,11 @@ class Attack:
         return CLAUSES[self.clause].format(rel=self.relation, e=e, le=joined)
 
 
+# Every clause on the relations the issue attacked; the plain ones on the views over them.
+EVERY_CLAUSE = {"otel_traces", "ldv_dashboard_records", "ldv_ingest_rejections"}
+PLAIN_CLAUSES = ("PREWHERE", "WHERE", "CTE", "subquery")
+
+
 def _attacks() -> list[Attack]:
     attacks = []
     for user, relations in (("fg-a", {**RAW_RELATIONS, **COUNT_RELATIONS}), ("fg-a-telling", COUNT_RELATIONS)):
@@ -115,10 +120,12 @@ def _attacks() -> list[Attack]:
             expressions = dict(EXPRESSIONS)
             if relation in RAW_RELATIONS:
                 expressions |= RAW_EXPRESSIONS
-            for name, expression in expressions.items():
+            for expression in expressions.values():
                 for clause in CLAUSES:
-                    if user == "fg-a-telling" and clause not in ("PREWHERE", "WHERE", "CTE"):
-                        continue  # the same relations as fg-a's, on a reader of their own
+                    if user == "fg-a-telling" and clause not in ("PREWHERE", "WHERE"):
+                        continue  # the same relations as fg-a's, on a reader of its own
+                    if relation not in EVERY_CLAUSE and clause not in PLAIN_CLAUSES:
+                        continue
                     attacks.append(Attack(user, relation, column, expression, clause))
     return attacks
 
@@ -126,7 +133,9 @@ def _attacks() -> list[Attack]:
 ATTACKS = _attacks()
 
 
-@pytest.mark.parametrize("attack", ATTACKS, ids=[f"{a.user}:{a.relation}:{a.clause}:{a.expression[:24]}" for a in ATTACKS])
+@pytest.mark.parametrize(
+    "attack", ATTACKS, ids=[f"{a.user}:{a.relation}:{a.clause}:{a.expression[:24]}" for a in ATTACKS]
+)
 def test_no_value_of_another_organisation_reaches_a_users_expression(url: str, attack: Attack) -> None:
     status_b, code_b, body_b, time_b = _ask(url, attack.user, attack.sql(ORG_B))
     status_n, code_n, body_n, time_n = _ask(url, attack.user, attack.sql(NOBODY))

@@ -5,7 +5,7 @@ Two rules, both enforced by the engine:
 - **Rows**: an organisation user's query never sees a row of another organisation, whatever
   expression it writes (no message, status, count or timing may depend on such a row). Three
   parts, each needed (the attacks they stop are in docs/architecture.md):
-  1. The query runs inside `scope_prefix`: every relation with an `Organisation` column that the
+  1. The query runs inside `Access.scope_prefix`: every relation with an `Organisation` column that the
      user may read is a CTE of the same name, `SELECT <columns> FROM <db>.<relation> WHERE
      Organisation = '<code>'`, with every `LowCardinality` cast away. The user's query is the
      body of `SELECT * FROM (...)` under those CTEs, so its unqualified names resolve to them
@@ -216,8 +216,18 @@ class Access:
     scope: str
     raw_rows: bool
     relations: frozenset[str]  # database.table, the store's and system's
-    scope_prefix: str = ""  # `WITH <cte>, ... ` for an organisation user; '' for a supervisor
+    # For an organisation user: (relation's table name, its CTE) of every scoped relation it may read.
+    scope_ctes: tuple[tuple[str, str], ...] = ()
     qualified_reference: re.Pattern[str] | None = field(default=None, compare=False)
+
+    def scope_prefix(self, sql: str) -> str:
+        """`WITH <cte>, ... ` for the scoped relations `sql` names ('' when none, or for a supervisor).
+
+        A relation can only be read through its name, so a CTE for a name the text does not hold
+        is not needed (a substring test: a superset is harmless).
+        """
+        ctes = [cte for table, cte in self.scope_ctes if table in sql]
+        return "WITH " + ", ".join(ctes) + " " if ctes else ""
 
     @classmethod
     def for_user(cls, user: ClickHouseUser, catalog: Catalog) -> Access:
@@ -227,19 +237,19 @@ class Access:
                 continue
             if user.is_supervisor or relation.by_organisation or relation.public or relation.for_dashboards:
                 allowed.add(relation.name)
-        prefix, pattern = "", None
+        ctes: tuple[tuple[str, str], ...] = ()
+        pattern = None
         if not user.is_supervisor:
             scoped = [
                 r for name, r in sorted(catalog.relations.items()) if r.by_organisation and name in allowed and r.types
             ]
-            if scoped:
-                prefix = "WITH " + ", ".join(scoped_relation(r, user.scope) for r in scoped) + " "
-                pattern = _qualified_pattern(scoped)
+            ctes = tuple((r.table, scoped_relation(r, user.scope)) for r in scoped)
+            pattern = _qualified_pattern(scoped)
         return cls(
             scope=user.scope,
             raw_rows=user.raw_rows,
             relations=frozenset(allowed),
-            scope_prefix=prefix,
+            scope_ctes=ctes,
             qualified_reference=pattern,
         )
 

@@ -117,7 +117,8 @@ def admit(reader: Reader, sql: str, params: Mapping[str, str], access: Access, d
 
 def scoped(canonical: str, access: Access) -> str:
     """The SELECT that runs for `canonical`: for an organisation user, under the scope's CTEs."""
-    if not access.scope_prefix:
+    prefix = access.scope_prefix(canonical)
+    if not prefix:
         return canonical
     if access.qualified_reference is not None and (m := access.qualified_reference.search(canonical)):
         raise denied(
@@ -127,7 +128,7 @@ def scoped(canonical: str, access: Access) -> str:
     settings = ""
     if m := _SETTINGS_CLAUSE.search(canonical):
         canonical, settings = canonical[: m.start()], m.group(0)
-    return f"{access.scope_prefix}SELECT * FROM (\n{canonical}\n){settings}"
+    return f"{prefix}SELECT * FROM (\n{canonical}\n){settings}"
 
 
 def _check_function(name: str) -> None:
