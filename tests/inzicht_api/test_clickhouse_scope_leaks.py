@@ -65,6 +65,8 @@ CLAUSES = {
     "IN": "SELECT count() FROM numbers(3) WHERE number IN (SELECT 1 FROM {rel} WHERE {e})",
     "SELECT": "SELECT sum({e}) > 0 FROM {rel}",
     "GROUP BY": "SELECT count() FROM (SELECT 1 FROM {rel} GROUP BY {e})",
+    "qualified PREWHERE": "SELECT count() FROM default.{rel} PREWHERE {e}",
+    "qualified WHERE": "SELECT count() FROM `default`.{rel} WHERE {e}",
 }
 MARKERS = ("LEAK|", SUBJECT_B, B_SERVICE, B_REJECTED_SERVICE, ACTIVITY_B)
 
@@ -110,7 +112,7 @@ class Attack:
 
 # Every clause on the relations the issue attacked; the plain ones on the views over them.
 EVERY_CLAUSE = {"otel_traces", "ldv_dashboard_records", "ldv_ingest_rejections"}
-PLAIN_CLAUSES = ("PREWHERE", "WHERE", "CTE", "subquery")
+PLAIN_CLAUSES = ("PREWHERE", "WHERE", "CTE", "subquery", "qualified PREWHERE")
 
 
 def _attacks() -> list[Attack]:
@@ -122,7 +124,7 @@ def _attacks() -> list[Attack]:
                 expressions |= RAW_EXPRESSIONS
             for expression in expressions.values():
                 for clause in CLAUSES:
-                    if user == "fg-a-telling" and clause not in ("PREWHERE", "WHERE"):
+                    if user == "fg-a-telling" and clause not in ("PREWHERE", "WHERE", "qualified WHERE"):
                         continue  # the same relations as fg-a's, on a reader of its own
                     if relation not in EVERY_CLAUSE and clause not in PLAIN_CLAUSES:
                         continue

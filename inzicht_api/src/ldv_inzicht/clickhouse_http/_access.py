@@ -18,8 +18,9 @@ Two rules, both enforced by the engine:
      cache. The user's expressions stay in plan steps above the CTE's filter.
   3. `additional_table_filters` with `Organisation = '<code>'` for every relation with that
      column, as before: it scopes the reads inside views (a dashboard view over the records).
-  A qualified name of a scoped relation (`default.otel_traces`) would bypass the CTE, so it is
-  refused (`qualified_reference`).
+  A qualified name of a scoped relation (`default.otel_traces`, as Grafana's query builder
+  writes it) would bypass the CTE: outside string literals it is rewritten to the unqualified
+  name first (`Access.unqualified`).
 - **Relations**: a query may only touch the relations its user's scope allows, as the engine
   itself resolves them (`EXPLAIN QUERY TREE`, see `admission`): the store's tables and views
   (for an organisation user: those with an `Organisation` column and the public register), a few
@@ -200,13 +201,24 @@ def scoped_relation(relation: Relation, scope: str) -> str:
 
 
 def _qualified_pattern(relations: Iterable[Relation]) -> re.Pattern[str] | None:
-    """Matches a database-qualified name of one of `relations` in a canonical (formatQuery) text."""
+    """Tokens of a canonical (formatQuery) text: a string literal, a quoted identifier, or a
+    database-qualified name of one of `relations` (group `table`: the name without its database).
+
+    Literals and quoted identifiers come first, so nothing inside them is taken for a name.
+    """
     alternatives = []
     for relation in relations:
-        database = rf"(?:\b{re.escape(relation.database)}\b|{re.escape(quote_identifier(relation.database))})"
-        table = rf"(?:\b{re.escape(relation.table)}\b|{re.escape(quote_identifier(relation.table))})"
+        database = rf"(?:(?<![\w.`]){re.escape(relation.database)}\b|{re.escape(quote_identifier(relation.database))})"
+        table = rf"(?:{re.escape(relation.table)}\b|{re.escape(quote_identifier(relation.table))})"
         alternatives.append(rf"{database}\s*\.\s*{table}")
-    return re.compile("|".join(alternatives)) if alternatives else None
+    if not alternatives:
+        return None
+    names = "|".join(f"(?:{a})" for a in alternatives)
+    return re.compile(
+        r"(?P<literal>'(?:[^'\\]|\\.)*')"
+        rf"|(?P<qualified>{names})"
+        r"|(?P<quoted>`(?:[^`\\]|\\.)*`)"
+    )
 
 
 @dataclass(frozen=True)
@@ -220,6 +232,11 @@ class Access:
     scope_ctes: tuple[tuple[str, str], ...] = ()
     qualified_reference: re.Pattern[str] | None = field(default=None, compare=False)
 
+    @property
+    def scoped_relations(self) -> frozenset[str]:
+        """The relations (database.table) this user reads only through the scope's CTEs."""
+        return frozenset(name for name in self.relations if name.split(".", 1)[-1] in dict(self.scope_ctes))
+
     def scope_prefix(self, sql: str) -> str:
         """`WITH <cte>, ... ` for the scoped relations `sql` names ('' when none, or for a supervisor).
 
@@ -228,6 +245,18 @@ class Access:
         """
         ctes = [cte for table, cte in self.scope_ctes if table in sql]
         return "WITH " + ", ".join(ctes) + " " if ctes else ""
+
+    def unqualified(self, sql: str) -> str:
+        """`sql` (canonical) with every database-qualified name of a scoped relation made unqualified."""
+        if self.qualified_reference is None:
+            return sql
+
+        def replace(match: re.Match[str]) -> str:
+            if match.group("qualified") is None:
+                return match.group(0)
+            return match.group(0).split(".", 1)[1].strip()  # a database name has no dot
+
+        return self.qualified_reference.sub(replace, sql)
 
     @classmethod
     def for_user(cls, user: ClickHouseUser, catalog: Catalog) -> Access:

@@ -21,7 +21,8 @@ The engine decides each step, on the user's own read-only reader:
    too: functions that tell paths, host names or configuration (`getServerSetting`,
    `hostName`, ...) and the path columns of `system.databases` and `system.tables`.
 5. For an organisation user, the admitted SELECT is the user's query under the scope's CTEs
-   (`access.Access.scope_prefix`); a database-qualified name of a scoped relation is refused.
+   (`access.Access.scope_prefix`), its database-qualified names of scoped relations made
+   unqualified first (`access.Access.unqualified`).
    Steps 3 and 4 check the query that runs, CTEs included.
 """
 
@@ -117,14 +118,10 @@ def admit(reader: Reader, sql: str, params: Mapping[str, str], access: Access, d
 
 def scoped(canonical: str, access: Access) -> str:
     """The SELECT that runs for `canonical`: for an organisation user, under the scope's CTEs."""
+    canonical = access.unqualified(canonical)
     prefix = access.scope_prefix(canonical)
     if not prefix:
         return canonical
-    if access.qualified_reference is not None and (m := access.qualified_reference.search(canonical)):
-        raise denied(
-            f"{m.group(0)}: name this relation without its database; an organisation user's queries read "
-            "its rows of the organisation only, through the unqualified name"
-        )
     settings = ""
     if m := _SETTINGS_CLAUSE.search(canonical):
         canonical, settings = canonical[: m.start()], m.group(0)
@@ -167,7 +164,18 @@ def _check_tree(reader: Reader, canonical: str, params: Mapping[str, str], acces
     view_indent: int | None = None  # inside the arguments of a parameterised view
     lines = tree.split("\n")
     tables = {m.group(1): f.group(1) for line in lines if (m := _TABLE_ID.match(line)) and (f := _TABLE_NAME_FIELD.search(line))}
+    scoped = access.scoped_relations
+    above: dict[int, str] = {}  # the last line seen at each indentation, of the lines enclosing this one
     for line in lines:
+        indent = _indent(line)
+        above = {i: text for i, text in above.items() if i < indent}
+        above[indent] = line
+        if scoped and (m := _TABLE.match(line)) and (f := _TABLE_NAME_FIELD.search(line)) and f.group(1) in scoped:
+            # A scoped relation is read only as the body of the scope's CTE of its name (a backstop:
+            # `scoped` made every name of it resolve there).
+            cte = f", cte_name: {f.group(1).split('.', 1)[1]}"
+            if above.get(indent - 2, "").strip() != "JOIN TREE" or not above.get(indent - 4, "").endswith(cte):
+                raise denied(f"{f.group(1)} is read outside the organisation's scope")
         if (m := _COLUMN.match(line)) and m.group(1) in DENIED_SYSTEM_COLUMNS.get(tables.get(m.group(2), ""), ()):
             raise denied(
                 f"column {m.group(1)} of {tables[m.group(2)]} is not served: it tells server details a dashboard "
