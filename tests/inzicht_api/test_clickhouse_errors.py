@@ -3,6 +3,8 @@ no server path, host name or configuration value is served (item 3)."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from ldv_inzicht.clickhouse_http.errors import ClickHouseError, http_status
@@ -126,3 +128,12 @@ def test_what_grafana_reads_of_the_catalog_is_still_served(endpoint: Endpoint) -
     rows = endpoint.rows("SELECT name, engine, total_rows FROM system.tables WHERE database = 'default'", user="fg-a")
     assert any(row[0] == "otel_traces" for row in rows)
     assert endpoint.rows("SELECT displayName() != '', version() != ''", user="fg-a") == [["1", "1"]]
+
+
+def test_error_messages_carry_no_table_uuid(endpoint: Endpoint) -> None:
+    # The engine names a view with its UUID (the name of its directory in the store).
+    response = endpoint.post("SELECT count() FROM ldv_dashboard_records PREWHERE Organisation = 'x'", "toezicht")
+    assert response.status_code == 400 and "ldv_dashboard_records" in response.text
+    assert re.search(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", response.text) is None, (
+        response.text
+    )

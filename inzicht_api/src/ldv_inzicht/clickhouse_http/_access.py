@@ -264,6 +264,8 @@ class Access:
         for relation in catalog.relations.values():
             if relation.raw and not user.raw_rows:
                 continue
+            if not user.is_supervisor and relation.by_organisation and not relation.types:
+                continue  # without its column types there is no CTE to scope it by: not served
             if user.is_supervisor or relation.by_organisation or relation.public or relation.for_dashboards:
                 allowed.add(relation.name)
         ctes: tuple[tuple[str, str], ...] = ()
