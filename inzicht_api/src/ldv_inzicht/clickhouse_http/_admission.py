@@ -163,7 +163,11 @@ def _check_tree(reader: Reader, canonical: str, params: Mapping[str, str], acces
     tree = reader.run("EXPLAIN QUERY TREE " + canonical, "TabSeparated", params).data.decode()
     view_indent: int | None = None  # inside the arguments of a parameterised view
     lines = tree.split("\n")
-    tables = {m.group(1): f.group(1) for line in lines if (m := _TABLE_ID.match(line)) and (f := _TABLE_NAME_FIELD.search(line))}
+    tables = {  # TABLE node id -> database.table, for the COLUMN nodes that name it as their source
+        m.group(1): f.group(1)
+        for line in lines
+        if (m := _TABLE_ID.match(line)) and (f := _TABLE_NAME_FIELD.search(line))
+    }
     scoped = access.scoped_relations
     above: dict[int, str] = {}  # the last line seen at each indentation, of the lines enclosing this one
     for line in lines:
