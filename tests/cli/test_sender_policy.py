@@ -53,5 +53,6 @@ def test_invalid_senders_setting_is_one_readable_error(tmp_path: Path, monkeypat
     monkeypatch.setenv("LDV_COLLECTOR_SENDERS", '{"x": {"organisation": "o", "token_sha256": "my-secret-token"}}')
     result = CliRunner().invoke(app, ["serve", "--data-dir", str(tmp_path / "data")])
     assert result.exit_code == 2
-    assert "invalid collector settings" in result.output and "64 hex digits" in result.output
+    assert 'invalid settings: LDV_COLLECTOR_SENDERS["x"]["token_sha256"]: ' in result.output
+    assert "64 hex digits" in result.output
     assert "my-secret-token" not in result.output
