@@ -332,8 +332,8 @@ def test_linda_sees_her_processings_from_every_logboek_but_not_the_fiod(demo: De
     assert "Inkomen opvragen bij de Belastingdienst" in html
     assert "FIOD" not in html and "fraude" not in html.lower()
     assert "niet beschikbaar" not in html
-    # Where the information came from: the own Logboeken by their identifier.
-    assert "opgevraagd bij het Logboek https://lezen.uwv.example/lezenapi/v1" in html
+    # Where the information came from: the own Logboeken, named by their organisation (not their address).
+    assert "opgevraagd bij het Logboek van UWV" in html
 
     # The same through the JSON API: every record about Linda in every Logboek except the confidential one.
     answer = demo.live.linda
