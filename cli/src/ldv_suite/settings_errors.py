@@ -28,8 +28,9 @@ from pydantic_settings import BaseSettings
 from pydantic_settings.exceptions import SettingsError
 
 from ldv_logboek.settings import SHARED_VARIABLES
+from ldv_suite.errors import SuiteError
 
-__all__ = ["FieldNamer", "SettingsRefused", "load_settings", "problems"]
+__all__ = ["FieldNamer", "SettingsRefused", "config_namer", "environment_namer", "load_settings", "problems"]
 
 FieldNamer = Callable[[str], str]
 """Field name -> how a user names that setting (its variable, flag or config key)."""
@@ -49,7 +50,7 @@ _JSON_KINDS = {
 }
 
 
-class SettingsRefused(Exception):
+class SettingsRefused(SuiteError):
     """Settings that cannot be used: `lines` says why, one line per problem, no values."""
 
     def __init__(self, lines: list[str]):
