@@ -201,3 +201,26 @@ def test_the_issue_s_examples(tmp_path: Path) -> None:
     [line] = assert_refused(result, ['LDV_CLICKHOUSE_USERS["w"]'])
     assert "write needs scope supervisor and raw_rows" in line and "geheim" not in line
     assert not (tmp_path / "d" / "data").exists(), "refused before the store was opened"
+
+
+def test_serve_s_own_settings_are_named_where_they_were_given(tmp_path: Path) -> None:
+    """A flag by its flag, a config file's key by the file, a variable by its name; bad TOML by the file."""
+    config = tmp_path / "ldv.toml"
+    config.write_text('api_port = "achtduizend"\nretention_days = 0\n')
+    env = {"LDV_SERVE_STORE_READERS": "-1"}
+    ldv = Path(sys.executable).with_name("ldv")
+    command = [str(ldv)] if ldv.exists() else [sys.executable, "-m", "ldv_suite.cli"]
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("LDV_")}
+    done = subprocess.run(
+        [*command, "serve", "--config", str(config), "--otlp-http-port", "-5", "--data-dir", str(tmp_path / "data")],
+        capture_output=True, text=True, timeout=120, env={**clean, **env},
+    )  # fmt: skip
+    lines = assert_refused(done, ["--otlp-http-port", f"api_port in {config}", f"retention_days in {config}", "LDV_SERVE_STORE_READERS"])
+    assert len(lines) == 4
+    config.write_text("api_port = \n")
+    done = subprocess.run(
+        [*command, "serve", "--config", str(config), "--data-dir", str(tmp_path / "data")],
+        capture_output=True, text=True, timeout=120, env=clean,
+    )  # fmt: skip
+    [line] = assert_refused(done, [f"{config}: not valid TOML"])
+    assert not (tmp_path / "data").exists()
