@@ -223,4 +223,10 @@ def test_serve_s_own_settings_are_named_where_they_were_given(tmp_path: Path) ->
         capture_output=True, text=True, timeout=120, env=clean,
     )  # fmt: skip
     [line] = assert_refused(done, [f"{config}: not valid TOML"])
+    missing = tmp_path / "nergens.toml"
+    done = subprocess.run(
+        [*command, "serve", "--config", str(missing), "--data-dir", str(tmp_path / "data")],
+        capture_output=True, text=True, timeout=120, env=clean,
+    )  # fmt: skip
+    [line] = assert_refused(done, [f"{missing}: no such file"])
     assert not (tmp_path / "data").exists()

@@ -37,6 +37,8 @@ def _serve_settings(config: Path | None, overrides: dict[str, object]) -> ServeS
 
     from ldv_suite.settings_errors import SettingsRefused, config_namer, load_settings
 
+    if config is not None and not config.is_file():  # pydantic-settings would skip it silently
+        raise SettingsRefused([f"{config}: no such file (--config)"])
     try:
         return cast(
             ServeSettings,
