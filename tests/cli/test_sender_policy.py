@@ -34,6 +34,7 @@ def test_open_collector_elsewhere_is_refused_unless_explicitly_allowed() -> None
 
 def test_client_ca_needs_tls(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="tls_client_ca_file needs tls_cert_file"):
+        (tmp_path / "ca.pem").write_text("a CA certificate")
         ServeSettings.load(None, tls_client_ca_file=tmp_path / "ca.pem")
 
 

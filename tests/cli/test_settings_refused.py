@@ -21,12 +21,13 @@ import types
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Union, get_args, get_origin
+from typing import Annotated, Any, Union, get_args, get_origin
 
 import annotated_types
 import pytest
 from pydantic import BaseModel, HttpUrl
 from pydantic.fields import FieldInfo
+from pydantic.types import PathType
 from pydantic_settings import BaseSettings
 
 from ldv_collector import CollectorSettings
@@ -106,6 +107,9 @@ def wrong_type(field: str, info: FieldInfo) -> str | None:
         return "many"
     if bare is HttpUrl:
         return "not a url"
+    metadata = [*info.metadata, *(get_args(bare)[1:] if get_origin(bare) is Annotated else ())]
+    if any(isinstance(m, PathType) and m.path_type == "file" for m in metadata):
+        return "/nergens/bestand.pem"  # a file that is not there
     return TEXT_RULES.get(field)
 
 

@@ -6,7 +6,7 @@ import ipaddress
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, FilePath, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
@@ -66,11 +66,11 @@ class ServeSettings(BaseSettings):
         "the writer, one statement at a time. The ClickHouse endpoint has its own (LDV_CLICKHOUSE_POOL_SIZE).",
     )
     log_level: str = Field("info", description="Log level of the servers: debug, info, warning, error or critical.")
-    tls_cert_file: Path | None = Field(
+    tls_cert_file: FilePath | None = Field(
         None, description="PEM certificate (chain) for HTTPS and gRPC over TLS on every port; with tls_key_file."
     )
-    tls_key_file: Path | None = Field(None, description="PEM private key of tls_cert_file.")
-    tls_client_ca_file: Path | None = Field(
+    tls_key_file: FilePath | None = Field(None, description="PEM private key of tls_cert_file.")
+    tls_client_ca_file: FilePath | None = Field(
         None,
         description="PEM CA certificate(s) that sign senders' TLS client certificates (needs tls_cert_file). Set: "
         "the OTLP ports ask for a client certificate and verify it against these; a sender is identified by "

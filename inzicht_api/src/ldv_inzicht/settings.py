@@ -8,11 +8,10 @@ inzicht_api/README.md. The `ldv` CLI may build them from its own configuration a
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Self
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, HttpUrl, SecretStr, field_validator, model_validator
+from pydantic import Field, FilePath, HttpUrl, SecretStr, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -126,9 +125,9 @@ class AuthSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="LDV_AUTH_", extra="ignore", frozen=True)
 
-    jwks_file: Path | None = Field(None, description="JWKS file with the issuer's public keys.")
+    jwks_file: FilePath | None = Field(None, description="JWKS file with the issuer's public keys.")
     jwks_url: str | None = Field(None, description="URL of the issuer's JWKS (fetched and cached).")
-    public_key_file: Path | None = Field(None, description="PEM public key, instead of a JWKS.")
+    public_key_file: FilePath | None = Field(None, description="PEM public key, instead of a JWKS.")
     issuer: str = Field(
         "",
         description="Required `iss` of every token. Must be set when a key is configured, unless allow_any_issuer.",
@@ -162,7 +161,7 @@ class AuthSettings(BaseSettings):
         description="DEMO ONLY: the citizen page offers a form that mints a token for any BSN, and accepts "
         "`?token=`. Needs demo_private_key_file. Never enable in production.",
     )
-    demo_private_key_file: Path | None = Field(
+    demo_private_key_file: FilePath | None = Field(
         None, description="DEMO ONLY: PEM private key the demo login signs with (its public key must be trusted)."
     )
     demo_key_id: str | None = Field(None, description="DEMO ONLY: `kid` header of minted tokens.")
