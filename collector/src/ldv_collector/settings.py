@@ -104,6 +104,7 @@ class CollectorSettings(SettingsWithOrganisationKeys):
             "Empty: anyone who reaches the OTLP ports may write (`ldv serve` allows that on loopback "
             'only). JSON: `{"toeslagen-api": {"organisation": "dienst-toeslagen", "token_sha256": "..."}}`.'
         ),
+        examples=[{"toeslagen-api": {"organisation": "dienst-toeslagen", "token_sha256": "<64 hex digits>"}}],
     )
 
     senders_file: Path | None = Field(

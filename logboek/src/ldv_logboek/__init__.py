@@ -23,12 +23,22 @@ from ldv_logboek._otlp import (
 from ldv_logboek._otlp_json import NotPlain, request_from_json
 from ldv_logboek._pipeline import OrdinaryRecords, Processed, process
 from ldv_logboek._protect import DEFAULT_NAME, Policy, Protection, protect
-from ldv_logboek._pseudonym import Pseudonymiser, contains_bsn, is_bsn, is_pseudonym, pseudonymise, redact_bsns
+from ldv_logboek._pseudonym import (
+    BSN_AS_DIGITS,
+    Pseudonymiser,
+    contains_bsn,
+    is_bsn,
+    is_pseudonym,
+    pseudonymise,
+    redact_bsns,
+    subject_clear_bsn,
+)
 from ldv_logboek._record import Event, Link, LogRecord, Status
 from ldv_logboek._validation import Violation, check_record, is_uri
 from ldv_logboek.errors import LdvError
 
 __all__ = [
+    "BSN_AS_DIGITS",
     "DEFAULT_NAME",
     "MIN_KEY_BYTES",
     "Event",
@@ -62,6 +72,7 @@ __all__ = [
     "request_from_json",
     "span_to_record",
     "status_of",
+    "subject_clear_bsn",
     "parse_trace_id",
     "trace_id_as_uuid",
 ]

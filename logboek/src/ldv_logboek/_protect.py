@@ -21,11 +21,11 @@ from ldv_logboek import attributes as attr
 from ldv_logboek._pseudonym import (
     BSN_CANDIDATE,
     Pseudonymiser,
-    clear_bsn,
     contains_bsn,
     is_bsn_type,
     is_pseudonym,
     redact_bsns,
+    subject_clear_bsn,
 )
 from ldv_logboek._record import LogRecord
 from ldv_logboek._validation import Violation
@@ -115,10 +115,10 @@ def _protect_subject(record: LogRecord, policy: Policy, outcome: Protection) -> 
         attributes[attr.DATA_SUBJECT_ID] = pseudonymiser.subject(subject, subject_type)
         outcome.pseudonymised = True
         return
-    if not is_bsn_type(subject_type):
-        return  # ids of other types are never touched downstream
-    found = clear_bsn(subject)
+    found = subject_clear_bsn(subject, subject_type)  # the rule the read side searches by, too
     if found is None:
+        if not is_bsn_type(subject_type):
+            return  # ids of other types are never touched downstream
         if not contains_bsn(subject) or (policy.store_clear_bsn and pseudonymiser is None):
             return  # someone's pseudonym: stored as sent
         outcome.violations.append(
