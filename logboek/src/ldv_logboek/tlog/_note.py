@@ -323,3 +323,20 @@ def open_checkpoint(data: str | bytes, log: Verifier) -> tuple[Checkpoint, Note]
     if checkpoint.origin != log.name:
         raise NoteError(f"the checkpoint's origin {checkpoint.origin!r} is not the key's name {log.name!r}")
     return checkpoint, note
+
+
+def load_signer(value: str, sig_type: int = ED25519) -> Signer:
+    """A signer key given as its `PRIVATE+KEY+...` text or as the path of a file holding it."""
+    text = value.strip()
+    if not text.startswith(_PRIVATE_PREFIX):
+        from pathlib import Path
+
+        path = Path(text)
+        try:
+            text = path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise NoteError(f"the signer key is neither PRIVATE+KEY+... text nor a readable file ({exc.strerror})") from exc
+    signer = Signer.parse(text)
+    if signer.sig_type != sig_type:
+        raise NoteError(f"the key {signer.name} is of type {signer.sig_type}, not {sig_type}")
+    return signer
