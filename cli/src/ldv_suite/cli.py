@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.logging import RichHandler
 
+from ldv_suite import _log_commands
 from ldv_suite.settings import ServeSettings
 
 if TYPE_CHECKING:
@@ -371,6 +372,9 @@ def register_load(
     for added in result.versions_added:
         console.print(f"  + {added}")
 
+
+# The transparency log: `ldv log-key`, `ldv audit`, `ldv verify ...`, `ldv witness` (ldv_suite._log_commands).
+_log_commands.register(app)
 
 dashboards_app = typer.Typer(help="Grafana dashboards for supervisors (see docs/dashboards.md).", no_args_is_help=True)
 app.add_typer(dashboards_app, name="dashboards")

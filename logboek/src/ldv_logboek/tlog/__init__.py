@@ -65,6 +65,7 @@ from ldv_logboek.tlog._note import (
     parse_signature_lines,
     sign_note,
 )
+from ldv_logboek.tlog._receipt import Receipt, verify_receipt
 from ldv_logboek.tlog._tiles import (
     TILE_HEIGHT,
     TILE_WIDTH,
@@ -101,6 +102,7 @@ __all__ = [
     "NoteError",
     "NoteSignature",
     "ProofError",
+    "Receipt",
     "Signer",
     "TileRef",
     "TransparencyLogError",
@@ -139,4 +141,5 @@ __all__ = [
     "tree_root",
     "verify_consistency",
     "verify_inclusion",
+    "verify_receipt",
 ]
