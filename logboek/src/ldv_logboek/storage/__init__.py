@@ -37,17 +37,7 @@ from ldv_logboek.storage._schema import (
     migrate,
 )
 from ldv_logboek.storage._store import DEFAULT_READERS, MAX_STORED_TIME_NS, LogStore
-from ldv_logboek.storage._tlog import (
-    LogHead,
-    LogTables,
-    Staged,
-    StoredTree,
-    TransparencyLog,
-    entries_of,
-    record_values,
-    repair,
-    stored_head,
-)
+from ldv_logboek.storage._tlog import LogTables, StoredTree, TransparencyLog
 
 __all__ = [
     "DASHBOARD_RECORDS_VIEW",
@@ -88,15 +78,9 @@ __all__ = [
     "CHECKPOINTS_TABLE",
     "LEAVES_TABLE",
     "NODES_TABLE",
-    "LogHead",
     "LogTables",
-    "Staged",
     "StoredTree",
     "TransparencyLog",
-    "entries_of",
-    "record_values",
-    "repair",
-    "stored_head",
     "AuditReport",
     "LogAudit",
     "audit_store",
