@@ -36,7 +36,6 @@ from ldv_logboek.tlog import (
     leaf_hashes,
     parse_entry,
     parse_note,
-    record_entry,
 )
 
 CHUNK = 200_000
@@ -221,7 +220,7 @@ def _audit_log(
     bad_hash: list[int] = []
     for start, end in iter_chunks(0, size, chunk):
         leaves = tables.leaves(start, end)
-        records = {index: (salt, values) for index, salt, values in tables.records_from(start, end)}
+        records = tables.record_entries(start, end)
         entries = [entry for _, entry, _ in leaves]
         recomputed = leaf_hashes(entries)
         for (index, entry, stored_hash), computed in zip(leaves, recomputed):
@@ -238,7 +237,7 @@ def _audit_log(
                     missing.append(index)
             else:
                 audit.records += 1
-                if parsed is None or record_entry(found[0], found[1]) != entry:
+                if parsed is None or found != entry:
                     changed.append(index)
             # The tree is rebuilt from the entries themselves, not the stored hashes.
             compact.append(computed)

@@ -39,6 +39,7 @@ import pyarrow as pa
 from ldv_logboek.errors import LogIntegrityError
 from ldv_logboek.storage._schema import CHECKPOINTS_TABLE, LEAVES_TABLE, NODES_TABLE, RECORDS_TABLE
 from ldv_logboek.storage._store import LogStore
+from ldv_logboek.storage._tlog_columns import entries_of_table
 from ldv_logboek.tlog import (
     EMPTY_ROOT,
     FIELD_NAMES,
@@ -206,6 +207,23 @@ class LogTables:
         salts = [_bytes(s) for s in table.column("LeafSalt").to_pylist()]
         return list(zip(indices, salts, record_values(table)))
 
+    def record_entries(self, start: int, end: int | None = None) -> dict[int, bytes]:
+        """The log entry recomputed from each stored record of this origin with start <= LeafIndex
+        < end, by index (one per index): over whole columns, as the writer computed it."""
+        where = "LogOrigin = {o:String} AND LeafIndex >= {s:UInt64}"
+        params: dict[str, Any] = {"o": self.origin, "s": start}
+        if end is not None:
+            where += " AND LeafIndex < {e:UInt64}"
+            params["e"] = end
+        table = self.store.query_arrow(
+            f"SELECT LeafIndex, LeafSalt, {_RECORD_SELECT} FROM {RECORDS_TABLE} WHERE {where} LIMIT 1 BY LeafIndex",
+            params,
+        )
+        if table.num_rows == 0:
+            return {}
+        salts = [_bytes(s) for s in table.column("LeafSalt").to_pylist()]
+        return dict(zip(table.column("LeafIndex").to_pylist(), entries_of_table(table, salts)))
+
     def origins(self) -> list[str]:
         """Every origin with leaves or checkpoints in the store."""
         rows = self.store.query_rows(
@@ -316,7 +334,7 @@ class TransparencyLog:
         start = self._compact.size
         randomness = os.urandom(SALT_SIZE * n)  # one call per batch
         salts = [randomness[i : i + SALT_SIZE] for i in range(0, SALT_SIZE * n, SALT_SIZE)]
-        entries = entries_of(record_values(table), salts)
+        entries = entries_of_table(table, salts)
         table = table.append_column(
             pa.field("LogOrigin", pa.string()), pa.repeat(pa.scalar(self.origin, pa.string()), n)
         )
@@ -378,14 +396,10 @@ def repair(tables: LogTables) -> int:
         raise LogIntegrityError(
             f"the log {tables.origin} has {size} leaves, but its checkpoint of size {latest[0]} was signed: leaves were removed"
         )
-    records = tables.records_from(size)
-    if records:
-        last = records[-1][0]
-        by_index = {index: (salt, values) for index, salt, values in records}
-        entries = []
-        for index in range(size, last + 1):
-            found = by_index.get(index)
-            entries.append(VOID_ENTRY if found is None else record_entry(found[0], found[1]))
+    by_index = tables.record_entries(size)
+    if by_index:
+        last = max(by_index)
+        entries = [by_index.get(index, VOID_ENTRY) for index in range(size, last + 1)]
         tables.insert_leaves(size, entries, leaf_hashes(entries))
         log.warning("log %s: %d leaves appended at start for records stored before a crash", tables.origin, len(entries))
         size = last + 1
