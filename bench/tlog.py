@@ -200,7 +200,7 @@ def proofs(leaves: int, data_dir: Path, chunk: int = 1_000_000) -> None:
         entries = [raw[i : i + ENTRY_SIZE] for i in range(0, len(raw), ENTRY_SIZE)]
         hashes = leaf_hashes(entries)
         compact.extend(hashes)
-        table = pa.table({
+        table = pa.table({  # noqa: F841 - chDB's Python() reads it from this frame
             "Origin": pa.array([origin] * n, pa.string()),
             "LeafIndex": pa.array(range(start, start + n), pa.uint64()),
             "Entry": pa.array(entries, pa.binary(ENTRY_SIZE)),
