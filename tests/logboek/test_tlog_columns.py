@@ -63,12 +63,13 @@ def test_the_encoding_is_pinned_byte_for_byte() -> None:
     )  # fmt: skip
     encoded = encode_record(values)
     assert encoded[:8] == (1_700_000_000_123_456_789).to_bytes(8, "big")
-    assert encoded[8:12] == (32).to_bytes(4, "big") and encoded[12:44] == b"0af7651916cd43dd8448eb211c80319c"
-    assert encoded[-2:] == (3650).to_bytes(2, "big")
+    assert encoded[8:16] == (2_000_000).to_bytes(8, "big") and encoded[16:18] == (3650).to_bytes(2, "big")
+    assert encoded[18:22] == (32).to_bytes(4, "big")  # TraceId's length, then the 10 other strings' lengths
+    assert encoded[62:94] == b"0af7651916cd43dd8448eb211c80319c"  # the strings' bytes after the 11 lengths
     assert len(encoded) == 367
     entry = record_entry(bytes(range(16)), values)
     assert entry[:9] == b"\x01" + (1_700_000_000 + 3650 * 86_400).to_bytes(8, "big")
     assert entry.hex() == PINNED_ENTRY
 
 
-PINNED_ENTRY = "0100000000781ff4000cb85dc02d1683ca582f0bec6baa844cfcef7c9b2cd80b2a3cb3014300b883a7"
+PINNED_ENTRY = "0100000000781ff400e10d5e5c959678cf4a817740c593b49dab1a3a5d55f8d41442a6d7f3b90baf88"

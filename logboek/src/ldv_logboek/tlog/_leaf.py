@@ -3,18 +3,26 @@
 Defined once, here; docs/architecture.md ("The transparency log") gives it byte for byte.
 
 A record is the values of RECORD_FIELDS, the stored columns of `otel_traces` that the writer
-inserts (the insert schema) plus RetentionDays, in this order. Each value is encoded as:
+inserts (the insert schema) plus RetentionDays. Its encoding puts every fixed-size value and
+every length first, then the bytes, so that it is made over whole columns without a step per
+record (ldv_logboek.storage._tlog_columns); all integers big-endian:
 
-    string   u32 length (big-endian) || UTF-8 bytes
-    int64    8 bytes, big-endian two's complement      (Timestamp, Events.Timestamp: ns since the epoch)
-    uint64   8 bytes, big-endian                       (Duration, ns)
-    uint16   2 bytes, big-endian                       (RetentionDays)
-    map      u32 count || (string key || string value) per entry, in stored order
-    list     u32 count || each element
+    i64 Timestamp (ns) || u64 Duration (ns) || u16 RetentionDays
+    || u32 byte length of each of the 11 strings (STRING_FIELDS order)
+    || the 11 strings' UTF-8 bytes, in that order
+    || map ResourceAttributes || map SpanAttributes
+    || i64list Events.Timestamp || strlist Events.Name || maplist Events.Attributes
+    || strlist Links.TraceId || strlist Links.SpanId || strlist Links.TraceState || maplist Links.Attributes
 
-    record digest = SHA-256("ldv/record/v1\\n" || salt || encoding of every field)
-    entry         = 0x01 || u64 expires_at (big-endian) || record digest          41 bytes
-    void entry    = 0x00 || 40 zero bytes                                          41 bytes
+    map      u32 n || u32 length of each key || u32 length of each value || the keys' bytes || the values' bytes
+             (entries in stored order)
+    strlist  u32 n || u32 length of each string || the strings' bytes
+    i64list  u32 n || each i64
+    maplist  u32 n || each map
+
+    record digest = SHA-256("ldv/record/v1\n" || salt || record encoding)
+    entry         = 0x01 || u64 expires_at || record digest                       41 bytes
+    void entry    = 41 zero bytes
     leaf hash     = SHA-256(0x00 || entry)                                         (RFC 9162)
 
 `salt` is 16 random bytes per record, stored with it (column `LeafSalt`): a published entry or
@@ -43,7 +51,7 @@ ENTRY_VOID = 0x00
 VOID_ENTRY = bytes(ENTRY_SIZE)
 SECONDS_PER_DAY = 86_400
 
-# (column, kind) in encoding order. Kinds: str, i64, u64, u16, map, list<...>.
+# The record's columns, as the leaf commits to them (their order here is the stored table's).
 RECORD_FIELDS: tuple[tuple[str, str], ...] = (
     ("Timestamp", "i64"),
     ("TraceId", "str"),
@@ -70,6 +78,14 @@ RECORD_FIELDS: tuple[tuple[str, str], ...] = (
     ("RetentionDays", "u16"),
 )
 FIELD_NAMES = tuple(name for name, _ in RECORD_FIELDS)
+# The encoding's order: fixed values, the strings (lengths, then bytes), then maps and lists.
+STRING_FIELDS = tuple(name for name, kind in RECORD_FIELDS if kind == "str")
+NESTED_FIELDS = (
+    "ResourceAttributes", "SpanAttributes", "Events.Timestamp", "Events.Name", "Events.Attributes",
+    "Links.TraceId", "Links.SpanId", "Links.TraceState", "Links.Attributes",
+)  # fmt: skip
+_KIND = dict(RECORD_FIELDS)
+_INDEX = {name: i for i, name in enumerate(FIELD_NAMES)}
 
 _u32 = struct.Struct(">I").pack
 _i64 = struct.Struct(">q").pack
@@ -78,27 +94,32 @@ _u16 = struct.Struct(">H").pack
 _sha256 = hashlib.sha256
 
 
-def _str(value: str) -> bytes:
-    data = value.encode()
-    return _u32(len(data)) + data
+def _strlist(values: Sequence[str]) -> bytes:
+    data = [v.encode() for v in values]
+    return _u32(len(data)) + b"".join(_u32(len(d)) for d in data) + b"".join(data)
 
 
 def _map(value: Iterable[tuple[str, str]] | dict[str, str]) -> bytes:
     items = list(value.items()) if isinstance(value, dict) else list(value)
-    return _u32(len(items)) + b"".join(_str(k) + _str(v) for k, v in items)
+    keys = [k.encode() for k, _ in items]
+    values = [v.encode() for _, v in items]
+    return (
+        _u32(len(items))
+        + b"".join(_u32(len(k)) for k in keys)
+        + b"".join(_u32(len(v)) for v in values)
+        + b"".join(keys)
+        + b"".join(values)
+    )
 
 
-_SCALAR = {"str": _str, "i64": _i64, "u64": _u64, "u16": _u16, "map": _map}
-
-
-def _encoder(kind: str) -> Any:
-    if kind.startswith("list<"):
-        inner = _SCALAR[kind[5:-1]]
-        return lambda values: _u32(len(values)) + b"".join(inner(v) for v in values)
-    return _SCALAR[kind]
-
-
-_ENCODERS = tuple(_encoder(kind) for _, kind in RECORD_FIELDS)
+def _nested(kind: str, value: Any) -> bytes:
+    if kind == "map":
+        return _map(value)
+    if kind == "list<i64>":
+        return _u32(len(value)) + b"".join(_i64(v) for v in value)
+    if kind == "list<str>":
+        return _strlist(value)
+    return _u32(len(value)) + b"".join(_map(m) for m in value)  # list<map>
 
 
 def encode_record(values: Sequence[Any]) -> bytes:
@@ -109,7 +130,17 @@ def encode_record(values: Sequence[Any]) -> bytes:
     """
     if len(values) != len(RECORD_FIELDS):
         raise ProofError(f"a record has {len(RECORD_FIELDS)} fields, not {len(values)}")
-    return b"".join(encode(v) for encode, v in zip(_ENCODERS, values))
+    strings = [values[_INDEX[name]].encode() for name in STRING_FIELDS]
+    return b"".join(
+        [
+            _i64(values[_INDEX["Timestamp"]]),
+            _u64(values[_INDEX["Duration"]]),
+            _u16(values[_INDEX["RetentionDays"]]),
+            *(_u32(len(s)) for s in strings),
+            *strings,
+            *(_nested(_KIND[name], values[_INDEX[name]]) for name in NESTED_FIELDS),
+        ]
+    )
 
 
 def record_digest(salt: bytes, values: Sequence[Any]) -> bytes:
