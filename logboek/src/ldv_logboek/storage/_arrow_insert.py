@@ -271,3 +271,16 @@ def insert_table(client: Client, table: pa.Table) -> None:
     with lock:
         # chDB's Python() finds `table` among this frame's local variables.
         conn.query(statement)
+
+
+def insert_arrow_into(client: Client, name: str, table: pa.Table) -> None:
+    """Insert `table` into the table `name` by column name (the transparency log's leaves and
+    nodes): chDB reads the Arrow buffers in place, a server gets them with `insert_arrow`."""
+    embedded = _embedded_connection(client)
+    if embedded is None:
+        client.insert_arrow(name, table)
+        return
+    conn, lock = embedded
+    quoted = ", ".join(f"`{c}`" for c in table.schema.names)
+    with lock:
+        conn.query(f"INSERT INTO {name} ({quoted}) SELECT * FROM Python(table)")

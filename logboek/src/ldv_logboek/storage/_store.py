@@ -13,7 +13,7 @@ from clickhouse_connect.driver.exceptions import OperationalError
 
 from ldv_logboek._record import LogRecord, Status
 from ldv_logboek.register._retention import Retention
-from ldv_logboek.storage._arrow_insert import SCHEMA, insert_table, rows_table, with_retention
+from ldv_logboek.storage._arrow_insert import SCHEMA, insert_arrow_into, insert_table, rows_table, with_retention
 from ldv_logboek.storage._client import StorageUnavailable, connect, embedded_path, storage_error
 from ldv_logboek.storage._pool import ConnectionPool, Lane
 from ldv_logboek.storage._query import MAX_TIME_MS, Cursor, Page, RecordQuery
@@ -363,6 +363,17 @@ class LogStore:
                 return reader.query_arrow(sql, parameters=parameters, use_strings=True)
         except Exception as exc:  # noqa: BLE001 - the driver raises many types: classified in one place
             raise storage_error(exc, "query") from exc
+
+    def insert_arrow(self, table: str, data: pa.Table, what: str) -> None:
+        """Insert the Arrow table `data` into `table` by column name on the writer; errors as `insert`."""
+        if not data.num_rows:
+            return
+        try:
+            with self._lock:
+                self._check_open()
+                insert_arrow_into(self.client, table, data)
+        except Exception as exc:  # noqa: BLE001 - the driver raises many types: classified in one place
+            raise storage_error(exc, f"insert of {data.num_rows} {what}") from exc
 
     def insert_rows(self, table: str, rows: Sequence[Sequence[Any]], column_names: Sequence[str], what: str) -> None:
         """Insert `rows` into `table` on the writer (e.g. the register); `what` names them in errors.

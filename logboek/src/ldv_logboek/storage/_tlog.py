@@ -42,6 +42,7 @@ from ldv_logboek.storage._store import LogStore
 from ldv_logboek.storage._tlog_columns import entries_of_table
 from ldv_logboek.tlog import (
     EMPTY_ROOT,
+    ENTRY_SIZE,
     FIELD_NAMES,
     SALT_SIZE,
     TILE_HEIGHT,
@@ -155,8 +156,16 @@ class LogTables:
         return int(end) if count else 0
 
     def insert_leaves(self, start: int, entries: Sequence[bytes], hashes: Sequence[bytes]) -> None:
-        rows = [[self.origin, start + i, e, h] for i, (e, h) in enumerate(zip(entries, hashes))]
-        self.store.insert_rows(LEAVES_TABLE, rows, ("Origin", "LeafIndex", "Entry", "LeafHash"), "log leaves")
+        n = len(entries)
+        table = pa.table(
+            {
+                "Origin": pa.repeat(pa.scalar(self.origin, pa.string()), n),
+                "LeafIndex": pa.array(range(start, start + n), pa.uint64()),
+                "Entry": pa.array(entries, pa.binary(ENTRY_SIZE)),
+                "LeafHash": pa.array(hashes, pa.binary(32)),
+            }
+        )
+        self.store.insert_arrow(LEAVES_TABLE, table, "log leaves")
 
     def insert_nodes(self, nodes: Sequence[tuple[int, int, bytes]]) -> None:
         rows = [[self.origin, level, index, h] for level, index, h in nodes]
