@@ -7,7 +7,7 @@
    (which the insert decides anyway without the log), plus `commit`'s hashing (leaf hashes, the
    tree's right edge), over the same synthetic rows; the leaves' insert is timed apart.
 2. Checkpoint latency under the ingest benchmark's load: `ldv serve` (log on, a checkpoint every
-   500 ms) replays OTLP requests from 16 senders; for every request, the time from its
+   250 ms by default) replays OTLP requests from 16 senders; for every request, the time from its
    acknowledgement (at the client) to the store's CreatedAt of the first checkpoint whose size
    covers the highest leaf index of its spans (read from the store afterwards). p50/p95/max.
 3. `ldv audit`'s rate: `audit_store` over `--records` records written through the log.

@@ -81,7 +81,7 @@ class Checkpointer:
         self,
         logged: TransparencyLog,
         *,
-        interval_s: float = 0.5,
+        interval_s: float = 0.25,
         witnesses: Sequence[WitnessClient] = (),
         metrics: CollectorMetrics | None = None,
         witness_timeout_s: float = 5.0,

@@ -148,7 +148,7 @@ class CollectorSettings(SettingsWithOrganisationKeys):
         ),
     )
     log_checkpoint_interval_ms: int = Field(
-        default=500,
+        default=250,
         ge=50,
         le=60_000,
         description="How often a checkpoint is signed while the log grows, in milliseconds.",
