@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from ldv_logboek.errors import NoteError
@@ -218,34 +219,46 @@ def _audit_log(
     missing: list[int] = []
     changed: list[int] = []
     bad_hash: list[int] = []
-    for start, end in iter_chunks(0, size, chunk):
-        leaves = tables.leaves(start, end)
-        records = tables.record_entries(start, end)
-        entries = [entry for _, entry, _ in leaves]
-        recomputed = leaf_hashes(entries)
-        for (index, entry, stored_hash), computed in zip(leaves, recomputed):
-            if stored_hash != computed:
-                bad_hash.append(index)
-            parsed = parse_entry(entry) if len(entry) == 41 else None
-            found = records.pop(index, None)
-            if found is None:
-                if parsed is None:
-                    audit.void += 1
-                elif parsed[0] <= now:
-                    audit.expired += 1
+    # The next chunk's leaves and records are read (by the engine, which releases the GIL) while
+    # this one is hashed and compared.
+    chunks = list(iter_chunks(0, size, chunk))
+    with ThreadPoolExecutor(max_workers=1) as reader:
+
+        def read(bounds: tuple[int, int]) -> tuple[list[tuple[int, bytes, bytes]], dict[int, bytes]]:
+            return tables.leaves(*bounds), tables.record_entries(*bounds)
+
+        pending = reader.submit(read, chunks[0]) if chunks else None
+        for number, (start, end) in enumerate(chunks):
+            assert pending is not None
+            leaves, records = pending.result()
+            pending = reader.submit(read, chunks[number + 1]) if number + 1 < len(chunks) else None
+            entries = [entry for _, entry, _ in leaves]
+            recomputed = leaf_hashes(entries)
+            append = compact.append
+            for (index, entry, stored_hash), computed in zip(leaves, recomputed):
+                if stored_hash != computed:
+                    bad_hash.append(index)
+                found = records.pop(index, None)
+                if found is not None and found == entry:
+                    audit.records += 1
                 else:
-                    missing.append(index)
-            else:
-                audit.records += 1
-                if parsed is None or found != entry:
-                    changed.append(index)
-            # The tree is rebuilt from the entries themselves, not the stored hashes.
-            compact.append(computed)
-            if wanted_sizes and compact.size == wanted_sizes[0]:
-                roots_found[compact.size] = compact.root()
-                wanted_sizes.pop(0)
-        if progress is not None:
-            progress(f"{origin}: {end} of {size} leaves")
+                    parsed = parse_entry(entry) if len(entry) == 41 else None
+                    if found is not None:
+                        audit.records += 1
+                        changed.append(index)
+                    elif parsed is None:
+                        audit.void += 1
+                    elif parsed[0] <= now:
+                        audit.expired += 1
+                    else:
+                        missing.append(index)
+                # The tree is rebuilt from the entries themselves, not the stored hashes.
+                append(computed)
+                if wanted_sizes and compact.size == wanted_sizes[0]:
+                    roots_found[compact.size] = compact.root()
+                    wanted_sizes.pop(0)
+            if progress is not None:
+                progress(f"{origin}: {end} of {size} leaves")
     audit.root = compact.root()
     if bad_hash:
         audit.problem(f"{len(bad_hash)} stored leaf hash(es) do not hash their entry, at {_indices(bad_hash)}")

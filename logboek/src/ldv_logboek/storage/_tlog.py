@@ -132,7 +132,13 @@ class LogTables:
         return [(int(i), _bytes(entry), _bytes(h)) for i, entry, h in rows]
 
     def leaf_hashes(self, start: int, end: int) -> list[bytes]:
-        return [h for _, _, h in self.leaves(start, end)]
+        """The leaf hashes [start, end), in order, one per index."""
+        rows = self.store.query_rows(
+            f"SELECT LeafHash FROM {LEAVES_TABLE} WHERE Origin = {{o:String}} "
+            "AND LeafIndex >= {s:UInt64} AND LeafIndex < {e:UInt64} ORDER BY LeafIndex LIMIT 1 BY LeafIndex",
+            {"o": self.origin, "s": start, "e": end},
+        )
+        return [_bytes(h) for (h,) in rows]
 
     def nodes(self, level: int, start: int, end: int) -> list[bytes]:
         """Stored node hashes of tree `level` (a multiple of 8 above 0), [start, end), in order."""
