@@ -61,10 +61,10 @@ def check_senders(settings: ServeSettings, collector_settings: Any) -> str | Non
 LOG_KEY_FILE = "log-key"
 
 
-def ensure_log_key(data_dir: Path) -> Path:
+def ensure_log_key(data_dir: Path, name: str | None = None) -> Path:
     """The transparency log's signing key of an embedded store: `<data dir>/log-key`, made once
-    (mode 0600, origin `logboek.local/<random>`) when the operator configured none. Its
-    verifier key is logged at start; give it to auditors and witnesses."""
+    (mode 0600, origin `name` or `logboek.local/<random>`) when the operator configured none.
+    Its verifier key is logged at start; give it to auditors and witnesses."""
     import os
     import secrets
 
@@ -72,7 +72,8 @@ def ensure_log_key(data_dir: Path) -> Path:
 
     path = data_dir / LOG_KEY_FILE
     if not path.exists():
-        signer = Signer.generate(f"logboek.local/{secrets.token_hex(4)}")
+        signer = Signer.generate(name or f"logboek.local/{secrets.token_hex(4)}")
+        data_dir.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(signer.text + "\n")
