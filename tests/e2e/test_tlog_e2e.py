@@ -104,6 +104,18 @@ def test_logs_are_signed_cosigned_served_and_audited_after_a_kill(tmp_path: Path
         entries = read_entry_bundle(bundle.content)
         assert [leaf_hash(e) for e in entries] == [full.content[i : i + 32] for i in range(0, 8192, 32)]
         assert httpx.get(prefix + "tile/0/x000/000", timeout=30).status_code == 400
+        # A receipt for a leaf, through the API, verifies offline with the public keys only.
+        receipt = httpx.get(prefix + "proof/7", timeout=30)
+        assert receipt.status_code == 200 and receipt.text.startswith("c2sp.org/tlog-proof@v1\nextra ")
+        receipt_file = tmp_path / "leaf7.tlog-proof"
+        receipt_file.write_text(receipt.text)
+        checked = ldv("verify", "receipt", str(receipt_file), "--log-key", key_a.verifier.vkey,
+                      "--witness-key", witness.verifier.vkey, "--min-witnesses", "1")  # fmt: skip
+        assert checked.returncode == 0, checked.stderr
+        assert "is leaf 7 of" in checked.stdout
+        receipt_file.write_text(receipt.text.replace("index 7", "index 8"))
+        assert ldv("verify", "receipt", str(receipt_file), "--log-key", key_a.verifier.vkey).returncode == 1
+        assert httpx.get(prefix + f"proof/{checkpoint.size + 10**6}", timeout=30).status_code == 404
 
         # SIGKILL in the middle of a stream of requests: what was acknowledged must be in the log.
         more = 0

@@ -4,6 +4,8 @@
     GET /log/<log id>/checkpoint                the newest checkpoint, with the witnesses' cosignatures
     GET /log/<log id>/tile/<L>/<N>[.p/<W>]      hash tiles (c2sp.org/tlog-tiles)
     GET /log/<log id>/tile/entries/<N>[.p/<W>]  entry bundles: the 41-byte entries (no record data)
+    GET /log/<log id>/proof/<index>             a receipt (C2SP tlog-proof) of leaf <index> in the
+                                                newest checkpoint, cosignatures included
 
 `<log id>` is the lowercase hex SHA-256 of the log's origin (as a witness's monitoring API names
 a log), since an origin holds slashes. Full tiles and bundles never change: they are served with
@@ -27,12 +29,16 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ldv_logboek.storage import LogStore, LogTables, StorageError
+from ldv_logboek.storage import LogStore, LogTables, StorageError, StoredTree
 from ldv_logboek.tlog import (
     TILE_HEIGHT,
     TILE_WIDTH,
+    Checkpoint,
     ProofError,
+    Receipt,
     entry_bundle,
+    inclusion_proof,
+    parse_note,
     parse_tile_path,
 )
 
@@ -113,6 +119,36 @@ def create_log_app(store: LogStore) -> Starlette:
         cache = IMMUTABLE if ref.width == TILE_WIDTH else SHORT
         return Response(data, media_type="application/octet-stream", headers={**_BASE_HEADERS, "Cache-Control": cache})
 
+    trees: dict[str, StoredTree] = {}  # per origin: full tiles never change, so their cache is shared
+
+    async def proof(request: Request) -> Response:
+        origin = logs.origin_of(request.path_params["log"])
+        if origin is None:
+            return _text("no such log\n", 404)
+        index_text = request.path_params["index"]
+        if not index_text.isdigit() or len(index_text) > 20:
+            return _text("the index is a leaf number\n", 400)
+        index = int(index_text)
+        tables = LogTables(store, origin)
+
+        def make() -> str | None:
+            latest = tables.latest_checkpoint()
+            if latest is None or index >= latest[0]:
+                return None
+            size, _, note = latest
+            tree = trees.get(origin)
+            if tree is None or tree.size != size:
+                tree = StoredTree(tables, size, cache_tiles=4096) if tree is None else tree.grown(size)
+                trees[origin] = tree
+            entry = tables.leaves(index, index + 1)[0][1]
+            assert Checkpoint.from_text(parse_note(note).text).size == size
+            return Receipt(entry, index, tuple(inclusion_proof(tree, index, size)), note).serialize()
+
+        receipt = await run_in_threadpool(make)
+        if receipt is None:
+            return _text("no such leaf in the newest checkpoint (yet)\n", 404)
+        return _text(receipt, cache="no-cache")
+
     async def storage_unavailable(request: Request, exc: Exception) -> Response:
         return _text("the store is unavailable; try again later\n", 503)
 
@@ -121,6 +157,7 @@ def create_log_app(store: LogStore) -> Starlette:
             Route("/", index, methods=["GET"]),
             Route("/{log:str}/checkpoint", checkpoint, methods=["GET"]),
             Route("/{log:str}/tile/{path:path}", tile, methods=["GET"]),
+            Route("/{log:str}/proof/{index:str}", proof, methods=["GET"]),
         ],
         exception_handlers={StorageError: storage_unavailable},
     )

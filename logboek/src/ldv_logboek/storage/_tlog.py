@@ -265,6 +265,12 @@ class StoredTree:
         self._cache: OrderedDict[tuple[int, int], list[bytes]] = OrderedDict()
         self._cache_tiles = cache_tiles
 
+    def grown(self, size: int) -> StoredTree:
+        """This tree at a later `size`, keeping the cached full tiles (they never change)."""
+        tree = StoredTree(self.tables, size, self._cache_tiles)
+        tree._cache.update(self._cache)
+        return tree
+
     def tile(self, tile_level: int, tile_index: int) -> list[bytes]:
         """The hashes of a tile (full, or as wide as the tree of `size` has)."""
         key = (tile_level, tile_index)
