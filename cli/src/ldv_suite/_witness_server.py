@@ -103,7 +103,8 @@ def create_witness_app(signer: Signer, logs: Sequence[Verifier], state_path: Pat
             if len(body) > MAX_BODY:
                 return PlainTextResponse("request too large\n", 413)
         status, text, media = await run_in_threadpool(add, body)
-        return Response(text, status, media_type=media)
+        # Exactly the spec's type (Starlette would add a charset to a text/* media_type).
+        return Response(text.encode(), status, headers={"Content-Type": media})
 
     async def checkpoint(request: Request) -> Response:
         wanted = request.path_params["origin_hash"]
