@@ -164,7 +164,8 @@ def through_serve(
     (spans per wall second, spans per server CPU second, metrics)."""
     otlp, api, grpc = free_port(), free_port(), free_port()
     cmd = [python, "-m", "ldv_suite.cli", "serve", "--data-dir", str(data_dir),
-           "--otlp-http-port", str(otlp), "--api-port", str(api), "--otlp-grpc-port", str(grpc)]  # fmt: skip
+           "--otlp-http-port", str(otlp), "--api-port", str(api), "--otlp-grpc-port", str(grpc),
+           "--clickhouse-port", "0"]  # fmt: skip  (8123 may be another serve's on a shared machine)
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
     url = f"http://127.0.0.1:{otlp}"
     try:
