@@ -429,6 +429,7 @@ def _relayout_records(client: Client) -> None:
 # by retention is "expired", never "missing". Leaves and nodes are ReplacingMergeTree on their
 # position: writing the same leaf twice (a retried insert) leaves one; every read still takes
 # one row per position (LIMIT 1 BY), and `ldv audit` reports two different rows at one position.
+# Granules of 256 rows: a tile (256 hashes) is one or two granules, not 8,192 rows.
 LEAVES_TABLE = "ldv_tlog_leaves"
 NODES_TABLE = "ldv_tlog_nodes"
 CHECKPOINTS_TABLE = "ldv_tlog_checkpoints"
@@ -446,6 +447,7 @@ CREATE TABLE IF NOT EXISTS {LEAVES_TABLE} (
 )
 ENGINE = ReplacingMergeTree
 ORDER BY (Origin, LeafIndex)
+SETTINGS index_granularity = 256
 """
 _NODES_DDL = f"""
 CREATE TABLE IF NOT EXISTS {NODES_TABLE} (
@@ -456,6 +458,7 @@ CREATE TABLE IF NOT EXISTS {NODES_TABLE} (
 )
 ENGINE = ReplacingMergeTree
 ORDER BY (Origin, Level, NodeIndex)
+SETTINGS index_granularity = 256
 """
 _CHECKPOINTS_DDL = f"""
 CREATE TABLE IF NOT EXISTS {CHECKPOINTS_TABLE} (
