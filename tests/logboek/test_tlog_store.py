@@ -225,3 +225,16 @@ def test_a_stored_checkpoint_rewritten_to_match_a_rewritten_log_fails_against_th
     assert audit(fresh).ok  # the store agrees with itself now
     report = audit(fresh, trusted=[saved[2]])
     assert any("trusted checkpoint of size 120 and a stored one differ (a fork)" in p for p in report.logs[0].problems), report.lines()
+
+
+def test_checkpoints_are_kept_for_good_once_an_hour_and_the_rest_expire(fresh: LogStore) -> None:
+    log = logged_store(fresh)  # signed one checkpoint: the first of this process, kept
+    write(fresh, log, batches=1, per=5)
+    assert log.sign_checkpoint()[2] is False  # the same hour: removed after 30 days
+    keeps = fresh.query_rows(f"SELECT Size, Keep FROM {CHECKPOINTS_TABLE} ORDER BY Size", {})
+    assert [tuple(r) for r in keeps] == [(120, 1), (125, 0)]
+    ttl = fresh.query_rows(f"SELECT create_table_query FROM system.tables WHERE name = '{CHECKPOINTS_TABLE}'", {})[0][0]
+    assert "TTL toDateTime(CreatedAt) + toIntervalDay(30) WHERE Keep = 0" in ttl  # DELETE, the default action
+    tables = LogTables(fresh, SIGNER.name)
+    assert [size for size, _, _ in tables.checkpoints(kept_only=True)] == [120, 125]  # kept, and the newest
+    assert audit(fresh).ok

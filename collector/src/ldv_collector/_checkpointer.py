@@ -117,7 +117,7 @@ class Checkpointer:
         if self._signed_size is not None and head.size == self._signed_size:
             return None
         started = time.monotonic()
-        checkpoint, note = self.log.sign_checkpoint()
+        checkpoint, note, keep = self.log.sign_checkpoint()
         self._signed_size = checkpoint.size
         if self.witnesses:
             cosigned = note
@@ -134,7 +134,7 @@ class Checkpointer:
                 else:
                     cosigned = got
             if cosigned is not note:
-                self.log.tables.save_checkpoint(checkpoint, cosigned)
+                self.log.tables.save_checkpoint(checkpoint, cosigned, keep)
                 note = cosigned
         if self.metrics is not None:
             self.metrics.add(checkpoints=1)

@@ -460,16 +460,23 @@ ENGINE = ReplacingMergeTree
 ORDER BY (Origin, Level, NodeIndex)
 SETTINGS index_granularity = 256
 """
+# Checkpoints are signed every 250 ms while records arrive (345,600 a day): kept for
+# CHECKPOINTS_KEPT_DAYS, except one an hour (Keep = 1) and each writer's first, which stay. The
+# trust anchors are the checkpoints auditors saved and witnesses cosigned; these are the log's
+# own record of what it signed.
+CHECKPOINTS_KEPT_DAYS = 30
 _CHECKPOINTS_DDL = f"""
 CREATE TABLE IF NOT EXISTS {CHECKPOINTS_TABLE} (
     Origin LowCardinality(String),
     Size UInt64,
     RootHash FixedString(32),
     Note String,
+    Keep UInt8 DEFAULT 0,
     CreatedAt DateTime64(6, 'UTC') DEFAULT now64(6)
 )
 ENGINE = MergeTree
 ORDER BY (Origin, Size, CreatedAt)
+TTL toDateTime(CreatedAt) + toIntervalDay({CHECKPOINTS_KEPT_DAYS}) DELETE WHERE Keep = 0
 """
 
 

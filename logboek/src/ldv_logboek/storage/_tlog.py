@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -177,21 +178,35 @@ class LogTables:
         rows = [[self.origin, level, index, h] for level, index, h in nodes]
         self.store.insert_rows(NODES_TABLE, rows, ("Origin", "Level", "NodeIndex", "Hash"), "log nodes")
 
-    def save_checkpoint(self, checkpoint: Checkpoint, note: Note) -> None:
+    def save_checkpoint(self, checkpoint: Checkpoint, note: Note, keep: bool = True) -> None:
+        """Store a signed checkpoint; one not `keep` is removed after CHECKPOINTS_KEPT_DAYS."""
         self.store.insert_rows(
             CHECKPOINTS_TABLE,
-            [[checkpoint.origin, checkpoint.size, checkpoint.root, note.serialize()]],
-            ("Origin", "Size", "RootHash", "Note"),
+            [[checkpoint.origin, checkpoint.size, checkpoint.root, note.serialize(), int(keep)]],
+            ("Origin", "Size", "RootHash", "Note", "Keep"),
             "checkpoint",
         )
 
-    def checkpoints(self) -> list[tuple[int, bytes, str]]:
-        """Every stored checkpoint of this origin: (size, root, note), by size then time."""
+    def checkpoints(self, kept_only: bool = False) -> list[tuple[int, bytes, str]]:
+        """The stored checkpoints of this origin: (size, root, note), by size then time; with
+        `kept_only`, those kept for good and the newest."""
+        where = "Origin = {o:String}"
+        if kept_only:
+            where += f" AND (Keep = 1 OR Size = (SELECT max(Size) FROM {CHECKPOINTS_TABLE} WHERE Origin = {{o:String}}))"
         rows = self.store.query_rows(
-            f"SELECT Size, RootHash, Note FROM {CHECKPOINTS_TABLE} WHERE Origin = {{o:String}} ORDER BY Size, CreatedAt",
+            f"SELECT Size, RootHash, Note FROM {CHECKPOINTS_TABLE} WHERE {where} ORDER BY Size, CreatedAt",
             {"o": self.origin},
         )
         return [(int(size), _bytes(root), str(note)) for size, root, note in rows]
+
+    def forked_sizes(self) -> list[int]:
+        """Sizes with two stored checkpoints of different roots (a fork), at most five."""
+        rows = self.store.query_rows(
+            f"SELECT Size FROM {CHECKPOINTS_TABLE} WHERE Origin = {{o:String}} GROUP BY Size "
+            "HAVING uniqExact(RootHash) > 1 ORDER BY Size LIMIT 5",
+            {"o": self.origin},
+        )
+        return [int(size) for (size,) in rows]
 
     def latest_checkpoint(self) -> tuple[int, bytes, str] | None:
         """The newest checkpoint: the largest size, its last stored note (the cosigned one when any)."""
@@ -315,6 +330,7 @@ class TransparencyLog:
         self._compact = compact
         self._lock = threading.Lock()
         self._needs_repair = False
+        self._kept_hour: int | None = None
         self._pending_nodes: list[tuple[int, int, bytes]] = []
         compact.on_node = self._pending_nodes_add
         compact.report_levels = STORED_LEVELS
@@ -395,12 +411,16 @@ class TransparencyLog:
             self._compact = compact
         self._needs_repair = False
 
-    def sign_checkpoint(self) -> tuple[Checkpoint, Note]:
-        """Sign the current tree head and store it; returns the checkpoint and its note."""
+    def sign_checkpoint(self) -> tuple[Checkpoint, Note, bool]:
+        """Sign the current tree head and store it; returns the checkpoint, its note and whether it
+        is kept for good (the first of this process, then the first of every hour)."""
         checkpoint = self.head()
         note = sign_note(checkpoint.text, self.signer)
-        self.tables.save_checkpoint(checkpoint, note)
-        return checkpoint, note
+        hour = int(time.time() // 3600)
+        keep = self._kept_hour != hour
+        self.tables.save_checkpoint(checkpoint, note, keep)
+        self._kept_hour = hour
+        return checkpoint, note, keep
 
 
 def repair(tables: LogTables) -> int:
