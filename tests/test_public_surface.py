@@ -64,7 +64,7 @@ PUBLIC: dict[str, set[str]] = {
     },
     "ldv_collector": {
         "TRACES_PATH", "ClientCertificateHTTP", "Collector", "CollectorError", "CollectorMetrics", "CollectorSettings",
-        "GroupCommitWriter", "SenderSettings", "WriterStopped", "create_app", "create_grpc_server", "token_sha256",
+        "GroupCommitWriter", "SenderSettings", "WitnessSettings", "WriterStopped", "create_app", "create_grpc_server", "token_sha256",
     },
     "ldv_inzicht": {
         "ApiSettings", "AuthSettings", "InzageResponse", "InzageSettings", "InzichtError", "create_app",

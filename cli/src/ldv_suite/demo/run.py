@@ -262,8 +262,7 @@ def run_demo(options: DemoOptions, console: Console) -> None:
     """
     from pydantic import SecretStr
 
-    from ldv_collector import CollectorSettings
-    from ldv_collector.settings import WitnessSettings
+    from ldv_collector import CollectorSettings, WitnessSettings
     from ldv_logboek.tlog import load_signer
     from ldv_suite._witness_server import create_witness_app
     from ldv_suite.demo.token_service import DemoIssuer, create_token_service_app
