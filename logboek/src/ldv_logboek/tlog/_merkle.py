@@ -252,9 +252,25 @@ class CompactRange:
         self.size += 1
 
     def extend(self, leaves: Sequence[bytes]) -> None:
-        """Add leaf hashes in order."""
+        """Add leaf hashes in order (`append` inlined: the writer adds every record's leaf here)."""
+        nodes = self._nodes
+        size = self.size
+        report = self.on_node if self.report_levels else None
+        levels = self.report_levels
+        sha256 = _sha256
         for leaf in leaves:
-            self.append(leaf)
+            node = leaf
+            index = size
+            level = 0
+            while index & 1:
+                node = sha256(NODE_PREFIX + nodes.pop() + node).digest()
+                index >>= 1
+                level += 1
+                if report is not None and level in levels:
+                    report(level, index, node)
+            nodes.append(node)
+            size += 1
+        self.size = size
 
     def root(self) -> bytes:
         """MTH of the leaves so far."""
