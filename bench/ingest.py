@@ -153,13 +153,20 @@ def decode_rates(bodies: list[bytes]) -> dict[str, float]:
 
 
 def through_serve(
-    bodies: list[bytes], spans: int, senders: int, data_dir: Path, python: str = sys.executable
+    bodies: list[bytes],
+    spans: int,
+    senders: int,
+    data_dir: Path,
+    python: str = sys.executable,
+    env: dict[str, str] | None = None,
 ) -> tuple[float, float, dict[str, str]]:
-    """Replay against `ldv serve` (run by `python`): (spans per wall second, spans per server CPU second, metrics)."""
+    """Replay against `ldv serve` (run by `python`, with `env` added to the environment):
+    (spans per wall second, spans per server CPU second, metrics)."""
     otlp, api, grpc = free_port(), free_port(), free_port()
     cmd = [python, "-m", "ldv_suite.cli", "serve", "--data-dir", str(data_dir),
-           "--otlp-http-port", str(otlp), "--api-port", str(api), "--otlp-grpc-port", str(grpc)]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+           "--otlp-http-port", str(otlp), "--api-port", str(api), "--otlp-grpc-port", str(grpc),
+           "--clickhouse-port", "0"]  # fmt: skip  (8123 may be another serve's on a shared machine)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
     url = f"http://127.0.0.1:{otlp}"
     try:
         for _ in range(600):
@@ -213,9 +220,18 @@ def main() -> None:
         default=sys.executable,
         help="the Python whose `ldv serve` is measured (e.g. another checkout's .venv/bin/python, for a before/after)",
     )
+    parser.add_argument(
+        "--log",
+        choices=("on", "off", "both"),
+        default="on",
+        help="the transparency log (LDV_COLLECTOR_LOG_ENABLED); both: off and on alternately, twice each, and the difference",
+    )
     args = parser.parse_args()
 
     bodies = list(synthetic_bodies(args.requests * args.spans, args.spans, seed=11))
+    if args.log == "both":
+        compare_log(bodies, args.spans, args.senders, args.serve_python)
+        return
     total = args.requests * args.spans
     print(f"{args.requests} requests x {args.spans} spans = {total} spans, {sum(map(len, bodies)) / len(bodies) / 1024:.0f} KiB per request; {os.cpu_count()} cores; load {Path('/proc/loadavg').read_text().split()[0]}")
     with tempfile.TemporaryDirectory() as tmp:
@@ -254,6 +270,21 @@ def main() -> None:
     stored = metrics.get("spans_stored") if isinstance(metrics, dict) else None
     if stored is not None and int(stored) < total:
         raise SystemExit(f"only {stored} of {total} spans stored")
+
+
+def compare_log(bodies: list[bytes], spans: int, senders: int, python: str, rounds: int = 2) -> None:
+    """The server's CPU per span with the transparency log off and on, alternately in one run."""
+    total = len(bodies) * spans
+    cpu_us: dict[str, list[float]] = {"off": [], "on": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(rounds):
+            for mode in ("off", "on"):
+                env = {"LDV_COLLECTOR_LOG_ENABLED": "true" if mode == "on" else "false"}
+                wall, per_cpu, metrics = through_serve(bodies, spans, senders, Path(tmp) / f"{mode}-{r}", python, env)
+                cpu_us[mode].append(1e6 / per_cpu)
+                print(f"log {mode:3} round {r + 1}: {wall:,.0f} spans/s, {1e6 / per_cpu:.1f} us server CPU per span, {metrics}")
+    off, on = min(cpu_us["off"]), min(cpu_us["on"])
+    print(f"{total} spans per run; best of {rounds}: log off {off:.1f} us/span, log on {on:.1f} us/span: the log adds {on - off:.2f} us per span ({100 * (on - off) / off:.1f} %)")
 
 
 if __name__ == "__main__":

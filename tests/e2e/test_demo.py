@@ -431,3 +431,17 @@ def test_the_single_logboek_mode_puts_everyone_in_one(tmp_path: Path) -> None:
     assert "Token service" not in done.stdout and not (data_dir / "logboeken").exists()
     records, _ = _read_store(data_dir, load_register_files([REPO_ROOT / "demo" / "register"]))
     assert {_org(r) for r in records} == ORGANISATIONS
+
+
+def test_every_logboek_keeps_a_transparency_log_the_supervisors_witness_cosigned(demo: DemoRun) -> None:
+    state = json.loads((demo.secrets.directory / "ap-witness.json").read_text())["logs"]
+    origins = {"logboek.demo/gedeeld", *(f"logboek.demo/{org}" for org in OWN_LOGBOEKEN)}
+    assert origins <= set(state), sorted(state)
+    assert all(state[origin]["size"] > 0 and "— witness.autoriteitpersoonsgegevens.demo/ap " in state[origin]["note"] for origin in origins)
+    assert "witness of the Autoriteit Persoonsgegevens" in demo.first.stdout
+    # The supervisor audits each store that stopped cleanly (UWV's was killed during the live run).
+    for folder in (demo.data_dir, *(demo.data_dir / "logboeken" / org for org in OWN_LOGBOEKEN if org != "uwv")):
+        audit = subprocess.run(
+            [sys.executable, "-m", "ldv_suite.cli", "audit", "--data-dir", str(folder)], capture_output=True, text=True, timeout=300
+        )
+        assert audit.returncode == 0, audit.stdout + audit.stderr

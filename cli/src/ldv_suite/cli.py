@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.logging import RichHandler
 
+from ldv_suite import _log_commands
 from ldv_suite.settings import ServeSettings
 
 app = typer.Typer(help="LDV suite: Logboek Dataverwerkingen collector, store and read APIs.", no_args_is_help=True)
@@ -403,6 +404,9 @@ def register_load(
     for added in result.versions_added:
         console.print(f"  + {added}")
 
+
+# The transparency log: `ldv log-key`, `ldv audit`, `ldv verify ...`, `ldv witness` (ldv_suite._log_commands).
+_log_commands.register(app)
 
 dashboards_app = typer.Typer(help="Grafana dashboards for supervisors (see docs/dashboards.md).", no_args_is_help=True)
 app.add_typer(dashboards_app, name="dashboards")

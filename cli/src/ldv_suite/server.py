@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from pydantic import SecretStr
 
 from ldv_logboek.storage import LogStore, redact
 from ldv_suite.errors import SuiteError
@@ -55,6 +56,30 @@ def check_senders(settings: ServeSettings, collector_settings: Any) -> str | Non
         "no senders configured (LDV_COLLECTOR_SENDERS): any process that reaches the OTLP ports on "
         f"{settings.host} can write records in any organisation's name"
     )
+
+
+LOG_KEY_FILE = "log-key"
+
+
+def ensure_log_key(data_dir: Path, name: str | None = None) -> Path:
+    """The transparency log's signing key of an embedded store: `<data dir>/log-key`, made once
+    (mode 0600, origin `name` or `logboek.local/<random>`) when the operator configured none.
+    Its verifier key is logged at start; give it to auditors and witnesses."""
+    import os
+    import secrets
+
+    from ldv_logboek.tlog import Signer, load_signer
+
+    path = data_dir / LOG_KEY_FILE
+    if not path.exists():
+        signer = Signer.generate(name or f"logboek.local/{secrets.token_hex(4)}")
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(signer.text + "\n")
+        log.info("made the transparency log's key %s", path)
+    log.info("transparency log verifier key: %s", load_signer(str(path)).verifier.vkey)
+    return path
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -154,6 +179,7 @@ class Stack:
         from ldv_collector import CollectorSettings
         from ldv_collector import create_app as create_collector_app
         from ldv_inzicht import create_app as create_api_app
+        from ldv_inzicht import create_log_app, with_log_routes
         from ldv_logboek.register import RegisterStore, load_register_files
 
         collector_settings = collector_settings or CollectorSettings()
@@ -180,10 +206,18 @@ class Stack:
                 store.close()  # e.g. RegisterConflict: nothing runs, and the next process may open the store
                 raise
             log.info("register loaded: %s", result)
-        collector_app = create_collector_app(store, collector_settings)
+        if collector_settings.log_enabled and collector_settings.log_key is None and settings.store_dsn is None:
+            collector_settings.log_key = SecretStr(str(ensure_log_key(settings.data_dir)))
+        try:
+            collector_app = create_collector_app(store, collector_settings)
+        except Exception:
+            store.close()  # e.g. LogIntegrityError: the log cannot be appended to; nothing runs
+            raise
         stack = cls(settings=settings, store=store, collector=collector_app.state.collector)
         stack.add_server(collector_app, settings.otlp_http_port, client_ca=settings.tls_client_ca_file)
-        stack.add_server(create_api_app(store, **dict(api_kwargs or {})), settings.api_port)
+        # The transparency logs as C2SP tlog-tiles under /log/ on the API's port (ldv_inzicht.create_log_app).
+        api_app = with_log_routes(create_api_app(store, **dict(api_kwargs or {})), create_log_app(store))
+        stack.add_server(api_app, settings.api_port)
         if settings.clickhouse_port:
             if settings.store_dsn is None:
                 from ldv_inzicht.clickhouse_http import ClickHouseHttpSettings

@@ -23,6 +23,8 @@ _HELP: dict[str, str] = {
     "spans_failed": "valid records not stored because the store was unavailable or refused them (their requests got an error)",
     "inserts": "group-commit inserts into the store",
     "insert_failures": "inserts that failed (a failed group commit is then tried request by request)",
+    "checkpoints": "signed checkpoints of the transparency log stored",
+    "witness_failures": "checkpoints a witness did not cosign (refused or unreachable)",
 }
 
 

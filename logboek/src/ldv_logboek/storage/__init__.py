@@ -6,6 +6,7 @@ Needs the `store` extra of ldv-logboek (clickhouse-connect, and chDB for the emb
 from ldv_logboek._columnar import SpanColumns
 from ldv_logboek.errors import StorageError, StorageFault, StorageUnavailable
 from ldv_logboek.storage._arrow_insert import records_of_rows, rows_table
+from ldv_logboek.storage._audit import AuditReport, LogAudit, audit_store
 from ldv_logboek.storage._client import connect, embedded_path, redact, storage_error
 from ldv_logboek.storage._cluster import cluster_script
 from ldv_logboek.storage._pool import ConnectionPool, Lane
@@ -19,11 +20,14 @@ from ldv_logboek.storage._query import (
     RecordQuery,
 )
 from ldv_logboek.storage._schema import (
+    CHECKPOINTS_TABLE,
     DASHBOARD_RECORDS_VIEW,
     DASHBOARD_REJECTIONS_VIEW,
     DASHBOARD_SUBJECTS_VIEW,
     INGESTED_AT_UNKNOWN,
+    LEAVES_TABLE,
     MIGRATIONS_TABLE,
+    NODES_TABLE,
     READ_SETTINGS,
     RECORDS_TABLE,
     REGISTER_ORGANISATIONS_TABLE,
@@ -33,6 +37,7 @@ from ldv_logboek.storage._schema import (
     migrate,
 )
 from ldv_logboek.storage._store import DEFAULT_READERS, MAX_STORED_TIME_NS, LogStore
+from ldv_logboek.storage._tlog import LogTables, StoredTree, TransparencyLog
 
 __all__ = [
     "DASHBOARD_RECORDS_VIEW",
@@ -70,4 +75,13 @@ __all__ = [
     "SpanColumns",
     "records_of_rows",
     "rows_table",
+    "CHECKPOINTS_TABLE",
+    "LEAVES_TABLE",
+    "NODES_TABLE",
+    "LogTables",
+    "StoredTree",
+    "TransparencyLog",
+    "AuditReport",
+    "LogAudit",
+    "audit_store",
 ]

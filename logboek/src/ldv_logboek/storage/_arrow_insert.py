@@ -235,8 +235,13 @@ def _nested_columns(records: Sequence[LogRecord], with_extras: list[int], n: int
     ]
 
 
-_QUOTED_COLUMNS = ", ".join(f"`{c}`" for c in SCHEMA.names)
-_PYTHON_INSERT = f"INSERT INTO {RECORDS_TABLE} ({_QUOTED_COLUMNS}) SELECT * FROM Python(table)"
+def _python_insert(names: Sequence[str]) -> str:
+    """The chDB insert of a table with these columns (SCHEMA's, and the log's when it writes them)."""
+    quoted = ", ".join(f"`{c}`" for c in names)
+    return f"INSERT INTO {RECORDS_TABLE} ({quoted}) SELECT * FROM Python(table)"
+
+
+_PYTHON_INSERT = _python_insert(SCHEMA.names)
 
 
 def _embedded_connection(client: Client) -> tuple[Any, threading.Lock] | None:
@@ -255,12 +260,27 @@ def _embedded_connection(client: Client) -> tuple[Any, threading.Lock] | None:
 
 
 def insert_table(client: Client, table: pa.Table) -> None:
-    """Insert `table` (of `records_table`) into the records table; raises the driver's errors."""
+    """Insert `table` (of `records_table`, possibly with the log's columns LogOrigin, LeafIndex and
+    LeafSalt after RetentionDays) into the records table; raises the driver's errors."""
     embedded = _embedded_connection(client)
     if embedded is None:
         client.insert_arrow(RECORDS_TABLE, table)
         return
     conn, lock = embedded
+    statement = _PYTHON_INSERT if table.schema.names == SCHEMA.names else _python_insert(table.schema.names)
     with lock:
         # chDB's Python() finds `table` among this frame's local variables.
-        conn.query(_PYTHON_INSERT)
+        conn.query(statement)
+
+
+def insert_arrow_into(client: Client, name: str, table: pa.Table) -> None:
+    """Insert `table` into the table `name` by column name (the transparency log's leaves and
+    nodes): chDB reads the Arrow buffers in place, a server gets them with `insert_arrow`."""
+    embedded = _embedded_connection(client)
+    if embedded is None:
+        client.insert_arrow(name, table)
+        return
+    conn, lock = embedded
+    quoted = ", ".join(f"`{c}`" for c in table.schema.names)
+    with lock:
+        conn.query(f"INSERT INTO {name} ({quoted}) SELECT * FROM Python(table)")

@@ -13,7 +13,7 @@ from clickhouse_connect.driver.exceptions import OperationalError
 
 from ldv_logboek._record import LogRecord, Status
 from ldv_logboek.register._retention import Retention
-from ldv_logboek.storage._arrow_insert import SCHEMA, insert_table, rows_table, with_retention
+from ldv_logboek.storage._arrow_insert import SCHEMA, insert_arrow_into, insert_table, rows_table, with_retention
 from ldv_logboek.storage._client import StorageUnavailable, connect, embedded_path, storage_error
 from ldv_logboek.storage._pool import ConnectionPool, Lane
 from ldv_logboek.storage._query import MAX_TIME_MS, Cursor, Page, RecordQuery
@@ -176,6 +176,9 @@ class LogStore:
     def insert_record_rows(self, rows: pa.Table) -> None:
         """Store the records in `rows` (`ROWS_SCHEMA`, e.g. of `rows_table`); return only when all are stored.
 
+        `rows` may also be the table of `with_retention` with the transparency log's columns
+        (LogOrigin, LeafIndex, LeafSalt) after RetentionDays: stored as given.
+
         Raises StorageUnavailable (retry later) or StorageFault (a retry does not help).
 
         Each record's RetentionDays is decided here (`Retention`: the register, the
@@ -196,10 +199,22 @@ class LogStore:
         for group in groups:
             self._insert_block(rows.take(group), [starts[i] for i in group])
 
+    def with_retention(self, rows: pa.Table) -> pa.Table:
+        """`rows` (`ROWS_SCHEMA`) with each record's RetentionDays appended, as `insert_record_rows`
+        decides it (the transparency log commits to it before the insert); StorageFault/Unavailable
+        when the register cannot be read."""
+        try:
+            starts = rows.column("Timestamp").cast(pa.int64()).to_pylist()
+            return with_retention(rows, self._retention().days_of_rows(rows, starts))
+        except Exception as exc:  # noqa: BLE001 - classified in one place
+            raise storage_error(exc, f"retention of {rows.num_rows} records") from exc
+
     def _insert_block(self, rows: pa.Table, starts: list[int]) -> None:
         try:
-            retention = self._retention().days_of_rows(rows, starts)
-            table = with_retention(rows, retention)
+            if "RetentionDays" in rows.schema.names:
+                table = rows  # decided before (`with_retention`), with the log's columns after it
+            else:
+                table = with_retention(rows, self._retention().days_of_rows(rows, starts))
             with self._lock:
                 self._check_open()
                 insert_table(self.client, table)
@@ -334,6 +349,31 @@ class LogStore:
                 return reader.query(sql, parameters=parameters).result_rows
         except Exception as exc:  # noqa: BLE001 - the driver raises many types: classified in one place
             raise storage_error(exc, "query") from exc
+
+    def query_arrow(self, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
+        """`query_rows` as an Arrow table (whole columns: the transparency log reads records this way)."""
+        parameters = dict(params or {})
+        try:
+            self._check_open()
+            if self._readers is None:
+                with self._lock:
+                    self._check_open()
+                    return self.client.query_arrow(sql, parameters=parameters, use_strings=True)
+            with self._readers.connection(discard_on=(OperationalError, OSError)) as reader:
+                return reader.query_arrow(sql, parameters=parameters, use_strings=True)
+        except Exception as exc:  # noqa: BLE001 - the driver raises many types: classified in one place
+            raise storage_error(exc, "query") from exc
+
+    def insert_arrow(self, table: str, data: pa.Table, what: str) -> None:
+        """Insert the Arrow table `data` into `table` by column name on the writer; errors as `insert`."""
+        if not data.num_rows:
+            return
+        try:
+            with self._lock:
+                self._check_open()
+                insert_arrow_into(self.client, table, data)
+        except Exception as exc:  # noqa: BLE001 - the driver raises many types: classified in one place
+            raise storage_error(exc, f"insert of {data.num_rows} {what}") from exc
 
     def insert_rows(self, table: str, rows: Sequence[Sequence[Any]], column_names: Sequence[str], what: str) -> None:
         """Insert `rows` into `table` on the writer (e.g. the register); `what` names them in errors.
