@@ -4,7 +4,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DATA_DIR ?= .ldv-data
 
-.PHONY: install demo test lint bench bench-federation clean browser pdf-libs
+GO ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
+MVN ?= mvn
+
+.PHONY: install demo test lint bench bench-federation clean browser pdf-libs peers test-collector-peers
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,8 +51,22 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy logboek/src/ldv_logboek collector/src/ldv_collector inzicht_api/src/ldv_inzicht sdk/src/ldv_sdk dashboards/src/ldv_dashboards cli/src/ldv_suite
 
-test: install browser lint
+# The real peers the tests run against ldv serve (tests/peers): clickhouse-go (Grafana's driver) in
+# tests/go/clickhouse, the Go example and the Spring Boot example. Go modules come from the module
+# proxy, Java libraries from Maven Central; a cold build takes about a minute each (docs/other-languages.md).
+peers:
+	cd tests/go/clickhouse && $(GO) mod download && $(GO) mod download -modfile=go.newest.mod && $(GO) vet ./... && $(GO) vet -modfile=go.newest.mod ./...
+	cd examples/go && $(GO) mod download && $(GO) build ./...
+	cd examples/java && $(MVN) -B -q package
+
+test: install browser peers lint
 	$(BIN)/python -m pytest
+
+# The OpenTelemetry Collector's own ClickHouse exporter writing into our store (tests/go/clickhouseexporter).
+# Not in `make test`: the collector's module tree takes minutes to build cold (docs/benchmarks.md).
+test-collector-peers: install
+	cd tests/go/clickhouseexporter && $(GO) mod download && $(GO) build -o /dev/null .
+	LDV_COLLECTOR_PEERS=1 $(BIN)/python -m pytest tests/peers/test_clickhouse_exporter.py
 
 bench: install
 	$(BIN)/python bench/ingest.py
@@ -58,4 +75,4 @@ bench-federation: install
 	$(BIN)/python bench/federation.py
 
 clean:
-	rm -rf $(VENV) $(DATA_DIR)
+	rm -rf $(VENV) $(DATA_DIR) examples/java/target

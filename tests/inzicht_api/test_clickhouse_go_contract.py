@@ -15,11 +15,14 @@ from __future__ import annotations
 import base64
 import struct
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import pytest
 
+from ldv_inzicht.clickhouse_http import ClickHouseHttpSettings, create_app, running
+from ldv_logboek.storage import LogStore
 from tests.inzicht_api.clickhouse_support import COUNTS, ORG_A, ORG_B, USERS, Endpoint, clickhouse_endpoint  # noqa: F401
 
 CLIENT_TCP_PROTOCOL_VERSION = 54460  # lib/proto/const.go
@@ -195,3 +198,17 @@ def test_why_the_hello_is_answered_by_hand(endpoint: Endpoint) -> None:
     with pytest.raises(DecodeError):
         decode(select_one, engine_revision)
     assert decode(select_one, 0)[0].rows == [(1,)]
+
+
+def test_a_writer_is_answered_the_hello_too(store: LogStore) -> None:
+    """A user with `write` that is a clickhouse-go client (the OpenTelemetry Collector's ClickHouse
+    exporter, tests/peers/test_clickhouse_exporter.py) says the same hello first: it gets the
+    hand-made answer, not the engine's, which the driver cannot decode."""
+    settings = ClickHouseHttpSettings.model_validate(
+        {"users": {"schrijver": {"password": "schrijver-pw", "scope": "supervisor", "raw_rows": True, "write": True}}}
+    )
+    with running(create_app(store, settings)) as url:
+        client = GoClient(SimpleNamespace(url=url), "schrijver", "schrijver-pw")  # type: ignore[arg-type]
+        display_name, _, revision, _ = client.dial()
+        assert (display_name, revision) == ("ldv", 0)
+        client.ping()
