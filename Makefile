@@ -7,7 +7,7 @@ DATA_DIR ?= .ldv-data
 GO ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 MVN ?= mvn
 
-.PHONY: install demo test lint bench bench-federation clean browser pdf-libs peers test-collector-peers
+.PHONY: install demo test lint bench bench-federation clean browser pdf-libs peers test-collector-peers bench-peer
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,12 @@ test-collector-peers: install
 
 bench: install
 	$(BIN)/python bench/ingest.py
+
+# The ingest benchmark with an OpenTelemetry Collector (otlp receiver -> batch -> nop exporter, built
+# from the collector's modules in bench/otelcol) as the peer, in the same run (docs/benchmarks.md).
+bench-peer: install
+	cd bench/otelcol && $(GO) build -o otelcol-bench .
+	$(BIN)/python bench/ingest.py --peer-otelcol bench/otelcol/otelcol-bench
 
 bench-federation: install
 	$(BIN)/python bench/federation.py

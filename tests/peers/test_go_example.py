@@ -16,7 +16,7 @@ import pytest
 from ldv_logboek import attributes as attr
 from ldv_logboek import pseudonymise
 from tests.e2e.serve_process import ServeProcess, free_port
-from tests.peers.conftest import GO, GO_CALLER, PYTHON, Service, Sender, flush_python, start_service, trace_records
+from tests.peers.conftest import GO, GO_CALLER, PYTHON, Sender, Service, flush_python, start_service, trace_records
 from tests.peers.go_support import REPO, go_binary, go_test, run
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
