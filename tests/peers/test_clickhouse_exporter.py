@@ -28,7 +28,8 @@ pytestmark = [
 ]
 
 MODULE = REPO / "tests" / "go" / "clickhouseexporter"
-WRITER = {"otelcol": {"password": "otelcol-schrijft", "scope": "supervisor", "raw_rows": True, "write": True}}
+PASSWORD = "otelcol-schrijft"
+WRITER = {"otelcol": {"password": PASSWORD, "scope": "supervisor", "raw_rows": True, "write": True}}
 
 
 def test_the_collectors_clickhouse_exporter_lands_in_our_table(tmp_path: Path) -> None:
@@ -39,7 +40,7 @@ def test_the_collectors_clickhouse_exporter_lands_in_our_table(tmp_path: Path) -
     try:
         env = {
             "LDV_EXPORTER_ENDPOINT": f"http://127.0.0.1:{serve.clickhouse_port}",
-            "LDV_EXPORTER_USERNAME": "otelcol", "LDV_EXPORTER_PASSWORD": WRITER["otelcol"]["password"],
+            "LDV_EXPORTER_USERNAME": "otelcol", "LDV_EXPORTER_PASSWORD": PASSWORD,
         }  # fmt: skip
         exported = run([str(binary)], MODULE, env, timeout=120)
         assert exported.returncode == 0, exported.stdout

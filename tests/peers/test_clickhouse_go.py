@@ -116,9 +116,12 @@ def fixture_file(endpoint: Endpoint, tmp_path_factory: pytest.TempPathFactory) -
     own = context(scoped, seeded, ORGANISATIE_UID)
     assert own.variables["organisation"].options == [BELASTING]
     queries += _dashboard_queries(scoped, "fg-belastingdienst", ORGANISATIE_UID, own, f"{ORGANISATIE_UID}[fg-belastingdienst]")
-    counts = dict(supervisor.client.query(
-        "SELECT Organisation, count() FROM ldv_dashboard_records GROUP BY Organisation"
-    ).result_rows)  # fmt: skip
+    counts = {
+        row[0]: row[1]
+        for row in supervisor.client.query(
+            "SELECT Organisation, count() FROM ldv_dashboard_records GROUP BY Organisation"
+        ).result_rows
+    }
     assert set(counts) >= {BELASTING, TOESLAGEN}
     path = tmp_path_factory.mktemp("go-fixture") / "clickhouse.json"
     path.write_text(json.dumps({

@@ -8,7 +8,7 @@ pseudonyms against docs/pseudonymisation-vectors.json.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -86,7 +86,7 @@ def test_without_the_sender_token_nothing_is_stored(binary: Path, logboek: Serve
 
 
 @pytest.fixture
-def go_server(binary: Path, logboek: ServeProcess, tmp_path: Path) -> Callable[[], Service]:
+def go_server(binary: Path, logboek: ServeProcess, tmp_path: Path) -> Iterator[Callable[[], Service]]:
     started: list[Service] = []
 
     def start() -> Service:
@@ -96,7 +96,7 @@ def go_server(binary: Path, logboek: ServeProcess, tmp_path: Path) -> Callable[[
         started.append(service)
         return service
 
-    yield start  # type: ignore[misc]
+    yield start
     for service in started:
         service.stop()
 
