@@ -63,7 +63,9 @@ def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoint]:
     seed = json.loads(seeding.stdout.strip().splitlines()[-1])
     window = (datetime.fromisoformat(seed["window"][0]), datetime.fromisoformat(seed["window"][1]))
     seeded = Seeded(now=window[0], window=window, traces=seed["traces"])
-    serve = ServeProcess(data, env={"LDV_CLICKHOUSE_USERS": json.dumps(USERS)}).start()
+    # A query the Go test cancels goes on in the engine until max_execution_time: 10 s, not 30.
+    env = {"LDV_CLICKHOUSE_USERS": json.dumps(USERS), "LDV_CLICKHOUSE_MAX_EXECUTION_TIME": "10"}
+    serve = ServeProcess(data, env=env).start()
     try:
         yield Endpoint(serve, seeded)
     finally:
