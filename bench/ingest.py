@@ -1,6 +1,6 @@
 """Benchmark: OTLP/HTTP ingest through `ldv serve` vs the engine's own insert of the same rows.
 
-    .venv/bin/python bench/ingest.py [--requests 200] [--spans 512] [--senders 16]
+    .venv/bin/python bench/ingest.py [--requests 200] [--spans 512] [--senders 16] [--peer-otelcol BINARY]
 
 1. Pre-encodes `requests` OTLP/HTTP protobuf requests of `spans` realistic LDV spans each
    (ldv_suite.synthetic: pseudonymised subjects, activity URIs, foreign processor, resource).
@@ -19,6 +19,10 @@
 5. LogStore.insert's CPU cost per row at several batch sizes: the fixed cost of an insert is why
    the collector's group commit gathers concurrent requests.
 6. Decode + convert + BSN guard + the standard's checks alone, per OTLP encoding.
+7. With --peer-otelcol: the same requests from the same senders against an OpenTelemetry
+   Collector (OTLP receiver -> batch processor -> no-op exporter; bench/otelcol, `make
+   bench-peer`), its spans per CPU-second of its process, and the ratio of the collector-alone
+   figure to it.
 
 Prints spans/s, spans per CPU-second of the server ("per core"), and the ratios to the ceilings.
 """
@@ -152,6 +156,87 @@ def decode_rates(bodies: list[bytes]) -> dict[str, float]:
     return rates
 
 
+def replay(url: str, bodies: list[bytes], senders: int, pid: int) -> tuple[float, float]:
+    """POST every body to `url`/v1/traces from `senders` threads; (wall seconds, CPU seconds of `pid`).
+    Every request must be acknowledged with nothing rejected."""
+    queue = list(reversed(bodies))
+    lock = threading.Lock()
+    errors: list[str] = []
+
+    def send() -> None:
+        with httpx.Client(timeout=60) as client:
+            while True:
+                with lock:
+                    if not queue:
+                        return
+                    body = queue.pop()
+                response = client.post(f"{url}/v1/traces", content=body, headers={"Content-Type": "application/x-protobuf"})
+                if response.status_code != 200 or ExportTraceServiceResponse.FromString(response.content).partial_success.rejected_spans:
+                    errors.append(f"{response.status_code} {response.content[:200]!r}")
+
+    cpu0, wall0 = cpu_seconds(pid), time.perf_counter()
+    threads = [threading.Thread(target=send) for _ in range(senders)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall, cpu = time.perf_counter() - wall0, cpu_seconds(pid) - cpu0
+    if errors:
+        raise RuntimeError(f"{len(errors)} requests failed, first: {errors[0]}")
+    return wall, cpu
+
+
+# The peer: an OpenTelemetry Collector (bench/otelcol, built from the collector's own modules)
+# with the OTLP receiver, the batch processor and the no-op exporter.
+OTELCOL_CONFIG = """
+receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:{port}
+processors:
+  batch: {{}}
+exporters:
+  nop: {{}}
+service:
+  telemetry:
+    logs:
+      level: warn
+    metrics:
+      level: none
+  pipelines:
+    traces:
+      receivers: [otlp]
+      processors: [batch]
+      exporters: [nop]
+"""
+
+
+def through_otelcol(bodies: list[bytes], spans: int, senders: int, binary: str, directory: Path) -> tuple[float, float]:
+    """Replay against the OpenTelemetry Collector `binary`: (spans per wall second, spans per CPU second)."""
+    port = free_port()
+    config = directory / "otelcol.yaml"
+    directory.mkdir(parents=True, exist_ok=True)
+    config.write_text(OTELCOL_CONFIG.format(port=port))
+    proc = subprocess.Popen([binary, "--config", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    try:
+        for _ in range(600):
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if proc.poll() is not None:
+                raise RuntimeError(f"the collector exited with {proc.returncode}")
+            time.sleep(0.1)
+        else:
+            raise RuntimeError("the collector did not start")
+        wall, cpu = replay(f"http://127.0.0.1:{port}", bodies, senders, proc.pid)
+        total = len(bodies) * spans
+        return total / wall, total / cpu
+    finally:
+        proc.terminate()
+        proc.wait(60)
+
+
 def through_serve(
     bodies: list[bytes],
     spans: int,
@@ -163,9 +248,10 @@ def through_serve(
     """Replay against `ldv serve` (run by `python`, with `env` added to the environment):
     (spans per wall second, spans per server CPU second, metrics)."""
     otlp, api, grpc = free_port(), free_port(), free_port()
+    # No ClickHouse endpoint: its default port 8123 may be taken by another ldv serve on this machine.
     cmd = [python, "-m", "ldv_suite.cli", "serve", "--data-dir", str(data_dir),
            "--otlp-http-port", str(otlp), "--api-port", str(api), "--otlp-grpc-port", str(grpc),
-           "--clickhouse-port", "0"]  # fmt: skip  (8123 may be another serve's on a shared machine)
+           "--clickhouse-port", "0"]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
     url = f"http://127.0.0.1:{otlp}"
     try:
@@ -177,30 +263,7 @@ def through_serve(
                 time.sleep(0.1)
         else:
             raise RuntimeError("ldv serve did not start")
-        queue = list(reversed(bodies))
-        lock = threading.Lock()
-        errors: list[str] = []
-
-        def send() -> None:
-            with httpx.Client(timeout=60) as client:
-                while True:
-                    with lock:
-                        if not queue:
-                            return
-                        body = queue.pop()
-                    response = client.post(f"{url}/v1/traces", content=body, headers={"Content-Type": "application/x-protobuf"})
-                    if response.status_code != 200 or ExportTraceServiceResponse.FromString(response.content).partial_success.rejected_spans:
-                        errors.append(f"{response.status_code} {response.content[:200]!r}")
-
-        cpu0, wall0 = cpu_seconds(proc.pid), time.perf_counter()
-        threads = [threading.Thread(target=send) for _ in range(senders)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        wall, cpu = time.perf_counter() - wall0, cpu_seconds(proc.pid) - cpu0
-        if errors:
-            raise RuntimeError(f"{len(errors)} requests failed, first: {errors[0]}")
+        wall, cpu = replay(url, bodies, senders, proc.pid)
         metrics = httpx.get(f"{url}/healthz", timeout=5).json()
         total = len(bodies) * spans
         return total / wall, total / cpu, metrics
@@ -226,6 +289,11 @@ def main() -> None:
         default="on",
         help="the transparency log (LDV_COLLECTOR_LOG_ENABLED); both: off and on alternately, twice each, and the difference",
     )
+    parser.add_argument(
+        "--peer-otelcol",
+        help="an OpenTelemetry Collector binary (make bench-peer builds bench/otelcol): replay the same requests "
+        "against it (OTLP receiver -> batch -> no-op exporter) and compare its spans per CPU-second",
+    )
     args = parser.parse_args()
 
     bodies = list(synthetic_bodies(args.requests * args.spans, args.spans, seed=11))
@@ -238,6 +306,11 @@ def main() -> None:
         ceiling = ceilings(bodies, args.ceiling_batch, Path(tmp) / "ceiling")
         serve_wall, serve_cpu, metrics = through_serve(
             bodies, args.spans, args.senders, Path(tmp) / "serve", args.serve_python
+        )
+        peer = (
+            through_otelcol(bodies, args.spans, args.senders, args.peer_otelcol, Path(tmp) / "otelcol")
+            if args.peer_otelcol
+            else None
         )
         by_batch = insert_cost_by_batch(bodies[:100], (512, 1024, 2048, 4096, 8192), Path(tmp) / "batches")
     decode = decode_rates(bodies[:20])
@@ -261,6 +334,14 @@ def main() -> None:
         if collector_cpu_s > 0
         else "collector alone: not measurable (the server's CPU is within the ceiling's insert cost)"
     )
+    if peer is not None:
+        peer_wall, peer_cpu = peer
+        print(f"{'OpenTelemetry Collector: otlp -> batch -> nop':48}{peer_wall:>12,.0f}{peer_cpu:>12,.0f}")
+        if collector_cpu_s > 0:
+            print(
+                f"collector alone / OpenTelemetry Collector, spans per CPU-second: "
+                f"{total / collector_cpu_s / peer_cpu:.2f} (ldv serve whole: {serve_cpu / peer_cpu:.2f})"
+            )
     print(f"collector counters: {metrics}")
     inserts = int(metrics.get("inserts", 0)) if isinstance(metrics, dict) else 0
     if inserts:
