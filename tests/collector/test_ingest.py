@@ -50,7 +50,7 @@ def test_invalid_spans_are_rejected_with_their_ids_names_and_rules() -> None:
     assert lines[0].startswith(f"span {no_subject_type.trace_id.hex()}/{no_subject_type.span_id.hex()} ('huurtoeslag berekenen'): ")
     assert "data-subject-pair" in lines[0]
     assert f"/{bad_uri.span_id.hex()} ('opvragen'): processing-activity-uri" in lines[1]
-    assert "trace-id: trace_id must not be all zeros" in lines[2]
+    assert "trace-id: trace_id must be 16 bytes (32 hex digits), not all zeros; got 16 bytes" in lines[2]
     assert "end-time" in lines[3]
     assert "status: status code must be 0 (Unset), 1 (Ok) or 2 (Error), got 7" in lines[4]
 

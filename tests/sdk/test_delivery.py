@@ -121,7 +121,7 @@ def test_an_unreadable_spool_entry_is_a_dead_letter_and_the_rest_goes_on(tmp_pat
     _log(2)
     assert ldv_sdk.flush(10)
     assert len(receiver.distinct()) == 2
-    assert [d.reason for d in runtime.spool.dead_letters()] == ["unreadable spool entry (not an OTLP ResourceSpans)"]
+    assert [d.reason for d in runtime.spool.dead_letters()] == ["unreadable spool entry (not an OTLP ExportTraceServiceRequest)"]
 
 
 def test_auth_headers_are_sent(tmp_path: Path, receiver: Receiver) -> None:

@@ -28,7 +28,7 @@ from ldv_logboek._pseudonym import (
     redact_bsns,
 )
 from ldv_logboek._record import LogRecord
-from ldv_logboek._validation import Violation
+from ldv_logboek.rules import Violation
 
 CLEAR_BSN_RULE = "clear-bsn"
 REDACTED = "[redacted: looks like a BSN]"
@@ -161,7 +161,7 @@ def _texts(record: LogRecord) -> list[str]:
     return texts
 
 
-def _may_hold_candidate(text: str) -> bool:
+def _may_hold_bsn(text: str) -> bool:
     """False only when `text` holds no nine-digit run that BSN_CANDIDATE could match."""
     if text.isascii():
         # Counting digits in C is several times cheaper than the regex's scan; a candidate
@@ -178,7 +178,7 @@ def clear_bsn_locations(record: LogRecord) -> list[str]:
     One search over all texts joined settles nearly every record; only when it finds a
     candidate are the texts looked at one by one to name them.
     """
-    if not _may_hold_candidate(_SEPARATOR.join(_texts(record))):
+    if not _may_hold_bsn(_SEPARATOR.join(_texts(record))):
         return []
     found = [f"attribute {k!r}" for k, v in record.attributes.items() if k != attr.DATA_SUBJECT_ID and contains_bsn(v)]
     if contains_bsn(record.name):

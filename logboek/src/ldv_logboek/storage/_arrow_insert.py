@@ -3,10 +3,11 @@
 `records_table(records, retention_days)` builds the table of the store's INSERT_COLUMNS (`SCHEMA`,
 the same names in the same order) in one pass over the
 records (attribute maps as flat key and value arrays with offsets, which pyarrow takes without
-looking at each dict again). `insert_table(client, table)` hands it to the engine:
+looking at each dict again). `insert_table(client, table, embedded)` hands it to the engine:
 
-- embedded (chDB): `INSERT INTO otel_traces (...) SELECT * FROM Python(table)` on the chDB
-  connection under the clickhouse-connect client: chDB's `Python()` table function reads the
+- embedded (chDB): `INSERT INTO otel_traces (...) SELECT * FROM Python(table)` on a connection
+  of chDB's own public API (`chdb.connect` on the store's data directory, beside the
+  clickhouse-connect client, as the readers are): chDB's `Python()` table function reads the
   Arrow buffers in place, in the same process;
 - a ClickHouse server: clickhouse-connect's `insert_arrow` (the Arrow format in the request body).
 
@@ -16,7 +17,6 @@ DEFAULT expressions, IngestedAt, and whatever later migrations add).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -239,28 +239,14 @@ _QUOTED_COLUMNS = ", ".join(f"`{c}`" for c in SCHEMA.names)
 _PYTHON_INSERT = f"INSERT INTO {RECORDS_TABLE} ({_QUOTED_COLUMNS}) SELECT * FROM Python(table)"
 
 
-def _embedded_connection(client: Client) -> tuple[Any, threading.Lock] | None:
-    """The chDB connection under a clickhouse-connect chDB client and the lock that guards it, or None.
+def insert_table(client: Client, table: pa.Table, embedded: Any | None = None) -> None:
+    """Insert `table` (of `records_table`) into the records table; raises the driver's errors.
 
-    clickhouse-connect keeps them on its backend's handle (not a public interface, hence the
-    care): when that ever changes, `insert_table` falls back to `insert_arrow`, which chDB also
-    takes (through a temporary file).
+    `embedded`: a chDB connection (`chdb.connect`) to the client's engine, for the zero-copy
+    insert; None: clickhouse-connect's `insert_arrow` (a server, or chDB through Arrow IPC).
     """
-    handle = getattr(getattr(client, "_backend", None), "_handle", None)
-    conn = getattr(handle, "conn", None)
-    lock = getattr(handle, "lock", None)
-    if conn is None or lock is None or not hasattr(conn, "query"):
-        return None
-    return conn, lock
-
-
-def insert_table(client: Client, table: pa.Table) -> None:
-    """Insert `table` (of `records_table`) into the records table; raises the driver's errors."""
-    embedded = _embedded_connection(client)
     if embedded is None:
         client.insert_arrow(RECORDS_TABLE, table)
         return
-    conn, lock = embedded
-    with lock:
-        # chDB's Python() finds `table` among this frame's local variables.
-        conn.query(_PYTHON_INSERT)
+    # chDB's Python() table function finds `table` among this frame's local variables.
+    embedded.query(_PYTHON_INSERT)
