@@ -18,7 +18,7 @@ PUBLIC: dict[str, set[str]] = {
         "Event", "LdvError", "Link", "LogRecord", "Status", "Violation", "check_record", "is_bsn", "pseudonymise",
         # the record pipeline, for the SDK and the collector
         "DEFAULT_NAME", "MIN_KEY_BYTES", "Policy", "Protection", "Pseudonymiser", "attribute_text", "attributes_to_dict",
-        "contains_bsn", "is_pseudonym", "is_uri", "key_is_long_enough", "protect", "records_of",
+        "contains_bsn", "is_pseudonym", "is_uri", "key_is_long_enough", "may_need_protection", "protect", "records_of",
         "redact_bsns", "span_kind", "span_to_record", "status_of",
         # trace ids as the read API shows them
         "parse_trace_id", "trace_id_as_uuid",

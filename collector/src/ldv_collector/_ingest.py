@@ -3,9 +3,9 @@
 1. Each span once: skip it when it carries no `dpl.` attribute (not an LDV record); refuse it
    when its resource names another organisation than the sender's (`bind_organisation`);
    else it becomes the core's `LogRecord` (`span_to_record`).
-2. The privacy rules on each record: `ldv_logboek.protect` under the collector's policy
-   (pseudonymise a clear-BSN subject id with the organisation's key, refuse a clear BSN
-   anywhere else).
+2. The privacy rules: `ldv_logboek.protect` under the collector's policy (pseudonymise a
+   clear-BSN subject id with the organisation's key, refuse a clear BSN anywhere else), on the
+   records it could change or refuse (`may_need_protection`: one BSN search over the request).
 3. The standard's rules that apply at the collector (`ldv_logboek.rules.COLLECTOR_RULES`),
    over the whole request's columns at once (`ldv_logboek.rule_columns.broken_rules`); the
    messages of the records that break one come from the same table.
@@ -32,6 +32,7 @@ from ldv_logboek import (
     Violation,
     attributes_to_dict,
     contains_bsn,
+    may_need_protection,
     protect,
     span_to_record,
 )
@@ -195,11 +196,12 @@ class Ingester:
 
     @staticmethod
     def _protect(batch: _Records, result: IngestResult, problems: dict[int, list[Violation]]) -> set[int]:
-        """Run protect on every record (pseudonymise a clear-BSN subject, refuse a stray BSN); the
-        indices of those where a clear BSN was found."""
+        """Run protect on the records that may need it (pseudonymise a clear-BSN subject, refuse a stray
+        BSN; `may_need_protection`: the others pass it unchanged); the indices of those where a clear
+        BSN was found."""
         withheld: set[int] = set()
-        for i, (record, context) in enumerate(zip(batch.records, batch.resources)):
-            protection = protect(record, context.policy)
+        for i in may_need_protection(batch.records):
+            protection = protect(batch.records[i], batch.resources[i].policy)
             if protection.pseudonymised:
                 result.pseudonymised += 1
             if protection.violations:

@@ -10,7 +10,7 @@ chDB, pyarrow); everything here is pure Python so the SDK can use it.
 from ldv_logboek._ids import parse_trace_id, trace_id_as_uuid
 from ldv_logboek._keys import MIN_KEY_BYTES, key_is_long_enough
 from ldv_logboek._otlp import attribute_text, attributes_to_dict, records_of, span_kind, span_to_record, status_of
-from ldv_logboek._protect import DEFAULT_NAME, Policy, Protection, protect
+from ldv_logboek._protect import DEFAULT_NAME, Policy, Protection, may_need_protection, protect
 from ldv_logboek._pseudonym import Pseudonymiser, contains_bsn, is_bsn, is_pseudonym, pseudonymise, redact_bsns
 from ldv_logboek._record import Event, Link, LogRecord, Status
 from ldv_logboek.errors import LdvError
@@ -36,6 +36,7 @@ __all__ = [
     "is_pseudonym",
     "is_uri",
     "key_is_long_enough",
+    "may_need_protection",
     "protect",
     "pseudonymise",
     "records_of",

@@ -102,11 +102,10 @@ def attributes_to_dict(attributes: Any) -> dict[str, str]:
     kv: KeyValue
     for kv in attributes:
         value = kv.value
-        # Most LDV attributes are strings: test that case before the generic dispatch.
-        if value.HasField("string_value"):
-            out[kv.key] = value.string_value
-        else:
-            out[kv.key] = value_to_str(value)
+        # Most LDV attributes are strings: a oneof holds one value, so a non-empty string is one;
+        # only "" needs asking which field is set.
+        text = value.string_value
+        out[kv.key] = text if text or value.WhichOneof("value") == "string_value" else value_to_str(value)
     return out
 
 

@@ -14,7 +14,9 @@ Where-messages name fields and attributes, never their values.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Literal
 
 from ldv_logboek import attributes as attr
@@ -170,6 +172,29 @@ def _may_hold_bsn(text: str) -> bool:
         if len(raw) - len(raw.translate(None, _ASCII_DIGITS)) < 9:
             return False
     return BSN_CANDIDATE.search(text) is not None
+
+
+def may_need_protection(records: Sequence[LogRecord]) -> list[int]:
+    """The indices of `records` that `protect` could change or refuse under any policy: a subject id
+    that is not a pseudonym, or a text that could hold a clear BSN. The others pass it unchanged.
+
+    For a batch (the collector's request): one search over every text of all records joined
+    (the subject ids too: a superset is safe) settles nearly every batch; only when it finds a
+    candidate are the records searched one by one.
+    """
+    found = {i for i, r in enumerate(records) if (s := r.attributes.get(attr.DATA_SUBJECT_ID)) and not is_pseudonym(s)}
+    resources = {id(r.resource_attributes): r.resource_attributes for r in records}  # records of a resource share it
+    every_text = chain(
+        (r.name for r in records),
+        (r.status_message for r in records),
+        (r.trace_state for r in records),
+        chain.from_iterable(r.attributes.values() for r in records),
+        chain.from_iterable(m.values() for m in resources.values()),
+        chain.from_iterable(_texts(r) for r in records if r.events or r.links),
+    )
+    if _may_hold_bsn(_SEPARATOR.join(every_text)):
+        found.update(i for i, r in enumerate(records) if _may_hold_bsn(_SEPARATOR.join(_texts(r))))
+    return sorted(found)
 
 
 def clear_bsn_locations(record: LogRecord) -> list[str]:
