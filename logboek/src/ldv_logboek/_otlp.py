@@ -128,30 +128,26 @@ def span_to_record(
     status: Status,
 ) -> LogRecord:
     """Build the record of `span` from its already converted attributes and status."""
+    kind = span.kind
+    events, links = span.events, span.links
+    # Positional, in LogRecord's field order: this runs for every span the collector receives.
     return LogRecord(
-        trace_id=span.trace_id,
-        span_id=span.span_id,
-        name=span.name,
-        start_time_ns=span.start_time_unix_nano,
-        end_time_ns=span.end_time_unix_nano,
-        status=status,
-        attributes=attributes,
-        parent_span_id=span.parent_span_id,
-        resource_attributes=resource_attributes,
-        status_message=span.status.message,
-        kind=span_kind(span.kind),
-        trace_state=span.trace_state,
-        scope_name=scope_name,
-        scope_version=scope_version,
-        events=[Event(e.time_unix_nano, e.name, attributes_to_dict(e.attributes)) for e in span.events]
-        if span.events
-        else [],
-        links=[
-            Link(link.trace_id, link.span_id, link.trace_state, attributes_to_dict(link.attributes))
-            for link in span.links
-        ]
-        if span.links
-        else [],
+        span.trace_id,
+        span.span_id,
+        span.name,
+        span.start_time_unix_nano,
+        span.end_time_unix_nano,
+        status,
+        attributes,
+        span.parent_span_id,
+        resource_attributes,
+        span.status.message,
+        SPAN_KINDS[kind] if 0 <= kind < len(SPAN_KINDS) else "Unspecified",
+        span.trace_state,
+        scope_name,
+        scope_version,
+        [Event(e.time_unix_nano, e.name, attributes_to_dict(e.attributes)) for e in events] if events else [],
+        [Link(k.trace_id, k.span_id, k.trace_state, attributes_to_dict(k.attributes)) for k in links] if links else [],
     )
 
 
