@@ -197,7 +197,7 @@ def may_need_protection(records: Sequence[LogRecord]) -> list[int]:
         chain.from_iterable(_texts(r) for r in records if r.events or r.links),
     )
     texts = list(every_text)
-    # ASCII texts apart: their search is a digit count in C (`_may_hold_bsn`); one non-ASCII
+    # ASCII texts apart: their search is a byte map in C (`_may_hold_bsn`); one non-ASCII
     # text among them would send the whole request through the regex.
     plain = [t for t in texts if t.isascii()]
     other = [t for t in texts if not t.isascii()] if len(plain) < len(texts) else []
