@@ -24,8 +24,9 @@ from ldv_collector._ingest import Ingester
 from ldv_collector.settings import CollectorSettings
 from ldv_logboek import attributes as attr
 from ldv_logboek import protect, records_of
-from ldv_sdk._runtime import SpoolExporter, record_of
+from ldv_sdk._runtime import SpanEncoder, SpoolExporter, record_of
 from ldv_sdk.settings import LdvConfig
+from ldv_sdk.testing import capture_ldv
 from tests.logboek.strategies import bsn_forms, pseudonyms, texts
 
 RESOURCE = {attr.SERVICE_NAME: "svc", attr.ORGANISATION: "gemeente-test"}
@@ -148,3 +149,44 @@ def test_the_sdk_spools_the_official_encoding_of_the_span_as_protect_leaves_it(a
     assert records_of(body) == [record]
     if not (protection.pseudonymised or protection.clear_bsn_at or protection.repaired):
         assert body == encode_spans([span]).SerializeToString()
+
+
+@PROPERTY
+@given(span_arguments, st.booleans())
+def test_the_span_encoder_builds_what_opentelemetrys_encoder_builds(arguments: tuple, as_text: bool) -> None:
+    """`SpanEncoder` (the resource and scope encoded once) against `encode_spans`, span by span:
+    the same ExportTraceServiceRequest for every span, and its own build taken for text-only spans."""
+    name, attributes, kind, status, message, events = arguments
+    if as_text:  # what the SDK spools after protect: attribute values as text
+        attributes = {k: str(v) for k, v in attributes.items()}
+    span = _finished_span(name, attributes, kind, status, message, events)
+    encoder = SpanEncoder()
+    for _ in range(2):  # the first call makes the frame, the second uses it
+        ours = ExportTraceServiceRequest.FromString(encoder(span))
+        assert ours == encode_spans([span])
+    if as_text and not events:
+        assert encoder._frames, "a text-only span without events must take the encoder's own build"
+
+
+def test_a_processing_is_encoded_as_opentelemetry_encodes_it() -> None:
+    import ldv_sdk
+
+    spooled = _Spooled()
+    with capture_ldv() as _records:
+        runtime = ldv_sdk._runtime.get_runtime()  # type: ignore[attr-defined]
+        assert runtime is not None
+        exporter = runtime.exporter
+        kept: list[ReadableSpan] = []
+        write = exporter.write
+        exporter.write = lambda span: (kept.append(span), write(span))  # type: ignore[method-assign]
+
+        @ldv_sdk.verwerking("https://register.example/a", "berekenen", subject="bsn")
+        def bereken(bsn: str) -> None:
+            return None
+
+        bereken("123456782")
+        del exporter.write
+    (span,) = kept
+    assert exporter.encode._frames  # the usual processing takes the encoder's own build
+    spooled.put(exporter.encode(span))
+    assert ExportTraceServiceRequest.FromString(spooled.bodies[0]) == encode_spans([span])
