@@ -41,6 +41,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import chdb
 import httpx
 import pyarrow as pa
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
@@ -48,7 +49,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from ldv_collector._decode import Encoding, decode_request
 from ldv_collector._ingest import Ingester
 from ldv_collector.settings import CollectorSettings
-from ldv_logboek.storage import LogStore, connect
+from ldv_logboek.storage import LogStore, connect, embedded_path
 from ldv_logboek.storage._arrow_insert import insert_table, records_table
 from ldv_logboek.storage._schema import RECORDS_TABLE
 from ldv_logboek.storage._store import INSERT_COLUMNS
@@ -91,8 +92,19 @@ def ceilings(bodies: list[bytes], batch_records: int, data_dir: Path, rounds: in
     tables = [records_table(records[i : i + batch_records], [3650] * len(records[i : i + batch_records]))
               for i in range(0, len(records), batch_records)]  # fmt: skip
     native = [_native_columns(t) for t in tables]
+    def arrow(store: LogStore) -> None:
+        # The store's own insert path on chDB: Python() on a connection of chDB's public API.
+        path = embedded_path(store.client)
+        conn = chdb.connect(os.path.realpath(path)) if path is not None else None
+        try:
+            for t in tables:
+                insert_table(store.client, t, conn)
+        finally:
+            if conn is not None:
+                conn.close()
+
     ways: dict[str, Callable[[LogStore], None]] = {
-        "arrow": lambda store: [insert_table(store.client, t) for t in tables] and None,
+        "arrow": arrow,
         "native": lambda store: [
             store.client.insert(RECORDS_TABLE, data, column_names=INSERT_COLUMNS, column_oriented=True) for data in native
         ] and None,

@@ -17,10 +17,9 @@ PUBLIC: dict[str, set[str]] = {
     "ldv_logboek": {
         "Event", "LdvError", "Link", "LogRecord", "Status", "Violation", "check_record", "is_bsn", "pseudonymise",
         # the record pipeline, for the SDK and the collector
-        "DEFAULT_NAME", "MIN_KEY_BYTES", "NotPlain", "OrdinaryRecords", "Policy", "Processed", "Protection",
-        "Pseudonymiser", "Shape", "attribute_text", "attributes_to_dict", "contains_bsn", "encode_resource_spans",
-        "is_pseudonym", "is_uri", "key_is_long_enough", "process", "protect", "records_of", "redact_bsns",
-        "request_bytes", "request_from_json", "span_to_record", "status_of",
+        "DEFAULT_NAME", "MIN_KEY_BYTES", "Policy", "Protection", "Pseudonymiser", "attribute_text", "attributes_to_dict",
+        "contains_bsn", "is_pseudonym", "is_uri", "key_is_long_enough", "may_need_protection", "protect", "records_of",
+        "redact_bsns", "span_kind", "span_to_record", "status_of",
         # the one rule for which subject id is a clear id: the collector's and the read side's (issue 19)
         "BSN_AS_DIGITS", "subject_clear_bsn",
         # trace ids as the read API shows them
@@ -29,11 +28,12 @@ PUBLIC: dict[str, set[str]] = {
     "ldv_logboek.storage": {
         "DASHBOARD_RECORDS_VIEW", "DASHBOARD_REJECTIONS_VIEW", "DASHBOARD_SUBJECTS_VIEW", "INGESTED_AT_UNKNOWN",
         "READ_SETTINGS", "RECORDS_TABLE", "MIGRATIONS_TABLE", "REGISTER_ORGANISATIONS_TABLE",
-        # query bounds, and the columnar ingest (the collector's batch form of the record pipeline)
-        "MAX_PAGE_SIZE", "MAX_STORED_TIME_NS", "MAX_TIME_MS", "MIN_TIME_MS", "SpanColumns", "records_of_rows", "rows_table",
+        # query bounds, and the insert schema the collector's ingest builds its rows in
+        "MAX_PAGE_SIZE", "MAX_STORED_TIME_NS", "MAX_TIME_MS", "MIN_TIME_MS", "ROWS_SCHEMA", "records_of_rows", "rows_table",
+        "times",
         "REGISTER_VERSIONS_TABLE", "REJECTIONS_TABLE",
         "SCHEMA_VERSION", "DEFAULT_READERS", "ActivityWindow", "ConnectionPool", "Cursor", "Lane", "LogStore", "Page",
-        "RecordQuery", "StorageError", "StorageFault", "StorageUnavailable", "cluster_script", "connect",
+        "RecordQuery", "RegisterStore", "SaveResult", "StorageError", "StorageFault", "StorageUnavailable", "cluster_script", "connect",
         "embedded_path", "migrate", "redact", "storage_error",
         # the transparency log's persistence, writer side and audit
         "CHECKPOINTS_TABLE", "LEAVES_TABLE", "NODES_TABLE", "AuditReport", "LogAudit", "LogTables", "StoredTree",
@@ -52,7 +52,7 @@ PUBLIC: dict[str, set[str]] = {
     },
     "ldv_logboek.register": {
         "ActivityVersion", "DpvLegalBasis", "LegalBasis", "Organisation", "ProcessingActivity", "Register",
-        "RegisterConflict", "RegisterError", "RegisterFileError", "RegisterStore", "SaveResult",
+        "RegisterConflict", "RegisterError", "RegisterFileError",
         "load_register_files", "parse_register_text", "register_paths",
     },
     "ldv_logboek.settings": {
@@ -85,7 +85,7 @@ PUBLIC: dict[str, set[str]] = {
 }
 # Modules documented as public that have no `__init__` of their own: their names without a
 # leading underscore are public (the core's attribute vocabulary, the SDK's client and test helpers).
-PUBLIC_MODULES = {"ldv_logboek.attributes", "ldv_sdk.clients", "ldv_sdk.testing"}
+PUBLIC_MODULES = {"ldv_logboek.attributes", "ldv_logboek.rules", "ldv_logboek.rule_columns", "ldv_sdk.clients", "ldv_sdk.testing"}
 COMPONENTS = ("ldv_logboek", "ldv_sdk", "ldv_collector", "ldv_inzicht", "ldv_dashboards")
 # The SDK's modules without a leading underscore: its package, the documented modules, its error
 # tree and settings table (`errors.py`, `settings.py` in every package), and the pytest plugin that
@@ -131,7 +131,7 @@ def test_the_cli_uses_only_public_names_of_the_components() -> None:
 # Per package folder: the modules without a leading underscore. Every other module is internal.
 PLAIN_MODULES: dict[str, set[str]] = {
     "sdk/src/ldv_sdk": SDK_PUBLIC_MODULES,
-    "logboek/src/ldv_logboek": {"attributes", "errors", "settings"},
+    "logboek/src/ldv_logboek": {"attributes", "errors", "rule_columns", "rules", "settings"},
     "logboek/src/ldv_logboek/storage": set(),
     "logboek/src/ldv_logboek/register": set(),
     "logboek/src/ldv_logboek/tlog": set(),
@@ -185,7 +185,7 @@ def test_the_sdk_entry_points_name_importable_objects() -> None:
 
 # The core's modules behind the names of `ldv_logboek.__all__` (the record pipeline and its parts).
 CORE_MODULES = {
-    f"ldv_logboek.{m}" for m in ("errors", "_keys", "_otlp", "_otlp_json", "_pipeline", "_protect", "_pseudonym", "_record", "_validation")
+    f"ldv_logboek.{m}" for m in ("errors", "_keys", "_otlp", "_protect", "_pseudonym", "_record")
 }
 
 

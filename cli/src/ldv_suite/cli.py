@@ -378,8 +378,8 @@ def register_load(
     The embedded store is opened by one process at a time: run this while `ldv serve` is
     stopped, or give `ldv serve --register PATH`.
     """
-    from ldv_logboek.register import RegisterConflict, RegisterFileError, RegisterStore, load_register_files
-    from ldv_logboek.storage import LogStore
+    from ldv_logboek.register import RegisterConflict, RegisterFileError, load_register_files
+    from ldv_logboek.storage import LogStore, RegisterStore
 
     settings = _settings(config, data_dir=data_dir, store_dsn=store_dsn)
     try:

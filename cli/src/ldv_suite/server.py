@@ -180,7 +180,8 @@ class Stack:
         from ldv_collector import create_app as create_collector_app
         from ldv_inzicht import create_app as create_api_app
         from ldv_inzicht import create_log_app, with_log_routes
-        from ldv_logboek.register import RegisterStore, load_register_files
+        from ldv_logboek.register import load_register_files
+        from ldv_logboek.storage import RegisterStore
 
         collector_settings = collector_settings or CollectorSettings()
         open_warning = check_senders(settings, collector_settings)

@@ -46,7 +46,6 @@ class CollectorSettings(SettingsWithOrganisationKeys):
 
     # Error messages must never echo a key: hide input values in validation errors.
     model_config = SettingsConfigDict(env_prefix="LDV_COLLECTOR_", extra="ignore", hide_input_in_errors=True)
-    deprecated_organisation_keys_variable = "LDV_COLLECTOR_ORGANISATION_KEYS"
 
     max_body_bytes: int = Field(
         default=16 * 1024 * 1024,

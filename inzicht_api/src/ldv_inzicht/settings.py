@@ -64,7 +64,6 @@ class ApiSettings(SettingsWithOrganisationKeys):
 
     # Error messages must never echo a key: hide input values in validation errors.
     model_config = SettingsConfigDict(env_prefix="LDV_API_", extra="ignore", frozen=True, hide_input_in_errors=True)
-    deprecated_organisation_keys_variable = "LDV_API_ORGANISATION_KEYS"
 
     default_page_size: int = Field(
         100, ge=1, le=MAX_PAGE_SIZE,

@@ -174,18 +174,6 @@ def subject_clear_bsn(subject_id: str, subject_type: str | None) -> tuple[str, s
     return clear_bsn(subject_id)
 
 
-def clear_bsn_form(value: str) -> str | None:
-    """How `value` is written as a clear BSN (a BSN_* constant), or None; see `clear_bsn`."""
-    found = clear_bsn(value)
-    return found[0] if found else None
-
-
-def canonical_bsn(value: str) -> str | None:
-    """The 9-digit BSN that `value` writes, or None when it writes none; see `clear_bsn`."""
-    found = clear_bsn(value)
-    return found[1] if found else None
-
-
 def contains_bsn(text: str) -> bool:
     """True when `text` holds a 9-digit number that passes the elfproef, alone or amid words.
 
