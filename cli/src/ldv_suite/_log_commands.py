@@ -31,6 +31,7 @@ from ldv_logboek.tlog import (
     verify_consistency,
     verify_receipt,
 )
+from ldv_suite._settings_loading import serve_settings
 
 verify_app = typer.Typer(help="Check receipts and checkpoints with public data only (the log's and witnesses' keys).", no_args_is_help=True)
 
@@ -96,9 +97,7 @@ def audit_command(
 ) -> None:
     """Replay every transparency log in the store against its records; exit 0 only when all holds."""
     from ldv_logboek.storage import LogStore, StorageError, audit_store
-    from ldv_suite.cli import _settings
-
-    settings = _settings(config, data_dir=data_dir, store_dsn=store_dsn)
+    settings = serve_settings(config, data_dir=data_dir, store_dsn=store_dsn)
     if settings.store_dsn is None and not settings.data_dir.exists():
         raise _fail(f"no store at {settings.data_dir}", 2)
     keys = {v.name: v for v in _verifiers(log_key, ED25519)}

@@ -5,15 +5,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, Optional, cast
+from typing import Annotated, Any, NoReturn, Optional
 
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
 
 from ldv_suite import _log_commands
+from ldv_suite._settings_loading import checked as _checked
+from ldv_suite._settings_loading import serve_settings as _settings
 from ldv_suite.settings import ServeSettings
 
 app = typer.Typer(help="LDV suite: Logboek Dataverwerkingen collector, store and read APIs.", no_args_is_help=True)
@@ -24,33 +25,6 @@ DataDirOpt = Annotated[Optional[Path], typer.Option("--data-dir", help="Director
 DsnOpt = Annotated[
     Optional[str], typer.Option("--store-dsn", help="ClickHouse server instead of the embedded store.")
 ]
-
-
-def _settings(config: Path | None, **overrides: object) -> ServeSettings:
-    """ServeSettings, or a readable error and exit code 2 for invalid settings."""
-    [settings] = _checked(lambda: _serve_settings(config, overrides))
-    return cast(ServeSettings, settings)
-
-
-def _serve_settings(config: Path | None, overrides: dict[str, object]) -> ServeSettings:
-    """ServeSettings from `config`, the environment and the flags; SettingsRefused names where a bad one was given."""
-    import tomllib
-
-    from ldv_suite.settings_errors import SettingsRefused, config_namer, load_settings
-
-    if config is not None and not config.is_file():  # pydantic-settings would skip it silently
-        raise SettingsRefused([f"{config}: no such file (--config)"])
-    try:
-        return cast(
-            ServeSettings,
-            load_settings(
-                ServeSettings,
-                lambda: ServeSettings.load(config, **overrides),
-                config_namer(ServeSettings, overrides, config),
-            ),
-        )
-    except tomllib.TOMLDecodeError as exc:
-        raise SettingsRefused([f"{config}: not valid TOML: {' '.join(str(exc).split())}"]) from None
 
 
 def _api_settings() -> dict[str, Any]:
@@ -86,26 +60,6 @@ def _clickhouse_settings() -> Any:
     from ldv_suite.settings_errors import load_settings
 
     return load_settings(ClickHouseHttpSettings)
-
-
-def _checked(*loaders: Callable[[], Any]) -> list[Any]:
-    """Each loader's settings; when any is invalid, every problem of all of them, one line each on
-    stderr (`invalid settings: <where>: <problem>`, never a value), then exit code 2. Plain text,
-    like `_register_refused`: no wrapping, no markup."""
-    from ldv_suite.settings_errors import SettingsRefused
-
-    results: list[Any] = []
-    lines: list[str] = []
-    for load in loaders:
-        try:
-            results.append(load())
-        except SettingsRefused as exc:
-            lines += exc.lines
-    if lines:
-        for line in dict.fromkeys(lines):  # a shared variable (LDV_ORGANISATION_KEYS) is named once
-            typer.echo(f"invalid settings: {line}", err=True)
-        raise typer.Exit(2)
-    return results
 
 
 def _register_refused(exc: Exception) -> NoReturn:
