@@ -4,7 +4,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DATA_DIR ?= .ldv-data
 
-.PHONY: install demo test lint bench bench-federation clean browser pdf-libs fuzz soak
+GO ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
+MVN ?= mvn
+
+.PHONY: install demo test lint bench bench-federation clean browser pdf-libs peers test-collector-peers bench-peer fuzz soak
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,11 +51,32 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy logboek/src/ldv_logboek collector/src/ldv_collector inzicht_api/src/ldv_inzicht sdk/src/ldv_sdk dashboards/src/ldv_dashboards cli/src/ldv_suite
 
-test: install browser lint
+# The real peers the tests run against ldv serve (tests/peers): clickhouse-go (Grafana's driver) in
+# tests/go/clickhouse, the Go example and the Spring Boot example. Go modules come from the module
+# proxy (only those the packages need: vet and build fetch them), Java libraries from Maven Central;
+# cold, about 3 minutes for both on the shared 2-core machine (docs/other-languages.md).
+peers:
+	cd tests/go/clickhouse && $(GO) vet ./... && $(GO) vet -modfile=go.newest.mod ./...
+	cd examples/go && $(GO) vet ./... && $(GO) build ./...
+	cd examples/java && $(MVN) -B -q package
+
+test: install browser peers lint
 	$(BIN)/python -m pytest
+
+# The OpenTelemetry Collector's own ClickHouse exporter writing into our store (tests/go/clickhouseexporter).
+# Not in `make test`: the collector's module tree takes minutes to build cold (docs/benchmarks.md).
+test-collector-peers: install
+	cd tests/go/clickhouseexporter && $(GO) mod download && $(GO) build -o /dev/null .
+	LDV_COLLECTOR_PEERS=1 $(BIN)/python -m pytest tests/peers/test_clickhouse_exporter.py
 
 bench: install
 	$(BIN)/python bench/ingest.py
+
+# The ingest benchmark with an OpenTelemetry Collector (otlp receiver -> batch -> nop exporter, built
+# from the collector's modules in bench/otelcol) as the peer, in the same run (docs/benchmarks.md).
+bench-peer: install
+	cd bench/otelcol && $(GO) build -o otelcol-bench .
+	$(BIN)/python bench/ingest.py --peer-otelcol bench/otelcol/otelcol-bench
 
 bench-federation: install
 	$(BIN)/python bench/federation.py
@@ -76,4 +100,4 @@ soak: install
 	$(BIN)/python bench/soak.py --minutes $(SOAK_MINUTES) --rate $(SOAK_RATE)
 
 clean:
-	rm -rf $(VENV) $(DATA_DIR) .fuzz
+	rm -rf $(VENV) $(DATA_DIR) .fuzz examples/java/target

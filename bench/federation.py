@@ -109,8 +109,8 @@ def _records(org: str, key: str, count: int) -> list[Any]:
 
 
 def _store(directory: Path) -> Any:
-    from ldv_logboek.register import RegisterStore, load_register_files
-    from ldv_logboek.storage import LogStore, connect
+    from ldv_logboek.register import load_register_files
+    from ldv_logboek.storage import LogStore, RegisterStore, connect
 
     store = LogStore(connect(f"chdb://{directory}"))
     store.migrate()

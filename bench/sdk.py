@@ -1,19 +1,23 @@
-"""Benchmark of the SDK: cost per processing against a bare OpenTelemetry span, and spool throughput.
+"""Benchmark of the SDK: cost per processing against the same span exported by plain OpenTelemetry.
 
     .venv/bin/python bench/sdk.py [--n 20000] [--rounds 5]
 
 A processing here is: `@verwerking` + 1 data subject + pseudonymisation (HMAC) + BSN guard +
-the standard's checks + the durable spool write (one write() of a CRC-framed record to the
-append-only segment file: in the page cache, so SIGKILL-safe, when the processing returns). The
-baseline, in the same run and interleaved round by round, is `tracer.start_as_current_span`
-with the same three attributes on an OpenTelemetry SDK TracerProvider, both with no span
-processor and with the usual BatchSpanProcessor (its exporter does nothing).
+the standard's checks + OpenTelemetry's OTLP encoding + the durable spool write (one write()
+of a CRC-framed record to the append-only segment file: in the page cache, so SIGKILL-safe,
+when the processing returns). The baseline, in the same run and interleaved round by round,
+is what a service pays today for an exported OpenTelemetry span: `tracer.start_as_current_span`
+with the same three attributes on an OpenTelemetry SDK TracerProvider with the usual
+BatchSpanProcessor, whose exporter encodes each batch with the official OTLP encoder
+(`opentelemetry-exporter-otlp-proto-common`'s `encode_spans`, as the OTLP exporters do) and
+sends nothing; each round ends with `force_flush`, inside the timing, so every span is encoded.
+The bare span without a processor is printed for reference.
 
 Every figure is the median over the rounds of (time for `--n` calls) / n, measured both as
 CPU time of the process (time.process_time: all threads, so the BatchSpanProcessor's worker
 counts) and as elapsed time (time.perf_counter). The machine is shared, so CPU time is the
-figure the targets are judged on. Targets: at most 2x the bare span (CPU); a spool of at
-least 20k records/s on one core.
+figure the targets are judged on. Targets: a processing logged durably costs no more than the
+exported span (CPU); a spool of at least 20k records/s on one core.
 
 The breakdown section runs the same decorated function with parts of the pipeline swapped
 out (diagnostics only, never part of a real processing) to show where the time goes.
@@ -29,14 +33,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
 import ldv_sdk
 from ldv_logboek import attributes as attr
-from ldv_logboek._otlp import encode_resource_spans
 from ldv_logboek._pseudonym import pseudonymise
-from ldv_logboek._record import LogRecord
 from ldv_sdk import Spool
 
 KEY = b"bench-organisation-key-0123456789"
@@ -44,17 +47,25 @@ BSN = "123456782"
 ACTIVITY = "https://register.example/verwerkingsactiviteiten/huurtoeslag"
 
 
-class _Discard(SpanExporter):
+class _EncodeOtlp(SpanExporter):
+    """What an OTLP exporter does to a batch before it sends: the official protobuf encoding."""
+
+    def __init__(self) -> None:
+        self.bytes = 0
+
     def export(self, spans):  # type: ignore[no-untyped-def]
+        self.bytes += len(encode_spans(spans).SerializeToString())
         return SpanExportResult.SUCCESS
 
 
-def per_call_us(fn: Callable[[], object], n: int) -> tuple[float, float]:
-    """(CPU time, elapsed time) per call of `fn`, in microseconds, over `n` calls."""
+def per_call_us(fn: Callable[[], object], n: int, after: Callable[[], object] | None = None) -> tuple[float, float]:
+    """(CPU time, elapsed time) per call of `fn`, in microseconds, over `n` calls (and `after` once, timed)."""
     c0 = time.process_time()
     t0 = time.perf_counter()
     for _ in range(n):
         fn()
+    if after is not None:
+        after()
     wall = time.perf_counter() - t0
     cpu = time.process_time() - c0
     return cpu / n * 1e6, wall / n * 1e6
@@ -97,7 +108,9 @@ def main() -> int:
     }
     plain = TracerProvider().get_tracer("bench")
     batch_provider = TracerProvider()
-    batch_provider.add_span_processor(BatchSpanProcessor(_Discard(), max_queue_size=10 * args.n))
+    encoder = _EncodeOtlp()
+    batch = BatchSpanProcessor(encoder, max_queue_size=10 * args.n)
+    batch_provider.add_span_processor(batch)
     batched = batch_provider.get_tracer("bench")
 
     def bare() -> None:
@@ -117,17 +130,17 @@ def main() -> int:
     def ldv_without_pipeline() -> None:
         verwerk(BSN)
 
-    cases: dict[str, Callable[[], None]] = {
-        "bare span": bare,
-        "bare span + BatchSpanProcessor": bare_batch,
-        "ldv processing": ldv,
+    cases: dict[str, tuple[Callable[[], None], Callable[[], object] | None]] = {
+        "bare span": (bare, None),
+        "span exported by OpenTelemetry": (bare_batch, batch.force_flush),
+        "ldv processing": (ldv, None),
     }
     results: dict[str, list[tuple[float, float]]] = {name: [] for name in cases}
-    for fn in cases.values():  # warm-up
-        per_call_us(fn, 1000)
+    for fn, after in cases.values():  # warm-up
+        per_call_us(fn, 1000, after)
     for _ in range(args.rounds):
-        for name, fn in cases.items():
-            results[name].append(per_call_us(fn, args.n))
+        for name, (fn, after) in cases.items():
+            results[name].append(per_call_us(fn, args.n, after))
     spooled = len(runtime.spool) if runtime.spool is not None else 0
 
     # Diagnostics: the same processing without the spool's append, then the whole record
@@ -144,7 +157,6 @@ def main() -> int:
         del spool_under_test.put  # back to the class's method
         del exporter.write
     batch_provider.shutdown()
-    ldv_sdk.shutdown(timeout=0)
 
     def med(samples: list[tuple[float, float]]) -> tuple[float, float]:
         return statistics.median(c for c, _ in samples), statistics.median(w for _, w in samples)
@@ -157,12 +169,10 @@ def main() -> int:
         print(f"  {name:34s} {cpu:6.2f} us {wall:6.2f} us")
     ldv_cpu, ldv_wall = median["ldv processing"]
     bare_cpu, bare_wall = median["bare span"]
-    batch_cpu, batch_wall = median["bare span + BatchSpanProcessor"]
-    ratio_bare = ldv_cpu / bare_cpu
-    print(
-        f"  ratio ldv / bare span                {ratio_bare:6.2f}x   {ldv_wall / bare_wall:6.2f}x     (target <= 2x)"
-    )
-    print(f"  ratio ldv / bare span + batch        {ldv_cpu / batch_cpu:6.2f}x   {ldv_wall / batch_wall:6.2f}x")
+    batch_cpu, batch_wall = median["span exported by OpenTelemetry"]
+    ratio = ldv_cpu / batch_cpu
+    print(f"  ratio ldv / exported span            {ratio:6.2f}x   {ldv_wall / batch_wall:6.2f}x     (target <= 1x, CPU)")
+    print(f"  ratio ldv / bare span                {ldv_cpu / bare_cpu:6.2f}x   {ldv_wall / bare_wall:6.2f}x")
     print(f"  records spooled durably              {spooled}")
     no_spool, no_pipeline = parts["without the spool write"], parts["without the record pipeline"]
     print("where an ldv processing's time goes (CPU, by difference; diagnostics)")
@@ -170,18 +180,7 @@ def main() -> int:
     print(f"  record: build, protect, checks, OTLP   {no_spool[0] - no_pipeline[0]:6.2f} us")
     print(f"  spool write (append to segment log)    {ldv_cpu - no_spool[0]:6.2f} us")
 
-    record = LogRecord(
-        trace_id=b"a" * 16,
-        span_id=b"b" * 8,
-        name="huurtoeslag berekenen",
-        start_time_ns=1,
-        end_time_ns=2,
-        attributes=dict(same_attributes),
-        resource_attributes={attr.SERVICE_NAME: "bench", attr.ORGANISATION: "dienst-toeslagen"},
-        scope_name="ldv_sdk",
-        scope_version="0.1.0",
-    )
-    body = encode_resource_spans(record)  # what the SDK spools for one processing
+    body = spool_under_test.peek(1)[0].body  # what the SDK spooled for one processing
     spool = Spool(tmp / "throughput.sqlite3", max_records=10**9)  # + throughput.sqlite3.segments/
     n = args.n * 2
 
@@ -208,11 +207,12 @@ def main() -> int:
     batched_rate, batched_wall = rate_per_s(put_batched)
     drain_rate, drain_wall = rate_per_s(drain)
     spool.close()
+    ldv_sdk.shutdown(timeout=0)
     print("spool throughput (segment log, sync=normal, one thread), records per CPU second / elapsed second")
     print(f"  put, one write() per record          {single:10,.0f} {single_wall:10,.0f}   (target >= 20,000)")
     print(f"  put_many, 500 per write()            {batched_rate:10,.0f} {batched_wall:10,.0f}")
     print(f"  peek + ack (sender; 1 commit/batch)  {drain_rate:10,.0f} {drain_wall:10,.0f}")
-    ok = ratio_bare <= 2.0 and min(single, single_wall) >= 20_000
+    ok = ratio <= 1.0 and min(single, single_wall) >= 20_000
     print("targets met" if ok else "targets NOT met")
     return 0
 

@@ -28,7 +28,7 @@ PACKAGES = {
     "ldv_suite": REPO_ROOT / "cli/src/ldv_suite",
 }
 # Control-flow signals that never leave their module (caught next to where they are raised).
-INTERNAL_SIGNALS = {"ldv_logboek._otlp_json.NotPlain"}  # caught by ldv_collector._decode, its one caller
+INTERNAL_SIGNALS: set[str] = set()
 _NODE = re.compile(r"^    ((?:[│ ] {3})*)(?:[├└]── )?(\w+)\s")
 
 

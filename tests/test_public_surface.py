@@ -17,26 +17,42 @@ PUBLIC: dict[str, set[str]] = {
     "ldv_logboek": {
         "Event", "LdvError", "Link", "LogRecord", "Status", "Violation", "check_record", "is_bsn", "pseudonymise",
         # the record pipeline, for the SDK and the collector
-        "DEFAULT_NAME", "MIN_KEY_BYTES", "NotPlain", "OrdinaryRecords", "Policy", "Processed", "Protection",
-        "Pseudonymiser", "Shape", "attribute_text", "attributes_to_dict", "contains_bsn", "encode_resource_spans",
-        "is_pseudonym", "is_uri", "key_is_long_enough", "process", "protect", "records_of", "redact_bsns",
-        "request_bytes", "request_from_json", "span_to_record", "status_of",
+        "DEFAULT_NAME", "MIN_KEY_BYTES", "Policy", "Protection", "Pseudonymiser", "attribute_text", "attributes_to_dict",
+        "contains_bsn", "is_pseudonym", "is_uri", "key_is_long_enough", "may_need_protection", "protect", "records_of",
+        "redact_bsns", "span_kind", "span_to_record", "status_of",
+        # the one rule for which subject id is a clear id: the collector's and the read side's (issue 19)
+        "BSN_AS_DIGITS", "subject_clear_bsn",
         # trace ids as the read API shows them
         "parse_trace_id", "trace_id_as_uuid",
     },
     "ldv_logboek.storage": {
         "DASHBOARD_RECORDS_VIEW", "DASHBOARD_REJECTIONS_VIEW", "DASHBOARD_SUBJECTS_VIEW", "INGESTED_AT_UNKNOWN",
         "READ_SETTINGS", "RECORDS_TABLE", "MIGRATIONS_TABLE", "REGISTER_ORGANISATIONS_TABLE",
-        # query bounds, and the columnar ingest (the collector's batch form of the record pipeline)
-        "MAX_PAGE_SIZE", "MAX_STORED_TIME_NS", "MAX_TIME_MS", "MIN_TIME_MS", "SpanColumns", "records_of_rows", "rows_table",
+        # query bounds, and the insert schema the collector's ingest builds its rows in
+        "MAX_PAGE_SIZE", "MAX_STORED_TIME_NS", "MAX_TIME_MS", "MIN_TIME_MS", "ROWS_SCHEMA", "records_of_rows", "rows_table",
+        "times",
         "REGISTER_VERSIONS_TABLE", "REJECTIONS_TABLE",
         "SCHEMA_VERSION", "DEFAULT_READERS", "ActivityWindow", "ConnectionPool", "Cursor", "Lane", "LogStore", "Page",
-        "RecordQuery", "StorageError", "StorageFault", "StorageUnavailable", "cluster_script", "connect",
+        "RecordQuery", "RegisterStore", "SaveResult", "StorageError", "StorageFault", "StorageUnavailable", "cluster_script", "connect",
         "embedded_path", "migrate", "out_of_space", "redact", "storage_error",
+        # the transparency log's persistence, writer side and audit
+        "CHECKPOINTS_TABLE", "LEAVES_TABLE", "NODES_TABLE", "AuditReport", "LogAudit", "LogTables", "StoredTree",
+        "TransparencyLog", "audit_store",
+    },
+    "ldv_logboek.tlog": {
+        "COSIGNATURE_V1", "ED25519", "EMPTY_ROOT", "ENTRY_SIZE", "FIELD_NAMES", "HASH_SIZE", "RECORD_FIELDS", "SALT_SIZE",
+        "TILE_HEIGHT", "TILE_WIDTH", "VOID_ENTRY", "AddCheckpoint", "Checkpoint", "CompactRange", "Decision",
+        "LeafHashes", "LogIntegrityError", "NodeSource", "Note", "NoteError", "NoteSignature", "ProofError", "Receipt",
+        "Signer", "TileRef", "TransparencyLogError", "Verifier", "consistency_proof", "cosign", "cosignature_time",
+        "cosigned_message", "decide", "edge_nodes", "encode_index", "encode_record", "entry_bundle", "expires_at",
+        "inclusion_proof", "key_id", "leaf_hash", "leaf_hashes", "load_signer", "node_hash", "open_checkpoint",
+        "parse_entry", "parse_note", "parse_signature_lines", "parse_tile_path", "perfect_root", "read_entry_bundle",
+        "record_digest", "record_entry", "root_from_inclusion", "root_of", "sign_note", "subtree_root", "tile_exists",
+        "tiles_for", "tree_root", "verify_consistency", "verify_inclusion", "verify_receipt",
     },
     "ldv_logboek.register": {
         "ActivityVersion", "DpvLegalBasis", "LegalBasis", "Organisation", "ProcessingActivity", "Register",
-        "RegisterConflict", "RegisterError", "RegisterFileError", "RegisterStore", "SaveResult",
+        "RegisterConflict", "RegisterError", "RegisterFileError",
         "load_register_files", "parse_register_text", "register_paths",
     },
     "ldv_logboek.settings": {
@@ -50,11 +66,13 @@ PUBLIC: dict[str, set[str]] = {
     },
     "ldv_collector": {
         "TRACES_PATH", "ClientCertificateHTTP", "Collector", "CollectorError", "CollectorMetrics", "CollectorSettings",
-        "GroupCommitWriter", "SenderSettings", "WriterStopped", "create_app", "create_grpc_server", "token_sha256",
+        "GroupCommitWriter", "SenderSettings", "WitnessSettings", "WriterStopped", "create_app", "create_grpc_server", "token_sha256",
     },
     "ldv_inzicht": {
         "ApiSettings", "AuthSettings", "InzageResponse", "InzageSettings", "InzichtError", "create_app",
         "include_api", "local_inzage", "mint_demo_token",
+        # the transparency logs over HTTP (C2SP tlog-tiles), beside the API on its port
+        "LOG_PREFIX", "create_log_app", "log_id", "with_log_routes",
     },
     "ldv_inzicht.clickhouse_http": {
         "SUPERVISOR", "ClickHouseHttpSettings", "ClickHouseUser", "NotEmbeddedStore", "create_app", "running",
@@ -67,7 +85,7 @@ PUBLIC: dict[str, set[str]] = {
 }
 # Modules documented as public that have no `__init__` of their own: their names without a
 # leading underscore are public (the core's attribute vocabulary, the SDK's client and test helpers).
-PUBLIC_MODULES = {"ldv_logboek.attributes", "ldv_sdk.clients", "ldv_sdk.testing"}
+PUBLIC_MODULES = {"ldv_logboek.attributes", "ldv_logboek.rules", "ldv_logboek.rule_columns", "ldv_sdk.clients", "ldv_sdk.testing"}
 COMPONENTS = ("ldv_logboek", "ldv_sdk", "ldv_collector", "ldv_inzicht", "ldv_dashboards")
 # The SDK's modules without a leading underscore: its package, the documented modules, its error
 # tree and settings table (`errors.py`, `settings.py` in every package), and the pytest plugin that
@@ -113,9 +131,10 @@ def test_the_cli_uses_only_public_names_of_the_components() -> None:
 # Per package folder: the modules without a leading underscore. Every other module is internal.
 PLAIN_MODULES: dict[str, set[str]] = {
     "sdk/src/ldv_sdk": SDK_PUBLIC_MODULES,
-    "logboek/src/ldv_logboek": {"attributes", "errors", "settings"},
+    "logboek/src/ldv_logboek": {"attributes", "errors", "rule_columns", "rules", "settings"},
     "logboek/src/ldv_logboek/storage": set(),
     "logboek/src/ldv_logboek/register": set(),
+    "logboek/src/ldv_logboek/tlog": set(),
     "collector/src/ldv_collector": {"errors", "settings"},
     "inzicht_api/src/ldv_inzicht": {"errors", "settings"},
     "inzicht_api/src/ldv_inzicht/clickhouse_http": {"errors", "settings"},
@@ -166,7 +185,7 @@ def test_the_sdk_entry_points_name_importable_objects() -> None:
 
 # The core's modules behind the names of `ldv_logboek.__all__` (the record pipeline and its parts).
 CORE_MODULES = {
-    f"ldv_logboek.{m}" for m in ("errors", "_keys", "_otlp", "_otlp_json", "_pipeline", "_protect", "_pseudonym", "_record", "_validation")
+    f"ldv_logboek.{m}" for m in ("errors", "_keys", "_otlp", "_protect", "_pseudonym", "_record")
 }
 
 

@@ -8,14 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ldv_logboek.register import RegisterStore, load_register_files
-from ldv_logboek.storage import LogStore, connect
+from ldv_logboek.register import load_register_files
+from ldv_logboek.storage import LogStore, RegisterStore, connect
 from tests.inzicht_api.inzage_support import BEN, DEMO_REGISTER, KEYS, LINDA, seed
 
 
 def _ldv(*args: str, keys: dict[str, str] | None = KEYS) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COLUMNS": "200"}
-    for name in ("LDV_ORGANISATION_KEYS", "LDV_API_ORGANISATION_KEYS", "LDV_COLLECTOR_ORGANISATION_KEYS"):
+    for name in ("LDV_ORGANISATION_KEYS",):
         env.pop(name, None)
     if keys is not None:
         env["LDV_ORGANISATION_KEYS"] = json.dumps(keys)

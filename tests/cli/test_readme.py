@@ -9,10 +9,8 @@ import sys
 import textwrap
 from pathlib import Path
 
-from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans
-
 from ldv_logboek import attributes as attr
-from ldv_logboek._otlp import records_of
+from ldv_logboek import records_of
 from ldv_logboek._pseudonym import pseudonymise
 from ldv_sdk import Spool
 from tests.conftest import REPO_ROOT
@@ -40,10 +38,10 @@ def test_three_line_sdk_example_logs_a_pseudonymised_record(tmp_path: Path) -> N
 
     spool = Spool(spool_path)
     try:
-        bodies = [item.body for item in spool.peek(10)]  # each the OTLP ResourceSpans the sender sends
+        bodies = [item.body for item in spool.peek(10)]  # each the OTLP request the sender sends
     finally:
         spool.close()
-    records = [r for body in bodies for r in records_of(ResourceSpans.FromString(body))]
+    records = [r for body in bodies for r in records_of(body)]
     assert len(records) == 1
     attributes = records[0].attributes
     assert attributes[attr.PROCESSING_ACTIVITY_ID] == "https://register.toeslagen.example/processing-activities/huurtoeslag"

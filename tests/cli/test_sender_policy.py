@@ -34,6 +34,7 @@ def test_open_collector_elsewhere_is_refused_unless_explicitly_allowed() -> None
 
 def test_client_ca_needs_tls(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="tls_client_ca_file needs tls_cert_file"):
+        (tmp_path / "ca.pem").write_text("a CA certificate")
         ServeSettings.load(None, tls_client_ca_file=tmp_path / "ca.pem")
 
 
@@ -53,5 +54,6 @@ def test_invalid_senders_setting_is_one_readable_error(tmp_path: Path, monkeypat
     monkeypatch.setenv("LDV_COLLECTOR_SENDERS", '{"x": {"organisation": "o", "token_sha256": "my-secret-token"}}')
     result = CliRunner().invoke(app, ["serve", "--data-dir", str(tmp_path / "data")])
     assert result.exit_code == 2
-    assert "invalid collector settings" in result.output and "64 hex digits" in result.output
+    assert 'invalid settings: LDV_COLLECTOR_SENDERS["x"]["token_sha256"]: ' in result.output
+    assert "64 hex digits" in result.output
     assert "my-secret-token" not in result.output

@@ -33,8 +33,10 @@ def test_plaintext_only_on_loopback_unless_allowed(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="without TLS"):
         ServeSettings.load(None, host="0.0.0.0")
     assert ServeSettings.load(None, host="0.0.0.0", allow_plaintext=True).host == "0.0.0.0"
-    cert = tmp_path / "c.pem"
-    assert ServeSettings.load(None, host="0.0.0.0", tls_cert_file=cert, tls_key_file=tmp_path / "k.pem").tls
+    cert, key = tmp_path / "c.pem", tmp_path / "k.pem"
+    cert.write_text("a certificate")  # the settings check that the files exist, not what they hold
+    key.write_text("a key")
+    assert ServeSettings.load(None, host="0.0.0.0", tls_cert_file=cert, tls_key_file=key).tls
     with pytest.raises(ValueError, match="come together"):
         ServeSettings.load(None, tls_cert_file=cert)
 

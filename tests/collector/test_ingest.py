@@ -50,7 +50,7 @@ def test_invalid_spans_are_rejected_with_their_ids_names_and_rules() -> None:
     assert lines[0].startswith(f"span {no_subject_type.trace_id.hex()}/{no_subject_type.span_id.hex()} ('huurtoeslag berekenen'): ")
     assert "data-subject-pair" in lines[0]
     assert f"/{bad_uri.span_id.hex()} ('opvragen'): processing-activity-uri" in lines[1]
-    assert "trace-id: trace_id must not be all zeros" in lines[2]
+    assert "trace-id: trace_id must be 16 bytes (32 hex digits), not all zeros; got 16 bytes" in lines[2]
     assert "end-time" in lines[3]
     assert "status: status code must be 0 (Unset), 1 (Ok) or 2 (Error), got 7" in lines[4]
 
@@ -222,3 +222,33 @@ def test_times_past_the_stores_range_are_refused_as_bad_input() -> None:
     result = ingest([make_span(), late])
     assert len(result.records) == 1 and [r.span_id for r in result.rejections] == [late.span_id]
     assert "time-range" in result.error_message(8192) and "2262" in result.error_message(8192)
+
+
+def _one_path_ingester() -> Ingester:
+    return Ingester(CollectorSettings(pseudonymisation_key=DEFAULT_KEY, store_clear_bsn=False))
+
+
+def test_a_large_request_keeps_every_rule_and_the_span_order() -> None:
+    """Many ordinary spans, one clear BSN and one subject to pseudonymise among them: one path decides all."""
+    from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+    spans = [make_span() for _ in range(64)]
+    spans[5].attributes.append(KeyValue(key="opmerking", value=AnyValue(string_value=f"bsn {VALID_BSN}")))
+    spans[9] = make_span(ldv_attributes(subject=VALID_BSN))
+    spans[20] = make_span(status_code=9)
+    result = _one_path_ingester().ingest(make_request(spans))
+    assert [r.span_id for r in result.rejections] == [spans[5].span_id, spans[20].span_id]
+    message = result.error_message(8192)
+    assert "clear-bsn" in message and "status: status code must be 0" in message and VALID_BSN not in message
+    assert result.pseudonymised == 1
+    stored = result.records
+    assert [r.span_id for r in stored] == [s.span_id for i, s in enumerate(spans) if i not in (5, 20)]
+    assert stored[8].data_subject_id == pseudonymise(VALID_BSN, DEFAULT_KEY.encode())
+
+
+def test_a_clear_bsn_in_the_resource_refuses_every_span_of_it() -> None:
+    spans = [make_span() for _ in range(40)]
+    resource = {attr.SERVICE_NAME: "toeslagen-api", "host.name": f"pc-{VALID_BSN}"}
+    result = _one_path_ingester().ingest(make_request(spans, resource=resource))
+    assert len(result) == 0 and len(result.rejections) == len(spans)
+    assert all("clear-bsn" in r.describe() and VALID_BSN not in r.describe() for r in result.rejections)

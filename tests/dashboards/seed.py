@@ -13,9 +13,8 @@ from datetime import UTC, datetime, timedelta
 
 from ldv_logboek import LogRecord, Status
 from ldv_logboek import attributes as attr
-from ldv_logboek.register import RegisterStore
 from ldv_logboek.register._loader import parse_register_text
-from ldv_logboek.storage import LogStore
+from ldv_logboek.storage import LogStore, RegisterStore
 
 TOESLAGEN = "dienst-toeslagen"
 BELASTING = "belastingdienst"

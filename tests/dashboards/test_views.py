@@ -11,9 +11,8 @@ from datetime import UTC, datetime
 import pytest
 
 from ldv_logboek import attributes as attr
-from ldv_logboek.register import RegisterStore
 from ldv_logboek.register._loader import parse_register_text
-from ldv_logboek.storage import LogStore, connect
+from ldv_logboek.storage import LogStore, RegisterStore, connect
 from ldv_logboek.storage._schema import (
     DASHBOARD_RECORDS_VIEW,
     DASHBOARD_SUBJECTS_VIEW,

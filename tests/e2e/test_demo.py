@@ -332,8 +332,8 @@ def test_linda_sees_her_processings_from_every_logboek_but_not_the_fiod(demo: De
     assert "Inkomen opvragen bij de Belastingdienst" in html
     assert "FIOD" not in html and "fraude" not in html.lower()
     assert "niet beschikbaar" not in html
-    # Where the information came from: the own Logboeken by their identifier.
-    assert "opgevraagd bij het Logboek https://lezen.uwv.example/lezenapi/v1" in html
+    # Where the information came from: the own Logboeken, named by their organisation (not their address).
+    assert "opgevraagd bij het Logboek van UWV" in html
 
     # The same through the JSON API: every record about Linda in every Logboek except the confidential one.
     answer = demo.live.linda
@@ -399,7 +399,9 @@ def test_lindas_page_summarises_each_life_event_and_draws_who_asked_whom(demo: D
         counts: dict[str, int] = {}
         for r in records:
             counts[name(r)] = counts.get(name(r), 0) + 1
-        shown = re.findall(r'<th scope="row">([^<]+)</th>\s*<td>[^<]*</td>\s*<td class="getal">(\d+)</td>', event)
+        shown = re.findall(
+            r'<th scope="row"[^>]*>([^<]+)</th>\s*<td[^>]*>[^<]*</td>\s*<td[^>]*class="getal"[^>]*>(\d+)</td>', event
+        )
         assert {org: int(n) for org, n in shown} == counts
         spans = {r.span_id.hex(): r for r in records}
         expected = {
@@ -429,3 +431,17 @@ def test_the_single_logboek_mode_puts_everyone_in_one(tmp_path: Path) -> None:
     assert "Token service" not in done.stdout and not (data_dir / "logboeken").exists()
     records, _ = _read_store(data_dir, load_register_files([REPO_ROOT / "demo" / "register"]))
     assert {_org(r) for r in records} == ORGANISATIONS
+
+
+def test_every_logboek_keeps_a_transparency_log_the_supervisors_witness_cosigned(demo: DemoRun) -> None:
+    state = json.loads((demo.secrets.directory / "ap-witness.json").read_text())["logs"]
+    origins = {"logboek.demo/gedeeld", *(f"logboek.demo/{org}" for org in OWN_LOGBOEKEN)}
+    assert origins <= set(state), sorted(state)
+    assert all(state[origin]["size"] > 0 and "— witness.autoriteitpersoonsgegevens.demo/ap " in state[origin]["note"] for origin in origins)
+    assert "witness of the Autoriteit Persoonsgegevens" in demo.first.stdout
+    # The supervisor audits each store that stopped cleanly (UWV's was killed during the live run).
+    for folder in (demo.data_dir, *(demo.data_dir / "logboeken" / org for org in OWN_LOGBOEKEN if org != "uwv")):
+        audit = subprocess.run(
+            [sys.executable, "-m", "ldv_suite.cli", "audit", "--data-dir", str(folder)], capture_output=True, text=True, timeout=300
+        )
+        assert audit.returncode == 0, audit.stdout + audit.stderr

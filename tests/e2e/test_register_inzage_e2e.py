@@ -29,7 +29,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("store_mode")]
 def serve(tmp_path: Path) -> Iterator[ServeProcess]:
     process = ServeProcess(
         tmp_path / "data",
-        env={"LDV_API_ORGANISATION_KEYS": json.dumps(KEYS), "LDV_INZAGE_FOLLOW_CHAIN": "false"},
+        env={"LDV_ORGANISATION_KEYS": json.dumps(KEYS), "LDV_INZAGE_FOLLOW_CHAIN": "false"},
         extra_args=["--register", str(REPO_ROOT / "demo" / "register")],
     ).start()
     yield process

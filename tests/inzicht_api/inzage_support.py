@@ -25,8 +25,8 @@ from ldv_inzicht.settings import ApiSettings, AuthSettings, InzageSettings
 from ldv_logboek import LogRecord, Status
 from ldv_logboek import attributes as attr
 from ldv_logboek._pseudonym import pseudonymise
-from ldv_logboek.register import RegisterStore, load_register_files
-from ldv_logboek.storage import LogStore
+from ldv_logboek.register import load_register_files
+from ldv_logboek.storage import LogStore, RegisterStore
 from tests.conftest import REPO_ROOT
 from tests.servers import serving
 

@@ -1,12 +1,13 @@
-"""Contract test: Grafana's ClickHouse plugin, in HTTP mode, can talk to the endpoint.
+"""Contract test: what the real clickhouse-go cannot show here, checked against an emulation of it.
 
-No Go toolchain or Grafana can run here, so this test EMULATES clickhouse-go v2.47.0 (the
-client the plugin grafana-clickhouse-datasource 4.20 pins), written from reading its source:
-the request shapes of `conn_http.go` (`createRequest`, `applyOptionsToRequest`, `queryHello`,
-`ping`) and `conn_http_query.go`, and a Native decoder that mirrors `lib/proto/block.go`
-`Decode` and the column readers of `lib/column` for the types used here. The hello query is
-decoded at revision 54460 (`ClientTCPProtocolVersion`), every later answer at the revision the
-server reported in that hello, exactly as the client does.
+The real driver (clickhouse-go v2.47.0, which grafana-clickhouse-datasource 4.20 pins, and the
+newest release) runs against `ldv serve` in tests/go/clickhouse (driven by
+tests/peers/test_clickhouse_go.py): the plugin's connection sequence, every dashboard query,
+typed scanning, organisation scoping, refusals and cancellation. Two things stay here, on an
+emulation of the driver's HTTP conversation written from its source (`conn_http.go`,
+`lib/proto/block.go`): the credentials headers it sends with `secure: true` (TLS, which the Go
+tests do not set up), and why the endpoint answers the driver's hello by hand (chDB's own Native
+answer does not decode at the revision the driver reads it at).
 """
 
 from __future__ import annotations
@@ -14,11 +15,14 @@ from __future__ import annotations
 import base64
 import struct
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import pytest
 
+from ldv_inzicht.clickhouse_http import ClickHouseHttpSettings, create_app, running
+from ldv_logboek.storage import LogStore
 from tests.inzicht_api.clickhouse_support import COUNTS, ORG_A, ORG_B, USERS, Endpoint, clickhouse_endpoint  # noqa: F401
 
 CLIENT_TCP_PROTOCOL_VERSION = 54460  # lib/proto/const.go
@@ -167,50 +171,6 @@ class GoClient:
         assert block.names == ["1"] and block.rows == [(1,)]
 
 
-def test_dial_ping_and_panel_queries_decode_as_clickhouse_go_decodes_them(endpoint: Endpoint) -> None:
-    client = GoClient(endpoint, "toezicht", USERS["toezicht"][0])
-    display_name, version, revision, timezone = client.dial()
-    assert (display_name, revision, timezone) == ("ldv", 0, "Etc/UTC")
-    assert version.startswith("26.")  # the engine's own version(): the frontend parses it (>= 22.7)
-    client.ping()
-    (block,) = client.query(
-        "SELECT Organisation, count() AS n, max(Timestamp) AS last, toStartOfInterval(min(Timestamp), INTERVAL 60 second) "
-        "AS t, avg(Duration) AS d, countIf(StatusCode = 'Error') AS errors "
-        "FROM otel_traces GROUP BY Organisation ORDER BY Organisation"
-    )
-    assert block.types == ["LowCardinality(String)", "UInt64", "DateTime64(9, 'UTC')", "DateTime", "Float64", "UInt64"]
-    assert [(row[0], row[1], row[5]) for row in block.rows] == [(ORG_A, COUNTS[ORG_A], 1), (ORG_B, COUNTS[ORG_B], 0)]
-    assert all(row[2] > 1_700_000_000 * 10**9 and row[4] == 2_000_000.0 for row in block.rows)
-    # Metadata the plugin's editor sends.
-    (tables,) = client.query("SHOW TABLES FROM \"default\"")
-    assert "otel_traces" in tables.columns[0]
-    (columns,) = client.query("SELECT name, type, table FROM system.columns WHERE table = 'otel_traces' AND name = 'Organisation'")
-    assert columns.rows == [("Organisation", "LowCardinality(String)", "otel_traces")]
-    # An empty result is an empty body (Content-Length 0), which the client reads as no block.
-    assert client.query("SELECT Organisation FROM otel_traces WHERE 0") == []
-
-
-def test_organisation_user_through_the_go_conversation(endpoint: Endpoint) -> None:
-    client = GoClient(endpoint, "fg-b", USERS["fg-b"][0])
-    client.dial()
-    (block,) = client.query("SELECT Organisation, count() FROM otel_traces GROUP BY Organisation")
-    assert block.rows == [(ORG_B, COUNTS[ORG_B])]
-
-
-def test_errors_reach_the_plugin_as_downstream_errors(endpoint: Endpoint) -> None:
-    """driver.go containsClickHouseException: `DB::Exception` or `[HTTP 4xx]` make it the user's error."""
-    client = GoClient(endpoint, "toezicht", USERS["toezicht"][0])
-    client.dial()
-    for sql in ("SELEC 1", "INSERT INTO otel_traces (TraceId) VALUES ('x')", "SELECT * FROM s3('http://127.0.0.1:9/x')"):
-        with pytest.raises(RuntimeError) as failed:
-            client.query(sql)
-        message = str(failed.value)
-        assert "DB::Exception" in message and message.startswith("[HTTP 4")
-    wrong = GoClient(endpoint, "toezicht", "fout")
-    with pytest.raises(RuntimeError, match=r"^\[HTTP 403\].*AUTHENTICATION_FAILED"):
-        wrong.dial()
-
-
 def test_tls_style_credentials_headers(endpoint: Endpoint) -> None:
     """With `secure: true` clickhouse-go sends X-ClickHouse-User/Key (and SSL-Certificate-Auth: off) instead of Basic."""
     client = GoClient(endpoint, "fg-a", USERS["fg-a"][0])
@@ -238,3 +198,17 @@ def test_why_the_hello_is_answered_by_hand(endpoint: Endpoint) -> None:
     with pytest.raises(DecodeError):
         decode(select_one, engine_revision)
     assert decode(select_one, 0)[0].rows == [(1,)]
+
+
+def test_a_writer_is_answered_the_hello_too(store: LogStore) -> None:
+    """A user with `write` that is a clickhouse-go client (the OpenTelemetry Collector's ClickHouse
+    exporter, tests/peers/test_clickhouse_exporter.py) says the same hello first: it gets the
+    hand-made answer, not the engine's, which the driver cannot decode."""
+    settings = ClickHouseHttpSettings.model_validate(
+        {"users": {"schrijver": {"password": "schrijver-pw", "scope": "supervisor", "raw_rows": True, "write": True}}}
+    )
+    with running(create_app(store, settings)) as url:
+        client = GoClient(SimpleNamespace(url=url), "schrijver", "schrijver-pw")  # type: ignore[arg-type]
+        display_name, _, revision, _ = client.dial()
+        assert (display_name, revision) == ("ldv", 0)
+        client.ping()

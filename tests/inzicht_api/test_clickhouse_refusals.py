@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from ldv_inzicht.clickhouse_http._admission import _check_tree, scoped
+from ldv_inzicht.clickhouse_http.errors import ClickHouseError
 from ldv_logboek.storage import LogStore
 from tests.inzicht_api.clickhouse_support import (  # noqa: F401
     ACTIVITY_A,
@@ -33,7 +35,6 @@ from tests.inzicht_api.clickhouse_support import (  # noqa: F401
 # Each reads every organisation's rows if the scope leaks; for ORG_A's user each must count only ORG_A's.
 ESCAPE_ATTEMPTS = {
     "plain": "SELECT count() FROM otel_traces",
-    "qualified": "SELECT count() FROM default.otel_traces",
     "alias": "SELECT count() FROM otel_traces AS other WHERE other.Organisation != ''",
     "or-true": f"SELECT count() FROM otel_traces WHERE Organisation = '{ORG_B}' OR 1 = 1",
     "subquery": "SELECT count() FROM (SELECT * FROM otel_traces)",
@@ -56,15 +57,26 @@ def test_organisation_user_counts_only_its_own_rows(endpoint: Endpoint, sql: str
     assert endpoint.rows(sql, user="toezicht") == [[str(sum(COUNTS.values()))]]
 
 
+def test_qualified_names_of_scoped_relations_read_the_scope_too(endpoint: Endpoint) -> None:
+    # Grafana's query builder qualifies names: they read the scope's CTE like the unqualified name.
+    for sql in (
+        "SELECT count() FROM default.otel_traces",
+        "SELECT count() FROM `default`.`otel_traces` WHERE default.otel_traces.Organisation != 'default.otel_traces'",
+        'SELECT count() FROM "default"."otel_traces" AS t JOIN default.otel_traces AS u ON t.SpanId = u.SpanId',
+    ):
+        assert endpoint.rows(sql, user="fg-a") == [[str(COUNTS[ORG_A])]], sql
+    assert endpoint.rows("SELECT count() FROM default.otel_traces", user="toezicht") == [[str(sum(COUNTS.values()))]]
+
+
 def test_organisation_user_sees_no_other_organisation_value(endpoint: Endpoint) -> None:
     rows = endpoint.rows(
         "SELECT DISTINCT Organisation, DataSubjectId, ResourceAttributes['dpl.suite.organisation'] FROM otel_traces",
         user="fg-a",
     )
     assert len(rows) == 1 and rows[0][0] == ORG_A and rows[0][2] == ORG_A
-    assert endpoint.rows("SELECT count() FROM otel_traces WHERE Organisation = {o:String}", user="fg-a", param_o=ORG_B) == [
-        ["0"]
-    ]
+    assert endpoint.rows(
+        "SELECT count() FROM otel_traces WHERE Organisation = {o:String}", user="fg-a", param_o=ORG_B
+    ) == [["0"]]
     # min/max and count could come from part metadata instead of rows: the filter holds there too.
     assert endpoint.rows("SELECT count(), max(DataSubjectId) FROM otel_traces", user="fg-b")[0][1] == SUBJECT_B
 
@@ -264,3 +276,15 @@ def test_secrets_are_not_in_the_settings_repr() -> None:
     text = repr(settings()) + str(settings().model_dump())
     assert "toezicht-pw" not in text and "fg-a-pw" not in text
     assert os.environ.get("LDV_CLICKHOUSE_USERS") is None
+
+
+def test_a_scoped_relation_read_outside_the_scopes_cte_is_refused(endpoint: Endpoint) -> None:
+    """The backstop behind the rewrite: the query tree may read a scoped relation only as its CTE's body."""
+    state = endpoint.app.state.endpoint  # type: ignore[attr-defined]
+    access = state.access["fg-a"]
+    with state.pool.reader(access.scope) as reader:
+        with pytest.raises(ClickHouseError) as refused:
+            _check_tree(reader, "SELECT count() FROM default.otel_traces", {}, access, "default")
+        assert refused.value.status == 403 and "outside the organisation's scope" in refused.value.message
+        # The same query as admitted (under the scope's CTEs) passes.
+        _check_tree(reader, scoped("SELECT count() FROM default.otel_traces", access), {}, access, "default")

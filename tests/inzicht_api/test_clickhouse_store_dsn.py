@@ -15,8 +15,8 @@ import pytest
 from pydantic import ValidationError
 
 from ldv_inzicht.clickhouse_http import ClickHouseHttpSettings, ClickHouseUser, create_app, running
-from ldv_logboek.register import RegisterStore, load_register_files
-from ldv_logboek.storage import LogStore, RecordQuery
+from ldv_logboek.register import load_register_files
+from ldv_logboek.storage import LogStore, RecordQuery, RegisterStore
 from tests.conftest import REPO_ROOT, make_record
 
 WRITER = {"password": "schrijver-pw", "scope": "supervisor", "raw_rows": True, "write": True}

@@ -21,8 +21,7 @@ from pydantic import SecretStr
 from ldv_inzicht._app import create_app
 from ldv_inzicht.settings import ApiSettings
 from ldv_logboek._pseudonym import pseudonymise
-from ldv_logboek.storage import LogStore, connect
-from ldv_logboek.storage._query import MAX_TIME_MS
+from ldv_logboek.storage import MAX_TIME_MS, LogStore, connect
 from ldv_suite.demo.token_service import DemoIssuer, create_token_service_app
 from tests.inzicht_api.inzage_support import (
     AUDIENCE,

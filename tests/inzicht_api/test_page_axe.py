@@ -194,3 +194,26 @@ def test_page_works_under_its_content_security_policy(browser, site: str) -> Non
     page.wait_for_timeout(200)
     assert [m for m in console if "Content Security Policy" in m], console  # and the console watch too
     context.close()
+
+
+@pytest.mark.parametrize("width", [320, 390])
+def test_page_reflows_on_a_narrow_screen(browser, site: str, width: int) -> None:
+    """WCAG 2.1 AA 1.4.10 (Reflow): at 320 CSS px, every `details` open, nothing scrolls sideways.
+
+    axe does not test this. The states with most content: the chain (a read API of another
+    Logboek, an unreachable party) and the tables per life event.
+    """
+    page = _login(browser, site, LINDA, viewport={"width": width, "height": 800})
+    open_all_details(page)
+    too_wide = page.evaluate(
+        """() => [...document.querySelectorAll('main *')]
+                 .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 0.5)
+                 .map(e => e.tagName + '.' + e.className + ': ' + (e.textContent || '').trim().slice(0, 40))"""
+    )
+    scroll_width = page.evaluate("document.documentElement.scrollWidth")
+    assert scroll_width <= width, f"the page is {scroll_width} px wide at {width} px; too wide: {too_wide[:8]}"
+    assert page.evaluate("document.body.scrollWidth") <= width
+    sources = page.inner_text("section[aria-labelledby=bronnen-kop]")
+    assert "opgevraagd bij het Logboek van UWV" in sources and "http" not in sources  # a name, not an address
+    _shot(page, f"reflow-{width}")
+    page.close()

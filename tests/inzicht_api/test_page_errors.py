@@ -17,8 +17,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from ldv_inzicht.settings import ApiSettings
-from ldv_logboek.register import RegisterStore, load_register_files
-from ldv_logboek.storage import LogStore, connect
+from ldv_logboek.register import load_register_files
+from ldv_logboek.storage import LogStore, RegisterStore, connect
 from ldv_logboek.storage._schema import REGISTER_ORGANISATIONS_TABLE
 from tests.inzicht_api.inzage_support import DEMO_REGISTER, LINDA, Signer, auth_settings, citizen, make_app, write_jwks
 from tests.inzicht_api.test_security_headers import assert_security_headers

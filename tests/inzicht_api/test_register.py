@@ -11,11 +11,10 @@ from fastapi.testclient import TestClient
 from ldv_logboek.register import (
     RegisterConflict,
     RegisterFileError,
-    RegisterStore,
     load_register_files,
     parse_register_text,
 )
-from ldv_logboek.storage import LogStore
+from ldv_logboek.storage import LogStore, RegisterStore
 from tests.inzicht_api.inzage_support import ACT, DEMO_REGISTER, Signer, make_app, organisation, write_jwks
 
 HUUR = ACT["huurtoeslag"]

@@ -19,12 +19,12 @@ import httpx
 import jwt
 import pytest
 from fastapi.testclient import TestClient
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from ldv_inzicht._app import create_app
 from ldv_inzicht._auth import AuthError, TokenVerifier
 from ldv_inzicht.inzage._token_exchange import TokenExchangeFailed, TokenExchanger
-from ldv_inzicht.settings import ApiSettings, AuthSettings
+from ldv_inzicht.settings import ApiSettings, AuthSettings, InzageSettings
 from ldv_logboek.storage import LogStore, connect
 from ldv_suite.demo.token_service import (
     ACCESS_TOKEN_TYPE,
@@ -277,6 +277,53 @@ def test_the_inzage_over_two_logboeken_never_hands_out_the_citizens_token(federa
         assert own not in authorization and basic not in authorization
         claims = jwt.decode(authorization.removeprefix("Bearer "), options={"verify_signature": False})
         assert claims["aud"] == LOGBOEK_B
+
+
+@pytest.mark.parametrize("given", ["root", "root/", "base", "base/"])
+def test_a_read_api_address_may_be_the_host_root_or_the_read_api_base(federation: Federation, given: str) -> None:
+    """Issue #19 item 7: LDV_INZAGE_READ_API_ADDRESSES said "base URL"; the host root (what people
+    give) used to leave the party "niet beschikbaar" silently. Both forms now reach the read API."""
+    root = federation.b_url.removesuffix("/lezenapi/v1")
+    address = {"root": root, "root/": root + "/", "base": federation.b_url, "base/": federation.b_url + "/"}[given]
+    service = federation.a.app.state.inzage_service  # type: ignore[attr-defined]
+    settings = service.settings
+    service.settings = InzageSettings.model_validate({**settings.model_dump(), "read_api_addresses": {LOGBOEK_B: address}})
+    federation.b_calls.clear()
+    try:
+        own = _citizen_token(federation)
+        body = federation.a.get("/inzage/v1/mijn-verwerkingen", headers={"Authorization": f"Bearer {own}"}).json()
+    finally:
+        service.settings = settings
+    assert federation.linda_b in spans_of(body)
+    uwv = [p for p in body["organisations"] if p["organisation"]["code"] == "uwv"]
+    assert uwv and uwv[0]["available"] and uwv[0]["sourceLabel"] == "opgevraagd bij het Logboek van UWV"
+    # The exchanged token B accepted: the claims the README lists, the role claim included
+    # (without `roles` B answers 403 and the party shows as unavailable).
+    claims = jwt.decode(federation.b_calls[0].removeprefix("Bearer "), options={"verify_signature": False})
+    assert claims["aud"] == LOGBOEK_B and claims["roles"] == ["citizen"] and claims["bsn"] == LINDA
+    assert claims["act"] == {"sub": CLIENT_ID} and claims["sub"] and claims["exp"] - claims["iat"] <= 300
+
+
+@pytest.mark.parametrize(
+    "address", ["logboek.elders.example", "ftp://logboek.elders.example", "https:///pad", "https://logboek.elders.example/?x=1"]
+)
+def test_a_read_api_address_that_is_no_http_url_is_refused_at_start(address: str) -> None:
+    with pytest.raises(ValidationError, match="not an http\\(s\\) URL of a read API") as refused:
+        InzageSettings(read_api_addresses={LOGBOEK_B: address})
+    message = refused.value.errors()[0]["msg"]  # what `ldv serve` prints
+    assert LOGBOEK_B in message and address not in message  # the identifier, not the address
+
+
+def test_read_api_addresses_are_kept_as_the_read_api_base() -> None:
+    settings = InzageSettings(read_api_addresses={
+        "https://lezen.uwv.example/lezenapi/v1": "http://127.0.0.1:8081",
+        "https://lezen.rvig.example/lezenapi/v1": "https://proxy.example/ldv/lezenapi/v1/",
+        "https://lezen.bd.example/lezenapi/v1": "https://proxy.example/bd/",
+    })  # fmt: skip
+    assert settings.address_of("https://lezen.uwv.example/lezenapi/v1") == "http://127.0.0.1:8081/lezenapi/v1"
+    assert settings.address_of("https://lezen.rvig.example/lezenapi/v1/") == "https://proxy.example/ldv/lezenapi/v1"
+    assert settings.address_of("https://lezen.bd.example/lezenapi/v1") == "https://proxy.example/bd/lezenapi/v1"
+    assert settings.address_of("https://elders.example/lezenapi/v1") == "https://elders.example/lezenapi/v1"
 
 
 def test_without_a_token_endpoint_no_other_logboek_is_asked(federation: Federation) -> None:

@@ -16,10 +16,11 @@ from hypothesis import strategies as st
 
 from ldv_logboek import attributes as attr
 from ldv_logboek._record import Event, Link, LogRecord
+from ldv_logboek.rules import MAX_STORED_TIME_NS
 from ldv_logboek.storage import LogStore
 from ldv_logboek.storage._arrow_insert import SCHEMA, records_table
 from ldv_logboek.storage._schema import RECORDS_TABLE
-from ldv_logboek.storage._store import INSERT_COLUMNS, MAX_STORED_TIME_NS
+from ldv_logboek.storage._store import INSERT_COLUMNS
 from tests.conftest import make_record
 from tests.logboek.strategies import records
 

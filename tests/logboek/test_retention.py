@@ -1,6 +1,6 @@
 """RetentionDays per record: the register's period of the activity's version, then the organisation, then the default.
 
-Unit rules of `ldv_logboek.register._retention`, then end to end: a register file loaded by
+Unit rules of `ldv_logboek.storage._retention`, then end to end: a register file loaded by
 `ldv serve`'s composition (Stack.build), spans exported over OTLP/HTTP to its collector, and
 the stored RetentionDays read back from the records table.
 """
@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from ldv_logboek import attributes as attr
 from ldv_logboek.register import ActivityVersion, LegalBasis, ProcessingActivity, Register
-from ldv_logboek.register._retention import MAX_RETENTION_DAYS, Retention, period_days
+from ldv_logboek.storage._retention import MAX_RETENTION_DAYS, Retention, period_days
 from ldv_logboek.storage._schema import RECORDS_TABLE
 from tests.collector.helpers import ORGANISATION as HELPERS_ORGANISATION
 from tests.conftest import make_record

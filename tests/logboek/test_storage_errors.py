@@ -20,7 +20,6 @@ from ldv_logboek.storage import (
     storage_error,
 )
 from ldv_logboek.storage._schema import RECORDS_TABLE
-from ldv_logboek.storage._store import MAX_PARTITIONS_PER_INSERT, day_groups
 from tests.conftest import make_record
 
 DAY_NS = 86_400 * 1_000_000_000
@@ -110,22 +109,6 @@ def test_records_over_many_days_are_stored_in_inserts_of_at_most_100_days(own_st
         f"SELECT uniqExact(partition) FROM system.parts WHERE table = '{RECORDS_TABLE}' AND active"
     ).result_rows[0][0]
     assert partitions == 1
-
-
-def test_day_groups_split_by_day(own_store: LogStore) -> None:
-    # Layout 5 (migration 5) has no time partitions, so the split is no longer needed for the
-    # store's own table; it stays harmless: a request over more than 100 days is a few inserts.
-    key = own_store.client.query(f"SELECT partition_key FROM system.tables WHERE name = '{RECORDS_TABLE}'").result_rows
-    assert key == [("",)]
-    start = 1_700_000_000 * 1_000_000_000
-    records = [make_record(start_ns=start + (day // 2) * DAY_NS) for day in range(2 * 250)]
-    indices = day_groups([r.start_time_ns for r in records])
-    assert indices is not None
-    groups = [[records[i] for i in group] for group in indices]
-    assert [len({r.start_time_ns // DAY_NS for r in g}) for g in groups] == [MAX_PARTITIONS_PER_INSERT] * 2 + [50]
-    assert sorted(r.span_id for g in groups for r in g) == sorted(r.span_id for r in records)
-    today = [make_record() for _ in range(3)]
-    assert day_groups([r.start_time_ns for r in today]) is None  # the common case: the records as they are, one insert
 
 
 def test_an_unreachable_server_gives_the_drivers_operational_error_which_is_retry_later() -> None:

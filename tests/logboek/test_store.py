@@ -203,7 +203,7 @@ def test_public_query_rows_reads_beside_the_writer(store: LogStore) -> None:
     # Reads take no writer lock: a read while the writer is busy still answers.
     with store.writer_lock:
         assert store.query_rows("SELECT 1") == [(1,)]
-    from ldv_logboek.register import RegisterStore
+    from ldv_logboek.storage import RegisterStore
 
     assert RegisterStore.from_log_store(store).store is store
     with pytest.raises(StorageFault):  # our own bad SQL: a fault, not "retry later"

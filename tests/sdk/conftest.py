@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans
 
 import ldv_sdk
-from ldv_logboek._otlp import records_of
+from ldv_logboek import records_of
 from ldv_sdk.settings import LdvConfig
 from tests.sdk.otlp_receiver import Receiver
 
@@ -32,8 +31,8 @@ def make_config(tmp_path: Path, endpoint: str = "http://127.0.0.1:9/v1/traces", 
 
 
 def spooled_name(body: bytes) -> str:
-    """The name of the record a spool entry (an OTLP ResourceSpans of one span) holds."""
-    (record,) = records_of(ResourceSpans.FromString(body))
+    """The name of the record a spool entry (an OTLP ExportTraceServiceRequest of one span) holds."""
+    (record,) = records_of(body)
     return record.name
 
 

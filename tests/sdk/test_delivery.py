@@ -121,7 +121,7 @@ def test_an_unreadable_spool_entry_is_a_dead_letter_and_the_rest_goes_on(tmp_pat
     _log(2)
     assert ldv_sdk.flush(10)
     assert len(receiver.distinct()) == 2
-    assert [d.reason for d in runtime.spool.dead_letters()] == ["unreadable spool entry (not an OTLP ResourceSpans)"]
+    assert [d.reason for d in runtime.spool.dead_letters()] == ["unreadable spool entry (not an OTLP ExportTraceServiceRequest)"]
 
 
 def test_auth_headers_are_sent(tmp_path: Path, receiver: Receiver) -> None:
@@ -155,3 +155,28 @@ def test_400_on_a_batch_isolates_the_bad_record(tmp_path: Path) -> None:
         assert spooled_name(dead.body) == "aanvraag 2" and dead.reason.startswith("HTTP 400")
     finally:
         receiver.stop()
+
+
+def test_the_sender_does_not_trace_its_own_deliveries(tmp_path: Path, receiver: Receiver) -> None:
+    """With `requests` instrumented by OpenTelemetry, the sender's POSTs make no spans (as the
+    OpenTelemetry span processors suppress instrumentation while exporting); another request does."""
+    import requests
+    from opentelemetry.instrumentation.requests import RequestsInstrumentor
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    traced = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(traced))
+    RequestsInstrumentor().instrument(tracer_provider=provider)
+    try:
+        ldv_sdk.configure(make_config(tmp_path, receiver.endpoint))
+        _log(2)
+        assert ldv_sdk.flush(10)
+        assert len(receiver.spans) == 2
+        assert traced.get_finished_spans() == ()
+        requests.post(receiver.endpoint, data=b"", timeout=5)  # the instrumentation is on: this one is traced
+        assert len(traced.get_finished_spans()) == 1
+    finally:
+        RequestsInstrumentor().uninstrument()

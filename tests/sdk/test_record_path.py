@@ -15,20 +15,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-import ldv_sdk
-import ldv_sdk._runtime as runtime_module
 from ldv_collector._ingest import Ingester
 from ldv_collector.settings import CollectorSettings
 from ldv_logboek import attributes as attr
-from ldv_logboek._otlp import records_of, request_bytes
-from ldv_logboek._pipeline import process
-from ldv_sdk._runtime import SpoolExporter, record_of
+from ldv_logboek import protect, records_of
+from ldv_sdk._runtime import SpanEncoder, SpoolExporter, record_of
 from ldv_sdk.settings import LdvConfig
 from ldv_sdk.testing import capture_ldv
 from tests.logboek.strategies import bsn_forms, pseudonyms, texts
@@ -96,8 +92,7 @@ span_arguments = st.tuples(
 @given(span_arguments)
 def test_the_sdk_reads_a_span_as_the_collector_reads_its_official_otlp_encoding(arguments: tuple) -> None:
     span = _finished_span(*arguments)
-    (resource_spans,) = encode_spans([span]).resource_spans
-    (expected,) = records_of(resource_spans)
+    (expected,) = records_of(encode_spans([span]).SerializeToString())
     assert record_of(span, RESOURCE) == expected
 
 
@@ -130,8 +125,8 @@ def test_what_the_sdk_spools_the_collector_stores_unchanged(
     spooled = _Spooled()
     SpoolExporter(CONFIG, RESOURCE, spooled).write(span)
     (body,) = spooled.bodies
-    request = ExportTraceServiceRequest.FromString(request_bytes([body]))
-    (sent,) = records_of(request.resource_spans[0])
+    request = ExportTraceServiceRequest.FromString(body)
+    (sent,) = records_of(body)
     result = Ingester(CollectorSettings()).ingest(request)
     if result.records:  # a record with a dpl. attribute that meets the standard
         assert result.records == [sent] and result.pseudonymised == 0
@@ -140,33 +135,58 @@ def test_what_the_sdk_spools_the_collector_stores_unchanged(
 
 
 @PROPERTY
-@given(st.lists(st.tuples(texts, attribute_maps, st.sampled_from(list(SpanKind)), st.sampled_from(list(StatusCode)), texts), min_size=1, max_size=3), st.integers(1, 3))
-def test_the_sdk_spools_for_every_span_what_the_cores_full_path_gives(shapes: list, repeats: int) -> None:
-    """Spans of a shape seen before take the span-keyed fast path; every body equals the full path's."""
+@given(span_arguments)
+def test_the_sdk_spools_the_official_encoding_of_the_span_as_protect_leaves_it(arguments: tuple) -> None:
+    """One form: OpenTelemetry's own encoding of the span; when `protect` changed the record, of the
+    span rebuilt from it (through OpenTelemetry's public constructor)."""
+    span = _finished_span(*arguments)
     spooled = _Spooled()
     exporter = SpoolExporter(CONFIG, RESOURCE, spooled)
-    spans = [_finished_span(name, attributes, kind, status, message, []) for _ in range(repeats) for name, attributes, kind, status, message in shapes]
-    expected = []
-    for span in spans:
-        processed = process(record_of(span, RESOURCE), exporter.policy)
-        expected.append(ResourceSpans.FromString(processed.body))
-        exporter.write(span)
-    assert [ResourceSpans.FromString(body) for body in spooled.bodies] == expected
+    record = record_of(span, RESOURCE)
+    protection = protect(record, exporter.policy)
+    exporter.write(span)
+    (body,) = spooled.bodies
+    assert records_of(body) == [record]
+    if not (protection.pseudonymised or protection.clear_bsn_at or protection.repaired):
+        assert body == encode_spans([span]).SerializeToString()
 
 
-def test_spans_of_a_processing_take_the_fast_path_after_the_first(monkeypatch: Any) -> None:
-    """The SDK's fast path reads the OpenTelemetry SDK's span fields; if an upgrade renamed them,
-    every record would quietly take the full path. Only the first span of a shape builds a record."""
-    built: list[object] = []
-    full = runtime_module.record_of
-    monkeypatch.setattr(runtime_module, "record_of", lambda span, resource: built.append(span) or full(span, resource))
+@PROPERTY
+@given(span_arguments, st.booleans())
+def test_the_span_encoder_builds_what_opentelemetrys_encoder_builds(arguments: tuple, as_text: bool) -> None:
+    """`SpanEncoder` (the resource and scope encoded once) against `encode_spans`, span by span:
+    the same ExportTraceServiceRequest for every span, and its own build taken for text-only spans."""
+    name, attributes, kind, status, message, events = arguments
+    if as_text:  # what the SDK spools after protect: attribute values as text
+        attributes = {k: str(v) for k, v in attributes.items()}
+    span = _finished_span(name, attributes, kind, status, message, events)
+    encoder = SpanEncoder()
+    for _ in range(2):  # the first call makes the frame, the second uses it
+        ours = ExportTraceServiceRequest.FromString(encoder(span))
+        assert ours == encode_spans([span])
+    if as_text and not events:
+        assert encoder._frames, "a text-only span without events must take the encoder's own build"
 
-    @ldv_sdk.verwerking("https://register.example/a", "berekenen", subject="bsn")
-    def bereken(bsn: str) -> None:
-        return None
 
-    with capture_ldv() as records:
-        for bsn in ("123456782", "111222333", "987654321"):
-            bereken(bsn)
-    assert len(records) == 3 and len({r["attributes"][attr.DATA_SUBJECT_ID] for r in records}) == 3
-    assert len(built) == 1
+def test_a_processing_is_encoded_as_opentelemetry_encodes_it() -> None:
+    import ldv_sdk
+
+    spooled = _Spooled()
+    with capture_ldv() as _records:
+        runtime = ldv_sdk._runtime.get_runtime()  # type: ignore[attr-defined]
+        assert runtime is not None
+        exporter = runtime.exporter
+        kept: list[ReadableSpan] = []
+        write = exporter.write
+        exporter.write = lambda span: (kept.append(span), write(span))  # type: ignore[method-assign]
+
+        @ldv_sdk.verwerking("https://register.example/a", "berekenen", subject="bsn")
+        def bereken(bsn: str) -> None:
+            return None
+
+        bereken("123456782")
+        del exporter.write
+    (span,) = kept
+    assert exporter.encode._frames  # the usual processing takes the encoder's own build
+    spooled.put(exporter.encode(span))
+    assert ExportTraceServiceRequest.FromString(spooled.bodies[0]) == encode_spans([span])

@@ -11,12 +11,11 @@ import logging
 from pathlib import Path
 
 import pytest
-from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans
 from opentelemetry.sdk.trace import TracerProvider
 
 import ldv_sdk
 from ldv_logboek import attributes as attr
-from ldv_logboek._otlp import records_of
+from ldv_logboek import records_of
 from ldv_logboek._protect import REDACTED
 from ldv_logboek._pseudonym import Pseudonymiser, pseudonymise
 from ldv_logboek._record import LogRecord
@@ -31,7 +30,7 @@ ACTIVITY = "https://register.example/activiteiten/huurtoeslag"
 
 
 def _read(body: bytes) -> LogRecord:
-    (record,) = records_of(ResourceSpans.FromString(body))
+    (record,) = records_of(body)
     return record
 
 

@@ -6,22 +6,19 @@ import asyncio
 import logging
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional
+from typing import Annotated, Any, NoReturn, Optional
 
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
 
+from ldv_suite import _log_commands
+from ldv_suite._settings_loading import checked as _checked
+from ldv_suite._settings_loading import serve_settings as _settings
 from ldv_suite.settings import ServeSettings
-
-if TYPE_CHECKING:
-    from pydantic import ValidationError
 
 app = typer.Typer(help="LDV suite: Logboek Dataverwerkingen collector, store and read APIs.", no_args_is_help=True)
 console = Console()
-
-# The environment prefix of each settings class (ValidationError.title), to name a setting as set.
-_ENV_PREFIXES = {"ApiSettings": "LDV_API_", "AuthSettings": "LDV_AUTH_", "InzageSettings": "LDV_INZAGE_"}
 
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="TOML file with settings (see README).")]
 DataDirOpt = Annotated[Optional[Path], typer.Option("--data-dir", help="Directory of the embedded store.")]
@@ -30,41 +27,39 @@ DsnOpt = Annotated[
 ]
 
 
-def _settings(config: Path | None, **overrides: object) -> ServeSettings:
-    """ServeSettings, or a readable error and exit code 2 for invalid settings."""
-    from pydantic import ValidationError
-
-    try:
-        return ServeSettings.load(config, **overrides)
-    except ValidationError as exc:
-        _refuse_settings(exc)
-
-
 def _api_settings() -> dict[str, Any]:
     """The Inzicht API's settings from the environment (`LDV_API_*`, `LDV_AUTH_*`, `LDV_INZAGE_*`),
-    as `create_app` keyword arguments; a readable error and exit code 2 if they are invalid."""
-    from pydantic import ValidationError
-
+    as `create_app` keyword arguments; SettingsRefused with every problem of the three."""
     from ldv_inzicht import ApiSettings, AuthSettings, InzageSettings
+    from ldv_suite.settings_errors import SettingsRefused, load_settings
 
-    try:
-        return {"settings": ApiSettings(), "auth_settings": AuthSettings(), "inzage_settings": InzageSettings()}
-    except ValidationError as exc:
-        _refuse_settings(exc)
+    loaded: dict[str, Any] = {}
+    lines: list[str] = []
+    for key, settings_cls in (("settings", ApiSettings), ("auth_settings", AuthSettings), ("inzage_settings", InzageSettings)):
+        try:
+            loaded[key] = load_settings(settings_cls)
+        except SettingsRefused as exc:
+            lines += exc.lines
+    if lines:
+        raise SettingsRefused(lines)
+    return loaded
 
 
-def _refuse_settings(exc: ValidationError) -> NoReturn:
-    """One line on stderr per invalid setting (named by its environment variable where it has
-    one), then exit code 2. Plain text, like `_register_refused`: no wrapping, no markup."""
-    from ldv_logboek.settings import SHARED_VARIABLES
+def _collector_settings() -> Any:
+    """CollectorSettings from `LDV_COLLECTOR_*` (and `LDV_ORGANISATION_KEYS`); SettingsRefused if invalid."""
+    from ldv_collector import CollectorSettings
+    from ldv_suite.settings_errors import load_settings
 
-    prefix = _ENV_PREFIXES.get(exc.title, "")
-    for error in exc.errors():
-        where = ".".join(str(part) for part in error["loc"])
-        name = SHARED_VARIABLES.get(where) or (f"{prefix}{where.upper()}" if where and prefix else where)
-        reason = " ".join(error["msg"].removeprefix("Value error, ").split())
-        typer.echo(f"invalid settings: {name + ': ' if name else ''}{reason}", err=True)
-    raise typer.Exit(2) from None
+    return load_settings(CollectorSettings)
+
+
+def _clickhouse_settings() -> Any:
+    """The ClickHouse endpoint's settings from `LDV_CLICKHOUSE_*`; SettingsRefused if invalid
+    (e.g. a user with `write` and an organisation scope)."""
+    from ldv_inzicht.clickhouse_http import ClickHouseHttpSettings
+    from ldv_suite.settings_errors import load_settings
+
+    return load_settings(ClickHouseHttpSettings)
 
 
 def _register_refused(exc: Exception) -> NoReturn:
@@ -92,22 +87,6 @@ def _store_failed(exc: Exception) -> NoReturn:
     reason = "the store's disk is full (not enough space)" if out_of_space(cause) else "the store failed"
     typer.echo(f"ldv: {reason}: " + " ".join(str(exc).split())[:500] + "; nothing half-written, run it again", err=True)
     raise typer.Exit(1)
-
-
-def _collector_settings() -> object:
-    """CollectorSettings from `LDV_COLLECTOR_*`, or a readable error (never a value) and exit code 2."""
-    from pydantic import ValidationError
-
-    from ldv_collector import CollectorSettings
-
-    try:
-        return CollectorSettings()
-    except ValidationError as exc:
-        console.print("[red]invalid collector settings (LDV_COLLECTOR_*):[/]")
-        for error in exc.errors():
-            where = ".".join(str(part) for part in error["loc"]) or "settings"
-            console.print(f"  - {where}: {error['msg']}")
-        raise typer.Exit(2) from None
 
 
 def _logging(level: str) -> None:
@@ -155,11 +134,19 @@ def serve(
         tls_key_file=tls_key_file,
         tls_client_ca_file=tls_client_ca_file,
     )
-    api_kwargs = _api_settings()  # before the store is opened: a bad setting changes nothing
+    # Every component's settings before the store is opened: a bad setting changes nothing.
+    endpoint = bool(settings.clickhouse_port) and settings.store_dsn is None
+    collector_settings, api_kwargs, *clickhouse = _checked(
+        _collector_settings, _api_settings, *([_clickhouse_settings] if endpoint else [])
+    )
     _logging(settings.log_level)
     try:
         stack = Stack.build(
-            settings, register_paths=register or [], collector_settings=_collector_settings(), api_kwargs=api_kwargs
+            settings,
+            register_paths=register or [],
+            collector_settings=collector_settings,
+            api_kwargs=api_kwargs,
+            clickhouse_settings=clickhouse[0] if clickhouse else None,
         )
     except (RegisterFileError, RegisterConflict) as exc:
         _register_refused(exc)
@@ -366,8 +353,8 @@ def register_load(
     The embedded store is opened by one process at a time: run this while `ldv serve` is
     stopped, or give `ldv serve --register PATH`.
     """
-    from ldv_logboek.register import RegisterConflict, RegisterFileError, RegisterStore, load_register_files
-    from ldv_logboek.storage import LogStore, StorageError
+    from ldv_logboek.register import RegisterConflict, RegisterFileError, load_register_files
+    from ldv_logboek.storage import LogStore, RegisterStore, StorageError
 
     settings = _settings(config, data_dir=data_dir, store_dsn=store_dsn)
     try:
@@ -394,6 +381,9 @@ def register_load(
     for added in result.versions_added:
         console.print(f"  + {added}")
 
+
+# The transparency log: `ldv log-key`, `ldv audit`, `ldv verify ...`, `ldv witness` (ldv_suite._log_commands).
+_log_commands.register(app)
 
 dashboards_app = typer.Typer(help="Grafana dashboards for supervisors (see docs/dashboards.md).", no_args_is_help=True)
 app.add_typer(dashboards_app, name="dashboards")
@@ -476,12 +466,13 @@ def inzage(
     from ldv_logboek import is_bsn
     from ldv_logboek.storage import LogStore
     from ldv_suite.inzage_report import print_report
+    from ldv_suite.settings_errors import load_settings
 
     if not is_bsn(bsn):
         console.print("[red]not a BSN:[/] nine digits that pass the elfproef are needed")
         raise typer.Exit(2)
     settings = _settings(config, data_dir=data_dir, store_dsn=store_dsn)
-    api_settings = ApiSettings()
+    [api_settings] = _checked(lambda: load_settings(ApiSettings))
     if not api_settings.organisation_keys:
         console.print("[red]no organisation keys:[/] set LDV_ORGANISATION_KEYS to find pseudonymised records")
         raise typer.Exit(2)

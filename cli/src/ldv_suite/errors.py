@@ -4,6 +4,7 @@
     └── SuiteError                `ldv` could not do what was asked; the message says why
         ├── PortUnavailable       a port `ldv serve` should listen on cannot be bound (also an OSError); `ldv_suite.server`
         ├── OpenCollectorRefused  no senders configured and OTLP reachable beyond this machine (also a ValueError); `ldv_suite.server`
+        ├── SettingsRefused       invalid settings, one line per problem naming the variable, no value; `ldv_suite.settings_errors`
         ├── DemoError             the demo could not run; `ldv_suite.demo.run`
         ├── ServiceFailed         a demo service did not start or stopped answering; `ldv_suite.demo.launcher`
         ├── ScenarioFailed        a step of the demo scenario was not answered with 200; `ldv_suite.demo.scenario`

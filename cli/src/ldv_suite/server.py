@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from pydantic import SecretStr
 
 from ldv_logboek.storage import LogStore, redact
 from ldv_suite.errors import SuiteError
@@ -57,6 +58,30 @@ def check_senders(settings: ServeSettings, collector_settings: Any) -> str | Non
     )
 
 
+LOG_KEY_FILE = "log-key"
+
+
+def ensure_log_key(data_dir: Path, name: str | None = None) -> Path:
+    """The transparency log's signing key of an embedded store: `<data dir>/log-key`, made once
+    (mode 0600, origin `name` or `logboek.local/<random>`) when the operator configured none.
+    Its verifier key is logged at start; give it to auditors and witnesses."""
+    import os
+    import secrets
+
+    from ldv_logboek.tlog import Signer, load_signer
+
+    path = data_dir / LOG_KEY_FILE
+    if not path.exists():
+        signer = Signer.generate(name or f"logboek.local/{secrets.token_hex(4)}")
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(signer.text + "\n")
+        log.info("made the transparency log's key %s", path)
+    log.info("transparency log verifier key: %s", load_signer(str(path)).verifier.vkey)
+    return path
+
+
 def bind_socket(host: str, port: int) -> socket.socket:
     """A listening TCP socket on host:port; PortUnavailable with the reason otherwise."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -72,6 +97,45 @@ def bind_socket(host: str, port: int) -> socket.socket:
         raise PortUnavailable(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     sock.listen(2048)
     return sock
+
+
+def url_limit(max_query_bytes: int) -> int:
+    """Request head bytes for a query of `max_query_bytes` in the URL: percent-encoded (3 bytes a byte), plus headers."""
+    return 3 * max_query_bytes + 64 * 1024
+
+
+def _clickhouse_h11(limit: int) -> type:
+    """uvicorn's h11 protocol, answering a malformed or oversized request head as ClickHouse would.
+
+    uvicorn answers `400 Invalid HTTP request received.` in plain text for any request h11
+    cannot parse, also one whose URL is longer than the head limit: ClickHouse clients expect
+    `Code: N. DB::Exception: ...` with the code in `X-ClickHouse-Exception-Code`.
+    """
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class ClickHouseH11Protocol(H11Protocol):
+        def send_400_response(self, msg: str) -> None:
+            # h11 keeps the unparsed head in its receive buffer: over the limit, the query was too long.
+            pending = len(getattr(self.conn, "_receive_buffer", b""))
+            if pending > limit:
+                status, code, name = 413, 229, "QUERY_IS_TOO_LARGE"
+                text = f"the request line and headers are larger than {limit} bytes (query in the URL too long)"
+            else:
+                status, code, name = 400, 62, "SYNTAX_ERROR"
+                text = "invalid HTTP request"
+            body = f"Code: {code}. DB::Exception: {text}. ({name})\n".encode()
+            headers = [
+                (b"content-type", b"text/plain; charset=UTF-8"),
+                (b"x-clickhouse-exception-code", str(code).encode()),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ]
+            for event in (h11.Response(status_code=status, headers=headers), h11.Data(data=body), h11.EndOfMessage()):
+                self.transport.write(self.conn.send(event) or b"")
+            self.transport.close()
+
+    return ClickHouseH11Protocol
 
 
 class _SharedSignalServer(uvicorn.Server):
@@ -115,7 +179,9 @@ class Stack:
         from ldv_collector import CollectorSettings
         from ldv_collector import create_app as create_collector_app
         from ldv_inzicht import create_app as create_api_app
-        from ldv_logboek.register import RegisterStore, load_register_files
+        from ldv_inzicht import create_log_app, with_log_routes
+        from ldv_logboek.register import load_register_files
+        from ldv_logboek.storage import RegisterStore
 
         collector_settings = collector_settings or CollectorSettings()
         open_warning = check_senders(settings, collector_settings)
@@ -141,23 +207,43 @@ class Stack:
                 store.close()  # e.g. RegisterConflict: nothing runs, and the next process may open the store
                 raise
             log.info("register loaded: %s", result)
-        collector_app = create_collector_app(store, collector_settings)
+        if collector_settings.log_enabled and collector_settings.log_key is None and settings.store_dsn is None:
+            collector_settings.log_key = SecretStr(str(ensure_log_key(settings.data_dir)))
+        try:
+            collector_app = create_collector_app(store, collector_settings)
+        except Exception:
+            store.close()  # e.g. LogIntegrityError: the log cannot be appended to; nothing runs
+            raise
         stack = cls(settings=settings, store=store, collector=collector_app.state.collector)
         stack.add_server(collector_app, settings.otlp_http_port, client_ca=settings.tls_client_ca_file)
-        stack.add_server(create_api_app(store, **dict(api_kwargs or {})), settings.api_port)
+        # The transparency logs as C2SP tlog-tiles under /log/ on the API's port (ldv_inzicht.create_log_app).
+        api_app = with_log_routes(create_api_app(store, **dict(api_kwargs or {})), create_log_app(store))
+        stack.add_server(api_app, settings.api_port)
         if settings.clickhouse_port:
             if settings.store_dsn is None:
+                from ldv_inzicht.clickhouse_http import ClickHouseHttpSettings
                 from ldv_inzicht.clickhouse_http import create_app as create_clickhouse_app
 
-                stack.add_server(create_clickhouse_app(store, clickhouse_settings), settings.clickhouse_port)
+                limit = (clickhouse_settings or ClickHouseHttpSettings()).max_query_bytes
+                stack.add_server(
+                    create_clickhouse_app(store, clickhouse_settings),
+                    settings.clickhouse_port,
+                    request_head_bytes=url_limit(limit),
+                )
             else:
                 log.info("no ClickHouse endpoint: the store is a ClickHouse server, give Grafana that server")
         if open_warning:  # once everything that can refuse to start has passed
             log.warning(open_warning)
         return stack
 
-    def add_server(self, app: Any, port: int, *, client_ca: Path | None = None) -> None:
+    def add_server(
+        self, app: Any, port: int, *, client_ca: Path | None = None, request_head_bytes: int | None = None
+    ) -> None:
         """A uvicorn server for `app` on `port`; with `client_ca`, it asks for client certificates.
+
+        `request_head_bytes` (the ClickHouse endpoint's): the largest request line and headers
+        accepted, instead of h11's 16 KiB, so that a query in the URL reaches the app, which answers
+        413 above its own limit; a larger head gets a ClickHouse-shaped 413 from the protocol.
 
         The certificate is optional at the handshake (a sender may use a bearer token instead),
         verified against `client_ca` when presented, and handed to the app through the ASGI TLS
@@ -184,6 +270,9 @@ class Stack:
             ssl_keyfile=self.settings.tls_key_file,
             **client_auth,
         )
+        if request_head_bytes is not None:
+            config.h11_max_incomplete_event_size = request_head_bytes
+            config.http = _clickhouse_h11(request_head_bytes)
         self.servers.append(_SharedSignalServer(config))
 
     def stop(self) -> None:

@@ -6,8 +6,10 @@ import ipaddress
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, model_validator
+from pydantic import Field, FilePath, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
 
 def is_loopback(host: str) -> bool:
@@ -35,11 +37,11 @@ class ServeSettings(BaseSettings):
         "Default: chdb:///<data_dir>.",
     )
     host: str = Field("127.0.0.1", description="Address to listen on; 0.0.0.0 for all interfaces.")
-    otlp_http_port: int = Field(4318, description="OTLP/HTTP port (POST /v1/traces).")
-    otlp_grpc_port: int = Field(4317, description="OTLP/gRPC port; 0 disables it.")
-    api_port: int = Field(8080, description="Port of the read API, register API and citizen page.")
+    otlp_http_port: int = Field(4318, ge=0, le=65535, description="OTLP/HTTP port (POST /v1/traces).")
+    otlp_grpc_port: int = Field(4317, ge=0, le=65535, description="OTLP/gRPC port; 0 disables it.")
+    api_port: int = Field(8080, ge=0, le=65535, description="Port of the read API, register API and citizen page.")
     clickhouse_port: int = Field(
-        8123, description="Port of the read-only ClickHouse HTTP endpoint for Grafana (embedded store only); 0 disables it."
+        8123, ge=0, le=65535, description="Port of the read-only ClickHouse HTTP endpoint for Grafana (embedded store only); 0 disables it."
     )
     retention_days: int = Field(
         3650,
@@ -53,6 +55,7 @@ class ServeSettings(BaseSettings):
         description="Retention in days per organisation (its identifier, the resource attribute "
         "dpl.suite.organisation), as JSON, e.g. {\"gemeente-amsterdam\": 2555}: for records whose activity has "
         "no retentionPeriod in the register; other organisations get retention_days.",
+        examples=[{"gemeente-amsterdam": 2555}],
     )
     store_readers: int = Field(
         4,
@@ -62,12 +65,12 @@ class ServeSettings(BaseSettings):
         "connection, so a lookup never waits for an insert (more lookups wait for a free reader). 0: reads share "
         "the writer, one statement at a time. The ClickHouse endpoint has its own (LDV_CLICKHOUSE_POOL_SIZE).",
     )
-    log_level: str = Field("info", description="Log level of the servers.")
-    tls_cert_file: Path | None = Field(
+    log_level: str = Field("info", description="Log level of the servers: debug, info, warning, error or critical.")
+    tls_cert_file: FilePath | None = Field(
         None, description="PEM certificate (chain) for HTTPS and gRPC over TLS on every port; with tls_key_file."
     )
-    tls_key_file: Path | None = Field(None, description="PEM private key of tls_cert_file.")
-    tls_client_ca_file: Path | None = Field(
+    tls_key_file: FilePath | None = Field(None, description="PEM private key of tls_cert_file.")
+    tls_client_ca_file: FilePath | None = Field(
         None,
         description="PEM CA certificate(s) that sign senders' TLS client certificates (needs tls_cert_file). Set: "
         "the OTLP ports ask for a client certificate and verify it against these; a sender is identified by "
@@ -86,6 +89,13 @@ class ServeSettings(BaseSettings):
         "every connection, so without a certificate `ldv serve` listens on loopback only (behind a "
         "TLS-terminating proxy), and refuses other addresses.",
     )
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, level: str) -> str:
+        if level.strip().lower() not in LOG_LEVELS:
+            raise ValueError(f"unknown log level: give one of {', '.join(LOG_LEVELS)}")
+        return level.strip().lower()
 
     @model_validator(mode="after")
     def _tls_rules(self) -> ServeSettings:

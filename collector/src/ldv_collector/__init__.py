@@ -12,7 +12,7 @@ from ldv_collector._senders import SenderSettings, token_sha256
 from ldv_collector._uvicorn_tls import ClientCertificateHTTP
 from ldv_collector._writer import GroupCommitWriter
 from ldv_collector.errors import CollectorError, WriterStopped
-from ldv_collector.settings import CollectorSettings
+from ldv_collector.settings import CollectorSettings, WitnessSettings
 
 __all__ = [
     "TRACES_PATH",
@@ -23,6 +23,7 @@ __all__ = [
     "CollectorSettings",
     "GroupCommitWriter",
     "SenderSettings",
+    "WitnessSettings",
     "WriterStopped",
     "create_app",
     "create_grpc_server",

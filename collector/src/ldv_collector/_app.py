@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ldv_collector._body import check_encoding, read_body
+from ldv_collector._checkpointer import Checkpointer, WitnessClient
 from ldv_collector._decode import Encoding, decode_request, encoding_of
 from ldv_collector._disk_guard import DiskGuard
 from ldv_collector._ingest import Ingester, IngestResult
@@ -26,7 +27,8 @@ from ldv_collector._writer import GroupCommitWriter
 from ldv_collector.errors import BodyError, NotAuthenticated, UndecodableBody, WriterStopped
 from ldv_collector.settings import CollectorSettings
 from ldv_logboek import redact_bsns
-from ldv_logboek.storage import LogStore, StorageFault, StorageUnavailable
+from ldv_logboek.storage import LogStore, StorageFault, StorageUnavailable, TransparencyLog
+from ldv_logboek.tlog import Verifier, load_signer
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +66,20 @@ class Collector:
         self.metrics = CollectorMetrics()
         # Rejected spans per organisation, service and rule; the writer's thread stores them.
         self.rejections = RejectionCounts()
+        # The transparency log: opened (and repaired) before anything is accepted.
+        self.log: TransparencyLog | None = None
+        self.checkpointer: Checkpointer | None = None
+        if self.settings.log_enabled and self.settings.log_key is not None:
+            self.log = TransparencyLog.open(store, load_signer(self.settings.log_key.get_secret_value()))
+            self.checkpointer = Checkpointer(
+                self.log,
+                interval_s=self.settings.log_checkpoint_interval_ms / 1000,
+                witnesses=[WitnessClient(w.url, Verifier.parse(w.vkey)) for w in self.settings.log_witnesses],
+                metrics=self.metrics,
+            )
+            log.info("transparency log %s at size %d", self.log.origin, self.log.size)
+        else:
+            log.warning("the transparency log is off (no log key, or LDV_COLLECTOR_LOG_ENABLED=false): records are stored unlogged")
         self.writer = GroupCommitWriter(
             store,
             max_batch_records=self.settings.max_batch_records,
@@ -71,6 +87,7 @@ class Collector:
             metrics=self.metrics,
             rejections=self.rejections,
             disk_guard=DiskGuard(store, self.settings.min_free_disk_bytes),
+            log=self.log,
         )
         self.ingester = Ingester(self.settings)
         self.senders = SenderDirectory(self.settings.senders)
@@ -215,10 +232,14 @@ def create_app(store: LogStore, settings: CollectorSettings | None = None) -> St
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         collector.writer.start()
+        if collector.checkpointer is not None:
+            collector.checkpointer.start()
         try:
             yield
         finally:
             await run_in_threadpool(collector.writer.stop)
+            if collector.checkpointer is not None:
+                await run_in_threadpool(collector.checkpointer.stop)  # signs what the writer committed last
 
     app = Starlette(
         routes=[

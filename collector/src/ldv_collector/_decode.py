@@ -12,7 +12,6 @@ from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from ldv_collector.errors import UndecodableBody
-from ldv_logboek import NotPlain, request_from_json
 
 
 class Encoding(enum.Enum):
@@ -55,10 +54,6 @@ def decode_json(body: bytes) -> ExportTraceServiceRequest:
         raise UndecodableBody(f"the body is not JSON: {exc}") from None
     if not isinstance(document, dict):
         raise UndecodableBody("the body must be a JSON object (an OTLP ExportTraceServiceRequest)")
-    try:
-        return request_from_json(document)
-    except (NotPlain, RecursionError, TypeError, ValueError):
-        pass  # not the plain shape: protobuf's parser decides, and words any error
     _hex_ids_to_base64(document)
     request = ExportTraceServiceRequest()
     try:

@@ -1,23 +1,26 @@
-"""From a decoded OTLP request to the records to store and the spans to reject.
+"""From a decoded OTLP request to the rows to store and the spans to reject: one path for every request.
 
-Per span: skip it when it carries no `dpl.` attribute (not an LDV record); reject it when it
-holds a clear BSN outside the subject id; pseudonymise a clear-BSN subject id with the
-organisation's key; check it against the standard (`ldv_logboek._validation.check_record`).
-A request of COLUMNAR_MIN_SPANS spans or more is read into insert columns at once and the core's
-columnar rules (`ldv_logboek._columnar`) pass the spans that need none of this as they came; the
-others go the same way span by span. The result holds the rows to store as one Arrow table.
+1. Each span once: skip it when it carries no `dpl.` attribute (not an LDV record); refuse it
+   when its resource names another organisation than the sender's (`bind_organisation`);
+   else it becomes the core's `LogRecord` (`span_to_record`).
+2. The privacy rules: `ldv_logboek.protect` under the collector's policy (pseudonymise a
+   clear-BSN subject id with the organisation's key, refuse a clear BSN anywhere else), on the
+   records it could change or refuse (`may_need_protection`: one BSN search over the request).
+3. The standard's rules that apply at the collector (`ldv_logboek.rules.COLLECTOR_RULES`),
+   over the whole request's columns at once (`ldv_logboek.rule_columns.broken_rules`); the
+   messages of the records that break one come from the same table.
+4. The records that pass become one Arrow table in the insert schema of `otel_traces`
+   (`ldv_logboek.storage.rows_table`), in span order: what the group-commit writer takes.
 """
 
 from __future__ import annotations
 
-import bisect
 from dataclasses import dataclass, field
+from itertools import compress
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from ldv_collector._senders import Sender, bind_organisation
 from ldv_collector.settings import CollectorSettings
@@ -28,20 +31,19 @@ from ldv_logboek import (
     Status,
     Violation,
     attributes_to_dict,
-    check_record,
     contains_bsn,
+    may_need_protection,
     protect,
     span_to_record,
-    status_of,
 )
 from ldv_logboek import attributes as attr
-from ldv_logboek.storage import MAX_STORED_TIME_NS, SpanColumns, records_of_rows, rows_table
+from ldv_logboek.rule_columns import broken_rules, field_columns, record_fields
+from ldv_logboek.rules import COLLECTOR_RULES
+from ldv_logboek.storage import records_of_rows, rows_table
 
 _DPL = attr.DPL_PREFIX
-# From this many spans in a request on, the columnar path (see `Ingester.ingest`).
-COLUMNAR_MIN_SPANS = 32
 _NAME_WITHHELD = "<name withheld: it contains a BSN>"
-_BEYOND_STORE = "a start, end or event time lies after 2262-04-11T23:47:16Z, the latest time the Logboek can store"
+_STATUS = (Status.UNSET, Status.OK, Status.ERROR)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +100,27 @@ class IngestResult:
         return "\n".join(lines)[:max_chars]
 
 
+@dataclass(frozen=True, slots=True)
+class _Resource:
+    """What the spans of one ResourceSpans share: its attributes (bound to the sender), and whose they are."""
+
+    attributes: dict[str, str]
+    foreign: Violation | None  # set when the resource names another organisation than the sender's
+    policy: Policy
+    owner: str
+    service: str
+
+
+@dataclass(slots=True)
+class _Records:
+    """The LDV records of one request, in span order, with what the rules and rejections need of each."""
+
+    records: list[LogRecord] = field(default_factory=list)
+    codes: list[int] = field(default_factory=list)  # OTLP status codes as sent (a record reads an undefined one as Unset)
+    positions: list[int] = field(default_factory=list)  # each record's place among all spans of the request
+    resources: list[_Resource] = field(default_factory=list)
+
+
 class Ingester:
     """Turns ExportTraceServiceRequests into an IngestResult under one collector's settings."""
 
@@ -118,65 +141,74 @@ class Ingester:
         return self._policies.get(organisation, self._default_policy)
 
     def ingest(self, request: ExportTraceServiceRequest, sender: Sender | None = None) -> IngestResult:
-        """Convert, guard and check every span of `request`, bound to `sender`'s organisation if given.
-
-        Requests of COLUMNAR_MIN_SPANS spans or more take the columnar path: the spans go into
-        columns at once and the core's columnar rules (`ldv_logboek._columnar`) pick the ordinary
-        ones, which are stored as they came; every other span takes the full path below, span by
-        span. Smaller requests take the full path for every span (building columns costs more
-        than it saves for a few spans). Both give the same result
-        (tests/collector/test_columnar_ingest.py).
-        """
-        spans = sum(len(scope_spans.spans) for rs in request.resource_spans for scope_spans in rs.scope_spans)
-        if spans < COLUMNAR_MIN_SPANS:
-            return self.ingest_rows(request, sender)
-        return self.ingest_columns(request, sender)
-
-    def ingest_rows(self, request: ExportTraceServiceRequest, sender: Sender | None = None) -> IngestResult:
-        """`ingest` on the full path for every span."""
+        """Read, protect and check every span of `request`, bound to `sender`'s organisation if given."""
         result = IngestResult()
-        records: list[LogRecord] = []
+        batch = _Records()
+        refused: list[tuple[int, Rejection]] = []  # (position in the request, rejection): reported in span order
+        position = 0
+        records, codes, positions, resources = batch.records, batch.codes, batch.positions, batch.resources
         for resource_spans in request.resource_spans:
             context = self._resource(resource_spans, sender)
             for scope_spans in resource_spans.scope_spans:
-                scope = scope_spans.scope
+                scope_name, scope_version = scope_spans.scope.name, scope_spans.scope.version
                 for span in scope_spans.spans:
-                    self._full_path(span, context, scope.name, scope.version, result, records)
-        result.rows = rows_table(records)
+                    position += 1
+                    attributes = attributes_to_dict(span.attributes)
+                    for key in attributes:
+                        if key.startswith(_DPL):
+                            break
+                    else:
+                        result.ignored += 1
+                        continue
+                    if context.foreign is not None:
+                        name = _NAME_WITHHELD if contains_bsn(span.name) else span.name
+                        rejection = Rejection(span.trace_id, span.span_id, name, (context.foreign,), context.owner, context.service)
+                        refused.append((position, rejection))
+                        continue
+                    code = span.status.code
+                    status = _STATUS[code] if 0 <= code <= 2 else Status.UNSET
+                    records.append(span_to_record(span, attributes, context.attributes, scope_name, scope_version, status))
+                    codes.append(code)
+                    positions.append(position)
+                    resources.append(context)
+        result.received = position
+        problems: dict[int, list[Violation]] = {}
+        withheld = self._protect(batch, result, problems)
+        if records:
+            fields = record_fields(records, status_codes=batch.codes)
+            for rule, mask in broken_rules(field_columns(fields), COLLECTOR_RULES):
+                for i in compress(range(len(records)), mask.to_pylist()):
+                    # Beside a clear BSN, the other rules' messages (which may quote values) give only their codes.
+                    violation = (
+                        Violation(rule.code, "(details withheld)")
+                        if i in withheld
+                        else rule.violation({name: column[i] for name, column in fields.items()})
+                    )
+                    problems.setdefault(i, []).append(violation)
+        for i in sorted(problems):
+            record, context = records[i], resources[i]
+            name = _NAME_WITHHELD if i in withheld and contains_bsn(record.name) else record.name
+            rejection = Rejection(record.trace_id, record.span_id, name, tuple(problems[i]), context.owner, context.service)
+            refused.append((positions[i], rejection))
+        result.rejections = [rejection for _, rejection in sorted(refused, key=lambda pair: pair[0])]
+        result.rows = rows_table([r for i, r in enumerate(records) if i not in problems] if problems else records)
         return result
 
-    def ingest_columns(self, request: ExportTraceServiceRequest, sender: Sender | None = None) -> IngestResult:
-        """`ingest` on the columnar path: ordinary spans by columns, the others on the full path."""
-        columns = SpanColumns()
-        scopes: list[tuple[int, _Resource, str, str]] = []  # (index of its first span, resource, scope name, version)
-        for resource_spans in request.resource_spans:
-            context = self._resource(resource_spans, sender)
-            # Another organisation's resource: every span of it goes the full way (and is refused there).
-            unusual = context.foreign is not None
-            for scope_spans in resource_spans.scope_spans:
-                scope = scope_spans.scope
-                scopes.append((len(columns), context, scope.name, scope.version))
-                columns.add_scope(scope_spans.spans, context.attributes, scope.name, scope.version, unusual=unusual)
-        rows, ordinary, unusual_spans = columns.ordinary()
-        result = IngestResult(received=rows.num_rows)
-        if not unusual_spans:
-            result.rows = rows
-            return result
-        records: list[LogRecord] = []
-        stored_at: list[int] = []
-        firsts = [first for first, *_ in scopes]
-        for index in unusual_spans:
-            _, context, scope_name, scope_version = scopes[bisect.bisect_right(firsts, index) - 1]
-            if self._full_path(columns.spans[index], context, scope_name, scope_version, result, records):
-                stored_at.append(index)
-        if not records:
-            result.rows = rows
-            return result
-        # Back in span order: the ordinary rows and the full path's records, by their span's index.
-        merged = pa.concat_tables([rows, rows_table(records)])
-        order = pc.sort_indices(pa.concat_arrays([ordinary, pa.array(stored_at, pa.int64())]))
-        result.rows = merged.take(order)
-        return result
+    @staticmethod
+    def _protect(batch: _Records, result: IngestResult, problems: dict[int, list[Violation]]) -> set[int]:
+        """Run protect on the records that may need it (pseudonymise a clear-BSN subject, refuse a stray
+        BSN; `may_need_protection`: the others pass it unchanged); the indices of those where a clear
+        BSN was found."""
+        withheld: set[int] = set()
+        for i in may_need_protection(batch.records):
+            protection = protect(batch.records[i], batch.resources[i].policy)
+            if protection.pseudonymised:
+                result.pseudonymised += 1
+            if protection.violations:
+                problems.setdefault(i, []).extend(protection.violations)
+            if protection.clear_bsn_at:
+                withheld.add(i)
+        return withheld
 
     def _resource(self, resource_spans: Any, sender: Sender | None) -> _Resource:
         resource_attributes = attributes_to_dict(resource_spans.resource.attributes)
@@ -190,63 +222,3 @@ class Ingester:
             owner=sender.organisation if sender is not None else organisation,
             service=resource_attributes.get(attr.SERVICE_NAME, ""),
         )
-
-    def _full_path(
-        self, span: Span, context: _Resource, scope_name: str, scope_version: str, result: IngestResult, records: list[LogRecord]
-    ) -> bool:
-        """One span on the full path: counted, then skipped, rejected (added to `result`) or
-        added to `records`; True when it was added to `records`."""
-        result.received += 1
-        attributes = attributes_to_dict(span.attributes)
-        for name in attributes:
-            if name.startswith(_DPL):
-                break
-        else:
-            result.ignored += 1
-            return False
-        owner, service = context.owner, context.service
-        if context.foreign is not None:
-            name = _NAME_WITHHELD if contains_bsn(span.name) else span.name
-            result.rejections.append(Rejection(span.trace_id, span.span_id, name, (context.foreign,), owner, service))
-            return False
-
-        status = status_of(span.status.code)
-        record = span_to_record(span, attributes, context.attributes, scope_name, scope_version, status or Status.UNSET)
-        problems: list[Violation] = []
-        if status is None:
-            problems.append(
-                Violation("status", f"status code must be 0 (Unset), 1 (Ok) or 2 (Error), got {span.status.code}")
-            )
-        if (
-            span.end_time_unix_nano > MAX_STORED_TIME_NS
-            or span.start_time_unix_nano > MAX_STORED_TIME_NS
-            or (record.events and any(e.time_ns > MAX_STORED_TIME_NS for e in record.events))
-        ):
-            # Past the store's range the insert would fail, and with it the request.
-            problems.append(Violation("time-range", _BEYOND_STORE))
-        protection = protect(record, context.policy)
-        if protection.pseudonymised:
-            result.pseudonymised += 1
-        problems += protection.violations
-        if protection.clear_bsn_at:
-            # The other rules' messages may quote values: give only their codes.
-            problems += [Violation(v.rule, "(details withheld)") for v in check_record(record)]
-        else:
-            problems += check_record(record)
-        if problems:
-            name = _NAME_WITHHELD if protection.clear_bsn_at and contains_bsn(record.name) else record.name
-            result.rejections.append(Rejection(record.trace_id, record.span_id, name, tuple(problems), owner, service))
-            return False
-        records.append(record)
-        return True
-
-
-@dataclass(frozen=True, slots=True)
-class _Resource:
-    """What the spans of one ResourceSpans share: its attributes (bound to the sender), and whose they are."""
-
-    attributes: dict[str, str]
-    foreign: Violation | None  # set when the resource names another organisation than the sender's
-    policy: Policy
-    owner: str
-    service: str

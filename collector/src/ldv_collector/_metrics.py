@@ -24,6 +24,8 @@ _HELP: dict[str, str] = {
     "inserts": "group-commit inserts into the store",
     "insert_failures": "inserts that failed (a failed group commit is then tried request by request)",
     "store_not_enough_space": "inserts that failed because the store's disk is full (answered: retry later)",
+    "checkpoints": "signed checkpoints of the transparency log stored",
+    "witness_failures": "checkpoints a witness did not cosign (refused or unreachable)",
 }
 
 

@@ -16,6 +16,13 @@ days is split by `LogStore.insert`; a combined insert that failed may have writt
 partitions). It is not acknowledged, so the sender delivers it again; duplicates are removed
 on every read. What is acknowledged is always stored in full.
 
+With a transparency log (`log`, ldv_logboek.storage.TransparencyLog) every insert is logged
+before it is acknowledged: the log stages the batch (each record's retention, leaf index and
+salt, and its log entry from these stored columns), the records are inserted, then the leaves
+are appended; only then are the requests answered. A failed insert or append answers the
+requests with the error (not acknowledged) and makes the log repair itself before the next
+batch, from what the store holds (ldv_logboek.storage._tlog).
+
 The same thread stores the counts of rejected spans (`rejections`, see ldv_collector._rejections)
 at most every FLUSH_INTERVAL_S and once more when it stops: one small insert beside the record
 inserts, never one per request, and never in a request's path.
@@ -40,7 +47,15 @@ from ldv_collector._metrics import CollectorMetrics
 from ldv_collector._rejections import FLUSH_INTERVAL_S, RejectionCounts
 from ldv_collector.errors import WriterStopped
 from ldv_logboek import LogRecord
-from ldv_logboek.storage import LogStore, StorageFault, StorageUnavailable, out_of_space, rows_table, storage_error
+from ldv_logboek.storage import (
+    LogStore,
+    StorageFault,
+    StorageUnavailable,
+    TransparencyLog,
+    out_of_space,
+    rows_table,
+    storage_error,
+)
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +83,7 @@ class GroupCommitWriter:
         metrics: CollectorMetrics | None = None,
         rejections: RejectionCounts | None = None,
         disk_guard: DiskGuard | None = None,
+        log: TransparencyLog | None = None,
     ):
         if max_batch_records < 1:
             raise ValueError("max_batch_records must be at least 1")
@@ -77,6 +93,7 @@ class GroupCommitWriter:
         self.metrics = metrics or CollectorMetrics()
         self.rejections = rejections
         self.disk_guard = disk_guard
+        self.log = log
         self._last_flush = time.monotonic()
         self._cond = threading.Condition()
         self._queue: deque[_Pending] = deque()
@@ -206,7 +223,17 @@ class GroupCommitWriter:
             if self.disk_guard is not None:
                 self.disk_guard.check()  # nearly full: refused before ClickHouse writes anything
             tables = [part if isinstance(part, pa.Table) else rows_table(part) for part in parts]
-            self.store.insert_record_rows(tables[0] if len(tables) == 1 else pa.concat_tables(tables))
+            rows = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+            if self.log is None:
+                self.store.insert_record_rows(rows)
+            else:
+                staged = self.log.stage(rows)
+                try:
+                    self.store.insert_record_rows(staged.table)
+                except BaseException:
+                    self.log.abort(staged)
+                    raise
+                self.log.commit(staged)  # the leaves: only then is the batch acknowledged
         except Exception as exc:  # noqa: BLE001 - every failure means "not stored": tell the requests
             error = storage_error(exc, f"insert of {count} records")
             # The driver's message may quote record data: the kind of failure only (a fault's

@@ -5,7 +5,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from ldv_collector._senders import SenderSettings
@@ -19,6 +19,22 @@ from ldv_logboek.settings import (
 )
 
 
+class WitnessSettings(BaseModel):
+    """A witness the collector asks to cosign each checkpoint (C2SP tlog-witness)."""
+
+    url: str = Field(description="The witness's submission prefix: `<url>/add-checkpoint` is posted to.")
+    vkey: str = Field(description="The witness's cosigning verifier key, `<name>+<hex key ID>+<base64>` (type 0x04).")
+
+    @field_validator("vkey")
+    @classmethod
+    def _check_vkey(cls, vkey: str) -> str:
+        from ldv_logboek.tlog import COSIGNATURE_V1, Verifier
+
+        if Verifier.parse(vkey).sig_type != COSIGNATURE_V1:
+            raise ValueError("a witness's key is a cosignature key (type 0x04)")
+        return vkey
+
+
 class CollectorSettings(SettingsWithOrganisationKeys):
     """Settings of the OTLP collector.
 
@@ -30,7 +46,6 @@ class CollectorSettings(SettingsWithOrganisationKeys):
 
     # Error messages must never echo a key: hide input values in validation errors.
     model_config = SettingsConfigDict(env_prefix="LDV_COLLECTOR_", extra="ignore", hide_input_in_errors=True)
-    deprecated_organisation_keys_variable = "LDV_COLLECTOR_ORGANISATION_KEYS"
 
     max_body_bytes: int = Field(
         default=16 * 1024 * 1024,
@@ -112,6 +127,7 @@ class CollectorSettings(SettingsWithOrganisationKeys):
             "Empty: anyone who reaches the OTLP ports may write (`ldv serve` allows that on loopback "
             'only). JSON: `{"toeslagen-api": {"organisation": "dienst-toeslagen", "token_sha256": "..."}}`.'
         ),
+        examples=[{"toeslagen-api": {"organisation": "dienst-toeslagen", "token_sha256": "<64 hex digits>"}}],
     )
 
     senders_file: Path | None = Field(
@@ -122,6 +138,48 @@ class CollectorSettings(SettingsWithOrganisationKeys):
             "an error. Keeps a long list of senders out of the environment."
         ),
     )
+
+    log_enabled: bool = Field(
+        default=True,
+        description=(
+            "Keep the transparency log (docs/architecture.md, \"The transparency log\"): every stored record is "
+            "appended to this writer's Merkle log before it is acknowledged, and checkpoints are signed with "
+            "`log_key`. Off (false), or without `log_key`, records are stored unlogged (`ldv audit` reports them)."
+        ),
+    )
+    log_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "The log's Ed25519 signing key as `PRIVATE+KEY+<origin>+<key ID>+<base64>` (made by `ldv log-key`), or "
+            "the path of a file holding it. Its name is the log's origin: each collector writing one store needs "
+            "its own key and name. `ldv serve` on an embedded store makes one in its data directory when unset."
+        ),
+    )
+    log_checkpoint_interval_ms: int = Field(
+        default=250,
+        ge=50,
+        le=60_000,
+        description="How often a checkpoint is signed while the log grows, in milliseconds.",
+    )
+    log_witnesses: list[WitnessSettings] = Field(
+        default_factory=list,
+        description=(
+            "Witnesses asked to cosign every checkpoint, JSON: "
+            '`[{"url": "https://witness.example/ap", "vkey": "witness.example/ap+1a2b3c4d+BA..."}]`.'
+        ),
+    )
+
+    @field_validator("log_key")
+    @classmethod
+    def _check_log_key(cls, key: SecretStr | None) -> SecretStr | None:
+        if key is not None:
+            from ldv_logboek.tlog import NoteError, load_signer
+
+            try:
+                load_signer(key.get_secret_value())
+            except NoteError as exc:
+                raise ValueError(f"log_key: {exc}") from None  # the message never quotes the key
+        return key
 
     @model_validator(mode="after")
     def _check_senders(self) -> CollectorSettings:

@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from grafana_foundation_sdk.builders import dashboard as dash
-from grafana_foundation_sdk.builders import nodegraph, stat, table, text, timeseries
+from grafana_foundation_sdk.builders import nodegraph, stat, table, timeseries
 from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.models import dashboard as model
-from grafana_foundation_sdk.models.text import TextMode
 
 from ldv_dashboards import sql
 from ldv_dashboards.query import DATASOURCE, DATASOURCE_VARIABLE, PLUGIN_TYPE, SQL, Format
@@ -138,10 +137,6 @@ def flows_panel(*, description: str) -> nodegraph.Panel:
         .with_target(SQL("nodes", sql.FLOW_NODES, Format.TABLE))
         .with_target(SQL("edges", sql.FLOW_EDGES, Format.TABLE))
     )
-
-
-def text_panel(title: str, markdown: str) -> text.Panel:
-    return text.Panel().title(title).mode(TextMode.MARKDOWN).content(markdown)
 
 
 def trace_panel() -> dash.Panel:

@@ -6,12 +6,14 @@ register table, never the records table, so no query sees a data subject id. Mac
 (`${organisation:singlequote}`); tests/dashboards expands them as the plugin does and runs
 every statement on a seeded store.
 
-Counts are of distinct records, `uniqExact(TraceId, SpanId)`: senders retry, so a record may
-be stored twice, and counts it once (as the read and overzicht APIs do).
+Counts are of distinct records, the shown-once rule's fragments (`ldv_logboek.rules`: `count_once`,
+`SHOWN_ONCE`): senders retry, so a record may be stored twice, and counts it once (the read and
+overzicht APIs use the same fragments).
 """
 
 from __future__ import annotations
 
+from ldv_logboek.rules import SHOWN_ONCE, count_once
 from ldv_logboek.storage import (
     DASHBOARD_RECORDS_VIEW,
     DASHBOARD_REJECTIONS_VIEW,
@@ -21,7 +23,8 @@ from ldv_logboek.storage import (
 )
 
 RECORDS = DASHBOARD_RECORDS_VIEW
-COUNT = "uniqExact(TraceId, SpanId)"
+COUNT = count_once()
+ERRORS = count_once("StatusCode = 'Error'")
 
 # The dashboard variables' filters. `$__conditionalAll` turns a filter into 1=1 when "All" is
 # chosen (or nothing is); its second argument must be the bare `$name` (the plugin looks the
@@ -66,13 +69,13 @@ STAT_SUBJECTS = (
 )
 STAT_ERROR_SHARE = (
     f"SELECT if(total = 0, 0, errors / total) AS Foutaandeel\nFROM (\n"
-    f"  SELECT {COUNT} AS total, uniqExactIf((TraceId, SpanId), StatusCode = 'Error') AS errors\n"
+    f"  SELECT {COUNT} AS total, {ERRORS} AS errors\n"
     f"  FROM {RECORDS}\n  {WHERE})"
 )
 STAT_UNREGISTERED = (
-    f"SELECT uniqExactIf((TraceId, SpanId), {NOT_REGISTERED}) AS \"Niet geregistreerd\"\nFROM {RECORDS}\n{WHERE}"
+    f"SELECT {count_once(NOT_REGISTERED)} AS \"Niet geregistreerd\"\nFROM {RECORDS}\n{WHERE}"
 )
-STAT_CONFIDENTIAL = f"SELECT uniqExactIf((TraceId, SpanId), Confidential) AS Vertrouwelijk\nFROM {RECORDS}\n{WHERE}"
+STAT_CONFIDENTIAL = f"SELECT {count_once('Confidential')} AS Vertrouwelijk\nFROM {RECORDS}\n{WHERE}"
 
 # --- over time -----------------------------------------------------------------------------
 
@@ -99,7 +102,7 @@ TABLE_PER_LAW = (
 )
 TABLE_TOP_ACTIVITIES = (
     "SELECT if(ActivityName != '', ActivityName, ProcessingActivityId) AS Activiteit, Organisation AS Organisatie,\n"
-    f"  {COUNT} AS Verwerkingen, uniqExactIf((TraceId, SpanId), StatusCode = 'Error') AS Fouten,\n"
+    f"  {COUNT} AS Verwerkingen, {ERRORS} AS Fouten,\n"
     "  round(100 * Fouten / Verwerkingen, 1) AS \"Fout %\"\n"
     f"FROM {RECORDS}\n{WHERE}\nGROUP BY Activiteit, Organisatie\n"
     "ORDER BY Verwerkingen DESC, Activiteit\nLIMIT 20"
@@ -109,7 +112,7 @@ TABLE_NOT_REGISTERED = (
     "SELECT Timestamp AS Tijd, Organisation AS Organisatie, ProcessingActivityId AS Activiteit,\n"
     "  RegisterStatus AS Registerstatus, SpanName AS Handeling, TraceId\n"
     f"FROM {RECORDS}\n{WHERE}\n  AND {NOT_REGISTERED}\n"
-    "ORDER BY Tijd DESC, TraceId, SpanId\nLIMIT 1 BY TraceId, SpanId\nLIMIT 500"
+    f"ORDER BY Tijd DESC, TraceId, SpanId\n{SHOWN_ONCE}\nLIMIT 500"
 )
 
 # --- flows ---------------------------------------------------------------------------------
@@ -131,13 +134,13 @@ _FLOW_PAIRS = (
 )
 FLOW_EDGES = (
     "SELECT concat(source, ' -> ', target) AS id, source, target, "
-    "uniqExact(TraceId, SpanId) AS mainstat\n"
+    f"{COUNT} AS mainstat\n"
     f"FROM (\n  {_FLOW_PAIRS})\nGROUP BY source, target\nORDER BY source, target"
 )
 FLOW_NODES = (
     "SELECT party AS id, party AS title, sum(calls) AS mainstat\n"
     "FROM (\n"
-    "  SELECT arrayJoin([source, target]) AS party, uniqExact(TraceId, SpanId) AS calls\n"
+    f"  SELECT arrayJoin([source, target]) AS party, {COUNT} AS calls\n"
     f"  FROM (\n  {_FLOW_PAIRS})\n"
     "  GROUP BY party)\nGROUP BY party\nORDER BY party"
 )
@@ -150,8 +153,8 @@ FLOW_NODES = (
 TABLE_RETENTION = (
     "SELECT Organisation AS Organisatie, if(ActivityName != '', ActivityName, ProcessingActivityId) AS Activiteit,\n"
     "  any(RetentionPeriod) AS Bewaartermijn,\n"
-    "  uniqExactIf((TraceId, SpanId), RetentionUntil < now64(9)) AS \"Voorbij bewaartermijn\",\n"
-    "  uniqExactIf((TraceId, SpanId), StorageUntil < now64(9)) AS \"Voorbij TTL\",\n"
+    f"  {count_once('RetentionUntil < now64(9)')} AS \"Voorbij bewaartermijn\",\n"
+    f"  {count_once('StorageUntil < now64(9)')} AS \"Voorbij TTL\",\n"
     "  min(Timestamp) AS Oudste\n"
     f"FROM {RECORDS}\nWHERE {FILTERS}\n"
     "GROUP BY Organisatie, Activiteit\n"
@@ -212,7 +215,7 @@ TRACE = (
     "Links.TraceId, Links.SpanId) AS references,\n"
     "  SpanKind AS kind, TraceState AS traceState\n"
     f"FROM {RECORDS}\nWHERE TraceId = ${{trace_id:singlequote}}\n"
-    "ORDER BY Timestamp, SpanId\nLIMIT 1 BY SpanId\nLIMIT 1000"
+    f"ORDER BY Timestamp, SpanId\n{SHOWN_ONCE}\nLIMIT 1000"
 )
 TRACE_TABLE = (
     "SELECT Timestamp AS Tijd, Organisation AS Organisatie,\n"
@@ -220,12 +223,12 @@ TRACE_TABLE = (
     "  arrayStringConcat(Laws, '; ') AS Wetten, Confidential AS Vertrouwelijk, StatusCode AS Status,\n"
     "  SpanName AS Handeling, SpanId\n"
     f"FROM {RECORDS}\nWHERE TraceId = ${{trace_id:singlequote}}\n"
-    "ORDER BY Tijd, SpanId\nLIMIT 1 BY SpanId\nLIMIT 1000"
+    f"ORDER BY Tijd, SpanId\n{SHOWN_ONCE}\nLIMIT 1000"
 )
 # The latest processings, to pick one (each row links to itself in the trace view).
 TABLE_RECENT_TRACES = (
     "SELECT TraceId, min(Timestamp) AS Begin, groupUniqArray(Organisation) AS Organisaties, "
-    "uniqExact(SpanId) AS Handelingen,\n"
+    f"{COUNT} AS Handelingen,\n"
     "  countIf(StatusCode = 'Error') > 0 AS Fout\n"
     f"FROM {RECORDS}\n{WHERE}\nGROUP BY TraceId\nORDER BY Begin DESC, TraceId\nLIMIT 100"
 )
@@ -233,12 +236,12 @@ TABLE_RECENT_TRACES = (
 # --- alert rules (no dashboard variables: they run in Grafana's alerting engine) -------------
 
 ALERT_UNREGISTERED = (
-    f"SELECT uniqExactIf((TraceId, SpanId), {NOT_REGISTERED}) AS unregistered\n"
+    f"SELECT {count_once(NOT_REGISTERED)} AS unregistered\n"
     f"FROM {RECORDS}\nWHERE $__timeFilter(Timestamp)"
 )
 ALERT_ERROR_SHARE = (
     "SELECT if(total = 0, 0, errors / total) AS error_share\nFROM (\n"
-    f"  SELECT {COUNT} AS total, uniqExactIf((TraceId, SpanId), StatusCode = 'Error') AS errors\n"
+    f"  SELECT {COUNT} AS total, {ERRORS} AS errors\n"
     f"  FROM {RECORDS}\n  WHERE $__timeFilter(Timestamp))"
 )
 ALERT_INGEST_STALL = (

@@ -29,8 +29,7 @@ from ldv_inzicht._versioning import ApiInfo, ApiRegistry, ApiVersionMiddleware
 from ldv_inzicht.inzage import INZAGE_API, InzageService, create_inzage_router, create_page_router
 from ldv_inzicht.inzage._page import error_page, is_page_path
 from ldv_inzicht.settings import ApiSettings, AuthSettings, InzageSettings
-from ldv_logboek.register import RegisterStore
-from ldv_logboek.storage import LogStore
+from ldv_logboek.storage import LogStore, RegisterStore
 
 
 def create_app(

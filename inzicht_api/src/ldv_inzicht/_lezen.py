@@ -121,8 +121,9 @@ class ProcessingActivityRequest(BaseModel):
     data_subject_id: str | None = Field(
         None, alias=attr.DATA_SUBJECT_ID, min_length=1, max_length=512,
         description=(
-            "Identifying code of the data subject: as stored (a pseudonym), or a clear id that the "
-            "API pseudonymises with the keys of the organisations it serves. A citizen may give "
+            "Identifying code of the data subject: as stored (a pseudonym, this suite's or another "
+            "implementation's), or a BSN, which the API pseudonymises with the keys of the organisations "
+            "it serves (as the collector does); anything else is searched as given. A citizen may give "
             "only their own BSN or pseudonym; anything else finds no records."
         ),
     )

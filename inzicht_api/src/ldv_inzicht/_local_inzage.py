@@ -13,8 +13,7 @@ from ldv_inzicht._subject_keys import SubjectKeys
 from ldv_inzicht.inzage._service import InzageService
 from ldv_inzicht.inzage._view import InzageResponse, build_response
 from ldv_inzicht.settings import ApiSettings, InzageSettings
-from ldv_logboek.register import RegisterStore
-from ldv_logboek.storage import LogStore
+from ldv_logboek.storage import LogStore, RegisterStore
 
 
 def local_inzage(store: LogStore, bsn: str, api_settings: ApiSettings) -> InzageResponse:

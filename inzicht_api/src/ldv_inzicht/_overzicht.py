@@ -29,6 +29,7 @@ from ldv_inzicht._versioning import ApiInfo
 from ldv_inzicht.inzage._api import period_of
 from ldv_logboek import attributes as attr
 from ldv_logboek.register import Register
+from ldv_logboek.rules import COUNT_ONCE
 from ldv_logboek.storage import RECORDS_TABLE, LogStore
 
 OVERZICHT_API = ApiInfo(
@@ -169,7 +170,7 @@ def create_overzicht_router() -> APIRouter:
         fmt = "'%Y-%m-%d'" if interval == "day" else "'%Y-%m'"
         sql = (
             f"SELECT Organisation, ProcessingActivityId, StatusCode, formatDateTime({bucket}, {fmt}) AS period, "
-            f"uniqExact(TraceId, SpanId) FROM {RECORDS_TABLE}{where} "
+            f"{COUNT_ONCE} FROM {RECORDS_TABLE}{where} "
             "GROUP BY Organisation, ProcessingActivityId, StatusCode, period "
             "ORDER BY period, Organisation, ProcessingActivityId, StatusCode"
         )
@@ -192,7 +193,7 @@ def create_overzicht_router() -> APIRouter:
         where, params = _where(scope, vanaf, tot, ["NOT has({known:Array(String)}, ProcessingActivityId)"])
         params["known"] = sorted(register.activities)
         sql = (
-            f"SELECT Organisation, ProcessingActivityId, uniqExact(TraceId, SpanId), "
+            f"SELECT Organisation, ProcessingActivityId, {COUNT_ONCE}, "
             f"toString(min(Timestamp)), toString(max(Timestamp)) FROM {RECORDS_TABLE}{where} "
             "GROUP BY Organisation, ProcessingActivityId ORDER BY Organisation, ProcessingActivityId"
         )
@@ -212,7 +213,7 @@ def create_overzicht_router() -> APIRouter:
         # Only the exception type: messages and stack traces may hold personal data.
         sql = (
             f"SELECT Organisation, ProcessingActivityId, SpanAttributes[{{exc_type_key:String}}] AS exc, "
-            f"uniqExact(TraceId, SpanId) FROM {RECORDS_TABLE}{where} "
+            f"{COUNT_ONCE} FROM {RECORDS_TABLE}{where} "
             "GROUP BY Organisation, ProcessingActivityId, exc ORDER BY Organisation, ProcessingActivityId, exc"
         )
         params["exc_type_key"] = attr.EXCEPTION_TYPE
@@ -229,7 +230,7 @@ def create_overzicht_router() -> APIRouter:
         for direction, column in (("inbound", "ForeignProcessor"), ("outbound", "ExternalReadApi")):
             where, params = _where(scope, vanaf, tot, [f"{column} != ''"])
             sql = (
-                f"SELECT Organisation, {column}, uniqExact(TraceId, SpanId) FROM {RECORDS_TABLE}{where} "
+                f"SELECT Organisation, {column}, {COUNT_ONCE} FROM {RECORDS_TABLE}{where} "
                 f"GROUP BY Organisation, {column} ORDER BY Organisation, {column}"
             )
             for o, counterpart, n in _rows(store, sql, params):

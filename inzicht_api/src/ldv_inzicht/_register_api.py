@@ -28,7 +28,8 @@ from ldv_inzicht._auth import Principal, Role, TokenFirstRoute, optional_princip
 from ldv_inzicht._openapi_docs import bearer_security
 from ldv_inzicht._problems import ProblemError, problem_responses
 from ldv_inzicht._versioning import ApiInfo
-from ldv_logboek.register import ActivityVersion, Organisation, ProcessingActivity, Register, RegisterStore
+from ldv_logboek.register import ActivityVersion, Organisation, ProcessingActivity, Register
+from ldv_logboek.storage import RegisterStore
 
 REGISTER_API = ApiInfo(
     prefix="/registerapi/v1",

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 
 from pydantic import SecretStr
 
-from ldv_logboek import is_pseudonym, pseudonymise
+from ldv_logboek import BSN_AS_DIGITS, pseudonymise, subject_clear_bsn
 
 
 class SubjectKeys:
@@ -44,12 +44,22 @@ class SubjectKeys:
     def pseudonyms(self, subject_id: str) -> tuple[str, ...]:
         """Every id the records of `subject_id` may be stored under here, without repeats.
 
-        A pseudonym stays as it is; a clear id (a BSN) becomes its pseudonym under each key,
-        or stays as it is when no key is configured (then records hold ids as they came).
+        The collector's rule decides (`ldv_logboek.subject_clear_bsn`): only a real-looking
+        BSN is a clear id, searched as its pseudonym under each key (as its 9 digits, however
+        it is written), or as given when no key is configured (then records hold ids as they
+        came). Anything else — this suite's pseudonym, another implementation's pseudonym
+        stored as sent, an id of another type — is searched as given. A BSN written other than
+        as 9 digits (8 digits, separators) may also be another kind of id (a KvK number has 8
+        digits): the search names no type, so it is searched as given too.
         """
-        if is_pseudonym(subject_id) or not self._keys:
+        found = subject_clear_bsn(subject_id, None)
+        if found is None or not self._keys:
             return (subject_id,)
-        return tuple(dict.fromkeys(pseudonymise(subject_id, key) for key in self._keys.values()))
+        form, bsn = found
+        ids = [pseudonymise(bsn, key) for key in self._keys.values()]
+        if form != BSN_AS_DIGITS:
+            ids.append(subject_id)
+        return tuple(dict.fromkeys(ids))
 
     def citizen_pseudonyms(self, bsn: str) -> tuple[str, ...]:
         """The pseudonyms a citizen's records carry here: their BSN under each key (never the clear BSN)."""

@@ -8,10 +8,10 @@ inzicht_api/README.md. The `ldv` CLI may build them from its own configuration a
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Self
+from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, HttpUrl, SecretStr, field_validator, model_validator
+from pydantic import Field, FilePath, HttpUrl, SecretStr, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -33,6 +33,28 @@ EDDSA_ALGORITHMS = frozenset({"EdDSA"})
 ASYMMETRIC_ALGORITHMS = RSA_ALGORITHMS | EDDSA_ALGORITHMS | frozenset().union(*EC_ALGORITHMS.values())
 
 
+READ_API_PATH = "/lezenapi/v1"
+"""The read API's base path (the standard's server URL ends in it)."""
+
+
+def read_api_base(address: str) -> str:
+    """The read API's base URL at `address`: an http(s) URL, the host root or the base itself.
+
+    `/lezenapi/v1` is added when the path does not end in it (a path prefix before it is
+    kept: `https://host/ldv` -> `https://host/ldv/lezenapi/v1`); a trailing slash is dropped.
+    ValueError for anything that is not an http(s) URL with a host, or that has a query.
+    """
+    parts = urlsplit(address.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError(
+            f"not an http(s) URL of a read API (e.g. https://lezen.uwv.example or https://lezen.uwv.example{READ_API_PATH})"
+        )
+    path = parts.path.rstrip("/")
+    if not path.endswith(READ_API_PATH):
+        path += READ_API_PATH
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
 SHARED_AUDIENCES = frozenset({"ldv-inzicht"})
 """Audiences refused because they are not one Logboek's own (the default of earlier versions)."""
 
@@ -42,7 +64,6 @@ class ApiSettings(SettingsWithOrganisationKeys):
 
     # Error messages must never echo a key: hide input values in validation errors.
     model_config = SettingsConfigDict(env_prefix="LDV_API_", extra="ignore", frozen=True, hide_input_in_errors=True)
-    deprecated_organisation_keys_variable = "LDV_API_ORGANISATION_KEYS"
 
     default_page_size: int = Field(
         100, ge=1, le=MAX_PAGE_SIZE,
@@ -103,9 +124,9 @@ class AuthSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="LDV_AUTH_", extra="ignore", frozen=True)
 
-    jwks_file: Path | None = Field(None, description="JWKS file with the issuer's public keys.")
+    jwks_file: FilePath | None = Field(None, description="JWKS file with the issuer's public keys.")
     jwks_url: str | None = Field(None, description="URL of the issuer's JWKS (fetched and cached).")
-    public_key_file: Path | None = Field(None, description="PEM public key, instead of a JWKS.")
+    public_key_file: FilePath | None = Field(None, description="PEM public key, instead of a JWKS.")
     issuer: str = Field(
         "",
         description="Required `iss` of every token. Must be set when a key is configured, unless allow_any_issuer.",
@@ -123,7 +144,9 @@ class AuthSettings(BaseSettings):
     )
     algorithms: tuple[str, ...] = Field(
         ("RS256", "ES256", "PS256", "EdDSA"),
-        description="Accepted signature algorithms; asymmetric ones only (RS*, PS*, ES*, EdDSA), never HS* or none.",
+        description="Accepted signature algorithms; asymmetric ones only (RS*, PS*, ES*, EdDSA), never HS* or none. "
+        'A JSON list: `["RS256", "ES256"]`.',
+        examples=[["RS256", "ES256"]],
     )
     leeway_seconds: int = Field(30, ge=0, le=300, description="Clock skew allowed on exp/nbf/iat.")
     bsn_claim: str = Field("bsn", description="Claim that holds the citizen's BSN.")
@@ -137,7 +160,7 @@ class AuthSettings(BaseSettings):
         description="DEMO ONLY: the citizen page offers a form that mints a token for any BSN, and accepts "
         "`?token=`. Needs demo_private_key_file. Never enable in production.",
     )
-    demo_private_key_file: Path | None = Field(
+    demo_private_key_file: FilePath | None = Field(
         None, description="DEMO ONLY: PEM private key the demo login signs with (its public key must be trusted)."
     )
     demo_key_id: str | None = Field(None, description="DEMO ONLY: `kid` header of minted tokens.")
@@ -220,12 +243,17 @@ class InzageSettings(BaseSettings):
     logboeken: tuple[str, ...] = Field(
         (),
         description="Other Logboeken asked for all the citizen's records (besides the chain), each by its "
-        "identifier: its read API URL as the register lists it, which is also the audience of its tokens.",
+        "identifier: its read API URL as the register lists it, which is also the audience of its tokens. "
+        'A JSON list: `["https://lezen.uwv.example/lezenapi/v1", "https://lezen.belastingdienst.example/lezenapi/v1"]`.',
+        examples=[["https://lezen.uwv.example/lezenapi/v1", "https://lezen.belastingdienst.example/lezenapi/v1"]],
     )
     read_api_addresses: dict[str, str] = Field(
         {},
-        description="Where to reach a read API whose identifier is not its network address: identifier -> base "
-        "URL (e.g. the demo's Logboeken on loopback). Others are reached at their identifier.",
+        description="Where to reach a read API whose identifier is not its network address: identifier -> its "
+        "http(s) URL, the host root or the read API's base (`/lezenapi/v1` is added when the path does not end "
+        "in it), e.g. the demo's Logboeken on loopback. A JSON object: "
+        '`{"https://lezen.uwv.example/lezenapi/v1": "http://127.0.0.1:8081"}`. Others are reached at their identifier.',
+        examples=[{"https://lezen.uwv.example/lezenapi/v1": "http://127.0.0.1:8081"}],
     )
     token_endpoint: str | None = Field(
         None,
@@ -237,6 +265,19 @@ class InzageSettings(BaseSettings):
     client_secret: SecretStr | None = Field(
         None, description="This Logboek's client secret at the token endpoint (HTTP Basic); never logged."
     )
+
+    @field_validator("read_api_addresses")
+    @classmethod
+    def _read_api_bases(cls, addresses: dict[str, str]) -> dict[str, str]:
+        # The host root is what people give (the README said "base URL"); requests go to the
+        # read API's base, so both are accepted and the base is what is kept.
+        bases = {}
+        for identifier, address in addresses.items():
+            try:
+                bases[identifier] = read_api_base(address)
+            except ValueError as exc:  # the identifier, never the address (it could carry credentials)
+                raise ValueError(f"the address of {identifier!r}: {exc}") from None
+        return bases
 
     @model_validator(mode="after")
     def _client_with_endpoint(self) -> InzageSettings:

@@ -14,27 +14,31 @@ Where-messages name fields and attributes, never their values.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Literal
 
 from ldv_logboek import attributes as attr
 from ldv_logboek._pseudonym import (
     BSN_CANDIDATE,
     Pseudonymiser,
-    clear_bsn,
     contains_bsn,
     is_bsn_type,
     is_pseudonym,
     redact_bsns,
+    subject_clear_bsn,
 )
 from ldv_logboek._record import LogRecord
-from ldv_logboek._validation import Violation
+from ldv_logboek.rules import Violation
 
 CLEAR_BSN_RULE = "clear-bsn"
 REDACTED = "[redacted: looks like a BSN]"
 DEFAULT_NAME = "verwerking"
 _SEPARATOR = "\x00"  # not alphanumeric, so a candidate cannot span two joined values
-_ASCII_DIGITS = b"0123456789"
+# Every ASCII digit to "0", every other byte to " ": nine digits in a row become b"0" * 9.
+_DIGIT_RUNS = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
+_NINE_DIGITS = b"0" * 9
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,10 +119,10 @@ def _protect_subject(record: LogRecord, policy: Policy, outcome: Protection) -> 
         attributes[attr.DATA_SUBJECT_ID] = pseudonymiser.subject(subject, subject_type)
         outcome.pseudonymised = True
         return
-    if not is_bsn_type(subject_type):
-        return  # ids of other types are never touched downstream
-    found = clear_bsn(subject)
+    found = subject_clear_bsn(subject, subject_type)  # the rule the read side searches by, too
     if found is None:
+        if not is_bsn_type(subject_type):
+            return  # ids of other types are never touched downstream
         if not contains_bsn(subject) or (policy.store_clear_bsn and pseudonymiser is None):
             return  # someone's pseudonym: stored as sent
         outcome.violations.append(
@@ -161,15 +165,45 @@ def _texts(record: LogRecord) -> list[str]:
     return texts
 
 
-def _may_hold_candidate(text: str) -> bool:
+def _may_hold_bsn(text: str) -> bool:
     """False only when `text` holds no nine-digit run that BSN_CANDIDATE could match."""
     if text.isascii():
-        # Counting digits in C is several times cheaper than the regex's scan; a candidate
-        # needs nine. (Not for other text: the regex's \d also takes non-ASCII digits.)
-        raw = text.encode("ascii")
-        if len(raw) - len(raw.translate(None, _ASCII_DIGITS)) < 9:
+        # A candidate is nine digits in a row: mapping bytes and a substring search in C are many
+        # times cheaper than the regex's scan. (Not for other text: the regex's \d also takes
+        # non-ASCII digits.)
+        if _NINE_DIGITS not in text.encode("ascii").translate(_DIGIT_RUNS):
             return False
     return BSN_CANDIDATE.search(text) is not None
+
+
+def may_need_protection(records: Sequence[LogRecord]) -> list[int]:
+    """The indices of `records` that `protect` could change or refuse under any policy: a subject id
+    that is not a pseudonym, or a text that could hold a clear BSN. The others pass it unchanged.
+
+    For a batch (the collector's request): one search over every text of all records joined
+    settles nearly every batch; only when it finds a candidate are the records searched one by
+    one. Not the subject ids (the first test's): hex pseudonyms are full of digits, and
+    searching them would cost more than all the rest.
+    """
+    subject = attr.DATA_SUBJECT_ID
+    found = {i for i, r in enumerate(records) if (s := r.attributes.get(subject)) and not is_pseudonym(s)}
+    resources = {id(r.resource_attributes): r.resource_attributes for r in records}  # records of a resource share it
+    every_text = chain(
+        (r.name for r in records),
+        (r.status_message for r in records),
+        (r.trace_state for r in records),
+        [v for r in records for k, v in r.attributes.items() if k != subject],
+        chain.from_iterable(m.values() for m in resources.values()),
+        chain.from_iterable(_texts(r) for r in records if r.events or r.links),
+    )
+    texts = list(every_text)
+    # ASCII texts apart: their search is a byte map in C (`_may_hold_bsn`); one non-ASCII
+    # text among them would send the whole request through the regex.
+    plain = [t for t in texts if t.isascii()]
+    other = [t for t in texts if not t.isascii()] if len(plain) < len(texts) else []
+    if _may_hold_bsn(_SEPARATOR.join(plain)) or _may_hold_bsn(_SEPARATOR.join(other)):
+        found.update(i for i, r in enumerate(records) if _may_hold_bsn(_SEPARATOR.join(_texts(r))))
+    return sorted(found)
 
 
 def clear_bsn_locations(record: LogRecord) -> list[str]:
@@ -178,7 +212,7 @@ def clear_bsn_locations(record: LogRecord) -> list[str]:
     One search over all texts joined settles nearly every record; only when it finds a
     candidate are the texts looked at one by one to name them.
     """
-    if not _may_hold_candidate(_SEPARATOR.join(_texts(record))):
+    if not _may_hold_bsn(_SEPARATOR.join(_texts(record))):
         return []
     found = [f"attribute {k!r}" for k, v in record.attributes.items() if k != attr.DATA_SUBJECT_ID and contains_bsn(v)]
     if contains_bsn(record.name):

@@ -157,16 +157,21 @@ def _ascii_digits(text: str) -> str:
     return "".join(str(int(c)) for c in text)
 
 
-def clear_bsn_form(value: str) -> str | None:
-    """How `value` is written as a clear BSN (a BSN_* constant), or None; see `clear_bsn`."""
-    found = clear_bsn(value)
-    return found[0] if found else None
+def subject_clear_bsn(subject_id: str, subject_type: str | None) -> tuple[str, str] | None:
+    """The one rule for which data subject id is a clear id: (how it is written, its 9-digit BSN), or None.
 
-
-def canonical_bsn(value: str) -> str | None:
-    """The 9-digit BSN that `value` writes, or None when it writes none; see `clear_bsn`."""
-    found = clear_bsn(value)
-    return found[1] if found else None
+    Only a real-looking BSN (`clear_bsn`) of a `BSN`-typed subject is a clear id: the collector
+    pseudonymises it with the organisation's key, and a search pseudonymises it with every
+    key. Anything else — this suite's pseudonym, another implementation's own pseudonym form,
+    an id of another type — is stored as sent and searched as given. `subject_type` None: the
+    type is unknown (a search names only the id), so a value that looks like a BSN is taken
+    as one.
+    """
+    if subject_type is not None and not is_bsn_type(subject_type):
+        return None
+    if is_pseudonym(subject_id):
+        return None
+    return clear_bsn(subject_id)
 
 
 def contains_bsn(text: str) -> bool:

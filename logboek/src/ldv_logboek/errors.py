@@ -7,6 +7,10 @@
     └── RegisterError             the register of processing activities refused input (also a ValueError)
         ├── RegisterFileError     a register file that cannot be read: the file and every problem in it
         └── RegisterConflict      a stored version would change; the register only grows by new versions
+    └── TransparencyLogError      the transparency log (ldv_logboek.tlog) refused or found something
+        ├── NoteError             a signed note, key, checkpoint or cosignature that is malformed or does not verify (also a ValueError)
+        ├── ProofError            a proof that cannot be made or read: sizes out of range, wrong length (also a ValueError)
+        └── LogIntegrityError     the stored log contradicts itself or a checkpoint it signed: the writer will not append
 
 Each component has an `errors.py` of its own whose tree hangs under `LdvError`, so
 `except LdvError` catches everything the suite raises on purpose and nothing else. Pure
@@ -26,6 +30,10 @@ __all__ = [
     "StorageError",
     "StorageFault",
     "StorageUnavailable",
+    "TransparencyLogError",
+    "NoteError",
+    "ProofError",
+    "LogIntegrityError",
 ]
 
 
@@ -71,3 +79,24 @@ class RegisterFileError(RegisterError):
 
 class RegisterConflict(RegisterError):
     """A stored version would change; the register only grows by new versions."""
+
+
+class TransparencyLogError(LdvError):
+    """The transparency log (ldv_logboek.tlog) refused input or found something wrong."""
+
+
+class NoteError(TransparencyLogError, ValueError):
+    """A signed note, key, checkpoint or cosignature that is malformed or does not verify."""
+
+
+class ProofError(TransparencyLogError, ValueError):
+    """A Merkle proof that cannot be made or read (a size or index out of range, a wrong length)."""
+
+
+class LogIntegrityError(TransparencyLogError):
+    """The stored log contradicts itself or a checkpoint it signed; the writer will not append to it.
+
+    Raised at start when the leaves the store holds do not reach the size of the newest signed
+    checkpoint (leaves were removed), or no longer hash to its root (leaves were rewritten).
+    Appending would fork the log, so the collector does not start; `ldv audit` says what differs.
+    """

@@ -5,18 +5,14 @@ API and the citizen inzage pseudonymise a citizen's BSN with every key to find t
 They need the same keys, so there is one variable, `LDV_ORGANISATION_KEYS`, one type,
 `OrganisationKeys`, and one rule (`ldv_logboek._keys.check_organisation_keys`).
 
-`LDV_COLLECTOR_ORGANISATION_KEYS` and `LDV_API_ORGANISATION_KEYS`, which held the same keys
-under different checks, are still read, with a warning; both set to different keys is refused.
-
 Needs pydantic and pydantic-settings (the `store` extra); the SDK never imports this module.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import os
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
@@ -34,8 +30,6 @@ __all__ = [
     "SettingsWithOrganisationKeys",
     "organisation_keys_field",
 ]
-
-log = logging.getLogger("ldv.settings")
 
 ORGANISATION_KEYS_VARIABLE = "LDV_ORGANISATION_KEYS"
 # Field name -> the one variable that sets it in every component (instead of `<prefix><NAME>`).
@@ -61,25 +55,20 @@ def organisation_keys_field() -> Any:
             f"`{ORGANISATION_KEYS_VARIABLE}='{{\"dienst-toeslagen\": \"...\"}}'`. One setting for the collector "
             f"and the Inzicht API: the collector pseudonymises a clear BSN in `{attr.DATA_SUBJECT_ID}` with the key "
             "of the record's organisation (HMAC-SHA256); the read API and the citizen inzage pseudonymise a "
-            "citizen's BSN with every key to find their records. Replaces `LDV_COLLECTOR_ORGANISATION_KEYS` and "
-            "`LDV_API_ORGANISATION_KEYS` (still read, with a warning). Secret: never logged."
+            "citizen's BSN with every key to find their records. Secret: never logged."
         ),
     )
 
 
 class OrganisationKeysSource(PydanticBaseSettingsSource):
-    """Reads `LDV_ORGANISATION_KEYS` (or a component's deprecated variable) into `organisation_keys`.
+    """Reads `LDV_ORGANISATION_KEYS` into `organisation_keys` (the one variable, whatever the component's prefix).
 
     Put it right after the init arguments in `settings_customise_sources`, so it wins over the
     component's own prefixed variable.
     """
 
-    def __init__(self, settings_cls: type[BaseSettings], *, deprecated_variable: str):
-        super().__init__(settings_cls)
-        self.deprecated_variable = deprecated_variable
-
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        return None, field_name, False  # everything happens in __call__: one field, two variables
+        return None, field_name, False  # everything happens in __call__
 
     def _refuse(self, message: str) -> ValidationError:
         # A ValidationError like any other bad setting, so callers report it the same way; never a key.
@@ -88,41 +77,23 @@ class OrganisationKeysSource(PydanticBaseSettingsSource):
         )
         return ValidationError.from_exception_data(self.settings_cls.__name__, [error])
 
-    def _parse(self, variable: str, text: str) -> dict[str, Any]:
+    def __call__(self) -> dict[str, Any]:
+        text = os.environ.get(ORGANISATION_KEYS_VARIABLE)
+        if text is None:
+            return {}
         try:
             value = json.loads(text)
         except json.JSONDecodeError:
-            raise self._refuse(f"{variable} must be a JSON object: organisation code -> key") from None
+            value = None
         if not isinstance(value, dict):
-            raise self._refuse(f"{variable} must be a JSON object: organisation code -> key")
-        return value
-
-    def __call__(self) -> dict[str, Any]:
-        shared, deprecated = os.environ.get(ORGANISATION_KEYS_VARIABLE), os.environ.get(self.deprecated_variable)
-        if deprecated is None:
-            return {} if shared is None else {"organisation_keys": self._parse(ORGANISATION_KEYS_VARIABLE, shared)}
-        log.warning(
-            "%s is deprecated: set %s, read by the collector and the Inzicht API alike",
-            self.deprecated_variable,
-            ORGANISATION_KEYS_VARIABLE,
-        )
-        old = self._parse(self.deprecated_variable, deprecated)
-        if shared is not None and self._parse(ORGANISATION_KEYS_VARIABLE, shared) != old:
-            raise self._refuse(
-                f"{ORGANISATION_KEYS_VARIABLE} and the deprecated {self.deprecated_variable} hold different keys: "
-                f"set only {ORGANISATION_KEYS_VARIABLE}"
-            )
-        return {"organisation_keys": old}
+            raise self._refuse(f"{ORGANISATION_KEYS_VARIABLE} must be a JSON object: organisation code -> key")
+        return {"organisation_keys": value}
 
 
 class SettingsWithOrganisationKeys(BaseSettings):
-    """Base of a component's settings that hold `organisation_keys`: reads the one shared variable.
-
-    A subclass names its own deprecated variable; `OrganisationKeysSource` then comes right after
-    the init arguments, so the shared variable wins over the component's prefixed one.
-    """
-
-    deprecated_organisation_keys_variable: ClassVar[str]
+    """Base of a component's settings that hold `organisation_keys`: reads the one shared variable
+    (`OrganisationKeysSource`, right after the init arguments, so it wins over the component's
+    prefixed one)."""
 
     @classmethod
     def settings_customise_sources(
@@ -133,5 +104,4 @@ class SettingsWithOrganisationKeys(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        keys = OrganisationKeysSource(settings_cls, deprecated_variable=cls.deprecated_organisation_keys_variable)
-        return init_settings, keys, env_settings, dotenv_settings, file_secret_settings
+        return init_settings, OrganisationKeysSource(settings_cls), env_settings, dotenv_settings, file_secret_settings

@@ -14,7 +14,7 @@ process; records go to a durable local spool and from there to the Logboek's col
 """
 
 from ldv_sdk._processing import Declaration, Verwerking, current, verwerking
-from ldv_sdk._propagation import LdvPropagator
+from ldv_sdk._propagator import LdvPropagator
 from ldv_sdk._runtime import configure, flush, shutdown
 from ldv_sdk._server import LdvMiddleware, LdvWsgiMiddleware
 from ldv_sdk._spool import Spool

@@ -7,7 +7,7 @@ ASCII) percent-encoded, e.g. `ldv=urn:ldv:application:dienst-toeslagen:huurtoesl
 The receiving side records it as `dpl.core.foreign_operation.processor` and the caller's
 span id as `dpl.core.foreign_operation.span_id`. No baggage is used or sent.
 
-`LdvPropagator` is that rule as an OpenTelemetry `TextMapPropagator`, to compose with the
+`LdvPropagator` (`ldv_sdk._propagator`) is that rule as an OpenTelemetry `TextMapPropagator`, to compose with the
 W3C one (`OTEL_PROPAGATORS=tracecontext,baggage,ldv`, or `set_global_textmap`), so that the
 official instrumentors (`opentelemetry-instrumentation-httpx`, `-requests`, `-asgi`,
 `-fastapi`) carry it: injecting inside a processing, it names the processing's action as the
@@ -25,16 +25,14 @@ from dataclasses import dataclass
 from urllib.parse import quote, unquote
 
 from opentelemetry import context as otel_context
-from opentelemetry.context import Context
-from opentelemetry.propagators.textmap import (
-    CarrierT,
-    DefaultGetter,
-    DefaultSetter,
-    Getter,
-    Setter,
-    TextMapPropagator,
+from opentelemetry.trace import (
+    NonRecordingSpan,
+    SpanContext,
+    TraceFlags,
+    TraceState,
+    get_current_span,
+    set_span_in_context,
 )
-from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, TraceState
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 TRACESTATE_KEY = "ldv"
@@ -54,7 +52,7 @@ class IncomingCall:
 _incoming: contextvars.ContextVar[IncomingCall | None] = contextvars.ContextVar("ldv_incoming_call", default=None)
 
 
-_INCOMING_KEY = otel_context.create_key("ldv_incoming_call")
+INCOMING_KEY = otel_context.create_key("ldv_incoming_call")
 
 
 def current_incoming_call(context: otel_context.Context | None = None) -> IncomingCall | None:
@@ -63,7 +61,7 @@ def current_incoming_call(context: otel_context.Context | None = None) -> Incomi
     (`context`: that current OpenTelemetry context, when the caller has it at hand)."""
     call = _incoming.get()
     if call is None:
-        found = otel_context.get_value(_INCOMING_KEY, context)
+        found = otel_context.get_value(INCOMING_KEY, context)
         call = found if isinstance(found, IncomingCall) else None
     return call
 
@@ -93,9 +91,7 @@ def extract_incoming(headers: Mapping[str, str]) -> IncomingCall | None:
     if "traceparent" not in headers:
         return None
     ctx = _W3C.extract(headers)
-    from opentelemetry import trace
-
-    span_context = trace.get_current_span(ctx).get_span_context()
+    span_context = get_current_span(ctx).get_span_context()
     if not span_context.is_valid:
         return None
     raw = span_context.trace_state.get(TRACESTATE_KEY)
@@ -121,44 +117,4 @@ def inject_headers(span_context: SpanContext, application_uri: str, carrier: Mut
         trace_flags=TraceFlags(TraceFlags.SAMPLED),
         trace_state=state,
     )
-    from opentelemetry.trace import set_span_in_context
-
     _W3C.inject(carrier, context=set_span_in_context(NonRecordingSpan(sent)))
-
-
-class LdvPropagator(TextMapPropagator):
-    """The `ldv` tracestate entry and the LDV action as parent, as an OpenTelemetry propagator.
-
-    Compose it after the W3C TraceContext propagator: inside a processing its `inject`
-    replaces `traceparent`/`tracestate` with the processing's action (sampled) and this
-    application's `ldv` entry, so the callee's records link to the caller's record whatever
-    span an instrumentor made in between; outside a processing it writes nothing. `extract`
-    puts the caller (its span context and `ldv` entry) in the returned context.
-    """
-
-    def extract(self, carrier: CarrierT, context: Context | None = None, getter: Getter[CarrierT] = DefaultGetter()) -> Context:  # type: ignore[assignment]
-        context = context if context is not None else Context()
-        headers = {}
-        for name in ("traceparent", "tracestate"):
-            values = getter.get(carrier, name)
-            if values:
-                headers[name] = ",".join(values)
-        call = extract_incoming(headers)
-        return otel_context.set_value(_INCOMING_KEY, call, context) if call is not None else context
-
-    def inject(self, carrier: CarrierT, context: Context | None = None, setter: Setter[CarrierT] = DefaultSetter()) -> None:  # type: ignore[assignment]
-        from ldv_sdk._processing import current  # the processing module imports this one
-
-        v = current()
-        span = v.span if v is not None else None
-        runtime = v._runtime if v is not None else None
-        if span is None or runtime is None:
-            return
-        headers: dict[str, str] = {}
-        inject_headers(span.get_span_context(), runtime.config.application, headers)
-        for name, value in headers.items():
-            setter.set(carrier, name, value)
-
-    @property
-    def fields(self) -> set[str]:
-        return {"traceparent", "tracestate"}

@@ -4,10 +4,10 @@ The application's global TracerProvider is never touched: LDV records are not su
 the application's sampling, and the application's traces do not end up in the Logboek.
 
 The path of a record: a processing ends its span; `RecordProcessor` hands it, on the thread
-that ends it, to `SpoolExporter`, which makes the core's `LogRecord` of it and runs the
-core's rules (`ldv_logboek._pipeline.process`: `protect` under `Policy.at_source`, then
-`check_record`, or its fast path `OrdinaryRecords` for a record of a shape that passes
-unchanged) and appends the OTLP protobuf the sender will send to the spool. `ldv_sdk.testing.capture_ldv` swaps only the spool.
+that ends it, to `SpoolExporter`, which makes the core's `LogRecord` of it (through the span's
+public API) and runs the core's rules (`protect` under `Policy.at_source`, then
+`check_record`), and appends the span's OTLP protobuf, by OpenTelemetry's own encoder
+(`encode_spans`), to the spool: the span as it ended, or as `protect` left it. `ldv_sdk.testing.capture_ldv` swaps only the spool.
 """
 
 from __future__ import annotations
@@ -19,23 +19,31 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from opentelemetry.context import Context
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, SpanFlags
+from opentelemetry.proto.trace.v1.trace_pb2 import Span as PbSpan
+from opentelemetry.proto.trace.v1.trace_pb2 import Status as PbStatus
 from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import Event as OtelEvent
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON
-from opentelemetry.trace import DEFAULT_TRACE_STATE, Span, SpanKind, StatusCode, Tracer
+from opentelemetry.trace import Link as OtelLink
+from opentelemetry.trace import Span, SpanKind, StatusCode, Tracer
+from opentelemetry.trace import Status as OtelStatus
 
 from ldv_logboek import (
     Event,
     Link,
     LogRecord,
-    OrdinaryRecords,
     Policy,
     Pseudonymiser,
-    Shape,
     Status,
     attribute_text,
-    process,
+    check_record,
+    protect,
 )
 from ldv_logboek import attributes as attr
 from ldv_sdk._sender import Sender
@@ -64,54 +72,34 @@ class RecordSink(Protocol):
     def put(self, body: bytes) -> None: ...
 
 
-# Keyed by id(): enum members are singletons, and Enum.__hash__ runs in Python on every lookup.
-_STATUS_BY_ID = {id(code): status for code, status in _STATUS.items()}
-_KIND_BY_ID = {id(kind): name for kind, name in _KIND.items()}
-
-
 def _texts(values: Mapping[str, Any] | None) -> dict[str, str]:
     return {k: v if type(v) is str else attribute_text(v) for k, v in values.items()} if values else {}
 
 
-def _span_attributes(span: ReadableSpan) -> dict[str, str]:
-    """The texts of a finished span's attributes.
-
-    `span.attributes` is a read-only view over the SDK's BoundedAttributes, read item by item
-    through the mapping ABC (~2 us a record); the dict inside is read in C. That dict is an
-    SDK detail, so anything else takes the public view. A finished span's attributes no
-    longer change (the SDK ignores set_attribute after end).
-    """
-    inner = getattr(getattr(span, "_attributes", None), "_dict", None)
-    if type(inner) is dict:
-        return _texts(inner)
-    return _texts(span.attributes)
-
-
 def record_of(span: ReadableSpan, resource: dict[str, str]) -> LogRecord:
-    """The core's record of a finished span of this SDK (no rules applied yet)."""
+    """The core's record of a finished span of this SDK (no rules applied yet), through its public API."""
     ctx = span.context
     parent = span.parent
     status = span.status
     scope = span.instrumentation_scope
     state = ctx.trace_state
-    # Positional, in LogRecord's field order: this runs for every record.
     return LogRecord(
-        ctx.trace_id.to_bytes(16, "big"),
-        ctx.span_id.to_bytes(8, "big"),
-        span.name,
-        span.start_time or 0,
-        span.end_time or 0,
-        _STATUS_BY_ID.get(id(status.status_code)) or _STATUS[status.status_code],
-        _span_attributes(span),
-        parent.span_id.to_bytes(8, "big") if parent is not None and parent.is_valid else b"",
-        dict(resource),
-        status.description or "",
-        _KIND_BY_ID.get(id(span.kind), "Internal"),
-        state.to_header() if state else "",
-        scope.name if scope is not None else "",
-        (scope.version or "") if scope is not None else "",
-        [Event(e.timestamp, e.name, _texts(e.attributes)) for e in span.events] if getattr(span, "_events", True) else [],
-        [
+        trace_id=ctx.trace_id.to_bytes(16, "big"),
+        span_id=ctx.span_id.to_bytes(8, "big"),
+        name=span.name,
+        start_time_ns=span.start_time or 0,
+        end_time_ns=span.end_time or 0,
+        status=_STATUS[status.status_code],
+        attributes=_texts(span.attributes),
+        parent_span_id=parent.span_id.to_bytes(8, "big") if parent is not None and parent.is_valid else b"",
+        resource_attributes=dict(resource),
+        status_message=status.description or "",
+        kind=_KIND.get(span.kind, "Internal"),
+        trace_state=state.to_header() if state else "",
+        scope_name=scope.name if scope is not None else "",
+        scope_version=(scope.version or "") if scope is not None else "",
+        events=[Event(e.timestamp, e.name, _texts(e.attributes)) for e in span.events],
+        links=[
             Link(
                 k.context.trace_id.to_bytes(16, "big"),
                 k.context.span_id.to_bytes(8, "big"),
@@ -119,19 +107,99 @@ def record_of(span: ReadableSpan, resource: dict[str, str]) -> LogRecord:
                 _texts(k.attributes),
             )
             for k in span.links
-        ]
-        if getattr(span, "_links", True)
-        else [],
+        ],
     )
 
 
-_MAX_SPAN_SHAPES = 256
-# Attribute value types whose text depends on the value alone and whose == is text-equal (not
-# float: 0.0 == -0.0; bool is kept apart from int by the types in the key).
-_PLAIN_TYPES = frozenset((str, int, bool))
-_PLAIN_TYPES_AND_SUBJECT = _PLAIN_TYPES | {type(None)}  # OpenTelemetry keeps no None values: only the subject's stand-in
-_SUBJECT = attr.DATA_SUBJECT_ID
-_NO_TRACE_STATE = DEFAULT_TRACE_STATE  # what a span without trace state holds (one immutable, empty object)
+def span_of(record: LogRecord, span: ReadableSpan) -> ReadableSpan:
+    """`span` as `protect` left its record: the record's texts in the span's place (a new span)."""
+    events = [OtelEvent(e.name, e.attributes, e.time_ns) for e in record.events]
+    links = [OtelLink(k.context, new.attributes) for k, new in zip(span.links, record.links)]
+    description = record.status_message or None
+    return ReadableSpan(
+        name=record.name,
+        context=span.context,
+        parent=span.parent,
+        resource=Resource(record.resource_attributes),
+        attributes=record.attributes,
+        events=events,
+        links=links,
+        kind=span.kind,
+        status=OtelStatus(span.status.status_code, description if span.status.status_code is StatusCode.ERROR else None),
+        start_time=span.start_time,
+        end_time=span.end_time,
+        instrumentation_scope=span.instrumentation_scope,
+    )
+
+
+def encode(span: ReadableSpan) -> bytes:
+    """The OTLP protobuf of one span as an ExportTraceServiceRequest, by OpenTelemetry's own encoder.
+
+    Serialised requests concatenate into one request (`resource_spans` is its only field), so
+    the sender joins spooled bodies without decoding them.
+    """
+    return encode_spans([span]).SerializeToString()
+
+
+class SpanEncoder:
+    """`encode` of the SDK's usual span, with its resource and scope encoded once (logfire's
+    `_fast_span` beside `_span` is the model): OpenTelemetry's encoder groups every call's spans
+    by resource and scope, which costs a single span twice what a span of a batch costs
+    (docs/benchmarks.md). It builds the message `encode_spans` builds, with opentelemetry-proto's
+    classes; any span it does not know how to build the same (events, links, dropped values,
+    attribute values that are not text, another resource or scope) takes `encode`.
+    tests/sdk/test_record_path.py holds the two equal. It decides no rule: it runs after them.
+    """
+
+    def __init__(self) -> None:
+        # (resource, scope) -> their messages as `encode_spans` made them for the first span.
+        self._frames: dict[tuple[int, int], tuple[ResourceSpans, ScopeSpans]] = {}
+
+    def __call__(self, span: ReadableSpan) -> bytes:
+        attributes = span.attributes or {}
+        if (
+            span.events
+            or span.links
+            or span.dropped_attributes
+            or not all(type(v) is str for v in attributes.values())
+            or span.start_time is None
+            or span.end_time is None
+        ):
+            return encode(span)
+        key = (id(span.resource), id(span.instrumentation_scope))
+        frame = self._frames.get(key)
+        if frame is None:
+            (resource_spans,) = encode_spans([span]).resource_spans
+            (scope_spans,) = resource_spans.scope_spans
+            frame = (ResourceSpans(resource=resource_spans.resource, schema_url=resource_spans.schema_url),
+                     ScopeSpans(scope=scope_spans.scope, schema_url=scope_spans.schema_url))  # fmt: skip
+            if len(self._frames) < 16:  # one provider: one resource, one scope (a few in tests)
+                self._frames[key] = frame
+        ctx, parent, status, state = span.context, span.parent, span.status, span.context.trace_state
+        pb = PbSpan(
+            trace_id=ctx.trace_id.to_bytes(16, "big"),
+            span_id=ctx.span_id.to_bytes(8, "big"),
+            trace_state=",".join(f"{k}={v}" for k, v in state.items()) if state is not None else "",
+            parent_span_id=parent.span_id.to_bytes(8, "big") if parent else b"",
+            name=span.name,
+            kind=_PB_KINDS[span.kind],  # type: ignore[arg-type]
+            start_time_unix_nano=span.start_time,
+            end_time_unix_nano=span.end_time,
+            attributes=[KeyValue(key=k, value=AnyValue(string_value=v)) for k, v in attributes.items()],  # type: ignore[arg-type]
+            status=PbStatus(code=status.status_code.value, message=status.description or ""),  # type: ignore[arg-type]
+            flags=_FLAGS_REMOTE if parent is not None and parent.is_remote else _FLAGS,
+        )
+        resource_spans = ResourceSpans()
+        resource_spans.CopyFrom(frame[0])
+        scope_spans = resource_spans.scope_spans.add()
+        scope_spans.CopyFrom(frame[1])
+        scope_spans.spans.append(pb)
+        return ExportTraceServiceRequest(resource_spans=[resource_spans]).SerializeToString()
+
+
+_PB_KINDS = {kind: kind.value + 1 for kind in SpanKind}  # OTLP numbers the kinds from 1 (0: unspecified)
+_FLAGS = SpanFlags.SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK
+_FLAGS_REMOTE = _FLAGS | SpanFlags.SPAN_FLAGS_CONTEXT_IS_REMOTE_MASK
 
 
 class SpoolExporter(SpanExporter):
@@ -146,87 +214,24 @@ class SpoolExporter(SpanExporter):
         self.resource = resource
         self.sink = sink
         self.policy = Policy.at_source(Pseudonymiser(config.pseudonym_key))
-        self._ordinary = OrdinaryRecords(self.policy)
-        # Span key (see `_fast`) -> the core's answer for the record shape such spans make
-        # (`OrdinaryRecords.shape`); None: the full path (also for values that are not plain).
-        self._span_shapes: dict[tuple[Any, ...], Shape | None] = {}
-
-    def _fast(self, span: ReadableSpan) -> bytes | None:
-        """The core's fast path for a span of a shape seen before, without building its record.
-
-        A span's key holds what decides the record shape it makes (`record_of` under this
-        resource): all but its ids, times and subject id, with the types of the attribute
-        values (1, True and "1" make different texts). This runs for every record, so it reads
-        the fields of the OpenTelemetry SDK's `ReadableSpan` (its properties are Python calls)
-        and its attributes' dict in C; a span without them takes the full path, as does a span
-        with events or links or a subject id that is no text.
-        """
-        try:
-            attributes = span._attributes._dict  # type: ignore[union-attr]
-            if span._events or span._links:
-                return None
-            name, status, scope, ctx, parent = span._name, span._status, span._instrumentation_scope, span._context, span._parent
-            kind = span._kind
-        except AttributeError:  # not a span of the OpenTelemetry SDK's own making
-            return None
-        if type(attributes) is not dict or type(name) is not str or ctx is None:
-            return None
-        shaped: dict[str, Any] = attributes
-        subject = attributes.get(_SUBJECT)
-        if subject is not None:
-            if type(subject) is not str:
-                return None
-            shaped = attributes.copy()
-            shaped[_SUBJECT] = None  # not part of the shape; keeps its place among the keys
-        state = ctx.trace_state
-        key = (
-            name,
-            id(kind),  # enum members are singletons (Enum.__hash__ runs in Python)
-            id(status.status_code),
-            status.description,  # str or None (Status makes sure)
-            "" if state is _NO_TRACE_STATE else (state.to_header() if state else ""),
-            tuple(shaped.items()),
-            tuple(map(type, shaped.values())),
-            (scope.name, scope.version) if scope is not None else None,
-        )
-        shapes = self._span_shapes
-        shape = shapes.get(key, shapes)
-        if shape is shapes:  # a key not seen before: the core decides on the record it makes
-            plain = _PLAIN_TYPES if subject is None else _PLAIN_TYPES_AND_SUBJECT
-            shape = self._ordinary.shape(record_of(span, self.resource)) if plain.issuperset(key[6]) else None
-            if len(shapes) >= _MAX_SPAN_SHAPES:
-                shapes.clear()
-            shapes[key] = shape
-        if shape is None:
-            return None
-        return self._ordinary.encode(
-            shape,  # type: ignore[arg-type]
-            ctx.trace_id.to_bytes(16, "big"),
-            ctx.span_id.to_bytes(8, "big"),
-            parent.span_id.to_bytes(8, "big") if parent is not None and parent.is_valid else b"",
-            span._start_time or 0,
-            span._end_time or 0,
-            subject,
-        )
+        self.encode = SpanEncoder()
 
     def write(self, span: ReadableSpan) -> None:
-        body = self._fast(span)
-        if body is None:
-            record = record_of(span, self.resource)  # not one the core passes unchanged: its full path, which says what it did
-            processed = process(record, self.policy)
-            ref = record.span_id.hex()
-            protection = processed.protection
-            if protection.clear_bsn_at:
-                log.warning("LDV record %s: removed what looks like a clear BSN from %s", ref, ", ".join(protection.clear_bsn_at))
-            if protection.repaired:
-                log.warning("LDV record %s: filled in %s", ref, ", ".join(protection.repaired))
-            if processed.violations:
-                rules = ", ".join(sorted({p.rule for p in processed.violations}))
-                if self.config.fail_closed:
-                    raise LoggingFailed(f"LDV record {ref} breaks the standard: {rules}")
-                log.warning("LDV record %s breaks rules %s; sent anyway, the collector decides", ref, rules)
-            body = processed.body
-        self.sink.put(body)
+        record = record_of(span, self.resource)
+        protection = protect(record, self.policy)
+        violations = protection.violations + check_record(record)
+        ref = record.span_id.hex()
+        if protection.clear_bsn_at:
+            log.warning("LDV record %s: removed what looks like a clear BSN from %s", ref, ", ".join(protection.clear_bsn_at))
+        if protection.repaired:
+            log.warning("LDV record %s: filled in %s", ref, ", ".join(protection.repaired))
+        if violations:
+            rules = ", ".join(sorted({p.rule for p in violations}))
+            if self.config.fail_closed:
+                raise LoggingFailed(f"LDV record {ref} breaks the standard: {rules}")
+            log.warning("LDV record %s breaks rules %s; sent anyway, the collector decides", ref, rules)
+        changed = protection.pseudonymised or protection.clear_bsn_at or protection.repaired
+        self.sink.put(self.encode(span_of(record, span) if changed else span))
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         try:

@@ -1,8 +1,10 @@
 """The background sender: spool -> OTLP/HTTP protobuf -> collector, until acknowledged.
 
-The spool holds each record as the OTLP protobuf `ResourceSpans` it is sent as; a request is
-those bytes framed as an `ExportTraceServiceRequest` (`ldv_logboek._otlp.request_bytes`),
-never decoded and encoded again.
+The spool holds each record as the OTLP protobuf it is sent as, an `ExportTraceServiceRequest`
+of one span (OpenTelemetry's encoder, `ldv_sdk._runtime.encode`); a request is those bytes
+joined (serialised messages concatenate into one), never decoded and encoded again. The
+sender's thread suppresses OpenTelemetry instrumentation (as OpenTelemetry's own span
+processors do while exporting), so an instrumented `requests` does not trace the delivery.
 
 Retry rules (OTLP/HTTP specification, and the LDV rule that nothing is lost):
 - 2xx: delivered. An `ExportTraceServiceResponse.partial_success` with rejected spans means
@@ -35,11 +37,17 @@ from dataclasses import dataclass
 
 import requests
 from google.protobuf.message import DecodeError
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
-from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
 
-from ldv_logboek import request_bytes
 from ldv_sdk._spool import Spool, Spooled
+
+try:  # present whenever an OpenTelemetry instrumentor is: without one there is nothing to suppress
+    from opentelemetry.instrumentation.utils import suppress_instrumentation
+except ImportError:  # pragma: no cover - depends on what the application installed
+    from contextlib import nullcontext as suppress_instrumentation  # type: ignore[assignment]
 
 log = logging.getLogger("ldv_sdk")
 
@@ -107,6 +115,10 @@ class Sender:
     # -- the loop -------------------------------------------------------------------------------
 
     def _run(self) -> None:
+        with suppress_instrumentation():
+            self._loop()
+
+    def _loop(self) -> None:
         while not self._stop.is_set():
             try:
                 batch = self.spool.peek(self.batch_size)
@@ -125,9 +137,10 @@ class Sender:
         unreadable: list[tuple[int, str]] = []
         for item in batch:
             try:
-                spans = [s for ss in ResourceSpans.FromString(item.body).scope_spans for s in ss.spans]
+                request = ExportTraceServiceRequest.FromString(item.body)
+                spans = [s for rs in request.resource_spans for ss in rs.scope_spans for s in ss.spans]
             except DecodeError:
-                unreadable.append((item.seq, "unreadable spool entry (not an OTLP ResourceSpans)"))
+                unreadable.append((item.seq, "unreadable spool entry (not an OTLP ExportTraceServiceRequest)"))
                 continue
             refs.append([(s.trace_id.hex(), s.span_id.hex()) for s in spans])
             good.append(item)
@@ -186,7 +199,7 @@ class Sender:
         return random.uniform(ceiling / 2, ceiling)
 
     def _post(self, bodies: Sequence[bytes]) -> Delivery:
-        body = gzip.compress(request_bytes(bodies), compresslevel=1)
+        body = gzip.compress(b"".join(bodies), compresslevel=1)
         self.requests += 1
         try:
             response = self._session.post(self.endpoint, data=body, timeout=self.timeout)

@@ -20,8 +20,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans
-
 from ldv_logboek import LogRecord, Pseudonymiser, records_of
 from ldv_logboek import attributes as attr
 from ldv_sdk._runtime import Runtime, install_runtime
@@ -62,7 +60,7 @@ class CapturedRecords(list[Record]):
         self._pseudonymiser = Pseudonymiser(key)
 
     def put(self, body: bytes) -> None:
-        self.extend(as_dict(r) for r in records_of(ResourceSpans.FromString(body)))
+        self.extend(as_dict(r) for r in records_of(body))
 
     def pseudonym(self, subject_id: str | int, subject_type: str = attr.SUBJECT_TYPE_BSN) -> str:
         """The pseudonym a subject id gets under the capturing configuration's key."""

@@ -65,6 +65,7 @@ class LogboekFleet:
     register_dir: Path
     jwks_url: str
     logboeken: dict[str, LogboekProcess] = field(default_factory=dict)
+    witnesses: str = "[]"  # LDV_COLLECTOR_LOG_WITNESSES of every Logboek (the supervisor's witness)
 
     def plan(self, identifiers: Mapping[str, str]) -> None:
         """Choose ports and folders for organisation -> identifier (nothing starts yet)."""
@@ -126,6 +127,9 @@ class LogboekFleet:
             "LDV_AUTH_AUDIENCE": logboek.identifier,
             # This Logboek has no citizen page of its own in the demo: it asks no one.
             "LDV_INZAGE_FOLLOW_CHAIN": "false",
+            # Its transparency log (key made by the demo in its data directory) is cosigned by the
+            # supervisor's witness.
+            "LDV_COLLECTOR_LOG_WITNESSES": self.witnesses,
         }
 
     def _write_index(self) -> None:

@@ -74,6 +74,7 @@ class _Demo:
     secrets: DemoSecrets
     logboeken: LogboekFleet
     token_service_url: str | None = None
+    witness_url: str = ""
     error: BaseException | None = None
     _task: asyncio.Task[None] | None = None
     _stopping: bool = False
@@ -198,6 +199,10 @@ class _Demo:
         c.print(services)
         c.print(f"Service logs: {self.fleet.log_dir}")
         c.print(
+            f"Transparency logs (C2SP tlog-tiles): {api}/log/ ; witness of the Autoriteit Persoonsgegevens: "
+            f"{self.witness_url}/add-checkpoint (cosigns every checkpoint; `ldv audit --data-dir {o.data_dir}`)"
+        )
+        c.print(
             f"[yellow]Demo keys and login in {self.secrets.directory}: for demonstrations only, never for real data.[/]"
         )
         if not self.options.exit_after_scenario:
@@ -233,12 +238,33 @@ def _check_ports_free(options: DemoOptions) -> None:
                 ) from None
 
 
+WITNESS_NAME = "witness.autoriteitpersoonsgegevens.demo/ap"
+
+
+def _demo_log_keys(data_dir: Path, secrets_dir: Path, logboeken: LogboekFleet) -> tuple[Any, list[Path]]:
+    """The supervisor's witness key (made once, in the demo's secrets) and the log key file of
+    the shared Logboek, then of each own Logboek (made once, in their data directories)."""
+    from ldv_logboek.tlog import COSIGNATURE_V1, Signer, load_signer
+    from ldv_suite.server import ensure_log_key
+
+    witness_file = secrets_dir / "ap-witness.key"
+    if not witness_file.exists():
+        write_private_file(witness_file, (Signer.generate(WITNESS_NAME, COSIGNATURE_V1).text + "\n").encode())
+    keys = [ensure_log_key(data_dir, "logboek.demo/gedeeld")]
+    keys += [ensure_log_key(lb.data_dir, f"logboek.demo/{org}") for org, lb in sorted(logboeken.logboeken.items())]
+    return load_signer(str(witness_file), COSIGNATURE_V1), keys
+
+
 def run_demo(options: DemoOptions, console: Console) -> None:
     """Run the demo until Ctrl-C (or until the scenario is done, with `exit_after_scenario`).
 
     Raises DemoError (or the error of a failed step) after everything it started has stopped.
     """
-    from ldv_collector import CollectorSettings
+    from pydantic import SecretStr
+
+    from ldv_collector import CollectorSettings, WitnessSettings
+    from ldv_logboek.tlog import load_signer
+    from ldv_suite._witness_server import create_witness_app
     from ldv_suite.demo.token_service import DemoIssuer, create_token_service_app
     from ldv_suite.server import Stack
     from ldv_suite.settings import ServeSettings
@@ -276,15 +302,31 @@ def run_demo(options: DemoOptions, console: Console) -> None:
         log_level="warning",
     )
     served = shared if own else None
+    # The supervisor (Autoriteit Persoonsgegevens) runs a witness that cosigns every Logboek's
+    # checkpoints (`ldv witness`, here in the demo's process); each Logboek's log key is made now
+    # so the witness knows them.
+    witness_port = free_ports(loopback, 1)[0]
+    witness_url = f"http://{loopback}:{witness_port}"
+    witness_key, log_keys = _demo_log_keys(options.data_dir, secrets.directory, logboeken)
+    witnesses = json.dumps([{"url": witness_url, "vkey": witness_key.verifier.vkey}])
+    logboeken.witnesses = witnesses
     stack = Stack.build(
         settings,
         register_paths=[demo_register_dir()],
-        collector_settings=CollectorSettings(senders=secrets.collector_senders(served)),
+        collector_settings=CollectorSettings(
+            senders=secrets.collector_senders(served),
+            log_key=SecretStr(str(log_keys[0])),
+            log_witnesses=[WitnessSettings(url=witness_url, vkey=witness_key.verifier.vkey)],
+        ),
         api_kwargs=secrets.api_kwargs(
             served,
             logboeken={lb.identifier: lb.api_url for lb in logboeken.logboeken.values()},
             token_endpoint=f"{token_service}/token" if own else None,
         ),
+    )
+    stack.add_server(
+        create_witness_app(witness_key, [load_signer(str(k)).verifier for k in log_keys], secrets.directory / "ap-witness.json"),
+        witness_port,
     )
     if own:
         issuer = DemoIssuer(
@@ -306,6 +348,7 @@ def run_demo(options: DemoOptions, console: Console) -> None:
         endpoints={org: lb.otlp_endpoint for org, lb in logboeken.logboeken.items()},
     )
     demo = _Demo(options, console, stack, fleet, secrets, logboeken, token_service if own else None)
+    demo.witness_url = witness_url
     # The own Logboeken start now, in parallel with the stack; the lifecycle waits for them.
     logboeken.start()
     try:

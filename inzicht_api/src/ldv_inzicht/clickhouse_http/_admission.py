@@ -17,7 +17,13 @@ The engine decides each step, on the user's own read-only reader:
    each must be on the user's allowlist (`access.Access`). A parameterised view appears as a
    table function; it is served like the view it is, with constants as its arguments. A query
    the analyzer leaves partly unresolved (an identifier inside a table function's arguments,
-   as in `view(SELECT ...)`) is refused.
+   as in `view(SELECT ...)`) is refused. Server details a dashboard does not need are refused
+   too: functions that tell paths, host names or configuration (`getServerSetting`,
+   `hostName`, ...) and the path columns of `system.databases` and `system.tables`.
+5. For an organisation user, the admitted SELECT is the user's query under the scope's CTEs
+   (`access.Access.scope_prefix`), its database-qualified names of scoped relations made
+   unqualified first (`access.Access.unqualified`).
+   Steps 3 and 4 check the query that runs, CTEs included.
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ from dataclasses import dataclass
 from ldv_inzicht.clickhouse_http._access import (
     DENIED_FUNCTION_PREFIXES,
     DENIED_FUNCTIONS,
+    DENIED_SERVER_FUNCTIONS,
+    DENIED_SYSTEM_COLUMNS,
     TABLE_FUNCTIONS,
     Access,
     sql_string,
@@ -59,6 +67,11 @@ _TABLE_FUNCTION_NAME_FIELD = re.compile(r", table_function_name: (\w+)$")
 _FUNCTION = re.compile(r"^\s*FUNCTION id: \d+, function_name: ([^,]+),")
 _AST_FUNCTION = re.compile(r"^\s*Function (\S+)")
 _IDENTIFIER = re.compile(r"^\s*IDENTIFIER id: \d+")
+_TABLE_ID = re.compile(r"^\s*TABLE id: (\d+)")
+_COLUMN = re.compile(r"^\s*COLUMN id: \d+, column_name: ([^,]+), .*source_id: (\d+)$")
+# A top-level SETTINGS clause of a canonical query (its last line): kept outside the scope's
+# wrapping, where `readonly=1` refuses it as before (inside a subquery the engine ignores it).
+_SETTINGS_CLAUSE = re.compile(r"\nSETTINGS [^\n]*$")
 
 
 @dataclass(frozen=True)
@@ -90,9 +103,10 @@ def admit(reader: Reader, sql: str, params: Mapping[str, str], access: Access, d
     if _INTO_OUTFILE.search(canonical):
         raise denied("INTO OUTFILE is not served: results come back in the response")
     if _SELECT.match(canonical):
-        _check_ast(reader, canonical, params, access, database)
-        _check_tree(reader, canonical, params, access, database)
-        return Admitted(canonical, fmt, is_select=True)
+        runs = scoped(canonical, access)
+        _check_ast(reader, runs, params, access, database)
+        _check_tree(reader, runs, params, access, database)
+        return Admitted(runs, fmt, is_select=True)
     if _METADATA.match(canonical):
         return Admitted(canonical, fmt, is_select=False)
     first = canonical.split(None, 2)[:2]
@@ -102,9 +116,23 @@ def admit(reader: Reader, sql: str, params: Mapping[str, str], access: Access, d
     )
 
 
+def scoped(canonical: str, access: Access) -> str:
+    """The SELECT that runs for `canonical`: for an organisation user, under the scope's CTEs."""
+    canonical = access.unqualified(canonical)
+    prefix = access.scope_prefix(canonical)
+    if not prefix:
+        return canonical
+    settings = ""
+    if m := _SETTINGS_CLAUSE.search(canonical):
+        canonical, settings = canonical[: m.start()], m.group(0)
+    return f"{prefix}SELECT * FROM (\n{canonical}\n){settings}"
+
+
 def _check_function(name: str) -> None:
     if name in DENIED_FUNCTIONS or name.startswith(DENIED_FUNCTION_PREFIXES):
         raise denied(f"function {name}() is not served")
+    if name.lower() in DENIED_SERVER_FUNCTIONS:
+        raise denied(f"function {name}() is not served: it tells server details a dashboard does not need")
 
 
 def _check_table_function(name: str, access: Access, database: str) -> bool:
@@ -134,7 +162,29 @@ def _indent(line: str) -> int:
 def _check_tree(reader: Reader, canonical: str, params: Mapping[str, str], access: Access, database: str) -> None:
     tree = reader.run("EXPLAIN QUERY TREE " + canonical, "TabSeparated", params).data.decode()
     view_indent: int | None = None  # inside the arguments of a parameterised view
-    for line in tree.split("\n"):
+    lines = tree.split("\n")
+    tables = {  # TABLE node id -> database.table, for the COLUMN nodes that name it as their source
+        m.group(1): f.group(1)
+        for line in lines
+        if (m := _TABLE_ID.match(line)) and (f := _TABLE_NAME_FIELD.search(line))
+    }
+    scoped = access.scoped_relations
+    above: dict[int, str] = {}  # the last line seen at each indentation, of the lines enclosing this one
+    for line in lines:
+        indent = _indent(line)
+        above = {i: text for i, text in above.items() if i < indent}
+        above[indent] = line
+        if scoped and (m := _TABLE.match(line)) and (f := _TABLE_NAME_FIELD.search(line)) and f.group(1) in scoped:
+            # A scoped relation is read only as the body of the scope's CTE of its name (a backstop:
+            # `scoped` made every name of it resolve there).
+            cte = f", cte_name: {f.group(1).split('.', 1)[1]}"
+            if above.get(indent - 2, "").strip() != "JOIN TREE" or not above.get(indent - 4, "").endswith(cte):
+                raise denied(f"{f.group(1)} is read outside the organisation's scope")
+        if (m := _COLUMN.match(line)) and m.group(1) in DENIED_SYSTEM_COLUMNS.get(tables.get(m.group(2), ""), ()):
+            raise denied(
+                f"column {m.group(1)} of {tables[m.group(2)]} is not served: it tells server details a dashboard "
+                "does not need (name the columns you need instead of *)"
+            )
         if view_indent is not None:
             if _indent(line) > view_indent:
                 # Its arguments are `name = constant`: the names stay identifiers; nothing else may be there.

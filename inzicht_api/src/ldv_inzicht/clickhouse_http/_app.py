@@ -238,6 +238,13 @@ def _answer(request: Request, answer: Answer, headers: dict[str, str], started: 
     return Response(data, media_type=_content_type(answer.format), headers=headers)
 
 
+def _client_protocol_version(params: Mapping[str, str]) -> int:
+    try:
+        return int(params.get("client_protocol_version", "0") or 0)
+    except ValueError:
+        return 0
+
+
 def create_endpoint_app(endpoint: Endpoint, timezone: str, version: str) -> Starlette:
     """The ASGI app of `endpoint`; the pool closes when the app's lifespan ends."""
     settings = endpoint.settings
@@ -266,11 +273,17 @@ def create_endpoint_app(endpoint: Endpoint, timezone: str, version: str) -> Star
             database = params.get("database") or "default"
             query_params = {k[len("param_") :]: v for k, v in params.items() if k.startswith("param_")}
             default_format = params.get("default_format") or DEFAULT_FORMAT
+            client_protocol_version = _client_protocol_version(params)
             if endpoint.users[user].write and request.method == "POST":  # GET stays read-only, as in ClickHouse
                 data = await _read_body(request, settings.max_insert_bytes, decode=True)
-                answer = await run_in_threadpool(
-                    endpoint.execute_write, user, sql, data, database, query_params, default_format
-                )
+                # A writer that is a clickhouse-go client (the OpenTelemetry Collector's ClickHouse
+                # exporter) says hello first, like any other.
+                if not sql and len(data) < 256 and is_hello(data.decode(errors="replace"), client_protocol_version):
+                    answer = Answer(hello_block(DISPLAY_NAME, version, timezone), "Native", None)
+                else:
+                    answer = await run_in_threadpool(
+                        endpoint.execute_write, user, sql, data, database, query_params, default_format
+                    )
                 return _answer(request, answer, headers, started)
             if request.method == "POST":
                 body = (await _read_body(request, settings.max_query_bytes)).decode("utf-8", errors="replace")
@@ -279,10 +292,6 @@ def create_endpoint_app(endpoint: Endpoint, timezone: str, version: str) -> Star
                 raise _too_large(settings.max_query_bytes)
             if not sql.strip():
                 raise ClickHouseError(62, "Code: 62. DB::Exception: Empty query. (SYNTAX_ERROR)")
-            try:
-                client_protocol_version = int(params.get("client_protocol_version", "0") or 0)
-            except ValueError:
-                client_protocol_version = 0
             if is_hello(sql, client_protocol_version):
                 answer = Answer(hello_block(DISPLAY_NAME, version, timezone), "Native", None)
             else:

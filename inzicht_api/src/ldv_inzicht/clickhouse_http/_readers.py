@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 from collections.abc import Hashable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
@@ -38,19 +39,30 @@ class Result:
     elapsed_ns: int
 
 
+# A table's UUID in the engine's messages (`table default.x (6db13972-...)`): it names the
+# table's directory in the store, a server detail; the message keeps the table's name.
+_TABLE_UUID = re.compile(r" \([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\)")
+
+
 class Reader:
     """One read-only connection, used by one request at a time."""
 
-    def __init__(self, connection: Any, scope: str):
+    def __init__(self, connection: Any, scope: str, path: str = ""):
         self._connection = connection
         self.scope = scope
+        self._path = path  # the store's directory: never in an answer
 
     def run(self, sql: str, fmt: str, params: Mapping[str, str] | None = None) -> Result:
-        """`sql` in output format `fmt`; engine errors become ClickHouseError."""
+        """`sql` in output format `fmt`; engine errors become ClickHouseError, without server paths."""
         try:
             result = self._connection.query(sql, fmt, params=dict(params or {}))
         except Exception as exc:  # noqa: BLE001 - chDB raises RuntimeError with ClickHouse's message
-            raise ClickHouseError.from_engine(exc) from None
+            error = ClickHouseError.from_engine(exc)
+            message = _TABLE_UUID.sub("", error.message)
+            if self._path:
+                message = message.replace(self._path, "<store>")
+            error.message = message
+            raise error from None
         return Result(
             data=result.bytes() or b"",
             rows=int(result.rows_read()),  # chDB's rows_read() counts the result's rows
@@ -79,11 +91,12 @@ class ReaderPool:
         self._settings = settings
         setup = chdb.connect(self._path)
         try:
-            # Every table and view, with its columns (none listed for a parameterised view).
+            # Every table and view, with its columns and their types in table order (none listed
+            # for a parameterised view).
             rows = setup.query(
-                "SELECT t.database, t.name, c.name FROM system.tables AS t "
+                "SELECT t.database, t.name, c.name, c.type FROM system.tables AS t "
                 "LEFT JOIN system.columns AS c ON c.database = t.database AND c.table = t.name "
-                "WHERE NOT t.is_temporary ORDER BY t.database, t.name",
+                "WHERE NOT t.is_temporary ORDER BY t.database, t.name, c.position",
                 "JSONCompactEachRow",
             ).bytes()
             self.version, self.timezone = json.loads(
@@ -110,7 +123,7 @@ class ReaderPool:
         if writer:
             # A writer (another `ldv serve` using this store): the engine's defaults, unscoped.
             connection = chdb.connect(self._path)
-            return Reader(connection, scope)
+            return Reader(connection, scope, self._path)
         statements = [
             f"SET max_execution_time = {s.max_execution_time}",
             "SET timeout_overflow_mode = 'throw'",
@@ -133,7 +146,7 @@ class ReaderPool:
         except Exception:
             connection.close()
             raise
-        return Reader(connection, scope)
+        return Reader(connection, scope, self._path)
 
     @contextlib.contextmanager
     def reader(self, scope: str, database: str = "default", *, writer: bool = False) -> Iterator[Reader]:

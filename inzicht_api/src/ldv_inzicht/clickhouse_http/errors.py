@@ -38,52 +38,66 @@ _NAMES = {
     UNSUPPORTED_MEDIA_TYPE: "UNSUPPORTED_MEDIA_TYPE",
 }
 
-# ClickHouse's own mapping (src/Server/HTTP/exceptionCodeToHTTPStatus.cpp), by code.
+# ClickHouse's own mapping (src/Server/HTTP/exceptionCodeToHTTPStatus.cpp) for the codes it
+# gives a 4xx, except that everything else a query raises is a 4xx here too: a query's error is
+# the user's fault (a type, an argument, a bad value, a format that cannot be written, FINAL or
+# PREWHERE where the engine cannot do them ...), and a 5xx only says the server failed.
 # UNKNOWN_USER, WRONG_PASSWORD, ACCESS_DENIED, SET_NON_GRANTED_ROLE, AUTHENTICATION_FAILED
 _FORBIDDEN = {192, 193, 497, 512, 516}
-# Parse and syntax errors, BAD_ARGUMENTS, TYPE_MISMATCH, AST limits ...
-_BAD_REQUEST = {6, 8, 15, 25, 26, 27, 36, 37, 38, 41, 44, 53, 62, 72, 117, 123, 167, 168, 223, 321, 376, 427, 441, 675, 676}  # fmt: skip
 # UNKNOWN_FUNCTION, _IDENTIFIER, _TYPE, _STORAGE, _TABLE, _AGGREGATE_FUNCTION, _FORMAT, _TYPE_OF_QUERY, _DATABASE, ...
 _NOT_FOUND = {46, 47, 50, 56, 60, 63, 73, 78, 81, 115, 152, 336, 511}
+# The server's own faults, by the engine's code: the store cannot be read or written, memory or
+# disk ran out, a bug (LOGICAL_ERROR), an exception without a ClickHouse code (1000-1002).
+_SERVER_FAULTS = {
+    3,  # UNEXPECTED_END_OF_FILE (of a data file)
+    40,  # CHECKSUM_DOESNT_MATCH
+    49,  # LOGICAL_ERROR
+    74,  # CANNOT_READ_FROM_FILE_DESCRIPTOR
+    75,  # CANNOT_WRITE_TO_FILE_DESCRIPTOR
+    107,  # FILE_DOESNT_EXIST
+    173,  # CANNOT_ALLOCATE_MEMORY
+    236,  # ABORTED
+    242,  # TABLE_IS_READ_ONLY
+    243,  # NOT_ENOUGH_SPACE
+    246,  # CORRUPTED_DATA
+    252,  # TOO_MANY_PARTS
+    271,  # CANNOT_DECOMPRESS
+    999,  # KEEPER_EXCEPTION
+    1000,  # POCO_EXCEPTION
+    1001,  # STD_EXCEPTION
+    1002,  # UNKNOWN_EXCEPTION
+}
 _STATUS_BY_CODE = {
     194: 401,  # REQUIRED_PASSWORD
     229: 413,  # QUERY_IS_TOO_LARGE
-    48: 501,  # NOT_IMPLEMENTED
-    209: 503,  # SOCKET_TIMEOUT
-    76: 503,  # CANNOT_OPEN_FILE
     381: 411,  # HTTP_LENGTH_REQUIRED
     159: 408,  # TIMEOUT_EXCEEDED
-    439: 503,  # CANNOT_SCHEDULE_TASK
     779: 415,  # UNSUPPORTED_MEDIA_TYPE
-    # Where this endpoint departs from ClickHouse (which answers 500): these are refusals of the
-    # request, and a refusal is never a 5xx here.
+    # The server cannot take the query now: retry later.
+    76: 503,  # CANNOT_OPEN_FILE
+    202: 503,  # TOO_MANY_SIMULTANEOUS_QUERIES
+    209: 503,  # SOCKET_TIMEOUT
+    210: 503,  # NETWORK_ERROR
+    394: 503,  # QUERY_WAS_CANCELLED (the endpoint is stopping)
+    439: 503,  # CANNOT_SCHEDULE_TASK
+    # Refusals of the request (ClickHouse answers 500): never a 5xx here.
     164: 403,  # READONLY: a write, DDL, SET, SYSTEM or outside-data table function
-    396: 400,  # TOO_MANY_ROWS_OR_BYTES: the result is over the row or byte cap
-    158: 400,  # TOO_MANY_ROWS
-    307: 400,  # TOO_MANY_BYTES
-    241: 400,  # MEMORY_LIMIT_EXCEEDED: over the per-query memory cap
-    456: 400,  # UNKNOWN_QUERY_PARAMETER: a {name:Type} placeholder without its param_name
-    457: 400,  # BAD_QUERY_PARAMETER
-    # Found by fuzzing (fuzz/crashes/clickhouse_endpoint): a function called with the wrong
-    # number or types of arguments is the query's fault, not the server's.
-    42: 400,  # NUMBER_OF_ARGUMENTS_DOESNT_MATCH
-    43: 400,  # ILLEGAL_TYPE_OF_ARGUMENT
 }
 
 _CODE_RE = re.compile(r"Code: (\d+)\. ")
 
 
 def http_status(code: int) -> int:
-    """The HTTP status for exception `code` (ClickHouse's mapping; refusals stay 4xx)."""
+    """The HTTP status for exception `code`: 5xx only for the server's own faults, 4xx for the query's."""
     if code in _STATUS_BY_CODE:
         return _STATUS_BY_CODE[code]
+    if code in _SERVER_FAULTS:
+        return 500
     if code in _FORBIDDEN:
         return 403
-    if code in _BAD_REQUEST:
-        return 400
     if code in _NOT_FOUND:
         return 404
-    return 500
+    return 400
 
 
 class ClickHouseError(InzichtError):

@@ -49,7 +49,10 @@ class ClickHouseUser(BaseModel):
         if self.password_sha256_hex is not None and not _SHA256_HEX.match(self.password_sha256_hex.get_secret_value()):
             raise ValueError("password_sha256_hex is not 64 hex digits")
         if self.write and (self.scope != SUPERVISOR or not self.raw_rows):
-            raise ValueError("a user with write has scope supervisor and raw_rows: it is not scoped at all")
+            raise ValueError(
+                "write needs scope supervisor and raw_rows: a user who writes reads an unrestricted connection, "
+                "so it cannot be limited to an organisation or to counts"
+            )
         return self
 
     @field_validator("scope")

@@ -99,7 +99,11 @@ class PartyOut(_Out):
         description="Where the information came from: `local` (this Logboek) or the identifier of the other "
         "Logboek it was read from.",
     )
-    source_label: str = Field(LOCAL_SOURCE_NL, description="The same, in Dutch, for the citizen.")
+    source_label: str = Field(
+        LOCAL_SOURCE_NL,
+        description="The same, in Dutch, for the citizen: `uit het Logboek van deze website` or `opgevraagd bij het "
+        "Logboek van <organisation name>` (a name, never an address).",
+    )
 
 
 class InzageResponse(_Out):
@@ -111,9 +115,14 @@ class InzageResponse(_Out):
     truncated: bool
 
 
-def source_nl(source: str) -> str:
-    """Where information came from, for the citizen: this Logboek or another one (by its identifier)."""
-    return LOCAL_SOURCE_NL if source == "local" else f"opgevraagd bij het Logboek {source}"
+def source_nl(source: str, organisation: OrganisationRef) -> str:
+    """Where information came from, for the citizen: this Logboek, or the Logboek of `organisation`.
+
+    Named by the organisation, never by the read API's address: an address means nothing to a
+    citizen, and a long URL cannot wrap on a small screen (WCAG 1.4.10). The address stays in
+    the API's `source`.
+    """
+    return LOCAL_SOURCE_NL if source == "local" else f"opgevraagd bij het Logboek van {organisation.name}"
 
 
 def _org_ref(org: Organisation | None, fallback: str) -> OrganisationRef:
@@ -203,7 +212,7 @@ def build_response(result: InzageResult) -> InzageResponse:
                 status_label="beschikbaar",
                 processings=counts.get(ref.id, 0),
                 source=outcome.source,
-                source_label=source_nl(outcome.source),
+                source_label=source_nl(outcome.source, ref),
             )
         if not outcome.available:
             party.available = False
@@ -220,7 +229,7 @@ def build_response(result: InzageResult) -> InzageResponse:
                 status_label="beschikbaar",
                 processings=counts[ref.id],
                 source=p.record.source,
-                source_label=source_nl(p.record.source),
+                source_label=source_nl(p.record.source, ref),
             ),
         )
     return InzageResponse(

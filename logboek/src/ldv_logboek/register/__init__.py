@@ -1,9 +1,9 @@
-"""The register of processing activities: models, file loading and ClickHouse storage.
+"""The register of processing activities: models and file loading (its storage is `ldv_logboek.storage.RegisterStore`).
 
-Needs the `store` extra of ldv-logboek (pydantic, pyyaml, clickhouse-connect).
+Needs the `store` extra of ldv-logboek (pydantic, pyyaml).
 
     register = load_register_files(["demo/register"])          # YAML/JSON files or folders
-    RegisterStore.from_log_store(store).save(register)           # `ldv register load PATH`
+    RegisterStore.from_log_store(store).save(register)           # ldv_logboek.storage; `ldv register load PATH`
     register.resolve(activity_id, moment)                        # the one version valid then
 """
 
@@ -17,7 +17,6 @@ from ldv_logboek.register._models import (
     ProcessingActivity,
     Register,
 )
-from ldv_logboek.register._store import RegisterStore, SaveResult
 
 __all__ = [
     "ActivityVersion",
@@ -29,8 +28,6 @@ __all__ = [
     "RegisterConflict",
     "RegisterError",
     "RegisterFileError",
-    "RegisterStore",
-    "SaveResult",
     "load_register_files",
     "parse_register_text",
     "register_paths",

@@ -20,7 +20,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from ldv_logboek._validation import is_uri
+from ldv_logboek.rules import is_uri
 
 
 def _check_uri(value: str) -> str:

@@ -3,27 +3,30 @@
 Needs the `store` extra of ldv-logboek (clickhouse-connect, and chDB for the embedded engine).
 """
 
-from ldv_logboek._columnar import SpanColumns
 from ldv_logboek.errors import StorageError, StorageFault, StorageUnavailable
-from ldv_logboek.storage._arrow_insert import records_of_rows, rows_table
+from ldv_logboek.rules import MAX_STORED_TIME_NS, MAX_TIME_MS, MIN_TIME_MS
+from ldv_logboek.storage._arrow_insert import ROWS_SCHEMA, records_of_rows, rows_table, times
+from ldv_logboek.storage._audit import AuditReport, LogAudit, audit_store
 from ldv_logboek.storage._client import connect, embedded_path, out_of_space, redact, storage_error
 from ldv_logboek.storage._cluster import cluster_script
 from ldv_logboek.storage._pool import ConnectionPool, Lane
 from ldv_logboek.storage._query import (
     MAX_PAGE_SIZE,
-    MAX_TIME_MS,
-    MIN_TIME_MS,
     ActivityWindow,
     Cursor,
     Page,
     RecordQuery,
 )
+from ldv_logboek.storage._register_store import RegisterStore, SaveResult
 from ldv_logboek.storage._schema import (
+    CHECKPOINTS_TABLE,
     DASHBOARD_RECORDS_VIEW,
     DASHBOARD_REJECTIONS_VIEW,
     DASHBOARD_SUBJECTS_VIEW,
     INGESTED_AT_UNKNOWN,
+    LEAVES_TABLE,
     MIGRATIONS_TABLE,
+    NODES_TABLE,
     READ_SETTINGS,
     RECORDS_TABLE,
     REGISTER_ORGANISATIONS_TABLE,
@@ -32,7 +35,8 @@ from ldv_logboek.storage._schema import (
     SCHEMA_VERSION,
     migrate,
 )
-from ldv_logboek.storage._store import DEFAULT_READERS, MAX_STORED_TIME_NS, LogStore
+from ldv_logboek.storage._store import DEFAULT_READERS, LogStore
+from ldv_logboek.storage._tlog import LogTables, StoredTree, TransparencyLog
 
 __all__ = [
     "DASHBOARD_RECORDS_VIEW",
@@ -48,6 +52,8 @@ __all__ = [
     "ConnectionPool",
     "Lane",
     "LogStore",
+    "RegisterStore",
+    "SaveResult",
     "Page",
     "RecordQuery",
     "StorageError",
@@ -68,7 +74,17 @@ __all__ = [
     "MIN_TIME_MS",
     "RECORDS_TABLE",
     "REGISTER_ORGANISATIONS_TABLE",
-    "SpanColumns",
+    "ROWS_SCHEMA",
+    "times",
     "records_of_rows",
     "rows_table",
+    "CHECKPOINTS_TABLE",
+    "LEAVES_TABLE",
+    "NODES_TABLE",
+    "LogTables",
+    "StoredTree",
+    "TransparencyLog",
+    "AuditReport",
+    "LogAudit",
+    "audit_store",
 ]

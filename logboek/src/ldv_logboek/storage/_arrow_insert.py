@@ -3,10 +3,11 @@
 `records_table(records, retention_days)` builds the table of the store's INSERT_COLUMNS (`SCHEMA`,
 the same names in the same order) in one pass over the
 records (attribute maps as flat key and value arrays with offsets, which pyarrow takes without
-looking at each dict again). `insert_table(client, table)` hands it to the engine:
+looking at each dict again). `insert_table(client, table, embedded)` hands it to the engine:
 
-- embedded (chDB): `INSERT INTO otel_traces (...) SELECT * FROM Python(table)` on the chDB
-  connection under the clickhouse-connect client: chDB's `Python()` table function reads the
+- embedded (chDB): `INSERT INTO otel_traces (...) SELECT * FROM Python(table)` on a connection
+  of chDB's own public API (`chdb.connect` on the store's data directory, beside the
+  clickhouse-connect client, as the readers are): chDB's `Python()` table function reads the
   Arrow buffers in place, in the same process;
 - a ClickHouse server: clickhouse-connect's `insert_arrow` (the Arrow format in the request body).
 
@@ -16,7 +17,6 @@ DEFAULT expressions, IngestedAt, and whatever later migrations add).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -60,27 +60,6 @@ SCHEMA = pa.schema(
 ROWS_SCHEMA = pa.schema(list(SCHEMA)[:-1])
 
 
-class _MapBuilder:
-    """One Map(String, String) column as flat keys, values and offsets."""
-
-    __slots__ = ("keys", "offsets", "values")
-
-    def __init__(self) -> None:
-        self.offsets = [0]
-        self.keys: list[str] = []
-        self.values: list[str] = []
-
-    def add(self, mapping: dict[str, str]) -> None:
-        self.keys += mapping
-        self.values += mapping.values()
-        self.offsets.append(len(self.keys))
-
-    def array(self) -> pa.Array:
-        return pa.MapArray.from_arrays(
-            pa.array(self.offsets, pa.int32()), pa.array(self.keys, pa.string()), pa.array(self.values, pa.string())
-        )
-
-
 def times(ns: list[int]) -> pa.Array:
     """Nanoseconds since the epoch as the Timestamp column's type."""
     # From int64: pyarrow converts Python ints to a timestamp type two hundred times slower.
@@ -104,67 +83,48 @@ def with_retention(rows: pa.Table, retention_days: Sequence[int]) -> pa.Table:
 def rows_table(records: Sequence[LogRecord]) -> pa.Table:
     """The rows of `records` (`ROWS_SCHEMA`): the insert columns but the retention.
 
-    One pass over the records: this runs for every stored record that took the full path.
-    Events and links are rare on LDV records: their columns are built only when a record has one.
+    This runs for every stored record: one comprehension per column (cheaper in CPython than
+    one loop appending to twenty lists). Events and links are rare on LDV records: their
+    columns are built only when a record has one.
     """
     n = len(records)
-    ts: list[int] = []
-    trace: list[str] = []
-    span: list[str] = []
-    parent: list[str] = []
-    state: list[str] = []
-    name: list[str] = []
-    kind: list[str] = []
-    service: list[str] = []
-    scope: list[str] = []
-    scope_v: list[str] = []
-    duration: list[int] = []
-    status: list[str] = []
-    status_msg: list[str] = []
-    resource = _MapBuilder()
-    attributes = _MapBuilder()
-    with_extras: list[int] = []
     service_key = attr.SERVICE_NAME
-    for i, r in enumerate(records):
-        start = r.start_time_ns
-        ts.append(start)
-        trace.append(r.trace_id.hex())
-        span.append(r.span_id.hex())
-        parent.append(r.parent_span_id.hex())
-        state.append(r.trace_state)
-        name.append(r.name)
-        kind.append(r.kind)
-        res = r.resource_attributes
-        service.append(res.get(service_key, ""))
-        resource.add(res)
-        scope.append(r.scope_name)
-        scope_v.append(r.scope_version)
-        attributes.add(r.attributes)
-        end = r.end_time_ns
-        duration.append(end - start if end > start else 0)
-        status.append(r.status.value)
-        status_msg.append(r.status_message)
-        if r.events or r.links:
-            with_extras.append(i)
+    starts = [r.start_time_ns for r in records]
     columns: list[pa.Array] = [
-        times(ts),
-        pa.array(trace, pa.string()),
-        pa.array(span, pa.string()),
-        pa.array(parent, pa.string()),
-        pa.array(state, pa.string()),
-        pa.array(name, pa.string()),
-        pa.array(kind, pa.string()),
-        pa.array(service, pa.string()),
-        resource.array(),
-        pa.array(scope, pa.string()),
-        pa.array(scope_v, pa.string()),
-        attributes.array(),
-        pa.array(duration, pa.uint64()),
-        pa.array(status, pa.string()),
-        pa.array(status_msg, pa.string()),
-        *_nested_columns(records, with_extras, n),
+        times(starts),
+        _strings([r.trace_id.hex() for r in records]),
+        _strings([r.span_id.hex() for r in records]),
+        _strings([r.parent_span_id.hex() for r in records]),
+        _strings([r.trace_state for r in records]),
+        _strings([r.name for r in records]),
+        _strings([r.kind for r in records]),
+        _strings([r.resource_attributes.get(service_key, "") for r in records]),
+        _map([r.resource_attributes for r in records]),
+        _strings([r.scope_name for r in records]),
+        _strings([r.scope_version for r in records]),
+        _map([r.attributes for r in records]),
+        pa.array([max(r.end_time_ns - r.start_time_ns, 0) for r in records], pa.uint64()),
+        _strings([r.status.value for r in records]),
+        _strings([r.status_message for r in records]),
+        *_nested_columns(records, [i for i, r in enumerate(records) if r.events or r.links], n),
     ]
     return pa.Table.from_arrays(columns, schema=ROWS_SCHEMA)
+
+
+def _strings(values: list[str]) -> pa.Array:
+    return pa.array(values, pa.string())
+
+
+def _map(mappings: list[dict[str, str]]) -> pa.Array:
+    """One Map(String, String) column: the dicts' keys and values flat, with offsets."""
+    keys = [k for m in mappings for k in m]
+    values = [v for m in mappings for v in m.values()]
+    offsets = [0]
+    total = 0
+    for m in mappings:
+        total += len(m)
+        offsets.append(total)
+    return pa.MapArray.from_arrays(pa.array(offsets, pa.int32()), _strings(keys), _strings(values))
 
 
 def records_of_rows(rows: pa.Table) -> list[LogRecord]:
@@ -235,32 +195,36 @@ def _nested_columns(records: Sequence[LogRecord], with_extras: list[int], n: int
     ]
 
 
-_QUOTED_COLUMNS = ", ".join(f"`{c}`" for c in SCHEMA.names)
-_PYTHON_INSERT = f"INSERT INTO {RECORDS_TABLE} ({_QUOTED_COLUMNS}) SELECT * FROM Python(table)"
+def _python_insert(names: Sequence[str]) -> str:
+    """The chDB insert of a table with these columns (SCHEMA's, and the log's when it writes them)."""
+    quoted = ", ".join(f"`{c}`" for c in names)
+    return f"INSERT INTO {RECORDS_TABLE} ({quoted}) SELECT * FROM Python(table)"
 
 
-def _embedded_connection(client: Client) -> tuple[Any, threading.Lock] | None:
-    """The chDB connection under a clickhouse-connect chDB client and the lock that guards it, or None.
+_PYTHON_INSERT = _python_insert(SCHEMA.names)
 
-    clickhouse-connect keeps them on its backend's handle (not a public interface, hence the
-    care): when that ever changes, `insert_table` falls back to `insert_arrow`, which chDB also
-    takes (through a temporary file).
+
+def insert_table(client: Client, table: pa.Table, embedded: Any | None = None) -> None:
+    """Insert `table` (of `records_table`) into the records table; raises the driver's errors.
+
+    `embedded`: a chDB connection (`chdb.connect`) to the client's engine, for the zero-copy
+    insert; None: clickhouse-connect's `insert_arrow` (a server, or chDB through Arrow IPC).
     """
-    handle = getattr(getattr(client, "_backend", None), "_handle", None)
-    conn = getattr(handle, "conn", None)
-    lock = getattr(handle, "lock", None)
-    if conn is None or lock is None or not hasattr(conn, "query"):
-        return None
-    return conn, lock
-
-
-def insert_table(client: Client, table: pa.Table) -> None:
-    """Insert `table` (of `records_table`) into the records table; raises the driver's errors."""
-    embedded = _embedded_connection(client)
     if embedded is None:
         client.insert_arrow(RECORDS_TABLE, table)
         return
-    conn, lock = embedded
-    with lock:
-        # chDB's Python() finds `table` among this frame's local variables.
-        conn.query(_PYTHON_INSERT)
+    # `table` may carry the log's columns (LogOrigin, LeafIndex, LeafSalt) after RetentionDays.
+    statement = _PYTHON_INSERT if table.schema.names == SCHEMA.names else _python_insert(table.schema.names)
+    # chDB's Python() table function finds `table` among this frame's local variables.
+    embedded.query(statement)
+
+
+def insert_arrow_into(client: Client, name: str, table: pa.Table, embedded: Any | None = None) -> None:
+    """Insert `table` into the table `name` by column name (the transparency log's leaves and
+    nodes): chDB reads the Arrow buffers in place (`embedded`, as in `insert_table`), a server
+    gets them with `insert_arrow`."""
+    if embedded is None:
+        client.insert_arrow(name, table)
+        return
+    quoted = ", ".join(f"`{c}`" for c in table.schema.names)
+    embedded.query(f"INSERT INTO {name} ({quoted}) SELECT * FROM Python(table)")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import errno
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -89,6 +91,16 @@ def storage_error(exc: BaseException, what: str) -> StorageUnavailable | Storage
     if isinstance(exc, (OperationalError, OSError)) or code in TRANSIENT_ERROR_CODES or out_of_space(exc):
         return StorageUnavailable(message)
     return StorageFault(message, code=code)
+
+
+@contextmanager
+def storage_errors(what: str) -> Iterator[None]:
+    """Raise what `storage_error` makes of any exception in the block: the one place the driver's
+    many exception types become StorageUnavailable or StorageFault (httpx's `map_exceptions` is the model)."""
+    try:
+        yield
+    except Exception as exc:  # noqa: BLE001 - the driver raises many types: classified here
+        raise storage_error(exc, what) from exc
 
 
 def connect(dsn: str, **settings: Any) -> Client:

@@ -9,11 +9,6 @@ from dataclasses import dataclass, field
 from ldv_logboek._record import LogRecord
 
 MAX_PAGE_SIZE = 1000
-# The latest time (ms since epoch) the records' Timestamp column, DateTime64(9) in int64 ns,
-# can hold: around the year 2262. Later bounds mean "later than every record".
-MAX_TIME_MS = (2**63 - 1) // 1_000_000
-# The earliest: around the year 1677. Earlier bounds mean "earlier than every record".
-MIN_TIME_MS = -(2**63) // 1_000_000 + 1
 
 
 @dataclass(frozen=True)

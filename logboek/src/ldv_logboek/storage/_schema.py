@@ -419,6 +419,67 @@ def _relayout_records(client: Client) -> None:
         client.command(statement)
 
 
+# Migration 6: the transparency log (issue #15; docs/architecture.md, "The transparency log").
+# Each record the collector's writer stores carries the log it is in (LogOrigin, the origin line
+# of its checkpoints), its leaf index there and its random salt; a record without LogOrigin was
+# not written through a logging writer (e.g. the OpenTelemetry Collector's exporter) and shows
+# up as "unlogged" in `ldv audit`. The leaves (41-byte entries and their RFC 9162 leaf hashes),
+# the tile-level node hashes (tree levels 8, 16, ...: the hashes of C2SP tlog-tiles level 1,
+# 2, ...) and the signed checkpoints have no TTL: a leaf outlives its record, so a record gone
+# by retention is "expired", never "missing". Leaves and nodes are ReplacingMergeTree on their
+# position: writing the same leaf twice (a retried insert) leaves one; every read still takes
+# one row per position (LIMIT 1 BY), and `ldv audit` reports two different rows at one position.
+# Granules of 256 rows: a tile (256 hashes) is one or two granules, not 8,192 rows.
+LEAVES_TABLE = "ldv_tlog_leaves"
+NODES_TABLE = "ldv_tlog_nodes"
+CHECKPOINTS_TABLE = "ldv_tlog_checkpoints"
+_TLOG_RECORD_COLUMNS_DDL = (
+    f"ALTER TABLE {RECORDS_TABLE} ADD COLUMN IF NOT EXISTS LogOrigin LowCardinality(String) DEFAULT ''",
+    f"ALTER TABLE {RECORDS_TABLE} ADD COLUMN IF NOT EXISTS LeafIndex UInt64 DEFAULT 0 CODEC(Delta, ZSTD(1))",
+    f"ALTER TABLE {RECORDS_TABLE} ADD COLUMN IF NOT EXISTS LeafSalt FixedString(16) DEFAULT '' CODEC(NONE)",
+)
+_LEAVES_DDL = f"""
+CREATE TABLE IF NOT EXISTS {LEAVES_TABLE} (
+    Origin LowCardinality(String),
+    LeafIndex UInt64 CODEC(Delta, ZSTD(1)),
+    Entry FixedString(41) CODEC(NONE),
+    LeafHash FixedString(32) CODEC(NONE)
+)
+ENGINE = ReplacingMergeTree
+ORDER BY (Origin, LeafIndex)
+SETTINGS index_granularity = 256
+"""
+_NODES_DDL = f"""
+CREATE TABLE IF NOT EXISTS {NODES_TABLE} (
+    Origin LowCardinality(String),
+    Level UInt8,
+    NodeIndex UInt64,
+    Hash FixedString(32) CODEC(NONE)
+)
+ENGINE = ReplacingMergeTree
+ORDER BY (Origin, Level, NodeIndex)
+SETTINGS index_granularity = 256
+"""
+# Checkpoints are signed every 250 ms while records arrive (345,600 a day): kept for
+# CHECKPOINTS_KEPT_DAYS, except one an hour (Keep = 1) and each writer's first, which stay. The
+# trust anchors are the checkpoints auditors saved and witnesses cosigned; these are the log's
+# own record of what it signed.
+CHECKPOINTS_KEPT_DAYS = 30
+_CHECKPOINTS_DDL = f"""
+CREATE TABLE IF NOT EXISTS {CHECKPOINTS_TABLE} (
+    Origin LowCardinality(String),
+    Size UInt64,
+    RootHash FixedString(32),
+    Note String,
+    Keep UInt8 DEFAULT 0,
+    CreatedAt DateTime64(6, 'UTC') DEFAULT now64(6)
+)
+ENGINE = MergeTree
+ORDER BY (Origin, Size, CreatedAt)
+TTL toDateTime(CreatedAt) + toIntervalDay({CHECKPOINTS_KEPT_DAYS}) DELETE WHERE Keep = 0
+"""
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -451,6 +512,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         apply=_relayout_records,
         # A fresh cluster creates the layout in migration 1's place (cluster.py): nothing to copy.
         cluster_statements=(),
+    ),
+    Migration(
+        6,
+        "transparency log: each record's log, leaf index and salt; leaves, tile nodes and checkpoints (no TTL)",
+        _TLOG_RECORD_COLUMNS_DDL + (_LEAVES_DDL, _NODES_DDL, _CHECKPOINTS_DDL),
     ),
 )
 

@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import chdb
 import pyarrow as pa
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import OperationalError
 
 from ldv_logboek._record import LogRecord, Status
-from ldv_logboek.register._retention import Retention
-from ldv_logboek.storage._arrow_insert import SCHEMA, insert_table, rows_table, with_retention
-from ldv_logboek.storage._client import StorageUnavailable, connect, embedded_path, storage_error
+from ldv_logboek.rules import CONFIDENTIAL_HIDDEN, COUNT_ONCE, MAX_TIME_MS, SHOWN_ONCE, hidden_params
+from ldv_logboek.storage._arrow_insert import SCHEMA, insert_arrow_into, insert_table, rows_table, with_retention
+from ldv_logboek.storage._client import StorageUnavailable, connect, embedded_path, storage_errors
 from ldv_logboek.storage._pool import ConnectionPool, Lane
-from ldv_logboek.storage._query import MAX_TIME_MS, Cursor, Page, RecordQuery
+from ldv_logboek.storage._query import Cursor, Page, RecordQuery
+from ldv_logboek.storage._register_store import RegisterStore
+from ldv_logboek.storage._retention import Retention
 from ldv_logboek.storage._schema import DEFAULT_RETENTION_DAYS, READ_SETTINGS, RECORDS_TABLE, REJECTIONS_TABLE, migrate
-
-if TYPE_CHECKING:
-    from ldv_logboek.register._store import RegisterStore
 
 # The columns an insert names, in order: the Arrow table's (`SCHEMA`); the server computes the rest.
 INSERT_COLUMNS = list(SCHEMA.names)
@@ -32,40 +33,11 @@ SELECT toUnixTimestamp64Nano(Timestamp), TraceId, SpanId, ParentSpanId, SpanName
 FROM {RECORDS_TABLE}
 """
 
-# ClickHouse refuses an insert block that touches more than `max_partitions_per_insert_block`
-# partitions (100 by default). The records table of schema 5 has no time partitions, but a
-# table still at schema 4 (daily partitions: a cluster converted by hand, docs/deployment.md)
-# does, and a request of late records (after an outage, a backfill) can span more days than
-# that: `LogStore.insert_record_rows` splits it into inserts of at most this many days each.
-# Splitting rather than raising the setting: it works on a server whose profile we may not
-# change, and costs nothing on the common request of one day (`day_groups` returns None).
-MAX_PARTITIONS_PER_INSERT = 100
-# The latest time the Timestamp columns (DateTime64(9): int64 ns) hold: 2262-04-11T23:47:16Z.
-# A record with a later time cannot be stored; the collector refuses it as bad input.
-MAX_STORED_TIME_NS = 2**63 - 1
-_NS_PER_DAY = 86_400 * 1_000_000_000
 # Reader connections of a store unless told otherwise (`LDV_SERVE_STORE_READERS`): lookups run
 # beside each other and beside the writer; the machine's cores bound what more would gain.
 DEFAULT_READERS = 4
 
 _STATUS = {s.value: s for s in Status}
-# Open ends of an excluded window, in ns (the Int64 range of the Timestamp comparison).
-_MIN_NS = -(2**63)
-_MAX_NS = 2**63 - 1
-
-
-def day_groups(starts: Sequence[int], max_partitions: int = MAX_PARTITIONS_PER_INSERT) -> list[list[int]] | None:
-    """Indices of `starts` in groups of at most `max_partitions` days each, in day order; None
-    when all of them fit one insert (the common case)."""
-    # Hot path: the span of days from first to last bounds the partitions (cheaper than a set).
-    if not starts or max(starts) // _NS_PER_DAY - min(starts) // _NS_PER_DAY < max_partitions:
-        return None
-    days = [start // _NS_PER_DAY for start in starts]
-    by_day: dict[int, list[int]] = {day: [] for day in sorted(set(days))}
-    for i, day in enumerate(days):
-        by_day[day].append(i)
-    ordered = list(by_day.values())
-    return [[i for day in ordered[g : g + max_partitions] for i in day] for g in range(0, len(ordered), max_partitions)]
 
 
 class LogStore:
@@ -107,8 +79,11 @@ class LogStore:
         self._retention_rules: tuple[Any, Retention] | None = None  # (the register it was made of, the rules)
         self._closed = False
         self.pool = ConnectionPool()
+        path = embedded_path(client)
+        # The Arrow insert's own connection to an embedded engine (chDB's public API), opened at the first insert.
+        self._embedded_path = path
+        self._arrow_conn: Any = None
         if open_reader is None:
-            path = embedded_path(client)
             if path is not None:
                 dsn = f"chdb://{path}"
 
@@ -163,61 +138,61 @@ class LogStore:
 
         A driver failure (a full disk, a lost connection) is a StorageUnavailable or StorageFault.
         """
-        with self._lock:
-            try:
-                return migrate(self.client)
-            except Exception as exc:  # noqa: BLE001 - classified in one place
-                raise storage_error(exc, "schema migration") from exc
+        with storage_errors("schema migration"), self._lock:
+            return migrate(self.client)
 
     def insert(self, records: Sequence[LogRecord]) -> None:
         """Store `records`; return only when all of them are stored (see `insert_record_rows`)."""
         if not records:
             return
-        try:
+        with storage_errors(f"insert of {len(records)} records"):
             rows = rows_table(records)  # a value Arrow cannot take is a fault, like one the engine refuses
-        except Exception as exc:  # noqa: BLE001 - classified in one place
-            raise storage_error(exc, f"insert of {len(records)} records") from exc
         self.insert_record_rows(rows)
 
     def insert_record_rows(self, rows: pa.Table) -> None:
         """Store the records in `rows` (`ROWS_SCHEMA`, e.g. of `rows_table`); return only when all are stored.
 
+        `rows` may also be the table of `with_retention` with the transparency log's columns
+        (LogOrigin, LeafIndex, LeafSalt) after RetentionDays: stored as given.
+
         Raises StorageUnavailable (retry later) or StorageFault (a retry does not help).
 
         Each record's RetentionDays is decided here (`Retention`: the register, the
-        organisation, the default). Records of at most MAX_PARTITIONS_PER_INSERT days go in one
-        insert; more days take one insert per group of that many days. When one of those fails,
-        the groups before it stay stored and the caller gets the error, so it does not
-        acknowledge the records: the sender delivers them again, and the copies are harmless
-        because every read removes duplicates (`LIMIT 1 BY TraceId, SpanId`, `uniqExact`).
+        organisation, the default). One insert: the records table has no time partitions
+        (schema 5), so a request of late records spanning many days is one part like any other.
         Nothing is ever acknowledged that is not stored.
         """
         if not rows.num_rows:
             return
         starts = rows.column("Timestamp").cast(pa.int64()).to_pylist()
-        groups = day_groups(starts)
-        if groups is None:
-            self._insert_block(rows, starts)
-            return
-        for group in groups:
-            self._insert_block(rows.take(group), [starts[i] for i in group])
-
-    def _insert_block(self, rows: pa.Table, starts: list[int]) -> None:
-        try:
-            retention = self._retention().days_of_rows(rows, starts)
-            table = with_retention(rows, retention)
+        with storage_errors(f"insert of {rows.num_rows} records"):
+            if "RetentionDays" in rows.schema.names:
+                table = rows  # decided before (`with_retention`), with the log's columns after it
+            else:
+                table = with_retention(rows, self._retention().days_of_rows(rows, starts))
             with self._lock:
                 self._check_open()
-                insert_table(self.client, table)
-        except Exception as exc:  # noqa: BLE001 - the driver raises many types: classified in one place
-            raise storage_error(exc, f"insert of {rows.num_rows} records") from exc
+                insert_table(self.client, table, self._embedded_connection())
+
+    def with_retention(self, rows: pa.Table) -> pa.Table:
+        """`rows` (`ROWS_SCHEMA`) with each record's RetentionDays appended, as `insert_record_rows`
+        decides it (the transparency log commits to it before the insert); StorageFault/Unavailable
+        when the register cannot be read."""
+        with storage_errors(f"retention of {rows.num_rows} records"):
+            starts = rows.column("Timestamp").cast(pa.int64()).to_pylist()
+            return with_retention(rows, self._retention().days_of_rows(rows, starts))
+
+    def _embedded_connection(self) -> Any:
+        """The writer's own chDB connection (`chdb.connect`, chDB's public API) for zero-copy Arrow
+        inserts, opened on first use; None for a server. Call with `_lock` held."""
+        if self._embedded_path is not None and self._arrow_conn is None:
+            self._arrow_conn = chdb.connect(os.path.realpath(self._embedded_path))
+        return self._arrow_conn
 
     def _retention(self) -> Retention:
         """The retention rules of this moment: the register's periods per activity (the stored
         register, re-read at most every few seconds), then per organisation, then the default."""
         if self._register is None:
-            from ldv_logboek.register._store import RegisterStore  # the register package imports storage
-
             self._register = RegisterStore.from_log_store(self)
         register = self._register.load()
         rules = self._retention_rules
@@ -235,14 +210,12 @@ class LogStore:
         if not counts:
             return
         rows = [[at, org, service, rule, spans] for (org, service, rule), spans in counts.items()]
-        try:
+        with storage_errors(f"insert of {len(rows)} rejection counts"):
             with self._lock:
                 self._check_open()
                 self.client.insert(
                     REJECTIONS_TABLE, rows, column_names=["Timestamp", "Organisation", "ServiceName", "Rule", "Spans"]
                 )
-        except Exception as exc:  # noqa: BLE001 - the driver raises many types: classified in one place
-            raise storage_error(exc, f"insert of {len(rows)} rejection counts") from exc
 
     def _check_open(self) -> None:
         # A closed client raises the driver's ProgrammingError: say what it means here.
@@ -274,15 +247,9 @@ class LogStore:
             where.append("Organisation = {organisation:String}")
             params["organisation"] = query.organisation
         if query.exclude:
-            # One lambda over three parallel arrays: is the record inside any excluded window?
-            where.append(
-                "NOT arrayExists((a, s, e) -> a = ProcessingActivityId AND toUnixTimestamp64Nano(Timestamp) >= s "
-                "AND toUnixTimestamp64Nano(Timestamp) < e, "
-                "{exclude_activity:Array(String)}, {exclude_start:Array(Int64)}, {exclude_end:Array(Int64)})"
-            )
-            params["exclude_activity"] = [w.activity_id for w in query.exclude]
-            params["exclude_start"] = [w.start_ns if w.start_ns is not None else _MIN_NS for w in query.exclude]
-            params["exclude_end"] = [w.end_ns if w.end_ns is not None else _MAX_NS for w in query.exclude]
+            # The confidentiality rule's fragment (ldv_logboek.rules): outside every excluded window.
+            where.append(CONFIDENTIAL_HIDDEN)
+            params.update(hidden_params((w.activity_id, w.start_ns, w.end_ns) for w in query.exclude))
         # Times past the Timestamp column's range (int64 ns, the year 2262) overflow in
         # ClickHouse: such a bound is simply "later than every record".
         if query.start_time_ms is not None:
@@ -304,7 +271,7 @@ class LogStore:
             _SELECT
             + " WHERE "
             + " AND ".join(where)
-            + " ORDER BY Timestamp, TraceId, SpanId LIMIT 1 BY TraceId, SpanId LIMIT {limit:UInt32}"
+            + f" ORDER BY Timestamp, TraceId, SpanId {SHOWN_ONCE} LIMIT {{limit:UInt32}}"
             + " SETTINGS "
             + READ_SETTINGS
         )
@@ -319,7 +286,7 @@ class LogStore:
 
     def count(self) -> int:
         """Distinct records in the store (duplicated deliveries counted once)."""
-        return int(self.query_rows(f"SELECT uniqExact(TraceId, SpanId) FROM {RECORDS_TABLE}", {})[0][0])
+        return int(self.query_rows(f"SELECT {COUNT_ONCE} FROM {RECORDS_TABLE}", {})[0][0])
 
     def query_rows(self, sql: str, params: Mapping[str, Any] | None = None) -> Sequence[Sequence[Any]]:
         """Rows of a read-only `sql` with server-side bound `params` (`{name:Type}` placeholders).
@@ -329,7 +296,7 @@ class LogStore:
         `sql`; bind them.
         """
         parameters = dict(params or {})
-        try:
+        with storage_errors("query"):
             self._check_open()
             if self._readers is None:
                 with self._lock:
@@ -338,8 +305,26 @@ class LogStore:
             # A reader whose link failed is not reused: the next read opens a fresh one.
             with self._readers.connection(discard_on=(OperationalError, OSError)) as reader:
                 return reader.query(sql, parameters=parameters).result_rows
-        except Exception as exc:  # noqa: BLE001 - the driver raises many types: classified in one place
-            raise storage_error(exc, "query") from exc
+
+    def query_arrow(self, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
+        """`query_rows` as an Arrow table (whole columns: the transparency log reads records this way)."""
+        parameters = dict(params or {})
+        with storage_errors("query"):
+            self._check_open()
+            if self._readers is None:
+                with self._lock:
+                    self._check_open()
+                    return self.client.query_arrow(sql, parameters=parameters, use_strings=True)
+            with self._readers.connection(discard_on=(OperationalError, OSError)) as reader:
+                return reader.query_arrow(sql, parameters=parameters, use_strings=True)
+
+    def insert_arrow(self, table: str, data: pa.Table, what: str) -> None:
+        """Insert the Arrow table `data` into `table` by column name on the writer; errors as `insert`."""
+        if not data.num_rows:
+            return
+        with storage_errors(f"insert of {data.num_rows} {what}"), self._lock:
+            self._check_open()
+            insert_arrow_into(self.client, table, data, self._embedded_connection())
 
     def insert_rows(self, table: str, rows: Sequence[Sequence[Any]], column_names: Sequence[str], what: str) -> None:
         """Insert `rows` into `table` on the writer (e.g. the register); `what` names them in errors.
@@ -348,17 +333,17 @@ class LogStore:
         """
         if not rows:
             return
-        try:
+        with storage_errors(f"insert of {len(rows)} {what}"):
             with self._lock:
                 self._check_open()
                 self.client.insert(table, rows, column_names=list(column_names))
-        except Exception as exc:  # noqa: BLE001 - the driver raises many types: classified in one place
-            raise storage_error(exc, f"insert of {len(rows)} {what}") from exc
 
     def close(self) -> None:
         """Close the writer and every reader connection (those in use close when their read ends)."""
         with self._lock:
             self._closed = True
+            if self._arrow_conn is not None:
+                self._arrow_conn.close()
             self.client.close()
         self.pool.close()
 

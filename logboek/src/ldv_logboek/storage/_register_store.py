@@ -9,16 +9,22 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ldv_logboek.errors import RegisterConflict
 from ldv_logboek.register._models import ActivityVersion, Organisation, ProcessingActivity, Register
 from ldv_logboek.storage._schema import REGISTER_ORGANISATIONS_TABLE, REGISTER_VERSIONS_TABLE
 
-if TYPE_CHECKING:
-    from ldv_logboek.storage._store import LogStore
+
+class Tables(Protocol):
+    """What the register needs of the store (`LogStore`): reads on its readers, inserts on its writer."""
+
+    def query_rows(self, sql: str, params: Mapping[str, Any] | None = None) -> Sequence[Sequence[Any]]: ...
+
+    def insert_rows(self, table: str, rows: Sequence[Sequence[Any]], column_names: Sequence[str], what: str) -> None: ...
 
 
 @dataclass
@@ -40,13 +46,13 @@ class RegisterStore:
     stored register before it writes. The cache is replaced whole, never changed in place.
     """
 
-    def __init__(self, store: LogStore, *, cache_seconds: float = 5.0):
+    def __init__(self, store: Tables, *, cache_seconds: float = 5.0):
         self.store = store
         self._cache_seconds = cache_seconds
         self._cached: tuple[float, Register] | None = None
 
     @classmethod
-    def from_log_store(cls, store: LogStore, *, cache_seconds: float = 5.0) -> RegisterStore:
+    def from_log_store(cls, store: Tables, *, cache_seconds: float = 5.0) -> RegisterStore:
         """A RegisterStore on `store` (which must be migrated)."""
         return cls(store, cache_seconds=cache_seconds)
 

@@ -1,0 +1,270 @@
+"""Benchmark: the transparency log's costs (issue #15's measures).
+
+    .venv/bin/python bench/tlog.py [--records 200000] [--leaves 1000000] [--requests 100 --spans 512]
+
+1. The log's CPU per record in the writer, in this process: `TransparencyLog.stage` (salts, leaf
+   indices, the canonical entries from the Arrow columns) minus the retention it also decides
+   (which the insert decides anyway without the log), plus `commit`'s hashing (leaf hashes, the
+   tree's right edge), over the same synthetic rows; the leaves' insert is timed apart.
+2. Checkpoint latency under the ingest benchmark's load: `ldv serve` (log on, a checkpoint every
+   250 ms by default) replays OTLP requests from 16 senders; for every request, the time from its
+   acknowledgement (at the client) to the store's CreatedAt of the first checkpoint whose size
+   covers the highest leaf index of its spans (read from the store afterwards). p50/p95/max.
+3. `ldv audit`'s rate: `audit_store` over `--records` records written through the log.
+4. Proofs at `--leaves` leaves (synthetic entries written straight into the leaves table, tile
+   nodes from the tree's right edge): inclusion proof size, and the time to make one from the
+   store with a cold tile cache (as an API request would), p50/p95 over 200 random leaves.
+
+bench/ingest.py --log both measures the whole server's CPU per span with the log off and on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pyarrow as pa
+
+from ldv_collector._decode import Encoding, decode_request
+from ldv_collector._ingest import Ingester
+from ldv_collector.settings import CollectorSettings
+from ldv_logboek.storage import LEAVES_TABLE, LogStore, LogTables, StoredTree, TransparencyLog, audit_store, connect
+from ldv_logboek.storage._arrow_insert import _embedded_connection
+from ldv_logboek.tlog import (
+    ENTRY_SIZE,
+    CompactRange,
+    Signer,
+    inclusion_proof,
+    leaf_hashes,
+    tree_root,
+    verify_inclusion,
+)
+from ldv_suite.synthetic import synthetic_bodies
+
+sys.path.insert(0, str(Path(__file__).parent))
+from ingest import free_port  # noqa: E402
+
+
+def rows_of(bodies: list[bytes]) -> list[pa.Table]:
+    ingester = Ingester(CollectorSettings())
+    tables = []
+    for body in bodies:
+        result = ingester.ingest(decode_request(body, Encoding.PROTOBUF))
+        if result.rows is not None:
+            tables.append(result.rows if isinstance(result.rows, pa.Table) else None)
+    return [t for t in tables if t is not None]
+
+
+def writer_cost(tables: list[pa.Table], data_dir: Path) -> None:
+    store = LogStore(connect(f"chdb://{data_dir}"))
+    store.migrate()
+    log = TransparencyLog.open(store, Signer.generate("bench.local/log"))
+    n = sum(t.num_rows for t in tables)
+    batch = pa.concat_tables(tables)
+    batches = [batch.slice(i, 4096) for i in range(0, n, 4096)]
+    t0 = time.process_time()
+    for b in batches:
+        store.with_retention(b)
+    retention = time.process_time() - t0
+    stage = hashing = insert = leaves = 0.0
+    for b in batches:
+        t0 = time.process_time()
+        staged = log.stage(b)
+        t1 = time.process_time()
+        store.insert_record_rows(staged.table)
+        t2 = time.process_time()
+        hashes = leaf_hashes(staged.entries)
+        compact = CompactRange()
+        compact.extend(hashes)
+        t3 = time.process_time()
+        log.commit(staged)
+        t4 = time.process_time()
+        stage += t1 - t0
+        insert += t2 - t1
+        hashing += t3 - t2
+        leaves += (t4 - t3) - (t3 - t2)  # commit hashes again: the rest is the leaves' insert
+    added = stage - retention + hashing
+    print(f"1. writer, {n} records in batches of 4096: stage {1e6 * stage / n:.2f} us/record "
+          f"(of which retention {1e6 * retention / n:.2f}, decided without the log too), hashing {1e6 * hashing / n:.2f}, "
+          f"leaves' insert {1e6 * leaves / n:.2f}; the records' insert {1e6 * insert / n:.2f}")  # fmt: skip
+    print(f"   log CPU per record in Python (stage - retention + hashing): {1e6 * added / n:.2f} us; "
+          f"with the leaves' insert {1e6 * (added + leaves) / n:.2f} us")
+    store.close()
+
+
+def checkpoint_latency(bodies: list[bytes], senders: int, data_dir: Path) -> None:
+    span_ids = []
+    for body in bodies:
+        request = decode_request(body, Encoding.PROTOBUF)
+        span_ids.append([s.span_id.hex() for rs in request.resource_spans for ss in rs.scope_spans for s in ss.spans])
+    otlp, api = free_port(), free_port()
+    cmd = [sys.executable, "-m", "ldv_suite.cli", "serve", "--data-dir", str(data_dir), "--otlp-http-port", str(otlp),
+           "--api-port", str(api), "--otlp-grpc-port", "0", "--clickhouse-port", "0"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{otlp}"
+    acks: dict[int, float] = {}
+    try:
+        for _ in range(600):
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        queue = list(reversed(range(len(bodies))))
+        lock = threading.Lock()
+
+        def send() -> None:
+            with httpx.Client(timeout=60) as client:
+                while True:
+                    with lock:
+                        if not queue:
+                            return
+                        i = queue.pop()
+                    response = client.post(f"{url}/v1/traces", content=bodies[i], headers={"Content-Type": "application/x-protobuf"})
+                    assert response.status_code == 200
+                    acks[i] = time.time()
+
+        wall0 = time.perf_counter()
+        threads = [threading.Thread(target=send) for _ in range(senders)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        wall = time.perf_counter() - wall0
+        time.sleep(1.5)  # the last checkpoint
+    finally:
+        proc.terminate()
+        proc.wait(60)
+    store = LogStore(connect(f"chdb://{data_dir}"))
+    index = {span: int(i) for span, i in store.query_rows("SELECT SpanId, LeafIndex FROM otel_traces", {})}
+    checkpoints = [(int(size), float(at)) for size, at in store.query_rows(
+        "SELECT Size, toUnixTimestamp64Micro(min(CreatedAt)) / 1e6 FROM ldv_tlog_checkpoints GROUP BY Size ORDER BY Size", {})]  # fmt: skip
+    store.close()
+    latencies = []
+    for i, ack in acks.items():
+        top = max(index[s] for s in span_ids[i])
+        covering = next(at for size, at in checkpoints if size > top)
+        latencies.append(covering - ack)
+    latencies.sort()
+    total = sum(len(s) for s in span_ids)
+    print(f"2. checkpoint latency, {len(bodies)} requests ({total} spans, {total / wall:,.0f} spans/s), {len(checkpoints)} checkpoints: "
+          f"p50 {1000 * statistics.median(latencies):.0f} ms, p95 {1000 * latencies[int(0.95 * len(latencies))]:.0f} ms, "
+          f"max {1000 * latencies[-1]:.0f} ms (ack at the client to the checkpoint's CreatedAt in the store)")  # fmt: skip
+
+
+def audit_rate(tables: list[pa.Table], records: int, data_dir: Path) -> None:
+    store = LogStore(connect(f"chdb://{data_dir}"))
+    store.migrate()
+    log = TransparencyLog.open(store, Signer.generate("bench.local/audit"))
+    batch = pa.concat_tables(tables)
+    written = 0
+    while written < records:
+        part = batch.slice(0, min(batch.num_rows, records - written, 8192))
+        staged = log.stage(part)
+        store.insert_record_rows(staged.table)
+        log.commit(staged)
+        written += part.num_rows
+    log.sign_checkpoint()
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    report = audit_store(store)
+    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    assert report.ok, report.lines()
+    print(f"3. audit of {report.records_checked} records: {wall:.1f} s wall, {cpu:.1f} s CPU of this process: "
+          f"{report.records_checked / wall:,.0f} records/s")
+    store.close()
+
+
+def proofs(leaves: int, data_dir: Path, chunk: int = 1_000_000) -> None:
+    store = LogStore(connect(f"chdb://{data_dir}"))
+    store.migrate()
+    origin = "bench.local/proofs"
+    nodes: list[tuple[int, int, bytes]] = []
+    compact = CompactRange(on_node=lambda lvl, idx, h: nodes.append((lvl, idx, h)), report_levels=frozenset({8, 16, 24, 32}))
+    embedded = _embedded_connection(store.client)
+    assert embedded is not None
+    conn, lock = embedded
+    t0 = time.perf_counter()
+    for start in range(0, leaves, chunk):
+        n = min(chunk, leaves - start)
+        raw = os.urandom(ENTRY_SIZE * n)
+        entries = [raw[i : i + ENTRY_SIZE] for i in range(0, len(raw), ENTRY_SIZE)]
+        hashes = leaf_hashes(entries)
+        compact.extend(hashes)
+        table = pa.table({  # noqa: F841 - chDB's Python() reads it from this frame
+            "Origin": pa.array([origin] * n, pa.string()),
+            "LeafIndex": pa.array(range(start, start + n), pa.uint64()),
+            "Entry": pa.array(entries, pa.binary(ENTRY_SIZE)),
+            "LeafHash": pa.array(hashes, pa.binary(32)),
+        })  # fmt: skip
+        with lock:
+            conn.query(f"INSERT INTO {LEAVES_TABLE} SELECT * FROM Python(table)")
+    LogTables(store, origin).insert_nodes(nodes)
+    with store.writer_lock:
+        store.client.command(f"OPTIMIZE TABLE {LEAVES_TABLE} FINAL")
+    build = time.perf_counter() - t0
+    root = compact.root()
+    tables = LogTables(store, origin)
+    assert tree_root(StoredTree(tables, leaves), leaves) == root
+    rng = random.Random(5)
+    times, sizes = [], []
+    for _ in range(200):
+        i = rng.randrange(leaves)
+        t0 = time.perf_counter()
+        proof = inclusion_proof(StoredTree(tables, leaves), i, leaves)  # cold cache: one request's work
+        times.append(time.perf_counter() - t0)
+        sizes.append(32 * len(proof))
+        leaf = tables.leaf_hashes(i, i + 1)[0]
+        assert verify_inclusion(i, leaves, leaf, proof, root)
+    times.sort()
+    # With one tile cache for all proofs (full tiles never change), as a serving process keeps it.
+    shared = StoredTree(tables, leaves, cache_tiles=4096)
+    for _ in range(50):
+        inclusion_proof(shared, rng.randrange(leaves), leaves)  # warm the upper tiles
+    warm = []
+    for _ in range(200):
+        i = rng.randrange(leaves)
+        t0 = time.perf_counter()
+        inclusion_proof(shared, i, leaves)
+        warm.append(time.perf_counter() - t0)
+    warm.sort()
+    print(f"4. {leaves:,} leaves (built in {build:.0f} s): inclusion proof {max(sizes)} bytes at most "
+          f"({max(sizes) // 32} hashes; a receipt with its checkpoint and one cosignature ~{max(sizes) * 4 // 3 + 400} bytes); "
+          f"made from the store, cold tile cache: p50 {1000 * statistics.median(times):.1f} ms, p95 {1000 * times[int(0.95 * len(times))]:.1f} ms; "
+          f"shared tile cache: p50 {1000 * statistics.median(warm):.1f} ms, p95 {1000 * warm[int(0.95 * len(warm))]:.1f} ms")
+    store.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--records", type=int, default=200_000, help="records written through the log for the audit")
+    parser.add_argument("--leaves", type=int, default=1_000_000, help="leaves for the proof measurement")
+    parser.add_argument("--requests", type=int, default=100)
+    parser.add_argument("--spans", type=int, default=512)
+    parser.add_argument("--senders", type=int, default=16)
+    parser.add_argument("--only", choices=("writer", "latency", "audit", "proofs"), default=None)
+    args = parser.parse_args()
+    bodies = list(synthetic_bodies(args.requests * args.spans, args.spans, seed=11))
+    print(f"{os.cpu_count()} cores; load {Path('/proc/loadavg').read_text().split()[0]} (a machine shared with other work)")
+    with tempfile.TemporaryDirectory() as tmp:
+        tables = rows_of(bodies)
+        if args.only in (None, "writer"):
+            writer_cost(tables, Path(tmp) / "writer")
+        if args.only in (None, "latency"):
+            checkpoint_latency(bodies, args.senders, Path(tmp) / "latency")
+        if args.only in (None, "audit"):
+            audit_rate(tables, args.records, Path(tmp) / "audit")
+        if args.only in (None, "proofs"):
+            proofs(args.leaves, Path(tmp) / "proofs")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,484 @@
+"""The transparency log's persistence and its writer side: leaves, tile nodes, checkpoints.
+
+`TransparencyLog` is one writer's log (one origin) over a `LogStore`. The collector's group
+commit uses it around each insert:
+
+    staged = log.stage(rows)            # RetentionDays decided, LeafIndex/LeafSalt/LogOrigin added,
+                                        # the 41-byte entries computed from these stored columns
+    store.insert_record_rows(staged.table)
+    log.commit(staged)                  # leaves (and completed tile nodes) inserted, tree advanced
+    ... acknowledge ...
+
+and `log.abort(staged)` when the insert failed: the log then repairs before the next batch (part
+of a failed insert may be stored). `TransparencyLog.open` repairs at start, so a crash between
+the records' insert and the leaves' insert loses nothing acknowledged (nothing was) and appends
+nothing twice:
+
+1. the leaves stored must be gap-free 0..n-1 and reach the newest signed checkpoint, whose root
+   they must still give (otherwise LogIntegrityError: the writer does not start; appending
+   would fork the log);
+2. records of this origin with LeafIndex >= n get their leaves, computed from the stored
+   records (the same encoding); an index with no record gets the void entry;
+3. tile nodes (levels 8, 16, ...) missing for complete subtrees are computed from the level below.
+
+Reads of the log (tiles, proofs, audit) use `LogTables` and `StoredTree`, on reader connections.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from ldv_logboek.errors import LogIntegrityError
+from ldv_logboek.storage._schema import CHECKPOINTS_TABLE, LEAVES_TABLE, NODES_TABLE, RECORDS_TABLE
+from ldv_logboek.storage._store import LogStore
+from ldv_logboek.storage._tlog_columns import entries_of_table
+from ldv_logboek.tlog import (
+    EMPTY_ROOT,
+    ENTRY_SIZE,
+    FIELD_NAMES,
+    SALT_SIZE,
+    TILE_HEIGHT,
+    TILE_WIDTH,
+    VOID_ENTRY,
+    Checkpoint,
+    CompactRange,
+    Note,
+    Signer,
+    edge_nodes,
+    leaf_hashes,
+    perfect_root,
+    record_entry,
+    sign_note,
+    tree_root,
+)
+
+log = logging.getLogger(__name__)
+
+# Tree levels whose node hashes are stored (tlog-tiles levels 1, 2, ...; level 0 is the leaves).
+STORED_LEVELS = frozenset(TILE_HEIGHT * level for level in range(1, 8))
+LOG_COLUMNS = ("LogOrigin", "LeafIndex", "LeafSalt")
+
+# The stored record as the leaf encoding reads it (ldv_logboek.tlog.RECORD_FIELDS), selected
+# from the records table: times as ns integers, everything else as stored.
+_RECORD_SELECT = ", ".join(
+    "toUnixTimestamp64Nano(Timestamp) AS Timestamp"
+    if name == "Timestamp"
+    else "arrayMap(t -> toUnixTimestamp64Nano(t), `Events.Timestamp`) AS `Events.Timestamp`"
+    if name == "Events.Timestamp"
+    else f"`{name}`"
+    for name in FIELD_NAMES
+)
+
+
+def record_values(table: pa.Table) -> list[tuple[Any, ...]]:
+    """Each row of `table` (with at least the columns of RECORD_FIELDS) as the tuple of values the
+    leaf encoding takes: timestamps as ns integers, maps as (key, value) pairs in stored order."""
+    columns = []
+    for name in FIELD_NAMES:
+        column = table.column(name)
+        if pa.types.is_timestamp(column.type):
+            column = column.cast(pa.int64())
+        elif pa.types.is_list(column.type) and pa.types.is_timestamp(column.type.value_type):
+            column = column.cast(pa.list_(pa.int64()))
+        columns.append(column.to_pylist())
+    return list(zip(*columns))
+
+
+def entries_of(values: Sequence[tuple[Any, ...]], salts: Sequence[bytes]) -> list[bytes]:
+    """The log entries of records given as `record_values`, with their salts."""
+    return [record_entry(salt, v) for salt, v in zip(salts, values)]
+
+
+@dataclass
+class Staged:
+    """A batch ready to insert: the table with the log's columns, and its entries from `start` on."""
+
+    table: pa.Table
+    start: int
+    entries: list[bytes]
+
+
+@dataclass
+class LogTables:
+    """The stored log of one origin: reads on reader connections, writes on the writer."""
+
+    store: LogStore
+    origin: str
+
+    def leaf_span(self) -> tuple[int, int]:
+        """(distinct leaf indices, highest index + 1) of this origin's leaves."""
+        rows = self.store.query_rows(
+            f"SELECT uniqExact(LeafIndex), max(LeafIndex) + 1, count() FROM {LEAVES_TABLE} WHERE Origin = {{o:String}}",
+            {"o": self.origin},
+        )
+        distinct, end, count = rows[0]
+        return int(distinct), int(end) if count else 0
+
+    def leaves(self, start: int, end: int) -> list[tuple[int, bytes, bytes]]:
+        """(index, entry, leaf hash) of leaves [start, end), in order, one per index."""
+        rows = self.store.query_rows(
+            f"SELECT LeafIndex, Entry, LeafHash FROM {LEAVES_TABLE} WHERE Origin = {{o:String}} "
+            "AND LeafIndex >= {s:UInt64} AND LeafIndex < {e:UInt64} ORDER BY LeafIndex LIMIT 1 BY LeafIndex",
+            {"o": self.origin, "s": start, "e": end},
+        )
+        return [(int(i), _bytes(entry), _bytes(h)) for i, entry, h in rows]
+
+    def leaf_hashes(self, start: int, end: int) -> list[bytes]:
+        """The leaf hashes [start, end), in order, one per index."""
+        rows = self.store.query_rows(
+            f"SELECT LeafHash FROM {LEAVES_TABLE} WHERE Origin = {{o:String}} "
+            "AND LeafIndex >= {s:UInt64} AND LeafIndex < {e:UInt64} ORDER BY LeafIndex LIMIT 1 BY LeafIndex",
+            {"o": self.origin, "s": start, "e": end},
+        )
+        return [_bytes(h) for (h,) in rows]
+
+    def nodes(self, level: int, start: int, end: int) -> list[bytes]:
+        """Stored node hashes of tree `level` (a multiple of 8 above 0), [start, end), in order."""
+        rows = self.store.query_rows(
+            f"SELECT Hash FROM {NODES_TABLE} WHERE Origin = {{o:String}} AND Level = {{l:UInt8}} "
+            "AND NodeIndex >= {s:UInt64} AND NodeIndex < {e:UInt64} ORDER BY NodeIndex LIMIT 1 BY NodeIndex",
+            {"o": self.origin, "l": level, "s": start, "e": end},
+        )
+        return [_bytes(h) for (h,) in rows]
+
+    def level_hashes(self, level: int, start: int, end: int) -> list[bytes]:
+        """Hashes of tree `level` (0 or a stored level) [start, end)."""
+        return self.leaf_hashes(start, end) if level == 0 else self.nodes(level, start, end)
+
+    def node_count(self, level: int) -> int:
+        rows = self.store.query_rows(
+            f"SELECT max(NodeIndex) + 1, count() FROM {NODES_TABLE} WHERE Origin = {{o:String}} AND Level = {{l:UInt8}}",
+            {"o": self.origin, "l": level},
+        )
+        end, count = rows[0]
+        return int(end) if count else 0
+
+    def insert_leaves(self, start: int, entries: Sequence[bytes], hashes: Sequence[bytes]) -> None:
+        n = len(entries)
+        table = pa.table(
+            {
+                "Origin": pa.repeat(pa.scalar(self.origin, pa.string()), n),
+                "LeafIndex": pa.array(range(start, start + n), pa.uint64()),
+                "Entry": pa.array(entries, pa.binary(ENTRY_SIZE)),
+                "LeafHash": pa.array(hashes, pa.binary(32)),
+            }
+        )
+        self.store.insert_arrow(LEAVES_TABLE, table, "log leaves")
+
+    def insert_nodes(self, nodes: Sequence[tuple[int, int, bytes]]) -> None:
+        rows = [[self.origin, level, index, h] for level, index, h in nodes]
+        self.store.insert_rows(NODES_TABLE, rows, ("Origin", "Level", "NodeIndex", "Hash"), "log nodes")
+
+    def save_checkpoint(self, checkpoint: Checkpoint, note: Note, keep: bool = True) -> None:
+        """Store a signed checkpoint; one not `keep` is removed after CHECKPOINTS_KEPT_DAYS."""
+        self.store.insert_rows(
+            CHECKPOINTS_TABLE,
+            [[checkpoint.origin, checkpoint.size, checkpoint.root, note.serialize(), int(keep)]],
+            ("Origin", "Size", "RootHash", "Note", "Keep"),
+            "checkpoint",
+        )
+
+    def checkpoints(self, kept_only: bool = False) -> list[tuple[int, bytes, str]]:
+        """The stored checkpoints of this origin: (size, root, note), by size then time; with
+        `kept_only`, those kept for good and the newest."""
+        where = "Origin = {o:String}"
+        if kept_only:
+            where += f" AND (Keep = 1 OR Size = (SELECT max(Size) FROM {CHECKPOINTS_TABLE} WHERE Origin = {{o:String}}))"
+        rows = self.store.query_rows(
+            f"SELECT Size, RootHash, Note FROM {CHECKPOINTS_TABLE} WHERE {where} ORDER BY Size, CreatedAt",
+            {"o": self.origin},
+        )
+        return [(int(size), _bytes(root), str(note)) for size, root, note in rows]
+
+    def forked_sizes(self) -> list[int]:
+        """Sizes with two stored checkpoints of different roots (a fork), at most five."""
+        rows = self.store.query_rows(
+            f"SELECT Size FROM {CHECKPOINTS_TABLE} WHERE Origin = {{o:String}} GROUP BY Size "
+            "HAVING uniqExact(RootHash) > 1 ORDER BY Size LIMIT 5",
+            {"o": self.origin},
+        )
+        return [int(size) for (size,) in rows]
+
+    def latest_checkpoint(self) -> tuple[int, bytes, str] | None:
+        """The newest checkpoint: the largest size, its last stored note (the cosigned one when any)."""
+        rows = self.store.query_rows(
+            f"SELECT Size, RootHash, Note FROM {CHECKPOINTS_TABLE} WHERE Origin = {{o:String}} "
+            "ORDER BY Size DESC, CreatedAt DESC LIMIT 1",
+            {"o": self.origin},
+        )
+        if not rows:
+            return None
+        size, root, note = rows[0]
+        return int(size), _bytes(root), str(note)
+
+    def records_from(self, start: int, end: int | None = None) -> list[tuple[int, bytes, tuple[Any, ...]]]:
+        """(index, salt, values) of this origin's stored records with start <= LeafIndex < end,
+        one per index, in index order."""
+        where = "LogOrigin = {o:String} AND LeafIndex >= {s:UInt64}"
+        params: dict[str, Any] = {"o": self.origin, "s": start}
+        if end is not None:
+            where += " AND LeafIndex < {e:UInt64}"
+            params["e"] = end
+        table = self.store.query_arrow(
+            f"SELECT LeafIndex, LeafSalt, {_RECORD_SELECT} FROM {RECORDS_TABLE} WHERE {where} "
+            "ORDER BY LeafIndex LIMIT 1 BY LeafIndex",
+            params,
+        )
+        indices = table.column("LeafIndex").to_pylist()
+        salts = [_bytes(s) for s in table.column("LeafSalt").to_pylist()]
+        return list(zip(indices, salts, record_values(table)))
+
+    def record_entries(self, start: int, end: int | None = None) -> dict[int, bytes]:
+        """The log entry recomputed from each stored record of this origin with start <= LeafIndex
+        < end, by index (one per index): over whole columns, as the writer computed it."""
+        where = "LogOrigin = {o:String} AND LeafIndex >= {s:UInt64}"
+        params: dict[str, Any] = {"o": self.origin, "s": start}
+        if end is not None:
+            where += " AND LeafIndex < {e:UInt64}"
+            params["e"] = end
+        table = self.store.query_arrow(
+            f"SELECT LeafIndex, LeafSalt, {_RECORD_SELECT} FROM {RECORDS_TABLE} WHERE {where} LIMIT 1 BY LeafIndex",
+            params,
+        )
+        if table.num_rows == 0:
+            return {}
+        salts = [_bytes(s) for s in table.column("LeafSalt").to_pylist()]
+        return dict(zip(table.column("LeafIndex").to_pylist(), entries_of_table(table, salts)))
+
+    def origins(self) -> list[str]:
+        """Every origin with leaves or checkpoints in the store."""
+        rows = self.store.query_rows(
+            f"SELECT DISTINCT Origin FROM (SELECT Origin FROM {LEAVES_TABLE} UNION ALL SELECT Origin FROM {CHECKPOINTS_TABLE}) ORDER BY Origin",
+            {},
+        )
+        return [str(o) for (o,) in rows]
+
+
+def _bytes(value: Any) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode("latin-1") if value else b""
+    return bytes(value)
+
+
+class StoredTree:
+    """A `NodeSource` over the stored log: tile-level hashes read whole tiles, cached when full."""
+
+    def __init__(self, tables: LogTables, size: int, cache_tiles: int = 256):
+        self.tables = tables
+        self.size = size
+        self._cache: OrderedDict[tuple[int, int], list[bytes]] = OrderedDict()
+        self._cache_tiles = cache_tiles
+
+    def grown(self, size: int) -> StoredTree:
+        """This tree at a later `size`, keeping the cached full tiles (they never change)."""
+        tree = StoredTree(self.tables, size, self._cache_tiles)
+        tree._cache.update(self._cache)
+        return tree
+
+    def tile(self, tile_level: int, tile_index: int) -> list[bytes]:
+        """The hashes of a tile (full, or as wide as the tree of `size` has)."""
+        key = (tile_level, tile_index)
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        level = TILE_HEIGHT * tile_level
+        start = tile_index * TILE_WIDTH
+        end = min(start + TILE_WIDTH, self.size >> level)
+        hashes = self.tables.level_hashes(level, start, end)
+        if len(hashes) != end - start:
+            raise LogIntegrityError(f"the store lacks hashes of tree level {level} [{start}, {end}) of {self.tables.origin}")
+        if end - start == TILE_WIDTH:
+            self._cache[key] = hashes
+            if len(self._cache) > self._cache_tiles:
+                self._cache.popitem(last=False)
+        return hashes
+
+    def node(self, level: int, index: int) -> bytes:
+        base = level - level % TILE_HEIGHT
+        span = 1 << (level - base)  # hashes of the base level under this node
+        first = index * span
+        tile_index, offset = divmod(first, TILE_WIDTH)
+        hashes = self.tile(base // TILE_HEIGHT, tile_index)[offset : offset + span]
+        if len(hashes) != span:
+            raise LogIntegrityError(f"node ({level}, {index}) is not in the stored tree of {self.tables.origin}")
+        return perfect_root(hashes)
+
+
+class TransparencyLog:
+    """One writer's log (one origin) over a LogStore: see the module docstring.
+
+    Thread safety: `stage`/`commit`/`abort` are for the writer thread; `head()` and
+    `sign_checkpoint` may be called from any thread (the checkpointer).
+    """
+
+    def __init__(self, store: LogStore, signer: Signer, compact: CompactRange):
+        self.store = store
+        self.signer = signer
+        self.origin = signer.name
+        self.tables = LogTables(store, self.origin)
+        self._compact = compact
+        self._lock = threading.Lock()
+        self._needs_repair = False
+        self._kept_hour: int | None = None
+        self._pending_nodes: list[tuple[int, int, bytes]] = []
+        compact.on_node = self._pending_nodes_add
+        compact.report_levels = STORED_LEVELS
+
+    def _pending_nodes_add(self, level: int, index: int, node: bytes) -> None:
+        self._pending_nodes.append((level, index, node))
+
+    @classmethod
+    def open(cls, store: LogStore, signer: Signer) -> TransparencyLog:
+        """The log of `signer`'s origin in `store`, repaired (module docstring); LogIntegrityError
+        when it cannot be appended to."""
+        tables = LogTables(store, signer.name)
+        size = repair(tables)
+        compact = CompactRange(size, [StoredTree(tables, size).node(lvl, idx) for lvl, idx in edge_nodes(size)])
+        opened = cls(store, signer, compact)
+        latest = tables.latest_checkpoint()
+        if latest is not None and latest[0] == size and compact.root() != latest[1]:
+            raise LogIntegrityError(f"the stored leaves of {signer.name} no longer give the root of its checkpoint {size}")
+        return opened
+
+    @property
+    def size(self) -> int:
+        with self._lock:
+            return self._compact.size
+
+    def head(self) -> Checkpoint:
+        """The tree head of everything committed so far (unsigned)."""
+        with self._lock:
+            return Checkpoint(self.origin, self._compact.size, self._compact.root())
+
+    def stage(self, rows: pa.Table) -> Staged:
+        """`rows` (ROWS_SCHEMA) as the table to insert, with retention, leaf indices and salts,
+        and their entries. Repairs first when the last batch failed (StorageError if it cannot)."""
+        if self._needs_repair:
+            self._repair_now()
+        table = self.store.with_retention(rows)
+        n = table.num_rows
+        start = self._compact.size
+        randomness = os.urandom(SALT_SIZE * n)  # one call per batch
+        salts = [randomness[i : i + SALT_SIZE] for i in range(0, SALT_SIZE * n, SALT_SIZE)]
+        entries = entries_of_table(table, salts)
+        table = table.append_column(
+            pa.field("LogOrigin", pa.string()), pa.repeat(pa.scalar(self.origin, pa.string()), n)
+        )
+        table = table.append_column(pa.field("LeafIndex", pa.uint64()), pa.array(range(start, start + n), pa.uint64()))
+        table = table.append_column(pa.field("LeafSalt", pa.binary()), pa.array(salts, pa.binary()))
+        return Staged(table, start, entries)
+
+    def commit(self, staged: Staged) -> None:
+        """Append the staged batch's leaves (its records are stored); raises StorageError when
+        they could not be stored (the batch must then not be acknowledged; repaired next time)."""
+        if staged.start != self._compact.size:
+            raise LogIntegrityError("a batch was staged before another one was committed")
+        hashes = leaf_hashes(staged.entries)
+        try:
+            self.tables.insert_leaves(staged.start, staged.entries, hashes)
+            with self._lock:
+                self._pending_nodes.clear()
+                self._compact.extend(hashes)
+            if self._pending_nodes:
+                self.tables.insert_nodes(self._pending_nodes)
+                self._pending_nodes.clear()
+        except Exception:
+            self._needs_repair = True
+            raise
+
+    def abort(self, staged: Staged) -> None:
+        """The staged batch's insert failed: repair before the next batch (part may be stored)."""
+        self._needs_repair = True
+
+    def _repair_now(self) -> None:
+        size = repair(self.tables)
+        tree = StoredTree(self.tables, size)
+        compact = CompactRange(size, [tree.node(lvl, idx) for lvl, idx in edge_nodes(size)])
+        compact.on_node = self._pending_nodes_add
+        compact.report_levels = STORED_LEVELS
+        with self._lock:
+            self._compact = compact
+        self._needs_repair = False
+
+    def sign_checkpoint(self) -> tuple[Checkpoint, Note, bool]:
+        """Sign the current tree head and store it; returns the checkpoint, its note and whether it
+        is kept for good (the first of this process, then the first of every hour)."""
+        checkpoint = self.head()
+        note = sign_note(checkpoint.text, self.signer)
+        hour = int(time.time() // 3600)
+        keep = self._kept_hour != hour
+        self.tables.save_checkpoint(checkpoint, note, keep)
+        self._kept_hour = hour
+        return checkpoint, note, keep
+
+
+def repair(tables: LogTables) -> int:
+    """Bring the stored log of `tables.origin` in line with its stored records; return its size.
+
+    See the module docstring. Raises LogIntegrityError when leaves are missing below the newest
+    checkpoint or have gaps (removed, not a crash's doing), StorageError when the store fails.
+    """
+    distinct, size = tables.leaf_span()
+    if distinct != size:
+        raise LogIntegrityError(f"the log {tables.origin} has {distinct} leaves with indices up to {size - 1}: some were removed")
+    latest = tables.latest_checkpoint()
+    if latest is not None and latest[0] > size:
+        raise LogIntegrityError(
+            f"the log {tables.origin} has {size} leaves, but its checkpoint of size {latest[0]} was signed: leaves were removed"
+        )
+    by_index = tables.record_entries(size)
+    if by_index:
+        last = max(by_index)
+        entries = [by_index.get(index, VOID_ENTRY) for index in range(size, last + 1)]
+        tables.insert_leaves(size, entries, leaf_hashes(entries))
+        log.warning("log %s: %d leaves appended at start for records stored before a crash", tables.origin, len(entries))
+        size = last + 1
+    _repair_nodes(tables, size)
+    return size
+
+
+def _repair_nodes(tables: LogTables, size: int) -> None:
+    """Store the tile-level nodes of complete subtrees that are missing (a crash between inserts)."""
+    for level in sorted(STORED_LEVELS):
+        want = size >> level
+        if want == 0:
+            break
+        have = tables.node_count(level)
+        if have >= want:
+            continue
+        below = level - TILE_HEIGHT
+        per = 1 << TILE_HEIGHT
+        hashes = tables.level_hashes(below, have * per, want * per)
+        nodes = [(level, have + i, perfect_root(hashes[i * per : (i + 1) * per])) for i in range(want - have)]
+        tables.insert_nodes(nodes)
+
+
+def iter_chunks(start: int, end: int, step: int) -> Iterator[tuple[int, int]]:
+    for a in range(start, end, step):
+        yield a, min(a + step, end)
+
+
+@dataclass
+class LogHead:
+    """What `ldv audit` and the API know of a stored log: its origin, size and root from leaves."""
+
+    origin: str
+    size: int
+    root: bytes = field(default=EMPTY_ROOT)
+
+
+def stored_head(tables: LogTables) -> LogHead:
+    """The tree head the stored leaves give (reader connections)."""
+    _, size = tables.leaf_span()
+    return LogHead(tables.origin, size, tree_root(StoredTree(tables, size), size))

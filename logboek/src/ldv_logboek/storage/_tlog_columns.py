@@ -1,0 +1,163 @@
+"""The canonical record encoding (ldv_logboek.tlog._leaf) computed over whole Arrow columns.
+
+The writer logs every record it stores, so this runs for every record; a Python step per record
+costs tens of microseconds. The encoding puts every fixed-size value and length first and the
+bytes after, so that each of its parts is, per record, one contiguous slice of a buffer that
+Arrow already holds (a string column's data, a map's key or value data, a list's child data) or
+that numpy makes for all records at once (the fixed values and lengths, big-endian). Each part
+is a zero-copy binary view (`_view`: new offsets over an existing buffer), and one
+`binary_join_element_wise` lays the parts of every record end to end; Python then only hashes.
+`tests/logboek/test_tlog_columns.py` holds it equal to the definition (`encode_record`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ldv_logboek.tlog import SALT_SIZE
+from ldv_logboek.tlog._leaf import NESTED_FIELDS, RECORD_TAG, STRING_FIELDS
+
+_EMPTY = b""
+
+
+def _offsets(array: pa.Array) -> np.ndarray:
+    """The absolute offsets (n + 1) of a list, map, string or binary array, as int64."""
+    if isinstance(array, (pa.ListArray, pa.MapArray)):
+        return np.asarray(array.offsets.to_numpy(zero_copy_only=False), dtype=np.int64)
+    raw = np.frombuffer(array.buffers()[1], dtype=np.int32)
+    return raw[array.offset : array.offset + len(array) + 1].astype(np.int64)
+
+
+def _view(offsets: np.ndarray, data: pa.Buffer | bytes) -> pa.Array:
+    """A binary array whose element i is data[offsets[i]:offsets[i+1]] (no copy of `data`)."""
+    buffer = data if isinstance(data, pa.Buffer) else pa.py_buffer(data)
+    if len(offsets) <= 1:
+        return pa.array([], pa.binary())
+    return pa.BinaryArray.from_buffers(
+        pa.binary(), len(offsets) - 1, [None, pa.py_buffer(offsets.astype(np.int32).tobytes()), buffer]
+    )
+
+
+def _fixed_rows(columns: Sequence[np.ndarray], dtypes: Sequence[str]) -> pa.Array:
+    """Per row, the big-endian bytes of each column's value, end to end (one binary element a row)."""
+    n = len(columns[0]) if columns else 0
+    if n == 0:
+        return pa.array([], pa.binary())
+    parts = [np.ascontiguousarray(c.astype(t)).view(np.uint8).reshape(n, -1) for c, t in zip(columns, dtypes)]
+    block = np.ascontiguousarray(np.hstack(parts)) if parts else np.empty((n, 0), np.uint8)
+    width = block.shape[1]
+    return _view(np.arange(n + 1, dtype=np.int64) * width, block.tobytes())
+
+
+def _strings_data(strings: pa.Array) -> tuple[np.ndarray, pa.Buffer]:
+    """(absolute offsets, data buffer) of a string array."""
+    return _offsets(strings), strings.buffers()[2] or pa.py_buffer(b"")
+
+
+def _u32_lengths(offsets: np.ndarray) -> bytes:
+    return np.diff(offsets).astype(">u4").tobytes()
+
+
+def _list_parts(outer: np.ndarray, child: pa.Array, kind: str) -> list[pa.Array]:
+    """The parts of a list of `kind` ("str", "i64", "map") whose element i holds child[outer[i]:outer[i+1]]."""
+    counts = _fixed_rows([np.diff(outer)], [">u4"])
+    if kind == "i64":
+        values = child.cast(pa.int64()).to_numpy(zero_copy_only=False).astype(">i8").tobytes()
+        return [counts, _view(outer * 8, values)]
+    if kind == "str":
+        offsets, data = _strings_data(child)
+        lengths = _u32_lengths(offsets)
+        return [counts, _view(outer * 4, lengths), _view(offsets[outer], data)]
+    # kind == "map": one encoding per map of the child, then the consecutive ones per element.
+    encoded = _map_encodings(child)
+    return [counts, _view(_offsets(encoded)[outer], encoded.buffers()[2] or pa.py_buffer(b""))]
+
+
+def _map_encodings(maps: pa.Array) -> pa.Array:
+    """u32 n || key lengths || value lengths || keys || values, per map of a MapArray."""
+    outer = _offsets(maps)
+    key_offsets, key_data = _strings_data(maps.keys.cast(pa.string()))
+    value_offsets, value_data = _strings_data(maps.items.cast(pa.string()))
+    parts = [
+        _fixed_rows([np.diff(outer)], [">u4"]),
+        _view(outer * 4, _u32_lengths(key_offsets)),
+        _view(outer * 4, _u32_lengths(value_offsets)),
+        _view(key_offsets[outer], key_data),
+        _view(value_offsets[outer], value_data),
+    ]
+    return pc.binary_join_element_wise(*parts, _EMPTY)
+
+
+def _nested_parts(array: pa.Array, kind: str) -> list[pa.Array]:
+    if kind == "map":
+        outer = _offsets(array)
+        key_offsets, key_data = _strings_data(array.keys.cast(pa.string()))
+        value_offsets, value_data = _strings_data(array.items.cast(pa.string()))
+        return [
+            _fixed_rows([np.diff(outer)], [">u4"]),
+            _view(outer * 4, _u32_lengths(key_offsets)),
+            _view(outer * 4, _u32_lengths(value_offsets)),
+            _view(key_offsets[outer], key_data),
+            _view(value_offsets[outer], value_data),
+        ]
+    return _list_parts(_offsets(array), array.values, kind[5:-1])
+
+
+def _array(table: pa.Table, name: str) -> pa.Array:
+    column = table.column(name)
+    array = column.chunk(0) if column.num_chunks == 1 else pa.concat_arrays(column.chunks)
+    if array.null_count:
+        raise ValueError(f"column {name} has nulls; a stored record has none")
+    if pa.types.is_dictionary(array.type):
+        array = array.dictionary_decode()
+    return array
+
+
+def encodings(table: pa.Table, prefix: pa.Array | None = None) -> pa.Array:
+    """The canonical encoding of each record of `table` (its RECORD_FIELDS columns), as a binary
+    array; with `prefix` (a binary array, one element a record) in front of each."""
+    from ldv_logboek.tlog._leaf import _KIND
+
+    strings = [_array(table, name).cast(pa.string()) for name in STRING_FIELDS]
+    string_data = [_strings_data(s) for s in strings]
+    header = _fixed_rows(
+        [
+            _array(table, "Timestamp").cast(pa.int64()).to_numpy(zero_copy_only=False),
+            _array(table, "Duration").cast(pa.uint64()).to_numpy(zero_copy_only=False),
+            _array(table, "RetentionDays").cast(pa.uint16()).to_numpy(zero_copy_only=False),
+            *(np.diff(offsets) for offsets, _ in string_data),
+        ],
+        [">i8", ">u8", ">u2", *([">u4"] * len(strings))],
+    )
+    parts = [header, *(_view(offsets, data) for offsets, data in string_data)]
+    if prefix is not None:
+        parts.insert(0, prefix)
+    for name in NESTED_FIELDS:
+        parts += _nested_parts(_array(table, name), _KIND[name])
+    return pc.binary_join_element_wise(*parts, _EMPTY)
+
+
+def entries_of_table(table: pa.Table, salts: Sequence[bytes]) -> list[bytes]:
+    """The log entry of each record of `table`, with its salt: `record_entry` over whole columns."""
+    if len(salts) != table.num_rows or any(len(s) != SALT_SIZE for s in salts):
+        raise ValueError("one salt of 16 bytes per record")
+    if table.num_rows == 0:
+        return []
+    # Tag and salt in front of every encoding, so each record is hashed from one buffer.
+    salted = np.frombuffer(b"".join(salts), dtype=np.uint8).reshape(-1, SALT_SIZE)
+    tag = np.broadcast_to(np.frombuffer(RECORD_TAG, dtype=np.uint8), (len(salts), len(RECORD_TAG)))
+    block = np.ascontiguousarray(np.hstack([tag, salted]))
+    prefix = _view(np.arange(len(salts) + 1, dtype=np.int64) * block.shape[1], block.tobytes())
+    encoded = encodings(table, prefix).to_pylist()
+    # expires_at for every record at once (ldv_logboek.tlog.expires_at), as 0x01 || u64.
+    seconds = np.floor_divide(_array(table, "Timestamp").cast(pa.int64()).to_numpy(zero_copy_only=False), 1_000_000_000)
+    days = _array(table, "RetentionDays").to_numpy(zero_copy_only=False).astype(np.int64)
+    expires = np.maximum(0, seconds + days * 86_400)
+    heads = [b"\x01" + h for h in _fixed_rows([expires], [">u8"]).to_pylist()]
+    sha256 = hashlib.sha256
+    return [head + sha256(body).digest() for head, body in zip(heads, encoded)]
