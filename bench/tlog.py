@@ -39,6 +39,7 @@ from ldv_collector._ingest import Ingester
 from ldv_collector.settings import CollectorSettings
 from ldv_logboek.storage import LEAVES_TABLE, LogStore, LogTables, StoredTree, TransparencyLog, audit_store, connect
 from ldv_logboek.storage._arrow_insert import _embedded_connection
+from ldv_logboek.storage._tlog_columns import leaf_hash_block
 from ldv_logboek.tlog import (
     ENTRY_SIZE,
     CompactRange,
@@ -82,9 +83,9 @@ def writer_cost(tables: list[pa.Table], data_dir: Path) -> None:
         t1 = time.process_time()
         store.insert_record_rows(staged.table)
         t2 = time.process_time()
-        hashes = leaf_hashes(staged.entries)
+        hashes = leaf_hash_block(staged.entries)
         compact = CompactRange()
-        compact.extend(hashes)
+        compact.extend([hashes[i : i + 32] for i in range(0, len(hashes), 32)])
         t3 = time.process_time()
         log.commit(staged)
         t4 = time.process_time()
