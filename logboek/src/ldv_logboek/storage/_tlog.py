@@ -6,8 +6,10 @@ commit uses it around each insert:
     staged = log.stage(rows)            # RetentionDays decided, LeafIndex/LeafSalt/LogOrigin added,
                                         # the 41-byte entries computed from these stored columns
     store.insert_record_rows(staged.table)
-    log.commit(staged)                  # leaves (and completed tile nodes) inserted, tree advanced
+    log.commit(staged)                  # leaves inserted, tree advanced
     ... acknowledge ...
+    log.sign_checkpoint()               # (checkpointer) tile nodes completed since the last one
+                                        # inserted, then the head signed and stored
 
 and `log.abort(staged)` when the insert failed: the log then repairs before the next batch (part
 of a failed insert may be stored). `TransparencyLog.open` repairs at start, so a crash between
@@ -264,20 +266,22 @@ class LogTables:
 
     def leaves_checked(self, start: int, end: int) -> pa.Table:
         """LeafIndex, Entry, LeafHash and HashOk (the engine's SHA-256(0x00 || Entry) = LeafHash)
-        of leaves [start, end), in order, one per index, as Arrow (the audit's read)."""
+        of leaves [start, end), in index order, as Arrow (the audit's read; a leaf not yet merged
+        with its retried copy comes twice)."""
         return self.store.query_arrow(
             "SELECT LeafIndex, Entry, LeafHash, SHA256(concat(char(0), Entry)) = LeafHash AS HashOk "
             f"FROM {LEAVES_TABLE} WHERE Origin = {{o:String}} AND LeafIndex >= {{s:UInt64}} AND LeafIndex < {{e:UInt64}} "
-            "ORDER BY LeafIndex LIMIT 1 BY LeafIndex",
+            "ORDER BY LeafIndex",
             {"o": self.origin, "s": start, "e": end},
         )
 
     def record_table(self, start: int, end: int) -> pa.Table:
         """LeafIndex, LeafSalt and the encoded fields of this origin's stored records with
-        start <= LeafIndex < end, one per index, in no particular order, as Arrow."""
+        start <= LeafIndex < end, in no particular order, as Arrow (a row stored twice, e.g. by a
+        retried insert, comes twice: the engine streams instead of grouping)."""
         return self.store.query_arrow(
             f"SELECT LeafIndex, LeafSalt, {_RECORD_SELECT} FROM {RECORDS_TABLE} WHERE LogOrigin = {{o:String}} "
-            "AND LeafIndex >= {s:UInt64} AND LeafIndex < {e:UInt64} LIMIT 1 BY LeafIndex",
+            "AND LeafIndex >= {s:UInt64} AND LeafIndex < {e:UInt64}",
             {"o": self.origin, "s": start, "e": end},
         )
 
@@ -531,11 +535,9 @@ class TransparencyLog:
         try:
             self.tables.insert_leaves(staged.start, staged.entries, hashes)
             with self._lock:
-                self._pending_nodes.clear()
+                # Tile nodes completed here are stored by the next `sign_checkpoint`, before the
+                # checkpoint that covers them: one insert per batch fewer for the writer.
                 self._compact.extend([hashes[i : i + 32] for i in range(0, len(hashes), 32)])
-            if self._pending_nodes:
-                self.tables.insert_nodes(self._pending_nodes)
-                self._pending_nodes.clear()
         except Exception:
             self._needs_repair = True
             raise
@@ -557,7 +559,18 @@ class TransparencyLog:
     def sign_checkpoint(self) -> tuple[Checkpoint, Note, bool]:
         """Sign the current tree head and store it; returns the checkpoint, its note and whether it
         is kept for good (the first of this process, then the first of every hour)."""
-        checkpoint = self.head()
+        with self._lock:
+            checkpoint = Checkpoint(self.origin, self._compact.size, self._compact.root())
+            nodes, self._pending_nodes[:] = list(self._pending_nodes), []
+        if nodes:
+            # A reader of this checkpoint's tree finds every tile node it covers (a crash
+            # before this insert leaves them to `repair`, from the stored leaves).
+            try:
+                self.tables.insert_nodes(nodes)
+            except Exception:
+                with self._lock:
+                    self._pending_nodes[:0] = nodes
+                raise
         note = sign_note(checkpoint.text, self.signer)
         hour = int(time.time() // 3600)
         keep = self._kept_hour != hour
