@@ -443,19 +443,18 @@ class StoredTree:
         reads: list[tuple[int, int, int]] = []
         for (tile_level, tile_index), count in needed.items():
             start, end = self._wanted(tile_level, tile_index, count)
-            have = len(self._cached((tile_level, tile_index)))
-            if have < count:
-                reads.append((TILE_HEIGHT * tile_level, start + have, end))
+            cached = len(self._cached((tile_level, tile_index)))
+            if cached < count:
+                reads.append((TILE_HEIGHT * tile_level, start + cached, end))
         entry, found = self.tables.read_for_proof(index, reads)
         for level, start, end in reads:
             key = (level // TILE_HEIGHT, start // TILE_WIDTH)
             more = found.get(level, {})
-            hashes = [more.get(i) for i in range(start, end)]
-            if any(h is None for h in hashes):
+            if any(i not in more for i in range(start, end)):
                 raise LogIntegrityError(f"the store lacks hashes of tree level {level} [{start}, {end}) of {self.tables.origin}")
             have = self._cached(key)
-            if len(have) == start - key[1] * TILE_WIDTH:
-                self._keep(key, have + hashes)  # type: ignore[operator]
+            if len(have) == start - key[1] * TILE_WIDTH:  # else another request extended it meanwhile
+                self._keep(key, have + [more[i] for i in range(start, end)])
         if entry is None:
             raise LogIntegrityError(f"the store lacks leaf {index} of {self.tables.origin}")
         return entry, inclusion_proof(self, index, self.size)
