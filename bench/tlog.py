@@ -12,8 +12,10 @@
    covers the highest leaf index of its spans (read from the store afterwards). p50/p95/max.
 3. `ldv audit`'s rate: `audit_store` over `--records` records written through the log.
 4. Proofs at `--leaves` leaves (synthetic entries written straight into the leaves table, tile
-   nodes from the tree's right edge): inclusion proof size, and the time to make one from the
-   store with a cold tile cache (as an API request would), p50/p95 over 200 random leaves.
+   nodes from the tree's right edge): inclusion proof size, and the time to make one for 200
+   random leaves, p50/p95: before (the entry, then one query per tile, as the endpoint did) and
+   after (`StoredTree.proof`: one query), each with a cold and a shared cache; then through the
+   API (`GET /log/<id>/proof/<i>` of the tlog-tiles app on a real HTTP server).
 
 bench/ingest.py --log both measures the whole server's CPU per span with the log off and on.
 """

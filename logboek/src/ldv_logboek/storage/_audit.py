@@ -15,6 +15,10 @@ For each log (origin) in the store, in leaf order, in chunks:
 - each checkpoint the auditor trusts (saved from the last audit, or fetched from a witness) is
   in the tree: the newest stored checkpoint is consistent with it.
 
+The work is done over whole columns (docs/architecture.md, "What is and is not proven"): per
+chunk the engine hashes the entries, the records' entries are recomputed as one array and
+compared with the leaves as arrays, and the tree is rebuilt level by level, Python only hashing.
+
 Records with no log (inserted past the collector's writer, e.g. by the OpenTelemetry
 Collector's ClickHouse exporter) are "unlogged". The report is ok only when nothing is wrong.
 """
