@@ -26,7 +26,7 @@ from ldv_logboek.storage import (
     connect,
     rows_table,
 )
-from ldv_logboek.tlog import Checkpoint, Signer, record_entry, sign_note
+from ldv_logboek.tlog import Checkpoint, Signer, leaf_hash, record_entry, sign_note
 from tests.conftest import make_record
 
 SIGNER = Signer.generate("logboek.test/log")
@@ -291,3 +291,20 @@ def test_proofs_from_the_store_in_one_read_match_proofs_from_the_leaves_cold_war
     assert cold.proof(600)[1] == inclusion_proof(LeafHashes(hashes), 600, 700)
     with pytest.raises(LogIntegrityError):
         StoredTree(tables, 701).proof(3)  # leaf 700 is not stored
+
+
+def test_tile_nodes_are_stored_with_the_checkpoint_that_covers_them(fresh: LogStore) -> None:
+    # The writer keeps the level-8 nodes its batches complete; the checkpoint stores them first,
+    # so a proof from the store at the signed size finds every node it needs.
+    from ldv_logboek.storage import StoredTree
+    from ldv_logboek.tlog import verify_inclusion
+
+    log = TransparencyLog.open(fresh, SIGNER)
+    write(fresh, log, batches=3, per=200)
+    tables = LogTables(fresh, SIGNER.name)
+    assert tables.node_count(8) == 0  # not one insert per batch
+    checkpoint, _, _ = log.sign_checkpoint()
+    assert checkpoint.size == 600 and tables.node_count(8) == 2
+    for index in (0, 300, 599):
+        entry, path = StoredTree(tables, 600).proof(index)
+        assert verify_inclusion(index, 600, leaf_hash(entry), path, checkpoint.root)
