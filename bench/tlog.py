@@ -12,8 +12,10 @@
    covers the highest leaf index of its spans (read from the store afterwards). p50/p95/max.
 3. `ldv audit`'s rate: `audit_store` over `--records` records written through the log.
 4. Proofs at `--leaves` leaves (synthetic entries written straight into the leaves table, tile
-   nodes from the tree's right edge): inclusion proof size, and the time to make one from the
-   store with a cold tile cache (as an API request would), p50/p95 over 200 random leaves.
+   nodes from the tree's right edge): inclusion proof size, and the time to make one for 200
+   random leaves, p50/p95: before (the entry, then one query per tile, as the endpoint did) and
+   after (`StoredTree.proof`: one query), each with a cold and a shared cache; then through the
+   API (`GET /log/<id>/proof/<i>` of the tlog-tiles app on a real HTTP server).
 
 bench/ingest.py --log both measures the whole server's CPU per span with the log off and on.
 """
@@ -29,22 +31,28 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pyarrow as pa
+import uvicorn
 
 from ldv_collector._decode import Encoding, decode_request
 from ldv_collector._ingest import Ingester
 from ldv_collector.settings import CollectorSettings
+from ldv_inzicht import create_log_app, log_id
 from ldv_logboek.storage import LEAVES_TABLE, LogStore, LogTables, StoredTree, TransparencyLog, audit_store, connect
 from ldv_logboek.storage._arrow_insert import _embedded_connection
+from ldv_logboek.storage._tlog_columns import leaf_hash_block
 from ldv_logboek.tlog import (
     ENTRY_SIZE,
+    Checkpoint,
     CompactRange,
     Signer,
     inclusion_proof,
     leaf_hashes,
+    sign_note,
     tree_root,
     verify_inclusion,
 )
@@ -82,9 +90,9 @@ def writer_cost(tables: list[pa.Table], data_dir: Path) -> None:
         t1 = time.process_time()
         store.insert_record_rows(staged.table)
         t2 = time.process_time()
-        hashes = leaf_hashes(staged.entries)
+        hashes = leaf_hash_block(staged.entries)
         compact = CompactRange()
-        compact.extend(hashes)
+        compact.extend([hashes[i : i + 32] for i in range(0, len(hashes), 32)])
         t3 = time.process_time()
         log.commit(staged)
         t4 = time.process_time()
@@ -96,8 +104,10 @@ def writer_cost(tables: list[pa.Table], data_dir: Path) -> None:
     print(f"1. writer, {n} records in batches of 4096: stage {1e6 * stage / n:.2f} us/record "
           f"(of which retention {1e6 * retention / n:.2f}, decided without the log too), hashing {1e6 * hashing / n:.2f}, "
           f"leaves' insert {1e6 * leaves / n:.2f}; the records' insert {1e6 * insert / n:.2f}")  # fmt: skip
-    print(f"   log CPU per record in Python (stage - retention + hashing): {1e6 * added / n:.2f} us; "
-          f"with the leaves' insert {1e6 * (added + leaves) / n:.2f} us")
+    print(
+        f"   log CPU per record in Python (stage - retention + hashing): {1e6 * added / n:.2f} us; "
+        f"with the leaves' insert {1e6 * (added + leaves) / n:.2f} us"
+    )
     store.close()
 
 
@@ -129,7 +139,9 @@ def checkpoint_latency(bodies: list[bytes], senders: int, data_dir: Path) -> Non
                         if not queue:
                             return
                         i = queue.pop()
-                    response = client.post(f"{url}/v1/traces", content=bodies[i], headers={"Content-Type": "application/x-protobuf"})
+                    response = client.post(
+                        f"{url}/v1/traces", content=bodies[i], headers={"Content-Type": "application/x-protobuf"}
+                    )
                     assert response.status_code == 200
                     acks[i] = time.time()
 
@@ -178,8 +190,10 @@ def audit_rate(tables: list[pa.Table], records: int, data_dir: Path) -> None:
     report = audit_store(store)
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     assert report.ok, report.lines()
-    print(f"3. audit of {report.records_checked} records: {wall:.1f} s wall, {cpu:.1f} s CPU of this process: "
-          f"{report.records_checked / wall:,.0f} records/s")
+    print(
+        f"3. audit of {report.records_checked} records: {wall:.1f} s wall, {cpu:.1f} s CPU of this process: "
+        f"{report.records_checked / wall:,.0f} records/s"
+    )
     store.close()
 
 
@@ -188,7 +202,9 @@ def proofs(leaves: int, data_dir: Path, chunk: int = 1_000_000) -> None:
     store.migrate()
     origin = "bench.local/proofs"
     nodes: list[tuple[int, int, bytes]] = []
-    compact = CompactRange(on_node=lambda lvl, idx, h: nodes.append((lvl, idx, h)), report_levels=frozenset({8, 16, 24, 32}))
+    compact = CompactRange(
+        on_node=lambda lvl, idx, h: nodes.append((lvl, idx, h)), report_levels=frozenset({8, 16, 24, 32})
+    )
     embedded = _embedded_connection(store.client)
     assert embedded is not None
     conn, lock = embedded
@@ -215,31 +231,71 @@ def proofs(leaves: int, data_dir: Path, chunk: int = 1_000_000) -> None:
     tables = LogTables(store, origin)
     assert tree_root(StoredTree(tables, leaves), leaves) == root
     rng = random.Random(5)
-    times, sizes = [], []
-    for _ in range(200):
-        i = rng.randrange(leaves)
-        t0 = time.perf_counter()
-        proof = inclusion_proof(StoredTree(tables, leaves), i, leaves)  # cold cache: one request's work
-        times.append(time.perf_counter() - t0)
-        sizes.append(32 * len(proof))
-        leaf = tables.leaf_hashes(i, i + 1)[0]
-        assert verify_inclusion(i, leaves, leaf, proof, root)
-    times.sort()
-    # With one tile cache for all proofs (full tiles never change), as a serving process keeps it.
+    samples = [rng.randrange(leaves) for _ in range(200)]
+
+    def timed(make: Callable[[int], list[bytes]]) -> tuple[list[float], list[int]]:
+        times, sizes = [], []
+        for i in samples:
+            t0 = time.perf_counter()
+            proof = make(i)
+            times.append(time.perf_counter() - t0)
+            sizes.append(32 * len(proof))
+        times.sort()
+        return times, sizes
+
+    def tile_by_tile(tree: StoredTree, i: int) -> list[bytes]:
+        # Before: the entry, then one query per tile the proof touches (as the endpoint did).
+        tables.leaves(i, i + 1)
+        return inclusion_proof(tree, i, leaves)
+
+    before_cold, sizes = timed(lambda i: tile_by_tile(StoredTree(tables, leaves), i))
     shared = StoredTree(tables, leaves, cache_tiles=4096)
-    for _ in range(50):
-        inclusion_proof(shared, rng.randrange(leaves), leaves)  # warm the upper tiles
-    warm = []
-    for _ in range(200):
-        i = rng.randrange(leaves)
-        t0 = time.perf_counter()
-        inclusion_proof(shared, i, leaves)
-        warm.append(time.perf_counter() - t0)
-    warm.sort()
-    print(f"4. {leaves:,} leaves (built in {build:.0f} s): inclusion proof {max(sizes)} bytes at most "
-          f"({max(sizes) // 32} hashes; a receipt with its checkpoint and one cosignature ~{max(sizes) * 4 // 3 + 400} bytes); "
-          f"made from the store, cold tile cache: p50 {1000 * statistics.median(times):.1f} ms, p95 {1000 * times[int(0.95 * len(times))]:.1f} ms; "
-          f"shared tile cache: p50 {1000 * statistics.median(warm):.1f} ms, p95 {1000 * warm[int(0.95 * len(warm))]:.1f} ms")
+    for i in samples[:50]:
+        tile_by_tile(shared, i)  # warm the upper tiles
+    before_warm, _ = timed(lambda i: tile_by_tile(shared, i))
+    after_cold, _ = timed(lambda i: StoredTree(tables, leaves).proof(i)[1])
+    shared = StoredTree(tables, leaves, cache_tiles=4096)
+    for i in samples[:50]:
+        shared.proof(i)
+    after_warm, _ = timed(lambda i: shared.proof(i)[1])
+    for i in samples[:20]:
+        entry, proof = StoredTree(tables, leaves).proof(i)
+        assert verify_inclusion(i, leaves, leaf_hashes([entry])[0], proof, root)
+    # Through the API: GET /log/<id>/proof/<index> of the tlog-tiles app on a real HTTP server,
+    # against a signed checkpoint of the whole tree (its tile cache warms as requests come).
+    signer = Signer.generate(origin)
+    checkpoint = Checkpoint(origin, leaves, root)
+    tables.save_checkpoint(checkpoint, sign_note(checkpoint.text, signer))
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_log_app(store), port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    http_times = []
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}/{log_id(origin)}", timeout=30) as client:
+        for round_ in range(2):
+            for i in samples:
+                t0 = time.perf_counter()
+                response = client.get(f"/proof/{i}")
+                elapsed = time.perf_counter() - t0
+                assert response.status_code == 200, response.text
+                if round_ == 1 or i in samples[50:]:
+                    http_times.append(elapsed)
+    server.should_exit = True
+    thread.join()
+    http_times.sort()
+
+    def pct(values: list[float]) -> str:
+        return f"p50 {1000 * statistics.median(values):.1f} ms, p95 {1000 * values[int(0.95 * len(values))]:.1f} ms"
+
+    print(
+        f"4. {leaves:,} leaves (built in {build:.0f} s): inclusion proof {max(sizes)} bytes at most "
+        f"({max(sizes) // 32} hashes; a receipt with its checkpoint and one cosignature ~{max(sizes) * 4 // 3 + 400} bytes)"
+    )
+    print(f"   before (entry + one query per tile): cold {pct(before_cold)}; shared cache {pct(before_warm)}")
+    print(f"   after (entry and hashes in one query): cold {pct(after_cold)}; shared cache {pct(after_warm)}")
+    print(f"   through the API (GET /log/<id>/proof/<i>, HTTP, checkpoint read included): {pct(http_times)}")
     store.close()
 
 
@@ -253,7 +309,9 @@ def main() -> None:
     parser.add_argument("--only", choices=("writer", "latency", "audit", "proofs"), default=None)
     args = parser.parse_args()
     bodies = list(synthetic_bodies(args.requests * args.spans, args.spans, seed=11))
-    print(f"{os.cpu_count()} cores; load {Path('/proc/loadavg').read_text().split()[0]} (a machine shared with other work)")
+    print(
+        f"{os.cpu_count()} cores; load {Path('/proc/loadavg').read_text().split()[0]} (a machine shared with other work)"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         tables = rows_of(bodies)
         if args.only in (None, "writer"):

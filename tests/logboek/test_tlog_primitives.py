@@ -5,6 +5,7 @@ tlog-tiles path examples; then properties over many tree sizes."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import random
 
 import pytest
@@ -275,3 +276,17 @@ def test_witness_decisions_follow_the_spec() -> None:
     assert decide(_add(0, [], signed(0, bytes(32))), logs, {}).status == 422
     with pytest.raises(NoteError):
         AddCheckpoint.parse(b"old 01\n\n" + signed(5).encode())
+
+
+def test_a_compact_range_takes_whole_subtrees_as_their_leaves() -> None:
+    leaves = [hashlib.sha256(bytes([i])).digest() for i in range(45)]
+    one_by_one = CompactRange()
+    one_by_one.extend(leaves[:32])
+    by_subtree = CompactRange()
+    by_subtree.append_subtree(5, root_of(leaves[:32]))
+    assert by_subtree.nodes == one_by_one.nodes
+    for start, level in ((32, 3), (40, 2), (44, 0)):
+        by_subtree.append_subtree(level, root_of(leaves[start : start + (1 << level)]))
+    assert by_subtree.size == 45 and by_subtree.root() == root_of(leaves)
+    with pytest.raises(ProofError):
+        by_subtree.append_subtree(1, leaves[0])  # 45 is not a multiple of 2

@@ -26,7 +26,7 @@ from ldv_logboek.storage import (
     connect,
     rows_table,
 )
-from ldv_logboek.tlog import Checkpoint, Signer, record_entry, sign_note
+from ldv_logboek.tlog import Checkpoint, Signer, leaf_hash, record_entry, sign_note
 from tests.conftest import make_record
 
 SIGNER = Signer.generate("logboek.test/log")
@@ -238,3 +238,73 @@ def test_checkpoints_are_kept_for_good_once_an_hour_and_the_rest_expire(fresh: L
     tables = LogTables(fresh, SIGNER.name)
     assert [size for size, _, _ in tables.checkpoints(kept_only=True)] == [120, 125]  # kept, and the newest
     assert audit(fresh).ok
+
+
+def test_the_audit_in_small_chunks_finds_every_stored_checkpoints_root_and_each_tampered_leaf(fresh: LogStore) -> None:
+    # Chunks of 8 leaves: checkpoints signed at sizes inside and at the ends of chunks, roots
+    # rebuilt from the chunks' levels; then a stored leaf hash and a leaf entry rewritten.
+    # The auditor saved every checkpoint (sizes 5, 8, 19, 20, 37), so each root is checked.
+    log = TransparencyLog.open(fresh, SIGNER)
+    saved = []
+    for per in (5, 3, 11, 1, 17):
+        write(fresh, log, batches=1, per=per)
+        saved.append(log.sign_checkpoint()[1].serialize())
+    assert log.size == 37
+    for chunk in (8, 32, 1 << 18):
+        report = audit(fresh, chunk=chunk, trusted=saved)
+        assert report.ok, report.lines()
+        assert report.logs[0].root == log.head().root
+    command(fresh, f"ALTER TABLE {LEAVES_TABLE} UPDATE LeafHash = unhex(repeat('00', 32)) WHERE LeafIndex = 9 SETTINGS mutations_sync = 1")
+    lines = "\n".join(audit(fresh, chunk=8, trusted=saved).lines())
+    assert "1 stored leaf hash(es) do not hash their entry, at 9" in lines
+    assert "leaves do not give the root" not in lines  # the tree is rebuilt from the entries
+    command(fresh, f"ALTER TABLE {LEAVES_TABLE} UPDATE Entry = unhex(concat('02', repeat('00', 40))) WHERE LeafIndex = 20 SETTINGS mutations_sync = 1")
+    lines = "\n".join(audit(fresh, chunk=8, trusted=saved).lines())
+    assert "changed since they were logged, at 20" in lines
+    assert "leaves do not give the root of the checkpoint of size 37" in lines
+    assert "of size 20" not in lines and "of size 19" not in lines
+
+
+def test_proofs_from_the_store_in_one_read_match_proofs_from_the_leaves_cold_warm_and_grown(fresh: LogStore) -> None:
+    # 700 leaves: level-0 tiles 0, 1 (full) and 2 (partial), two level-8 nodes; proofs at
+    # several sizes through one shared cache (partial tiles cached as prefixes, then extended).
+    import os
+
+    from ldv_logboek.storage import StoredTree
+    from ldv_logboek.tlog import CompactRange, LeafHashes, inclusion_proof, leaf_hashes
+
+    tables = LogTables(fresh, "logboek.test/proofs")
+    entries = [b"\x01" + os.urandom(40) for _ in range(700)]
+    hashes = leaf_hashes(entries)
+    nodes: list[tuple[int, int, bytes]] = []
+    CompactRange(on_node=lambda lvl, idx, h: nodes.append((lvl, idx, h)), report_levels=frozenset({8})).extend(hashes)
+    tables.insert_leaves(0, entries, hashes)
+    tables.insert_nodes(nodes)
+    tree = StoredTree(tables, 300, cache_tiles=2)
+    for size in (300, 513, 700):
+        tree = tree.grown(size)
+        for index in (0, 1, 255, 256, 299, size - 1, size // 2):
+            entry, path = tree.proof(index)
+            assert entry == entries[index]
+            assert path == inclusion_proof(LeafHashes(hashes[:size]), index, size)
+    cold = StoredTree(tables, 700)
+    assert cold.proof(600)[1] == inclusion_proof(LeafHashes(hashes), 600, 700)
+    with pytest.raises(LogIntegrityError):
+        StoredTree(tables, 701).proof(3)  # leaf 700 is not stored
+
+
+def test_tile_nodes_are_stored_with_the_checkpoint_that_covers_them(fresh: LogStore) -> None:
+    # The writer keeps the level-8 nodes its batches complete; the checkpoint stores them first,
+    # so a proof from the store at the signed size finds every node it needs.
+    from ldv_logboek.storage import StoredTree
+    from ldv_logboek.tlog import verify_inclusion
+
+    log = TransparencyLog.open(fresh, SIGNER)
+    write(fresh, log, batches=3, per=200)
+    tables = LogTables(fresh, SIGNER.name)
+    assert tables.node_count(8) == 0  # not one insert per batch
+    checkpoint, _, _ = log.sign_checkpoint()
+    assert checkpoint.size == 600 and tables.node_count(8) == 2
+    for index in (0, 300, 599):
+        entry, path = StoredTree(tables, 600).proof(index)
+        assert verify_inclusion(index, 600, leaf_hash(entry), path, checkpoint.root)

@@ -5,7 +5,9 @@
     GET /log/<log id>/tile/<L>/<N>[.p/<W>]      hash tiles (c2sp.org/tlog-tiles)
     GET /log/<log id>/tile/entries/<N>[.p/<W>]  entry bundles: the 41-byte entries (no record data)
     GET /log/<log id>/proof/<index>             a receipt (C2SP tlog-proof) of leaf <index> in the
-                                                newest checkpoint, cosignatures included
+                                                newest checkpoint, cosignatures included (read
+                                                again at most every 0.25 s; the entry and the
+                                                hashes not cached in one read of the store)
 
 `<log id>` is the lowercase hex SHA-256 of the log's origin (as a witness's monitoring API names
 a log), since an origin holds slashes. Full tiles and bundles never change: they are served with
@@ -20,6 +22,7 @@ without exceptions.
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable
 
 from starlette.applications import Starlette
@@ -37,7 +40,6 @@ from ldv_logboek.tlog import (
     ProofError,
     Receipt,
     entry_bundle,
-    inclusion_proof,
     parse_note,
     parse_tile_path,
 )
@@ -45,6 +47,7 @@ from ldv_logboek.tlog import (
 LOG_PREFIX = "/log"
 IMMUTABLE = "public, max-age=31536000, immutable"
 SHORT = "public, max-age=1"
+CHECKPOINT_REUSE_S = 0.25  # the collector's checkpoint interval
 _BASE_HEADERS = {"X-Content-Type-Options": "nosniff"}
 
 
@@ -119,7 +122,22 @@ def create_log_app(store: LogStore) -> Starlette:
         cache = IMMUTABLE if ref.width == TILE_WIDTH else SHORT
         return Response(data, media_type="application/octet-stream", headers={**_BASE_HEADERS, "Cache-Control": cache})
 
-    trees: dict[str, StoredTree] = {}  # per origin: full tiles never change, so their cache is shared
+    # The newest checkpoint, read at most every CHECKPOINT_REUSE_S per log for the proofs of
+    # leaves it covers (a leaf beyond it reads it again): a proof then costs one read of the
+    # store, not two. A receipt may so carry a checkpoint up to that much older than the newest.
+    newest: dict[str, tuple[float, tuple[int, bytes, str]]] = {}
+
+    def newest_checkpoint(tables: LogTables, index: int) -> tuple[int, bytes, str] | None:
+        now = time.monotonic()
+        cached = newest.get(tables.origin)
+        if cached is not None and now - cached[0] < CHECKPOINT_REUSE_S and index < cached[1][0]:
+            return cached[1]
+        latest = tables.latest_checkpoint()
+        if latest is not None:
+            newest[tables.origin] = (now, latest)
+        return latest
+
+    trees: dict[str, StoredTree] = {}  # per origin: stored hashes never change, so their cache is shared
 
     async def proof(request: Request) -> Response:
         origin = logs.origin_of(request.path_params["log"])
@@ -132,7 +150,7 @@ def create_log_app(store: LogStore) -> Starlette:
         tables = LogTables(store, origin)
 
         def make() -> str | None:
-            latest = tables.latest_checkpoint()
+            latest = newest_checkpoint(tables, index)
             if latest is None or index >= latest[0]:
                 return None
             size, _, note = latest
@@ -140,9 +158,9 @@ def create_log_app(store: LogStore) -> Starlette:
             if tree is None or tree.size != size:
                 tree = StoredTree(tables, size, cache_tiles=4096) if tree is None else tree.grown(size)
                 trees[origin] = tree
-            entry = tables.leaves(index, index + 1)[0][1]
             assert Checkpoint.from_text(parse_note(note).text).size == size
-            return Receipt(entry, index, tuple(inclusion_proof(tree, index, size)), note).serialize()
+            entry, path = tree.proof(index)  # one query: the entry and the hashes not cached
+            return Receipt(entry, index, tuple(path), note).serialize()
 
         receipt = await run_in_threadpool(make)
         if receipt is None:

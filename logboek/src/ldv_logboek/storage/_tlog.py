@@ -6,8 +6,10 @@ commit uses it around each insert:
     staged = log.stage(rows)            # RetentionDays decided, LeafIndex/LeafSalt/LogOrigin added,
                                         # the 41-byte entries computed from these stored columns
     store.insert_record_rows(staged.table)
-    log.commit(staged)                  # leaves (and completed tile nodes) inserted, tree advanced
+    log.commit(staged)                  # leaves inserted, tree advanced
     ... acknowledge ...
+    log.sign_checkpoint()               # (checkpointer) tile nodes completed since the last one
+                                        # inserted, then the head signed and stored
 
 and `log.abort(staged)` when the insert failed: the log then repairs before the next batch (part
 of a failed insert may be stored). `TransparencyLog.open` repairs at start, so a crash between
@@ -35,12 +37,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from ldv_logboek.errors import LogIntegrityError
 from ldv_logboek.storage._schema import CHECKPOINTS_TABLE, LEAVES_TABLE, NODES_TABLE, RECORDS_TABLE
 from ldv_logboek.storage._store import LogStore
-from ldv_logboek.storage._tlog_columns import entries_of_table
+from ldv_logboek.storage._tlog_columns import entries_of_table, entry_block, leaf_hash_block
 from ldv_logboek.tlog import (
     EMPTY_ROOT,
     ENTRY_SIZE,
@@ -54,6 +57,7 @@ from ldv_logboek.tlog import (
     Note,
     Signer,
     edge_nodes,
+    inclusion_proof,
     leaf_hashes,
     perfect_root,
     record_entry,
@@ -100,11 +104,12 @@ def entries_of(values: Sequence[tuple[Any, ...]], salts: Sequence[bytes]) -> lis
 
 @dataclass
 class Staged:
-    """A batch ready to insert: the table with the log's columns, and its entries from `start` on."""
+    """A batch ready to insert: the table with the log's columns, and its entries from `start` on
+    (41 bytes each, end to end)."""
 
     table: pa.Table
     start: int
-    entries: list[bytes]
+    entries: bytes
 
 
 @dataclass
@@ -162,14 +167,19 @@ class LogTables:
         end, count = rows[0]
         return int(end) if count else 0
 
-    def insert_leaves(self, start: int, entries: Sequence[bytes], hashes: Sequence[bytes]) -> None:
-        n = len(entries)
+    def insert_leaves(self, start: int, entries: Sequence[bytes] | bytes, hashes: Sequence[bytes] | bytes) -> None:
+        """Store leaves from `start` on: entries and hashes as lists, or end to end in one buffer."""
+        entry_data = entries if isinstance(entries, bytes) else b"".join(entries)
+        hash_data = hashes if isinstance(hashes, bytes) else b"".join(hashes)
+        n = len(entry_data) // ENTRY_SIZE
+        if len(entry_data) != n * ENTRY_SIZE or len(hash_data) != n * 32:
+            raise ValueError("one 41-byte entry and one 32-byte hash per leaf")
         table = pa.table(
             {
                 "Origin": pa.repeat(pa.scalar(self.origin, pa.string()), n),
-                "LeafIndex": pa.array(range(start, start + n), pa.uint64()),
-                "Entry": pa.array(entries, pa.binary(ENTRY_SIZE)),
-                "LeafHash": pa.array(hashes, pa.binary(32)),
+                "LeafIndex": pa.array(np.arange(start, start + n, dtype=np.uint64)),
+                "Entry": pa.FixedSizeBinaryArray.from_buffers(pa.binary(ENTRY_SIZE), n, [None, pa.py_buffer(entry_data)]),
+                "LeafHash": pa.FixedSizeBinaryArray.from_buffers(pa.binary(32), n, [None, pa.py_buffer(hash_data)]),
             }
         )
         self.store.insert_arrow(LEAVES_TABLE, table, "log leaves")
@@ -254,6 +264,61 @@ class LogTables:
         salts = [_bytes(s) for s in table.column("LeafSalt").to_pylist()]
         return dict(zip(table.column("LeafIndex").to_pylist(), entries_of_table(table, salts)))
 
+    def leaves_checked(self, start: int, end: int) -> pa.Table:
+        """LeafIndex, Entry, LeafHash and HashOk (the engine's SHA-256(0x00 || Entry) = LeafHash)
+        of leaves [start, end), in index order, as Arrow (the audit's read; a leaf not yet merged
+        with its retried copy comes twice)."""
+        return self.store.query_arrow(
+            "SELECT LeafIndex, Entry, LeafHash, SHA256(concat(char(0), Entry)) = LeafHash AS HashOk "
+            f"FROM {LEAVES_TABLE} WHERE Origin = {{o:String}} AND LeafIndex >= {{s:UInt64}} AND LeafIndex < {{e:UInt64}} "
+            "ORDER BY LeafIndex",
+            {"o": self.origin, "s": start, "e": end},
+        )
+
+    def record_table(self, start: int, end: int) -> pa.Table:
+        """LeafIndex, LeafSalt and the encoded fields of this origin's stored records with
+        start <= LeafIndex < end, in no particular order, as Arrow (a row stored twice, e.g. by a
+        retried insert, comes twice: the engine streams instead of grouping)."""
+        return self.store.query_arrow(
+            f"SELECT LeafIndex, LeafSalt, {_RECORD_SELECT} FROM {RECORDS_TABLE} WHERE LogOrigin = {{o:String}} "
+            "AND LeafIndex >= {s:UInt64} AND LeafIndex < {e:UInt64}",
+            {"o": self.origin, "s": start, "e": end},
+        )
+
+    def read_for_proof(self, index: int, reads: Sequence[tuple[int, int, int]]) -> tuple[bytes | None, dict[int, dict[int, bytes]]]:
+        """The entry of leaf `index` and the hashes of the (level, start, end) ranges `reads`, by
+        level and index, in one query (an inclusion proof's reads). The parts of the query select
+        one column of one type, the entries' FixedString(41): the hashes come zero-padded."""
+        leaf_ranges = [f"(LeafIndex >= {int(a)} AND LeafIndex < {int(b)})" for level, a, b in reads if level == 0]
+        node_ranges = [
+            f"(Level = {int(level)} AND NodeIndex >= {int(a)} AND NodeIndex < {int(b)})" for level, a, b in reads if level > 0
+        ]
+        parts = [
+            f"SELECT toUInt8(255) AS L, LeafIndex AS I, Entry AS H FROM {LEAVES_TABLE} "
+            f"WHERE Origin = {{o:String}} AND LeafIndex = {int(index)} LIMIT 1"
+        ]
+        if leaf_ranges:
+            parts.append(
+                f"SELECT toUInt8(0) AS L, LeafIndex AS I, CAST(LeafHash AS FixedString(41)) AS H FROM {LEAVES_TABLE} "
+                f"WHERE Origin = {{o:String}} AND ({' OR '.join(leaf_ranges)}) LIMIT 1 BY LeafIndex"
+            )
+        if node_ranges:
+            parts.append(
+                f"SELECT Level AS L, NodeIndex AS I, CAST(Hash AS FixedString(41)) AS H FROM {NODES_TABLE} "
+                f"WHERE Origin = {{o:String}} AND ({' OR '.join(node_ranges)}) LIMIT 1 BY Level, NodeIndex"
+            )
+        # One small read: a single thread spares the engine its pipeline set-up for each part.
+        sql = " UNION ALL ".join(f"({p})" for p in parts) + " SETTINGS max_threads = 1"
+        rows = self.store.query_rows(sql, {"o": self.origin})
+        entry: bytes | None = None
+        found: dict[int, dict[int, bytes]] = {}
+        for level, i, h in rows:
+            if int(level) == 255:
+                entry = _bytes(h)
+            else:
+                found.setdefault(int(level), {})[int(i)] = _bytes(h)[:32]  # padded to the entries' width
+        return entry, found
+
     def origins(self) -> list[str]:
         """Every origin with leaves or checkpoints in the store."""
         rows = self.store.query_rows(
@@ -271,48 +336,128 @@ def _bytes(value: Any) -> bytes:
     return bytes(value)
 
 
+class _Asked:
+    """A NodeSource that only notes which nodes a proof asks for (to read them in one query)."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[int, int]] = []
+
+    def node(self, level: int, index: int) -> bytes:
+        self.asked.append((level, index))
+        return bytes(32)
+
+
 class StoredTree:
-    """A `NodeSource` over the stored log: tile-level hashes read whole tiles, cached when full."""
+    """A `NodeSource` over the stored log: tile-level hashes read by tile and cached.
+
+    A stored hash never changes once written, so the cache (bounded, least recently used first
+    out) holds, per tile, the prefix of its hashes read so far, whatever the tree's size; trees
+    made by `grown` share it. `proof` reads every hash an inclusion proof needs, and the entry,
+    in one query.
+    """
 
     def __init__(self, tables: LogTables, size: int, cache_tiles: int = 256):
         self.tables = tables
         self.size = size
         self._cache: OrderedDict[tuple[int, int], list[bytes]] = OrderedDict()
         self._cache_tiles = cache_tiles
+        self._lock = threading.Lock()
 
     def grown(self, size: int) -> StoredTree:
-        """This tree at a later `size`, keeping the cached full tiles (they never change)."""
+        """This tree at a later `size`, sharing the cache (stored hashes never change)."""
         tree = StoredTree(self.tables, size, self._cache_tiles)
-        tree._cache.update(self._cache)
+        tree._cache = self._cache
+        tree._lock = self._lock
         return tree
 
-    def tile(self, tile_level: int, tile_index: int) -> list[bytes]:
-        """The hashes of a tile (full, or as wide as the tree of `size` has)."""
-        key = (tile_level, tile_index)
-        cached = self._cache.get(key)
-        if cached is not None:
-            return cached
+    def _cached(self, key: tuple[int, int]) -> list[bytes]:
+        with self._lock:
+            hashes = self._cache.get(key)
+            if hashes is None:
+                return []
+            self._cache.move_to_end(key)
+            return hashes
+
+    def _keep(self, key: tuple[int, int], hashes: list[bytes]) -> None:
+        with self._lock:
+            if len(self._cache.get(key, ())) < len(hashes):
+                self._cache[key] = hashes
+            self._cache.move_to_end(key)
+            while len(self._cache) > self._cache_tiles:
+                self._cache.popitem(last=False)
+
+    def _wanted(self, tile_level: int, tile_index: int, count: int) -> tuple[int, int]:
+        """The hash range [start, end) of tree level 8 * tile_level that tile's first `count`
+        hashes are, limited to the tree's size; LogIntegrityError beyond it."""
         level = TILE_HEIGHT * tile_level
         start = tile_index * TILE_WIDTH
-        end = min(start + TILE_WIDTH, self.size >> level)
-        hashes = self.tables.level_hashes(level, start, end)
-        if len(hashes) != end - start:
+        end = start + count
+        if end > min(start + TILE_WIDTH, self.size >> level):
+            raise LogIntegrityError(f"hashes of tree level {level} [{start}, {end}) are not in the tree of {self.size}")
+        return start, end
+
+    def tile(self, tile_level: int, tile_index: int, count: int | None = None) -> list[bytes]:
+        """The first `count` hashes of a tile (default: as wide as the tree of `size` has)."""
+        key = (tile_level, tile_index)
+        level = TILE_HEIGHT * tile_level
+        if count is None:
+            count = min(TILE_WIDTH, (self.size >> level) - tile_index * TILE_WIDTH)
+        start, end = self._wanted(tile_level, tile_index, count)
+        have = self._cached(key)
+        if len(have) >= count:
+            return have[:count]
+        more = self.tables.level_hashes(level, start + len(have), end)
+        if len(more) != end - start - len(have):
             raise LogIntegrityError(f"the store lacks hashes of tree level {level} [{start}, {end}) of {self.tables.origin}")
-        if end - start == TILE_WIDTH:
-            self._cache[key] = hashes
-            if len(self._cache) > self._cache_tiles:
-                self._cache.popitem(last=False)
+        hashes = have + more
+        self._keep(key, hashes)
         return hashes
 
-    def node(self, level: int, index: int) -> bytes:
+    def _span(self, level: int, index: int) -> tuple[int, int, int, int]:
+        """(tile level, tile index, offset, count) of the stored hashes under node (level, index)."""
         base = level - level % TILE_HEIGHT
         span = 1 << (level - base)  # hashes of the base level under this node
-        first = index * span
-        tile_index, offset = divmod(first, TILE_WIDTH)
-        hashes = self.tile(base // TILE_HEIGHT, tile_index)[offset : offset + span]
+        tile_index, offset = divmod(index * span, TILE_WIDTH)
+        return base // TILE_HEIGHT, tile_index, offset, span
+
+    def node(self, level: int, index: int) -> bytes:
+        tile_level, tile_index, offset, span = self._span(level, index)
+        try:
+            hashes = self.tile(tile_level, tile_index, offset + span)[offset : offset + span]
+        except LogIntegrityError:
+            hashes = []
         if len(hashes) != span:
             raise LogIntegrityError(f"node ({level}, {index}) is not in the stored tree of {self.tables.origin}")
         return perfect_root(hashes)
+
+    def proof(self, index: int) -> tuple[bytes, list[bytes]]:
+        """The entry of leaf `index` and its inclusion proof in the tree of `size`: every stored
+        hash the proof needs that is not cached, and the entry, read in one query."""
+        asked = _Asked()
+        inclusion_proof(asked, index, self.size)
+        needed: dict[tuple[int, int], int] = {}
+        for level, node_index in asked.asked:
+            tile_level, tile_index, offset, span = self._span(level, node_index)
+            key = (tile_level, tile_index)
+            needed[key] = max(needed.get(key, 0), offset + span)
+        reads: list[tuple[int, int, int]] = []
+        for (tile_level, tile_index), count in needed.items():
+            start, end = self._wanted(tile_level, tile_index, count)
+            cached = len(self._cached((tile_level, tile_index)))
+            if cached < count:
+                reads.append((TILE_HEIGHT * tile_level, start + cached, end))
+        entry, found = self.tables.read_for_proof(index, reads)
+        for level, start, end in reads:
+            key = (level // TILE_HEIGHT, start // TILE_WIDTH)
+            more = found.get(level, {})
+            if any(i not in more for i in range(start, end)):
+                raise LogIntegrityError(f"the store lacks hashes of tree level {level} [{start}, {end}) of {self.tables.origin}")
+            have = self._cached(key)
+            if len(have) == start - key[1] * TILE_WIDTH:  # else another request extended it meanwhile
+                self._keep(key, have + [more[i] for i in range(start, end)])
+        if entry is None:
+            raise LogIntegrityError(f"the store lacks leaf {index} of {self.tables.origin}")
+        return entry, inclusion_proof(self, index, self.size)
 
 
 class TransparencyLog:
@@ -369,14 +514,15 @@ class TransparencyLog:
         table = self.store.with_retention(rows)
         n = table.num_rows
         start = self._compact.size
-        randomness = os.urandom(SALT_SIZE * n)  # one call per batch
-        salts = [randomness[i : i + SALT_SIZE] for i in range(0, SALT_SIZE * n, SALT_SIZE)]
-        entries = entries_of_table(table, salts)
+        salts = os.urandom(SALT_SIZE * n)  # one call per batch, 16 bytes a record end to end
+        entries = entry_block(table, salts).tobytes()
         table = table.append_column(
             pa.field("LogOrigin", pa.string()), pa.repeat(pa.scalar(self.origin, pa.string()), n)
         )
-        table = table.append_column(pa.field("LeafIndex", pa.uint64()), pa.array(range(start, start + n), pa.uint64()))
-        table = table.append_column(pa.field("LeafSalt", pa.binary()), pa.array(salts, pa.binary()))
+        table = table.append_column(pa.field("LeafIndex", pa.uint64()), pa.array(np.arange(start, start + n, dtype=np.uint64)))
+        offsets = pa.py_buffer((np.arange(n + 1, dtype=np.int32) * SALT_SIZE).tobytes())
+        salt_column = pa.BinaryArray.from_buffers(pa.binary(), n, [None, offsets, pa.py_buffer(salts)])
+        table = table.append_column(pa.field("LeafSalt", pa.binary()), salt_column)
         return Staged(table, start, entries)
 
     def commit(self, staged: Staged) -> None:
@@ -384,15 +530,13 @@ class TransparencyLog:
         they could not be stored (the batch must then not be acknowledged; repaired next time)."""
         if staged.start != self._compact.size:
             raise LogIntegrityError("a batch was staged before another one was committed")
-        hashes = leaf_hashes(staged.entries)
+        hashes = leaf_hash_block(staged.entries)
         try:
             self.tables.insert_leaves(staged.start, staged.entries, hashes)
             with self._lock:
-                self._pending_nodes.clear()
-                self._compact.extend(hashes)
-            if self._pending_nodes:
-                self.tables.insert_nodes(self._pending_nodes)
-                self._pending_nodes.clear()
+                # Tile nodes completed here are stored by the next `sign_checkpoint`, before the
+                # checkpoint that covers them: one insert per batch fewer for the writer.
+                self._compact.extend([hashes[i : i + 32] for i in range(0, len(hashes), 32)])
         except Exception:
             self._needs_repair = True
             raise
@@ -414,7 +558,18 @@ class TransparencyLog:
     def sign_checkpoint(self) -> tuple[Checkpoint, Note, bool]:
         """Sign the current tree head and store it; returns the checkpoint, its note and whether it
         is kept for good (the first of this process, then the first of every hour)."""
-        checkpoint = self.head()
+        with self._lock:
+            checkpoint = Checkpoint(self.origin, self._compact.size, self._compact.root())
+            nodes, self._pending_nodes[:] = list(self._pending_nodes), []
+        if nodes:
+            # A reader of this checkpoint's tree finds every tile node it covers (a crash
+            # before this insert leaves them to `repair`, from the stored leaves).
+            try:
+                self.tables.insert_nodes(nodes)
+            except Exception:
+                with self._lock:
+                    self._pending_nodes[:0] = nodes
+                raise
         note = sign_note(checkpoint.text, self.signer)
         hour = int(time.time() // 3600)
         keep = self._kept_hour != hour

@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ldv_logboek.tlog import SALT_SIZE
+from ldv_logboek.tlog import ENTRY_SIZE, SALT_SIZE
 from ldv_logboek.tlog._leaf import NESTED_FIELDS, RECORD_TAG, STRING_FIELDS
 
 _EMPTY = b""
@@ -142,22 +142,75 @@ def encodings(table: pa.Table, prefix: pa.Array | None = None) -> pa.Array:
     return pc.binary_join_element_wise(*parts, _EMPTY)
 
 
-def entries_of_table(table: pa.Table, salts: Sequence[bytes]) -> list[bytes]:
-    """The log entry of each record of `table`, with its salt: `record_entry` over whole columns."""
-    if len(salts) != table.num_rows or any(len(s) != SALT_SIZE for s in salts):
+def salt_block(salts: Sequence[bytes] | pa.Array | pa.ChunkedArray) -> bytes:
+    """The salts end to end (16 bytes each), from a list or an Arrow column (binary or
+    fixed-size binary, as the store returns LeafSalt) without a Python step per salt when the
+    column is contiguous."""
+    if isinstance(salts, pa.ChunkedArray):
+        salts = salts.chunk(0) if salts.num_chunks == 1 else pa.concat_arrays(salts.chunks)
+    if isinstance(salts, pa.Array):
+        n = len(salts)
+        if salts.null_count:
+            raise ValueError("one salt of 16 bytes per record")
+        if pa.types.is_fixed_size_binary(salts.type) and salts.type.byte_width == SALT_SIZE:
+            data = salts.buffers()[1]
+            return data[salts.offset * SALT_SIZE : (salts.offset + n) * SALT_SIZE].to_pybytes() if n else b""
+        if pa.types.is_binary(salts.type) or pa.types.is_string(salts.type):
+            offsets = _offsets(salts)
+            if n and not np.all(np.diff(offsets) == SALT_SIZE):
+                raise ValueError("one salt of 16 bytes per record")
+            data = salts.buffers()[2]
+            return data[int(offsets[0]) : int(offsets[-1])].to_pybytes() if n else b""
+        salts = salts.to_pylist()
+    if any(len(s) != SALT_SIZE for s in salts):
         raise ValueError("one salt of 16 bytes per record")
-    if table.num_rows == 0:
-        return []
+    return b"".join(salts)
+
+
+def entry_block(table: pa.Table, salts: bytes) -> np.ndarray:
+    """The log entry of each record of `table`, with its salt (`salts`: 16 bytes a record, end
+    to end), as an (n, 41) uint8 array: `record_entry` over whole columns. Python only hashes."""
+    n = table.num_rows
+    if len(salts) != SALT_SIZE * n:
+        raise ValueError("one salt of 16 bytes per record")
+    block = np.empty((n, ENTRY_SIZE), dtype=np.uint8)
+    if n == 0:
+        return block
     # Tag and salt in front of every encoding, so each record is hashed from one buffer.
-    salted = np.frombuffer(b"".join(salts), dtype=np.uint8).reshape(-1, SALT_SIZE)
-    tag = np.broadcast_to(np.frombuffer(RECORD_TAG, dtype=np.uint8), (len(salts), len(RECORD_TAG)))
-    block = np.ascontiguousarray(np.hstack([tag, salted]))
-    prefix = _view(np.arange(len(salts) + 1, dtype=np.int64) * block.shape[1], block.tobytes())
+    salted = np.frombuffer(salts, dtype=np.uint8).reshape(n, SALT_SIZE)
+    tag = np.broadcast_to(np.frombuffer(RECORD_TAG, dtype=np.uint8), (n, len(RECORD_TAG)))
+    prefixed = np.ascontiguousarray(np.hstack([tag, salted]))
+    prefix = _view(np.arange(n + 1, dtype=np.int64) * prefixed.shape[1], prefixed.tobytes())
     encoded = encodings(table, prefix).to_pylist()
+    sha256 = hashlib.sha256
+    digests = b"".join([sha256(body).digest() for body in encoded])
     # expires_at for every record at once (ldv_logboek.tlog.expires_at), as 0x01 || u64.
     seconds = np.floor_divide(_array(table, "Timestamp").cast(pa.int64()).to_numpy(zero_copy_only=False), 1_000_000_000)
     days = _array(table, "RetentionDays").to_numpy(zero_copy_only=False).astype(np.int64)
     expires = np.maximum(0, seconds + days * 86_400)
-    heads = [b"\x01" + h for h in _fixed_rows([expires], [">u8"]).to_pylist()]
+    block[:, 0] = 1
+    block[:, 1:9] = expires.astype(">u8").view(np.uint8).reshape(n, 8)
+    block[:, 9:] = np.frombuffer(digests, dtype=np.uint8).reshape(n, 32)
+    return block
+
+
+def entries_of_table(table: pa.Table, salts: Sequence[bytes]) -> list[bytes]:
+    """The log entry of each record of `table`, with its salt: `record_entry` over whole columns."""
+    if len(salts) != table.num_rows or any(len(s) != SALT_SIZE for s in salts):
+        raise ValueError("one salt of 16 bytes per record")
+    data = entry_block(table, b"".join(salts)).tobytes()
+    return [data[i : i + ENTRY_SIZE] for i in range(0, len(data), ENTRY_SIZE)]
+
+
+def leaf_hash_block(entries: bytes) -> bytes:
+    """SHA-256(0x00 || entry) of each 41-byte entry of `entries` (end to end), end to end."""
     sha256 = hashlib.sha256
-    return [head + sha256(body).digest() for head, body in zip(heads, encoded)]
+    view = memoryview(entries)
+    return b"".join([sha256(b"\x00" + view[i : i + ENTRY_SIZE]).digest() for i in range(0, len(entries), ENTRY_SIZE)])
+
+
+def level_up(hashes: bytes) -> bytes:
+    """The node hashes of the level above `hashes` (32 bytes each, an even count, end to end)."""
+    sha256 = hashlib.sha256
+    view = memoryview(hashes)
+    return b"".join([sha256(b"\x01" + view[i : i + 64]).digest() for i in range(0, len(hashes), 64)])

@@ -272,6 +272,19 @@ class CompactRange:
             size += 1
         self.size = size
 
+    def append_subtree(self, level: int, node: bytes) -> None:
+        """Add the root `node` of 2**level leaves at once; the size must be a multiple of 2**level
+        (the audit adds whole levels it hashed itself). Nodes completed are not reported."""
+        if self.size & ((1 << level) - 1):
+            raise ProofError(f"a subtree of level {level} cannot start at leaf {self.size}")
+        nodes = self._nodes
+        index = self.size >> level
+        while index & 1:
+            node = _sha256(NODE_PREFIX + nodes.pop() + node).digest()
+            index >>= 1
+        nodes.append(node)
+        self.size += 1 << level
+
     def root(self) -> bytes:
         """MTH of the leaves so far."""
         if not self._nodes:
