@@ -81,6 +81,11 @@ if switch_interval_ms != "-":  # the interpreter's switch interval `ldv serve` s
     import ldv_suite.server
     ldv_suite.server.SWITCH_INTERVAL_S = float(switch_interval_ms) / 1000
 schema.migrate.__defaults__ = (tuple(m for m in schema.MIGRATIONS if m.version <= last or m.version > 5),)
+if last < 5:  # daily partitions: one group commit of records over the year spans more than 100 days
+    from ldv_logboek.storage import _arrow_insert as insert
+    python_insert = insert._python_insert
+    insert._python_insert = lambda names: python_insert(names) + " SETTINGS max_partitions_per_insert_block = 0"
+    insert._PYTHON_INSERT = insert._python_insert(insert.SCHEMA.names)
 from ldv_suite.cli import app
 sys.argv[0] = "ldv"
 app()
