@@ -318,7 +318,11 @@ def filled(
         rng.sample(sorted(contents.by_trace.items()), 2 * args.lookups), extra,
     )  # fmt: skip
     result.serve.__enter__()
-    result.fill_rate = fill(result.serve, bodies, sum(contents.by_trace.values()), senders=4)
+    try:
+        result.fill_rate = fill(result.serve, bodies, sum(contents.by_trace.values()), senders=4)
+    except BaseException:
+        result.serve.__exit__()  # not among the results yet: main's cleanup would leave it running
+        raise
     return result
 
 
