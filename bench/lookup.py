@@ -69,12 +69,23 @@ SPANS_PER_REQUEST = 512
 RECORDS_PER_SUBJECT = 10  # per pseudonym: each BSN is pseudonymised per organisation (4 of them)
 READY_SECONDS = 120
 
-# `ldv serve` with its migrations cut at a version: the layout of an older schema, same code.
+# `ldv serve` with the records layout of an older schema, same code: the layout migrations after
+# `last` (up to 5, the current layout) are left out; later ones (6, the transparency log, which
+# the collector's writer needs) are applied as usual.
 _SERVE_AT_SCHEMA = """
 import sys
 from ldv_logboek.storage import _schema as schema
 last = int(sys.argv.pop(1))
-schema.migrate.__defaults__ = (tuple(m for m in schema.MIGRATIONS if m.version <= last),)
+switch_interval_ms = sys.argv.pop(1)
+if switch_interval_ms != "-":  # the interpreter's switch interval `ldv serve` sets (ldv_suite.server)
+    import ldv_suite.server
+    ldv_suite.server.SWITCH_INTERVAL_S = float(switch_interval_ms) / 1000
+schema.migrate.__defaults__ = (tuple(m for m in schema.MIGRATIONS if m.version <= last or m.version > 5),)
+if last < 5:  # daily partitions: one group commit of records over the year spans more than 100 days
+    from ldv_logboek.storage import _arrow_insert as insert
+    python_insert = insert._python_insert
+    insert._python_insert = lambda names: python_insert(names) + " SETTINGS max_partitions_per_insert_block = 0"
+    insert._PYTHON_INSERT = insert._python_insert(insert.SCHEMA.names)
 from ldv_suite.cli import app
 sys.argv[0] = "ldv"
 app()
@@ -106,6 +117,7 @@ class Serve:
     data_dir: Path
     schema: int
     issuer: Issuer
+    switch_interval_ms: float | None = None  # None: what `ldv serve` sets
     otlp_port: int = field(default_factory=free_port)
     api_port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
@@ -114,7 +126,8 @@ class Serve:
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         jwks = self.issuer.jwks(self.data_dir.parent / f"jwks-{self.api_port}.json")
         env = {**os.environ, "LDV_AUTH_JWKS_FILE": str(jwks), "LDV_AUTH_ISSUER": ISSUER, "LDV_AUTH_AUDIENCE": AUDIENCE}
-        cmd = [sys.executable, "-c", _SERVE_AT_SCHEMA, str(self.schema), "serve", "--data-dir", str(self.data_dir),
+        cmd = [sys.executable, "-c", _SERVE_AT_SCHEMA, str(self.schema),
+               "-" if self.switch_interval_ms is None else str(self.switch_interval_ms), "serve", "--data-dir", str(self.data_dir),
                "--otlp-http-port", str(self.otlp_port), "--api-port", str(self.api_port),
                "--otlp-grpc-port", str(free_port()), "--clickhouse-port", str(free_port())]  # fmt: skip
         self.log = (self.data_dir.parent / f"serve-{self.api_port}.log").open("wb")
@@ -243,13 +256,16 @@ def lookups(
     return subject_ms, trace_ms
 
 
-def floor(serve: Serve, count: int) -> list[float]:
+def floor(serve: Serve, count: int, path: str = "/lezenapi/v1/health") -> list[float]:
+    """ms of `count` GETs of `path`: the health check (the cheapest store read) or the OpenAPI
+    document (the stack's own floor: no store, no token)."""
+
     def ok(response: httpx.Response) -> None:
         if response.status_code != 200:
-            raise RuntimeError(f"health: {response.status_code}")
+            raise RuntimeError(f"{path}: {response.status_code}")
 
     client = fresh_connections()
-    return [timed(lambda: client.get(f"{serve.api}/lezenapi/v1/health", timeout=30), ok) for _ in range(count)]
+    return [timed(lambda: client.get(f"{serve.api}{path}", timeout=30), ok) for _ in range(count)]
 
 
 def fresh_connections() -> httpx.Client:
@@ -277,11 +293,14 @@ class Result:
     subject: list[float] = field(default_factory=list)
     trace: list[float] = field(default_factory=list)
     floor: list[float] = field(default_factory=list)
+    openapi: list[float] = field(default_factory=list)
     subject_busy: list[float] = field(default_factory=list)
     trace_busy: list[float] = field(default_factory=list)
 
 
-def filled(schema: int, days: int, args: argparse.Namespace, issuer: Issuer, tmp: Path) -> Result:
+def filled(
+    schema: int, days: int, args: argparse.Namespace, issuer: Issuer, tmp: Path, switch_interval_ms: float | None = None
+) -> Result:
     """A running `ldv serve` at `schema`, filled with records over `days` days."""
     subjects = max(1, args.records // (RECORDS_PER_SUBJECT * 4))
     # Filled oldest first, as a store fills while the days pass; the sender under ingest sends
@@ -294,12 +313,16 @@ def filled(schema: int, days: int, args: argparse.Namespace, issuer: Issuer, tmp
         contents.add(body)
     rng = random.Random(days)
     result = Result(
-        schema, days, Serve(tmp / f"s{schema}-d{days}" / "data", schema, issuer),
+        schema, days, Serve(tmp / f"s{schema}-d{days}-i{switch_interval_ms}" / "data", schema, issuer, switch_interval_ms),
         rng.sample(sorted(contents.by_subject.items()), 2 * args.lookups),
         rng.sample(sorted(contents.by_trace.items()), 2 * args.lookups), extra,
     )  # fmt: skip
     result.serve.__enter__()
-    result.fill_rate = fill(result.serve, bodies, sum(contents.by_trace.values()), senders=4)
+    try:
+        result.fill_rate = fill(result.serve, bodies, sum(contents.by_trace.values()), senders=4)
+    except BaseException:
+        result.serve.__exit__()  # not among the results yet: main's cleanup would leave it running
+        raise
     return result
 
 
@@ -311,6 +334,7 @@ def measure(results: list[Result], args: argparse.Namespace, issuer: Issuer) -> 
     for i in range(n):
         for r in results:
             r.floor += floor(r.serve, 1)
+            r.openapi += floor(r.serve, 1, "/lezenapi/v1/openapi.json")
             subject_ms, trace_ms = lookups(r.serve, token, r.subjects[i : i + 1], r.traces[i : i + 1])
             r.subject += subject_ms
             r.trace += trace_ms
@@ -438,6 +462,8 @@ def main() -> None:
     parser.add_argument("--lookups", type=int, default=100, help="lookups of each kind, idle and under ingest")
     parser.add_argument("--busy-records", type=int, default=50_000, help="records the sender cycles through while lookups run")
     parser.add_argument("--settle", type=float, default=10.0, help="seconds between the fill and the lookups")
+    parser.add_argument("--switch-intervals-ms", type=float, nargs="+", default=None,
+                        help="also compare `ldv serve` at these interpreter switch intervals (one store each; 5: CPython's default)")
     parser.add_argument("--engine-rows", type=int, default=1_000_000, help="records for the retention and dedup costs (0: skip)")
     args = parser.parse_args()
     issuer = Issuer()
@@ -448,8 +474,9 @@ def main() -> None:
         try:
             for schema in args.schemas:
                 for days in args.days:
-                    results.append(filled(schema, days, args, issuer, Path(tmp)))
-                    print(f"  schema {schema}, {days} days: filled at {results[-1].fill_rate:,.0f} spans/s", flush=True)
+                    for interval in args.switch_intervals_ms or [None]:
+                        results.append(filled(schema, days, args, issuer, Path(tmp), interval))
+                        print(f"  schema {schema}, {days} days{label(results[-1])}: filled at {results[-1].fill_rate:,.0f} spans/s", flush=True)
             time.sleep(args.settle)  # let the merges of the fill run, as they would in a store that lives
             for r in results:
                 r.rss_mib = r.serve.rss_mib()
@@ -459,7 +486,7 @@ def main() -> None:
                 r.serve.__exit__()
         for r in results:
             r.parts = active_parts(r.serve.data_dir)
-            print(f"  schema {r.schema}, {r.days} days: ldv serve RSS {r.rss_mib:,.0f} MiB after the fill; "
+            print(f"  schema {r.schema}, {r.days} days{label(r)}: ldv serve RSS {r.rss_mib:,.0f} MiB after the fill; "
                   f"{r.parts} active parts of the records table at the end", flush=True)  # fmt: skip
         if args.engine_rows:
             engine_costs(args.engine_rows, Path(tmp), args.lookups)
@@ -469,22 +496,31 @@ def main() -> None:
     for r in results:
         print(f"{r.schema:>6} {r.days:>5} | {p(r.subject, .5):>11.1f} {p(r.subject, .95):>6.1f} | {p(r.trace, .5):>9.1f} "
               f"{p(r.trace, .95):>6.1f} | {p(r.floor, .5):>9.1f} | {p(r.subject_busy, .5):>13.1f} {p(r.subject_busy, .95):>6.1f} | "
-              f"{p(r.trace_busy, .5):>14.1f} {p(r.trace_busy, .95):>6.1f}")  # fmt: skip
+              f"{p(r.trace_busy, .5):>14.1f} {p(r.trace_busy, .95):>6.1f}{label(r)}")  # fmt: skip
     print()
-    for schema in args.schemas:
-        mine = [r for r in results if r.schema == schema]
+    for schema, interval in [(s, i) for s in args.schemas for i in args.switch_intervals_ms or [None]]:
+        mine = [r for r in results if r.schema == schema and r.serve.switch_interval_ms == interval]
         first, last = mine[0], mine[-1]
         for r in mine:
             worst = max(p(r.subject, .5), p(r.trace, .5))
-            print(f"schema {schema}, {r.days} days: lookup p50 {worst:.1f} ms (target <= 10 ms: {verdict(worst <= 10)}); "
+            print(f"schema {schema}, {r.days} days{label(r)}: lookup p50 {worst:.1f} ms (target <= 10 ms: {verdict(worst <= 10)}); "
                   f"lookup / floor {worst / p(r.floor, .5):.2f}x (target <= 3x: {verdict(worst <= 3 * p(r.floor, .5))}); "
                   f"p95 under ingest / idle: subject {p(r.subject_busy, .95) / p(r.subject, .95):.2f}x, "
                   f"trace {p(r.trace_busy, .95) / p(r.trace, .95):.2f}x (target <= 1.5x: "
                   f"{verdict(max(p(r.subject_busy, .95) / p(r.subject, .95), p(r.trace_busy, .95) / p(r.trace, .95)) <= 1.5)})")  # fmt: skip
+            print(f"schema {schema}, {r.days} days{label(r)}: the API's cheapest request (GET openapi.json) p50 "
+                  f"{p(r.openapi, .5):.1f} ms; subject lookup / it {p(r.subject, .5) / p(r.openapi, .5):.2f}x "
+                  f"(target <= 5x: {verdict(p(r.subject, .5) <= 5 * p(r.openapi, .5))})")  # fmt: skip
         if len(mine) > 1:
             ratio = statistics.mean([p(last.subject, .5) / p(first.subject, .5), p(last.trace, .5) / p(first.trace, .5)])
-            print(f"schema {schema}: {last.days}-day / {first.days}-day p50: subject {p(last.subject, .5) / p(first.subject, .5):.2f}, "
+            print(f"schema {schema}{label(last)}: {last.days}-day / {first.days}-day p50: subject {p(last.subject, .5) / p(first.subject, .5):.2f}, "
                   f"trace {p(last.trace, .5) / p(first.trace, .5):.2f} (target <= 1.2: {verdict(ratio <= 1.2)})")  # fmt: skip
+
+
+def label(r: Result) -> str:
+    """How a store's `ldv serve` differs from the default, for the printed lines ('' when it does not)."""
+    interval = r.serve.switch_interval_ms
+    return "" if interval is None else f", switch interval {interval:g} ms"
 
 
 def verdict(ok: bool) -> str:

@@ -34,6 +34,19 @@ def test_the_lookup_benchmark_runs_on_both_layouts() -> None:
         assert re.search(rf"schema {schema}: 365-day / 30-day p50: subject [\d.]+, trace [\d.]+ \(target <= 1.2: (met|MISSED)\)", run.stdout)
         assert re.search(rf"schema {schema}, 30 days: lookup p50 [\d.]+ ms \(target <= 10 ms: (met|MISSED)\); lookup / floor [\d.]+x", run.stdout)
     assert len(re.findall(r"p95 under ingest / idle: subject [\d.]+x, trace [\d.]+x", run.stdout)) == 4
+    assert len(re.findall(r"the API's cheapest request \(GET openapi.json\) p50 [\d.]+ ms; subject lookup / it [\d.]+x", run.stdout)) == 4
     assert re.search(r"dedup, 20,000 records, \d+ part\(s\), subject lookup in the engine p50: with LIMIT 1 BY [\d.]+ ms, without [\d.]+ ms", run.stdout)
     retention = re.search(r"took [\d.]+ s wall, [\d.]+ s CPU; ([\d,]+) records left \(expected ([\d,]+)\)", run.stdout)
     assert retention and retention.group(1) == retention.group(2), run.stdout
+
+
+def test_the_gil_benchmark_measures_every_condition() -> None:
+    run = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "bench" / "lookup_gil.py"), "--rows", "2000", "--lookups", "2"],
+        capture_output=True, text=True, timeout=290,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    conditions = re.findall(r"^switch interval ([\d.]+) ms, (idle|ingest in a thread|ingest in a process): find p50", run.stdout, re.M)
+    assert conditions == [("5", "idle"), ("5", "ingest in a thread"), ("1", "idle"), ("1", "ingest in a thread"),
+                          ("0.5", "ingest in a thread"), ("5", "ingest in a process")], run.stdout  # fmt: skip
+    assert re.search(r"the ingest thread checked [1-9][\d,]* spans", run.stdout), run.stdout

@@ -16,6 +16,7 @@ import logging
 import signal
 import socket
 import ssl
+import sys
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,13 @@ from ldv_suite.errors import SuiteError
 from ldv_suite.settings import ServeSettings, is_loopback
 
 log = logging.getLogger("ldv.serve")
+
+# The interpreter's switch interval while the stack runs (CPython's default is 5 ms). The
+# collector decodes and checks spans in Python threads of this process; a lookup's thread that
+# wants the GIL back (to parse the request, after the engine's query, to serialise the answer)
+# waits up to one interval each time while such a thread computes. 1 ms bounds that wait; the
+# benchmark in docs/benchmarks.md ("Lookup under ingest") compares it with the default.
+SWITCH_INTERVAL_S = 0.001
 
 
 class PortUnavailable(SuiteError, OSError):
@@ -292,6 +300,8 @@ class Stack:
         sockets: list[socket.socket] = []
         tasks: list[asyncio.Task[None]] = []
         grpc_server = None
+        switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(SWITCH_INTERVAL_S)  # see SWITCH_INTERVAL_S; restored when the stack stops
         try:
             # Bind every port before serving any: a port in use is one clear error, not a crash.
             sockets = [bind_socket(server.config.host, server.config.port) for server in self.servers]
@@ -318,6 +328,7 @@ class Stack:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
             self.store.close()
+            sys.setswitchinterval(switch_interval)
         failed = [s for s in self.servers if not s.started]
         if failed:
             ports = ", ".join(str(s.config.port) for s in failed)
