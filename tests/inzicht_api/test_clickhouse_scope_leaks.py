@@ -149,7 +149,11 @@ def test_no_value_of_another_organisation_reaches_a_users_expression(url: str, a
     for marker in MARKERS:
         if marker not in attack.sql(ORG_B):
             assert marker not in body_b, body_b[:400]
-    # B has 6 records: a sleep of 0.4 s or heavy work per B row would show as seconds.
+    # B has 6 records: a sleep of 0.4 s or heavy work per B row would show as seconds, every time.
+    # A pause of the machine shows once: when the first pair differs, the fastest of three counts.
+    if time_b >= time_n + 1.0:
+        time_b = min([time_b] + [_ask(url, attack.user, attack.sql(ORG_B))[3] for _ in range(2)])
+        time_n = min([time_n] + [_ask(url, attack.user, attack.sql(NOBODY))[3] for _ in range(2)])
     assert time_b < time_n + 1.0, f"{time_b:.2f}s with B's rows against {time_n:.2f}s without"
 
 
