@@ -6,7 +6,7 @@ import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import chdb
 import pyarrow as pa
@@ -22,6 +22,8 @@ from ldv_logboek.storage._query import Cursor, Page, RecordQuery
 from ldv_logboek.storage._register_store import RegisterStore
 from ldv_logboek.storage._retention import Retention
 from ldv_logboek.storage._schema import DEFAULT_RETENTION_DAYS, READ_SETTINGS, RECORDS_TABLE, REJECTIONS_TABLE, migrate
+
+_T = TypeVar("_T")
 
 # The columns an insert names, in order: the Arrow table's (`SCHEMA`); the server computes the rest.
 INSERT_COLUMNS = list(SCHEMA.names)
@@ -296,27 +298,25 @@ class LogStore:
         `sql`; bind them.
         """
         parameters = dict(params or {})
-        with storage_errors("query"):
-            self._check_open()
-            if self._readers is None:
-                with self._lock:
-                    self._check_open()
-                    return self.client.query(sql, parameters=parameters).result_rows
-            # A reader whose link failed is not reused: the next read opens a fresh one.
-            with self._readers.connection(discard_on=(OperationalError, OSError)) as reader:
-                return reader.query(sql, parameters=parameters).result_rows
+        return self._on_reader(lambda client: client.query(sql, parameters=parameters).result_rows)
 
     def query_arrow(self, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
         """`query_rows` as an Arrow table (whole columns: the transparency log reads records this way)."""
         parameters = dict(params or {})
+        return self._on_reader(lambda client: client.query_arrow(sql, parameters=parameters, use_strings=True))
+
+    def _on_reader(self, read: Callable[[Client], _T]) -> _T:
+        """`read` on a reader connection (the writer's, one statement at a time, without readers);
+        any driver failure becomes StorageUnavailable or StorageFault."""
         with storage_errors("query"):
             self._check_open()
             if self._readers is None:
                 with self._lock:
                     self._check_open()
-                    return self.client.query_arrow(sql, parameters=parameters, use_strings=True)
+                    return read(self.client)
+            # A reader whose link failed is not reused: the next read opens a fresh one.
             with self._readers.connection(discard_on=(OperationalError, OSError)) as reader:
-                return reader.query_arrow(sql, parameters=parameters, use_strings=True)
+                return read(reader)
 
     def insert_arrow(self, table: str, data: pa.Table, what: str) -> None:
         """Insert the Arrow table `data` into `table` by column name on the writer; errors as `insert`."""
