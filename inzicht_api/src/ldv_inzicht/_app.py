@@ -26,6 +26,7 @@ from ldv_inzicht._register_api import REGISTER_API, create_register_router
 from ldv_inzicht._security_headers import SecurityHeadersMiddleware, add_security_headers
 from ldv_inzicht._subject_keys import SubjectKeys
 from ldv_inzicht._versioning import ApiInfo, ApiRegistry, ApiVersionMiddleware
+from ldv_inzicht._log_receipts import ReceiptMaker
 from ldv_inzicht.inzage import INZAGE_API, InzageService, create_inzage_router, create_page_router
 from ldv_inzicht.inzage._page import error_page, is_page_path
 from ldv_inzicht.settings import ApiSettings, AuthSettings, InzageSettings
@@ -70,8 +71,10 @@ def create_app(
     app.state.token_verifier = TokenVerifier(auth_settings)
     app.state.register_store = RegisterStore.from_log_store(store)
     app.state.subject_keys = SubjectKeys(settings.organisation_keys)
+    app.state.receipt_maker = ReceiptMaker(store)  # receipts of the records a reader may read
     app.state.inzage_service = InzageService(
-        store, app.state.register_store.load, inzage_settings or InzageSettings(), app.state.subject_keys
+        store, app.state.register_store.load, inzage_settings or InzageSettings(), app.state.subject_keys,
+        receipts=app.state.receipt_maker,
     )
     include_api(app, create_lezen_router(settings), LEZEN_API)
     include_api(app, create_register_router(), REGISTER_API)

@@ -38,6 +38,7 @@ from ldv_logboek.storage._schema import (
 )
 from ldv_logboek.storage._store import DEFAULT_READERS, MAX_STORED_TIME_NS, LogStore
 from ldv_logboek.storage._tlog import LogTables, StoredTree, TransparencyLog
+from ldv_logboek.storage._tlog_positions import record_positions
 
 __all__ = [
     "DASHBOARD_RECORDS_VIEW",
@@ -64,6 +65,7 @@ __all__ = [
     "connect",
     "embedded_path",
     "migrate",
+    "record_positions",
     "redact",
     "MAX_PAGE_SIZE",
     "MAX_STORED_TIME_NS",
