@@ -32,9 +32,18 @@ from ldv_logboek import LogRecord
 from ldv_logboek.storage import RECORDS_TABLE, LogStore, LogTables, TransparencyLog, connect
 from ldv_logboek.tlog import COSIGNATURE_V1, Signer, cosign, sign_note, verify_receipt
 from ldv_suite.cli import app as ldv_app
-from tests.inzicht_api.inzage_support import ACT, BEN, LINDA, citizen, organisation, record, supervisor, write_jwks
+from tests.inzicht_api.inzage_support import (
+    ACT,
+    BEN,
+    LINDA,
+    citizen,
+    make_app,
+    organisation,
+    record,
+    supervisor,
+    write_jwks,
+)
 from tests.inzicht_api.inzage_support import Signer as TokenSigner
-from tests.inzicht_api.inzage_support import make_app
 
 LOG = Signer.generate("logboek.test/proofs")
 WITNESS = Signer.generate("toezicht.test/ap", COSIGNATURE_V1)

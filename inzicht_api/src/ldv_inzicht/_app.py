@@ -19,6 +19,7 @@ from fastapi.responses import Response
 
 from ldv_inzicht._auth import TokenVerifier
 from ldv_inzicht._lezen import LEZEN_API, create_lezen_router
+from ldv_inzicht._log_receipts import ReceiptMaker
 from ldv_inzicht._openapi_docs import add_openapi_route
 from ldv_inzicht._overzicht import OVERZICHT_API, create_overzicht_router
 from ldv_inzicht._problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
@@ -26,7 +27,6 @@ from ldv_inzicht._register_api import REGISTER_API, create_register_router
 from ldv_inzicht._security_headers import SecurityHeadersMiddleware, add_security_headers
 from ldv_inzicht._subject_keys import SubjectKeys
 from ldv_inzicht._versioning import ApiInfo, ApiRegistry, ApiVersionMiddleware
-from ldv_inzicht._log_receipts import ReceiptMaker
 from ldv_inzicht.inzage import INZAGE_API, InzageService, create_inzage_router, create_page_router
 from ldv_inzicht.inzage._page import error_page, is_page_path
 from ldv_inzicht.settings import ApiSettings, AuthSettings, InzageSettings

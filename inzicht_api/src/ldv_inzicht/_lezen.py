@@ -327,7 +327,7 @@ def create_lezen_router(
             "with that reason."
         ),
         tags=["ProcessingActivities"],
-        response_class=PlainTextResponse,
+        response_class=Response,  # the receipt is text/plain, problems are application/problem+json
         responses={
             200: {"content": {"text/plain": {"schema": {"type": "string"}}},
                   "description": "The receipt (c2sp.org/tlog-proof@v1 with an `extra` line carrying the entry)."},
