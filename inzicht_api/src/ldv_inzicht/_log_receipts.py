@@ -47,10 +47,11 @@ class ReceiptMaker:
         self._trees: dict[str, StoredTree] = {}
         self._lock = threading.Lock()
 
-    def receipt(self, origin: str, index: int) -> str | None:
-        """The receipt of leaf `index` of `origin` in its newest checkpoint; None if not covered yet."""
+    def receipt(self, origin: str, index: int, latest: tuple[int, bytes, str] | None = None) -> str | None:
+        """The receipt of leaf `index` of `origin` in its newest checkpoint (or in `latest`, one
+        already read); None if not covered yet."""
         tables = LogTables(self.store, origin)
-        latest = tables.latest_checkpoint()
+        latest = latest or tables.latest_checkpoint()
         if latest is None or index >= latest[0]:
             return None
         size, _, note = latest
@@ -68,7 +69,12 @@ class ReceiptMaker:
         """The receipt of each logged record among `ids` ((trace id, span id)); records in no log
         are left out. The caller must have checked that it may read these records."""
         positions = record_positions(self.store, ids)
-        return {key: RecordReceipt(origin, index, self.receipt(origin, index)) for key, (origin, index) in positions.items()}
+        # One checkpoint per log for the whole answer: every receipt of one overview is against it.
+        latest = {origin: LogTables(self.store, origin).latest_checkpoint() for origin, _ in positions.values()}
+        return {
+            key: RecordReceipt(origin, index, self.receipt(origin, index, latest[origin]) if latest[origin] else None)
+            for key, (origin, index) in positions.items()
+        }
 
     def stored_entry(self, origin: str, index: int) -> bytes | None:
         """The entry recomputed from the stored record at `index` (None: no such record)."""
