@@ -39,7 +39,7 @@ PUBLIC: dict[str, set[str]] = {
         "CHECKPOINTS_TABLE", "LEAVES_TABLE", "NODES_TABLE", "AuditReport", "LogAudit", "LogTables", "StoredTree",
         "TransparencyLog", "audit_store",
         # where a record is in its log, for the readers' receipts (ldv_inzicht)
-        "record_positions",
+        "leaf_entries", "record_positions", "stored_entries",
     },
     "ldv_logboek.tlog": {
         "COSIGNATURE_V1", "ED25519", "EMPTY_ROOT", "ENTRY_SIZE", "FIELD_NAMES", "HASH_SIZE", "RECORD_FIELDS", "SALT_SIZE",

@@ -199,7 +199,9 @@ class InzageService:
         """Attach each local record's receipt and its check; one `LogCheck` per source."""
         local = [p for p in processings if p.record.source == "local"]
         try:
-            found = self._receipts.for_records((bytes.fromhex(p.record.trace_id), bytes.fromhex(p.record.span_id)) for p in local)
+            found = self._receipts.for_records(
+                ((bytes.fromhex(p.record.trace_id), bytes.fromhex(p.record.span_id)) for p in local), with_stored=True
+            )
         except StorageUnavailable:
             log.warning("inzage: the transparency log could not be read; the overview is not checked")
             found = {}
@@ -221,9 +223,7 @@ class InzageService:
                 check.unchecked += 1  # the page says it holds no key to check this log with
                 check.no_key = True
                 continue
-            p.checked = check_receipt(
-                there.receipt, verifiers, witnesses, self._receipts.stored_entry(there.origin, there.index)
-            )
+            p.checked = check_receipt(there.receipt, verifiers, witnesses, there.stored_entry)
             if not p.checked.ok:
                 check.failed += 1
                 log.warning("inzage: a receipt of log %s did not verify: %s", there.origin, p.checked.reason)

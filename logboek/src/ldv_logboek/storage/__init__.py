@@ -38,7 +38,7 @@ from ldv_logboek.storage._schema import (
 )
 from ldv_logboek.storage._store import DEFAULT_READERS, MAX_STORED_TIME_NS, LogStore
 from ldv_logboek.storage._tlog import LogTables, StoredTree, TransparencyLog
-from ldv_logboek.storage._tlog_positions import record_positions
+from ldv_logboek.storage._tlog_positions import leaf_entries, record_positions, stored_entries
 
 __all__ = [
     "DASHBOARD_RECORDS_VIEW",
@@ -64,8 +64,10 @@ __all__ = [
     "cluster_script",
     "connect",
     "embedded_path",
+    "leaf_entries",
     "migrate",
     "record_positions",
+    "stored_entries",
     "redact",
     "MAX_PAGE_SIZE",
     "MAX_STORED_TIME_NS",
