@@ -38,6 +38,8 @@ PUBLIC: dict[str, set[str]] = {
         # the transparency log's persistence, writer side and audit
         "CHECKPOINTS_TABLE", "LEAVES_TABLE", "NODES_TABLE", "AuditReport", "LogAudit", "LogTables", "StoredTree",
         "TransparencyLog", "audit_store",
+        # where a record is in its log, for the readers' receipts (ldv_inzicht)
+        "leaf_entries", "record_positions", "stored_entries",
     },
     "ldv_logboek.tlog": {
         "COSIGNATURE_V1", "ED25519", "EMPTY_ROOT", "ENTRY_SIZE", "FIELD_NAMES", "HASH_SIZE", "RECORD_FIELDS", "SALT_SIZE",

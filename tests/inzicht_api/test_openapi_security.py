@@ -23,6 +23,8 @@ from tests.inzicht_api.test_security_headers import app_routes
 PATH_VALUES = {
     "activity_id": quote(ACT["huurtoeslag"], safe=""),
     "number": "1",
+    "traceId": "0" * 32,
+    "spanId": "0" * 16,
     "organisation_id": quote("https://register.toeslagen.example/organisations/dienst-toeslagen", safe=""),
 }
 BAD_TOKEN = {"Authorization": "Bearer not-a-token"}
@@ -80,7 +82,7 @@ def test_every_operation_of_every_document_states_its_security_truthfully(publis
                 if 401 in (anonymous, bad_token):
                     assert "401" in operation["responses"], where
                 checked += 1
-    assert checked == 11  # 2 lezen, 4 register, 1 inzage, 4 overzicht (the documents are not in themselves)
+    assert checked == 12  # 3 lezen (the proof route too), 4 register, 1 inzage, 4 overzicht (the documents are not in themselves)
 
 
 @pytest.mark.parametrize("base", ["/inzage/v1", "/overzicht/v1"])

@@ -18,7 +18,10 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from ldv_logboek.storage import LogStore, connect
+from ldv_collector import GroupCommitWriter
+from ldv_logboek.storage import LogStore, TransparencyLog, connect
+from ldv_logboek.tlog import Signer as LogSigner
+from tests.conftest import make_record
 from tests.inzicht_api.inzage_support import (
     ACT,
     LINDA,
@@ -32,6 +35,8 @@ from tests.inzicht_api.inzage_support import (
 )
 
 PATH_VALUES = {
+    "traceId": "0" * 32,
+    "spanId": "0" * 16,
     "activity_id": quote(ACT["huurtoeslag"], safe=""),
     "number": "1",
     "organisation_id": quote("https://register.toeslagen.example/organisations/dienst-toeslagen", safe=""),
@@ -55,6 +60,18 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     store = LogStore(connect(f"chdb://{tmp / 'store'}"))
     store.migrate()
     seed(store)
+    # One record through the collector's writer with the transparency log on: the proof route's
+    # receipt (a supervisor reads it) is a success answer too.
+    log = TransparencyLog.open(store, LogSigner.generate("logboek.test/headers"))
+    logged = make_record()
+    writer = GroupCommitWriter(store, max_batch_wait_ms=0, log=log)
+    writer.start()
+    try:
+        writer.submit([logged]).result(timeout=60)
+    finally:
+        writer.stop()
+    log.sign_checkpoint()
+    PATH_VALUES.update(traceId=logged.trace_id.hex(), spanId=logged.span_id.hex())
     signer, demo = Signer.generate("issuer-1"), Signer.generate("demo")
     jwks = write_jwks(tmp / "jwks.json", signer, demo)
     demo_key = tmp / "demo.pem"
@@ -98,7 +115,7 @@ def assert_security_headers(response: httpx.Response) -> None:
 
 
 def test_every_route_for_every_caller_has_the_security_headers(env: Env) -> None:
-    assert len(env.routes) == 22, env.routes  # the app's routes really were found
+    assert len(env.routes) == 23, env.routes  # the app's routes really were found
     succeeded: set[tuple[str, str]] = set()
     for method, template in env.routes:
         path = re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: PATH_VALUES[m[1]], template)

@@ -225,6 +225,65 @@ def verify_receipt_command(
     raise _fail("; ".join(errors) or "no --log-key")
 
 
+PDF_RECEIPTS = "ldv-ontvangstbewijzen.json"  # the attachment's name (ldv_inzicht.inzage._pdf.RECEIPTS_NAME)
+
+
+def _pdf_receipts(path: Path) -> list[tuple[str, str]]:
+    """(record, receipt) of the receipts attached to a citizen's PDF overview; exit 2 when unreadable."""
+    import json
+
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
+    try:
+        attached = PdfReader(path).attachments.get(PDF_RECEIPTS)
+    except (OSError, PyPdfError, ValueError) as exc:
+        raise _fail(f"{path} is not a readable PDF: {exc}", 2) from None
+    if not attached:
+        raise _fail(f"{path} carries no receipts (no attachment {PDF_RECEIPTS})")
+    try:
+        items = json.loads(attached[0])["receipts"]
+        return [(str(item["record"]), str(item["receipt"])) for item in items]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise _fail(f"the attachment {PDF_RECEIPTS} is not a list of receipts: {exc}") from None
+
+
+@verify_app.command("pdf")
+def verify_pdf_command(
+    pdf: Annotated[Path, typer.Argument(help="A citizen's PDF overview (`Download als PDF` on the inzage page).")],
+    log_key: LogKeyOpt,
+    witness_key: WitnessKeyOpt = None,
+    min_witnesses: Annotated[
+        Optional[int], typer.Option(help="Cosignatures of the given witnesses needed (default: 1 when any is given).")
+    ] = None,
+) -> None:
+    """Check every receipt a PDF overview carries, offline; exit 0 only when all of them hold."""
+    receipts = _pdf_receipts(pdf)
+    witnesses = _verifiers(witness_key, COSIGNATURE_V1)
+    logs = _verifiers(log_key, ED25519)
+    needed = min_witnesses if min_witnesses is not None else (1 if witnesses else 0)
+    failed = 0
+    origins: dict[str, int] = {}
+    for record, text in receipts:
+        errors = []
+        for log in logs:
+            try:
+                checkpoint, _, _ = verify_receipt(text, log, witnesses, needed)
+            except NoteError as exc:
+                errors.append(str(exc))
+                continue
+            origins[checkpoint.origin] = max(origins.get(checkpoint.origin, 0), checkpoint.size)
+            break
+        else:
+            failed += 1
+            typer.echo(f"FAILED: record {record}: {'; '.join(errors) or 'no --log-key'}", err=True)
+    if failed or not receipts:
+        raise _fail(f"{failed} of {len(receipts)} receipts in {pdf} do not verify")
+    logs_text = ", ".join(f"{o} (size {n})" for o, n in sorted(origins.items()))
+    typer.echo(f"OK: {len(receipts)} receipts in {pdf} verify against {logs_text}; "
+               f"cosigned by at least {needed} of the given witnesses")
+
+
 def witness_command(
     key: Annotated[str, typer.Option("--key", envvar="LDV_WITNESS_KEY", help="The witness's private key (PRIVATE+KEY+..., type 0x04) or its file.")],
     log_key: LogKeyOpt,

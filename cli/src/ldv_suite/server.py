@@ -69,6 +69,24 @@ def check_senders(settings: ServeSettings, collector_settings: Any) -> str | Non
 LOG_KEY_FILE = "log-key"
 
 
+def _inzage_checks_this_log(api_kwargs: dict[str, Any], collector_settings: Any) -> dict[str, Any]:
+    """The inzage checks receipts against this collector's log key and witnesses (named by their
+    key names) unless `LDV_INZAGE_LOG_KEYS` / `LDV_INZAGE_WITNESSES` say otherwise."""
+    from ldv_inzicht import InzageSettings
+    from ldv_logboek.tlog import Verifier, load_signer
+
+    if not collector_settings.log_enabled or collector_settings.log_key is None:
+        return api_kwargs
+    inzage = api_kwargs.get("inzage_settings") or InzageSettings()
+    updates: dict[str, Any] = {}
+    if not inzage.log_keys:
+        updates["log_keys"] = (load_signer(collector_settings.log_key.get_secret_value()).verifier.vkey,)
+    if not inzage.witnesses and collector_settings.log_witnesses:
+        updates["witnesses"] = {Verifier.parse(w.vkey).name: w.vkey for w in collector_settings.log_witnesses}
+    api_kwargs["inzage_settings"] = inzage.model_copy(update=updates)
+    return api_kwargs
+
+
 def ensure_log_key(data_dir: Path, name: str | None = None) -> Path:
     """The transparency log's signing key of an embedded store: `<data dir>/log-key`, made once
     (mode 0600, origin `name` or `logboek.local/<random>`) when the operator configured none.
@@ -225,7 +243,8 @@ class Stack:
         stack = cls(settings=settings, store=store, collector=collector_app.state.collector)
         stack.add_server(collector_app, settings.otlp_http_port, client_ca=settings.tls_client_ca_file)
         # The transparency logs as C2SP tlog-tiles under /log/ on the API's port (ldv_inzicht.create_log_app).
-        api_app = with_log_routes(create_api_app(store, **dict(api_kwargs or {})), create_log_app(store))
+        api_kwargs = _inzage_checks_this_log(dict(api_kwargs or {}), collector_settings)
+        api_app = with_log_routes(create_api_app(store, **api_kwargs), create_log_app(store))
         stack.add_server(api_app, settings.api_port)
         if settings.clickhouse_port:
             if settings.store_dsn is None:

@@ -19,6 +19,7 @@ from fastapi.responses import Response
 
 from ldv_inzicht._auth import TokenVerifier
 from ldv_inzicht._lezen import LEZEN_API, create_lezen_router
+from ldv_inzicht._log_receipts import ReceiptMaker
 from ldv_inzicht._openapi_docs import add_openapi_route
 from ldv_inzicht._overzicht import OVERZICHT_API, create_overzicht_router
 from ldv_inzicht._problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
@@ -69,8 +70,10 @@ def create_app(
     app.state.token_verifier = TokenVerifier(auth_settings)
     app.state.register_store = RegisterStore.from_log_store(store)
     app.state.subject_keys = SubjectKeys(settings.organisation_keys)
+    app.state.receipt_maker = ReceiptMaker(store)  # receipts of the records a reader may read
     app.state.inzage_service = InzageService(
-        store, app.state.register_store.load, inzage_settings or InzageSettings(), app.state.subject_keys
+        store, app.state.register_store.load, inzage_settings or InzageSettings(), app.state.subject_keys,
+        receipts=app.state.receipt_maker,
     )
     include_api(app, create_lezen_router(settings), LEZEN_API)
     include_api(app, create_register_router(), REGISTER_API)

@@ -20,13 +20,15 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
+from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 from ldv_inzicht._auth import Principal, Role, TokenFirstRoute, require_roles
 from ldv_inzicht._cursors import CursorRefused, CursorSealer, binding
 from ldv_inzicht._deps import get_store, get_subject_keys
+from ldv_inzicht._log_receipts import ReceiptMaker
 from ldv_inzicht._problems import ProblemError, problem_responses
 from ldv_inzicht._read_access import ReadRestriction, read_restriction
 from ldv_inzicht._register_api import get_register
@@ -35,7 +37,7 @@ from ldv_inzicht._versioning import ApiInfo
 from ldv_inzicht.settings import ApiSettings
 from ldv_logboek import LogRecord, is_uri, parse_trace_id, trace_id_as_uuid
 from ldv_logboek import attributes as attr
-from ldv_logboek.storage import MAX_TIME_MS, Cursor, LogStore, RecordQuery
+from ldv_logboek.storage import MAX_PAGE_SIZE, MAX_TIME_MS, Cursor, LogStore, RecordQuery
 
 LEZEN_API = ApiInfo(
     prefix="/lezenapi/v1",
@@ -312,6 +314,52 @@ def create_lezen_router(
         )
 
     @router.get(
+        "/processing-activities/{traceId}/{spanId}/proof",
+        operation_id="getProcessingActivityProof",
+        summary="Inclusion proof (receipt) of one record in the Logboek's transparency log",
+        description=(
+            "An extension of this suite, beside the Logius schema: the C2SP tlog-proof receipt of the "
+            "record with this trace id and span id in the newest checkpoint of its transparency log "
+            "(with the witnesses' cosignatures), to check offline with `ldv verify receipt`. The same "
+            "read rules as the search: a record the caller may not read, or that does not exist, is "
+            "the same 404 (the answer never tells whether someone else's record exists). A record "
+            "the caller may read that is in no log, or not yet in a signed checkpoint, is a 404 too, "
+            "with that reason."
+        ),
+        tags=["ProcessingActivities"],
+        response_class=Response,  # the receipt is text/plain, problems are application/problem+json
+        responses={
+            200: {"content": {"text/plain": {"schema": {"type": "string"}}},
+                  "description": "The receipt (c2sp.org/tlog-proof@v1 with an `extra` line carrying the entry)."},
+            **problem_responses(400, 401, 403, 404, 503),
+        },
+        openapi_extra={"security": [{_BEARER_SCHEME: []}]},
+    )
+    def processing_activity_proof(
+        request: Request,
+        caller: Annotated[Principal, Depends(require_roles(*READ_ROLES))],
+        trace_id: Annotated[str, Path(alias="traceId", pattern=TRACE_ID_PATTERN,
+                                      description="Trace id in UUID notation or as 32 hex digits.")],
+        span_id: Annotated[str, Path(alias="spanId", pattern=r"^[0-9a-fA-F]{16}$", description="Span id, 16 hex digits.")],
+        store: Annotated[LogStore, Depends(get_store)],
+        keys: Annotated[SubjectKeys, Depends(get_subject_keys)],
+    ) -> Response:
+        restriction = read_restriction(caller, None, keys, lambda: get_register(request), datetime.now(UTC))
+        trace = parse_trace_id(trace_id)
+        span = bytes.fromhex(span_id)
+        # Found through the caller's read restriction first: what they may not read is "not found".
+        readable = _readable_record(store, restriction, trace, span)
+        if not readable:
+            raise ProblemError(404, "No record with this trace id and span id that you may read.")
+        maker: ReceiptMaker = request.app.state.receipt_maker
+        found = maker.for_records([(trace, span)]).get((trace, span))
+        if found is None:
+            raise ProblemError(404, "This record is in no transparency log (it was not stored by a collector that logs).")
+        if found.receipt is None:
+            raise ProblemError(404, "This record is not yet in a signed checkpoint; try again in a second.")
+        return PlainTextResponse(found.receipt, media_type="text/plain; charset=utf-8")
+
+    @router.get(
         "/health",
         operation_id="health",
         summary="Answers 200 when the API can read its store",
@@ -324,6 +372,22 @@ def create_lezen_router(
         return Health()
 
     return router
+
+
+def _readable_record(store: LogStore, restriction: ReadRestriction, trace: bytes, span: bytes) -> bool:
+    """Whether the record (trace, span) exists within `restriction` (the search's own rules)."""
+    after: Cursor | None = None
+    for _ in range(100):  # a trace of more than 100 pages of readable spans is not a real trace
+        page = store.find(RecordQuery(
+            trace_id=trace, data_subject_ids=restriction.data_subject_ids, organisation=restriction.organisation,
+            exclude=restriction.exclude, limit=MAX_PAGE_SIZE, after=after,
+        ))
+        if any(r.span_id == span for r in page.records):
+            return True
+        if page.next_cursor is None:
+            return False
+        after = Cursor.decode(page.next_cursor)
+    return False
 
 
 def _check_window(search: ProcessingActivityRequest) -> None:

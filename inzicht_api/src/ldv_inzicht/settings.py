@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ldv_logboek.settings import OrganisationKeys, SettingsWithOrganisationKeys, organisation_keys_field
 from ldv_logboek.storage import MAX_PAGE_SIZE
+from ldv_logboek.tlog import COSIGNATURE_V1, ED25519, NoteError, Verifier
 
 MIN_CURSOR_KEY_CHARS = 32
 
@@ -266,6 +267,44 @@ class InzageSettings(BaseSettings):
         None, description="This Logboek's client secret at the token endpoint (HTTP Basic); never logged."
     )
 
+    log_keys: tuple[str, ...] = Field(
+        (),
+        description="Verifier keys of this Logboek's transparency logs (`<origin>+<key ID>+<base64>`, as `ldv serve` "
+        "logs at start): the inzage checks every record's receipt against them and says so on the page. Not set: "
+        "`ldv serve` uses the key of its own collector. A JSON list.",
+        examples=[["logboek.example/ldv-2026+1a2b3c4d+AQ..."]],
+    )
+    witnesses: dict[str, str] = Field(
+        {},
+        description="Witnesses whose cosignature the inzage requires and names on the page: display name -> "
+        "cosignature verifier key (type 0x04). A JSON object: "
+        '`{"Autoriteit Persoonsgegevens": "witness.ap.example/ap+1a2b3c4d+BA..."}`. Not set: `ldv serve` uses '
+        "the collector's witnesses, named by their key name.",
+        examples=[{"Autoriteit Persoonsgegevens": "witness.ap.example/ap+1a2b3c4d+BA..."}],
+    )
+
+    @field_validator("log_keys")
+    @classmethod
+    def _log_keys_parse(cls, keys: tuple[str, ...]) -> tuple[str, ...]:
+        for key in keys:
+            _verifier(key, ED25519, "a log key")
+        return keys
+
+    @field_validator("witnesses")
+    @classmethod
+    def _witness_keys_parse(cls, witnesses: dict[str, str]) -> dict[str, str]:
+        for name, key in witnesses.items():
+            _verifier(key, COSIGNATURE_V1, f"the witness key of {name!r}")
+        return witnesses
+
+    def log_verifiers(self) -> list[Verifier]:
+        """`log_keys` parsed."""
+        return [Verifier.parse(k) for k in self.log_keys]
+
+    def witness_verifiers(self) -> dict[str, Verifier]:
+        """`witnesses` parsed: display name -> verifier."""
+        return {name: Verifier.parse(k) for name, k in self.witnesses.items()}
+
     @field_validator("read_api_addresses")
     @classmethod
     def _read_api_bases(cls, addresses: dict[str, str]) -> dict[str, str]:
@@ -292,3 +331,12 @@ class InzageSettings(BaseSettings):
             if identifier.rstrip("/") == wanted:
                 return address.rstrip("/")
         return wanted
+
+
+def _verifier(vkey: str, sig_type: int, what: str) -> None:
+    try:
+        verifier = Verifier.parse(vkey)
+    except NoteError as exc:
+        raise ValueError(f"{what} is not a verifier key: {exc}") from None
+    if verifier.sig_type != sig_type:
+        raise ValueError(f"{what} has the wrong key type (0x{verifier.sig_type:02x})")

@@ -241,6 +241,13 @@ def _check_ports_free(options: DemoOptions) -> None:
 WITNESS_NAME = "witness.autoriteitpersoonsgegevens.demo/ap"
 
 
+def _named_witness(api_kwargs: dict[str, Any], vkey: str) -> dict[str, Any]:
+    """The citizen page names the supervisor's witness: "bevestigd door de Autoriteit Persoonsgegevens"."""
+    inzage = api_kwargs["inzage_settings"]
+    api_kwargs["inzage_settings"] = inzage.model_copy(update={"witnesses": {"de Autoriteit Persoonsgegevens": vkey}})
+    return api_kwargs
+
+
 def _demo_log_keys(data_dir: Path, secrets_dir: Path, logboeken: LogboekFleet) -> tuple[Any, list[Path]]:
     """The supervisor's witness key (made once, in the demo's secrets) and the log key file of
     the shared Logboek, then of each own Logboek (made once, in their data directories)."""
@@ -318,11 +325,11 @@ def run_demo(options: DemoOptions, console: Console) -> None:
             log_key=SecretStr(str(log_keys[0])),
             log_witnesses=[WitnessSettings(url=witness_url, vkey=witness_key.verifier.vkey)],
         ),
-        api_kwargs=secrets.api_kwargs(
+        api_kwargs=_named_witness(secrets.api_kwargs(
             served,
             logboeken={lb.identifier: lb.api_url for lb in logboeken.logboeken.values()},
             token_endpoint=f"{token_service}/token" if own else None,
-        ),
+        ), witness_key.verifier.vkey),
     )
     stack.add_server(
         create_witness_app(witness_key, [load_signer(str(k)).verifier for k in log_keys], secrets.directory / "ap-witness.json"),

@@ -27,6 +27,7 @@ from datetime import datetime
 
 from ldv_inzicht.inzage._service import UNAVAILABLE_NL, InzageResult, Processing
 from ldv_inzicht.inzage._view import (
+    CheckOut,
     InzageResponse,
     LegalBasisOut,
     OrganisationRef,
@@ -168,6 +169,8 @@ class Overview:
     events: list[LifeEvent]
     parties: list[PartyOut]
     truncated: bool
+    checks: list[CheckOut] = field(default_factory=list)  # what the overview was checked against
+    receipts: list[tuple[str, str]] = field(default_factory=list)  # (trace id/span id, receipt) for the PDF
 
     @property
     def unavailable(self) -> list[PartyOut]:
@@ -308,4 +311,7 @@ def build_overview(result: InzageResult, register: Register, response: InzageRes
                 picture=_picture(flows),
             )
         )
-    return Overview(total=response.total, events=events, parties=response.organisations, truncated=response.truncated)
+    receipts = [(f"{p.trace_id}/{p.span_id}", p.receipt) for t in response.traces for g in t.organisations
+                for p in g.processings if p.receipt is not None]
+    return Overview(total=response.total, events=events, parties=response.organisations, truncated=response.truncated,
+                    checks=response.checks, receipts=receipts)

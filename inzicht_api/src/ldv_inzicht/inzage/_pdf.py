@@ -4,10 +4,16 @@ The same overview as the page, with every detail open, rendered from the same pa
 templates. WeasyPrint is imported on first use (it loads Pango through cffi; the rest of the
 app does not need it), and it fetches nothing: every URL the HTML names (the links to the legal
 texts) stays a link, and `_refuse` makes sure no resource is ever loaded while rendering.
+
+The records' receipts (their inclusion in the Logboek's transparency log) are printed in an
+appendix and attached to the PDF as `RECEIPTS_NAME` (JSON: `{"receipts": [{"record": "<trace
+id>/<span id>", "receipt": "<C2SP tlog-proof>"}]}`), so the overview can be checked offline
+later: `ldv verify pdf FILE --log-key ... --witness-key ...`.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,6 +25,12 @@ from ldv_inzicht.inzage._overview import Overview
 from ldv_inzicht.inzage._view import date_nl
 
 _CSS = Path(__file__).parent / "static" / "overzicht_pdf.css"
+RECEIPTS_NAME = "ldv-ontvangstbewijzen.json"
+
+
+def receipts_json(overview: Overview) -> str:
+    """The attachment `RECEIPTS_NAME`: every receipt of the overview, with its record's ids."""
+    return json.dumps({"receipts": [{"record": ident, "receipt": text} for ident, text in overview.receipts]}, indent=1)
 
 
 class PdfUnavailable(InzichtError):
@@ -41,10 +53,16 @@ def render_pdf(env: Environment, overview: Overview, filters: dict[str, str | bo
     except (ImportError, OSError) as exc:
         raise PdfUnavailable(str(exc)) from exc
     html = env.get_template("overzicht_pdf.html").render(
-        overview=overview, filters=filters, made_label=date_nl(datetime.now(UTC))
+        overview=overview, filters=filters, made_label=date_nl(datetime.now(UTC)), receipts_name=RECEIPTS_NAME
     )
     document = weasyprint.HTML(string=html, url_fetcher=_refuse)
     stylesheet = weasyprint.CSS(string=_CSS.read_text(encoding="utf-8"), url_fetcher=_refuse)
-    pdf = document.write_pdf(stylesheets=[stylesheet])
+    attachments = []
+    if overview.receipts:
+        attachments.append(weasyprint.Attachment(
+            string=receipts_json(overview), base_url=None, url_fetcher=_refuse, name=RECEIPTS_NAME,
+            description="Bewijzen uit het onveranderbare logboek (C2SP tlog-proof)",
+        ))
+    pdf = document.write_pdf(stylesheets=[stylesheet], attachments=attachments)
     assert pdf is not None
     return bytes(pdf)

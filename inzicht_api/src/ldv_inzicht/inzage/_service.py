@@ -18,7 +18,12 @@ For a citizen (their BSN from the token) the service
    confidential activities are dropped (`Register.hidden_from_subject`: the register decides,
    per activity, with an end date), records of activities the register does not know are kept
    and flagged;
-4. groups them per trace (a life event), per organisation, per processing.
+4. groups them per trace (a life event), per organisation, per processing;
+5. gives each record of this store its receipt (its leaf in the store's transparency log,
+   `ldv_inzicht._log_receipts`) and checks it against the log keys and witness keys configured
+   (`InzageSettings.log_keys`, `.witnesses`) and against the stored record, so the page
+   claims only what was checked (`LogCheck` per log; records in no log, not yet in a
+   checkpoint, or from another Logboek are said to be unchecked).
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from typing import Any
 
 import httpx
 
+from ldv_inzicht._log_receipts import CheckedReceipt, ReceiptMaker, check_receipt
 from ldv_inzicht._subject_keys import SubjectKeys
 from ldv_inzicht.inzage._token_exchange import TokenExchangeFailed, TokenExchanger
 from ldv_inzicht.settings import InzageSettings
@@ -84,6 +90,25 @@ class Processing:
     organisation: Organisation | None
     register: Any  # ActivityVersion | None
     unknown_activity: bool
+    receipt: str | None = None  # C2SP tlog-proof receipt of a record of this store, when logged
+    checked: CheckedReceipt | None = None  # what checking `receipt` found
+
+
+@dataclass
+class LogCheck:
+    """The check of the records of one source: a log of this store (`origin`), records of this
+    store in no log or not yet in a checkpoint (`origin` ""), or another Logboek (`source`)."""
+
+    origin: str
+    source: str = "local"
+    organisations: list[str] = field(default_factory=list)  # names, in order of appearance
+    verified: int = 0
+    failed: int = 0
+    unchecked: int = 0  # in no log, not yet in a signed checkpoint, or from another Logboek
+    no_key: bool = False  # in a log whose verifier key is not configured: not checked
+    witnesses: tuple[str, ...] = ()
+    cosigned_at: datetime | None = None
+    size: int = 0
 
 
 @dataclass
@@ -93,6 +118,7 @@ class InzageResult:
     processings: list[Processing] = field(default_factory=list)
     parties: list[PartyOutcome] = field(default_factory=list)
     truncated: bool = False
+    checks: list[LogCheck] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -114,8 +140,10 @@ class InzageService:
         keys: SubjectKeys,
         *,
         http_client_factory: Any = None,
+        receipts: ReceiptMaker | None = None,
     ):
         self.store = store
+        self._receipts = receipts or ReceiptMaker(store)
         self.register_source = register_source
         self.settings = settings
         self._keys = keys
@@ -164,7 +192,48 @@ class InzageService:
             if organisation and org is not None and organisation not in (org.id, org.code):
                 continue
             result.processings.append(Processing(record, org, version, unknown_activity=version is None))
+        result.checks = await asyncio.to_thread(self._check_receipts, result.processings)
         return result
+
+    def _check_receipts(self, processings: list[Processing]) -> list[LogCheck]:
+        """Attach each local record's receipt and its check; one `LogCheck` per source."""
+        local = [p for p in processings if p.record.source == "local"]
+        try:
+            found = self._receipts.for_records(
+                ((bytes.fromhex(p.record.trace_id), bytes.fromhex(p.record.span_id)) for p in local), with_stored=True
+            )
+        except StorageUnavailable:
+            log.warning("inzage: the transparency log could not be read; the overview is not checked")
+            found = {}
+        verifiers = self.settings.log_verifiers()
+        witnesses = self.settings.witness_verifiers()
+        checks: dict[tuple[str, str], LogCheck] = {}
+        for p in processings:
+            name = p.organisation.name if p.organisation is not None else p.record.organisation_ref
+            there = found.get((bytes.fromhex(p.record.trace_id), bytes.fromhex(p.record.span_id))) if p.record.source == "local" else None
+            origin = there.origin if there is not None and there.receipt is not None else ""
+            check = checks.setdefault((p.record.source, origin), LogCheck(origin, p.record.source))
+            if name not in check.organisations:
+                check.organisations.append(name)
+            if there is None or there.receipt is None:
+                check.unchecked += 1
+                continue
+            p.receipt = there.receipt
+            if not any(k.name == there.origin for k in verifiers):
+                check.unchecked += 1  # the page says it holds no key to check this log with
+                check.no_key = True
+                continue
+            p.checked = check_receipt(there.receipt, verifiers, witnesses, there.stored_entry)
+            if not p.checked.ok:
+                check.failed += 1
+                log.warning("inzage: a receipt of log %s did not verify: %s", there.origin, p.checked.reason)
+                continue
+            check.verified += 1
+            check.size = max(check.size, p.checked.size)
+            check.witnesses = p.checked.witnesses or check.witnesses
+            if p.checked.cosigned_at is not None and (check.cosigned_at is None or p.checked.cosigned_at > check.cosigned_at):
+                check.cosigned_at = p.checked.cosigned_at
+        return list(checks.values())
 
     def _local_records(self, pseudonym: str, period: Period, org_ref: str) -> tuple[list[FoundRecord], bool]:
         records: list[FoundRecord] = []

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from ldv_inzicht.inzage._service import UNAVAILABLE_NL, InzageResult, Processing
+from ldv_inzicht.inzage._service import UNAVAILABLE_NL, InzageResult, LogCheck, Processing
 from ldv_logboek import Status, trace_id_as_uuid
 from ldv_logboek.register import Organisation
 
@@ -71,6 +71,31 @@ class ProcessingOut(_Out):
     unknown_activity: bool
     unknown_activity_label: str | None = None
     source: str  # "local" or the URL of the read API it came from
+    receipt: str | None = Field(
+        None,
+        description="The record's receipt (C2SP tlog-proof: its leaf in this Logboek's transparency log, the inclusion "
+        "proof and the cosigned checkpoint), to check offline with `ldv verify receipt`; absent when the record is "
+        "in no log, not yet in a signed checkpoint, or from another Logboek.",
+    )
+    verified: bool | None = Field(
+        None, description="Whether this service checked the receipt against the configured log and witness keys."
+    )
+
+
+class CheckOut(_Out):
+    """What the overview was checked against, per log (see `label`, in Dutch, for the citizen)."""
+
+    origin: str = Field(description="The log's origin; empty for records that could not be checked.")
+    source: str
+    organisations: list[str]
+    verified: int
+    failed: int
+    unchecked: int
+    witnesses: list[str]
+    cosigned_at: datetime | None = None
+    checkpoint_size: int
+    ok: bool = Field(description="Every record of this source was checked and verified.")
+    label: str
 
 
 class OrganisationGroup(_Out):
@@ -113,6 +138,7 @@ class InzageResponse(_Out):
     traces: list[TraceOut]
     organisations: list[PartyOut]
     truncated: bool
+    checks: list[CheckOut] = Field(default_factory=list)
 
 
 def source_nl(source: str, organisation: OrganisationRef) -> str:
@@ -162,6 +188,49 @@ def _processing_out(p: Processing) -> ProcessingOut:
         unknown_activity=p.unknown_activity,
         unknown_activity_label=UNKNOWN_ACTIVITY_NL if p.unknown_activity else None,
         source=r.source,
+        receipt=p.receipt,
+        verified=p.checked.ok if p.checked is not None else None,
+    )
+
+
+def _names_nl(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " en " + names[-1] if names else "onbekend"
+
+
+def _count_nl(n: int) -> str:
+    return "1 verwerking" if n == 1 else f"{n} verwerkingen"
+
+
+def _staat(n: int) -> str:
+    return "staat" if n == 1 else "staan"
+
+
+def check_label(c: LogCheck) -> str:
+    """What was checked, in plain Dutch; only what the check found."""
+    orgs = _names_nl(c.organisations)
+    if c.source != "local":
+        return (f"Niet gecontroleerd: {_count_nl(c.unchecked)} van {orgs}, opgevraagd bij een ander Logboek, "
+                "{'is' if c.unchecked == 1 else 'zijn'} niet tegen een onveranderbaar logboek gecontroleerd.")
+    if not c.origin:
+        return (f"Niet gecontroleerd: {_count_nl(c.unchecked)} van {orgs} {_staat(c.unchecked)} (nog) niet in een "
+                "onveranderbaar logboek met een ondertekend controlepunt.")
+    if c.no_key:
+        return (f"Niet gecontroleerd: {_count_nl(c.unchecked)} van {orgs} {_staat(c.unchecked)} in het logboek {c.origin}, maar "
+                "deze website heeft geen sleutel van dat logboek ingesteld om dat te controleren.")
+    if c.failed:
+        return (f"Let op: bij {_count_nl(c.failed)} van {orgs} klopt de controle tegen het onveranderbare logboek "
+                f"{c.origin} niet. De gegevens kunnen zijn veranderd; u kunt dit melden bij de Autoriteit Persoonsgegevens.")
+    when = f" op {date_nl(c.cosigned_at)}" if c.cosigned_at is not None else ""
+    by = (f", bevestigd door {_names_nl(list(c.witnesses))}{when}" if c.witnesses
+          else "; alleen door het logboek zelf ondertekend, niet door een onafhankelijke getuige bevestigd")
+    return f"Gecontroleerd: elke verwerking hieronder van {orgs} staat in het onveranderbare logboek {c.origin}{by}."
+
+
+def _check_out(c: LogCheck) -> CheckOut:
+    return CheckOut(
+        origin=c.origin, source=c.source, organisations=c.organisations, verified=c.verified, failed=c.failed,
+        unchecked=c.unchecked, witnesses=list(c.witnesses), cosigned_at=c.cosigned_at, checkpoint_size=c.size,
+        ok=bool(c.origin) and c.failed == 0 and c.unchecked == 0, label=check_label(c),
     )
 
 
@@ -237,4 +306,5 @@ def build_response(result: InzageResult) -> InzageResponse:
         traces=traces,
         organisations=sorted(parties.values(), key=lambda p: p.organisation.name),
         truncated=result.truncated,
+        checks=[_check_out(c) for c in result.checks],
     )

@@ -37,6 +37,7 @@ from ldv_logboek.storage._schema import (
 )
 from ldv_logboek.storage._store import DEFAULT_READERS, LogStore
 from ldv_logboek.storage._tlog import LogTables, StoredTree, TransparencyLog
+from ldv_logboek.storage._tlog_positions import leaf_entries, record_positions, stored_entries
 
 __all__ = [
     "DASHBOARD_RECORDS_VIEW",
@@ -65,7 +66,10 @@ __all__ = [
     "cluster_script",
     "connect",
     "embedded_path",
+    "leaf_entries",
     "migrate",
+    "record_positions",
+    "stored_entries",
     "redact",
     "MAX_PAGE_SIZE",
     "MAX_STORED_TIME_NS",
