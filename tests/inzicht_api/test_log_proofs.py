@@ -226,3 +226,17 @@ def test_a_changed_record_fails_the_check_and_an_unlogged_one_is_unchecked(env: 
     assert labels[0].startswith("Let op: bij 1 verwerking van ")
     assert labels[1].startswith("Niet gecontroleerd: 1 verwerking van Dienst Toeslagen staat (nog) niet in een")
     assert not any(c["ok"] for c in body["checks"])
+
+
+@pytest.mark.parametrize(("unchecked", "verb"), [(1, "is"), (4, "zijn")])
+def test_records_of_another_logboek_are_named_unchecked_in_plain_dutch(unchecked: int, verb: str) -> None:
+    """The page's line for another Logboek's records: its number and verb agree, no code shows."""
+    from ldv_inzicht.inzage._service import LogCheck
+    from ldv_inzicht.inzage._view import check_label
+
+    label = check_label(LogCheck(origin="", source="https://lezen.uwv.example/lezenapi/v1", organisations=["UWV"], unchecked=unchecked))
+    count = "1 verwerking" if unchecked == 1 else f"{unchecked} verwerkingen"
+    assert label == (
+        f"Niet gecontroleerd: {count} van UWV, opgevraagd bij een ander Logboek, "
+        f"{verb} niet tegen een onveranderbaar logboek gecontroleerd."
+    )
