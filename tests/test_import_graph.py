@@ -14,15 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO_ROOT
-
-SOURCES = {
-    "ldv_logboek": "logboek/src/ldv_logboek",
-    "ldv_sdk": "sdk/src/ldv_sdk",
-    "ldv_collector": "collector/src/ldv_collector",
-    "ldv_inzicht": "inzicht_api/src/ldv_inzicht",
-    "ldv_dashboards": "dashboards/src/ldv_dashboards",
-    "ldv_suite": "cli/src/ldv_suite",
-}
+from tests.test_public_surface import SOURCES  # the six source trees, named once
 
 
 def _modules() -> dict[str, Path]:

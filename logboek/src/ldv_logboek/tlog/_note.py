@@ -80,14 +80,7 @@ class Verifier:
     @classmethod
     def parse(cls, vkey: str) -> Verifier:
         """Read a vkey; NoteError when it is malformed or its key ID does not match."""
-        parts = vkey.strip().split("+", 2)  # base64 may hold "+"
-        if len(parts) != 3:
-            raise NoteError("a verifier key is <name>+<hex key ID>+<base64 key>")
-        name, hex_id, material_b64 = parts
-        _check_name(name)
-        material = _b64decode(material_b64, "the verifier key")
-        if len(material) != 33 or material[0] not in (ED25519, COSIGNATURE_V1):
-            raise NoteError("only Ed25519 verifier keys (type 0x01 or 0x04) are supported")
+        name, hex_id, material = _key_parts(vkey.strip(), "verifier", "<name>+<hex key ID>+<base64 key>")
         verifier = cls(name, material[0], material[1:])
         if verifier.key_id.hex() != hex_id.lower() or len(hex_id) != 8:
             raise NoteError(f"the key ID {hex_id} of verifier key {name} does not match its key")
@@ -99,6 +92,20 @@ class Verifier:
         except (InvalidSignature, ValueError):
             return False
         return True
+
+
+def _key_parts(text: str, kind: str, form: str) -> tuple[str, str, bytes]:
+    """`<name>+<hex key ID>+<base64(type || key)>` of a verifier or signer key: (name, hex key ID,
+    type byte and 32 key bytes); NoteError when malformed. The caller checks the key ID."""
+    parts = text.split("+", 2)  # base64 may hold "+"
+    if len(parts) != 3:
+        raise NoteError(f"a {kind} key is {form}")
+    name, hex_id, material_b64 = parts
+    _check_name(name)
+    material = _b64decode(material_b64, f"the {kind} key")
+    if len(material) != 33 or material[0] not in (ED25519, COSIGNATURE_V1):
+        raise NoteError(f"only Ed25519 {kind} keys (type 0x01 or 0x04) are supported")
+    return name, hex_id, material
 
 
 @dataclass(frozen=True)
@@ -124,14 +131,9 @@ class Signer:
         text = text.strip()
         if not text.startswith(_PRIVATE_PREFIX):
             raise NoteError("a signer key starts with PRIVATE+KEY+")
-        parts = text[len(_PRIVATE_PREFIX) :].split("+", 2)
-        if len(parts) != 3:
-            raise NoteError("a signer key is PRIVATE+KEY+<name>+<hex key ID>+<base64 key>")
-        name, hex_id, material_b64 = parts
-        _check_name(name)
-        material = _b64decode(material_b64, "the signer key")
-        if len(material) != 33 or material[0] not in (ED25519, COSIGNATURE_V1):
-            raise NoteError("only Ed25519 signer keys (type 0x01 or 0x04) are supported")
+        name, hex_id, material = _key_parts(
+            text[len(_PRIVATE_PREFIX) :], "signer", "PRIVATE+KEY+<name>+<hex key ID>+<base64 key>"
+        )
         signer = cls(name, material[0], material[1:])
         if signer.verifier.key_id.hex() != hex_id.lower():
             raise NoteError(f"the key ID {hex_id} of signer key {name} does not match its key")
