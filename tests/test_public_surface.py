@@ -44,7 +44,7 @@ PUBLIC: dict[str, set[str]] = {
     "ldv_logboek.tlog": {
         "COSIGNATURE_V1", "ED25519", "EMPTY_ROOT", "ENTRY_SIZE", "FIELD_NAMES", "HASH_SIZE", "RECORD_FIELDS", "SALT_SIZE",
         "TILE_HEIGHT", "TILE_WIDTH", "VOID_ENTRY", "AddCheckpoint", "Checkpoint", "CompactRange", "Decision",
-        "LeafHashes", "LogIntegrityError", "NodeSource", "Note", "NoteError", "NoteSignature", "ProofError", "Receipt",
+        "LeafHashes", "LogIntegrityError", "NodeSource", "Note", "NoteError", "NoteSignature", "ProofError", "Receipt", "RecordOpening",
         "Signer", "TileRef", "TransparencyLogError", "Verifier", "consistency_proof", "cosign", "cosignature_time",
         "cosigned_message", "decide", "edge_nodes", "encode_index", "encode_record", "entry_bundle", "expires_at",
         "inclusion_proof", "key_id", "leaf_hash", "leaf_hashes", "load_signer", "node_hash", "open_checkpoint",

@@ -349,6 +349,23 @@ def test_linda_sees_her_processings_from_every_logboek_but_not_the_fiod(demo: De
     assert len(answer["traces"]) == 7  # 8 of Linda's life-event requests, the FIOD one hidden
 
 
+def test_lindas_records_from_every_logboek_are_checked_against_its_log(demo: DemoRun) -> None:
+    """The shared Logboek's records and those read from the Belastingdienst's and UWV's own
+    Logboeken: each checked against its own log, cosigned by the supervisor's witness."""
+    checks = demo.live.linda["checks"]
+    by_source = {c["source"]: c for c in checks}
+    read_apis = {o.code: o.read_api_url for o in demo.register.organisations.values()}
+    assert set(by_source) == {"local", *(read_apis[org] for org in OWN_LOGBOEKEN)}, checks
+    for check in checks:
+        assert check["ok"], check
+        assert check["witnesses"] == ["de Autoriteit Persoonsgegevens"], check
+    for org in OWN_LOGBOEKEN:
+        check = by_source[read_apis[org]]
+        assert check["origin"] == f"logboek.demo/{org}"
+        assert check["label"].startswith("Gecontroleerd: elke verwerking hieronder van ") and "opgevraagd bij een ander Logboek" in check["label"]
+    assert all(p["verified"] for t in demo.live.linda["traces"] for g in t["organisations"] for p in g["processings"])
+
+
 def test_a_logboek_that_is_down_is_named_and_the_rest_still_shows(demo: DemoRun) -> None:
     answer, html = demo.live.without_uwv, demo.live.without_uwv_html
     uwv = [p for p in answer["organisations"] if p["organisation"]["code"] == "uwv"]

@@ -207,6 +207,44 @@ def test_the_pdf_carries_the_receipts_and_ldv_verify_pdf_checks_them(env: Env, t
                                    "--witness-key", stranger.verifier.vkey]).exit_code == 1  # fmt: skip
 
 
+def _pdf_with(reader: PdfReader, receipts: list[dict], path: Path) -> Path:
+    writer = PdfWriter()
+    for page in reader.pages:
+        writer.add_page(page)
+    writer.add_attachment(RECEIPTS_NAME, json.dumps({"receipts": receipts}).encode())
+    with path.open("wb") as out:
+        writer.write(out)
+    return path
+
+
+def test_ldv_verify_pdf_since_an_earlier_overview_finds_a_removed_record(
+    env: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pdf = env.client().get("/inzage/overzicht.pdf", headers=citizen(env.issuer, LINDA))
+    old = tmp_path / "eerder.pdf"
+    old.write_bytes(pdf.content)
+    reader = PdfReader(BytesIO(pdf.content))
+    receipts = json.loads(reader.attachments[RECEIPTS_NAME][0])["receipts"]
+    runner = CliRunner()
+    keys = ["--log-key", LOG.verifier.vkey, "--witness-key", WITNESS.verifier.vkey]
+    again = runner.invoke(ldv_app, ["verify", "pdf", str(old), "--since", str(old), *keys])
+    assert again.exit_code == 0, again.output
+    assert "still in" in again.output and "(2)" in again.output
+    # A later overview without one of the records (removed from the Logboek, or withheld).
+    later = _pdf_with(reader, receipts[1:], tmp_path / "later.pdf")
+    removed = runner.invoke(ldv_app, ["verify", "pdf", str(later), "--since", str(old), *keys])
+    assert removed.exit_code == 1
+    assert f"MISSING: record {receipts[0]['record']}" in removed.output
+    # The later overview alone still verifies: only the comparison finds it.
+    assert runner.invoke(ldv_app, ["verify", "pdf", str(later), *keys]).exit_code == 0
+    # Once the record is past the retention its entry commits to, its absence is no alarm.
+    real_time = time.time
+    monkeypatch.setattr(time, "time", lambda: real_time() + 200 * 365 * 86_400)
+    expired = runner.invoke(ldv_app, ["verify", "pdf", str(later), "--since", str(old), *keys])
+    assert expired.exit_code == 0, expired.output
+    assert "past its retention (1)" in expired.output
+
+
 def test_a_changed_record_fails_the_check_and_an_unlogged_one_is_unchecked(env: Env) -> None:
     # Last in this module: it changes the store. A field changed directly in the store (an
     # administrator with chDB): the receipt still verifies, but the stored record no longer gives it.

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import os
 import sys
+import time
 import urllib.request
 from pathlib import Path
 from typing import Annotated, Optional
@@ -21,11 +22,14 @@ from ldv_logboek.tlog import (
     TILE_WIDTH,
     Checkpoint,
     NoteError,
+    ProofError,
+    Receipt,
     Signer,
     TileRef,
     Verifier,
     consistency_proof,
     load_signer,
+    parse_entry,
     parse_note,
     perfect_root,
     verify_consistency,
@@ -256,12 +260,61 @@ def verify_pdf_command(
     min_witnesses: Annotated[
         Optional[int], typer.Option(help="Cosignatures of the given witnesses needed (default: 1 when any is given).")
     ] = None,
+    since: Annotated[
+        Optional[Path],
+        typer.Option("--since", help="An earlier PDF overview (made without filters): each of its records must still "
+                     "be in PDF with the same log entry, or be past its retention."),
+    ] = None,
 ) -> None:
-    """Check every receipt a PDF overview carries, offline; exit 0 only when all of them hold."""
-    receipts = _pdf_receipts(pdf)
+    """Check every receipt a PDF overview carries, offline; exit 0 only when all of them hold.
+
+    With `--since OLD.pdf` also that nothing was removed since OLD: OLD's receipts must verify
+    too, and every record in OLD must be in PDF with the same entry (so its receipt in PDF proves
+    it is still in the log) or be past the retention its entry commits to.
+    """
     witnesses = _verifiers(witness_key, COSIGNATURE_V1)
     logs = _verifiers(log_key, ED25519)
     needed = min_witnesses if min_witnesses is not None else (1 if witnesses else 0)
+    _verify_pdf(pdf, logs, witnesses, needed)
+    if since is not None:
+        _verify_pdf(since, logs, witnesses, needed)
+        _nothing_removed(since, pdf)
+
+
+def _nothing_removed(old: Path, new: Path) -> None:
+    """Every record of `old` is in `new` with the same entry, or past its retention now."""
+    now = int(time.time())
+    current = {record: _receipt_of(text) for record, text in _pdf_receipts(new)}
+    kept = expired = 0
+    missing = []
+    for record, text in _pdf_receipts(old):
+        before = _receipt_of(text)
+        after = current.get(record)
+        if after is not None and (after.index, after.entry) == (before.index, before.entry):
+            kept += 1
+            continue
+        parsed = parse_entry(before.entry)
+        if parsed is not None and parsed[0] <= now:
+            expired += 1
+            continue
+        missing.append(record)
+        what = "is not in" if after is None else "has another log entry in"
+        typer.echo(f"MISSING: record {record} (leaf {before.index}) was in {old}, {what} {new}, "
+                   "and is not past its retention", err=True)  # fmt: skip
+    if missing:
+        raise _fail(f"{len(missing)} records of {old} were removed or changed since")
+    typer.echo(f"OK: every record of {old} is still in {new} ({kept}) or past its retention ({expired})")
+
+
+def _receipt_of(text: str) -> Receipt:
+    try:
+        return Receipt.parse(text)
+    except (NoteError, ProofError) as exc:  # checked by _verify_pdf first; kept for a clear exit
+        raise _fail(f"an unreadable receipt: {exc}") from None
+
+
+def _verify_pdf(pdf: Path, logs: list[Verifier], witnesses: list[Verifier], needed: int) -> None:
+    receipts = _pdf_receipts(pdf)
     failed = 0
     origins: dict[str, int] = {}
     for record, text in receipts:

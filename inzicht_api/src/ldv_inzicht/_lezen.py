@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
@@ -324,13 +324,19 @@ def create_lezen_router(
             "read rules as the search: a record the caller may not read, or that does not exist, is "
             "the same 404 (the answer never tells whether someone else's record exists). A record "
             "the caller may read that is in no log, or not yet in a signed checkpoint, is a 404 too, "
-            "with that reason."
+            "with that reason. With `opening=true` the answer is JSON: the receipt and the record's "
+            "opening (its salt and stored values, which give the receipt's entry), so a reader can "
+            "check that the record it was shown is the record logged."
         ),
         tags=["ProcessingActivities"],
         response_class=Response,  # the receipt is text/plain, problems are application/problem+json
         responses={
-            200: {"content": {"text/plain": {"schema": {"type": "string"}}},
-                  "description": "The receipt (c2sp.org/tlog-proof@v1 with an `extra` line carrying the entry)."},
+            200: {"content": {"text/plain": {"schema": {"type": "string"}},
+                              "application/json": {"schema": {"type": "object", "required": ["receipt", "opening"],
+                                  "properties": {"receipt": {"type": "string"}, "opening": {"type": ["object", "null"]}}}}},
+                  "description": "The receipt (c2sp.org/tlog-proof@v1 with an `extra` line carrying the entry); "
+                                 "with `opening=true` JSON with the receipt and the record's opening "
+                                 "(`{\"salt\": hex, \"record\": {field: value}}`, null when the record is past its retention)."},
             **problem_responses(400, 401, 403, 404, 503),
         },
         openapi_extra={"security": [{_BEARER_SCHEME: []}]},
@@ -343,6 +349,7 @@ def create_lezen_router(
         span_id: Annotated[str, Path(alias="spanId", pattern=r"^[0-9a-fA-F]{16}$", description="Span id, 16 hex digits.")],
         store: Annotated[LogStore, Depends(get_store)],
         keys: Annotated[SubjectKeys, Depends(get_subject_keys)],
+        opening: Annotated[bool, Query(description="Also the record's opening (JSON answer).")] = False,
     ) -> Response:
         restriction = read_restriction(caller, None, keys, lambda: get_register(request), datetime.now(UTC))
         trace = parse_trace_id(trace_id)
@@ -357,6 +364,10 @@ def create_lezen_router(
             raise ProblemError(404, "This record is in no transparency log (it was not stored by a collector that logs).")
         if found.receipt is None:
             raise ProblemError(404, "This record is not yet in a signed checkpoint; try again in a second.")
+        if opening:
+            # The caller may read this record: its opening tells them nothing they may not see.
+            opened = maker.opening(found)
+            return JSONResponse({"receipt": found.receipt, "opening": opened.to_json() if opened else None})
         return PlainTextResponse(found.receipt, media_type="text/plain; charset=utf-8")
 
     @router.get(

@@ -25,6 +25,7 @@ from ldv_logboek.tlog import (
     LogIntegrityError,
     NoteError,
     Receipt,
+    RecordOpening,
     Verifier,
     cosignature_time,
     inclusion_proof,
@@ -120,6 +121,12 @@ class ReceiptMaker:
                     receipt = Receipt(entries[index], index, proof, note).serialize()
                 out[key] = RecordReceipt(origin, index, receipt, stored.get(index))
         return out
+
+    def opening(self, found: RecordReceipt) -> RecordOpening | None:
+        """The opening (salt and stored values) of the record at `found`'s leaf; None when the
+        record is gone (past its retention). The caller must have checked that it may read it."""
+        rows = LogTables(self.store, found.origin).records_from(found.index, found.index + 1)
+        return RecordOpening(rows[0][1], tuple(rows[0][2])) if rows else None
 
 
 @dataclass(frozen=True)

@@ -241,10 +241,14 @@ def _check_ports_free(options: DemoOptions) -> None:
 WITNESS_NAME = "witness.autoriteitpersoonsgegevens.demo/ap"
 
 
-def _named_witness(api_kwargs: dict[str, Any], vkey: str) -> dict[str, Any]:
-    """The citizen page names the supervisor's witness: "bevestigd door de Autoriteit Persoonsgegevens"."""
+def _inzage_trust(api_kwargs: dict[str, Any], witness_vkey: str, log_vkeys: list[str]) -> dict[str, Any]:
+    """The citizen page checks every Logboek's records (the shared one's and those it reads
+    from the Belastingdienst's and UWV's own) against their log keys, and names the supervisor's
+    witness: "bevestigd door de Autoriteit Persoonsgegevens"."""
     inzage = api_kwargs["inzage_settings"]
-    api_kwargs["inzage_settings"] = inzage.model_copy(update={"witnesses": {"de Autoriteit Persoonsgegevens": vkey}})
+    api_kwargs["inzage_settings"] = inzage.model_copy(
+        update={"witnesses": {"de Autoriteit Persoonsgegevens": witness_vkey}, "log_keys": tuple(log_vkeys)}
+    )
     return api_kwargs
 
 
@@ -325,11 +329,11 @@ def run_demo(options: DemoOptions, console: Console) -> None:
             log_key=SecretStr(str(log_keys[0])),
             log_witnesses=[WitnessSettings(url=witness_url, vkey=witness_key.verifier.vkey)],
         ),
-        api_kwargs=_named_witness(secrets.api_kwargs(
+        api_kwargs=_inzage_trust(secrets.api_kwargs(
             served,
             logboeken={lb.identifier: lb.api_url for lb in logboeken.logboeken.values()},
             token_endpoint=f"{token_service}/token" if own else None,
-        ), witness_key.verifier.vkey),
+        ), witness_key.verifier.vkey, [load_signer(str(k)).verifier.vkey for k in log_keys]),
     )
     stack.add_server(
         create_witness_app(witness_key, [load_signer(str(k)).verifier for k in log_keys], secrets.directory / "ap-witness.json"),

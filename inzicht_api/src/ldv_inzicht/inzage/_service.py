@@ -22,8 +22,11 @@ For a citizen (their BSN from the token) the service
 5. gives each record of this store its receipt (its leaf in the store's transparency log,
    `ldv_inzicht._log_receipts`) and checks it against the log keys and witness keys configured
    (`InzageSettings.log_keys`, `.witnesses`) and against the stored record, so the page
-   claims only what was checked (`LogCheck` per log; records in no log, not yet in a
-   checkpoint, or from another Logboek are said to be unchecked).
+   claims only what was checked (`LogCheck` per log; records in no log or not yet in a
+   checkpoint are said to be unchecked). A record read from another Logboek is checked the same
+   way with what that Logboek's proof route gives for it (`?opening=true`): its receipt, under
+   that Logboek's log key (configured here like this store's) and the witnesses, and its opening
+   (salt and stored values), which must give the receipt's entry and be the record shown.
 """
 
 from __future__ import annotations
@@ -31,13 +34,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
-from ldv_inzicht._log_receipts import CheckedReceipt, ReceiptMaker, check_receipt
+from ldv_inzicht._log_receipts import CheckedReceipt, ReceiptMaker, RecordReceipt, check_receipt
 from ldv_inzicht._subject_keys import SubjectKeys
 from ldv_inzicht.inzage._token_exchange import TokenExchangeFailed, TokenExchanger
 from ldv_inzicht.settings import InzageSettings
@@ -45,10 +48,12 @@ from ldv_logboek import Status, pseudonymise, trace_id_as_uuid
 from ldv_logboek import attributes as attr
 from ldv_logboek.register import Organisation, Register
 from ldv_logboek.storage import MAX_PAGE_SIZE, MAX_TIME_MS, Cursor, LogStore, RecordQuery, StorageUnavailable
+from ldv_logboek.tlog import Checkpoint, NoteError, ProofError, Receipt, RecordOpening, parse_note
 
 log = logging.getLogger(__name__)
 
 UNAVAILABLE_NL = "niet beschikbaar op dit moment"
+RECEIPT_REQUESTS_AT_ONCE = 8  # per other Logboek: its proof route is asked once per record
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,8 @@ class FoundRecord:
     external_read_api: str = ""
     source: str = "local"  # "local" or the read API URL it came from
     foreign_span_id: str = ""  # dpl.core.foreign_operation.span_id: the calling party's action
+    receipt: str | None = None  # read from another Logboek: the receipt its proof route gave
+    opening: RecordOpening | None = None  # ... and the record's opening
 
     @property
     def time(self) -> datetime:
@@ -210,7 +217,10 @@ class InzageService:
         checks: dict[tuple[str, str], LogCheck] = {}
         for p in processings:
             name = p.organisation.name if p.organisation is not None else p.record.organisation_ref
-            there = found.get((bytes.fromhex(p.record.trace_id), bytes.fromhex(p.record.span_id))) if p.record.source == "local" else None
+            if p.record.source == "local":
+                there = found.get((bytes.fromhex(p.record.trace_id), bytes.fromhex(p.record.span_id)))
+            else:
+                there = _remote_receipt(p.record)
             origin = there.origin if there is not None and there.receipt is not None else ""
             check = checks.setdefault((p.record.source, origin), LogCheck(origin, p.record.source))
             if name not in check.organisations:
@@ -226,7 +236,7 @@ class InzageService:
             p.checked = check_receipt(there.receipt, verifiers, witnesses, there.stored_entry)
             if not p.checked.ok:
                 check.failed += 1
-                log.warning("inzage: a receipt of log %s did not verify: %s", there.origin, p.checked.reason)
+                log.warning("inzage: a receipt of log %s (from %s) did not verify: %s", there.origin, p.record.source, p.checked.reason)
                 continue
             check.verified += 1
             check.size = max(check.size, p.checked.size)
@@ -398,9 +408,10 @@ class InzageService:
         found: list[FoundRecord] = []
         params: dict[str, str] = {}
         pages = self.settings.federation_max_pages * (4 if whole else 1)
+        headers = {"Authorization": f"Bearer {token}"}
         try:
             for _ in range(pages):
-                response = await client.post(url, json=body, params=params, headers={"Authorization": f"Bearer {token}"})
+                response = await client.post(url, json=body, params=params, headers=headers)
                 if response.status_code != 200:
                     log.info("inzage: read API %s answered %s", identifier, response.status_code)
                     return None
@@ -415,7 +426,67 @@ class InzageService:
             # Unreachable, timed out or an answer we cannot read: the party is "not available now".
             log.info("inzage: read API %s not usable: %s", identifier, type(exc).__name__)
             return None
-        return found
+        return await self._with_receipts(client, url, headers, found)
+
+    async def _with_receipts(
+        self, client: httpx.AsyncClient, url: str, headers: Mapping[str, str], records: list[FoundRecord]
+    ) -> list[FoundRecord]:
+        """Each record with the receipt and opening the other Logboek's proof route gives for it
+        (with the same token: the record is the citizen's, who may read it). A record without
+        them is kept, unchecked: its Logboek may keep no log, or not yet have signed a checkpoint."""
+        limit = asyncio.Semaphore(RECEIPT_REQUESTS_AT_ONCE)
+
+        async def one(record: FoundRecord) -> FoundRecord:
+            proof_url = f"{url}/{trace_id_as_uuid(record.trace_id)}/{record.span_id}/proof"
+            try:
+                async with limit:
+                    response = await client.get(proof_url, params={"opening": "true"}, headers=headers)
+                if response.status_code != 200:
+                    return record
+                data = response.json()
+                receipt = data["receipt"]
+                if not isinstance(receipt, str):
+                    return record
+                opening = RecordOpening.from_json(data["opening"]) if data.get("opening") is not None else None
+            except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:  # ProofError is a ValueError
+                log.info("inzage: no usable receipt from %s: %s", url, type(exc).__name__)
+                return record
+            return replace(record, receipt=receipt, opening=opening)
+
+        return list(await asyncio.gather(*(one(r) for r in records)))
+
+
+def _remote_receipt(record: FoundRecord) -> RecordReceipt | None:
+    """The receipt of a record read from another Logboek, with the entry its opening gives when
+    the opening is the record shown (its ids, name, time, status, activity and organisation);
+    otherwise no entry, so the check fails: a receipt alone does not say which record it is for."""
+    if record.receipt is None:
+        return None
+    try:
+        receipt = Receipt.parse(record.receipt)
+        origin = Checkpoint.from_text(parse_note(receipt.checkpoint_note).text).origin
+    except NoteError:
+        return RecordReceipt("?", 0, record.receipt)  # fails the check, which says why
+    entry = None
+    if record.opening is not None and _opening_is(record.opening, record):
+        try:
+            entry = record.opening.entry()
+        except ProofError:
+            entry = None
+    return RecordReceipt(origin, receipt.index, record.receipt, entry)
+
+
+def _opening_is(opening: RecordOpening, record: FoundRecord) -> bool:
+    """Whether `opening` is the record shown: every field the overview shows."""
+    return (
+        opening.field("TraceId") == record.trace_id
+        and opening.field("SpanId") == record.span_id
+        and opening.field("SpanName") == record.name
+        and opening.field("Timestamp") // 1_000_000 == record.start_ns // 1_000_000
+        and opening.field("StatusCode") == record.status.value
+        and (opening.attribute("SpanAttributes", attr.PROCESSING_ACTIVITY_ID) or "") == record.activity_id
+        and (opening.attribute("ResourceAttributes", attr.ORGANISATION) or record.organisation_ref) == record.organisation_ref
+    )
 
 
 def _remote_record(item: Mapping[str, Any], party: Organisation | None, source: str) -> FoundRecord:

@@ -212,9 +212,11 @@ def _is(n: int) -> str:
 def check_label(c: LogCheck) -> str:
     """What was checked, in plain Dutch; only what the check found."""
     orgs = _names_nl(c.organisations)
-    if c.source != "local":
+    if c.source != "local" and not c.origin:
         return (f"Niet gecontroleerd: {_count_nl(c.unchecked)} van {orgs}, opgevraagd bij een ander Logboek, "
                 f"{_is(c.unchecked)} niet tegen een onveranderbaar logboek gecontroleerd.")
+    if c.source != "local":
+        orgs += ", opgevraagd bij een ander Logboek,"
     if not c.origin:
         return (f"Niet gecontroleerd: {_count_nl(c.unchecked)} van {orgs} {_staat(c.unchecked)} (nog) niet in een "
                 "onveranderbaar logboek met een ondertekend controlepunt.")

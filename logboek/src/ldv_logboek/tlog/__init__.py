@@ -1,7 +1,8 @@
 """The transparency log's primitives: pure, no storage (needs `cryptography` for Ed25519).
 
 - the canonical encoding of a stored record and its log entry (`record_entry`, `RECORD_FIELDS`;
-  byte for byte in docs/architecture.md, "The transparency log");
+  byte for byte in docs/architecture.md, "The transparency log"), and a record's opening
+  (`RecordOpening`: salt and values, which give the entry);
 - RFC 9162 §2.1 Merkle hashing, inclusion and consistency proofs (`leaf_hash`, `node_hash`,
   `inclusion_proof`, `consistency_proof`, `verify_inclusion`, `verify_consistency`,
   `CompactRange`, `NodeSource`);
@@ -65,6 +66,7 @@ from ldv_logboek.tlog._note import (
     parse_signature_lines,
     sign_note,
 )
+from ldv_logboek.tlog._opening import RecordOpening
 from ldv_logboek.tlog._receipt import Receipt, verify_receipt
 from ldv_logboek.tlog._tiles import (
     TILE_HEIGHT,
@@ -103,6 +105,7 @@ __all__ = [
     "NoteSignature",
     "ProofError",
     "Receipt",
+    "RecordOpening",
     "Signer",
     "TileRef",
     "TransparencyLogError",
