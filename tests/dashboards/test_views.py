@@ -120,7 +120,7 @@ def test_subject_count_view_gives_one_number(upgraded: tuple[LogStore, list[str]
 
 def test_each_record_gets_the_register_version_in_force_at_its_time(upgraded: tuple[LogStore, list[str]]) -> None:
     store, _ = upgraded
-    RegisterStore.from_log_store(store).save(parse_register_text(REGISTER))
+    RegisterStore(store).save(parse_register_text(REGISTER))
     moments = {"before": "2019-06-01T00:00:00", "v1": "2023-06-01T00:00:00", "v2": "2024-06-01T00:00:00", "v2-open": "2025-06-01T00:00:00"}
     records = {name: make_record(subject=SUBJECT, activity=ACTIVITY, start_ns=_ns(at), trace_id=os.urandom(16)) for name, at in moments.items()}
     store.insert(list(records.values()))

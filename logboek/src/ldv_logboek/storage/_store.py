@@ -186,7 +186,7 @@ class LogStore:
         """The retention rules of this moment: the register's periods per activity (the stored
         register, re-read at most every few seconds), then per organisation, then the default."""
         if self._register is None:
-            self._register = RegisterStore.from_log_store(self)
+            self._register = RegisterStore(self)
         register = self._register.load()
         rules = self._retention_rules
         if rules is None or rules[0] is not register:
