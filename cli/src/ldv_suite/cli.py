@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Annotated, NoReturn, Optional
 
 import typer
+from pydantic_settings import BaseSettings
 from rich.console import Console
 from rich.logging import RichHandler
 
@@ -115,7 +116,8 @@ def serve(
     # Every component's settings before the store is opened: a bad setting changes nothing.
     # Each from its own variables (`LDV_COLLECTOR_*`, `LDV_API_*`, `LDV_AUTH_*`, `LDV_INZAGE_*`, `LDV_CLICKHOUSE_*`).
     endpoint = bool(settings.clickhouse_port) and settings.store_dsn is None
-    components = [CollectorSettings, ApiSettings, AuthSettings, InzageSettings, *([ClickHouseHttpSettings] if endpoint else [])]
+    components: list[type[BaseSettings]] = [CollectorSettings, ApiSettings, AuthSettings, InzageSettings]
+    components += [ClickHouseHttpSettings] if endpoint else []
     collector_settings, api, auth, inzage, *clickhouse = _checked(*(functools.partial(load_settings, c) for c in components))
     _logging(settings.log_level)
     try:
