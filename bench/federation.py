@@ -114,7 +114,7 @@ def _store(directory: Path) -> Any:
 
     store = LogStore(connect(f"chdb://{directory}"))
     store.migrate()
-    RegisterStore.from_log_store(store).save(load_register_files([REPO / "demo" / "register"]))
+    RegisterStore(store).save(load_register_files([REPO / "demo" / "register"]))
     return store
 
 

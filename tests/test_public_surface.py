@@ -17,9 +17,9 @@ PUBLIC: dict[str, set[str]] = {
     "ldv_logboek": {
         "Event", "LdvError", "Link", "LogRecord", "Status", "Violation", "check_record", "is_bsn", "pseudonymise",
         # the record pipeline, for the SDK and the collector
-        "DEFAULT_NAME", "MIN_KEY_BYTES", "Policy", "Protection", "Pseudonymiser", "attribute_text", "attributes_to_dict",
-        "contains_bsn", "is_pseudonym", "is_uri", "key_is_long_enough", "may_need_protection", "protect", "records_of",
-        "redact_bsns", "span_kind", "span_to_record", "status_of",
+        "DEFAULT_NAME", "MIN_KEY_BYTES", "Policy", "Pseudonymiser", "attribute_text", "attributes_to_dict",
+        "contains_bsn", "is_uri", "key_is_long_enough", "may_need_protection", "protect", "records_of",
+        "redact_bsns", "span_to_record",
         # the one rule for which subject id is a clear id: the collector's and the read side's (issue 19)
         "BSN_AS_DIGITS", "subject_clear_bsn",
         # trace ids as the read API shows them
@@ -29,10 +29,10 @@ PUBLIC: dict[str, set[str]] = {
         "DASHBOARD_RECORDS_VIEW", "DASHBOARD_REJECTIONS_VIEW", "DASHBOARD_SUBJECTS_VIEW", "INGESTED_AT_UNKNOWN",
         "READ_SETTINGS", "RECORDS_TABLE", "MIGRATIONS_TABLE", "REGISTER_ORGANISATIONS_TABLE",
         # query bounds, and the insert schema the collector's ingest builds its rows in
-        "MAX_PAGE_SIZE", "MAX_STORED_TIME_NS", "MAX_TIME_MS", "MIN_TIME_MS", "ROWS_SCHEMA", "records_of_rows", "rows_table",
+        "MAX_PAGE_SIZE", "MAX_TIME_MS", "MIN_TIME_MS", "ROWS_SCHEMA", "records_of_rows", "rows_table",
         "times",
         "REGISTER_VERSIONS_TABLE", "REJECTIONS_TABLE",
-        "SCHEMA_VERSION", "DEFAULT_READERS", "ActivityWindow", "ConnectionPool", "Cursor", "Lane", "LogStore", "Page",
+        "SCHEMA_VERSION", "ActivityWindow", "ConnectionPool", "Cursor", "Lane", "LogStore", "Page",
         "RecordQuery", "RegisterStore", "SaveResult", "StorageError", "StorageFault", "StorageUnavailable", "cluster_script", "connect",
         "embedded_path", "migrate", "out_of_space", "redact", "storage_error",
         # the transparency log's persistence, writer side and audit

@@ -27,7 +27,7 @@ def test_inzage_shows_own_records_with_law_and_never_confidential(tmp_path: Path
     # chDB opens one data directory per process: seed, close, then let the CLI open it.
     store = LogStore(connect(f"chdb://{data}"))
     store.migrate()
-    RegisterStore.from_log_store(store).save(load_register_files([DEMO_REGISTER]))
+    RegisterStore(store).save(load_register_files([DEMO_REGISTER]))
     seeded = seed(store)
     store.close()
 

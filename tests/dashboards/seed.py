@@ -148,7 +148,7 @@ def seed(store: LogStore) -> Seeded:
     # register's P7Y as its RetentionDays and the TTL would remove it at once.
     old = _record(TOESLAGEN, HUURTOESLAG, "a6", now - timedelta(days=8 * 366), trace=t["old"])
     store.insert([old])
-    RegisterStore.from_log_store(store).save(parse_register_text(register_yaml(now)))
+    RegisterStore(store).save(parse_register_text(register_yaml(now)))
     day = now - timedelta(days=1)
     # t1: Toeslagen asks the Belastingdienst for an income: a flow toeslagen -> belastingdienst.
     parent = _record(TOESLAGEN, HUURTOESLAG, "a1", day, trace=t["t1"], name="huurtoeslag berekenen")

@@ -8,12 +8,14 @@ from typing import Any
 
 import pytest
 import yaml
+from grafana_foundation_sdk.cog import plugins, runtime
+from grafana_foundation_sdk.models.dashboard import Dashboard, DataSourceRef
 
 from ldv_dashboards.build import SOURCE_ROOT, outputs, stale
 from ldv_dashboards.dashboards import DASHBOARDS, dashboard_json
 from ldv_dashboards.panels import TRACE_LINK_URL, VERWERKING_UID
 from ldv_dashboards.provisioning import DATASOURCE_UID
-from ldv_dashboards.query import PLUGIN_TYPE, ClickHouseQuery, register_variant
+from ldv_dashboards.query import PLUGIN_TYPE, ClickHouseQuery, Format
 from tests.dashboards.conftest import committed_dashboards, targets
 from tests.dashboards.grafana_macros import macro_args
 
@@ -105,10 +107,14 @@ def test_tables_link_to_the_verwerking_dashboard() -> None:
     assert TRACE_LINK_URL.startswith(f"/d/{VERWERKING_UID}/") and "var-trace_id=${__value.raw}" in TRACE_LINK_URL
 
 
-def test_sdk_reads_the_dashboards_back_with_clickhouse_targets() -> None:
-    from grafana_foundation_sdk.models.dashboard import Dashboard
+def _query_from_json(data: dict[str, Any]) -> ClickHouseQuery:
+    return ClickHouseQuery(data["refId"], data["rawSql"], Format(data["format"]), DataSourceRef.from_json(data["datasource"]))
 
-    register_variant()
+
+def test_sdk_reads_the_dashboards_back_with_clickhouse_targets() -> None:
+    """The SDK decodes every committed dashboard, its targets as the ClickHouse plugin's."""
+    plugins.register_default_plugins()
+    runtime.register_dataquery_variant(runtime.DataqueryConfig(identifier=PLUGIN_TYPE, from_json_hook=_query_from_json))
     for uid in BOARDS:
         decoded = Dashboard.from_json(dashboard_json(uid))
         queries = [t for p in decoded.panels or [] for t in (getattr(p, "targets", None) or [])]

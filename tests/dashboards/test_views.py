@@ -35,7 +35,7 @@ processing_activities:
           controller: "https://register.example/organisations/toeslagen"}}
       - {{version: 2, validFrom: "2024-01-01T00:00:00Z", name: Kinderopvangtoeslag (nieuw), purpose: Toeslag.,
           legalBasis: [{{dpv: LegalObligation, law: Wet kinderopvang}}, {{dpv: PublicInterest, law: Awir}}],
-          controller: "https://register.example/organisations/toeslagen", retentionPeriod: P1Y6M,
+          controller: "https://register.example/organisations/toeslagen", retentionPeriod: P20Y6M,
           confidential: true, confidentialUntil: "2025-01-01T00:00:00Z"}}
 """
 
@@ -120,7 +120,7 @@ def test_subject_count_view_gives_one_number(upgraded: tuple[LogStore, list[str]
 
 def test_each_record_gets_the_register_version_in_force_at_its_time(upgraded: tuple[LogStore, list[str]]) -> None:
     store, _ = upgraded
-    RegisterStore.from_log_store(store).save(parse_register_text(REGISTER))
+    RegisterStore(store).save(parse_register_text(REGISTER))
     moments = {"before": "2019-06-01T00:00:00", "v1": "2023-06-01T00:00:00", "v2": "2024-06-01T00:00:00", "v2-open": "2025-06-01T00:00:00"}
     records = {name: make_record(subject=SUBJECT, activity=ACTIVITY, start_ns=_ns(at), trace_id=os.urandom(16)) for name, at in moments.items()}
     store.insert(list(records.values()))
@@ -134,8 +134,9 @@ def test_each_record_gets_the_register_version_in_force_at_its_time(upgraded: tu
     assert got["before"][:4] == ("not_valid", 0, "", [])
     assert got["v1"][:6] == ("registered", 1, "Kinderopvangtoeslag", ["Wet kinderopvang"], False, "")
     assert got["v1"][6] is None  # no retention period in version 1
-    assert got["v2"][:6] == ("registered", 2, "Kinderopvangtoeslag (nieuw)", ["Wet kinderopvang", "Awir"], True, "P1Y6M")
-    assert str(got["v2"][6]) == "2025-12-01"  # 2024-06-01 plus one year and six months
+    assert got["v2"][:6] == ("registered", 2, "Kinderopvangtoeslag (nieuw)", ["Wet kinderopvang", "Awir"], True, "P20Y6M")
+    # Long enough that the records are not past their retention today (the store's TTL would drop them).
+    assert str(got["v2"][6]) == "2044-12-01"  # 2024-06-01 plus twenty years and six months
     assert got["v2-open"][4] is False  # confidential until 2025-01-01 only
 
 

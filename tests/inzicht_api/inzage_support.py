@@ -188,7 +188,7 @@ def make_app(  # noqa: ANN201 - FastAPI
     `keys`: the organisations this Logboek serves and their keys (default: `KEYS`); other
     keyword arguments are `InzageSettings` (e.g. the token endpoint).
     """
-    RegisterStore.from_log_store(store).save(load_register_files(register_paths or [DEMO_REGISTER]))
+    RegisterStore(store).save(load_register_files(register_paths or [DEMO_REGISTER]))
     inzage = InzageSettings(follow_chain=follow_chain, federation_timeout_seconds=timeout, **inzage_options)
     settings = ApiSettings(organisation_keys=KEYS if keys is None else keys)
     return create_app(store, settings, auth_settings=auth_settings(jwks, demo_key=demo_key), inzage_settings=inzage)

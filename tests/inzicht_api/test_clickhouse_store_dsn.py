@@ -79,8 +79,8 @@ def test_reads_over_http_use_clients_of_their_own(remote: tuple[LogStore, str]) 
 def test_the_register_over_http(remote: tuple[LogStore, str]) -> None:
     client, _ = remote
     register = load_register_files([REPO_ROOT / "demo" / "register"])
-    result = RegisterStore.from_log_store(client).save(register)
-    loaded = RegisterStore.from_log_store(client).load(fresh=True)
+    result = RegisterStore(client).save(register)
+    loaded = RegisterStore(client).load(fresh=True)
     assert set(loaded.activities) == set(register.activities) and result
 
 

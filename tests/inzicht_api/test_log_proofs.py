@@ -250,7 +250,7 @@ def test_a_changed_record_fails_the_check_and_an_unlogged_one_is_unchecked(env: 
     # administrator with chDB): the receipt still verifies, but the stored record no longer gives it.
     target = env.linda[0]
     with env.store.writer_lock:
-        env.store.writer.command(
+        env.store.client.command(
             f"ALTER TABLE {RECORDS_TABLE} UPDATE SpanName = 'iets anders' WHERE SpanId = '{target.span_id.hex()}' "
             "SETTINGS mutations_sync = 1"
         )

@@ -55,7 +55,7 @@ def corrupt(tmp_path_factory: pytest.TempPathFactory, down: TestClient) -> Itera
     store.migrate()
     jwks = write_jwks(tmp_path_factory.mktemp("keys") / "jwks.json", SIGNER)
     app = make_app(store, jwks, follow_chain=False)
-    registers = RegisterStore.from_log_store(store)
+    registers = RegisterStore(store)
     assert registers.load(fresh=True) == load_register_files([DEMO_REGISTER])
     store.client.insert(
         REGISTER_ORGANISATIONS_TABLE,

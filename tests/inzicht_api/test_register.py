@@ -66,7 +66,7 @@ def test_unknown_controller_is_refused(tmp_path) -> None:
 
 
 def test_save_load_round_trip_is_idempotent_and_versions_are_immutable(store: LogStore, tmp_path) -> None:
-    registers = RegisterStore.from_log_store(store)
+    registers = RegisterStore(store)
     demo = load_register_files([DEMO_REGISTER])
     first = registers.save(demo)
     assert len(first.versions_added) == 13 and first.organisations_saved == 6

@@ -205,7 +205,7 @@ def test_public_query_rows_reads_beside_the_writer(store: LogStore) -> None:
         assert store.query_rows("SELECT 1") == [(1,)]
     from ldv_logboek.storage import RegisterStore
 
-    assert RegisterStore.from_log_store(store).store is store
+    assert RegisterStore(store).store is store
     with pytest.raises(StorageFault):  # our own bad SQL: a fault, not "retry later"
         store.query_rows("SELECT no_such_column FROM " + RECORDS_TABLE)
 

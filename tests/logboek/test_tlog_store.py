@@ -59,7 +59,7 @@ def audit(store: LogStore, **kwargs: object) -> AuditReport:
 
 def command(store: LogStore, sql: str) -> None:
     with store.writer_lock:
-        store.writer.command(sql)
+        store.client.command(sql)
 
 
 def logged_store(store: LogStore) -> TransparencyLog:

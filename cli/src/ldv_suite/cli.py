@@ -1,14 +1,24 @@
-"""The `ldv` command: serve the suite, manage the store, generate load, run the demo."""
+"""The `ldv` command: serve the suite, manage the store, generate load, run the demo.
+
+Each command imports the components it uses inside its function: `ldv --help` or `ldv sender-token`
+then starts without loading chDB, pyarrow, FastAPI or gRPC. No import cycle is behind it (the
+import-graph test reads these imports too).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import json
 import logging
+import secrets
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, Optional
+from typing import Annotated, NoReturn, Optional
 
 import typer
+from pydantic_settings import BaseSettings
 from rich.console import Console
 from rich.logging import RichHandler
 
@@ -25,41 +35,6 @@ DataDirOpt = Annotated[Optional[Path], typer.Option("--data-dir", help="Director
 DsnOpt = Annotated[
     Optional[str], typer.Option("--store-dsn", help="ClickHouse server instead of the embedded store.")
 ]
-
-
-def _api_settings() -> dict[str, Any]:
-    """The Inzicht API's settings from the environment (`LDV_API_*`, `LDV_AUTH_*`, `LDV_INZAGE_*`),
-    as `create_app` keyword arguments; SettingsRefused with every problem of the three."""
-    from ldv_inzicht import ApiSettings, AuthSettings, InzageSettings
-    from ldv_suite.settings_errors import SettingsRefused, load_settings
-
-    loaded: dict[str, Any] = {}
-    lines: list[str] = []
-    for key, settings_cls in (("settings", ApiSettings), ("auth_settings", AuthSettings), ("inzage_settings", InzageSettings)):
-        try:
-            loaded[key] = load_settings(settings_cls)
-        except SettingsRefused as exc:
-            lines += exc.lines
-    if lines:
-        raise SettingsRefused(lines)
-    return loaded
-
-
-def _collector_settings() -> Any:
-    """CollectorSettings from `LDV_COLLECTOR_*` (and `LDV_ORGANISATION_KEYS`); SettingsRefused if invalid."""
-    from ldv_collector import CollectorSettings
-    from ldv_suite.settings_errors import load_settings
-
-    return load_settings(CollectorSettings)
-
-
-def _clickhouse_settings() -> Any:
-    """The ClickHouse endpoint's settings from `LDV_CLICKHOUSE_*`; SettingsRefused if invalid
-    (e.g. a user with `write` and an organisation scope)."""
-    from ldv_inzicht.clickhouse_http import ClickHouseHttpSettings
-    from ldv_suite.settings_errors import load_settings
-
-    return load_settings(ClickHouseHttpSettings)
 
 
 def _register_refused(exc: Exception) -> NoReturn:
@@ -117,9 +92,13 @@ def serve(
     ] = None,
 ) -> None:
     """Run the collector (OTLP) and the read APIs in one process on one store."""
+    from ldv_collector import CollectorSettings
+    from ldv_inzicht import ApiSettings, AuthSettings, InzageSettings
+    from ldv_inzicht.clickhouse_http import ClickHouseHttpSettings
     from ldv_logboek.register import RegisterConflict, RegisterFileError
     from ldv_logboek.storage import StorageError
     from ldv_suite.server import OpenCollectorRefused, Stack
+    from ldv_suite.settings_errors import load_settings
 
     settings = _settings(
         config,
@@ -135,17 +114,18 @@ def serve(
         tls_client_ca_file=tls_client_ca_file,
     )
     # Every component's settings before the store is opened: a bad setting changes nothing.
+    # Each from its own variables (`LDV_COLLECTOR_*`, `LDV_API_*`, `LDV_AUTH_*`, `LDV_INZAGE_*`, `LDV_CLICKHOUSE_*`).
     endpoint = bool(settings.clickhouse_port) and settings.store_dsn is None
-    collector_settings, api_kwargs, *clickhouse = _checked(
-        _collector_settings, _api_settings, *([_clickhouse_settings] if endpoint else [])
-    )
+    components: list[type[BaseSettings]] = [CollectorSettings, ApiSettings, AuthSettings, InzageSettings]
+    components += [ClickHouseHttpSettings] if endpoint else []
+    collector_settings, api, auth, inzage, *clickhouse = _checked(*(functools.partial(load_settings, c) for c in components))
     _logging(settings.log_level)
     try:
         stack = Stack.build(
             settings,
             register_paths=register or [],
             collector_settings=collector_settings,
-            api_kwargs=api_kwargs,
+            api_kwargs={"settings": api, "auth_settings": auth, "inzage_settings": inzage},
             clickhouse_settings=clickhouse[0] if clickhouse else None,
         )
     except (RegisterFileError, RegisterConflict) as exc:
@@ -230,8 +210,6 @@ def generate(
     ] = None,
 ) -> None:
     """Send synthetic LDV records (realistic attributes, pseudonymised subjects) over OTLP/HTTP."""
-    from concurrent.futures import ThreadPoolExecutor
-
     import httpx
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
     from rich.progress import Progress
@@ -322,9 +300,6 @@ def sender_token_command(
     ] = None,
 ) -> None:
     """Make a new random sender token and print it with the LDV_COLLECTOR_SENDERS entry (its SHA-256 only)."""
-    import json
-    import secrets
-
     from ldv_collector import token_sha256
 
     token = secrets.token_urlsafe(32)
@@ -367,7 +342,7 @@ def register_load(
     store = LogStore.open(settings.dsn())
     try:
         store.migrate()
-        result = RegisterStore.from_log_store(store).save(register)
+        result = RegisterStore(store).save(register)
     except RegisterConflict as exc:
         _register_refused(exc)
     except StorageError as exc:  # e.g. a full disk: loading again adds what is missing

@@ -228,7 +228,7 @@ class Stack:
             log.info("store %s migrated to schema version %s", redact(settings.dsn()), applied[-1])
         if register is not None:
             try:
-                result = RegisterStore.from_log_store(store).save(register)
+                result = RegisterStore(store).save(register)
             except Exception:
                 store.close()  # e.g. RegisterConflict: nothing runs, and the next process may open the store
                 raise

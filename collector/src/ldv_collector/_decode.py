@@ -108,5 +108,3 @@ def _hex_ids_to_base64(document: dict[str, Any]) -> None:
                 for m, link in enumerate(_items(span, "links", "links", where)):
                     _convert_ids(link, _LINK_IDS, f"{where}.links[{m}]")
 
-
-__all__ = ["Encoding", "UndecodableBody", "decode_json", "decode_request", "encoding_of"]

@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from ldv_logboek import contains_bsn
-from ldv_logboek.storage import LogStore, StorageUnavailable, storage_error
+from ldv_logboek.storage import LogStore, StorageError, StorageUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -91,8 +91,7 @@ class RejectionCounts:
             return True
         try:
             store.insert_rejection_counts(datetime.now(UTC), counts)
-        except Exception as exc:  # noqa: BLE001 - a failed flush must never reach an export
-            error = storage_error(exc, "insert of rejection counts")
+        except StorageError as error:  # the store maps every failure of the insert to one of these
             spans = sum(counts.values())
             if isinstance(error, StorageUnavailable):
                 self.put_back(counts)

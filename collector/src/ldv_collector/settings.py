@@ -17,6 +17,7 @@ from ldv_logboek.settings import (
     SettingsWithOrganisationKeys,
     organisation_keys_field,
 )
+from ldv_logboek.tlog import COSIGNATURE_V1, NoteError, Verifier, load_signer
 
 
 class WitnessSettings(BaseModel):
@@ -28,8 +29,6 @@ class WitnessSettings(BaseModel):
     @field_validator("vkey")
     @classmethod
     def _check_vkey(cls, vkey: str) -> str:
-        from ldv_logboek.tlog import COSIGNATURE_V1, Verifier
-
         if Verifier.parse(vkey).sig_type != COSIGNATURE_V1:
             raise ValueError("a witness's key is a cosignature key (type 0x04)")
         return vkey
@@ -61,8 +60,7 @@ class CollectorSettings(SettingsWithOrganisationKeys):
         gt=0,
         description=(
             "Group commit: the most records one insert gathers from concurrent requests. "
-            "A single request larger than this is inserted on its own, never split by size (only by day: a "
-            "request over more than 100 days takes one insert per 100 days)."
+            "A single request larger than this is inserted on its own, never split."
         ),
     )
     max_batch_wait_ms: float = Field(
@@ -173,8 +171,6 @@ class CollectorSettings(SettingsWithOrganisationKeys):
     @classmethod
     def _check_log_key(cls, key: SecretStr | None) -> SecretStr | None:
         if key is not None:
-            from ldv_logboek.tlog import NoteError, load_signer
-
             try:
                 load_signer(key.get_secret_value())
             except NoteError as exc:

@@ -7,7 +7,6 @@ when a committed file differs from what the code generates.
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -68,8 +67,3 @@ def stale(root: Path = SOURCE_ROOT) -> list[str]:
         for relative, text in outputs().items()
         if not (root / relative).is_file() or (root / relative).read_text(encoding="utf-8") != text()
     ]
-
-
-def load_dashboard(path: Path) -> dict[str, object]:
-    loaded: dict[str, object] = json.loads(path.read_text(encoding="utf-8"))
-    return loaded

@@ -4,7 +4,10 @@ Verwerking (one processing as a trace), built with grafana-foundation-sdk.
 
 from __future__ import annotations
 
+import json
+
 from grafana_foundation_sdk.builders import dashboard as dash
+from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import dashboard as model
 
@@ -47,6 +50,15 @@ def _base(title: str, uid: str, description: str) -> dash.Dashboard:
             .keep_time(True)
         )
     )
+
+
+def _with_panels(board: dash.Dashboard, variables: list[cogbuilder.Builder[model.VariableModel]], grid: Grid) -> dash.Dashboard:
+    """`board` with the data source variable, `variables`, the activity and legal basis variables, and the grid's panels."""
+    for variable in [datasource_variable(), *variables, activity_variable(), legal_basis_variable()]:
+        board = board.with_variable(variable)
+    for panel in grid.panels:
+        board = board.with_panel(panel)
+    return board
 
 
 def _questions(grid: Grid, *, per_organisation: bool) -> None:
@@ -142,16 +154,7 @@ def _questions_dashboard(title: str, uid: str, description: str, *, per_organisa
     """The supervisors' questions as a dashboard: over every organisation, or for one."""
     grid = Grid()
     _questions(grid, per_organisation=per_organisation)
-    board = (
-        _base(title, uid, description)
-        .with_variable(datasource_variable())
-        .with_variable(organisation_variable(multi=per_organisation))
-        .with_variable(activity_variable())
-        .with_variable(legal_basis_variable())
-    )
-    for panel in grid.panels:
-        board = board.with_panel(panel)
-    return board
+    return _with_panels(_base(title, uid, description), [organisation_variable(multi=per_organisation)], grid)
 
 
 def toezicht() -> dash.Dashboard:
@@ -201,16 +204,7 @@ def verwerking() -> dash.Dashboard:
         VERWERKING_UID,
         "Eén verwerking (trace) over organisaties heen, in de trace-weergave van Grafana.",
     )
-    board = (
-        board.with_variable(datasource_variable())
-        .with_variable(dash.TextBoxVariable("trace_id").label("TraceId"))
-        .with_variable(organisation_variable(multi=True))
-        .with_variable(activity_variable())
-        .with_variable(legal_basis_variable())
-    )
-    for panel in grid.panels:
-        board = board.with_panel(panel)
-    return board
+    return _with_panels(board, [dash.TextBoxVariable("trace_id").label("TraceId"), organisation_variable(multi=True)], grid)
 
 
 DASHBOARDS = {TOEZICHT_UID: toezicht, ORGANISATIE_UID: organisatie, VERWERKING_UID: verwerking}
@@ -218,14 +212,10 @@ DASHBOARDS = {TOEZICHT_UID: toezicht, ORGANISATIE_UID: organisatie, VERWERKING_U
 
 def dashboard_json(uid: str) -> dict[str, object]:
     """The classic dashboard JSON of `uid`, as Grafana stores it."""
-    import json
-
     built = DASHBOARDS[uid]().build()
     return json.loads(JSONEncoder(sort_keys=True).encode(built))
 
 
 def render(uid: str) -> str:
     """The committed file's text: sorted keys, two-space indent, one trailing newline."""
-    import json
-
     return json.dumps(dashboard_json(uid), indent=2, sort_keys=True, ensure_ascii=False) + "\n"

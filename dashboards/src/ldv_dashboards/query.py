@@ -8,7 +8,6 @@ source taken from the dashboard's `${datasource}` variable.
 from __future__ import annotations
 
 import enum
-import typing
 
 from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.cog import variants as cogvariants
@@ -53,15 +52,6 @@ class ClickHouseQuery(cogvariants.Dataquery):
             "queryType": _QUERY_TYPES[self.format],
         }
 
-    @classmethod
-    def from_json(cls, data: dict[str, typing.Any]) -> ClickHouseQuery:
-        return cls(
-            ref_id=data["refId"],
-            raw_sql=data["rawSql"],
-            fmt=Format(data.get("format", Format.TABLE)),
-            datasource=DataSourceRef.from_json(data.get("datasource", {})),
-        )
-
 
 class SQL(cogbuilder.Builder[ClickHouseQuery]):
     """Builder of a ClickHouseQuery, for `Panel.with_target`."""
@@ -71,13 +61,3 @@ class SQL(cogbuilder.Builder[ClickHouseQuery]):
 
     def build(self) -> ClickHouseQuery:
         return self._query
-
-
-def register_variant() -> None:
-    """Let the SDK decode dashboards with ClickHouse targets (`Dashboard.from_json`)."""
-    from grafana_foundation_sdk.cog import plugins, runtime
-
-    plugins.register_default_plugins()
-    runtime.register_dataquery_variant(
-        runtime.DataqueryConfig(identifier=PLUGIN_TYPE, from_json_hook=ClickHouseQuery.from_json)
-    )

@@ -68,7 +68,7 @@ def create_app(
     auth_settings = auth_settings or AuthSettings()
     app.state.auth_settings = auth_settings
     app.state.token_verifier = TokenVerifier(auth_settings)
-    app.state.register_store = RegisterStore.from_log_store(store)
+    app.state.register_store = RegisterStore(store)
     app.state.subject_keys = SubjectKeys(settings.organisation_keys)
     app.state.receipt_maker = ReceiptMaker(store)  # receipts of the records a reader may read
     app.state.inzage_service = InzageService(

@@ -20,7 +20,7 @@ def local_inzage(store: LogStore, bsn: str, api_settings: ApiSettings) -> Inzage
     """The citizen's processings in `store`, as the inzage API would answer them (no other Logboek asked)."""
     service = InzageService(
         store,
-        RegisterStore.from_log_store(store).load,
+        RegisterStore(store).load,
         InzageSettings(follow_chain=False),
         SubjectKeys(api_settings.organisation_keys),
     )

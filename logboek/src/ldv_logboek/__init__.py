@@ -9,14 +9,13 @@ chDB, pyarrow); everything here is pure Python so the SDK can use it.
 
 from ldv_logboek._ids import parse_trace_id, trace_id_as_uuid
 from ldv_logboek._keys import MIN_KEY_BYTES, key_is_long_enough
-from ldv_logboek._otlp import attribute_text, attributes_to_dict, records_of, span_kind, span_to_record, status_of
-from ldv_logboek._protect import DEFAULT_NAME, Policy, Protection, may_need_protection, protect
+from ldv_logboek._otlp import attribute_text, attributes_to_dict, records_of, span_to_record
+from ldv_logboek._protect import DEFAULT_NAME, Policy, may_need_protection, protect
 from ldv_logboek._pseudonym import (
     BSN_AS_DIGITS,
     Pseudonymiser,
     contains_bsn,
     is_bsn,
-    is_pseudonym,
     pseudonymise,
     redact_bsns,
     subject_clear_bsn,
@@ -34,7 +33,6 @@ __all__ = [
     "Link",
     "LogRecord",
     "Policy",
-    "Protection",
     "Pseudonymiser",
     "Status",
     "Violation",
@@ -43,7 +41,6 @@ __all__ = [
     "check_record",
     "contains_bsn",
     "is_bsn",
-    "is_pseudonym",
     "is_uri",
     "key_is_long_enough",
     "may_need_protection",
@@ -51,9 +48,7 @@ __all__ = [
     "pseudonymise",
     "records_of",
     "redact_bsns",
-    "span_kind",
     "span_to_record",
-    "status_of",
     "subject_clear_bsn",
     "parse_trace_id",
     "trace_id_as_uuid",

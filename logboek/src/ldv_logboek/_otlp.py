@@ -49,22 +49,12 @@ def _json(value: Any) -> str:
 
 def value_to_str(value: AnyValue) -> str:
     """One attribute value as the string the store keeps."""
-    which = value.WhichOneof("value")
-    if which == "string_value":
-        return value.string_value
-    if which == "int_value":
-        return str(value.int_value)
-    if which == "bool_value":
-        return "true" if value.bool_value else "false"
-    if which == "double_value":
-        return str(value.double_value)
-    if which == "array_value":
-        return _json([_raw(v) for v in value.array_value.values])
-    if which == "kvlist_value":
-        return _json({kv.key: _raw(kv.value) for kv in value.kvlist_value.values})
-    if which == "bytes_value":
-        return base64.b64encode(value.bytes_value).decode()
-    return ""
+    raw = _raw(value)
+    if isinstance(raw, bool):
+        return "true" if raw else "false"
+    if isinstance(raw, (list, dict)):
+        return _json(raw)
+    return "" if raw is None else str(raw)
 
 
 def attribute_text(value: Any) -> str:
@@ -77,9 +67,7 @@ def attribute_text(value: Any) -> str:
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
+    if isinstance(value, (int, float)):
         return str(value)
     if isinstance(value, (bytes, bytearray)):
         return base64.b64encode(value).decode()
@@ -128,7 +116,6 @@ def span_to_record(
     status: Status,
 ) -> LogRecord:
     """Build the record of `span` from its already converted attributes and status."""
-    kind = span.kind
     events, links = span.events, span.links
     # Positional, in LogRecord's field order: this runs for every span the collector receives.
     return LogRecord(
@@ -142,7 +129,7 @@ def span_to_record(
         span.parent_span_id,
         resource_attributes,
         span.status.message,
-        SPAN_KINDS[kind] if 0 <= kind < len(SPAN_KINDS) else "Unspecified",
+        span_kind(span.kind),
         span.trace_state,
         scope_name,
         scope_version,

@@ -30,6 +30,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 from pydantic import SecretStr
 
+from ldv_collector import SenderSettings, token_sha256
+from ldv_inzicht import ApiSettings, AuthSettings, InzageSettings
+
 DEMO_KEY_ID = "ldv-demo-login"
 ISSUER = "urn:ldv:demo:inlog"
 LOGBOEK = "https://logboek.demo.example/lezenapi/v1"
@@ -118,8 +121,6 @@ class DemoSecrets:
 
     def collector_senders(self, served: Collection[str] | None = None) -> dict[str, Any]:
         """`CollectorSettings.senders`: each organisation's service (or those `served`), bound to it by its token."""
-        from ldv_collector import SenderSettings, token_sha256
-
         return {
             path.stem: SenderSettings(organisation=path.stem, token_sha256=token_sha256(path.read_text().strip()))
             for path in sorted((self.directory / "tokens").glob("*.token"))
@@ -139,8 +140,6 @@ class DemoSecrets:
         Logboeken, identifier -> read API address, which its inzage asks for the citizen's
         records with tokens exchanged at `token_endpoint` (the demo token service).
         """
-        from ldv_inzicht import ApiSettings, AuthSettings, InzageSettings
-
         return {
             # The organisations that log into this Logboek: the inzage and the read API find a
             # citizen's records under each one's pseudonym, and follow no chain to them.

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ldv_collector import token_sha256
 from ldv_suite.demo.keys import ISSUER, DemoSecrets
 from ldv_suite.demo.launcher import ServiceFailed, free_ports, stop_processes
 
@@ -116,8 +117,6 @@ class LogboekFleet:
         org = logboek.organisation
         key = self.secrets.key_file(org).read_text().strip()
         token = self.secrets.token_file(org).read_text().strip()
-        from ldv_collector import token_sha256
-
         return {
             "LDV_SERVE_LOG_LEVEL": "warning",
             "LDV_ORGANISATION_KEYS": json.dumps({org: key}),

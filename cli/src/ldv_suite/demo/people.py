@@ -7,7 +7,7 @@ Belastingdienst, employment at UWV), as the real organisations would.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 
 LINDA_BSN = "111222333"
@@ -30,7 +30,6 @@ class Persoon:
     verzamelinkomen: int = 0  # euro per year, as the Belastingdienst knows it
     werkgever: str | None = None
     uren_per_week: int = 0
-    uitkeringen: list[str] = field(default_factory=list)
 
 
 PERSONEN: dict[str, Persoon] = {

@@ -29,10 +29,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
+from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
 
+from ldv_collector import CollectorSettings, WitnessSettings
+from ldv_inzicht import mint_demo_token
 from ldv_logboek.attributes import DATA_SUBJECT_ID
+from ldv_logboek.tlog import COSIGNATURE_V1, Signer, load_signer
+from ldv_suite._witness_server import create_witness_app
 from ldv_suite.demo.keys import CLIENT_ID, DEMO_KEY_ID, ISSUER, LOGBOEK, DemoSecrets, write_private_file
 from ldv_suite.demo.launcher import ServiceFleet, free_ports
 from ldv_suite.demo.logboeken import LogboekFleet
@@ -40,7 +46,10 @@ from ldv_suite.demo.people import BEN_BSN, LINDA_BSN
 from ldv_suite.demo.register import demo_register_dir, load_demo_register, read_api_urls
 from ldv_suite.demo.scenario import run_scenario
 from ldv_suite.demo.services import ORGANISATIONS
+from ldv_suite.demo.token_service import DemoIssuer, create_token_service_app
 from ldv_suite.errors import SuiteError
+from ldv_suite.server import Stack, ensure_log_key
+from ldv_suite.settings import ServeSettings
 
 SCENARIO_MARKER = "scenario.json"
 OWN_LOGBOEKEN: tuple[str, ...] = ("belastingdienst", "uwv")
@@ -140,8 +149,6 @@ class _Demo:
 
     async def _collector_counts(self) -> dict[str, int]:
         """The collectors' counters, summed over the shared Logboek and the separate ones."""
-        import httpx
-
         collector = self.stack.servers[0].config.app.state.collector
         counts: dict[str, int] = dict(collector.metrics.snapshot())
         async with httpx.AsyncClient(timeout=10) as client:
@@ -215,8 +222,6 @@ class _Demo:
         return int(self._auth_settings().demo_token_lifetime_seconds // 60)
 
     def _citizen_token_file(self, bsn: str) -> Path:
-        from ldv_inzicht import mint_demo_token
-
         path = self.secrets.directory / "linda.token"
         write_private_file(path, mint_demo_token(self._auth_settings(), bsn).encode())
         return path
@@ -255,9 +260,6 @@ def _inzage_trust(api_kwargs: dict[str, Any], witness_vkey: str, log_vkeys: list
 def _demo_log_keys(data_dir: Path, secrets_dir: Path, logboeken: LogboekFleet) -> tuple[Any, list[Path]]:
     """The supervisor's witness key (made once, in the demo's secrets) and the log key file of
     the shared Logboek, then of each own Logboek (made once, in their data directories)."""
-    from ldv_logboek.tlog import COSIGNATURE_V1, Signer, load_signer
-    from ldv_suite.server import ensure_log_key
-
     witness_file = secrets_dir / "ap-witness.key"
     if not witness_file.exists():
         write_private_file(witness_file, (Signer.generate(WITNESS_NAME, COSIGNATURE_V1).text + "\n").encode())
@@ -271,15 +273,6 @@ def run_demo(options: DemoOptions, console: Console) -> None:
 
     Raises DemoError (or the error of a failed step) after everything it started has stopped.
     """
-    from pydantic import SecretStr
-
-    from ldv_collector import CollectorSettings, WitnessSettings
-    from ldv_logboek.tlog import load_signer
-    from ldv_suite._witness_server import create_witness_app
-    from ldv_suite.demo.token_service import DemoIssuer, create_token_service_app
-    from ldv_suite.server import Stack
-    from ldv_suite.settings import ServeSettings
-
     register = load_demo_register()
     missing = [org for org in ORGANISATIONS if register.organisation_by_ref(org) is None]
     if missing:

@@ -3,7 +3,7 @@
 Needs the `store` extra of ldv-logboek (pydantic, pyyaml).
 
     register = load_register_files(["demo/register"])          # YAML/JSON files or folders
-    RegisterStore.from_log_store(store).save(register)           # ldv_logboek.storage; `ldv register load PATH`
+    RegisterStore(store).save(register)                          # ldv_logboek.storage; `ldv register load PATH`
     register.resolve(activity_id, moment)                        # the one version valid then
 """
 

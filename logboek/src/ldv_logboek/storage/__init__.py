@@ -4,7 +4,7 @@ Needs the `store` extra of ldv-logboek (clickhouse-connect, and chDB for the emb
 """
 
 from ldv_logboek.errors import StorageError, StorageFault, StorageUnavailable
-from ldv_logboek.rules import MAX_STORED_TIME_NS, MAX_TIME_MS, MIN_TIME_MS
+from ldv_logboek.rules import MAX_TIME_MS, MIN_TIME_MS
 from ldv_logboek.storage._arrow_insert import ROWS_SCHEMA, records_of_rows, rows_table, times
 from ldv_logboek.storage._audit import AuditReport, LogAudit, audit_store
 from ldv_logboek.storage._client import connect, embedded_path, out_of_space, redact, storage_error
@@ -35,7 +35,7 @@ from ldv_logboek.storage._schema import (
     SCHEMA_VERSION,
     migrate,
 )
-from ldv_logboek.storage._store import DEFAULT_READERS, LogStore
+from ldv_logboek.storage._store import LogStore
 from ldv_logboek.storage._tlog import LogTables, StoredTree, TransparencyLog
 from ldv_logboek.storage._tlog_positions import leaf_entries, record_positions, stored_entries
 
@@ -48,7 +48,6 @@ __all__ = [
     "REGISTER_VERSIONS_TABLE",
     "REJECTIONS_TABLE",
     "SCHEMA_VERSION",
-    "DEFAULT_READERS",
     "ActivityWindow",
     "ConnectionPool",
     "Lane",
@@ -72,7 +71,6 @@ __all__ = [
     "stored_entries",
     "redact",
     "MAX_PAGE_SIZE",
-    "MAX_STORED_TIME_NS",
     "MAX_TIME_MS",
     "MIGRATIONS_TABLE",
     "MIN_TIME_MS",

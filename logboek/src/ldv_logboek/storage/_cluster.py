@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 
-from ldv_logboek.storage._schema import MIGRATIONS, MIGRATIONS_TABLE, RECORDS_TABLE, Migration
+from ldv_logboek.storage._schema import MIGRATIONS, MIGRATIONS_DDL, MIGRATIONS_TABLE, RECORDS_TABLE, Migration
 
 # Sharded tables and their sharding key; all other tables are replicated to every node.
 SHARDING_KEYS = {RECORDS_TABLE: "cityHash64(DataSubjectId)"}
@@ -91,12 +91,7 @@ def cluster_ddl(cluster: str, migrations: tuple[Migration, ...] = MIGRATIONS) ->
     """Every statement, in order, that creates the schema on `cluster` and records its version."""
     if not re.fullmatch(r"\w+", cluster):
         raise ValueError(f"cluster name {cluster!r}: letters, digits and _ only")
-    statements = _statement(
-        f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} "
-        "(version UInt32, description String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) "
-        "ENGINE = MergeTree ORDER BY version",
-        cluster,
-    )
+    statements = _statement(MIGRATIONS_DDL, cluster)
     for migration in migrations:
         for statement in migration.cluster_statements if migration.cluster_statements is not None else migration.statements:
             statements += _statement(statement, cluster)

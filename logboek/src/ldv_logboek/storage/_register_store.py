@@ -47,14 +47,10 @@ class RegisterStore:
     """
 
     def __init__(self, store: Tables, *, cache_seconds: float = 5.0):
+        """The register of `store` (a migrated `LogStore`)."""
         self.store = store
         self._cache_seconds = cache_seconds
         self._cached: tuple[float, Register] | None = None
-
-    @classmethod
-    def from_log_store(cls, store: Tables, *, cache_seconds: float = 5.0) -> RegisterStore:
-        """A RegisterStore on `store` (which must be migrated)."""
-        return cls(store, cache_seconds=cache_seconds)
 
     def save(self, register: Register) -> SaveResult:
         """Store `register`: new versions are added, identical ones skipped, changed ones refused.

@@ -45,8 +45,9 @@ class Migration:
     cluster_statements: tuple[str, ...] | None = None
 
 
-_RECORDS_DDL = f"""
-CREATE TABLE IF NOT EXISTS {RECORDS_TABLE} (
+# The records' columns of migration 1 (the OpenTelemetry exporter's, then the LDV columns), which
+# layout 5 (migration 5) keeps in the same order, names and types; IngestedAt (migration 3) follows.
+_RECORDS_COLUMNS = f"""\
     Timestamp DateTime64(9, 'UTC') CODEC(Delta, ZSTD(1)),
     TraceId String CODEC(ZSTD(1)),
     SpanId String CODEC(ZSTD(1)),
@@ -79,7 +80,11 @@ CREATE TABLE IF NOT EXISTS {RECORDS_TABLE} (
     DataSubjectIdType LowCardinality(String) DEFAULT SpanAttributes['{attr.DATA_SUBJECT_ID_TYPE}'],
     ForeignProcessor LowCardinality(String) DEFAULT SpanAttributes['{attr.FOREIGN_OPERATION_PROCESSOR}'],
     ExternalReadApi LowCardinality(String) DEFAULT SpanAttributes['{attr.EXTERNAL_READ_API_ID}'],
-    RetentionDays UInt16 DEFAULT {DEFAULT_RETENTION_DAYS},
+    RetentionDays UInt16 DEFAULT {DEFAULT_RETENTION_DAYS},"""
+
+_RECORDS_DDL = f"""
+CREATE TABLE IF NOT EXISTS {RECORDS_TABLE} (
+{_RECORDS_COLUMNS}
     INDEX idx_activity ProcessingActivityId TYPE set(1024) GRANULARITY 4,
     PROJECTION by_trace (SELECT * ORDER BY TraceId, Timestamp)
 )
@@ -313,39 +318,7 @@ RECORDS_STAGING_TABLE = f"{RECORDS_TABLE}_migrating"
 def _records_layout_5_ddl(table: str) -> str:
     return f"""
 CREATE TABLE IF NOT EXISTS {table} (
-    Timestamp DateTime64(9, 'UTC') CODEC(Delta, ZSTD(1)),
-    TraceId String CODEC(ZSTD(1)),
-    SpanId String CODEC(ZSTD(1)),
-    ParentSpanId String CODEC(ZSTD(1)),
-    TraceState String CODEC(ZSTD(1)),
-    SpanName LowCardinality(String) CODEC(ZSTD(1)),
-    SpanKind LowCardinality(String) CODEC(ZSTD(1)),
-    ServiceName LowCardinality(String) CODEC(ZSTD(1)),
-    ResourceAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
-    ScopeName String CODEC(ZSTD(1)),
-    ScopeVersion String CODEC(ZSTD(1)),
-    SpanAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
-    Duration UInt64 CODEC(ZSTD(1)),
-    StatusCode LowCardinality(String) CODEC(ZSTD(1)),
-    StatusMessage String CODEC(ZSTD(1)),
-    Events Nested (
-        Timestamp DateTime64(9, 'UTC'),
-        Name LowCardinality(String),
-        Attributes Map(LowCardinality(String), String)
-    ) CODEC(ZSTD(1)),
-    Links Nested (
-        TraceId String,
-        SpanId String,
-        TraceState String,
-        Attributes Map(LowCardinality(String), String)
-    ) CODEC(ZSTD(1)),
-    Organisation LowCardinality(String) DEFAULT ResourceAttributes['{attr.ORGANISATION}'],
-    ProcessingActivityId LowCardinality(String) DEFAULT SpanAttributes['{attr.PROCESSING_ACTIVITY_ID}'],
-    DataSubjectId String DEFAULT SpanAttributes['{attr.DATA_SUBJECT_ID}'] CODEC(ZSTD(1)),
-    DataSubjectIdType LowCardinality(String) DEFAULT SpanAttributes['{attr.DATA_SUBJECT_ID_TYPE}'],
-    ForeignProcessor LowCardinality(String) DEFAULT SpanAttributes['{attr.FOREIGN_OPERATION_PROCESSOR}'],
-    ExternalReadApi LowCardinality(String) DEFAULT SpanAttributes['{attr.EXTERNAL_READ_API_ID}'],
-    RetentionDays UInt16 DEFAULT {DEFAULT_RETENTION_DAYS},
+{_RECORDS_COLUMNS}
     IngestedAt DateTime64(9, 'UTC') DEFAULT now64(9) CODEC(Delta, ZSTD(1)),
     INDEX idx_activity ProcessingActivityId TYPE set(1024) GRANULARITY 32,
     PROJECTION by_trace (SELECT _part_offset ORDER BY TraceId)
@@ -521,15 +494,17 @@ MIGRATIONS: tuple[Migration, ...] = (
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version
+# Which migrations a store has (`current_version`, `migrate`; a cluster's script creates it too).
+MIGRATIONS_DDL = (
+    f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} "
+    "(version UInt32, description String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) "
+    "ENGINE = MergeTree ORDER BY version"
+)
 
 
 def current_version(client: Client) -> int:
     """The highest migration applied to this store (0 for an empty store)."""
-    client.command(
-        f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} "
-        "(version UInt32, description String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) "
-        "ENGINE = MergeTree ORDER BY version"
-    )
+    client.command(MIGRATIONS_DDL)
     version = client.query(f"SELECT max(version) FROM {MIGRATIONS_TABLE}").result_rows[0][0]
     return int(version or 0)
 

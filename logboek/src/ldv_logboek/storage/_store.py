@@ -116,11 +116,6 @@ class LogStore:
         )
 
     @property
-    def writer(self) -> Client:
-        """The writer connection (`client`): hold `writer_lock` around every call on it."""
-        return self.client
-
-    @property
     def writer_lock(self) -> threading.Lock:
         """The lock every call on the writer (`client`) holds; reads do not take it."""
         return self._lock
@@ -166,15 +161,11 @@ class LogStore:
         """
         if not rows.num_rows:
             return
-        starts = rows.column("Timestamp").cast(pa.int64()).to_pylist()
-        with storage_errors(f"insert of {rows.num_rows} records"):
-            if "RetentionDays" in rows.schema.names:
-                table = rows  # decided before (`with_retention`), with the log's columns after it
-            else:
-                table = with_retention(rows, self._retention().days_of_rows(rows, starts))
-            with self._lock:
-                self._check_open()
-                insert_table(self.client, table, self._embedded_connection())
+        # RetentionDays decided before (`with_retention`), with the log's columns after it: as given.
+        table = rows if "RetentionDays" in rows.schema.names else self.with_retention(rows)
+        with storage_errors(f"insert of {rows.num_rows} records"), self._lock:
+            self._check_open()
+            insert_table(self.client, table, self._embedded_connection())
 
     def with_retention(self, rows: pa.Table) -> pa.Table:
         """`rows` (`ROWS_SCHEMA`) with each record's RetentionDays appended, as `insert_record_rows`
@@ -195,7 +186,7 @@ class LogStore:
         """The retention rules of this moment: the register's periods per activity (the stored
         register, re-read at most every few seconds), then per organisation, then the default."""
         if self._register is None:
-            self._register = RegisterStore.from_log_store(self)
+            self._register = RegisterStore(self)
         register = self._register.load()
         rules = self._retention_rules
         if rules is None or rules[0] is not register:
@@ -212,12 +203,7 @@ class LogStore:
         if not counts:
             return
         rows = [[at, org, service, rule, spans] for (org, service, rule), spans in counts.items()]
-        with storage_errors(f"insert of {len(rows)} rejection counts"):
-            with self._lock:
-                self._check_open()
-                self.client.insert(
-                    REJECTIONS_TABLE, rows, column_names=["Timestamp", "Organisation", "ServiceName", "Rule", "Spans"]
-                )
+        self.insert_rows(REJECTIONS_TABLE, rows, ["Timestamp", "Organisation", "ServiceName", "Rule", "Spans"], "rejection counts")
 
     def _check_open(self) -> None:
         # A closed client raises the driver's ProgrammingError: say what it means here.
@@ -333,10 +319,9 @@ class LogStore:
         """
         if not rows:
             return
-        with storage_errors(f"insert of {len(rows)} {what}"):
-            with self._lock:
-                self._check_open()
-                self.client.insert(table, rows, column_names=list(column_names))
+        with storage_errors(f"insert of {len(rows)} {what}"), self._lock:
+            self._check_open()
+            self.client.insert(table, rows, column_names=list(column_names))
 
     def close(self) -> None:
         """Close the writer and every reader connection (those in use close when their read ends)."""
