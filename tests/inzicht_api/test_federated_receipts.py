@@ -102,7 +102,7 @@ def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]
     tmp = tmp_path_factory.mktemp("federated-receipts")
     store = LogStore(connect(f"chdb://{tmp / 'store'}"))
     store.migrate()
-    RegisterStore.from_log_store(store).save(load_register_files([DEMO_REGISTER]))
+    RegisterStore(store).save(load_register_files([DEMO_REGISTER]))
     a_store = b_store = store  # one chDB store per process (see the module's docstring)
     now = time.time()
     logged = [
@@ -184,7 +184,7 @@ def test_a_record_changed_at_the_other_logboek_fails_the_check(federation: Feder
     # could. B's receipt still verifies, but the opening B now gives is not the logged entry.
     target = federation.logged[0]
     with federation.b_store.writer_lock:
-        federation.b_store.writer.command(
+        federation.b_store.client.command(
             f"ALTER TABLE {RECORDS_TABLE} UPDATE SpanName = 'iets anders' WHERE SpanId = '{target.span_id.hex()}' "
             "SETTINGS mutations_sync = 1"
         )
