@@ -21,10 +21,9 @@ from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
 from ldv_inzicht._auth import Principal, Role, TokenFirstRoute, forbidden, require_roles
-from ldv_inzicht._deps import get_store
+from ldv_inzicht._deps import get_register, get_store
 from ldv_inzicht._openapi_docs import bearer_security
 from ldv_inzicht._problems import ProblemError, problem_responses
-from ldv_inzicht._register_api import get_register
 from ldv_inzicht._versioning import ApiInfo
 from ldv_inzicht.inzage._api import period_of
 from ldv_logboek import attributes as attr

@@ -20,16 +20,16 @@ from datetime import UTC, datetime
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from ldv_inzicht._auth import Principal, Role, TokenFirstRoute, optional_principal
+from ldv_inzicht._deps import get_register
 from ldv_inzicht._openapi_docs import bearer_security
 from ldv_inzicht._problems import ProblemError, problem_responses
 from ldv_inzicht._versioning import ApiInfo
 from ldv_logboek.register import ActivityVersion, Organisation, ProcessingActivity, Register
-from ldv_logboek.storage import RegisterStore
 
 REGISTER_API = ApiInfo(
     prefix="/registerapi/v1",
@@ -67,12 +67,6 @@ class ActivitySummary(_Out):
 
 class ActivityList(_Out):
     processing_activities: list[ActivitySummary]
-
-
-def get_register(request: Request) -> Register:
-    """The register as stored (`app.state.register_store`, a RegisterStore)."""
-    store: RegisterStore = request.app.state.register_store
-    return store.load()
 
 
 def may_see(activity: ProcessingActivity, principal: Principal | None, register: Register, now: datetime) -> bool:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 
 from ldv_inzicht._auth import Principal, Role, TokenFirstRoute, require_roles
+from ldv_inzicht._deps import get_inzage_service
 from ldv_inzicht._openapi_docs import bearer_security
 from ldv_inzicht._problems import ProblemError, problem_responses
 from ldv_inzicht._versioning import ApiInfo
@@ -26,12 +27,6 @@ INZAGE_API = ApiInfo(
 )
 
 MAX_ORGANISATION_LENGTH = 300
-
-
-def get_inzage_service(request: Request) -> InzageService:
-    """The app's InzageService (`app.state.inzage_service`)."""
-    service: InzageService = request.app.state.inzage_service
-    return service
 
 
 def period_of(vanaf: date | None, tot: date | None) -> Period:

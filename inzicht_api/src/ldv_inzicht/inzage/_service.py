@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -43,7 +43,7 @@ from ldv_inzicht.inzage._token_exchange import TokenExchangeFailed, TokenExchang
 from ldv_inzicht.settings import InzageSettings
 from ldv_logboek import Status, pseudonymise, trace_id_as_uuid
 from ldv_logboek import attributes as attr
-from ldv_logboek.register import Organisation, Register
+from ldv_logboek.register import ActivityVersion, Organisation, Register
 from ldv_logboek.storage import MAX_PAGE_SIZE, MAX_TIME_MS, Cursor, LogStore, RecordQuery, StorageUnavailable
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ class Processing:
 
     record: FoundRecord
     organisation: Organisation | None
-    register: Any  # ActivityVersion | None
+    register: ActivityVersion | None  # the register version valid at the record's time
     unknown_activity: bool
     receipt: str | None = None  # C2SP tlog-proof receipt of a record of this store, when logged
     checked: CheckedReceipt | None = None  # what checking `receipt` found
@@ -135,11 +135,11 @@ class InzageService:
     def __init__(
         self,
         store: LogStore,
-        register_source: Any,  # a callable returning a Register
+        register_source: Callable[[], Register],
         settings: InzageSettings,
         keys: SubjectKeys,
         *,
-        http_client_factory: Any = None,
+        http_client_factory: Callable[[], httpx.AsyncClient] | None = None,
         receipts: ReceiptMaker | None = None,
     ):
         self.store = store
