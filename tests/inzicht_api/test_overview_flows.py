@@ -10,7 +10,7 @@ import time
 from itertools import count
 
 from ldv_inzicht.inzage._overview import build_overview, short_name
-from ldv_inzicht.inzage._service import FoundRecord, InzageResult, PartyOutcome, Processing
+from ldv_inzicht.inzage._service import FoundRecord, InzageResult, PartyOutcome, InzageRecord
 from ldv_logboek._record import Status
 from ldv_logboek.register import Register, load_register_files
 from tests.inzicht_api.inzage_support import ACT, DEMO_REGISTER
@@ -20,8 +20,8 @@ TRACE = "ab" * 16
 _spans = count(1)
 
 
-def _processing(org: str, activity: str, *, caller: Processing | FoundRecord | None = None, read_api: str = "") -> Processing:
-    caller_record = caller.record if isinstance(caller, Processing) else caller
+def _processing(org: str, activity: str, *, caller: InzageRecord | FoundRecord | None = None, read_api: str = "") -> InzageRecord:
+    caller_record = caller.record if isinstance(caller, InzageRecord) else caller
     found = FoundRecord(
         trace_id=TRACE, span_id=f"{next(_spans):016x}", name=f"{org} doet iets", start_ns=time.time_ns() + next(_spans),
         status=Status.OK, activity_id=activity, organisation_ref=org, external_read_api=read_api,
@@ -30,10 +30,10 @@ def _processing(org: str, activity: str, *, caller: Processing | FoundRecord | N
     org_ref = REGISTER.organisation_by_ref(org)
     version = REGISTER.resolve(activity, found.time)
     assert version is not None
-    return Processing(found, org_ref, version, unknown_activity=False)
+    return InzageRecord(found, org_ref, version, unknown_activity=False)
 
 
-def _flows(*processings: Processing, parties: list[PartyOutcome] | None = None) -> list[tuple[str, str, list[str]]]:
+def _flows(*processings: InzageRecord, parties: list[PartyOutcome] | None = None) -> list[tuple[str, str, list[str]]]:
     overview = build_overview(InzageResult(processings=list(processings), parties=parties or []), REGISTER)
     (event,) = overview.events
     return [(f.caller.name, f.callee.name, f.data) for f in event.flows]

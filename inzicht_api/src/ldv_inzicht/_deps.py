@@ -55,10 +55,6 @@ def get_store(request: Request) -> LogStore:
     return get_context(request).store
 
 
-def get_settings(request: Request) -> ApiSettings:
-    return get_context(request).settings
-
-
 def get_auth_settings(request: Request) -> AuthSettings:
     return get_context(request).auth_settings
 

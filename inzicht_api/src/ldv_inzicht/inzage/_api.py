@@ -42,6 +42,14 @@ def period_of(vanaf: date | None, tot: date | None) -> Period:
     return Period(start_ms=start_ms, end_ms=end_ms)
 
 
+def period_or_400(vanaf: date | None, tot: date | None) -> Period:
+    """`period_of`, with a reversed period answered as a 400 problem naming `vanaf` (the APIs' query parameters)."""
+    try:
+        return period_of(vanaf, tot)
+    except ValueError:
+        raise ProblemError.bad_request("The period is reversed.", ("vanaf", "must not be after tot")) from None
+
+
 def _clamp(ms: int) -> int:
     return max(MIN_TIME_MS, min(ms, MAX_TIME_MS))
 
@@ -55,7 +63,6 @@ def create_inzage_router() -> APIRouter:
         operation_id="getMijnVerwerkingen",
         summary="Mijn verwerkingen: who processed my data, when, why, under which law",
         response_model=InzageResponse,
-        response_model_by_alias=True,
         responses=problem_responses(400, 401, 403, 503),
         openapi_extra=bearer_security(),
     )
@@ -68,10 +75,7 @@ def create_inzage_router() -> APIRouter:
             str | None, Query(max_length=MAX_ORGANISATION_LENGTH, description="Only this organisation (code or id).")
         ] = None,
     ) -> InzageResponse:
-        try:
-            period = period_of(vanaf, tot)
-        except ValueError:
-            raise ProblemError.bad_request("The period is reversed.", ("vanaf", "must not be after tot")) from None
+        period = period_or_400(vanaf, tot)
         assert principal.bsn is not None  # a citizen token always has one (checked in auth)
         result = await service.inzage(
             principal.bsn.get_secret_value(), principal.token.get_secret_value(), period, organisatie or None

@@ -26,7 +26,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from ldv_inzicht.inzage._service import UNAVAILABLE_NL, InzageResult, Processing
+from ldv_inzicht.inzage._service import UNAVAILABLE_NL, InzageRecord, InzageResult
 from ldv_inzicht.inzage._view import (
     STATUS_NL,
     UNKNOWN_ACTIVITY_NL,
@@ -225,7 +225,7 @@ def _uses(group: TraceGroup) -> list[OrganisationUse]:
     return uses
 
 
-def _data(p: Processing) -> list[str]:
+def _data(p: InzageRecord) -> list[str]:
     return list(p.register.personal_data_categories) if p.register else []
 
 

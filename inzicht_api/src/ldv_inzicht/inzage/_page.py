@@ -74,10 +74,10 @@ def _notice(request: Request, auth: AuthSettings, status: int, heading: str, mes
     )
 
 
+# Any other 4xx (405 ...) gets the text of 400.
 _ERROR_TEXTS: dict[int, tuple[str, str]] = {
     400: ("Dit verzoek klopt niet", "De pagina kon uw verzoek niet verwerken. Ga terug en probeer het opnieuw."),
     404: ("Pagina niet gevonden", "Deze pagina bestaat niet."),
-    405: ("Dit verzoek klopt niet", "De pagina kon uw verzoek niet verwerken. Ga terug en probeer het opnieuw."),
     503: (
         "Tijdelijk niet beschikbaar",
         "Uw gegevens kunnen op dit moment niet worden opgehaald. Probeer het later opnieuw.",

@@ -83,8 +83,13 @@ class PartyOutcome:
 
 
 @dataclass
-class Processing:
-    """A record joined with its register entry (or flagged as unknown to the register)."""
+class InzageRecord:
+    """A record of the citizen joined with its register version (or flagged as unknown to the register).
+
+    One record is one processing ("verwerking": one action on the citizen's data); the inzage
+    API lists them as `processings`, the page as "verwerkingen". Not to be confused with the
+    register's `ProcessingActivity` (verwerkingsactiviteit), which `register` is a version of.
+    """
 
     record: FoundRecord
     organisation: Organisation | None
@@ -115,7 +120,7 @@ class LogCheck:
 class InzageResult:
     """Everything the citizen may see, plus which parties could not be read."""
 
-    processings: list[Processing] = field(default_factory=list)
+    processings: list[InzageRecord] = field(default_factory=list)
     parties: list[PartyOutcome] = field(default_factory=list)
     truncated: bool = False
     checks: list[LogCheck] = field(default_factory=list)
@@ -191,11 +196,11 @@ class InzageService:
                 org = register.organisation(version.controller) or org
             if organisation and org is not None and organisation not in (org.id, org.code):
                 continue
-            result.processings.append(Processing(record, org, version, unknown_activity=version is None))
+            result.processings.append(InzageRecord(record, org, version, unknown_activity=version is None))
         result.checks = await asyncio.to_thread(self._check_receipts, result.processings)
         return result
 
-    def _check_receipts(self, processings: list[Processing]) -> list[LogCheck]:
+    def _check_receipts(self, processings: list[InzageRecord]) -> list[LogCheck]:
         """Attach each local record's receipt and its check; one `LogCheck` per source."""
         local = [p for p in processings if p.record.source == "local"]
         try:

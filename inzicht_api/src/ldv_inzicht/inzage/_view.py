@@ -2,7 +2,7 @@
 
 `trace_groups` and `party_summaries` work on the service's `InzageResult`; the inzage API turns
 them into `InzageResponse` (its pydantic models, `...Out`), and the page's overview
-(`ldv_inzicht.inzage._overview`) builds on the same groups and the same `Processing` objects,
+(`ldv_inzicht.inzage._overview`) builds on the same groups and the same `InzageRecord` objects,
 never on the API's response. The small value models (`OrganisationRef`, `LegalBasisOut`,
 `PartyOut`, `CheckOut`) are shared: they are the same facts in the same words on both.
 """
@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import Field
 
-from ldv_inzicht.inzage._service import UNAVAILABLE_NL, InzageResult, LogCheck, Processing
+from ldv_inzicht._versioning import CamelModel
+from ldv_inzicht.inzage._service import UNAVAILABLE_NL, InzageRecord, InzageResult, LogCheck
 from ldv_logboek import Status, trace_id_as_uuid
 from ldv_logboek.register import ActivityVersion, Organisation
 
@@ -35,17 +35,13 @@ def date_nl(moment: datetime, *, with_time: bool = True) -> str:
     return f"{text} om {local:%H:%M}" if with_time else text
 
 
-class _Out(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
-
-
-class OrganisationRef(_Out):
+class OrganisationRef(CamelModel):
     id: str
     code: str = ""
     name: str
 
 
-class LegalBasisOut(_Out):
+class LegalBasisOut(CamelModel):
     dpv: str
     label: str  # AVG-grondslag in Dutch
     law: str
@@ -53,7 +49,7 @@ class LegalBasisOut(_Out):
     url: str | None
 
 
-class RegisterEntry(_Out):
+class RegisterEntry(CamelModel):
     """The register version valid at the processing's time."""
 
     activity_id: str
@@ -65,7 +61,7 @@ class RegisterEntry(_Out):
     retention_period: str
 
 
-class ProcessingOut(_Out):
+class ProcessingOut(CamelModel):
     trace_id: str
     span_id: str
     action: str
@@ -90,7 +86,7 @@ class ProcessingOut(_Out):
     )
 
 
-class CheckOut(_Out):
+class CheckOut(CamelModel):
     """What the overview was checked against, per log (see `label`, in Dutch, for the citizen)."""
 
     origin: str = Field(description="The log's origin; empty for records that could not be checked.")
@@ -106,12 +102,12 @@ class CheckOut(_Out):
     label: str
 
 
-class OrganisationGroup(_Out):
+class OrganisationGroup(CamelModel):
     organisation: OrganisationRef
     processings: list[ProcessingOut]
 
 
-class TraceOut(_Out):
+class TraceOut(CamelModel):
     """One life event: a trace, possibly across organisations."""
 
     trace_id: str
@@ -121,7 +117,7 @@ class TraceOut(_Out):
     organisations: list[OrganisationGroup]
 
 
-class PartyOut(_Out):
+class PartyOut(CamelModel):
     organisation: OrganisationRef
     available: bool
     status_label: str
@@ -139,7 +135,7 @@ class PartyOut(_Out):
     )
 
 
-class InzageResponse(_Out):
+class InzageResponse(CamelModel):
     """`GET /inzage/v1/mijn-verwerkingen`: the citizen's processings per trace, organisation and processing."""
 
     total: int
@@ -166,7 +162,7 @@ def organisation_ref(org: Organisation | None, fallback: str) -> OrganisationRef
     return OrganisationRef(id=org.id, code=org.code, name=org.name)
 
 
-def organisation_of(p: Processing) -> OrganisationRef:
+def organisation_of(p: InzageRecord) -> OrganisationRef:
     return organisation_ref(p.organisation, p.record.organisation_ref)
 
 
@@ -182,8 +178,8 @@ class TraceGroup:
     their first processing. The API's `TraceOut` and the page's `LifeEvent` are both made from it."""
 
     trace_id: str  # 32 hex
-    processings: list[Processing]
-    organisations: list[tuple[OrganisationRef, list[Processing]]]
+    processings: list[InzageRecord]
+    organisations: list[tuple[OrganisationRef, list[InzageRecord]]]
 
     @property
     def start(self) -> datetime:
@@ -200,13 +196,13 @@ class TraceGroup:
 
 def trace_groups(result: InzageResult) -> list[TraceGroup]:
     """`result`'s processings per trace (newest first), per organisation (in order of first processing)."""
-    by_trace: dict[str, list[Processing]] = defaultdict(list)
+    by_trace: dict[str, list[InzageRecord]] = defaultdict(list)
     for p in result.processings:
         by_trace[p.record.trace_id].append(p)
     groups: list[TraceGroup] = []
     for trace_id, items in by_trace.items():
         items.sort(key=lambda p: (p.record.time, p.record.span_id))
-        per_org: dict[str, tuple[OrganisationRef, list[Processing]]] = {}
+        per_org: dict[str, tuple[OrganisationRef, list[InzageRecord]]] = {}
         for p in items:
             ref = organisation_of(p)
             per_org.setdefault(ref.id, (ref, []))[1].append(p)
@@ -240,7 +236,7 @@ def party_summaries(result: InzageResult) -> list[PartyOut]:
     return sorted(parties.values(), key=lambda p: p.organisation.name)
 
 
-def _processing_out(p: Processing) -> ProcessingOut:
+def _processing_out(p: InzageRecord) -> ProcessingOut:
     r, v = p.record, p.register
     entry = None
     if v is not None:
