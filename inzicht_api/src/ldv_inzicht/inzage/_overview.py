@@ -305,19 +305,11 @@ def build_overview(result: InzageResult, register: Register) -> Overview:
     events: list[LifeEvent] = []
     for number, group in enumerate(groups, start=1):
         flows = _flows(group, register, available)
-        events.append(
-            LifeEvent(
-                number=number,
-                trace_id=trace_id_as_uuid(group.trace_id),
-                title=group.title,
-                start=group.start,
-                start_label=date_nl(group.start, with_time=False),
-                count=len(group.processings),
-                organisations=_uses(group),
-                flows=flows,
-                picture=_picture(flows),
-            )
-        )
+        events.append(LifeEvent(
+            number=number, trace_id=trace_id_as_uuid(group.trace_id), title=group.title, start=group.start,
+            start_label=date_nl(group.start, with_time=False), count=len(group.processings),
+            organisations=_uses(group), flows=flows, picture=_picture(flows),
+        ))
     receipts = [(f"{trace_id_as_uuid(p.record.trace_id)}/{p.record.span_id}", p.receipt)
                 for g in groups for _, ps in g.organisations for p in ps if p.receipt is not None]
     return Overview(total=len(result.processings), events=events, parties=parties, truncated=result.truncated,

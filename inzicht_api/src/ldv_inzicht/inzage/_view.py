@@ -245,21 +245,11 @@ def _processing_out(p: InzageRecord) -> ProcessingOut:
             personal_data_categories=list(v.personal_data_categories), retention_period=v.retention_period,
         )
     return ProcessingOut(
-        trace_id=trace_id_as_uuid(r.trace_id),
-        span_id=r.span_id,
-        action=r.name,
-        time=r.time,
-        time_label=date_nl(r.time),
-        status=r.status.value,
-        status_label=STATUS_NL[r.status],
-        organisation=organisation_of(p),
-        activity_id=r.activity_id,
-        register_entry=entry,
-        unknown_activity=p.unknown_activity,
-        unknown_activity_label=UNKNOWN_ACTIVITY_NL if p.unknown_activity else None,
-        source=r.source,
-        receipt=p.receipt,
-        verified=p.checked.ok if p.checked is not None else None,
+        trace_id=trace_id_as_uuid(r.trace_id), span_id=r.span_id, action=r.name, time=r.time, time_label=date_nl(r.time),
+        status=r.status.value, status_label=STATUS_NL[r.status], organisation=organisation_of(p),
+        activity_id=r.activity_id, register_entry=entry, unknown_activity=p.unknown_activity,
+        unknown_activity_label=UNKNOWN_ACTIVITY_NL if p.unknown_activity else None, source=r.source,
+        receipt=p.receipt, verified=p.checked.ok if p.checked is not None else None,
     )
 
 
