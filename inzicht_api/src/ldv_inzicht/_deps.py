@@ -69,7 +69,7 @@ def get_register(request: Request) -> Register:
     return get_context(request).register_store.load()
 
 
-def get_register_loader(request: Request) -> Callable[[], Register]:
+def get_register_source(request: Request) -> Callable[[], Register]:
     """Loads the register when called: for a route that needs it only for some callers."""
     return get_context(request).register_store.load
 

@@ -27,7 +27,7 @@ from pydantic.alias_generators import to_camel
 
 from ldv_inzicht._auth import Principal, Role, TokenFirstRoute, require_roles
 from ldv_inzicht._cursors import CursorRefused, CursorSealer, binding
-from ldv_inzicht._deps import get_receipts, get_register_loader, get_store, get_subject_keys
+from ldv_inzicht._deps import get_receipts, get_register_source, get_store, get_subject_keys
 from ldv_inzicht._log_receipts import ReceiptMaker
 from ldv_inzicht._problems import ProblemError, problem_responses
 from ldv_inzicht._read_access import ReadRestriction, read_restriction
@@ -284,7 +284,7 @@ def create_lezen_router(
         search: Annotated[ProcessingActivityRequest, Body()],
         store: Annotated[LogStore, Depends(get_store)],
         keys: Annotated[SubjectKeys, Depends(get_subject_keys)],
-        register: Annotated[Callable[[], Register], Depends(get_register_loader)],
+        register_source: Annotated[Callable[[], Register], Depends(get_register_source)],
         limit: Annotated[int | None, Query(
             ge=1, le=settings.max_page_size,
             description=f"Records per page, 1..{settings.max_page_size} (default {settings.default_page_size}).",
@@ -300,7 +300,7 @@ def create_lezen_router(
         _check_window(search)
         bound_to = _cursor_binding(search, caller)
         after = _open_cursor(sealer, cursor, bound_to) if cursor is not None else None
-        restriction = read_restriction(caller, search.data_subject_id, keys, register, datetime.now(UTC))
+        restriction = read_restriction(caller, search.data_subject_id, keys, register_source, datetime.now(UTC))
         query = _record_query(search, restriction, limit or settings.default_page_size, after)
         page = store.find(query)
         next_cursor = sealer.seal(Cursor.decode(page.next_cursor), bound_to) if page.next_cursor else None
@@ -340,10 +340,10 @@ def create_lezen_router(
         span_id: Annotated[str, Path(alias="spanId", pattern=r"^[0-9a-fA-F]{16}$", description="Span id, 16 hex digits.")],
         store: Annotated[LogStore, Depends(get_store)],
         keys: Annotated[SubjectKeys, Depends(get_subject_keys)],
-        register: Annotated[Callable[[], Register], Depends(get_register_loader)],
+        register_source: Annotated[Callable[[], Register], Depends(get_register_source)],
         maker: Annotated[ReceiptMaker, Depends(get_receipts)],
     ) -> Response:
-        restriction = read_restriction(caller, None, keys, register, datetime.now(UTC))
+        restriction = read_restriction(caller, None, keys, register_source, datetime.now(UTC))
         trace = parse_trace_id(trace_id)
         span = bytes.fromhex(span_id)
         # Found through the caller's read restriction first: what they may not read is "not found".

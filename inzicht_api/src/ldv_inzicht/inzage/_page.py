@@ -46,7 +46,7 @@ from ldv_inzicht._auth import (
     get_verifier,
     mint_demo_token,
 )
-from ldv_inzicht._deps import app_context, get_auth_settings, get_inzage_service, get_register_loader
+from ldv_inzicht._deps import app_context, get_auth_settings, get_inzage_service, get_register_source
 from ldv_inzicht.inzage._api import MAX_ORGANISATION_LENGTH, period_of
 from ldv_inzicht.inzage._overview import Overview, build_overview
 from ldv_inzicht.inzage._pdf import PdfUnavailable, render_pdf
@@ -134,7 +134,7 @@ Auth = Annotated[AuthSettings, Depends(get_auth_settings)]
 Verifier = Annotated[TokenVerifier, Depends(get_verifier)]
 Service = Annotated[InzageService, Depends(get_inzage_service)]
 # Loaded after the login check: a caller without a token gets 401, whatever the store's state.
-RegisterLoader = Annotated[Callable[[], Register], Depends(get_register_loader)]
+RegisterSource = Annotated[Callable[[], Register], Depends(get_register_source)]
 
 
 def create_page_router() -> APIRouter:
@@ -147,7 +147,9 @@ def create_page_router() -> APIRouter:
 
     @router.get("", response_class=HTMLResponse)
     @router.get("/", response_class=HTMLResponse)
-    async def page(request: Request, auth: Auth, verifier: Verifier, service: Service, load_register: RegisterLoader) -> Response:
+    async def page(
+        request: Request, auth: Auth, verifier: Verifier, service: Service, register_source: RegisterSource
+    ) -> Response:
         principal = _authenticate(request, auth, verifier)
         if isinstance(principal, Response):
             return principal
@@ -157,7 +159,7 @@ def create_page_router() -> APIRouter:
             redirect = RedirectResponse(f"{PAGE_PREFIX}/" + (f"?{_query(request)}" if _query(request) else ""), status_code=303)
             _set_cookie(redirect, query_token, auth)
             return redirect
-        register = load_register()
+        register = register_source()
         overview, filters, error = await _overview(request, principal, service, register)
         choices = sorted(register.organisations.values(), key=lambda o: o.name)
         first_with_flows = next((e.number for e in overview.events if e.picture), None)
@@ -173,12 +175,14 @@ def create_page_router() -> APIRouter:
         )
 
     @router.get("/overzicht.pdf")
-    async def overview_pdf(request: Request, auth: Auth, verifier: Verifier, service: Service, load_register: RegisterLoader) -> Response:
+    async def overview_pdf(
+        request: Request, auth: Auth, verifier: Verifier, service: Service, register_source: RegisterSource
+    ) -> Response:
         """The whole overview as a PDF download, behind the same login as the page."""
         principal = _authenticate(request, auth, verifier)
         if isinstance(principal, Response):
             return principal
-        overview, filters, error = await _overview(request, principal, service, load_register())
+        overview, filters, error = await _overview(request, principal, service, register_source())
         if error:
             return _notice(request, auth, 400, "Dit verzoek klopt niet", error)
         try:

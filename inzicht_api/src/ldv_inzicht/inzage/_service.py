@@ -70,6 +70,11 @@ class FoundRecord:
     def time(self) -> datetime:
         return datetime.fromtimestamp(self.start_ns / 1e9, tz=UTC)
 
+    @property
+    def ids(self) -> tuple[bytes, bytes]:
+        """(trace id, span id) as bytes: the record's key in the store and its transparency log."""
+        return bytes.fromhex(self.trace_id), bytes.fromhex(self.span_id)
+
 
 @dataclass
 class PartyOutcome:
@@ -204,9 +209,7 @@ class InzageService:
         """Attach each local record's receipt and its check; one `LogCheck` per source."""
         local = [p for p in processings if p.record.source == "local"]
         try:
-            found = self._receipts.for_records(
-                ((bytes.fromhex(p.record.trace_id), bytes.fromhex(p.record.span_id)) for p in local), with_stored=True
-            )
+            found = self._receipts.for_records((p.record.ids for p in local), with_stored=True)
         except StorageUnavailable:
             log.warning("inzage: the transparency log could not be read; the overview is not checked")
             found = {}
@@ -215,7 +218,7 @@ class InzageService:
         checks: dict[tuple[str, str], LogCheck] = {}
         for p in processings:
             name = p.organisation.name if p.organisation is not None else p.record.organisation_ref
-            there = found.get((bytes.fromhex(p.record.trace_id), bytes.fromhex(p.record.span_id))) if p.record.source == "local" else None
+            there = found.get(p.record.ids) if p.record.source == "local" else None
             origin = there.origin if there is not None and there.receipt is not None else ""
             check = checks.setdefault((p.record.source, origin), LogCheck(origin, p.record.source))
             if name not in check.organisations:
