@@ -210,9 +210,10 @@ def _uses(group: TraceGroup) -> list[OrganisationUse]:
         blocks: dict[tuple[str, int], ActivityBlock] = {}
         for p in processings:
             r, v = p.record, p.register
-            block = blocks.get((r.activity_id, v.version if v else 0))
+            key = (r.activity_id, v.version if v else 0)
+            block = blocks.get(key)
             if block is None:
-                block = blocks[(r.activity_id, v.version if v else 0)] = ActivityBlock(
+                block = blocks[key] = ActivityBlock(
                     name=v.name if v else r.name,
                     purpose=v.purpose if v else "",
                     data=list(v.personal_data_categories) if v else [],
