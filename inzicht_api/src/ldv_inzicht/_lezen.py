@@ -178,12 +178,10 @@ class Resource(_WireModel):
     attributes: dict[str, str] = Field(default_factory=dict)
 
 
+# Named as in the Logius schema (the component name is part of the API): one record, not the
+# register's activity (`ldv_logboek.register.ProcessingActivity`, named by `dpl.core.processing_activity_id`).
 class ProcessingActivity(_WireModel):
-    """Dataverwerking: one log record (one action).
-
-    Named as in the Logius schema (the component name is part of the API); not the register's
-    activity, `ldv_logboek.register.ProcessingActivity`, which `dpl.core.processing_activity_id` names.
-    """
+    """Dataverwerking: one log record (one action)."""
 
     trace_id: str = Field(json_schema_extra={"format": "uuid"}, examples=["ef4e77b9-b03b-585f-b613-5fcf8d8555fb"])
     span_id: str = Field(pattern=r"^[0-9a-fA-F]{16}$", examples=["beb0291b5162d850"])
