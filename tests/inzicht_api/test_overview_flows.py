@@ -10,7 +10,7 @@ import time
 from itertools import count
 
 from ldv_inzicht.inzage._overview import build_overview, short_name
-from ldv_inzicht.inzage._service import FoundRecord, InzageResult, PartyOutcome, Processing
+from ldv_inzicht.inzage._service import FoundRecord, InzageRecord, InzageResult, PartyOutcome
 from ldv_logboek._record import Status
 from ldv_logboek.register import Register, load_register_files
 from tests.inzicht_api.inzage_support import ACT, DEMO_REGISTER
@@ -20,20 +20,23 @@ TRACE = "ab" * 16
 _spans = count(1)
 
 
-def _processing(org: str, activity: str, *, caller: Processing | FoundRecord | None = None, read_api: str = "") -> Processing:
-    caller_record = caller.record if isinstance(caller, Processing) else caller
+def _processing(
+    org: str, activity: str, *, caller: InzageRecord | FoundRecord | None = None, read_api: str = "",
+    trace: str = TRACE, span: str | None = None,
+) -> InzageRecord:
+    caller_record = caller.record if isinstance(caller, InzageRecord) else caller
     found = FoundRecord(
-        trace_id=TRACE, span_id=f"{next(_spans):016x}", name=f"{org} doet iets", start_ns=time.time_ns() + next(_spans),
+        trace_id=trace, span_id=span or f"{next(_spans):016x}", name=f"{org} doet iets", start_ns=time.time_ns() + next(_spans),
         status=Status.OK, activity_id=activity, organisation_ref=org, external_read_api=read_api,
         foreign_span_id=caller_record.span_id if caller_record else "",
     )  # fmt: skip
     org_ref = REGISTER.organisation_by_ref(org)
     version = REGISTER.resolve(activity, found.time)
     assert version is not None
-    return Processing(found, org_ref, version, unknown_activity=False)
+    return InzageRecord(found, org_ref, version, unknown_activity=False)
 
 
-def _flows(*processings: Processing, parties: list[PartyOutcome] | None = None) -> list[tuple[str, str, list[str]]]:
+def _flows(*processings: InzageRecord, parties: list[PartyOutcome] | None = None) -> list[tuple[str, str, list[str]]]:
     overview = build_overview(InzageResult(processings=list(processings), parties=parties or []), REGISTER)
     (event,) = overview.events
     return [(f.caller.name, f.callee.name, f.data) for f in event.flows]
@@ -82,6 +85,17 @@ def test_a_party_named_only_by_its_read_api_is_a_flow_marked_unavailable_when_it
     assert (flow.caller.name, flow.callee.name, flow.callee_available) == ("Dienst Toeslagen", "UWV", False)
     assert flow.sentence.endswith("UWV is niet beschikbaar op dit moment.")
     assert [p.organisation.name for p in overview.unavailable] == ["UWV"]
+
+
+def test_the_same_span_id_in_another_trace_does_not_hide_a_flow() -> None:
+    """Span ids are unique within a trace only (another Logboek may answer with any): the flows of
+    one life event come from that trace's records alone."""
+    asks = _processing("dienst-toeslagen", ACT["huurtoeslag"], span="1" * 16)
+    gives = _processing("belastingdienst", ACT["inkomen"], caller=asks, span="2" * 16)
+    elsewhere = _processing("gemeente-amsterdam", ACT["bijstand"], trace="cd" * 16, span="2" * 16)
+    overview = build_overview(InzageResult(processings=[asks, gives, elsewhere]), REGISTER)
+    flows = {e.trace_id.replace("-", ""): [(f.caller.name, f.callee.name) for f in e.flows] for e in overview.events}
+    assert flows == {TRACE: [("Dienst Toeslagen", "Belastingdienst")], "cd" * 16: []}
 
 
 def test_short_names_in_the_boxes() -> None:

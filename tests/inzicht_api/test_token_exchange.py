@@ -285,7 +285,7 @@ def test_a_read_api_address_may_be_the_host_root_or_the_read_api_base(federation
     give) used to leave the party "niet beschikbaar" silently. Both forms now reach the read API."""
     root = federation.b_url.removesuffix("/lezenapi/v1")
     address = {"root": root, "root/": root + "/", "base": federation.b_url, "base/": federation.b_url + "/"}[given]
-    service = federation.a.app.state.inzage_service  # type: ignore[attr-defined]
+    service = federation.a.app.state.context.inzage  # type: ignore[attr-defined]
     settings = service.settings
     service.settings = InzageSettings.model_validate({**settings.model_dump(), "read_api_addresses": {LOGBOEK_B: address}})
     federation.b_calls.clear()
@@ -330,8 +330,8 @@ def test_without_a_token_endpoint_no_other_logboek_is_asked(federation: Federati
     """No exchange configured: Logboek B is reported unavailable, never sent the citizen's own token."""
     federation.b_calls.clear()
     a_app = federation.a.app
-    settings = a_app.state.inzage_service.settings  # type: ignore[attr-defined]
-    service = a_app.state.inzage_service  # type: ignore[attr-defined]
+    settings = a_app.state.context.inzage.settings  # type: ignore[attr-defined]
+    service = a_app.state.context.inzage  # type: ignore[attr-defined]
     service.settings = settings.model_copy(update={"token_endpoint": None})
     try:
         own = _citizen_token(federation)

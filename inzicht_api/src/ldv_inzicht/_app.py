@@ -11,13 +11,15 @@ included, carries the security headers of `ldv_inzicht._security_headers` (`no-s
 from __future__ import annotations
 
 import inspect
+from collections.abc import Awaitable, Callable
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 
-from ldv_inzicht._auth import TokenVerifier
+from ldv_inzicht._auth import TokenVerifier, set_verifier
+from ldv_inzicht._deps import AppContext, app_context, set_context
 from ldv_inzicht._lezen import LEZEN_API, create_lezen_router
 from ldv_inzicht._log_receipts import ReceiptMaker
 from ldv_inzicht._openapi_docs import add_openapi_route
@@ -27,8 +29,9 @@ from ldv_inzicht._register_api import REGISTER_API, create_register_router
 from ldv_inzicht._security_headers import SecurityHeadersMiddleware, add_security_headers
 from ldv_inzicht._subject_keys import SubjectKeys
 from ldv_inzicht._versioning import ApiInfo, ApiRegistry, ApiVersionMiddleware
-from ldv_inzicht.inzage import INZAGE_API, InzageService, create_inzage_router, create_page_router
-from ldv_inzicht.inzage._page import error_page, is_page_path
+from ldv_inzicht.inzage._api import INZAGE_API, create_inzage_router
+from ldv_inzicht.inzage._page import create_page_router, error_page, is_page_path
+from ldv_inzicht.inzage._service import InzageService
 from ldv_inzicht.settings import ApiSettings, AuthSettings, InzageSettings
 from ldv_logboek.storage import LogStore, RegisterStore
 
@@ -56,9 +59,6 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
-    app.state.store = store
-    app.state.settings = settings
-    app.state.apis = registry
     app.add_middleware(ApiVersionMiddleware, registry=registry)
     app.add_middleware(SecurityHeadersMiddleware)
     install_problem_handlers(app, retry_after_seconds=settings.retry_after_seconds, version_for=registry.version_for)
@@ -66,15 +66,12 @@ def create_app(
 
     # Tokens, the register and the organisations' keys, shared by every API below.
     auth_settings = auth_settings or AuthSettings()
-    app.state.auth_settings = auth_settings
-    app.state.token_verifier = TokenVerifier(auth_settings)
-    app.state.register_store = RegisterStore(store)
-    app.state.subject_keys = SubjectKeys(settings.organisation_keys)
-    app.state.receipt_maker = ReceiptMaker(store)  # receipts of the records a reader may read
-    app.state.inzage_service = InzageService(
-        store, app.state.register_store.load, inzage_settings or InzageSettings(), app.state.subject_keys,
-        receipts=app.state.receipt_maker,
-    )
+    set_verifier(app, TokenVerifier(auth_settings))
+    register_store = RegisterStore(store)
+    keys = SubjectKeys(settings.organisation_keys)
+    receipts = ReceiptMaker(store)
+    inzage = InzageService(store, register_store.load, inzage_settings or InzageSettings(), keys, receipts=receipts)
+    set_context(app, AppContext(store, settings, auth_settings, registry, register_store, keys, receipts, inzage))
     include_api(app, create_lezen_router(settings), LEZEN_API)
     include_api(app, create_register_router(), REGISTER_API)
     include_api(app, create_inzage_router(), INZAGE_API)
@@ -90,11 +87,13 @@ def include_api(app: FastAPI, router: APIRouter, info: ApiInfo) -> None:
     Router paths are relative to the base path (`/processing-activities`, not
     `/lezenapi/v1/processing-activities`).
     """
-    registry: ApiRegistry = app.state.apis
-    settings: ApiSettings = app.state.settings
-    registry.add(info)
+    context = app_context(app)
+    context.apis.add(info)
     app.include_router(router, prefix=info.prefix)
-    add_openapi_route(app, router, info, settings.base_url())
+    add_openapi_route(app, router, info, context.settings.base_url())
+
+
+Handler = Callable[[Request, Any], Response | Awaitable[Response]]  # what `app.exception_handlers` holds
 
 
 def _finish_error_handlers(app: FastAPI, registry: ApiRegistry) -> None:
@@ -110,7 +109,7 @@ def _finish_error_handlers(app: FastAPI, registry: ApiRegistry) -> None:
         app.exception_handlers[key] = _finished(handler, registry)
 
 
-def _finished(handler: Any, registry: ApiRegistry) -> Any:
+def _finished(handler: Handler, registry: ApiRegistry) -> Handler:
     """`handler`, answering a page request with an HTML page, and every error with the security headers."""
     async def handle(request: Request, exc: Exception) -> Response:
         response = handler(request, exc)

@@ -40,8 +40,8 @@ from typing import Annotated, Any
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
-from cryptography.hazmat.primitives.serialization import load_pem_public_key
-from fastapi import Depends, Request, Response
+from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_pem_public_key
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from pydantic import SecretStr
@@ -246,25 +246,18 @@ def mint_demo_token(settings: AuthSettings, bsn: str, *, now: float | None = Non
     if settings.issuer:
         claims["iss"] = settings.issuer
     key = settings.demo_private_key_file.read_text()
-    algorithm = "ES256" if "EC PRIVATE" in key or _is_ec(key) else "RS256"
+    is_ec = isinstance(load_pem_private_key(key.encode(), password=None), ec.EllipticCurvePrivateKey)
+    algorithm = "ES256" if is_ec else "RS256"
     headers = {"kid": settings.demo_key_id} if settings.demo_key_id else None
     return jwt.encode(claims, key, algorithm=algorithm, headers=headers)
 
 
-def _is_ec(pem: str) -> bool:
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.hazmat.primitives.serialization import load_pem_private_key
-
-    return isinstance(load_pem_private_key(pem.encode(), password=None), ec.EllipticCurvePrivateKey)
-
-
 def unauthorized(error: AuthError | None) -> ProblemError:
     """The 401 problem for a missing (None) or refused token, with its WWW-Authenticate header."""
+    challenge = f'Bearer realm="{REALM}"'
     if error is None:
-        challenge = f'Bearer realm="{REALM}"'
         detail = "This resource needs a bearer token (Authorization: Bearer <token>)."
     else:
-        challenge = f'Bearer realm="{REALM}"'
         if error.error:
             # A quoted-string may not hold a double quote (RFC 7235).
             description = error.description.replace('"', "'")
@@ -291,8 +284,13 @@ def bearer_token(request: Request, *, allow_cookie: bool = False, allow_query: b
     return None
 
 
+def set_verifier(app: FastAPI, verifier: TokenVerifier) -> None:
+    """Make `verifier` check the tokens of `app`'s routes (`create_app` does)."""
+    app.state.token_verifier = verifier
+
+
 def get_verifier(request: Request) -> TokenVerifier:
-    """The app's TokenVerifier (`app.state.token_verifier`, set by `create_app`)."""
+    """The app's TokenVerifier (set by `set_verifier`); the dependency every token check uses."""
     verifier: TokenVerifier = request.app.state.token_verifier
     return verifier
 

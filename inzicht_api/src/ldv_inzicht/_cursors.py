@@ -42,15 +42,8 @@ class CursorRefused(InzichtError, ValueError):
 
 def binding(*parts: object) -> bytes:
     """A canonical encoding of what a cursor is bound to (search fields, caller), for `CursorSealer`."""
-    return json.dumps(parts, separators=(",", ":"), sort_keys=True, default=_jsonable).encode()
-
-
-def _jsonable(value: object) -> object:
-    if isinstance(value, bytes):
-        return value.hex()
-    if isinstance(value, frozenset | set):
-        return sorted(str(v) for v in value)
-    raise TypeError(f"cannot bind a cursor to {type(value).__name__}")
+    # Plain JSON values only (ids as hex, roles as a sorted list): anything else is a TypeError.
+    return json.dumps(parts, separators=(",", ":"), sort_keys=True).encode()
 
 
 class CursorSealer:

@@ -16,27 +16,27 @@ everything, an organisation its own records, a citizen their own non-confidentia
 # No `from __future__ import annotations`: the route signatures use query bounds from the
 # factory's `settings`, which FastAPI must evaluate at definition time.
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response, params
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 from ldv_inzicht._auth import Principal, Role, TokenFirstRoute, require_roles
 from ldv_inzicht._cursors import CursorRefused, CursorSealer, binding
-from ldv_inzicht._deps import get_store, get_subject_keys
+from ldv_inzicht._deps import get_receipts, get_register_source, get_store, get_subject_keys
 from ldv_inzicht._log_receipts import ReceiptMaker
 from ldv_inzicht._problems import ProblemError, problem_responses
 from ldv_inzicht._read_access import ReadRestriction, read_restriction
-from ldv_inzicht._register_api import get_register
 from ldv_inzicht._subject_keys import SubjectKeys
 from ldv_inzicht._versioning import ApiInfo
 from ldv_inzicht.settings import ApiSettings
 from ldv_logboek import LogRecord, is_uri, parse_trace_id, trace_id_as_uuid
 from ldv_logboek import attributes as attr
+from ldv_logboek.register import Register
 from ldv_logboek.storage import MAX_PAGE_SIZE, MAX_TIME_MS, Cursor, LogStore, RecordQuery
 
 LEZEN_API = ApiInfo(
@@ -178,6 +178,8 @@ class Resource(_WireModel):
     attributes: dict[str, str] = Field(default_factory=dict)
 
 
+# Named as in the Logius schema (the component name is part of the API): one record, not the
+# register's activity (`ldv_logboek.register.ProcessingActivity`, named by `dpl.core.processing_activity_id`).
 class ProcessingActivity(_WireModel):
     """Dataverwerking: one log record (one action)."""
 
@@ -237,15 +239,14 @@ class Health(BaseModel):
 def create_lezen_router(
     settings: ApiSettings,
     *,
-    dependencies: Sequence[Any] = (),
+    dependencies: Sequence[params.Depends] = (),
     responses: Mapping[int | str, dict[str, Any]] | None = None,
 ) -> APIRouter:
     """The read API's routes, relative to its base path `LEZEN_API.prefix`.
 
     `POST /processing-activities` always needs a bearer token with one of `READ_ROLES` and is
-    restricted by role (see `ldv_inzicht._read_access`); the app must provide
-    `app.state.token_verifier`, `app.state.subject_keys` and `app.state.register_store`
-    (`create_app` does). `dependencies` run before every route (also `/health`) and
+    restricted by role (see `ldv_inzicht._read_access`); it runs on the app's `AppContext`
+    and token verifier (`ldv_inzicht._deps`; `create_app` sets both). `dependencies` run before every route (also `/health`) and
     `responses` document what they may answer, for extra checks a deployment adds.
     """
     router = APIRouter(
@@ -285,6 +286,7 @@ def create_lezen_router(
         search: Annotated[ProcessingActivityRequest, Body()],
         store: Annotated[LogStore, Depends(get_store)],
         keys: Annotated[SubjectKeys, Depends(get_subject_keys)],
+        register_source: Annotated[Callable[[], Register], Depends(get_register_source)],
         limit: Annotated[int | None, Query(
             ge=1, le=settings.max_page_size,
             description=f"Records per page, 1..{settings.max_page_size} (default {settings.default_page_size}).",
@@ -300,9 +302,7 @@ def create_lezen_router(
         _check_window(search)
         bound_to = _cursor_binding(search, caller)
         after = _open_cursor(sealer, cursor, bound_to) if cursor is not None else None
-        restriction = read_restriction(
-            caller, search.data_subject_id, keys, lambda: get_register(request), datetime.now(UTC)
-        )
+        restriction = read_restriction(caller, search.data_subject_id, keys, register_source, datetime.now(UTC))
         query = _record_query(search, restriction, limit or settings.default_page_size, after)
         page = store.find(query)
         next_cursor = sealer.seal(Cursor.decode(page.next_cursor), bound_to) if page.next_cursor else None
@@ -342,23 +342,23 @@ def create_lezen_router(
         openapi_extra={"security": [{_BEARER_SCHEME: []}]},
     )
     def processing_activity_proof(
-        request: Request,
         caller: Annotated[Principal, Depends(require_roles(*READ_ROLES))],
         trace_id: Annotated[str, Path(alias="traceId", pattern=TRACE_ID_PATTERN,
                                       description="Trace id in UUID notation or as 32 hex digits.")],
         span_id: Annotated[str, Path(alias="spanId", pattern=r"^[0-9a-fA-F]{16}$", description="Span id, 16 hex digits.")],
         store: Annotated[LogStore, Depends(get_store)],
         keys: Annotated[SubjectKeys, Depends(get_subject_keys)],
+        register_source: Annotated[Callable[[], Register], Depends(get_register_source)],
+        maker: Annotated[ReceiptMaker, Depends(get_receipts)],
         opening: Annotated[bool, Query(description="Also the record's opening (JSON answer).")] = False,
     ) -> Response:
-        restriction = read_restriction(caller, None, keys, lambda: get_register(request), datetime.now(UTC))
+        restriction = read_restriction(caller, None, keys, register_source, datetime.now(UTC))
         trace = parse_trace_id(trace_id)
         span = bytes.fromhex(span_id)
         # Found through the caller's read restriction first: what they may not read is "not found".
         readable = _readable_record(store, restriction, trace, span)
         if not readable:
             raise ProblemError(404, "No record with this trace id and span id that you may read.")
-        maker: ReceiptMaker = request.app.state.receipt_maker
         found = maker.for_records([(trace, span)]).get((trace, span))
         if found is None:
             raise ProblemError(404, "This record is in no transparency log (it was not stored by a collector that logs).")

@@ -47,14 +47,6 @@ def bearer_security(*, optional: bool = False) -> dict[str, Any]:
     return {"security": ([{}] if optional else []) + requirement}
 
 
-def api_version_header(version: str) -> dict[str, Any]:
-    """The OpenAPI header object for `API-Version` (as in the NL GOV ADR components)."""
-    return {
-        "description": "De volledige versie van de API (major.minor.patch).",
-        "schema": {"type": "string", "example": version},
-    }
-
-
 def build_openapi(router: APIRouter, info: ApiInfo, server_url: str) -> dict[str, Any]:
     """The OpenAPI document of the API `info`, whose routes (relative to its base path) are `router`'s."""
     doc = get_openapi(
@@ -65,6 +57,9 @@ def build_openapi(router: APIRouter, info: ApiInfo, server_url: str) -> dict[str
         tags=list(info.tags) or None,
         servers=[{"url": server_url}],
     )
+    # The `API-Version` header object, as in the NL GOV ADR components.
+    version_header = {"description": "De volledige versie van de API (major.minor.patch).",
+                      "schema": {"type": "string", "example": info.version}}
     for item in doc["paths"].values():
         for operation in item.values():
             responses: dict[str, Any] = operation.get("responses", {})
@@ -73,7 +68,7 @@ def build_openapi(router: APIRouter, info: ApiInfo, server_url: str) -> dict[str
                 content = response.get("content", {})
                 if code[0] in "45" and "application/json" in content:
                     content[PROBLEM_MEDIA_TYPE] = content.pop("application/json")
-                response.setdefault("headers", {})[API_VERSION_HEADER] = api_version_header(info.version)
+                response.setdefault("headers", {})[API_VERSION_HEADER] = version_header
     if f'"{BEARER_SCHEME_NAME}"' in json.dumps(doc["paths"]):
         # Routes that name the scheme with `openapi_extra=bearer_security()`.
         doc.setdefault("components", {}).setdefault("securitySchemes", {})[BEARER_SCHEME_NAME] = BEARER_SCHEME

@@ -17,16 +17,13 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, ConfigDict
-from pydantic.alias_generators import to_camel
 
 from ldv_inzicht._auth import Principal, Role, TokenFirstRoute, forbidden, require_roles
-from ldv_inzicht._deps import get_store
+from ldv_inzicht._deps import get_register, get_store
 from ldv_inzicht._openapi_docs import bearer_security
-from ldv_inzicht._problems import ProblemError, problem_responses
-from ldv_inzicht._register_api import get_register
-from ldv_inzicht._versioning import ApiInfo
-from ldv_inzicht.inzage._api import period_of
+from ldv_inzicht._problems import problem_responses
+from ldv_inzicht._versioning import ApiInfo, CamelModel
+from ldv_inzicht.inzage._api import period_or_400
 from ldv_logboek import attributes as attr
 from ldv_logboek.register import Register
 from ldv_logboek.rules import COUNT_ONCE
@@ -42,11 +39,7 @@ OVERZICHT_API = ApiInfo(
 MAX_ROWS = 10_000
 
 
-class _Out(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
-
-
-class CountRow(_Out):
+class CountRow(CamelModel):
     organisation: str
     activity_id: str
     activity_name: str | None
@@ -55,7 +48,7 @@ class CountRow(_Out):
     count: int
 
 
-class UnregisteredRow(_Out):
+class UnregisteredRow(CamelModel):
     organisation: str
     activity_id: str
     count: int
@@ -63,14 +56,14 @@ class UnregisteredRow(_Out):
     last_seen: str
 
 
-class ErrorRow(_Out):
+class ErrorRow(CamelModel):
     organisation: str
     activity_id: str
     exception_type: str
     count: int
 
 
-class FlowRow(_Out):
+class FlowRow(CamelModel):
     direction: Literal["inbound", "outbound"]
     organisation: str
     counterpart: str
@@ -78,7 +71,7 @@ class FlowRow(_Out):
     count: int
 
 
-class Rows(_Out):
+class Rows(CamelModel):
     organisation: str | None
     rows: list[Any]
 
@@ -117,10 +110,7 @@ def _scope(principal: Principal, organisatie: str | None, register: Register) ->
 
 
 def _where(organisation: str | None, vanaf: date | None, tot: date | None, extra: list[str] | None = None) -> tuple[str, dict[str, Any]]:
-    try:
-        period = period_of(vanaf, tot)
-    except ValueError:
-        raise ProblemError.bad_request("The period is reversed.", ("vanaf", "must not be after tot")) from None
+    period = period_or_400(vanaf, tot)
     clauses = list(extra or [])
     params: dict[str, Any] = {}
     if organisation is not None:
@@ -154,12 +144,10 @@ To = Annotated[date | None, Query(description="Last day (YYYY-MM-DD), inclusive.
 def create_overzicht_router() -> APIRouter:
     """The overzicht API's routes, relative to `OVERZICHT_API.prefix`."""
     router = APIRouter(tags=["Overzicht"], route_class=TokenFirstRoute)
-    responses = problem_responses(400, 401, 403, 503)
+    # Every route: a token of an organisation or a supervisor, and the same problems.
+    common: dict[str, Any] = {"responses": problem_responses(400, 401, 403, 503), "openapi_extra": bearer_security()}
 
-    @router.get(
-        "/counts", operation_id="getCounts", response_model=CountRows, response_model_by_alias=True, responses=responses,
-        openapi_extra=bearer_security(),
-    )
+    @router.get("/counts", operation_id="getCounts", response_model=CountRows, **common)
     def counts(
         caller: Caller, store: Store, register: Reg, organisatie: Org = None, vanaf: From = None, tot: To = None,
         interval: Annotated[Literal["day", "month"], Query(description="Period of each row.")] = "day",
@@ -183,11 +171,7 @@ def create_overzicht_router() -> APIRouter:
         ]
         return CountRows(organisation=scope, rows=rows)
 
-    @router.get(
-        "/unregistered-activities", operation_id="getUnregisteredActivities",
-        response_model=UnregisteredRows, response_model_by_alias=True, responses=responses,
-        openapi_extra=bearer_security(),
-    )
+    @router.get("/unregistered-activities", operation_id="getUnregisteredActivities", response_model=UnregisteredRows, **common)
     def unregistered(caller: Caller, store: Store, register: Reg, organisatie: Org = None, vanaf: From = None, tot: To = None) -> UnregisteredRows:
         scope = _scope(caller, organisatie, register)
         where, params = _where(scope, vanaf, tot, ["NOT has({known:Array(String)}, ProcessingActivityId)"])
@@ -203,10 +187,7 @@ def create_overzicht_router() -> APIRouter:
         ]
         return UnregisteredRows(organisation=scope, rows=rows)
 
-    @router.get(
-        "/errors", operation_id="getErrors", response_model=ErrorRows, response_model_by_alias=True, responses=responses,
-        openapi_extra=bearer_security(),
-    )
+    @router.get("/errors", operation_id="getErrors", response_model=ErrorRows, **common)
     def errors(caller: Caller, store: Store, register: Reg, organisatie: Org = None, vanaf: From = None, tot: To = None) -> ErrorRows:
         scope = _scope(caller, organisatie, register)
         where, params = _where(scope, vanaf, tot, ["StatusCode = 'Error'"])
@@ -220,10 +201,7 @@ def create_overzicht_router() -> APIRouter:
         rows = [ErrorRow(organisation=o, activity_id=a, exception_type=e, count=int(n)) for o, a, e, n in _rows(store, sql, params)]
         return ErrorRows(organisation=scope, rows=rows)
 
-    @router.get(
-        "/flows", operation_id="getFlows", response_model=FlowRows, response_model_by_alias=True, responses=responses,
-        openapi_extra=bearer_security(),
-    )
+    @router.get("/flows", operation_id="getFlows", response_model=FlowRows, **common)
     def flows(caller: Caller, store: Store, register: Reg, organisatie: Org = None, vanaf: From = None, tot: To = None) -> FlowRows:
         scope = _scope(caller, organisatie, register)
         rows: list[FlowRow] = []

@@ -78,7 +78,8 @@ class ProblemError(InzichtError):
     """Raise from a route to answer with a problem+json response.
 
     `invalid_params` lists the refused parameters (for 400); `headers` are added to the
-    response (e.g. `Retry-After`, `WWW-Authenticate`).
+    response (e.g. `Retry-After`, `WWW-Authenticate`); `instance`, an incident id the raiser
+    has logged already (else a fresh one is made and logged). The type is always `about:blank`.
     """
 
     def __init__(
@@ -86,18 +87,16 @@ class ProblemError(InzichtError):
         status: int,
         detail: str,
         *,
-        title: str | None = None,
-        type: str = ABOUT_BLANK,  # noqa: A002 - the RFC 9457 member name
         invalid_params: Sequence[InvalidParam] = (),
         headers: Mapping[str, str] | None = None,
+        instance: str | None = None,
     ):
         super().__init__(detail)
         self.status = status
         self.detail = detail
-        self.title = title
-        self.type = type
         self.invalid_params = list(invalid_params)
         self.headers = dict(headers or {})
+        self.instance = instance
 
     @classmethod
     def bad_request(cls, detail: str, *invalid: tuple[str, str]) -> ProblemError:
@@ -105,36 +104,20 @@ class ProblemError(InzichtError):
         return cls(400, detail, invalid_params=[InvalidParam(name=n, reason=r) for n, r in invalid])
 
 
-def problem_response(
-    status: int,
-    detail: str | None = None,
-    *,
-    title: str | None = None,
-    type: str = ABOUT_BLANK,  # noqa: A002
-    invalid_params: Sequence[InvalidParam] = (),
-    headers: Mapping[str, str] | None = None,
-    instance: str | None = None,
-) -> ProblemResponse:
-    """Build a problem+json response with a fresh `instance` and log it (without request values).
+def problem_response(error: ProblemError) -> ProblemResponse:
+    """The problem+json response for `error`, logged (without request values) unless it has an `instance`.
 
-    `instance` given: an incident id the caller has logged already, with what an operator
+    An `instance` given is an incident id the raiser has logged already, with what an operator
     needs; it is not logged again (one log line per incident).
     """
-    logged = instance is not None
-    instance = instance or f"urn:uuid:{uuid.uuid4()}"
-    problem = Problem(
-        type=type,
-        title=title or _phrase(status),
-        status=status,
-        detail=detail,
-        instance=instance,
-        invalidParams=list(invalid_params) or None,
-    )
-    if not logged:
-        level = logging.WARNING if status >= 500 else logging.INFO
-        log.log(level, "problem %s: %s %s (%s)", instance, status, problem.title,
-                ", ".join(_loggable(p.name) for p in invalid_params) or "-")
-    return ProblemResponse(problem.model_dump(exclude_none=True), status_code=status, headers=dict(headers or {}))
+    instance = error.instance or f"urn:uuid:{uuid.uuid4()}"
+    problem = Problem(title=_phrase(error.status), status=error.status, detail=error.detail, instance=instance,
+                      invalidParams=error.invalid_params or None)
+    if error.instance is None:
+        level = logging.WARNING if error.status >= 500 else logging.INFO
+        log.log(level, "problem %s: %s %s (%s)", instance, error.status, problem.title,
+                ", ".join(_loggable(p.name) for p in error.invalid_params) or "-")
+    return ProblemResponse(problem.model_dump(exclude_none=True), status_code=error.status, headers=error.headers)
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -207,16 +190,13 @@ def install_problem_handlers(
 
     async def on_problem(request: Request, exc: Exception) -> ProblemResponse:
         assert isinstance(exc, ProblemError)
-        return problem_response(
-            exc.status, exc.detail, title=exc.title, type=exc.type,
-            invalid_params=exc.invalid_params, headers=exc.headers,
-        )
+        return problem_response(exc)
 
     async def on_validation(request: Request, exc: Exception) -> ProblemResponse:
         assert isinstance(exc, RequestValidationError)
         params = invalid_params_from_validation(exc.errors())
         noun = "parameter" if len(params) == 1 else "parameters"
-        return problem_response(400, f"The request has {len(params)} invalid {noun}.", invalid_params=params)
+        return problem_response(ProblemError(400, f"The request has {len(params)} invalid {noun}.", invalid_params=params))
 
     async def on_http(request: Request, exc: Exception) -> ProblemResponse:
         assert isinstance(exc, StarletteHTTPException)
@@ -225,16 +205,15 @@ def install_problem_handlers(
             detail = f"There is no resource at {request.url.path}."
         elif exc.status_code == 405 and detail == _phrase(405):
             detail = f"{request.method} is not allowed on {request.url.path}."
-        return problem_response(exc.status_code, detail, headers=exc.headers)
+        return problem_response(ProblemError(exc.status_code, detail, headers=exc.headers))
 
     async def on_storage(request: Request, exc: Exception) -> ProblemResponse:
         # The driver's message may name hosts or paths: log it, do not send it.
         log.warning("store unavailable while serving %s %s: %s", request.method, _loggable(request.url.path), _loggable(str(exc)))
-        return problem_response(
-            503,
-            "The Logboek's store cannot be reached at the moment; try again later.",
+        return problem_response(ProblemError(
+            503, "The Logboek's store cannot be reached at the moment; try again later.",
             headers={"Retry-After": str(retry_after_seconds)},
-        )
+        ))
 
     async def on_storage_fault(request: Request, exc: Exception) -> ProblemResponse:
         # A bug or a schema mismatch, not an outage: 500, not retried. The driver's message is
@@ -242,12 +221,13 @@ def install_problem_handlers(
         assert isinstance(exc, StorageFault)
         log.error("storage fault, incident %s, serving %s %s: %s", exc.incident, request.method,
                   _loggable(request.url.path), _loggable(str(exc)))
-        return problem_response(500, "An internal error occurred in the Logboek's store; it has been logged.",
-                                instance=exc.incident)
+        return problem_response(ProblemError(
+            500, "An internal error occurred in the Logboek's store; it has been logged.", instance=exc.incident
+        ))
 
     async def on_unexpected(request: Request, exc: Exception) -> ProblemResponse:
         log.exception("unexpected error serving %s %s", request.method, _loggable(request.url.path))
-        response = problem_response(500, "An unexpected error occurred; it has been logged.")
+        response = problem_response(ProblemError(500, "An unexpected error occurred; it has been logged."))
         response.headers["API-Version"] = version_for(request.url.path)
         return response
 

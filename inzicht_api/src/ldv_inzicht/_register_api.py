@@ -20,16 +20,15 @@ from datetime import UTC, datetime
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Path, Request
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from fastapi import APIRouter, Depends, Path
+from pydantic import Field
 
 from ldv_inzicht._auth import Principal, Role, TokenFirstRoute, optional_principal
+from ldv_inzicht._deps import get_register
 from ldv_inzicht._openapi_docs import bearer_security
 from ldv_inzicht._problems import ProblemError, problem_responses
-from ldv_inzicht._versioning import ApiInfo
+from ldv_inzicht._versioning import ApiInfo, CamelModel
 from ldv_logboek.register import ActivityVersion, Organisation, ProcessingActivity, Register
-from ldv_logboek.storage import RegisterStore
 
 REGISTER_API = ApiInfo(
     prefix="/registerapi/v1",
@@ -42,17 +41,13 @@ REGISTER_API = ApiInfo(
 )
 
 
-class _Out(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
-
-
-class VersionRef(_Out):
+class VersionRef(CamelModel):
     version: int
     valid_from: datetime
     href: str
 
 
-class ActivitySummary(_Out):
+class ActivitySummary(CamelModel):
     """An activity as the register lists it."""
 
     id: str
@@ -65,14 +60,8 @@ class ActivitySummary(_Out):
     versions: list[VersionRef]
 
 
-class ActivityList(_Out):
+class ActivityList(CamelModel):
     processing_activities: list[ActivitySummary]
-
-
-def get_register(request: Request) -> Register:
-    """The register as stored (`app.state.register_store`, a RegisterStore)."""
-    store: RegisterStore = request.app.state.register_store
-    return store.load()
 
 
 def may_see(activity: ProcessingActivity, principal: Principal | None, register: Register, now: datetime) -> bool:
@@ -123,7 +112,6 @@ def create_register_router() -> APIRouter:
         operation_id="listProcessingActivities",
         summary="All processing activities the caller may see",
         response_model=ActivityList,
-        response_model_by_alias=True,
         responses=problem_responses(401, 503),
         openapi_extra=bearer_security(optional=True),
     )
@@ -138,7 +126,6 @@ def create_register_router() -> APIRouter:
         operation_id="getProcessingActivityVersion",
         summary="One version of a processing activity",
         response_model=ActivityVersion,
-        response_model_by_alias=True,
         response_model_exclude_none=True,
         responses=problem_responses(401, 404, 503),
         openapi_extra=bearer_security(optional=True),
@@ -162,7 +149,6 @@ def create_register_router() -> APIRouter:
         operation_id="getProcessingActivity",
         summary="A processing activity: active flag and latest version number",
         response_model=ActivitySummary,
-        response_model_by_alias=True,
         responses=problem_responses(401, 404, 503),
         openapi_extra=bearer_security(optional=True),
     )
@@ -178,7 +164,6 @@ def create_register_router() -> APIRouter:
         operation_id="getOrganisation",
         summary="An organisation: name, read API, register",
         response_model=Organisation,
-        response_model_by_alias=True,
         response_model_exclude_none=True,
         responses=problem_responses(404, 503),
     )

@@ -23,9 +23,6 @@ class SubjectKeys:
     def __repr__(self) -> str:
         return f"SubjectKeys(organisations={sorted(self._keys)})"
 
-    def __len__(self) -> int:
-        return len(self._keys)
-
     @property
     def organisations(self) -> list[str]:
         """The codes of the organisations served, in configuration order."""

@@ -9,10 +9,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 API_VERSION_HEADER = "API-Version"
+
+
+class CamelModel(BaseModel):
+    """A response model whose fields are camelCase on the wire (NL GOV API Design Rules)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,6 @@ import uuid
 import zlib
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -48,7 +47,7 @@ from ldv_inzicht.clickhouse_http.errors import (
 )
 from ldv_inzicht.clickhouse_http.settings import ClickHouseHttpSettings, ClickHouseUser
 from ldv_inzicht.errors import InzichtError
-from ldv_logboek.storage import embedded_path
+from ldv_logboek.storage import LogStore, embedded_path
 
 log = logging.getLogger("ldv.clickhouse_http")
 
@@ -319,7 +318,7 @@ def create_endpoint_app(endpoint: Endpoint, timezone: str, version: str) -> Star
     return app
 
 
-def create_app(store: Any, settings: ClickHouseHttpSettings | None = None) -> Starlette:
+def create_app(store: LogStore, settings: ClickHouseHttpSettings | None = None) -> Starlette:
     """The endpoint over `store` (a migrated embedded `LogStore`) with `settings` (default: the environment).
 
     Raises NotEmbeddedStore for a store on a ClickHouse server: point Grafana at that server.

@@ -7,9 +7,9 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from ldv_inzicht.errors import InzichtError
 
@@ -18,7 +18,7 @@ class EndpointNotStarted(InzichtError):
     """The endpoint's server thread stopped or did not listen within the time-out."""
 
 @contextlib.contextmanager
-def running(app: Any, host: str = "127.0.0.1", timeout: float = 30.0) -> Iterator[str]:
+def running(app: ASGIApp, host: str = "127.0.0.1", timeout: float = 30.0) -> Iterator[str]:
     """Yield the base URL (`http://127.0.0.1:<port>`) of `app` served by uvicorn; stop it on exit."""
     sock = socket.socket()
     # Accepted connections inherit it: no Nagle delay between a response's headers and body.

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 
 from ldv_inzicht._auth import Principal, Role, TokenFirstRoute, require_roles
+from ldv_inzicht._deps import get_inzage_service
 from ldv_inzicht._openapi_docs import bearer_security
 from ldv_inzicht._problems import ProblemError, problem_responses
 from ldv_inzicht._versioning import ApiInfo
@@ -28,12 +29,6 @@ INZAGE_API = ApiInfo(
 MAX_ORGANISATION_LENGTH = 300
 
 
-def get_inzage_service(request: Request) -> InzageService:
-    """The app's InzageService (`app.state.inzage_service`)."""
-    service: InzageService = request.app.state.inzage_service
-    return service
-
-
 def period_of(vanaf: date | None, tot: date | None) -> Period:
     """Whole Dutch calendar days `vanaf` to `tot` (inclusive) as a window in ms; ValueError if reversed."""
     if vanaf and tot and vanaf > tot:
@@ -45,6 +40,14 @@ def period_of(vanaf: date | None, tot: date | None) -> Period:
         last = datetime.combine(tot, time.max, DUTCH_TIME)  # the last microsecond of that day
         end_ms = _clamp(int(last.timestamp() * 1000))
     return Period(start_ms=start_ms, end_ms=end_ms)
+
+
+def period_or_400(vanaf: date | None, tot: date | None) -> Period:
+    """`period_of`, with a reversed period answered as a 400 problem naming `vanaf` (the APIs' query parameters)."""
+    try:
+        return period_of(vanaf, tot)
+    except ValueError:
+        raise ProblemError.bad_request("The period is reversed.", ("vanaf", "must not be after tot")) from None
 
 
 def _clamp(ms: int) -> int:
@@ -60,7 +63,6 @@ def create_inzage_router() -> APIRouter:
         operation_id="getMijnVerwerkingen",
         summary="Mijn verwerkingen: who processed my data, when, why, under which law",
         response_model=InzageResponse,
-        response_model_by_alias=True,
         responses=problem_responses(400, 401, 403, 503),
         openapi_extra=bearer_security(),
     )
@@ -73,10 +75,7 @@ def create_inzage_router() -> APIRouter:
             str | None, Query(max_length=MAX_ORGANISATION_LENGTH, description="Only this organisation (code or id).")
         ] = None,
     ) -> InzageResponse:
-        try:
-            period = period_of(vanaf, tot)
-        except ValueError:
-            raise ProblemError.bad_request("The period is reversed.", ("vanaf", "must not be after tot")) from None
+        period = period_or_400(vanaf, tot)
         assert principal.bsn is not None  # a citizen token always has one (checked in auth)
         result = await service.inzage(
             principal.bsn.get_secret_value(), principal.token.get_secret_value(), period, organisatie or None

@@ -1,7 +1,8 @@
 """The citizen page's overview: a summary per life event, who asked whom for which data, details.
 
 `build_overview` turns an inzage (`InzageResult`, already filtered by the register) into what
-the page and the PDF show:
+the page and the PDF show, from the same groups the inzage API answers with
+(`ldv_inzicht.inzage._view.trace_groups`), not from the API's response:
 
 - per life event (a trace): which organisations used which kinds of data, and how often;
 - the flows of that life event: which organisation asked which other organisation for which
@@ -25,18 +26,24 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from ldv_inzicht.inzage._service import UNAVAILABLE_NL, InzageResult, Processing
+from ldv_inzicht.inzage._service import UNAVAILABLE_NL, InzageRecord, InzageResult
 from ldv_inzicht.inzage._view import (
+    STATUS_NL,
+    UNKNOWN_ACTIVITY_NL,
     CheckOut,
-    InzageResponse,
     LegalBasisOut,
     OrganisationRef,
     PartyOut,
-    ProcessingOut,
-    TraceOut,
-    build_response,
+    TraceGroup,
+    check_out,
     date_nl,
+    legal_basis_nl,
+    organisation_of,
+    organisation_ref,
+    party_summaries,
+    trace_groups,
 )
+from ldv_logboek import trace_id_as_uuid
 from ldv_logboek.register import Register
 
 NOT_KNOWN_NL = "welke gegevens is niet bekend"
@@ -196,55 +203,56 @@ def _merge(into: list[str], items: list[str]) -> None:
             into.append(item)
 
 
-def _uses(trace: TraceOut) -> list[OrganisationUse]:
+def _uses(group: TraceGroup) -> list[OrganisationUse]:
     uses: list[OrganisationUse] = []
-    for group in trace.organisations:
+    for ref, processings in group.organisations:
         data: list[str] = []
         blocks: dict[tuple[str, int], ActivityBlock] = {}
-        for p in group.processings:
-            entry = p.register_entry
-            key = (p.activity_id, entry.version if entry else 0)
+        for p in processings:
+            r, v = p.record, p.register
+            key = (r.activity_id, v.version if v else 0)
             block = blocks.get(key)
             if block is None:
                 block = blocks[key] = ActivityBlock(
-                    name=entry.name if entry else p.action,
-                    purpose=entry.purpose if entry else "",
-                    data=list(entry.personal_data_categories) if entry else [],
-                    legal_basis=list(entry.legal_basis) if entry else [],
-                    unknown_label=p.unknown_activity_label,
+                    name=v.name if v else r.name,
+                    purpose=v.purpose if v else "",
+                    data=list(v.personal_data_categories) if v else [],
+                    legal_basis=legal_basis_nl(v) if v else [],
+                    unknown_label=UNKNOWN_ACTIVITY_NL if p.unknown_activity else None,
                 )
             _merge(data, block.data)
-            block.actions.append(ActionLine(p.time, p.time_label, p.action, p.status_label))
-        uses.append(OrganisationUse(group.organisation, len(group.processings), data, list(blocks.values())))
+            block.actions.append(ActionLine(r.time, date_nl(r.time), r.name, STATUS_NL[r.status]))
+        uses.append(OrganisationUse(ref, len(processings), data, list(blocks.values())))
     return uses
 
 
-def _flows(
-    trace: TraceOut, records: dict[str, Processing], register: Register, available: dict[str, bool]
-) -> list[Flow]:
-    items: list[ProcessingOut] = [p for g in trace.organisations for p in g.processings]
-    items.sort(key=lambda p: (p.time, p.span_id))
-    by_span = {p.span_id: p for p in items}
+def _data(p: InzageRecord) -> list[str]:
+    return list(p.register.personal_data_categories) if p.register else []
+
+
+def _flows(group: TraceGroup, register: Register, available: dict[str, bool]) -> list[Flow]:
+    items = group.processings  # oldest first
+    by_span = {p.record.span_id: p for p in items}
     flows: dict[tuple[str, str], Flow] = {}
     for p in items:
-        found = records[p.span_id].record
-        caller = by_span.get(found.foreign_span_id) if found.foreign_span_id else None
-        if caller is None or caller.organisation.id == p.organisation.id:
+        caller = by_span.get(p.record.foreign_span_id) if p.record.foreign_span_id else None
+        if caller is None or organisation_of(caller).id == organisation_of(p).id:
             continue
         flow = flows.setdefault(
-            (caller.organisation.id, p.organisation.id), Flow(0, caller.organisation, p.organisation, [])
+            (organisation_of(caller).id, organisation_of(p).id), Flow(0, organisation_of(caller), organisation_of(p), [])
         )
-        _merge(flow.data, p.register_entry.personal_data_categories if p.register_entry else [])
+        _merge(flow.data, _data(p))
     # A party named only by its read API: the call happened, what it gave is not in view.
     for p in items:
-        target = register.organisation_for_read_api(records[p.span_id].record.external_read_api or "-")
-        if target is None or target.id == p.organisation.id or (p.organisation.id, target.id) in flows:
+        caller_ref = organisation_of(p)
+        target = register.organisation_for_read_api(p.record.external_read_api or "-")
+        if target is None or target.id == caller_ref.id or (caller_ref.id, target.id) in flows:
             continue
-        answered = [q for q in items if q.organisation.id == target.id and not records[q.span_id].record.foreign_span_id]
-        ref = answered[0].organisation if answered else OrganisationRef(id=target.id, code=target.code, name=target.name)
-        flow = flows[(p.organisation.id, target.id)] = Flow(0, p.organisation, ref, [], available.get(target.id, True))
+        answered = [q for q in items if organisation_of(q).id == target.id and not q.record.foreign_span_id]
+        ref = organisation_of(answered[0]) if answered else organisation_ref(target, target.id)
+        flow = flows[(caller_ref.id, target.id)] = Flow(0, caller_ref, ref, [], available.get(target.id, True))
         for q in answered:
-            _merge(flow.data, q.register_entry.personal_data_categories if q.register_entry else [])
+            _merge(flow.data, _data(q))
     result = list(flows.values())
     for number, flow in enumerate(result, start=1):
         flow.number = number
@@ -290,28 +298,20 @@ def _picture(flows: list[Flow]) -> FlowPicture | None:
     return FlowPicture(width, height, list(boxes.values()), arrows)
 
 
-def build_overview(result: InzageResult, register: Register, response: InzageResponse | None = None) -> Overview:
-    """The page's overview of `result`; `response` is `build_response(result)` when already made."""
-    response = response or build_response(result)
-    records = {p.record.span_id: p for p in result.processings}
-    available = {p.organisation.id: p.available for p in response.organisations}
+def build_overview(result: InzageResult, register: Register) -> Overview:
+    """The page's (and the PDF's) overview of the inzage `result`, grouped as the API groups it."""
+    groups = trace_groups(result)
+    parties = party_summaries(result)
+    available = {p.organisation.id: p.available for p in parties}
     events: list[LifeEvent] = []
-    for number, trace in enumerate(response.traces, start=1):
-        flows = _flows(trace, records, register, available)
-        events.append(
-            LifeEvent(
-                number=number,
-                trace_id=trace.trace_id,
-                title=trace.title,
-                start=trace.start,
-                start_label=date_nl(trace.start, with_time=False),
-                count=sum(len(g.processings) for g in trace.organisations),
-                organisations=_uses(trace),
-                flows=flows,
-                picture=_picture(flows),
-            )
-        )
-    receipts = [(f"{p.trace_id}/{p.span_id}", p.receipt) for t in response.traces for g in t.organisations
-                for p in g.processings if p.receipt is not None]
-    return Overview(total=response.total, events=events, parties=response.organisations, truncated=response.truncated,
-                    checks=response.checks, receipts=receipts)
+    for number, group in enumerate(groups, start=1):
+        flows = _flows(group, register, available)
+        events.append(LifeEvent(
+            number=number, trace_id=trace_id_as_uuid(group.trace_id), title=group.title, start=group.start,
+            start_label=date_nl(group.start, with_time=False), count=len(group.processings),
+            organisations=_uses(group), flows=flows, picture=_picture(flows),
+        ))
+    receipts = [(f"{trace_id_as_uuid(p.record.trace_id)}/{p.record.span_id}", p.receipt)
+                for g in groups for _, ps in g.organisations for p in ps if p.receipt is not None]
+    return Overview(total=len(result.processings), events=events, parties=parties, truncated=result.truncated,
+                    checks=[check_out(c) for c in result.checks], receipts=receipts)

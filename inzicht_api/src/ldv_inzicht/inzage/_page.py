@@ -25,12 +25,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import parse_qs, urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
@@ -42,8 +43,10 @@ from ldv_inzicht._auth import (
     Role,
     TokenVerifier,
     bearer_token,
+    get_verifier,
     mint_demo_token,
 )
+from ldv_inzicht._deps import app_context, get_auth_settings, get_inzage_service, get_register_source
 from ldv_inzicht.inzage._api import MAX_ORGANISATION_LENGTH, period_of
 from ldv_inzicht.inzage._overview import Overview, build_overview
 from ldv_inzicht.inzage._pdf import PdfUnavailable, render_pdf
@@ -71,10 +74,10 @@ def _notice(request: Request, auth: AuthSettings, status: int, heading: str, mes
     )
 
 
+# Any other 4xx (405 ...) gets the text of 400.
 _ERROR_TEXTS: dict[int, tuple[str, str]] = {
     400: ("Dit verzoek klopt niet", "De pagina kon uw verzoek niet verwerken. Ga terug en probeer het opnieuw."),
     404: ("Pagina niet gevonden", "Deze pagina bestaat niet."),
-    405: ("Dit verzoek klopt niet", "De pagina kon uw verzoek niet verwerken. Ga terug en probeer het opnieuw."),
     503: (
         "Tijdelijk niet beschikbaar",
         "Uw gegevens kunnen op dit moment niet worden opgehaald. Probeer het later opnieuw.",
@@ -114,7 +117,7 @@ def error_page(request: Request, problem: Response) -> Response:
             reference = None
     headers = {k: v for k, v in problem.headers.items() if k.lower() not in _BODY_HEADERS}
     try:
-        auth: AuthSettings = request.app.state.auth_settings
+        auth = app_context(request.app).auth_settings
         context = _context(request, auth, heading=heading, message=message, reference=reference)
         return templates.TemplateResponse(request, "melding.html", context, status_code=status, headers=headers)
     except Exception:  # noqa: BLE001 - an error page must not fail in its turn
@@ -126,9 +129,16 @@ def _parse_day(value: str | None) -> date | None:
     return date.fromisoformat(value) if value else None
 
 
+# Module level: with postponed annotations FastAPI resolves these names in the module's globals.
+Auth = Annotated[AuthSettings, Depends(get_auth_settings)]
+Verifier = Annotated[TokenVerifier, Depends(get_verifier)]
+Service = Annotated[InzageService, Depends(get_inzage_service)]
+# Loaded after the login check: a caller without a token gets 401, whatever the store's state.
+RegisterSource = Annotated[Callable[[], Register], Depends(get_register_source)]
+
+
 def create_page_router() -> APIRouter:
-    """The page's routes (absolute paths under `PAGE_PREFIX`); needs `app.state.auth_settings`,
-    `app.state.token_verifier`, `app.state.inzage_service` and `app.state.register_store`."""
+    """The page's routes (absolute paths under `PAGE_PREFIX`), on the app's `AppContext` and token verifier."""
     router = APIRouter(prefix=PAGE_PREFIX, include_in_schema=False)
 
     @router.get("/static/inzage.css")
@@ -137,9 +147,10 @@ def create_page_router() -> APIRouter:
 
     @router.get("", response_class=HTMLResponse)
     @router.get("/", response_class=HTMLResponse)
-    async def page(request: Request) -> Response:
-        auth: AuthSettings = request.app.state.auth_settings
-        principal = _authenticate(request, auth)
+    async def page(
+        request: Request, auth: Auth, verifier: Verifier, service: Service, register_source: RegisterSource
+    ) -> Response:
+        principal = _authenticate(request, auth, verifier)
         if isinstance(principal, Response):
             return principal
         query_token = request.query_params.get("token") if auth.demo_login else None
@@ -148,8 +159,9 @@ def create_page_router() -> APIRouter:
             redirect = RedirectResponse(f"{PAGE_PREFIX}/" + (f"?{_query(request)}" if _query(request) else ""), status_code=303)
             _set_cookie(redirect, query_token, auth)
             return redirect
-        overview, filters, error = await _overview(request, principal)
-        choices = sorted(request.app.state.register_store.load().organisations.values(), key=lambda o: o.name)
+        register = register_source()
+        overview, filters, error = await _overview(request, principal, service, register)
+        choices = sorted(register.organisations.values(), key=lambda o: o.name)
         first_with_flows = next((e.number for e in overview.events if e.picture), None)
         return templates.TemplateResponse(
             request,
@@ -163,13 +175,14 @@ def create_page_router() -> APIRouter:
         )
 
     @router.get("/overzicht.pdf")
-    async def overview_pdf(request: Request) -> Response:
+    async def overview_pdf(
+        request: Request, auth: Auth, verifier: Verifier, service: Service, register_source: RegisterSource
+    ) -> Response:
         """The whole overview as a PDF download, behind the same login as the page."""
-        auth: AuthSettings = request.app.state.auth_settings
-        principal = _authenticate(request, auth)
+        principal = _authenticate(request, auth, verifier)
         if isinstance(principal, Response):
             return principal
-        overview, filters, error = await _overview(request, principal)
+        overview, filters, error = await _overview(request, principal, service, register_source())
         if error:
             return _notice(request, auth, 400, "Dit verzoek klopt niet", error)
         try:
@@ -187,15 +200,13 @@ def create_page_router() -> APIRouter:
         )
 
     @router.get("/inloggen", response_class=HTMLResponse)
-    def login_form(request: Request) -> Response:
-        auth: AuthSettings = request.app.state.auth_settings
+    def login_form(request: Request, auth: Auth) -> Response:
         if not auth.demo_login:
             return _notice(request, auth, 404, "Pagina niet gevonden", "Inloggen gebeurt via uw eigen inlogdienst.")
         return templates.TemplateResponse(request, "inloggen.html", _context(request, auth, error=None))
 
     @router.post("/inloggen", response_class=HTMLResponse)
-    async def login(request: Request) -> Response:
-        auth: AuthSettings = request.app.state.auth_settings
+    async def login(request: Request, auth: Auth) -> Response:
         if not auth.demo_login:
             return _notice(request, auth, 404, "Pagina niet gevonden", "Inloggen gebeurt via uw eigen inlogdienst.")
         body = await request.body()
@@ -235,10 +246,9 @@ def _set_cookie(response: Response, token: str, auth: AuthSettings) -> None:
     )
 
 
-def _authenticate(request: Request, auth: AuthSettings) -> Principal | Response:
+def _authenticate(request: Request, auth: AuthSettings, verifier: TokenVerifier) -> Principal | Response:
     """The citizen behind the request's token (header, cookie or demo `?token=`), or the
     page that says why not: 401 without a valid token, 403 for another role."""
-    verifier: TokenVerifier = request.app.state.token_verifier
     token = bearer_token(request, allow_cookie=True, allow_query=auth.demo_login)
     if token is None:
         return _notice(request, auth, 401, "U bent niet ingelogd", "Log in om te zien wie uw gegevens heeft gebruikt.")
@@ -258,10 +268,10 @@ def _query(request: Request) -> str:
     return urlencode([(k, v) for k, v in request.query_params.multi_items() if k in _FILTERS])
 
 
-async def _overview(request: Request, principal: Principal) -> tuple[Overview, dict[str, str | bool], str | None]:
+async def _overview(
+    request: Request, principal: Principal, service: InzageService, register: Register
+) -> tuple[Overview, dict[str, str | bool], str | None]:
     """The citizen's overview for the request's filters, the filters, and an error for a bad period."""
-    service: InzageService = request.app.state.inzage_service
-    register: Register = request.app.state.register_store.load()
     params = request.query_params
     organisatie = (params.get("organisatie") or "")[:MAX_ORGANISATION_LENGTH] or None
     filters: dict[str, str | bool] = {

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -46,7 +46,7 @@ from ldv_inzicht.inzage._token_exchange import TokenExchangeFailed, TokenExchang
 from ldv_inzicht.settings import InzageSettings
 from ldv_logboek import Status, pseudonymise, trace_id_as_uuid
 from ldv_logboek import attributes as attr
-from ldv_logboek.register import Organisation, Register
+from ldv_logboek.register import ActivityVersion, Organisation, Register
 from ldv_logboek.storage import MAX_PAGE_SIZE, MAX_TIME_MS, Cursor, LogStore, RecordQuery, StorageUnavailable
 from ldv_logboek.tlog import Checkpoint, NoteError, ProofError, Receipt, RecordOpening, parse_note
 
@@ -77,6 +77,11 @@ class FoundRecord:
     def time(self) -> datetime:
         return datetime.fromtimestamp(self.start_ns / 1e9, tz=UTC)
 
+    @property
+    def ids(self) -> tuple[bytes, bytes]:
+        """(trace id, span id) as bytes: the record's key in the store and its transparency log."""
+        return bytes.fromhex(self.trace_id), bytes.fromhex(self.span_id)
+
 
 @dataclass
 class PartyOutcome:
@@ -90,12 +95,17 @@ class PartyOutcome:
 
 
 @dataclass
-class Processing:
-    """A record joined with its register entry (or flagged as unknown to the register)."""
+class InzageRecord:
+    """A record of the citizen joined with its register version (or flagged as unknown to the register).
+
+    One record is one processing ("verwerking": one action on the citizen's data); the inzage
+    API lists them as `processings`, the page as "verwerkingen". Not to be confused with the
+    register's `ProcessingActivity` (verwerkingsactiviteit), which `register` is a version of.
+    """
 
     record: FoundRecord
     organisation: Organisation | None
-    register: Any  # ActivityVersion | None
+    register: ActivityVersion | None  # the register version valid at the record's time
     unknown_activity: bool
     receipt: str | None = None  # C2SP tlog-proof receipt of a record of this store, when logged
     checked: CheckedReceipt | None = None  # what checking `receipt` found
@@ -122,7 +132,7 @@ class LogCheck:
 class InzageResult:
     """Everything the citizen may see, plus which parties could not be read."""
 
-    processings: list[Processing] = field(default_factory=list)
+    processings: list[InzageRecord] = field(default_factory=list)
     parties: list[PartyOutcome] = field(default_factory=list)
     truncated: bool = False
     checks: list[LogCheck] = field(default_factory=list)
@@ -142,11 +152,11 @@ class InzageService:
     def __init__(
         self,
         store: LogStore,
-        register_source: Any,  # a callable returning a Register
+        register_source: Callable[[], Register],
         settings: InzageSettings,
         keys: SubjectKeys,
         *,
-        http_client_factory: Any = None,
+        http_client_factory: Callable[[], httpx.AsyncClient] | None = None,
         receipts: ReceiptMaker | None = None,
     ):
         self.store = store
@@ -198,17 +208,15 @@ class InzageService:
                 org = register.organisation(version.controller) or org
             if organisation and org is not None and organisation not in (org.id, org.code):
                 continue
-            result.processings.append(Processing(record, org, version, unknown_activity=version is None))
+            result.processings.append(InzageRecord(record, org, version, unknown_activity=version is None))
         result.checks = await asyncio.to_thread(self._check_receipts, result.processings)
         return result
 
-    def _check_receipts(self, processings: list[Processing]) -> list[LogCheck]:
+    def _check_receipts(self, processings: list[InzageRecord]) -> list[LogCheck]:
         """Attach each local record's receipt and its check; one `LogCheck` per source."""
         local = [p for p in processings if p.record.source == "local"]
         try:
-            found = self._receipts.for_records(
-                ((bytes.fromhex(p.record.trace_id), bytes.fromhex(p.record.span_id)) for p in local), with_stored=True
-            )
+            found = self._receipts.for_records((p.record.ids for p in local), with_stored=True)
         except StorageUnavailable:
             log.warning("inzage: the transparency log could not be read; the overview is not checked")
             found = {}
@@ -217,10 +225,7 @@ class InzageService:
         checks: dict[tuple[str, str], LogCheck] = {}
         for p in processings:
             name = p.organisation.name if p.organisation is not None else p.record.organisation_ref
-            if p.record.source == "local":
-                there = found.get((bytes.fromhex(p.record.trace_id), bytes.fromhex(p.record.span_id)))
-            else:
-                there = _remote_receipt(p.record)
+            there = found.get(p.record.ids) if p.record.source == "local" else _remote_receipt(p.record)
             origin = there.origin if there is not None and there.receipt is not None else ""
             check = checks.setdefault((p.record.source, origin), LogCheck(origin, p.record.source))
             if name not in check.organisations:

@@ -1,17 +1,25 @@
-"""The inzage answer as the API returns it and the page shows it: grouped, dated and labelled in Dutch."""
+"""An inzage grouped, dated and labelled in Dutch: the API's answer (`build_response`) and what the page builds on.
+
+`trace_groups` and `party_summaries` work on the service's `InzageResult`; the inzage API turns
+them into `InzageResponse` (its pydantic models, `...Out`), and the page's overview
+(`ldv_inzicht.inzage._overview`) builds on the same groups and the same `InzageRecord` objects,
+never on the API's response. The small value models (`OrganisationRef`, `LegalBasisOut`,
+`PartyOut`, `CheckOut`) are shared: they are the same facts in the same words on both.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import Field
 
-from ldv_inzicht.inzage._service import UNAVAILABLE_NL, InzageResult, LogCheck, Processing
+from ldv_inzicht._versioning import CamelModel
+from ldv_inzicht.inzage._service import UNAVAILABLE_NL, InzageRecord, InzageResult, LogCheck
 from ldv_logboek import Status, trace_id_as_uuid
-from ldv_logboek.register import Organisation
+from ldv_logboek.register import ActivityVersion, Organisation
 
 DUTCH_TIME = ZoneInfo("Europe/Amsterdam")
 _MONTHS = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september", "oktober", "november", "december")
@@ -27,17 +35,13 @@ def date_nl(moment: datetime, *, with_time: bool = True) -> str:
     return f"{text} om {local:%H:%M}" if with_time else text
 
 
-class _Out(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
-
-
-class OrganisationRef(_Out):
+class OrganisationRef(CamelModel):
     id: str
     code: str = ""
     name: str
 
 
-class LegalBasisOut(_Out):
+class LegalBasisOut(CamelModel):
     dpv: str
     label: str  # AVG-grondslag in Dutch
     law: str
@@ -45,7 +49,7 @@ class LegalBasisOut(_Out):
     url: str | None
 
 
-class RegisterEntry(_Out):
+class RegisterEntry(CamelModel):
     """The register version valid at the processing's time."""
 
     activity_id: str
@@ -57,7 +61,7 @@ class RegisterEntry(_Out):
     retention_period: str
 
 
-class ProcessingOut(_Out):
+class ProcessingOut(CamelModel):
     trace_id: str
     span_id: str
     action: str
@@ -82,7 +86,7 @@ class ProcessingOut(_Out):
     )
 
 
-class CheckOut(_Out):
+class CheckOut(CamelModel):
     """What the overview was checked against, per log (see `label`, in Dutch, for the citizen)."""
 
     origin: str = Field(description="The log's origin; empty for records that could not be checked.")
@@ -98,12 +102,12 @@ class CheckOut(_Out):
     label: str
 
 
-class OrganisationGroup(_Out):
+class OrganisationGroup(CamelModel):
     organisation: OrganisationRef
     processings: list[ProcessingOut]
 
 
-class TraceOut(_Out):
+class TraceOut(CamelModel):
     """One life event: a trace, possibly across organisations."""
 
     trace_id: str
@@ -113,7 +117,7 @@ class TraceOut(_Out):
     organisations: list[OrganisationGroup]
 
 
-class PartyOut(_Out):
+class PartyOut(CamelModel):
     organisation: OrganisationRef
     available: bool
     status_label: str
@@ -131,7 +135,7 @@ class PartyOut(_Out):
     )
 
 
-class InzageResponse(_Out):
+class InzageResponse(CamelModel):
     """`GET /inzage/v1/mijn-verwerkingen`: the citizen's processings per trace, organisation and processing."""
 
     total: int
@@ -151,45 +155,101 @@ def source_nl(source: str, organisation: OrganisationRef) -> str:
     return LOCAL_SOURCE_NL if source == "local" else f"opgevraagd bij het Logboek van {organisation.name}"
 
 
-def _org_ref(org: Organisation | None, fallback: str) -> OrganisationRef:
+def organisation_ref(org: Organisation | None, fallback: str) -> OrganisationRef:
+    """`org` as the inzage names it; an organisation the register does not know by `fallback` (its ref)."""
     if org is None:
         return OrganisationRef(id=fallback or "onbekend", code="", name=fallback or "Onbekende organisatie")
     return OrganisationRef(id=org.id, code=org.code, name=org.name)
 
 
-def _processing_out(p: Processing) -> ProcessingOut:
-    r = p.record
+def organisation_of(p: InzageRecord) -> OrganisationRef:
+    return organisation_ref(p.organisation, p.record.organisation_ref)
+
+
+def legal_basis_nl(version: ActivityVersion) -> list[LegalBasisOut]:
+    """The legal bases of a register version, each with its AVG-grondslag in Dutch."""
+    return [LegalBasisOut(dpv=b.dpv.value, label=b.dpv.label_nl, law=b.law, article=b.article, url=b.url)
+            for b in version.legal_basis]
+
+
+@dataclass
+class TraceGroup:
+    """One life event of an inzage: a trace's processings (oldest first), per organisation in order of
+    their first processing. The API's `TraceOut` and the page's `LifeEvent` are both made from it."""
+
+    trace_id: str  # 32 hex
+    processings: list[InzageRecord]
+    organisations: list[tuple[OrganisationRef, list[InzageRecord]]]
+
+    @property
+    def start(self) -> datetime:
+        return self.processings[0].record.time
+
+    @property
+    def title(self) -> str:
+        # The first action names this particular processing ("Aanvraag huurtoeslag doorsturen
+        # naar Dienst Toeslagen"); its register name is generic and repeats when many life
+        # events start at the same portal. The register name is shown on each processing.
+        first = self.processings[0]
+        return _sentence(first.record.name) or (first.register.name if first.register else "")
+
+
+def trace_groups(result: InzageResult) -> list[TraceGroup]:
+    """`result`'s processings per trace (newest first), per organisation (in order of first processing)."""
+    by_trace: dict[str, list[InzageRecord]] = defaultdict(list)
+    for p in result.processings:
+        by_trace[p.record.trace_id].append(p)
+    groups: list[TraceGroup] = []
+    for trace_id, items in by_trace.items():
+        items.sort(key=lambda p: (p.record.time, p.record.span_id))
+        per_org: dict[str, tuple[OrganisationRef, list[InzageRecord]]] = {}
+        for p in items:
+            ref = organisation_of(p)
+            per_org.setdefault(ref.id, (ref, []))[1].append(p)
+        groups.append(TraceGroup(trace_id, items, list(per_org.values())))
+    groups.sort(key=lambda g: g.start, reverse=True)
+    return groups
+
+
+def party_summaries(result: InzageResult) -> list[PartyOut]:
+    """Every organisation asked or seen in a record, by name: whether it could be read, and its count."""
+    counts: dict[str, int] = defaultdict(int)
+    for p in result.processings:
+        counts[organisation_of(p).id] += 1
+    parties: dict[str, PartyOut] = {}
+
+    def party(ref: OrganisationRef, source: str) -> PartyOut:
+        if ref.id not in parties:
+            parties[ref.id] = PartyOut(organisation=ref, available=True, status_label="beschikbaar",
+                                       processings=counts[ref.id], source=source, source_label=source_nl(source, ref))
+        return parties[ref.id]
+
+    for outcome in result.parties:
+        found = party(organisation_ref(outcome.organisation, outcome.ref), outcome.source)
+        if not outcome.available:
+            found.available = False
+            found.status_label = UNAVAILABLE_NL
+        found.truncated |= outcome.truncated
+    # Organisations seen only through records (e.g. the controller differs from the Logboek's owner).
+    for p in result.processings:
+        party(organisation_of(p), p.record.source)
+    return sorted(parties.values(), key=lambda p: p.organisation.name)
+
+
+def _processing_out(p: InzageRecord) -> ProcessingOut:
+    r, v = p.record, p.register
     entry = None
-    if p.register is not None:
-        v = p.register
+    if v is not None:
         entry = RegisterEntry(
-            activity_id=r.activity_id,
-            version=v.version,
-            name=v.name,
-            purpose=v.purpose,
-            legal_basis=[
-                LegalBasisOut(dpv=b.dpv.value, label=b.dpv.label_nl, law=b.law, article=b.article, url=b.url)
-                for b in v.legal_basis
-            ],
-            personal_data_categories=list(v.personal_data_categories),
-            retention_period=v.retention_period,
+            activity_id=r.activity_id, version=v.version, name=v.name, purpose=v.purpose, legal_basis=legal_basis_nl(v),
+            personal_data_categories=list(v.personal_data_categories), retention_period=v.retention_period,
         )
     return ProcessingOut(
-        trace_id=trace_id_as_uuid(r.trace_id),
-        span_id=r.span_id,
-        action=r.name,
-        time=r.time,
-        time_label=date_nl(r.time),
-        status=r.status.value,
-        status_label=STATUS_NL[r.status],
-        organisation=_org_ref(p.organisation, r.organisation_ref),
-        activity_id=r.activity_id,
-        register_entry=entry,
-        unknown_activity=p.unknown_activity,
-        unknown_activity_label=UNKNOWN_ACTIVITY_NL if p.unknown_activity else None,
-        source=r.source,
-        receipt=p.receipt,
-        verified=p.checked.ok if p.checked is not None else None,
+        trace_id=trace_id_as_uuid(r.trace_id), span_id=r.span_id, action=r.name, time=r.time, time_label=date_nl(r.time),
+        status=r.status.value, status_label=STATUS_NL[r.status], organisation=organisation_of(p),
+        activity_id=r.activity_id, register_entry=entry, unknown_activity=p.unknown_activity,
+        unknown_activity_label=UNKNOWN_ACTIVITY_NL if p.unknown_activity else None, source=r.source,
+        receipt=p.receipt, verified=p.checked.ok if p.checked is not None else None,
     )
 
 
@@ -232,7 +292,7 @@ def check_label(c: LogCheck) -> str:
     return f"Gecontroleerd: elke verwerking hieronder van {orgs} staat in het onveranderbare logboek {c.origin}{by}."
 
 
-def _check_out(c: LogCheck) -> CheckOut:
+def check_out(c: LogCheck) -> CheckOut:
     return CheckOut(
         origin=c.origin, source=c.source, organisations=c.organisations, verified=c.verified, failed=c.failed,
         unchecked=c.unchecked, witnesses=list(c.witnesses), cosigned_at=c.cosigned_at, checkpoint_size=c.size,
@@ -247,70 +307,14 @@ def _sentence(text: str) -> str:
 
 
 def build_response(result: InzageResult) -> InzageResponse:
-    """Group `result` per trace (newest first), per organisation (in order of first processing)."""
-    by_trace: dict[str, list[ProcessingOut]] = defaultdict(list)
-    for p in result.processings:
-        by_trace[p.record.trace_id].append(_processing_out(p))
-    traces: list[TraceOut] = []
-    for items in by_trace.values():
-        items.sort(key=lambda i: (i.time, i.span_id))
-        groups: dict[str, OrganisationGroup] = {}
-        for item in items:
-            groups.setdefault(item.organisation.id, OrganisationGroup(organisation=item.organisation, processings=[]))
-            groups[item.organisation.id].processings.append(item)
-        first = items[0]
-        # The first action names this particular processing ("Aanvraag huurtoeslag doorsturen
-        # naar Dienst Toeslagen"); its register name is generic and repeats when many life
-        # events start at the same portal. The register name is shown on each processing.
-        title = _sentence(first.action) or (first.register_entry.name if first.register_entry else "")
-        traces.append(
-            TraceOut(
-                trace_id=first.trace_id,
-                start=first.time,
-                start_label=date_nl(first.time),
-                title=title,
-                organisations=list(groups.values()),
-            )
+    """The inzage API's answer: `result` grouped per trace (newest first) and per organisation."""
+    traces = [
+        TraceOut(
+            trace_id=trace_id_as_uuid(g.trace_id), start=g.start, start_label=date_nl(g.start), title=g.title,
+            organisations=[OrganisationGroup(organisation=ref, processings=[_processing_out(p) for p in ps])
+                           for ref, ps in g.organisations],
         )
-    traces.sort(key=lambda t: t.start, reverse=True)
-    counts: dict[str, int] = defaultdict(int)
-    for p in result.processings:
-        counts[_org_ref(p.organisation, p.record.organisation_ref).id] += 1
-    parties: dict[str, PartyOut] = {}
-    for outcome in result.parties:
-        ref = _org_ref(outcome.organisation, outcome.ref)
-        party = parties.get(ref.id)
-        if party is None:
-            party = parties[ref.id] = PartyOut(
-                organisation=ref,
-                available=True,
-                status_label="beschikbaar",
-                processings=counts.get(ref.id, 0),
-                source=outcome.source,
-                source_label=source_nl(outcome.source, ref),
-            )
-        if not outcome.available:
-            party.available = False
-            party.status_label = UNAVAILABLE_NL
-        party.truncated |= outcome.truncated
-    # Organisations seen only through records (e.g. the controller differs from the Logboek's owner).
-    for p in result.processings:
-        ref = _org_ref(p.organisation, p.record.organisation_ref)
-        parties.setdefault(
-            ref.id,
-            PartyOut(
-                organisation=ref,
-                available=True,
-                status_label="beschikbaar",
-                processings=counts[ref.id],
-                source=p.record.source,
-                source_label=source_nl(p.record.source, ref),
-            ),
-        )
-    return InzageResponse(
-        total=len(result.processings),
-        traces=traces,
-        organisations=sorted(parties.values(), key=lambda p: p.organisation.name),
-        truncated=result.truncated,
-        checks=[_check_out(c) for c in result.checks],
-    )
+        for g in trace_groups(result)
+    ]
+    return InzageResponse(total=len(result.processings), traces=traces, organisations=party_summaries(result),
+                          truncated=result.truncated, checks=[check_out(c) for c in result.checks])
