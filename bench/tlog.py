@@ -43,7 +43,6 @@ from ldv_collector._ingest import Ingester
 from ldv_collector.settings import CollectorSettings
 from ldv_inzicht import create_log_app, log_id
 from ldv_logboek.storage import LEAVES_TABLE, LogStore, LogTables, StoredTree, TransparencyLog, audit_store, connect
-from ldv_logboek.storage._arrow_insert import _embedded_connection
 from ldv_logboek.storage._tlog_columns import leaf_hash_block
 from ldv_logboek.tlog import (
     ENTRY_SIZE,
@@ -205,24 +204,13 @@ def proofs(leaves: int, data_dir: Path, chunk: int = 1_000_000) -> None:
     compact = CompactRange(
         on_node=lambda lvl, idx, h: nodes.append((lvl, idx, h)), report_levels=frozenset({8, 16, 24, 32})
     )
-    embedded = _embedded_connection(store.client)
-    assert embedded is not None
-    conn, lock = embedded
     t0 = time.perf_counter()
     for start in range(0, leaves, chunk):
         n = min(chunk, leaves - start)
         raw = os.urandom(ENTRY_SIZE * n)
-        entries = [raw[i : i + ENTRY_SIZE] for i in range(0, len(raw), ENTRY_SIZE)]
-        hashes = leaf_hashes(entries)
+        hashes = leaf_hashes([raw[i : i + ENTRY_SIZE] for i in range(0, len(raw), ENTRY_SIZE)])
         compact.extend(hashes)
-        table = pa.table({  # noqa: F841 - chDB's Python() reads it from this frame
-            "Origin": pa.array([origin] * n, pa.string()),
-            "LeafIndex": pa.array(range(start, start + n), pa.uint64()),
-            "Entry": pa.array(entries, pa.binary(ENTRY_SIZE)),
-            "LeafHash": pa.array(hashes, pa.binary(32)),
-        })  # fmt: skip
-        with lock:
-            conn.query(f"INSERT INTO {LEAVES_TABLE} SELECT * FROM Python(table)")
+        LogTables(store, origin).insert_leaves(start, raw, b"".join(hashes))
     LogTables(store, origin).insert_nodes(nodes)
     with store.writer_lock:
         store.client.command(f"OPTIMIZE TABLE {LEAVES_TABLE} FINAL")

@@ -18,10 +18,10 @@ from hypothesis import strategies as st
 
 from ldv_logboek import LogRecord
 from ldv_logboek._record import Event, Link, Status
-from ldv_logboek.storage import LEAVES_TABLE, RECORDS_TABLE, LogStore, connect, rows_table
+from ldv_logboek.storage import RECORDS_TABLE, LogStore, connect, rows_table
 from ldv_logboek.storage._arrow_insert import with_retention
-from ldv_logboek.storage._tlog_sql import ENTRY_SQL, tile_roots_sql
-from ldv_logboek.tlog import leaf_hash, perfect_root, record_entry
+from ldv_logboek.storage._tlog_sql import ENTRY_SQL
+from ldv_logboek.tlog import record_entry
 from tests.conftest import make_record
 from tests.logboek.test_tlog_columns import storable, values_of
 
@@ -84,23 +84,3 @@ def test_edge_cases_empty_values_non_ascii_maps_and_times_before_1970(store: Log
     engine, core = stored_entries(store, [bare, rich, base], [0, 65_535, 1])
     assert engine == core
 
-
-def test_the_engines_tile_roots_are_the_subtree_hashes(store: LogStore) -> None:
-    entries = [bytes([1]) + os.urandom(40) for _ in range(256 * 3 + 17)]
-    origin = "test/tiles"
-    table = pa.table(
-        {
-            "Origin": pa.array([origin] * len(entries)),
-            "LeafIndex": pa.array(np.arange(len(entries), dtype=np.uint64)),
-            "Entry": pa.array(entries, pa.binary(41)),
-            "LeafHash": pa.array([leaf_hash(e) for e in entries], pa.binary(32)),
-        }
-    )
-    store.insert_arrow(LEAVES_TABLE, table, "leaves")
-    source = (
-        f"SELECT intDiv(LeafIndex, 256) AS T, arrayMap(p -> p.2, arraySort(groupArray((LeafIndex, LeafHash)))) AS a "
-        f"FROM {LEAVES_TABLE} WHERE Origin = '{origin}' GROUP BY T HAVING count() = 256"
-    )
-    rows = store.query_rows(tile_roots_sql(source) + " ORDER BY T", {})
-    hashes = [leaf_hash(e) for e in entries]
-    assert [(int(t), bytes(r)) for t, r in rows] == [(t, perfect_root(hashes[t * 256 : (t + 1) * 256])) for t in range(3)]

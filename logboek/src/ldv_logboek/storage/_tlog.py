@@ -44,6 +44,7 @@ from ldv_logboek.errors import LogIntegrityError
 from ldv_logboek.storage._schema import CHECKPOINTS_TABLE, LEAVES_TABLE, NODES_TABLE, RECORDS_TABLE
 from ldv_logboek.storage._store import LogStore
 from ldv_logboek.storage._tlog_columns import entries_of_table, entry_block, leaf_hash_block
+from ldv_logboek.storage._tlog_sql import ENTRY_SQL
 from ldv_logboek.tlog import (
     EMPTY_ROOT,
     ENTRY_SIZE,
@@ -275,12 +276,13 @@ class LogTables:
             {"o": self.origin, "s": start, "e": end},
         )
 
-    def record_table(self, start: int, end: int) -> pa.Table:
-        """LeafIndex, LeafSalt and the encoded fields of this origin's stored records with
-        start <= LeafIndex < end, in no particular order, as Arrow (a row stored twice, e.g. by a
-        retried insert, comes twice: the engine streams instead of grouping)."""
+    def stored_entries_table(self, start: int, end: int) -> pa.Table:
+        """LeafIndex and Entry (the log entry the engine computes from the stored record and its
+        salt: `ENTRY_SQL`, equal to `record_entry`) of this origin's stored records with
+        start <= LeafIndex < end, in no particular order, as Arrow (the audit's read: 49 bytes a
+        record leave the engine instead of the whole record; a row stored twice comes twice)."""
         return self.store.query_arrow(
-            f"SELECT LeafIndex, LeafSalt, {_RECORD_SELECT} FROM {RECORDS_TABLE} WHERE LogOrigin = {{o:String}} "
+            f"SELECT LeafIndex, CAST({ENTRY_SQL} AS FixedString(41)) AS Entry FROM {RECORDS_TABLE} WHERE LogOrigin = {{o:String}} "
             "AND LeafIndex >= {s:UInt64} AND LeafIndex < {e:UInt64}",
             {"o": self.origin, "s": start, "e": end},
         )

@@ -1,4 +1,4 @@
-"""The log entry of a stored record, and tile-level node hashes, computed by the engine.
+"""The log entry of a stored record, computed by the engine.
 
 `ldv audit` replays every record: reading a record's ~700 bytes with its maps out of the engine
 as Arrow, encoding it again and hashing it in Python costs ~10 µs of CPU a record. Here the
@@ -15,8 +15,10 @@ lays out the lengths and bytes of a map or list.
 
 from __future__ import annotations
 
-from ldv_logboek.tlog import TILE_HEIGHT
-from ldv_logboek.tlog._leaf import NESTED_FIELDS, RECORD_TAG, SECONDS_PER_DAY, STRING_FIELDS, _KIND
+from ldv_logboek.tlog import RECORD_FIELDS
+from ldv_logboek.tlog._leaf import NESTED_FIELDS, RECORD_TAG, SECONDS_PER_DAY, STRING_FIELDS
+
+_KIND = dict(RECORD_FIELDS)
 
 
 def _be(bits: int, expr: str) -> str:
@@ -84,16 +86,3 @@ _EXPIRES = f"greatest(toInt64(0), {_SECONDS} + toInt64(RetentionDays) * {SECONDS
 # SHA-256(tag || LeafSalt || encoding).
 ENTRY_SQL = f"concat(char(1), {_be(64, _EXPIRES)}, SHA256(concat({_TAG}, LeafSalt, {ENCODING_SQL})))"
 
-
-def tile_roots_sql(source: str) -> str:
-    """A query over `source` (rows of tile number T and, per T, the 256 leaf hashes H of a full
-    level-0 tile as the array `a`, in index order) giving T and the root of each tile's subtree
-    (tree level 8: the level-1 tile hash), hashed level by level in the engine."""
-    query = source
-    for _ in range(TILE_HEIGHT):
-        query = (
-            "SELECT T, arrayMap((x, y) -> SHA256(concat(char(1), x, y)), "
-            "arrayFilter((x, i) -> i % 2 = 1, a, arrayEnumerate(a)), "
-            f"arrayFilter((x, i) -> i % 2 = 0, a, arrayEnumerate(a))) AS a FROM ({query})"
-        )
-    return f"SELECT T, a[1] AS Root FROM ({query})"
