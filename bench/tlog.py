@@ -270,9 +270,23 @@ def proofs(leaves: int, data_dir: Path, chunk: int = 1_000_000) -> None:
                 assert response.status_code == 200, response.text
                 if round_ == 1 or i in samples[50:]:
                     http_times.append(elapsed)
+        # The floors on this machine: the same app's answer without the store (a 400 for a bad
+        # index) and one trivial query of the store (`SELECT 1`).
+        floor_http = []
+        for _ in range(300):
+            t0 = time.perf_counter()
+            client.get("/proof/x")
+            floor_http.append(time.perf_counter() - t0)
     server.should_exit = True
     thread.join()
     http_times.sort()
+    floor_http = sorted(floor_http[50:])
+    floor_query = []
+    for _ in range(300):
+        t0 = time.perf_counter()
+        store.query_rows("SELECT 1", {})
+        floor_query.append(time.perf_counter() - t0)
+    floor_query = sorted(floor_query[50:])
 
     def pct(values: list[float]) -> str:
         return f"p50 {1000 * statistics.median(values):.1f} ms, p95 {1000 * values[int(0.95 * len(values))]:.1f} ms"
@@ -284,6 +298,7 @@ def proofs(leaves: int, data_dir: Path, chunk: int = 1_000_000) -> None:
     print(f"   before (entry + one query per tile): cold {pct(before_cold)}; shared cache {pct(before_warm)}")
     print(f"   after (entry and hashes in one query): cold {pct(after_cold)}; shared cache {pct(after_warm)}")
     print(f"   through the API (GET /log/<id>/proof/<i>, HTTP, checkpoint read included): {pct(http_times)}")
+    print(f"   floors: the app without the store (HTTP 400) {pct(floor_http)}; `SELECT 1` on the store {pct(floor_query)}")
     store.close()
 
 

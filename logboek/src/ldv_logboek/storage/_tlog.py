@@ -43,7 +43,7 @@ import pyarrow as pa
 from ldv_logboek.errors import LogIntegrityError
 from ldv_logboek.storage._schema import CHECKPOINTS_TABLE, LEAVES_TABLE, NODES_TABLE, RECORDS_TABLE
 from ldv_logboek.storage._store import LogStore
-from ldv_logboek.storage._tlog_columns import entries_of_table, entry_block, leaf_hash_block
+from ldv_logboek.storage._tlog_columns import entry_block, leaf_hash_block
 from ldv_logboek.storage._tlog_sql import ENTRY_SQL
 from ldv_logboek.tlog import (
     EMPTY_ROOT,
@@ -136,7 +136,7 @@ class LogTables:
             "AND LeafIndex >= {s:UInt64} AND LeafIndex < {e:UInt64} ORDER BY LeafIndex LIMIT 1 BY LeafIndex",
             {"o": self.origin, "s": start, "e": end},
         )
-        return [(int(i), _bytes(entry), _bytes(h)) for i, entry, h in rows]
+        return [(int(i), as_bytes(entry), as_bytes(h)) for i, entry, h in rows]
 
     def leaf_hashes(self, start: int, end: int) -> list[bytes]:
         """The leaf hashes [start, end), in order, one per index."""
@@ -145,7 +145,7 @@ class LogTables:
             "AND LeafIndex >= {s:UInt64} AND LeafIndex < {e:UInt64} ORDER BY LeafIndex LIMIT 1 BY LeafIndex",
             {"o": self.origin, "s": start, "e": end},
         )
-        return [_bytes(h) for (h,) in rows]
+        return [as_bytes(h) for (h,) in rows]
 
     def nodes(self, level: int, start: int, end: int) -> list[bytes]:
         """Stored node hashes of tree `level` (a multiple of 8 above 0), [start, end), in order."""
@@ -154,7 +154,7 @@ class LogTables:
             "AND NodeIndex >= {s:UInt64} AND NodeIndex < {e:UInt64} ORDER BY NodeIndex LIMIT 1 BY NodeIndex",
             {"o": self.origin, "l": level, "s": start, "e": end},
         )
-        return [_bytes(h) for (h,) in rows]
+        return [as_bytes(h) for (h,) in rows]
 
     def level_hashes(self, level: int, start: int, end: int) -> list[bytes]:
         """Hashes of tree `level` (0 or a stored level) [start, end)."""
@@ -208,7 +208,7 @@ class LogTables:
             f"SELECT Size, RootHash, Note FROM {CHECKPOINTS_TABLE} WHERE {where} ORDER BY Size, CreatedAt",
             {"o": self.origin},
         )
-        return [(int(size), _bytes(root), str(note)) for size, root, note in rows]
+        return [(int(size), as_bytes(root), str(note)) for size, root, note in rows]
 
     def forked_sizes(self) -> list[int]:
         """Sizes with two stored checkpoints of different roots (a fork), at most five."""
@@ -229,7 +229,7 @@ class LogTables:
         if not rows:
             return None
         size, root, note = rows[0]
-        return int(size), _bytes(root), str(note)
+        return int(size), as_bytes(root), str(note)
 
     def records_from(self, start: int, end: int | None = None) -> list[tuple[int, bytes, tuple[Any, ...]]]:
         """(index, salt, values) of this origin's stored records with start <= LeafIndex < end,
@@ -245,25 +245,21 @@ class LogTables:
             params,
         )
         indices = table.column("LeafIndex").to_pylist()
-        salts = [_bytes(s) for s in table.column("LeafSalt").to_pylist()]
+        salts = [as_bytes(s) for s in table.column("LeafSalt").to_pylist()]
         return list(zip(indices, salts, record_values(table)))
 
     def record_entries(self, start: int, end: int | None = None) -> dict[int, bytes]:
         """The log entry recomputed from each stored record of this origin with start <= LeafIndex
-        < end, by index (one per index): over whole columns, as the writer computed it."""
+        < end, by index (one per index): by the engine (`ENTRY_SQL`, equal to `record_entry`)."""
         where = "LogOrigin = {o:String} AND LeafIndex >= {s:UInt64}"
         params: dict[str, Any] = {"o": self.origin, "s": start}
         if end is not None:
             where += " AND LeafIndex < {e:UInt64}"
             params["e"] = end
-        table = self.store.query_arrow(
-            f"SELECT LeafIndex, LeafSalt, {_RECORD_SELECT} FROM {RECORDS_TABLE} WHERE {where} LIMIT 1 BY LeafIndex",
-            params,
+        rows = self.store.query_rows(
+            f"SELECT LeafIndex, hex({ENTRY_SQL}) FROM {RECORDS_TABLE} WHERE {where} LIMIT 1 BY LeafIndex", params
         )
-        if table.num_rows == 0:
-            return {}
-        salts = [_bytes(s) for s in table.column("LeafSalt").to_pylist()]
-        return dict(zip(table.column("LeafIndex").to_pylist(), entries_of_table(table, salts)))
+        return {int(index): bytes.fromhex(str(entry)) for index, entry in rows}
 
     def leaves_checked(self, start: int, end: int) -> pa.Table:
         """LeafIndex, Entry, LeafHash and HashOk (the engine's SHA-256(0x00 || Entry) = LeafHash)
@@ -316,9 +312,9 @@ class LogTables:
         found: dict[int, dict[int, bytes]] = {}
         for level, i, h in rows:
             if int(level) == 255:
-                entry = _bytes(h)
+                entry = as_bytes(h)
             else:
-                found.setdefault(int(level), {})[int(i)] = _bytes(h)[:32]  # padded to the entries' width
+                found.setdefault(int(level), {})[int(i)] = as_bytes(h)[:32]  # padded to the entries' width
         return entry, found
 
     def origins(self) -> list[str]:
@@ -330,7 +326,9 @@ class LogTables:
         return [str(o) for (o,) in rows]
 
 
-def _bytes(value: Any) -> bytes:
+def as_bytes(value: Any) -> bytes:
+    """A binary value as the store's drivers return it (bytes, or a latin-1 str) as bytes: the
+    storage package's reads of the log use it (an internal interface, not exported)."""
     if isinstance(value, bytes):
         return value
     if isinstance(value, str):
