@@ -60,6 +60,7 @@ from ldv_logboek.tlog import (
     edge_nodes,
     inclusion_proof,
     leaf_hashes,
+    node_in_tiles,
     perfect_root,
     record_entry,
     sign_note,
@@ -413,15 +414,8 @@ class StoredTree:
         self._keep(key, hashes)
         return hashes
 
-    def _span(self, level: int, index: int) -> tuple[int, int, int, int]:
-        """(tile level, tile index, offset, count) of the stored hashes under node (level, index)."""
-        base = level - level % TILE_HEIGHT
-        span = 1 << (level - base)  # hashes of the base level under this node
-        tile_index, offset = divmod(index * span, TILE_WIDTH)
-        return base // TILE_HEIGHT, tile_index, offset, span
-
     def node(self, level: int, index: int) -> bytes:
-        tile_level, tile_index, offset, span = self._span(level, index)
+        tile_level, tile_index, offset, span = node_in_tiles(level, index)
         try:
             hashes = self.tile(tile_level, tile_index, offset + span)[offset : offset + span]
         except LogIntegrityError:
@@ -437,7 +431,7 @@ class StoredTree:
         inclusion_proof(asked, index, self.size)
         needed: dict[tuple[int, int], int] = {}
         for level, node_index in asked.asked:
-            tile_level, tile_index, offset, span = self._span(level, node_index)
+            tile_level, tile_index, offset, span = node_in_tiles(level, node_index)
             key = (tile_level, tile_index)
             needed[key] = max(needed.get(key, 0), offset + span)
         reads: list[tuple[int, int, int]] = []
