@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -187,14 +187,6 @@ def _audit_log(
     audit.size = size
     if distinct != size:
         audit.problem(f"leaf indices have gaps: {distinct} leaves, highest index {size - 1} (leaves removed)")
-    conflicting = store.query_rows(
-        f"SELECT LeafIndex FROM {LEAVES_TABLE} WHERE Origin = {{o:String}} GROUP BY LeafIndex "
-        f"HAVING uniqExact(Entry, LeafHash) > 1 ORDER BY LeafIndex LIMIT {_SAMPLE}",
-        {"o": origin},
-    )
-    if conflicting:
-        audit.problem(f"leaves stored twice with different contents at {_indices(i for (i,) in conflicting)} (rewritten)")
-
     # Two stored checkpoints of one size with different roots: a fork, whichever they are.
     for size_c in tables.forked_sizes():
         audit.problem(f"two checkpoints of size {size_c} with different roots (a fork)")
@@ -232,29 +224,35 @@ def _audit_log(
     wanted_sizes = sorted(s for s in roots_wanted if 0 < s <= size)
     missing: list[int] = []
     changed: list[int] = []
+    conflicting: list[int] = []
     bad_hash: list[int] = []
     malformed: list[int] = []
     # The next chunk's leaves and records are read (by the engine, which releases the GIL) while
     # this one is hashed and compared. Chunks start at multiples of `chunk`, a power of two, so
     # each chunk's tree levels are whole subtrees of the log's tree.
     chunks = list(iter_chunks(0, size, chunk))
-    with ThreadPoolExecutor(max_workers=1) as reader:
+    with ThreadPoolExecutor(max_workers=2) as reader:
 
-        def read(bounds: tuple[int, int]) -> tuple[pa.Table, pa.Table]:
-            return tables.leaves_checked(*bounds), tables.stored_entries_table(*bounds)
+        def read(bounds: tuple[int, int]) -> tuple[Future[pa.Table], Future[pa.Table]]:
+            # The two reads side by side: on two cores the records' (the larger) and the
+            # leaves' overlap instead of following each other.
+            return reader.submit(tables.stored_entries_table, *bounds), reader.submit(tables.leaves_checked, *bounds)
 
-        pending = reader.submit(read, chunks[0]) if chunks else None
+        pending = read(chunks[0]) if chunks else None
         for number, (start, end) in enumerate(chunks):
             assert pending is not None
-            leaves, records = pending.result()
-            pending = reader.submit(read, chunks[number + 1]) if number + 1 < len(chunks) else None
+            records, leaves = pending[0].result(), pending[1].result()
+            pending = read(chunks[number + 1]) if number + 1 < len(chunks) else None
             indices = leaves.column("LeafIndex").to_numpy()
             entries = _fixed(leaves.column("Entry"), ENTRY_SIZE)
             hashes = _fixed(leaves.column("LeafHash"), 32)
             hash_ok = leaves.column("HashOk").to_numpy(zero_copy_only=False).astype(bool)
             if len(indices) > 1 and not np.all(indices[1:] != indices[:-1]):
-                # A leaf stored twice (a retried insert not merged yet): one row per index (two
-                # different rows at one index are reported above).
+                # A leaf stored twice (a retried insert not merged yet): one row per index; two
+                # different rows at one index (read next to each other) are a rewritten leaf.
+                again = np.flatnonzero(indices[1:] == indices[:-1])
+                differ = np.any(entries[again] != entries[again + 1], axis=1) | np.any(hashes[again] != hashes[again + 1], axis=1)
+                conflicting += [int(i) for i in np.unique(indices[again[differ]])]
                 first = np.concatenate(([True], indices[1:] != indices[:-1]))
                 indices, entries, hashes, hash_ok = indices[first], entries[first], hashes[first], hash_ok[first]
             # The engine hashed every entry (SHA256 of 0x00 || Entry); the tree is rebuilt from
@@ -302,6 +300,8 @@ def _audit_log(
             if progress is not None:
                 progress(f"{origin}: {end} of {size} leaves")
     audit.root = compact.root()
+    if conflicting:
+        audit.problem(f"leaves stored twice with different contents at {_indices(conflicting)} (rewritten)")
     if bad_hash:
         audit.problem(f"{len(bad_hash)} stored leaf hash(es) do not hash their entry, at {_indices(bad_hash)}")
     if missing:
