@@ -16,8 +16,9 @@ For each log (origin) in the store, in leaf order, in chunks:
   in the tree: the newest stored checkpoint is consistent with it.
 
 The work is done over whole columns (docs/architecture.md, "What is and is not proven"): per
-chunk the engine hashes the entries, the records' entries are recomputed as one array and
-compared with the leaves as arrays, and the tree is rebuilt level by level, Python only hashing.
+chunk the engine hashes the leaves' entries and recomputes every stored record's entry itself
+(`ENTRY_SQL`: only 49 bytes a record leave it), Python compares them with the leaves as arrays
+and rebuilds the tree level by level, only hashing.
 
 Records with no log (inserted past the collector's writer, e.g. by the OpenTelemetry
 Collector's ClickHouse exporter) are "unlogged". The report is ok only when nothing is wrong.
