@@ -242,8 +242,7 @@ def _audit_log(
         pending = read(chunks[0]) if chunks else None
         for number, (start, end) in enumerate(chunks):
             assert pending is not None
-            records, leaves = pending[0].result(), pending[1].result()
-            pending = read(chunks[number + 1]) if number + 1 < len(chunks) else None
+            leaves = pending[1].result()
             indices = leaves.column("LeafIndex").to_numpy()
             entries = _fixed(leaves.column("Entry"), ENTRY_SIZE)
             hashes = _fixed(leaves.column("LeafHash"), 32)
@@ -264,7 +263,20 @@ def _audit_log(
                 for position in wrong:
                     bad_hash.append(int(indices[position]))
                     hashes[position] = np.frombuffer(leaf_hash(entries[position].tobytes()), dtype=np.uint8)
-            # Every stored record against its leaf, as whole columns.
+            # The chunk's tree, level by level, then the log's right edge and any roots asked for.
+            levels = [hashes.tobytes()]
+            while len(levels[-1]) >= 64:
+                below = levels[-1]
+                levels.append(level_up(below[: len(below) // 64 * 64]))
+            base = CompactRange(compact.size, compact.nodes)
+            while wanted_sizes and wanted_sizes[0] <= compact.size + len(indices):
+                wanted = wanted_sizes.pop(0)
+                roots_found[wanted] = _extended(base, levels, wanted - compact.size).root()
+            compact = _extended(base, levels, len(indices))
+            # Every stored record against its leaf, as whole columns (the records' entries, the
+            # engine's larger read, are waited for only now: the tree above was built meanwhile).
+            records = pending[0].result()
+            pending = read(chunks[number + 1]) if number + 1 < len(chunks) else None
             has_record = np.zeros(len(indices), dtype=bool)
             if records.num_rows:
                 recomputed = _fixed(records.column("Entry"), ENTRY_SIZE)
@@ -288,16 +300,6 @@ def _audit_log(
             expired = typed & (expires <= now)
             audit.expired += int(expired.sum())
             missing += [int(i) for i in indices[typed & ~expired]]
-            # The chunk's tree, level by level, then the log's right edge and any roots asked for.
-            levels = [hashes.tobytes()]
-            while len(levels[-1]) >= 64:
-                below = levels[-1]
-                levels.append(level_up(below[: len(below) // 64 * 64]))
-            base = CompactRange(compact.size, compact.nodes)
-            while wanted_sizes and wanted_sizes[0] <= compact.size + len(indices):
-                wanted = wanted_sizes.pop(0)
-                roots_found[wanted] = _extended(base, levels, wanted - compact.size).root()
-            compact = _extended(base, levels, len(indices))
             if progress is not None:
                 progress(f"{origin}: {end} of {size} leaves")
     audit.root = compact.root()
