@@ -43,7 +43,6 @@ from ldv_collector._ingest import Ingester
 from ldv_collector.settings import CollectorSettings
 from ldv_inzicht import create_log_app, log_id
 from ldv_logboek.storage import LEAVES_TABLE, LogStore, LogTables, StoredTree, TransparencyLog, audit_store, connect
-from ldv_logboek.storage._arrow_insert import _embedded_connection
 from ldv_logboek.storage._tlog_columns import leaf_hash_block
 from ldv_logboek.tlog import (
     ENTRY_SIZE,
@@ -174,25 +173,30 @@ def checkpoint_latency(bodies: list[bytes], senders: int, data_dir: Path) -> Non
 
 
 def audit_rate(tables: list[pa.Table], records: int, data_dir: Path) -> None:
+    """`audit_store` over `records` records written through the log into `data_dir` (a store
+    already there is audited as it is: the same store for a before/after run of two checkouts)."""
+    built = data_dir.exists()
     store = LogStore(connect(f"chdb://{data_dir}"))
     store.migrate()
-    log = TransparencyLog.open(store, Signer.generate("bench.local/audit"))
-    batch = pa.concat_tables(tables)
-    written = 0
-    while written < records:
-        part = batch.slice(0, min(batch.num_rows, records - written, 8192))
-        staged = log.stage(part)
-        store.insert_record_rows(staged.table)
-        log.commit(staged)
-        written += part.num_rows
-    log.sign_checkpoint()
+    if not built:
+        log = TransparencyLog.open(store, Signer.generate("bench.local/audit"))
+        batch = pa.concat_tables(tables)
+        written = 0
+        while written < records:
+            part = batch.slice(0, min(batch.num_rows, records - written, 8192))
+            staged = log.stage(part)
+            store.insert_record_rows(staged.table)
+            log.commit(staged)
+            written += part.num_rows
+        log.sign_checkpoint()
     wall0, cpu0 = time.perf_counter(), time.process_time()
     report = audit_store(store)
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     assert report.ok, report.lines()
     print(
         f"3. audit of {report.records_checked} records: {wall:.1f} s wall, {cpu:.1f} s CPU of this process: "
-        f"{report.records_checked / wall:,.0f} records/s"
+        f"{report.records_checked / wall:,.0f} records/s, {1e6 * cpu / max(1, report.records_checked):.1f} us of CPU a record "
+        f"(load {os.getloadavg()[0]:.1f})"
     )
     store.close()
 
@@ -205,24 +209,13 @@ def proofs(leaves: int, data_dir: Path, chunk: int = 1_000_000) -> None:
     compact = CompactRange(
         on_node=lambda lvl, idx, h: nodes.append((lvl, idx, h)), report_levels=frozenset({8, 16, 24, 32})
     )
-    embedded = _embedded_connection(store.client)
-    assert embedded is not None
-    conn, lock = embedded
     t0 = time.perf_counter()
     for start in range(0, leaves, chunk):
         n = min(chunk, leaves - start)
         raw = os.urandom(ENTRY_SIZE * n)
-        entries = [raw[i : i + ENTRY_SIZE] for i in range(0, len(raw), ENTRY_SIZE)]
-        hashes = leaf_hashes(entries)
+        hashes = leaf_hashes([raw[i : i + ENTRY_SIZE] for i in range(0, len(raw), ENTRY_SIZE)])
         compact.extend(hashes)
-        table = pa.table({  # noqa: F841 - chDB's Python() reads it from this frame
-            "Origin": pa.array([origin] * n, pa.string()),
-            "LeafIndex": pa.array(range(start, start + n), pa.uint64()),
-            "Entry": pa.array(entries, pa.binary(ENTRY_SIZE)),
-            "LeafHash": pa.array(hashes, pa.binary(32)),
-        })  # fmt: skip
-        with lock:
-            conn.query(f"INSERT INTO {LEAVES_TABLE} SELECT * FROM Python(table)")
+        LogTables(store, origin).insert_leaves(start, raw, b"".join(hashes))
     LogTables(store, origin).insert_nodes(nodes)
     with store.writer_lock:
         store.client.command(f"OPTIMIZE TABLE {LEAVES_TABLE} FINAL")
@@ -282,9 +275,23 @@ def proofs(leaves: int, data_dir: Path, chunk: int = 1_000_000) -> None:
                 assert response.status_code == 200, response.text
                 if round_ == 1 or i in samples[50:]:
                     http_times.append(elapsed)
+        # The floors on this machine: the same app's answer without the store (a 400 for a bad
+        # index) and one trivial query of the store (`SELECT 1`).
+        floor_http = []
+        for _ in range(300):
+            t0 = time.perf_counter()
+            client.get("/proof/x")
+            floor_http.append(time.perf_counter() - t0)
     server.should_exit = True
     thread.join()
     http_times.sort()
+    floor_http = sorted(floor_http[50:])
+    floor_query = []
+    for _ in range(300):
+        t0 = time.perf_counter()
+        store.query_rows("SELECT 1", {})
+        floor_query.append(time.perf_counter() - t0)
+    floor_query = sorted(floor_query[50:])
 
     def pct(values: list[float]) -> str:
         return f"p50 {1000 * statistics.median(values):.1f} ms, p95 {1000 * values[int(0.95 * len(values))]:.1f} ms"
@@ -296,6 +303,7 @@ def proofs(leaves: int, data_dir: Path, chunk: int = 1_000_000) -> None:
     print(f"   before (entry + one query per tile): cold {pct(before_cold)}; shared cache {pct(before_warm)}")
     print(f"   after (entry and hashes in one query): cold {pct(after_cold)}; shared cache {pct(after_warm)}")
     print(f"   through the API (GET /log/<id>/proof/<i>, HTTP, checkpoint read included): {pct(http_times)}")
+    print(f"   floors: the app without the store (HTTP 400) {pct(floor_http)}; `SELECT 1` on the store {pct(floor_query)}")
     store.close()
 
 
@@ -307,6 +315,11 @@ def main() -> None:
     parser.add_argument("--spans", type=int, default=512)
     parser.add_argument("--senders", type=int, default=16)
     parser.add_argument("--only", choices=("writer", "latency", "audit", "proofs"), default=None)
+    parser.add_argument(
+        "--audit-store", type=Path, default=None,
+        help="the audit's store: built there when missing, else audited as it is (run twice, alternately, "
+        "with PYTHONPATH=<another checkout>/logboek/src for a before/after)",
+    )
     args = parser.parse_args()
     bodies = list(synthetic_bodies(args.requests * args.spans, args.spans, seed=11))
     print(
@@ -319,7 +332,7 @@ def main() -> None:
         if args.only in (None, "latency"):
             checkpoint_latency(bodies, args.senders, Path(tmp) / "latency")
         if args.only in (None, "audit"):
-            audit_rate(tables, args.records, Path(tmp) / "audit")
+            audit_rate(tables, args.records, args.audit_store or Path(tmp) / "audit")
         if args.only in (None, "proofs"):
             proofs(args.leaves, Path(tmp) / "proofs")
 

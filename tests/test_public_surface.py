@@ -49,7 +49,7 @@ PUBLIC: dict[str, set[str]] = {
         "cosigned_message", "decide", "edge_nodes", "encode_index", "encode_record", "entry_bundle", "expires_at",
         "inclusion_proof", "key_id", "leaf_hash", "leaf_hashes", "load_signer", "node_hash", "open_checkpoint",
         "parse_entry", "parse_note", "parse_signature_lines", "parse_tile_path", "perfect_root", "read_entry_bundle",
-        "record_digest", "record_entry", "root_from_inclusion", "root_of", "sign_note", "subtree_root", "tile_exists",
+        "record_digest", "record_entry", "root_from_inclusion", "root_of", "sign_note", "subtree_root", "tile_exists", "node_in_tiles",
         "tiles_for", "tree_root", "verify_consistency", "verify_inclusion", "verify_receipt",
     },
     "ldv_logboek.register": {

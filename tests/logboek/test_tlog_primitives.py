@@ -290,3 +290,21 @@ def test_a_compact_range_takes_whole_subtrees_as_their_leaves() -> None:
     assert by_subtree.size == 45 and by_subtree.root() == root_of(leaves)
     with pytest.raises(ProofError):
         by_subtree.append_subtree(1, leaves[0])  # 45 is not a multiple of 2
+
+
+def test_node_in_tiles_names_the_tile_hashes_a_node_is_the_root_of() -> None:
+    # 2**17 leaves: tree levels 0, 8 and 16 as the tiles hold them; every node of levels 0-17 (a
+    # sample of each) is the perfect root of the hashes node_in_tiles names.
+    from ldv_logboek.tlog import LeafHashes, node_in_tiles, perfect_root
+
+    leaves = [hashlib.sha256(i.to_bytes(4, "big")).digest() for i in range(1 << 17)]
+    levels = {0: leaves, 8: [perfect_root(leaves[i : i + 256]) for i in range(0, len(leaves), 256)]}
+    levels[16] = [perfect_root(levels[8][i : i + 256]) for i in range(0, len(levels[8]), 256)]
+    tree = LeafHashes(leaves)
+    for level in range(18):
+        width = 1 << (17 - level)
+        for index in sorted({0, 1 % width, width // 3, width - 1}):
+            tile_level, tile_index, offset, count = node_in_tiles(level, index)
+            assert offset + count <= 256
+            start = tile_index * 256 + offset
+            assert perfect_root(levels[8 * tile_level][start : start + count]) == tree.node(level, index)

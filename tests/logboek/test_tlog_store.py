@@ -308,3 +308,18 @@ def test_tile_nodes_are_stored_with_the_checkpoint_that_covers_them(fresh: LogSt
     for index in (0, 300, 599):
         entry, path = StoredTree(tables, 600).proof(index)
         assert verify_inclusion(index, 600, leaf_hash(entry), path, checkpoint.root)
+
+
+def test_a_leaf_stored_again_with_other_contents_is_rewritten_and_a_retried_copy_is_not(fresh: LogStore) -> None:
+    # Merges stopped, so both rows of an index stay side by side as the audit reads them.
+    logged_store(fresh)
+    command(fresh, f"SYSTEM STOP MERGES {LEAVES_TABLE}")
+    tables = LogTables(fresh, SIGNER.name)
+    (_, entry, hash_), = tables.leaves(4, 5)
+    tables.insert_leaves(4, [entry], [hash_])  # a retried insert: the same leaf again
+    assert audit(fresh).ok
+    other = bytes([1]) + bytes(40)
+    tables.insert_leaves(3, [other], [leaf_hash(other)])
+    lines = "\n".join(audit(fresh).lines())
+    assert "leaves stored twice with different contents at 3 (rewritten)" in lines
+    assert "at 3, 4" not in lines  # the retried copy of leaf 4 is no rewrite

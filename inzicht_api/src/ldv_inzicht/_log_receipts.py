@@ -19,8 +19,6 @@ from functools import lru_cache
 
 from ldv_logboek.storage import LogStore, LogTables, StoredTree, leaf_entries, record_positions, stored_entries
 from ldv_logboek.tlog import (
-    TILE_HEIGHT,
-    TILE_WIDTH,
     Checkpoint,
     LogIntegrityError,
     NoteError,
@@ -30,6 +28,7 @@ from ldv_logboek.tlog import (
     cosignature_time,
     inclusion_proof,
     leaf_hash,
+    node_in_tiles,
     parse_note,
     perfect_root,
     verify_inclusion,
@@ -50,10 +49,8 @@ class _AnswerTree:
         key = (level, index)
         found = self._nodes.get(key)
         if found is None:
-            base = level - level % TILE_HEIGHT
-            span = 1 << (level - base)
-            tile_index, offset = divmod(index * span, TILE_WIDTH)
-            tile_key = (base // TILE_HEIGHT, tile_index)
+            tile_level, tile_index, offset, span = node_in_tiles(level, index)
+            tile_key = (tile_level, tile_index)
             if tile_key not in self._tiles:
                 self._tiles[tile_key] = self._tree.tile(*tile_key)
             hashes = self._tiles[tile_key][offset : offset + span]

@@ -16,8 +16,9 @@ For each log (origin) in the store, in leaf order, in chunks:
   in the tree: the newest stored checkpoint is consistent with it.
 
 The work is done over whole columns (docs/architecture.md, "What is and is not proven"): per
-chunk the engine hashes the entries, the records' entries are recomputed as one array and
-compared with the leaves as arrays, and the tree is rebuilt level by level, Python only hashing.
+chunk the engine hashes the leaves' entries and recomputes every stored record's entry itself
+(`ENTRY_SQL`: only 49 bytes a record leave it), Python compares them with the leaves as arrays
+and rebuilds the tree level by level, only hashing.
 
 Records with no log (inserted past the collector's writer, e.g. by the OpenTelemetry
 Collector's ClickHouse exporter) are "unlogged". The report is ok only when nothing is wrong.
@@ -27,7 +28,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -37,7 +38,7 @@ from ldv_logboek.errors import NoteError
 from ldv_logboek.storage._schema import LEAVES_TABLE, RECORDS_TABLE
 from ldv_logboek.storage._store import LogStore
 from ldv_logboek.storage._tlog import LogTables, iter_chunks
-from ldv_logboek.storage._tlog_columns import entry_block, level_up, salt_block
+from ldv_logboek.storage._tlog_columns import level_up
 from ldv_logboek.tlog import (
     ENTRY_SIZE,
     Checkpoint,
@@ -47,7 +48,10 @@ from ldv_logboek.tlog import (
     parse_note,
 )
 
-CHUNK = 1 << 15  # a power of two (see _audit_log); small enough for the encodings to stay in cache
+# Leaves per chunk, a power of two (see _audit_log). The records are stored by subject, not by
+# leaf, so each chunk's read of them passes over the whole records table: chunks are as large as
+# memory allows (~160 bytes a leaf with the next chunk read ahead: ~85 MB).
+CHUNK = 1 << 19
 _SAMPLE = 5
 
 
@@ -184,14 +188,6 @@ def _audit_log(
     audit.size = size
     if distinct != size:
         audit.problem(f"leaf indices have gaps: {distinct} leaves, highest index {size - 1} (leaves removed)")
-    conflicting = store.query_rows(
-        f"SELECT LeafIndex FROM {LEAVES_TABLE} WHERE Origin = {{o:String}} GROUP BY LeafIndex "
-        f"HAVING uniqExact(Entry, LeafHash) > 1 ORDER BY LeafIndex LIMIT {_SAMPLE}",
-        {"o": origin},
-    )
-    if conflicting:
-        audit.problem(f"leaves stored twice with different contents at {_indices(i for (i,) in conflicting)} (rewritten)")
-
     # Two stored checkpoints of one size with different roots: a fork, whichever they are.
     for size_c in tables.forked_sizes():
         audit.problem(f"two checkpoints of size {size_c} with different roots (a fork)")
@@ -229,29 +225,34 @@ def _audit_log(
     wanted_sizes = sorted(s for s in roots_wanted if 0 < s <= size)
     missing: list[int] = []
     changed: list[int] = []
+    conflicting: list[int] = []
     bad_hash: list[int] = []
     malformed: list[int] = []
     # The next chunk's leaves and records are read (by the engine, which releases the GIL) while
     # this one is hashed and compared. Chunks start at multiples of `chunk`, a power of two, so
     # each chunk's tree levels are whole subtrees of the log's tree.
     chunks = list(iter_chunks(0, size, chunk))
-    with ThreadPoolExecutor(max_workers=1) as reader:
+    with ThreadPoolExecutor(max_workers=2) as reader:
 
-        def read(bounds: tuple[int, int]) -> tuple[pa.Table, pa.Table]:
-            return tables.leaves_checked(*bounds), tables.record_table(*bounds)
+        def read(bounds: tuple[int, int]) -> tuple[Future[pa.Table], Future[pa.Table]]:
+            # The two reads side by side: on two cores the records' (the larger) and the
+            # leaves' overlap instead of following each other.
+            return reader.submit(tables.stored_entries_table, *bounds), reader.submit(tables.leaves_checked, *bounds)
 
-        pending = reader.submit(read, chunks[0]) if chunks else None
+        pending = read(chunks[0]) if chunks else None
         for number, (start, end) in enumerate(chunks):
             assert pending is not None
-            leaves, records = pending.result()
-            pending = reader.submit(read, chunks[number + 1]) if number + 1 < len(chunks) else None
+            leaves = pending[1].result()
             indices = leaves.column("LeafIndex").to_numpy()
             entries = _fixed(leaves.column("Entry"), ENTRY_SIZE)
             hashes = _fixed(leaves.column("LeafHash"), 32)
             hash_ok = leaves.column("HashOk").to_numpy(zero_copy_only=False).astype(bool)
             if len(indices) > 1 and not np.all(indices[1:] != indices[:-1]):
-                # A leaf stored twice (a retried insert not merged yet): one row per index (two
-                # different rows at one index are reported above).
+                # A leaf stored twice (a retried insert not merged yet): one row per index; two
+                # different rows at one index (read next to each other) are a rewritten leaf.
+                again = np.flatnonzero(indices[1:] == indices[:-1])
+                differ = np.any(entries[again] != entries[again + 1], axis=1) | np.any(hashes[again] != hashes[again + 1], axis=1)
+                conflicting += [int(i) for i in np.unique(indices[again[differ]])]
                 first = np.concatenate(([True], indices[1:] != indices[:-1]))
                 indices, entries, hashes, hash_ok = indices[first], entries[first], hashes[first], hash_ok[first]
             # The engine hashed every entry (SHA256 of 0x00 || Entry); the tree is rebuilt from
@@ -262,10 +263,23 @@ def _audit_log(
                 for position in wrong:
                     bad_hash.append(int(indices[position]))
                     hashes[position] = np.frombuffer(leaf_hash(entries[position].tobytes()), dtype=np.uint8)
-            # Every stored record against its leaf, as whole columns.
+            # The chunk's tree, level by level, then the log's right edge and any roots asked for.
+            levels = [hashes.tobytes()]
+            while len(levels[-1]) >= 64:
+                below = levels[-1]
+                levels.append(level_up(below[: len(below) // 64 * 64]))
+            base = CompactRange(compact.size, compact.nodes)
+            while wanted_sizes and wanted_sizes[0] <= compact.size + len(indices):
+                wanted = wanted_sizes.pop(0)
+                roots_found[wanted] = _extended(base, levels, wanted - compact.size).root()
+            compact = _extended(base, levels, len(indices))
+            # Every stored record against its leaf, as whole columns (the records' entries, the
+            # engine's larger read, are waited for only now: the tree above was built meanwhile).
+            records = pending[0].result()
+            pending = read(chunks[number + 1]) if number + 1 < len(chunks) else None
             has_record = np.zeros(len(indices), dtype=bool)
             if records.num_rows:
-                recomputed = entry_block(records, salt_block(records.column("LeafSalt")))
+                recomputed = _fixed(records.column("Entry"), ENTRY_SIZE)
                 record_indices = records.column("LeafIndex").to_numpy()
                 positions = np.searchsorted(indices, record_indices)
                 inside = positions < len(indices)
@@ -286,19 +300,11 @@ def _audit_log(
             expired = typed & (expires <= now)
             audit.expired += int(expired.sum())
             missing += [int(i) for i in indices[typed & ~expired]]
-            # The chunk's tree, level by level, then the log's right edge and any roots asked for.
-            levels = [hashes.tobytes()]
-            while len(levels[-1]) >= 64:
-                below = levels[-1]
-                levels.append(level_up(below[: len(below) // 64 * 64]))
-            base = CompactRange(compact.size, compact.nodes)
-            while wanted_sizes and wanted_sizes[0] <= compact.size + len(indices):
-                wanted = wanted_sizes.pop(0)
-                roots_found[wanted] = _extended(base, levels, wanted - compact.size).root()
-            compact = _extended(base, levels, len(indices))
             if progress is not None:
                 progress(f"{origin}: {end} of {size} leaves")
     audit.root = compact.root()
+    if conflicting:
+        audit.problem(f"leaves stored twice with different contents at {_indices(conflicting)} (rewritten)")
     if bad_hash:
         audit.problem(f"{len(bad_hash)} stored leaf hash(es) do not hash their entry, at {_indices(bad_hash)}")
     if missing:

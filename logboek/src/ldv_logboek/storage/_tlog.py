@@ -43,7 +43,8 @@ import pyarrow as pa
 from ldv_logboek.errors import LogIntegrityError
 from ldv_logboek.storage._schema import CHECKPOINTS_TABLE, LEAVES_TABLE, NODES_TABLE, RECORDS_TABLE
 from ldv_logboek.storage._store import LogStore
-from ldv_logboek.storage._tlog_columns import entries_of_table, entry_block, leaf_hash_block
+from ldv_logboek.storage._tlog_columns import entry_block, leaf_hash_block
+from ldv_logboek.storage._tlog_sql import ENTRY_SQL
 from ldv_logboek.tlog import (
     EMPTY_ROOT,
     ENTRY_SIZE,
@@ -59,6 +60,7 @@ from ldv_logboek.tlog import (
     edge_nodes,
     inclusion_proof,
     leaf_hashes,
+    node_in_tiles,
     perfect_root,
     record_entry,
     sign_note,
@@ -135,7 +137,7 @@ class LogTables:
             "AND LeafIndex >= {s:UInt64} AND LeafIndex < {e:UInt64} ORDER BY LeafIndex LIMIT 1 BY LeafIndex",
             {"o": self.origin, "s": start, "e": end},
         )
-        return [(int(i), _bytes(entry), _bytes(h)) for i, entry, h in rows]
+        return [(int(i), as_bytes(entry), as_bytes(h)) for i, entry, h in rows]
 
     def leaf_hashes(self, start: int, end: int) -> list[bytes]:
         """The leaf hashes [start, end), in order, one per index."""
@@ -144,7 +146,7 @@ class LogTables:
             "AND LeafIndex >= {s:UInt64} AND LeafIndex < {e:UInt64} ORDER BY LeafIndex LIMIT 1 BY LeafIndex",
             {"o": self.origin, "s": start, "e": end},
         )
-        return [_bytes(h) for (h,) in rows]
+        return [as_bytes(h) for (h,) in rows]
 
     def nodes(self, level: int, start: int, end: int) -> list[bytes]:
         """Stored node hashes of tree `level` (a multiple of 8 above 0), [start, end), in order."""
@@ -153,7 +155,7 @@ class LogTables:
             "AND NodeIndex >= {s:UInt64} AND NodeIndex < {e:UInt64} ORDER BY NodeIndex LIMIT 1 BY NodeIndex",
             {"o": self.origin, "l": level, "s": start, "e": end},
         )
-        return [_bytes(h) for (h,) in rows]
+        return [as_bytes(h) for (h,) in rows]
 
     def level_hashes(self, level: int, start: int, end: int) -> list[bytes]:
         """Hashes of tree `level` (0 or a stored level) [start, end)."""
@@ -207,7 +209,7 @@ class LogTables:
             f"SELECT Size, RootHash, Note FROM {CHECKPOINTS_TABLE} WHERE {where} ORDER BY Size, CreatedAt",
             {"o": self.origin},
         )
-        return [(int(size), _bytes(root), str(note)) for size, root, note in rows]
+        return [(int(size), as_bytes(root), str(note)) for size, root, note in rows]
 
     def forked_sizes(self) -> list[int]:
         """Sizes with two stored checkpoints of different roots (a fork), at most five."""
@@ -228,7 +230,7 @@ class LogTables:
         if not rows:
             return None
         size, root, note = rows[0]
-        return int(size), _bytes(root), str(note)
+        return int(size), as_bytes(root), str(note)
 
     def records_from(self, start: int, end: int | None = None) -> list[tuple[int, bytes, tuple[Any, ...]]]:
         """(index, salt, values) of this origin's stored records with start <= LeafIndex < end,
@@ -244,25 +246,21 @@ class LogTables:
             params,
         )
         indices = table.column("LeafIndex").to_pylist()
-        salts = [_bytes(s) for s in table.column("LeafSalt").to_pylist()]
+        salts = [as_bytes(s) for s in table.column("LeafSalt").to_pylist()]
         return list(zip(indices, salts, record_values(table)))
 
     def record_entries(self, start: int, end: int | None = None) -> dict[int, bytes]:
         """The log entry recomputed from each stored record of this origin with start <= LeafIndex
-        < end, by index (one per index): over whole columns, as the writer computed it."""
+        < end, by index (one per index): by the engine (`ENTRY_SQL`, equal to `record_entry`)."""
         where = "LogOrigin = {o:String} AND LeafIndex >= {s:UInt64}"
         params: dict[str, Any] = {"o": self.origin, "s": start}
         if end is not None:
             where += " AND LeafIndex < {e:UInt64}"
             params["e"] = end
-        table = self.store.query_arrow(
-            f"SELECT LeafIndex, LeafSalt, {_RECORD_SELECT} FROM {RECORDS_TABLE} WHERE {where} LIMIT 1 BY LeafIndex",
-            params,
+        rows = self.store.query_rows(
+            f"SELECT LeafIndex, hex({ENTRY_SQL}) FROM {RECORDS_TABLE} WHERE {where} LIMIT 1 BY LeafIndex", params
         )
-        if table.num_rows == 0:
-            return {}
-        salts = [_bytes(s) for s in table.column("LeafSalt").to_pylist()]
-        return dict(zip(table.column("LeafIndex").to_pylist(), entries_of_table(table, salts)))
+        return {int(index): bytes.fromhex(str(entry)) for index, entry in rows}
 
     def leaves_checked(self, start: int, end: int) -> pa.Table:
         """LeafIndex, Entry, LeafHash and HashOk (the engine's SHA-256(0x00 || Entry) = LeafHash)
@@ -275,12 +273,13 @@ class LogTables:
             {"o": self.origin, "s": start, "e": end},
         )
 
-    def record_table(self, start: int, end: int) -> pa.Table:
-        """LeafIndex, LeafSalt and the encoded fields of this origin's stored records with
-        start <= LeafIndex < end, in no particular order, as Arrow (a row stored twice, e.g. by a
-        retried insert, comes twice: the engine streams instead of grouping)."""
+    def stored_entries_table(self, start: int, end: int) -> pa.Table:
+        """LeafIndex and Entry (the log entry the engine computes from the stored record and its
+        salt: `ENTRY_SQL`, equal to `record_entry`) of this origin's stored records with
+        start <= LeafIndex < end, in no particular order, as Arrow (the audit's read: 49 bytes a
+        record leave the engine instead of the whole record; a row stored twice comes twice)."""
         return self.store.query_arrow(
-            f"SELECT LeafIndex, LeafSalt, {_RECORD_SELECT} FROM {RECORDS_TABLE} WHERE LogOrigin = {{o:String}} "
+            f"SELECT LeafIndex, CAST({ENTRY_SQL} AS FixedString(41)) AS Entry FROM {RECORDS_TABLE} WHERE LogOrigin = {{o:String}} "
             "AND LeafIndex >= {s:UInt64} AND LeafIndex < {e:UInt64}",
             {"o": self.origin, "s": start, "e": end},
         )
@@ -314,9 +313,9 @@ class LogTables:
         found: dict[int, dict[int, bytes]] = {}
         for level, i, h in rows:
             if int(level) == 255:
-                entry = _bytes(h)
+                entry = as_bytes(h)
             else:
-                found.setdefault(int(level), {})[int(i)] = _bytes(h)[:32]  # padded to the entries' width
+                found.setdefault(int(level), {})[int(i)] = as_bytes(h)[:32]  # padded to the entries' width
         return entry, found
 
     def origins(self) -> list[str]:
@@ -328,7 +327,9 @@ class LogTables:
         return [str(o) for (o,) in rows]
 
 
-def _bytes(value: Any) -> bytes:
+def as_bytes(value: Any) -> bytes:
+    """A binary value as the store's drivers return it (bytes, or a latin-1 str) as bytes: the
+    storage package's reads of the log use it (an internal interface, not exported)."""
     if isinstance(value, bytes):
         return value
     if isinstance(value, str):
@@ -413,15 +414,8 @@ class StoredTree:
         self._keep(key, hashes)
         return hashes
 
-    def _span(self, level: int, index: int) -> tuple[int, int, int, int]:
-        """(tile level, tile index, offset, count) of the stored hashes under node (level, index)."""
-        base = level - level % TILE_HEIGHT
-        span = 1 << (level - base)  # hashes of the base level under this node
-        tile_index, offset = divmod(index * span, TILE_WIDTH)
-        return base // TILE_HEIGHT, tile_index, offset, span
-
     def node(self, level: int, index: int) -> bytes:
-        tile_level, tile_index, offset, span = self._span(level, index)
+        tile_level, tile_index, offset, span = node_in_tiles(level, index)
         try:
             hashes = self.tile(tile_level, tile_index, offset + span)[offset : offset + span]
         except LogIntegrityError:
@@ -437,7 +431,7 @@ class StoredTree:
         inclusion_proof(asked, index, self.size)
         needed: dict[tuple[int, int], int] = {}
         for level, node_index in asked.asked:
-            tile_level, tile_index, offset, span = self._span(level, node_index)
+            tile_level, tile_index, offset, span = node_in_tiles(level, node_index)
             key = (tile_level, tile_index)
             needed[key] = max(needed.get(key, 0), offset + span)
         reads: list[tuple[int, int, int]] = []

@@ -12,8 +12,8 @@ from collections.abc import Iterable, Mapping
 
 from ldv_logboek.storage._schema import LEAVES_TABLE, RECORDS_TABLE
 from ldv_logboek.storage._store import LogStore
-from ldv_logboek.storage._tlog import _RECORD_SELECT, _bytes
-from ldv_logboek.storage._tlog_columns import entries_of_table
+from ldv_logboek.storage._tlog import as_bytes
+from ldv_logboek.storage._tlog_sql import ENTRY_SQL
 
 _CHUNK = 500  # ids per query: keeps the bound parameters small
 
@@ -47,24 +47,23 @@ def leaf_entries(store: LogStore, origin: str, indices: Iterable[int]) -> dict[i
             "AND LeafIndex IN {i:Array(UInt64)} LIMIT 1 BY LeafIndex",
             {"o": origin, "i": wanted[start : start + _CHUNK]},
         )
-        found.update((int(i), _bytes(entry)) for i, entry in rows)
+        found.update((int(i), as_bytes(entry)) for i, entry in rows)
     return found
 
 
 def stored_entries(store: LogStore, origin: str, traces: Mapping[int, bytes]) -> dict[int, bytes]:
     """The log entry recomputed from the stored record at each leaf index of `origin` in
     `traces` (leaf index -> the record's trace id, which finds it through the by-trace
-    projection), as the writer computed it; an index whose record is gone is left out."""
+    projection), by the engine (`ENTRY_SQL`, equal to the writer's `record_entry`); an index
+    whose record is gone is left out."""
     wanted = sorted(traces.items())
     found: dict[int, bytes] = {}
     for start in range(0, len(wanted), _CHUNK):
         chunk = wanted[start : start + _CHUNK]
-        table = store.query_arrow(
-            f"SELECT LeafIndex, LeafSalt, {_RECORD_SELECT} FROM {RECORDS_TABLE} WHERE TraceId IN {{t:Array(String)}} "
+        rows = store.query_rows(
+            f"SELECT LeafIndex, hex({ENTRY_SQL}) FROM {RECORDS_TABLE} WHERE TraceId IN {{t:Array(String)}} "
             "AND LogOrigin = {o:String} AND LeafIndex IN {i:Array(UInt64)} LIMIT 1 BY LeafIndex",
             {"t": sorted({t.hex() for _, t in chunk}), "o": origin, "i": [i for i, _ in chunk]},
         )
-        if table.num_rows:
-            salts = [_bytes(s) for s in table.column("LeafSalt").to_pylist()]
-            found.update(zip(table.column("LeafIndex").to_pylist(), entries_of_table(table, salts)))
+        found.update((int(index), bytes.fromhex(str(entry))) for index, entry in rows)
     return found

@@ -90,6 +90,16 @@ def nodes_at(level: int, size: int) -> int:
     return size >> level
 
 
+def node_in_tiles(level: int, index: int) -> tuple[int, int, int, int]:
+    """Where the hashes under tree node (level, index) are in the tiles: (tile level, tile index,
+    offset in the tile, count). The node is the perfect root of those `count` consecutive hashes
+    of tree level 8 * tile level (the highest tile level at or below `level`)."""
+    base = level - level % TILE_HEIGHT
+    span = 1 << (level - base)  # hashes of the base level under this node
+    tile_index, offset = divmod(index * span, TILE_WIDTH)
+    return base // TILE_HEIGHT, tile_index, offset, span
+
+
 def tile_exists(tile: TileRef, size: int) -> bool:
     """True when the tree of `size` leaves has this tile (a partial one only at its exact width)."""
     count = nodes_at(tile.tree_level, size)
