@@ -35,7 +35,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LogStore]:
     opened.migrate()
     # Generated records have any time and retention: keep the expired ones (a test store).
     with opened.writer_lock:
-        opened.writer.command(f"ALTER TABLE {RECORDS_TABLE} REMOVE TTL")
+        opened.client.command(f"ALTER TABLE {RECORDS_TABLE} REMOVE TTL")
     yield opened
     opened.close()
 
