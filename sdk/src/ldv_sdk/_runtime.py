@@ -181,7 +181,7 @@ class SpanEncoder:
             pb = scope_spans.spans.add(
                 trace_id=ctx.trace_id.to_bytes(16, "big"),
                 span_id=ctx.span_id.to_bytes(8, "big"),
-                trace_state=",".join(f"{k}={v}" for k, v in state.items()) if state is not None else "",
+                trace_state=",".join(f"{k}={v}" for k, v in state.items()) if state else "",
                 parent_span_id=parent.span_id.to_bytes(8, "big") if parent else b"",
                 name=span.name,
                 kind=_PB_KINDS[span.kind],
