@@ -15,7 +15,7 @@ from __future__ import annotations
 import atexit
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from opentelemetry.context import Context
@@ -25,7 +25,6 @@ from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, SpanFlags
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event as OtelEvent
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link as OtelLink
@@ -172,13 +171,15 @@ class SpanEncoder:
             or span.end_time is None
         ):
             return encode(span)
-        request = getattr(self._requests, "request", None)
-        if request is None:
-            request = self._requests.request = ExportTraceServiceRequest(resource_spans=[frame[2]])
-        (scope_spans,) = request.resource_spans[0].scope_spans
-        ctx, parent, status, state = span.context, span.parent, span.status, span.context.trace_state
+        mine = getattr(self._requests, "mine", None)
+        if mine is None:
+            request = ExportTraceServiceRequest(resource_spans=[frame[2]])
+            mine = self._requests.mine = (request, request.resource_spans[0].scope_spans[0].spans)
+        request, spans = mine
+        ctx, parent, status = span.context, span.parent, span.status
+        state = ctx.trace_state
         try:
-            pb = scope_spans.spans.add(
+            pb = spans.add(
                 trace_id=ctx.trace_id.to_bytes(16, "big"),
                 span_id=ctx.span_id.to_bytes(8, "big"),
                 trace_state=",".join(f"{k}={v}" for k, v in state.items()) if state else "",
@@ -192,12 +193,15 @@ class SpanEncoder:
             add = pb.attributes.add
             for key, value in attributes.items():
                 add(key=key).value.string_value = value
-            pb.status.SetInParent()  # encode_spans always writes the status, an empty one too
-            pb.status.code = status.status_code.value  # type: ignore[assignment]
-            pb.status.message = status.description or ""
+            pb_status = pb.status
+            pb_status.SetInParent()  # encode_spans always writes the status, an unset one too
+            if status.status_code is not StatusCode.UNSET:
+                pb_status.code = status.status_code.value  # type: ignore[assignment]
+            if status.description:
+                pb_status.message = status.description
             return request.SerializeToString()
         finally:
-            del scope_spans.spans[:]  # the request is this thread's again, for its next span
+            del spans[:]  # the request is this thread's again, for its next span
 
     @staticmethod
     def _frame_of(span: ReadableSpan) -> tuple[Resource, InstrumentationScope | None, ResourceSpans]:
@@ -213,11 +217,10 @@ _FLAGS = SpanFlags.SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK
 _FLAGS_REMOTE = _FLAGS | SpanFlags.SPAN_FLAGS_CONTEXT_IS_REMOTE_MASK
 
 
-class SpoolExporter(SpanExporter):
+class SpoolExporter:
     """Applies the core's rules to finished spans and appends their OTLP protobuf to a spool.
 
-    `write(span)` raises when the record cannot be spooled, or (fail-closed) breaks the
-    standard; `export` is the SpanExporter interface over it.
+    `write(span)` raises when the record cannot be spooled, or (fail-closed) breaks the standard.
     """
 
     def __init__(self, config: LdvConfig, resource: dict[str, str], sink: RecordSink) -> None:
@@ -243,15 +246,6 @@ class SpoolExporter(SpanExporter):
             log.warning("LDV record %s breaks rules %s; sent anyway, the collector decides", ref, rules)
         changed = protection.pseudonymised or protection.clear_bsn_at or protection.repaired
         self.sink.put(self.encode(span_of(record, span) if changed else span))
-
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        try:
-            for span in spans:
-                self.write(span)
-        except Exception:  # noqa: BLE001 - the exporter interface reports by result
-            log.exception("LDV: a record could not be spooled")
-            return SpanExportResult.FAILURE
-        return SpanExportResult.SUCCESS
 
 
 class RecordProcessor(SpanProcessor):
