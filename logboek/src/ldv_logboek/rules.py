@@ -11,7 +11,8 @@ applies:
   overviews and the dashboards use the same text.
 
 A condition is a small declarative value (`IdBytes`, `NotBlank`, `Uri`, ...) with two
-readings: `holds(fields)` for one record (here), and over Arrow columns (`_rule_columns`).
+readings: `test`, a Python expression from which `compile_checker` generates one function that
+checks a record against a tuple of rules (here), and over Arrow columns (`rule_columns`).
 A rule without a condition is decided by the function its `decided_by` names (the privacy
 rules need a key or a policy), and is listed here so that the rule map
 (docs/architecture.md, `rule_map()`) has every rule once.
@@ -307,7 +308,7 @@ def compile_checker(rules: tuple[Rule, ...]) -> Callable[[LogRecord], list[int]]
     for i, rule in checked:
         assert rule.condition is not None
         test = rule.condition.test(*(local[name] for name in rule.fields))
-        lines += [f"    if not {test}:  # {rule.code}", f"        out.append({i})"]
+        lines += [f"    if not ({test}):  # {rule.code}", f"        out.append({i})"]
     lines.append("    return out")
     return _compile("\n".join(lines) + "\n", "broken")  # type: ignore[no-any-return]
 
