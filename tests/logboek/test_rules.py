@@ -11,7 +11,17 @@ from ldv_logboek import Event, LogRecord, Status, check_record
 from ldv_logboek import attributes as attr
 from ldv_logboek._otlp import status_of
 from ldv_logboek.rule_columns import broken_rules, field_columns, record_fields
-from ldv_logboek.rules import COLLECTOR_RULES, RULES, SOURCE_RULES, fields_of, is_uri, rule_map
+from ldv_logboek.rules import (
+    COLLECTOR_RULES,
+    RULES,
+    SOURCE_RULES,
+    AtMost,
+    Rule,
+    compile_checker,
+    fields_of,
+    is_uri,
+    rule_map,
+)
 from tests.conftest import REPO_ROOT, make_record
 
 
@@ -189,3 +199,23 @@ def test_the_shown_once_rule_is_written_only_in_the_table() -> None:
                 if written in text:
                     copies.append(f"{path.relative_to(REPO_ROOT)}: {written}")
     assert not copies, "\n".join(copies)
+
+
+# -- the compiled checker: generated from the table ---------------------------------------------------
+
+
+def test_the_checker_is_generated_from_the_table_and_checks_any_rule_of_it() -> None:
+    """`compile_checker` writes one test per rule from its condition and fields: a rule made here,
+    never written in the checker, is checked by it, and the source checker holds every source rule."""
+    source = compile_checker(SOURCE_RULES).source  # type: ignore[attr-defined]
+    assert [line.rsplit("# ", 1)[1] for line in source.splitlines() if line.startswith("    if not ")] == [
+        r.code for r in SOURCE_RULES
+    ]
+    early = Rule("early", "starts by 3 ns", ("start_time_ns",), AtMost(3), "starts at {value}", frozenset())
+    record = make_record()
+    assert [str(v) for v in check_record(record, (early,))] == [f"early: starts at {record.start_time_ns}"]
+    record.start_time_ns = 3
+    assert check_record(record, (early,)) == []
+    assert compile_checker((early, *SOURCE_RULES))(record) == []
+    record.name = " "
+    assert compile_checker((early, *SOURCE_RULES))(record) == [1 + [r.code for r in SOURCE_RULES].index("name")]

@@ -9,7 +9,9 @@ Real OpenTelemetry SDK spans, the real collector ingester.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+from unittest import mock
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -24,6 +26,7 @@ from ldv_collector._ingest import Ingester
 from ldv_collector.settings import CollectorSettings
 from ldv_logboek import attributes as attr
 from ldv_logboek import protect, records_of
+from ldv_sdk import _runtime
 from ldv_sdk._runtime import SpanEncoder, SpoolExporter, record_of
 from ldv_sdk.settings import LdvConfig
 from ldv_sdk.testing import capture_ldv
@@ -161,11 +164,37 @@ def test_the_span_encoder_builds_what_opentelemetrys_encoder_builds(arguments: t
         attributes = {k: str(v) for k, v in attributes.items()}
     span = _finished_span(name, attributes, kind, status, message, events)
     encoder = SpanEncoder()
-    for _ in range(2):  # the first call makes the frame, the second uses it
-        ours = ExportTraceServiceRequest.FromString(encoder(span))
-        assert ours == encode_spans([span])
+    official = encode_spans([span]).SerializeToString()
+    with mock.patch.object(_runtime, "encode", wraps=_runtime.encode) as fallback:
+        for _ in range(2):  # the first call makes the frame, the second reuses the thread's request
+            assert encoder(span) == official
     if as_text and not events:
-        assert encoder._frames, "a text-only span without events must take the encoder's own build"
+        assert fallback.call_count == 0, "a text-only span without events must take the encoder's own build"
+
+
+def test_the_span_encoder_holds_one_span_per_request_in_every_thread() -> None:
+    """The request it reuses is emptied after each span, and each thread has its own: no span is
+    encoded with another's, and a span of another resource takes OpenTelemetry's encoder."""
+    spans = [_finished_span(f"n{i}", {"k": f"v{i}"}, SpanKind.INTERNAL, StatusCode.UNSET, "", []) for i in range(3)]
+    encoder = SpanEncoder()
+    encoder(spans[0])  # its resource is the encoder's from now on; the others are other resources
+    same_resource = [
+        ReadableSpan(name=f"m{i}", context=s.context, resource=spans[0].resource, attributes={"k": f"w{i}"},
+                     instrumentation_scope=spans[0].instrumentation_scope, start_time=1, end_time=2)
+        for i, s in enumerate(spans)
+    ]  # fmt: skip
+    assert encoder(same_resource[1]) == encode_spans([same_resource[1]]).SerializeToString()
+    with mock.patch.object(_runtime, "encode", wraps=_runtime.encode) as fallback:
+        assert encoder(spans[1]) == encode_spans([spans[1]]).SerializeToString()
+    assert fallback.call_count == 1
+
+    def encode_many(span: ReadableSpan) -> list[bytes]:
+        return [encoder(span) for _ in range(200)]
+
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(encode_many, same_resource))
+    for span, bodies in zip(same_resource, results):
+        assert set(bodies) == {encode_spans([span]).SerializeToString()}
 
 
 def test_a_processing_is_encoded_as_opentelemetry_encodes_it() -> None:
@@ -187,6 +216,6 @@ def test_a_processing_is_encoded_as_opentelemetry_encodes_it() -> None:
         bereken("123456782")
         del exporter.write
     (span,) = kept
-    assert exporter.encode._frames  # the usual processing takes the encoder's own build
+    assert exporter.encode._frame is not None  # the usual processing takes the encoder's own build
     spooled.put(exporter.encode(span))
     assert ExportTraceServiceRequest.FromString(spooled.bodies[0]) == encode_spans([span])

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from typing import Any
 
 from ldv_logboek.attributes import SUBJECT_TYPE_BSN
 
@@ -25,7 +24,7 @@ class Pseudonymiser:
     """The one HMAC of this suite: pseudonyms under one organisation key.
 
     The key is set up once (OpenSSL's HMAC init is about half the cost of a pseudonym) and
-    that keyed state is copied per subject, so one object serves every thread.
+    that keyed state is copied per subject (`hmac.HMAC.copy`), so one object serves every thread.
     """
 
     __slots__ = ("_keyed",)
@@ -33,11 +32,7 @@ class Pseudonymiser:
     def __init__(self, key: bytes) -> None:
         if not key:
             raise ValueError("a pseudonymisation key must not be empty")
-        keyed = hmac.new(key, digestmod=hashlib.sha256)
-        # The OpenSSL HMAC inside hmac.HMAC (CPython with OpenSSL) has the same copy/update/
-        # hexdigest methods; copying it directly skips the Python wrapper (~0.4 us a subject).
-        inner = getattr(keyed, "_hmac", None)
-        self._keyed: Any = inner if inner is not None and _same_mac(inner, keyed) else keyed
+        self._keyed = hmac.new(key, digestmod=hashlib.sha256)
 
     def __call__(self, subject_id: str) -> str:
         """The pseudonym of `subject_id` (stripped); a value that already is a pseudonym is returned unchanged."""
@@ -67,17 +62,6 @@ class Pseudonymiser:
             if found is not None:
                 return self(found[1])
         return self(subject_id)
-
-
-def _same_mac(inner: Any, keyed: hmac.HMAC) -> bool:
-    """True when copies of `inner` give the wrapper's MAC (checked once, on a sample)."""
-    try:
-        ours, theirs = inner.copy(), keyed.copy()
-        ours.update(b"123456782")
-        theirs.update(b"123456782")
-        return bool(ours.hexdigest() == theirs.hexdigest())
-    except Exception:  # noqa: BLE001 - anything odd about the inner object: use the wrapper
-        return False
 
 
 def pseudonymise(subject_id: str, key: bytes) -> str:

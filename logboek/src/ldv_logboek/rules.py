@@ -11,7 +11,8 @@ applies:
   overviews and the dashboards use the same text.
 
 A condition is a small declarative value (`IdBytes`, `NotBlank`, `Uri`, ...) with two
-readings: `holds(fields)` for one record (here), and over Arrow columns (`_rule_columns`).
+readings: `test`, a Python expression from which `compile_checker` generates one function that
+checks a record against a tuple of rules (here), and over Arrow columns (`rule_columns`).
 A rule without a condition is decided by the function its `decided_by` names (the privacy
 rules need a key or a policy), and is listed here so that the rule map
 (docs/architecture.md, `rule_map()`) has every rule once.
@@ -25,7 +26,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from operator import itemgetter
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -66,6 +66,8 @@ def is_uri(value: str) -> bool:
 
 
 # -- conditions: what a valid record satisfies ----------------------------------------------------
+# Each condition is read two ways: `test`, the Python expression a compiled checker evaluates
+# for one record (`compile_checker`), and over Arrow columns (`ldv_logboek.rule_columns`).
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,34 +77,33 @@ class IdBytes:
     size: int
     optional: bool = False
 
-    def holds(self, value: bytes) -> bool:
-        if self.optional and not value:
-            return True
-        return len(value) == self.size and value != bytes(self.size)
+    def test(self, value: str) -> str:
+        held = f"(len({value}) == {self.size} and {value} != {bytes(self.size)!r})"
+        return f"(not {value} or {held})" if self.optional else held
 
 
 @dataclass(frozen=True, slots=True)
 class NotBlank:
     """A text with something other than white space."""
 
-    def holds(self, value: str) -> bool:
-        return bool(value and value.strip())
+    def test(self, value: str) -> str:
+        return f"bool({value} and {value}.strip())"
 
 
 @dataclass(frozen=True, slots=True)
 class Positive:
     """A time that is set (ns since the epoch, above zero)."""
 
-    def holds(self, value: int) -> bool:
-        return value > 0
+    def test(self, value: str) -> str:
+        return f"{value} > 0"
 
 
 @dataclass(frozen=True, slots=True)
 class NotBefore:
     """The first field is set and not before the second (an end and its start)."""
 
-    def holds(self, end: int, start: int) -> bool:
-        return end > 0 and end >= start
+    def test(self, end: str, start: str) -> str:
+        return f"({end} > 0 and {end} >= {start})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,8 +112,8 @@ class AtMost:
 
     limit: int
 
-    def holds(self, *values: int | None) -> bool:
-        return all(v is None or v <= self.limit for v in values)
+    def test(self, *values: str) -> str:
+        return "(" + " and ".join(f"({v} is None or {v} <= {self.limit})" for v in values) + ")"
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,32 +122,32 @@ class OneOf:
 
     values: tuple[int, ...]
 
-    def holds(self, value: int) -> bool:
-        return value in self.values
+    def test(self, value: str) -> str:
+        return f"{value} in {self.values!r}"
 
 
 @dataclass(frozen=True, slots=True)
 class Uri:
     """Absent, or an absolute URI (`is_uri`)."""
 
-    def holds(self, value: str | None) -> bool:
-        return value is None or is_uri(value)
+    def test(self, value: str) -> str:
+        return f"({value} is None or is_uri({value}))"
 
 
 @dataclass(frozen=True, slots=True)
 class Together:
     """Both fields set (non-empty) or neither."""
 
-    def holds(self, a: str | None, b: str | None) -> bool:
-        return bool(a) == bool(b)
+    def test(self, a: str, b: str) -> str:
+        return f"bool({a}) == bool({b})"
 
 
 @dataclass(frozen=True, slots=True)
 class Implies:
     """When the first field is set (non-empty), so is the second."""
 
-    def holds(self, a: str | None, b: str | None) -> bool:
-        return not a or bool(b)
+    def test(self, a: str, b: str) -> str:
+        return f"(not {a} or bool({b}))"
 
 
 Condition = IdBytes | NotBlank | Positive | NotBefore | AtMost | OneOf | Uri | Together | Implies
@@ -167,10 +168,6 @@ class Rule:
     applies: frozenset[str]
     decided_by: str = ""  # for a rule without a condition: the function that decides it
     sql: str = ""  # for a read rule: its SQL fragment
-
-    def holds(self, fields: Mapping[str, Any]) -> bool:
-        """Whether a record with these `fields` satisfies the rule (always, without a condition)."""
-        return (_CHECKERS.get(id(self)) or _checker(self))(fields)
 
     def violation(self, fields: Mapping[str, Any]) -> Violation:
         """The violation of this rule by a record with these `fields`."""
@@ -262,44 +259,76 @@ COLLECTOR_RULES = tuple(r for r in RULES if COLLECTOR in r.applies and r.conditi
 RULE_CODES = frozenset(r.code for r in RULES)
 
 
-def fields_of(record: LogRecord) -> dict[str, Any]:
-    """The fields the rules read, of one record (an attribute absent: None)."""
-    attributes = record.attributes
-    return {
-        "trace_id": record.trace_id,
-        "span_id": record.span_id,
-        "parent_span_id": record.parent_span_id,
-        "name": record.name,
-        "status_code": STATUS_CODES.get(record.status, -1),
-        "start_time_ns": record.start_time_ns,
-        "end_time_ns": record.end_time_ns,
-        LAST_EVENT_TIME: max((e.time_ns for e in record.events), default=None),
-        **{key: attributes.get(key) for key in RULE_ATTRIBUTES},
-    }
+# Every field the rules read, as a Python expression over `record` (a `LogRecord`) and `attributes`
+# (its attributes): the one definition of the fields, read by `fields_of` and by compiled checkers.
+FIELDS: dict[str, str] = {
+    "trace_id": "record.trace_id",
+    "span_id": "record.span_id",
+    "parent_span_id": "record.parent_span_id",
+    "name": "record.name",
+    "status_code": "STATUS_CODES.get(record.status, -1)",
+    "start_time_ns": "record.start_time_ns",
+    "end_time_ns": "record.end_time_ns",
+    LAST_EVENT_TIME: "max((e.time_ns for e in record.events), default=None)",
+    **{key: f"attributes.get({key!r})" for key in RULE_ATTRIBUTES},
+}
+_GLOBALS = {"STATUS_CODES": STATUS_CODES, "is_uri": is_uri, "__builtins__": {"bool": bool, "len": len, "max": max}}
 
 
-def _checker(rule: Rule) -> Callable[[Mapping[str, Any]], bool]:
-    """`rule.holds` as one call: the condition's test with its fields looked up (this runs for every record)."""
-    condition = rule.condition
-    if condition is None:
-        return lambda fields: True
-    test: Callable[..., bool] = condition.holds
-    if len(rule.fields) == 1:
-        (name,) = rule.fields
-        return lambda fields: test(fields[name])
-    get = itemgetter(*rule.fields)
-    return lambda fields: test(*get(fields))
+def _compile(source: str, name: str) -> Any:
+    """The function `name` that `source` defines (made from the table's data only, never from input)."""
+    namespace: dict[str, Any] = {}
+    exec(compile(source, f"<ldv_logboek.rules {name}>", "exec"), dict(_GLOBALS), namespace)  # noqa: S102
+    function = namespace[name]
+    function.source = source  # to read what was generated (tests, debugging)
+    return function
 
 
-_CHECKERS = {id(rule): _checker(rule) for rule in RULES}  # the table's rules, each made into one call once
-_SOURCE_CHECKS = tuple((rule, _CHECKERS[id(rule)]) for rule in SOURCE_RULES)
+fields_of: Callable[[LogRecord], dict[str, Any]] = _compile(
+    "def fields_of(record):\n    attributes = record.attributes\n    return {\n"
+    + "".join(f"        {name!r}: {expression},\n" for name, expression in FIELDS.items())
+    + "    }\n",
+    "fields_of",
+)
+fields_of.__doc__ = "The fields the rules read, of one record (an attribute absent: None)."
+
+
+def compile_checker(rules: tuple[Rule, ...]) -> Callable[[LogRecord], list[int]]:
+    """One function, generated from `rules`' conditions, that answers the indices of the rules a record breaks.
+
+    Each field a rule reads is computed once (`FIELDS`), each condition is its `test`
+    expression: no call per rule and no mapping of fields per record, which is what checking
+    every record at the source costs (docs/benchmarks.md). Rules without a condition always hold.
+    """
+    checked = [(i, rule) for i, rule in enumerate(rules) if rule.condition is not None]
+    used = list(dict.fromkeys(name for _, rule in checked for name in rule.fields))
+    local = {name: f"f{n}" for n, name in enumerate(used)}
+    lines = ["def broken(record):", "    attributes = record.attributes", "    out = []"]
+    lines += [f"    {local[name]} = {FIELDS[name]}  # {name}" for name in used]
+    for i, rule in checked:
+        assert rule.condition is not None
+        test = rule.condition.test(*(local[name] for name in rule.fields))
+        lines += [f"    if not ({test}):  # {rule.code}", f"        out.append({i})"]
+    lines.append("    return out")
+    return _compile("\n".join(lines) + "\n", "broken")  # type: ignore[no-any-return]
+
+
+_SOURCE_CHECK = compile_checker(SOURCE_RULES)
+_COLLECTOR_CHECK = compile_checker(COLLECTOR_RULES)
 
 
 def check_record(record: LogRecord, rules: tuple[Rule, ...] = SOURCE_RULES) -> list[Violation]:
     """Every rule of `rules` (by default those that apply at the source) that `record` breaks."""
+    if rules is SOURCE_RULES:
+        broken = _SOURCE_CHECK(record)
+    elif rules is COLLECTOR_RULES:
+        broken = _COLLECTOR_CHECK(record)
+    else:
+        broken = compile_checker(rules)(record)
+    if not broken:
+        return []
     fields = fields_of(record)
-    checks = _SOURCE_CHECKS if rules is SOURCE_RULES else tuple((rule, _CHECKERS.get(id(rule)) or _checker(rule)) for rule in rules)
-    return [rule.violation(fields) for rule, holds in checks if not holds(fields)]
+    return [rules[i].violation(fields) for i in broken]
 
 
 def count_once(condition: str | None = None) -> str:

@@ -15,21 +15,18 @@ from __future__ import annotations
 import atexit
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from opentelemetry.context import Context
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
-from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, SpanFlags
-from opentelemetry.proto.trace.v1.trace_pb2 import Span as PbSpan
-from opentelemetry.proto.trace.v1.trace_pb2 import Status as PbStatus
+from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, SpanFlags
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event as OtelEvent
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link as OtelLink
 from opentelemetry.trace import Span, SpanKind, StatusCode, Tracer
 from opentelemetry.trace import Status as OtelStatus
@@ -73,7 +70,8 @@ class RecordSink(Protocol):
 
 
 def _texts(values: Mapping[str, Any] | None) -> dict[str, str]:
-    return {k: v if type(v) is str else attribute_text(v) for k, v in values.items()} if values else {}
+    """The attribute values as text; a copy first (a span's `attributes` is a read-only view, slow to walk)."""
+    return {k: v if type(v) is str else attribute_text(v) for k, v in values.copy().items()} if values else {}  # type: ignore[attr-defined]
 
 
 def record_of(span: ReadableSpan, resource: dict[str, str]) -> LogRecord:
@@ -146,19 +144,26 @@ class SpanEncoder:
     `_fast_span` beside `_span` is the model): OpenTelemetry's encoder groups every call's spans
     by resource and scope, which costs a single span twice what a span of a batch costs
     (docs/benchmarks.md). It builds the message `encode_spans` builds, with opentelemetry-proto's
-    classes; any span it does not know how to build the same (events, links, dropped values,
-    attribute values that are not text, another resource or scope) takes `encode`.
+    classes, into one request per thread that holds the resource and scope as `encode_spans`
+    made them for the first span and is emptied of its span after each call. Any span it does
+    not know how to build the same (events, links, dropped values, attribute values that are not
+    text, another resource or scope than the first) takes `encode`.
     tests/sdk/test_record_path.py holds the two equal. It decides no rule: it runs after them.
     """
 
     def __init__(self) -> None:
-        # (resource, scope) -> their messages as `encode_spans` made them for the first span.
-        self._frames: dict[tuple[int, int], tuple[ResourceSpans, ScopeSpans]] = {}
+        self._frame: tuple[Resource, InstrumentationScope | None, ResourceSpans] | None = None
+        self._requests = threading.local()  # each thread's ExportTraceServiceRequest, its span list empty
 
     def __call__(self, span: ReadableSpan) -> bytes:
-        attributes = span.attributes or {}
+        attributes: dict[str, Any] = span.attributes.copy() if span.attributes else {}  # type: ignore[attr-defined]
+        frame = self._frame
+        if frame is None:
+            frame = self._frame = self._frame_of(span)
         if (
-            span.events
+            span.resource is not frame[0]
+            or span.instrumentation_scope is not frame[1]
+            or span.events
             or span.links
             or span.dropped_attributes
             or not all(type(v) is str for v in attributes.values())
@@ -166,35 +171,45 @@ class SpanEncoder:
             or span.end_time is None
         ):
             return encode(span)
-        key = (id(span.resource), id(span.instrumentation_scope))
-        frame = self._frames.get(key)
-        if frame is None:
-            (resource_spans,) = encode_spans([span]).resource_spans
-            (scope_spans,) = resource_spans.scope_spans
-            frame = (ResourceSpans(resource=resource_spans.resource, schema_url=resource_spans.schema_url),
-                     ScopeSpans(scope=scope_spans.scope, schema_url=scope_spans.schema_url))  # fmt: skip
-            if len(self._frames) < 16:  # one provider: one resource, one scope (a few in tests)
-                self._frames[key] = frame
-        ctx, parent, status, state = span.context, span.parent, span.status, span.context.trace_state
-        pb = PbSpan(
-            trace_id=ctx.trace_id.to_bytes(16, "big"),
-            span_id=ctx.span_id.to_bytes(8, "big"),
-            trace_state=",".join(f"{k}={v}" for k, v in state.items()) if state is not None else "",
-            parent_span_id=parent.span_id.to_bytes(8, "big") if parent else b"",
-            name=span.name,
-            kind=_PB_KINDS[span.kind],  # type: ignore[arg-type]
-            start_time_unix_nano=span.start_time,
-            end_time_unix_nano=span.end_time,
-            attributes=[KeyValue(key=k, value=AnyValue(string_value=v)) for k, v in attributes.items()],  # type: ignore[arg-type]
-            status=PbStatus(code=status.status_code.value, message=status.description or ""),  # type: ignore[arg-type]
-            flags=_FLAGS_REMOTE if parent is not None and parent.is_remote else _FLAGS,
-        )
-        resource_spans = ResourceSpans()
-        resource_spans.CopyFrom(frame[0])
-        scope_spans = resource_spans.scope_spans.add()
-        scope_spans.CopyFrom(frame[1])
-        scope_spans.spans.append(pb)
-        return ExportTraceServiceRequest(resource_spans=[resource_spans]).SerializeToString()
+        mine = getattr(self._requests, "mine", None)
+        if mine is None:
+            request = ExportTraceServiceRequest(resource_spans=[frame[2]])
+            mine = self._requests.mine = (request, request.resource_spans[0].scope_spans[0].spans)
+        request, spans = mine
+        ctx, parent, status = span.context, span.parent, span.status
+        state = ctx.trace_state
+        try:
+            pb = spans.add(
+                trace_id=ctx.trace_id.to_bytes(16, "big"),
+                span_id=ctx.span_id.to_bytes(8, "big"),
+                trace_state=",".join(f"{k}={v}" for k, v in state.items()) if state else "",
+                parent_span_id=parent.span_id.to_bytes(8, "big") if parent else b"",
+                name=span.name,
+                kind=_PB_KINDS[span.kind],
+                start_time_unix_nano=span.start_time,
+                end_time_unix_nano=span.end_time,
+                flags=_FLAGS_REMOTE if parent is not None and parent.is_remote else _FLAGS,
+            )
+            add = pb.attributes.add
+            for key, value in attributes.items():
+                add(key=key).value.string_value = value
+            pb_status = pb.status
+            pb_status.SetInParent()  # encode_spans always writes the status, an unset one too
+            if status.status_code is not StatusCode.UNSET:
+                pb_status.code = status.status_code.value  # type: ignore[assignment]
+            if status.description:
+                pb_status.message = status.description
+            return request.SerializeToString()
+        finally:
+            del spans[:]  # the request is this thread's again, for its next span
+
+    @staticmethod
+    def _frame_of(span: ReadableSpan) -> tuple[Resource, InstrumentationScope | None, ResourceSpans]:
+        """The resource and scope of `span` as `encode_spans` encodes them, without the span."""
+        (resource_spans,) = encode_spans([span]).resource_spans
+        (scope_spans,) = resource_spans.scope_spans
+        del scope_spans.spans[:]
+        return span.resource, span.instrumentation_scope, resource_spans
 
 
 _PB_KINDS = {kind: kind.value + 1 for kind in SpanKind}  # OTLP numbers the kinds from 1 (0: unspecified)
@@ -202,11 +217,10 @@ _FLAGS = SpanFlags.SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK
 _FLAGS_REMOTE = _FLAGS | SpanFlags.SPAN_FLAGS_CONTEXT_IS_REMOTE_MASK
 
 
-class SpoolExporter(SpanExporter):
+class SpoolExporter:
     """Applies the core's rules to finished spans and appends their OTLP protobuf to a spool.
 
-    `write(span)` raises when the record cannot be spooled, or (fail-closed) breaks the
-    standard; `export` is the SpanExporter interface over it.
+    `write(span)` raises when the record cannot be spooled, or (fail-closed) breaks the standard.
     """
 
     def __init__(self, config: LdvConfig, resource: dict[str, str], sink: RecordSink) -> None:
@@ -232,15 +246,6 @@ class SpoolExporter(SpanExporter):
             log.warning("LDV record %s breaks rules %s; sent anyway, the collector decides", ref, rules)
         changed = protection.pseudonymised or protection.clear_bsn_at or protection.repaired
         self.sink.put(self.encode(span_of(record, span) if changed else span))
-
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        try:
-            for span in spans:
-                self.write(span)
-        except Exception:  # noqa: BLE001 - the exporter interface reports by result
-            log.exception("LDV: a record could not be spooled")
-            return SpanExportResult.FAILURE
-        return SpanExportResult.SUCCESS
 
 
 class RecordProcessor(SpanProcessor):

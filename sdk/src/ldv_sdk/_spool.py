@@ -3,10 +3,11 @@
 Layout, for `path` = `spool_path` (default `.ldv/spool.sqlite3`):
 
 - `<path>.segments/<n>.seg`: the records, each one frame `length (u32 LE) | crc32 (u32 LE) | body`,
-  the body being what the sender sends (an OTLP `ResourceSpans` in protobuf, `ldv_logboek._otlp`), appended with one `write()` to a segment file opened with O_APPEND. When `put`
-  returns, the record is in the operating system's page cache, which survives a crash (SIGKILL)
-  of the process; `sync="full"` also `fdatasync`s the segment before `put` returns (power-loss
-  safe, slower). Segments rotate at `segment_bytes` and are deleted once every record in them is
+  the body being one span's OTLP `ExportTraceServiceRequest` in protobuf (serialised requests
+  concatenate into one request, so the sender joins bodies without decoding them), appended with
+  one `write()` to a segment file opened with O_APPEND. When `put` returns, the record is in the
+  operating system's page cache, which survives a crash (SIGKILL) of the process; `sync="full"`
+  also `fdatasync`s the segment before `put` returns (power-loss safe, slower). Segments rotate at `segment_bytes` and are deleted once every record in them is
   acknowledged. Every open starts a new segment; the older ones are only read.
 - `<path>` (SQLite, WAL): the progress (the position before which every record was acknowledged
   or dead-lettered, committed after each acknowledged batch) and the dead letters.
@@ -207,7 +208,7 @@ class Spool:
         Waits on the condition, so the lock is free meanwhile: the sender keeps acknowledging,
         and the segments it empties are deleted, which is room too. Called with the lock held.
         """
-        deadline = time.monotonic() + (self.disk_full_wait if self.disk_full_policy == "block" else 0.0)
+        deadline = 0.0  # set at the first full disk: the usual write reads no clock
         warned = False
         while True:
             try:
@@ -218,6 +219,8 @@ class Spool:
             except OSError as exc:
                 if exc.errno not in _NO_SPACE:
                     raise
+                if not deadline:
+                    deadline = time.monotonic() + (self.disk_full_wait if self.disk_full_policy == "block" else 0.0)
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise SpoolDiskFull(
