@@ -84,6 +84,7 @@ class Collector:
             store,
             max_batch_records=self.settings.max_batch_records,
             max_batch_wait_ms=self.settings.max_batch_wait_ms,
+            min_insert_interval_ms=self.settings.min_insert_interval_ms,
             metrics=self.metrics,
             rejections=self.rejections,
             disk_guard=DiskGuard(store, self.settings.min_free_disk_bytes),
