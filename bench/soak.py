@@ -126,10 +126,19 @@ def ch(serve: ServeProcess, sql: str, user: str = "telling") -> str:
     return response.text
 
 
-def stored_count(serve: ServeProcess) -> int:
+def collector_counts(serve: ServeProcess) -> dict[str, int]:
+    """The collector's counters (`/metrics`), by name without the `ldv_collector_` prefix and `_total`."""
     text = httpx.get(f"http://127.0.0.1:{serve.otlp_port}/metrics", timeout=10).text
-    line = next(line for line in text.splitlines() if line.startswith("ldv_collector_spans_stored_total "))
-    return int(float(line.split()[1]))
+    counts: dict[str, int] = {}
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        if name.startswith("ldv_collector_") and name.endswith("_total"):
+            counts[name.removeprefix("ldv_collector_").removesuffix("_total")] = int(float(value))
+    return counts
+
+
+def stored_count(serve: ServeProcess) -> int:
+    return collector_counts(serve)["spans_stored"]
 
 
 def run(
@@ -196,7 +205,8 @@ def run(
     rows: list[dict[str, Any]] = []
     assert serve.proc is not None
     pid = serve.proc.pid
-    last = {"stored": stored_count(serve), "cpu": cpu_seconds(pid)}
+    counts = collector_counts(serve)
+    last = {"stored": counts["spans_stored"], "cpu": cpu_seconds(pid), "requests": counts["requests"], "inserts": counts["inserts"]}
 
     def measure_window(since: float, phase: str) -> None:
         assert serve.proc is not None and serve.proc.poll() is None, "ldv serve died"
@@ -205,7 +215,8 @@ def run(
                      for t, ms in (line.split() for line in _lines(work / f"exporter-{i}" / "latency.txt"))
                      if float(t) >= since]  # fmt: skip
         look, dash = lookups.window(since), dashboards.window(since)
-        stored, cpu = stored_count(serve), cpu_seconds(pid)
+        counts, cpu = collector_counts(serve), cpu_seconds(pid)
+        stored = counts["spans_stored"]
         row = {
             "minute": round((time.monotonic() - started) / 60, 2), "phase": phase,
             "rss_mib": round(rss, 1), "open_files": files,
@@ -215,9 +226,10 @@ def run(
             "dashboard_p50_ms": round(percentile(dash, 0.5), 1), "dashboard_p99_ms": round(percentile(dash, 0.99), 1),
             "ingest_p50_ms": round(percentile(latencies, 0.5), 1), "ingest_p99_ms": round(percentile(latencies, 0.99), 1),
             "lookups": len(look), "cpu_s": round(cpu - last["cpu"], 2),
+            "requests": counts["requests"] - last["requests"], "inserts": counts["inserts"] - last["inserts"],
             "cpu_us_per_record": round(1e6 * (cpu - last["cpu"]) / (stored - last["stored"]), 1) if stored > last["stored"] else None,
         }  # fmt: skip
-        last.update(stored=stored, cpu=cpu)
+        last.update(stored=stored, cpu=cpu, requests=counts["requests"], inserts=counts["inserts"])
         rows.append(row)
         print(json.dumps(row), flush=True)
 
@@ -245,7 +257,8 @@ def run(
         ran_s = time.monotonic() - started
         # The pause: nothing is ingested, the lookups and dashboard queries go on.
         paused = time.monotonic()
-        last.update(stored=stored_count(serve), cpu=cpu_seconds(pid))
+        counts = collector_counts(serve)
+        last.update(stored=counts["spans_stored"], cpu=cpu_seconds(pid), requests=counts["requests"], inserts=counts["inserts"])
         pause_rss = proc_figures(pid)[0]
         next_row = paused + window
         while time.monotonic() < paused + pause_minutes * 60:
