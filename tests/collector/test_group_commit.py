@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from ldv_collector import CollectorSettings, GroupCommitWriter, WriterStopped, create_app
+from ldv_collector._writer import PACED_BELOW_RECORDS
 from ldv_logboek import attributes as attr
 from ldv_logboek.storage import LogStore, RecordQuery
 from tests.collector.helpers import ldv_attributes, make_request, make_span
@@ -114,6 +115,12 @@ def test_steady_requests_are_paced_and_a_request_after_a_quiet_spell_is_inserted
         began = time.monotonic()
         writer.submit([make_record(activity=activity)]).result(timeout=30)
         assert time.monotonic() - began < interval / 2
+        # Right after an insert, a request of PACED_BELOW_RECORDS records is not held back either.
+        began = time.monotonic()
+        writer.submit([make_record(activity=activity) for _ in range(PACED_BELOW_RECORDS)]).result(timeout=30)
+        assert time.monotonic() - began < interval / 2
     finally:
         writer.stop()
-    assert len(store.find(RecordQuery(processing_activity_id=activity)).records) == 7
+    assert store.query_rows("SELECT count() FROM otel_traces WHERE ProcessingActivityId = {a:String}", {"a": activity}) == [
+        (7 + PACED_BELOW_RECORDS,)
+    ]

@@ -7,7 +7,8 @@ only after the insert that holds its records committed.
 
 When the writer takes a batch: once `max_batch_wait_ms` have passed since it saw the first
 pending request, and no sooner than `min_insert_interval_ms` after the previous insert began,
-or at once when `max_batch_records` are pending (or the writer stops). Every insert is a part
+or at once when `max_batch_records` are pending (or the writer stops); from
+`PACED_BELOW_RECORDS` pending records on, only `max_batch_wait_ms` applies. Every insert is a part
 of the records table and one of the log's leaves, each with a fixed cost (~10-20 ms of CPU in
 chDB, and the merges that fold the parts together later), so under steady traffic the inserts
 are paced: at most one per interval, each gathering what arrived meanwhile (measured in
@@ -66,6 +67,11 @@ from ldv_logboek.storage import (
 )
 
 log = logging.getLogger(__name__)
+
+# Pending records from which an insert is not held back by `min_insert_interval_ms`: at this
+# size the insert's fixed cost is spread thin already (~10 us a record), and a few senders
+# posting large requests flat out keep their throughput.
+PACED_BELOW_RECORDS = 2048
 
 
 # What a request hands the writer: its rows (`ldv_logboek.storage._arrow_insert.ROWS_SCHEMA`, as the
@@ -176,14 +182,15 @@ class GroupCommitWriter:
                     self._cond.wait()
                 elif not self._cond.wait(FLUSH_INTERVAL_S):
                     return []  # idle for a flush interval: let the loop flush the rejection counts
-            # Give concurrent requests a moment to join this insert, and pace the inserts.
-            deadline = max(time.monotonic() + self.max_batch_wait, self._last_insert + self.min_insert_interval)
-            if deadline > time.monotonic() and self._accepting:
-                while self._queued_records < self.max_batch_records and self._accepting:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        break
-                    self._cond.wait(remaining)
+            # Give concurrent requests a moment to join this insert, and pace small inserts.
+            joined = time.monotonic() + self.max_batch_wait
+            paced = max(joined, self._last_insert + self.min_insert_interval)
+            while self._queued_records < self.max_batch_records and self._accepting:
+                deadline = joined if self._queued_records >= PACED_BELOW_RECORDS else paced
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._cond.wait(remaining)
             batch: list[_Pending] = []
             size = 0
             while self._queue and (not batch or size + len(self._queue[0].records) <= self.max_batch_records):
