@@ -68,10 +68,12 @@ from ldv_logboek.storage import (
 
 log = logging.getLogger(__name__)
 
-# Pending records from which an insert is not held back by `min_insert_interval_ms`: at this
-# size the insert's fixed cost is spread thin already (~10 us a record), and a few senders
-# posting large requests flat out keep their throughput.
-PACED_BELOW_RECORDS = 2048
+# Pending records from which an insert is not held back by `min_insert_interval_ms`: the full
+# batch of the SDK and of OpenTelemetry's BatchSpanProcessor (512). A sender with that much to
+# send exports one batch at a time, so its throughput is its batch over the export's latency:
+# its full batches go at once. Small requests come from senders that are not saturated; pacing
+# them costs them latency only, and spares the store a part per request.
+PACED_BELOW_RECORDS = 512
 
 
 # What a request hands the writer: its rows (`ldv_logboek.storage._arrow_insert.ROWS_SCHEMA`, as the

@@ -80,8 +80,8 @@ class CollectorSettings(SettingsWithOrganisationKeys):
         ge=0,
         le=5000,
         description=(
-            "Group commit: the least time between the starts of two inserts, in milliseconds, unless "
-            "`max_batch_records` are pending (0: no pacing). Every insert is a part of the store with a fixed "
+            "Group commit: the least time between the starts of two inserts, in milliseconds, while fewer than 512 "
+            "records (a full SDK or OpenTelemetry batch) are pending (0: no pacing). Every insert is a part of the store with a fixed "
             "cost, so steady traffic is inserted at most once per interval; a request after a quiet spell is "
             "inserted at once. It adds at most this much to an export's latency."
         ),
