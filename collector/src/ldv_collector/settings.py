@@ -76,7 +76,7 @@ class CollectorSettings(SettingsWithOrganisationKeys):
         ),
     )
     min_insert_interval_ms: float = Field(
-        default=250.0,
+        default=150.0,
         ge=0,
         le=5000,
         description=(
