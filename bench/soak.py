@@ -1,7 +1,7 @@
 """Soak: `ldv serve` under a steady, realistic load for a long time, measured every minute.
 
     .venv/bin/python bench/soak.py [--minutes 30] [--rate 2000] [--sdk-senders 2] [--exporter-senders 2]
-                                   [--window 60] [--out docs/soak]
+                                   [--window 60] [--pause-minutes 2] [--out docs/soak]
 
 - Starts `ldv serve` (embedded store) as a subprocess, on a fresh data dir.
 - Load: `--rate` records/s in all, half from services using our SDK (each a process of its own
@@ -13,11 +13,28 @@
 - Every `--window` seconds one row: RSS and open files of `ldv serve`, parts of the records table
   on disk (active and not yet removed; the endpoint does not serve system.parts), records stored,
   lookup and dashboard p50/p99, ingest latency p50/p99 (the exporter's export() calls, which
-  return when the group commit has stored the batch).
-- At the end: senders stop, the SDK spools drain, and every acknowledged record is counted
-  back (exporter: every acknowledged span id, by the ClickHouse endpoint; SDK: every processing
-  that returned, by count), plus the duplicates stored (retries; every read shows them once).
-- Writes `<out>.json` (rows and summary) and `<out>.svg` (a plot without any plotting library).
+  return when the group commit has stored the batch), and the CPU `ldv serve` used per record
+  stored in the window (all its threads, chDB's included, from /proc).
+- Then senders stop and the SDK spools drain; for `--pause-minutes` nothing is ingested while
+  the lookups and dashboard queries go on, one row per window (`"phase": "pause"`): does memory
+  stay put when ingest pauses?
+- At the end every acknowledged record is counted back (exporter: every acknowledged span id,
+  by the ClickHouse endpoint; SDK: every processing that returned, by count), plus the
+  duplicates stored (retries; every read shows them once).
+- Prints issue #20's soak measures, each with met/MISSED (`measures`), and writes `<out>.json`
+  (rows, summary, measures) and `<out>.svg` (a plot without any plotting library).
+
+The measures, as computed here (warm-up: the first `--warmup-minutes`, default a sixth of the
+run, at most 5 minutes):
+- RSS growth after warm-up <= 100 MiB per million records stored: the highest RSS of the
+  ingest rows after warm-up minus the RSS at the end of warm-up, per million records stored
+  meanwhile; and in the pause, the last row's RSS minus the RSS when it began <= 16 MiB (the
+  allocator's noise; "not at all" in the issue).
+- Open files reach a plateau: the most open files in the last third of the run <= 1.1x the
+  most in the middle third.
+- Lookup p99 <= 2x its p50 in every window after warm-up.
+- Lookup p50 and p99 of the last third of the run (all its lookups) <= 1.2x the first third's.
+- Nothing lost: every acknowledged record counted back.
 
 Prints one line per window; exits 1 when an acknowledged record is missing.
 """
@@ -96,6 +113,12 @@ def proc_figures(pid: int) -> tuple[float, int]:
     return rss_kib / 1024, len(os.listdir(f"/proc/{pid}/fd"))
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process `pid` so far, all threads."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def ch(serve: ServeProcess, sql: str, user: str = "telling") -> str:
     response = httpx.post(f"http://127.0.0.1:{serve.clickhouse_port}/", content=sql.encode(),
                           auth=(user, USERS[user]["password"]), timeout=120)  # fmt: skip
@@ -103,13 +126,31 @@ def ch(serve: ServeProcess, sql: str, user: str = "telling") -> str:
     return response.text
 
 
-def stored_count(serve: ServeProcess) -> int:
+def collector_counts(serve: ServeProcess) -> dict[str, int]:
+    """The collector's counters (`/metrics`), by name without the `ldv_collector_` prefix and `_total`."""
     text = httpx.get(f"http://127.0.0.1:{serve.otlp_port}/metrics", timeout=10).text
-    line = next(line for line in text.splitlines() if line.startswith("ldv_collector_spans_stored_total "))
-    return int(float(line.split()[1]))
+    counts: dict[str, int] = {}
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        if name.startswith("ldv_collector_") and name.endswith("_total"):
+            counts[name.removeprefix("ldv_collector_").removesuffix("_total")] = int(float(value))
+    return counts
 
 
-def run(minutes: float, rate: int, sdk_senders: int, exporter_senders: int, window: float, out: Path | None) -> dict[str, Any]:
+def stored_count(serve: ServeProcess) -> int:
+    return collector_counts(serve)["spans_stored"]
+
+
+def run(
+    minutes: float,
+    rate: int,
+    sdk_senders: int,
+    exporter_senders: int,
+    window: float,
+    out: Path | None,
+    pause_minutes: float = 0.0,
+    warmup_minutes: float | None = None,
+) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="ldv-soak-"))
     serve = ServeProcess(work / "data", env={
         "LDV_CLICKHOUSE_USERS": json.dumps(USERS),
@@ -162,49 +203,72 @@ def run(minutes: float, rate: int, sdk_senders: int, exporter_senders: int, wind
     uuid = (work / "data" / "metadata" / "default" / "otel_traces.sql").read_text().split("'")[1]
     table_dir = work / "data" / "store" / uuid[:3] / uuid
     rows: list[dict[str, Any]] = []
+    assert serve.proc is not None
+    pid = serve.proc.pid
+    counts = collector_counts(serve)
+    last = {"stored": counts["spans_stored"], "cpu": cpu_seconds(pid), "requests": counts["requests"], "inserts": counts["inserts"]}
+
+    def measure_window(since: float, phase: str) -> None:
+        assert serve.proc is not None and serve.proc.poll() is None, "ldv serve died"
+        rss, files = proc_figures(pid)
+        latencies = [float(ms) for i in range(exporter_senders)
+                     for t, ms in (line.split() for line in _lines(work / f"exporter-{i}" / "latency.txt"))
+                     if float(t) >= since]  # fmt: skip
+        look, dash = lookups.window(since), dashboards.window(since)
+        counts, cpu = collector_counts(serve), cpu_seconds(pid)
+        stored = counts["spans_stored"]
+        row = {
+            "minute": round((time.monotonic() - started) / 60, 2), "phase": phase,
+            "rss_mib": round(rss, 1), "open_files": files,
+            "parts_on_disk": sum(1 for p in table_dir.iterdir() if p.name.startswith("all_")) if table_dir.is_dir() else -1,
+            "stored": stored,
+            "lookup_p50_ms": round(percentile(look, 0.5), 1), "lookup_p99_ms": round(percentile(look, 0.99), 1),
+            "dashboard_p50_ms": round(percentile(dash, 0.5), 1), "dashboard_p99_ms": round(percentile(dash, 0.99), 1),
+            "ingest_p50_ms": round(percentile(latencies, 0.5), 1), "ingest_p99_ms": round(percentile(latencies, 0.99), 1),
+            "lookups": len(look), "cpu_s": round(cpu - last["cpu"], 2),
+            "requests": counts["requests"] - last["requests"], "inserts": counts["inserts"] - last["inserts"],
+            "cpu_us_per_record": round(1e6 * (cpu - last["cpu"]) / (stored - last["stored"]), 1) if stored > last["stored"] else None,
+        }  # fmt: skip
+        last.update(stored=stored, cpu=cpu, requests=counts["requests"], inserts=counts["inserts"])
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+
     end = started + minutes * 60
     try:
         next_row = started + window
         while time.monotonic() < end:
             time.sleep(max(0.0, min(next_row, end) - time.monotonic()))
-            since = next_row - window
-            assert serve.proc is not None and serve.proc.poll() is None, "ldv serve died"
-            rss, files = proc_figures(serve.proc.pid)
-            latencies = [float(ms) for i in range(exporter_senders)
-                         for t, ms in (line.split() for line in _lines(work / f"exporter-{i}" / "latency.txt"))
-                         if float(t) >= since]  # fmt: skip
-            look, dash = lookups.window(since), dashboards.window(since)
-            row = {
-                "minute": round((time.monotonic() - started) / 60, 2),
-                "rss_mib": round(rss, 1), "open_files": files,
-                "parts_on_disk": sum(1 for p in table_dir.iterdir() if p.name.startswith("all_")) if table_dir.is_dir() else -1,
-                "stored": stored_count(serve),
-                "lookup_p50_ms": round(percentile(look, 0.5), 1), "lookup_p99_ms": round(percentile(look, 0.99), 1),
-                "dashboard_p50_ms": round(percentile(dash, 0.5), 1), "dashboard_p99_ms": round(percentile(dash, 0.99), 1),
-                "ingest_p50_ms": round(percentile(latencies, 0.5), 1), "ingest_p99_ms": round(percentile(latencies, 0.99), 1),
-                "lookups": len(look),
-            }  # fmt: skip
-            rows.append(row)
-            print(json.dumps(row), flush=True)
+            measure_window(next_row - window, "ingest")
+            next_row += window
+        stop.touch()
+        processed = 0
+        for service in services:
+            text, err = service.communicate(timeout=600)
+            assert service.returncode == 0 and text.split()[-1] == "ok", err[-2000:]
+            processed += int(text.split()[0])
+        acked: set[str] = set()
+        acked_count = 0
+        for i, exporter in enumerate(exporters):
+            text, err = exporter.communicate(timeout=600)
+            assert exporter.returncode == 0 and text.split()[-1] == "ok", err[-2000:]
+            ids = _lines(work / f"exporter-{i}" / "acked.txt")
+            acked.update(ids)
+            acked_count += len(ids)
+        ran_s = time.monotonic() - started
+        # The pause: nothing is ingested, the lookups and dashboard queries go on.
+        paused = time.monotonic()
+        counts = collector_counts(serve)
+        last.update(stored=counts["spans_stored"], cpu=cpu_seconds(pid), requests=counts["requests"], inserts=counts["inserts"])
+        pause_rss = proc_figures(pid)[0]
+        next_row = paused + window
+        while time.monotonic() < paused + pause_minutes * 60:
+            time.sleep(max(0.0, min(next_row, paused + pause_minutes * 60) - time.monotonic()))
+            measure_window(next_row - window, "pause")
             next_row += window
     finally:
         stop.touch()
         lookups.stopping.set()
         dashboards.stopping.set()
-    processed = 0
-    for service in services:
-        text, err = service.communicate(timeout=600)
-        assert service.returncode == 0 and text.split()[-1] == "ok", err[-2000:]
-        processed += int(text.split()[0])
-    acked: set[str] = set()
-    acked_count = 0
-    for i, exporter in enumerate(exporters):
-        text, err = exporter.communicate(timeout=600)
-        assert exporter.returncode == 0 and text.split()[-1] == "ok", err[-2000:]
-        ids = _lines(work / f"exporter-{i}" / "acked.txt")
-        acked.update(ids)
-        acked_count += len(ids)
-    ran_s = time.monotonic() - started
     exporter_ids = set(ch(serve, f"SELECT DISTINCT SpanId FROM otel_traces WHERE ProcessingActivityId = '{exporter_activity}' "
                               "FORMAT TabSeparated").split())  # fmt: skip
     sdk_stored, sdk_raw = (int(v) for v in ch(serve, "SELECT uniqExact(TraceId, SpanId), count() FROM otel_traces "
@@ -225,15 +289,74 @@ def run(minutes: float, rate: int, sdk_senders: int, exporter_senders: int, wind
         "dashboard_failures": dashboards.failures(),
         "lookup_p50_ms_all": round(percentile([ms for _, ms, ok in lookups.samples if ok], 0.5), 1),
         "lookup_p99_ms_all": round(percentile([ms for _, ms, ok in lookups.samples if ok], 0.99), 1),
-        "rss_mib_end": round(rss, 1), "open_files_end": files,
+        "rss_mib_end": round(rss, 1), "open_files_end": files, "rss_mib_pause_start": round(pause_rss, 1),
     }  # fmt: skip
     print(json.dumps(summary), flush=True)
-    result = {"rows": rows, "summary": summary}
+    warmup = min(5.0, minutes / 6) if warmup_minutes is None else warmup_minutes
+    found = measures(rows, summary, lookups.samples, started, minutes, warmup)
+    for line in found:
+        print(f"{line['measure']}: {line['value']} (target {line['target']}): {'met' if line['met'] else 'MISSED'}", flush=True)
+    result = {"rows": rows, "summary": summary, "measures": found}
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
         out.with_suffix(".svg").write_text(svg(rows, summary))
     return result
+
+
+def measures(
+    rows: list[dict[str, Any]],
+    summary: dict[str, Any],
+    samples: list[tuple[float, float, bool]],
+    started: float,
+    minutes: float,
+    warmup_minutes: float,
+) -> list[dict[str, Any]]:
+    """Issue #20's soak measures from the rows and the lookups' samples (see the module docstring)."""
+    ingest = [r for r in rows if r["phase"] == "ingest"]
+    pause = [r for r in rows if r["phase"] == "pause"]
+    found: list[dict[str, Any]] = []
+
+    def add(measure: str, value: str, target: str, met: bool) -> None:
+        found.append({"measure": measure, "value": value, "target": target, "met": bool(met)})
+
+    warm = [r for r in ingest if r["minute"] <= warmup_minutes + 1e-6]
+    after = [r for r in ingest if r["minute"] > warmup_minutes + 1e-6]
+    if warm and after:
+        start = warm[-1]
+        grown = max(r["rss_mib"] for r in after) - start["rss_mib"]
+        millions = (after[-1]["stored"] - start["stored"]) / 1e6
+        per_million = grown / millions if millions > 0 else float("inf")
+        add("RSS growth after warm-up per million records stored",
+            f"{per_million:.1f} MiB ({grown:+.1f} MiB over {millions:.2f} M records, from {start['rss_mib']:.0f} MiB at minute {start['minute']})",
+            "<= 100 MiB", per_million <= 100)  # fmt: skip
+    if pause:
+        grown = pause[-1]["rss_mib"] - summary["rss_mib_pause_start"]
+        add("RSS growth while ingest pauses", f"{grown:+.1f} MiB over {len(pause)} window(s)", "<= 16 MiB (none)", grown <= 16)
+    third = len(ingest) // 3
+    if third:
+        middle, final = ingest[third : 2 * third], ingest[2 * third :]
+        top_middle, top_last = max(r["open_files"] for r in middle), max(r["open_files"] for r in final)
+        add("open files: most in the last third / most in the middle third", f"{top_last} / {top_middle} = {top_last / top_middle:.2f}",
+            "<= 1.1 (a plateau)", top_last <= 1.1 * top_middle)  # fmt: skip
+    windows = [r for r in after if r["lookups"]]
+    if windows:
+        worst = max(windows, key=lambda r: r["lookup_p99_ms"] / r["lookup_p50_ms"])
+        held = sum(1 for r in windows if r["lookup_p99_ms"] <= 2 * r["lookup_p50_ms"])
+        add("lookup p99 / p50 per window after warm-up",
+            f"held in {held} of {len(windows)} windows; worst {worst['lookup_p99_ms'] / worst['lookup_p50_ms']:.2f}x "
+            f"(minute {worst['minute']}: p50 {worst['lookup_p50_ms']} ms, p99 {worst['lookup_p99_ms']} ms)",
+            "<= 2x in every window", held == len(windows))  # fmt: skip
+    span = minutes * 60 / 3
+    first = [ms for t, ms, ok in samples if ok and t - started < span]
+    last = [ms for t, ms, ok in samples if ok and 2 * span <= t - started < 3 * span]
+    if first and last:
+        for q, name in ((0.5, "p50"), (0.99, "p99")):
+            ratio = percentile(last, q) / percentile(first, q)
+            add(f"lookup {name}, last third / first third",
+                f"{percentile(last, q):.1f} / {percentile(first, q):.1f} ms = {ratio:.2f}x", "<= 1.2x", ratio <= 1.2)
+    add("acknowledged records lost", str(summary["lost"]), "0", summary["lost"] == 0)
+    return found
 
 
 def _lines(path: Path) -> list[str]:
@@ -276,9 +399,12 @@ def main() -> None:
     parser.add_argument("--sdk-senders", type=int, default=2)
     parser.add_argument("--exporter-senders", type=int, default=2)
     parser.add_argument("--window", type=float, default=60.0, help="seconds per measured row")
+    parser.add_argument("--pause-minutes", type=float, default=2.0, help="minutes without ingest at the end (memory must stay put)")
+    parser.add_argument("--warmup-minutes", type=float, default=None, help="default: a sixth of the run, at most 5")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "soak", help="writes <out>.json and <out>.svg")
     args = parser.parse_args()
-    result = run(args.minutes, args.rate, args.sdk_senders, args.exporter_senders, args.window, args.out)
+    result = run(args.minutes, args.rate, args.sdk_senders, args.exporter_senders, args.window, args.out,
+                 pause_minutes=args.pause_minutes, warmup_minutes=args.warmup_minutes)  # fmt: skip
     sys.exit(1 if result["summary"]["lost"] else 0)
 
 

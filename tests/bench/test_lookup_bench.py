@@ -50,3 +50,18 @@ def test_the_gil_benchmark_measures_every_condition() -> None:
     assert conditions == [("5", "idle"), ("5", "ingest in a thread"), ("1", "idle"), ("1", "ingest in a thread"),
                           ("0.5", "ingest in a thread"), ("5", "ingest in a process")], run.stdout  # fmt: skip
     assert re.search(r"the ingest thread checked [1-9][\d,]* spans", run.stdout), run.stdout
+
+
+def test_the_lookup_benchmark_fills_in_process_and_prints_issue_18s_lines() -> None:
+    run = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "bench" / "lookup.py"), "--records", "4000", "--lookups", "3",
+         "--busy-records", "1024", "--settle", "0", "--days", "365", "--schemas", "5", "--engine-rows", "0",
+         "--fill", "store", "--baseline-spans-per-cpu-s", "1000"],
+        capture_output=True, text=True, timeout=290,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert re.search(r"schema 5, 365 days: filled at [\d,]+ spans/s in this process \([\d,]+ per CPU-second\)", run.stdout)
+    assert re.search(r"p95 under ingest at a quarter of the ingest rate \([\d,]+ spans/s\) / idle: subject [\d.]+x, "
+                     r"trace [\d.]+x \(target <= 1.5x: (met|MISSED)\)", run.stdout)  # fmt: skip
+    assert re.search(r"[\d,]+ spans per server CPU-second; [\d.]+x of the baseline 1,000 \(target >= 0.9x: (met|MISSED)\)", run.stdout)
+    assert re.search(r"ldv serve RSS after the fill of 4,000 records [\d,]+ MiB", run.stdout), run.stdout

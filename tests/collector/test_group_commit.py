@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 
 import httpx
 import pytest
 
 from ldv_collector import CollectorSettings, GroupCommitWriter, WriterStopped, create_app
+from ldv_collector._writer import PACED_BELOW_RECORDS
 from ldv_logboek import attributes as attr
 from ldv_logboek.storage import LogStore, RecordQuery
 from tests.collector.helpers import ldv_attributes, make_request, make_span
@@ -91,3 +93,34 @@ def test_writer_refuses_work_before_start(store: LogStore) -> None:
     with pytest.raises(WriterStopped):
         writer.submit([make_record()])
     assert writer.submit([]).result(timeout=1) is None  # nothing to store: acknowledged at once
+
+
+def test_steady_requests_are_paced_and_a_request_after_a_quiet_spell_is_inserted_at_once(store: LogStore) -> None:
+    interval = 2.0  # long, so a loaded machine's insert time cannot be mistaken for the pacing
+    writer = GroupCommitWriter(store, max_batch_wait_ms=0, min_insert_interval_ms=interval * 1000)
+    writer.start()
+    activity = unique_activity()
+    try:
+        began = time.monotonic()
+        writer.submit([make_record(activity=activity)]).result(timeout=30)
+        # Right after an insert: these wait for the interval, and meanwhile gather into one insert.
+        following = [writer.submit([make_record(activity=activity)]) for _ in range(5)]
+        for future in following:
+            future.result(timeout=30)
+        paced = time.monotonic() - began
+        assert writer.metrics.snapshot()["inserts"] == 2
+        assert paced >= interval, f"the second insert came {paced:.2f} s after the first"
+        # After a quiet spell longer than the interval: inserted at once, not held back.
+        time.sleep(interval + 0.1)
+        began = time.monotonic()
+        writer.submit([make_record(activity=activity)]).result(timeout=30)
+        assert time.monotonic() - began < interval / 2
+        # Right after an insert, a request of PACED_BELOW_RECORDS records is not held back either.
+        began = time.monotonic()
+        writer.submit([make_record(activity=activity) for _ in range(PACED_BELOW_RECORDS)]).result(timeout=30)
+        assert time.monotonic() - began < interval / 2
+    finally:
+        writer.stop()
+    assert store.query_rows("SELECT count() FROM otel_traces WHERE ProcessingActivityId = {a:String}", {"a": activity}) == [
+        (7 + PACED_BELOW_RECORDS,)
+    ]

@@ -84,23 +84,27 @@ def test_records_of_a_wrong_or_jumping_clock_are_stored_with_their_own_times(tmp
         serve.kill()
 
 
-@pytest.mark.xfail(strict=True, reason="open: ClickHouse drops rows whose TTL (own time + retention) has passed "
-                   "already when it writes the part, so a record from a clock years behind is acknowledged and never "
-                   "stored; the collector should refuse it with a rule (docs/reliability.md, clock)")  # fmt: skip
 def test_a_record_from_a_clock_years_behind_is_stored_or_refused_never_acknowledged_and_dropped(tmp_path: Path) -> None:
+    """A record whose retention ended before it arrived (1971 plus the default 10 years) is refused
+    with the rule `retention-passed` (the store's TTL would drop it as it is written); one of the
+    same request within its retention (a clock a year behind) is stored."""
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
     from tests.collector.helpers import ldv_attributes, make_request, make_span
 
     activity = f"{BASE}/klok-1971"
-    span = make_span(ldv_attributes(**{attr.PROCESSING_ACTIVITY_ID: activity}), start_ns=365 * 86_400 * 10**9)  # 1971
+    old = make_span(ldv_attributes(**{attr.PROCESSING_ACTIVITY_ID: activity}), start_ns=365 * 86_400 * 10**9)  # 1971
+    year_behind = make_span(ldv_attributes(**{attr.PROCESSING_ACTIVITY_ID: activity}),
+                            start_ns=time.time_ns() - 365 * 86_400 * 10**9)  # fmt: skip
     serve = ServeProcess(tmp_path / "data").start()
     try:
-        response = httpx.post(serve.traces_url, content=make_request([span]).SerializeToString(),
+        response = httpx.post(serve.traces_url, content=make_request([old, year_behind]).SerializeToString(),
                               headers={"Content-Type": "application/x-protobuf"}, timeout=30)  # fmt: skip
         assert response.status_code == 200
-        rejected = ExportTraceServiceResponse.FromString(response.content).partial_success.rejected_spans
+        partial = ExportTraceServiceResponse.FromString(response.content).partial_success
         stored = serve.read_all({attr.PROCESSING_ACTIVITY_ID: activity})
     finally:
         serve.kill()
-    assert rejected == 1 or len(stored) == 1, "acknowledged, and not stored"
+    assert partial.rejected_spans == 1 and "retention-passed" in partial.error_message, partial
+    assert old.span_id.hex() in partial.error_message
+    assert [r["spanId"] for r in stored] == [year_behind.span_id.hex()]

@@ -196,3 +196,25 @@ def test_a_loaded_register_sets_each_stored_records_retention(
         }
     finally:
         stack.store.close()
+
+
+def test_past_retention_finds_the_records_whose_retention_ended_before_they_arrive(tmp_path: Path) -> None:
+    """The rule `retention-passed` (docs/reliability.md, clocks): the store's own retention rules,
+    counted from the record's time as the TTL counts it, with a minute's margin."""
+    from ldv_logboek.storage import LogStore, connect, rows_table
+
+    store = LogStore(connect(f"chdb://{tmp_path / 'store'}"), retention_days=30)
+    try:
+        store.migrate()
+        now, day = time.time_ns(), 86_400 * 10**9
+        records = [
+            make_record(start_ns=now - 31 * day),  # ended a day ago
+            make_record(start_ns=now - 29 * day),  # a day left
+            make_record(start_ns=now),
+            make_record(start_ns=now - 30 * day + 30 * 10**9),  # ends in 30 s: within the margin
+            make_record(start_ns=365 * day),  # 1971
+        ]
+        assert store.past_retention(rows_table(records), now) == [0, 3, 4]
+        assert store.past_retention(rows_table(records[1:3]), now) == []
+    finally:
+        store.close()

@@ -6,6 +6,8 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -18,7 +20,7 @@ from ldv_collector._body import check_encoding, read_body
 from ldv_collector._checkpointer import Checkpointer, WitnessClient
 from ldv_collector._decode import Encoding, decode_request, encoding_of
 from ldv_collector._disk_guard import DiskGuard
-from ldv_collector._ingest import Ingester, IngestResult
+from ldv_collector._ingest import Ingester, IngestResult, Rejection
 from ldv_collector._metrics import PROMETHEUS_CONTENT_TYPE, CollectorMetrics
 from ldv_collector._rejections import RejectionCounts
 from ldv_collector._responses import error_response, export_response
@@ -26,13 +28,16 @@ from ldv_collector._senders import Sender, SenderDirectory, asgi_client_certific
 from ldv_collector._writer import GroupCommitWriter
 from ldv_collector.errors import BodyError, NotAuthenticated, UndecodableBody, WriterStopped
 from ldv_collector.settings import CollectorSettings
+from ldv_logboek import attributes as attr
 from ldv_logboek import redact_bsns
+from ldv_logboek.rules import RULES
 from ldv_logboek.storage import LogStore, StorageFault, StorageUnavailable, TransparencyLog
 from ldv_logboek.tlog import Verifier, load_signer
 
 log = logging.getLogger(__name__)
 
 TRACES_PATH = "/v1/traces"
+_RETENTION_PASSED = next(rule for rule in RULES if rule.code == "retention-passed")
 # The most of a driver's message that goes into the log line of a storage fault.
 _MAX_LOGGED_DRIVER_MESSAGE = 2000
 
@@ -84,6 +89,7 @@ class Collector:
             store,
             max_batch_records=self.settings.max_batch_records,
             max_batch_wait_ms=self.settings.max_batch_wait_ms,
+            min_insert_interval_ms=self.settings.min_insert_interval_ms,
             metrics=self.metrics,
             rejections=self.rejections,
             disk_guard=DiskGuard(store, self.settings.min_free_disk_bytes),
@@ -120,7 +126,7 @@ class Collector:
         """
         # Decoding and checking a large request takes milliseconds of CPU: keep the event loop
         # (shared with the read API in `ldv serve`) responsive by running it in a worker thread.
-        result = await run_in_threadpool(lambda: self.ingester.ingest(decode(), sender))
+        result = await run_in_threadpool(lambda: self._refuse_past_retention(self.ingester.ingest(decode(), sender)))
         self.metrics.add(
             spans_received=result.received,
             spans_ignored=result.ignored,
@@ -134,6 +140,27 @@ class Collector:
                 self.rejections.add(rejection.organisation, rejection.service, (v.rule for v in rejection.violations))
         if result.rows is not None:
             await self.writer.write(result.rows)
+        return result
+
+    def _refuse_past_retention(self, result: IngestResult) -> IngestResult:
+        """Refuse the records whose retention ended before they arrived (rule `retention-passed`,
+        decided by the store: `LogStore.past_retention`): the store would delete them as it writes
+        them, so they must not be acknowledged as stored."""
+        if result.rows is None or not result.rows.num_rows:
+            return result
+        ended = self.writer.store.past_retention(result.rows)
+        if not ended:
+            return result
+        rows = result.rows
+        organisations = pc.map_lookup(rows.column("ResourceAttributes"), attr.ORGANISATION, "last").to_pylist()
+        services, names = rows.column("ServiceName").to_pylist(), rows.column("SpanName").to_pylist()
+        trace_ids, span_ids = rows.column("TraceId").to_pylist(), rows.column("SpanId").to_pylist()
+        violation = _RETENTION_PASSED.violation({})
+        for i in ended:
+            result.rejections.append(Rejection(bytes.fromhex(trace_ids[i]), bytes.fromhex(span_ids[i]), names[i],
+                                               (violation,), organisations[i] or "", services[i] or ""))  # fmt: skip
+        keep = pc.invert(pc.is_in(pa.array(range(rows.num_rows)), value_set=pa.array(ended)))
+        result.rows = rows.filter(keep)
         return result
 
     async def export_traces(self, request: Request) -> Response:

@@ -5,6 +5,15 @@ that is pending (up to `max_batch_records`, whole requests only), inserts it wit
 `LogStore.insert` and then answers every waiting request at once. A request is acknowledged
 only after the insert that holds its records committed.
 
+When the writer takes a batch: once `max_batch_wait_ms` have passed since it saw the first
+pending request, and no sooner than `min_insert_interval_ms` after the previous insert began,
+or at once when `max_batch_records` are pending (or the writer stops); from
+`PACED_BELOW_RECORDS` pending records on, only `max_batch_wait_ms` applies. Every insert is a part
+of the records table and one of the log's leaves, each with a fixed cost (~10-20 ms of CPU in
+chDB, and the merges that fold the parts together later), so under steady traffic the inserts
+are paced: at most one per interval, each gathering what arrived meanwhile (measured in
+docs/reliability.md, "Soak"). A request after a quiet spell is inserted at once.
+
 One request never fails another: when the combined insert fails with a StorageFault (the
 store refused the statement, which may be caused by one request's records), every request
 of the batch is inserted again on its own, so only the request that cannot be stored fails.
@@ -59,6 +68,13 @@ from ldv_logboek.storage import (
 
 log = logging.getLogger(__name__)
 
+# Pending records from which an insert is not held back by `min_insert_interval_ms`: the full
+# batch of the SDK and of OpenTelemetry's BatchSpanProcessor (512). A sender with that much to
+# send exports one batch at a time, so its throughput is its batch over the export's latency:
+# its full batches go at once. Small requests come from senders that are not saturated; pacing
+# them costs them latency only, and spares the store a part per request.
+PACED_BELOW_RECORDS = 512
+
 
 # What a request hands the writer: its rows (`ldv_logboek.storage._arrow_insert.ROWS_SCHEMA`, as the
 # ingester makes them), or records.
@@ -80,6 +96,7 @@ class GroupCommitWriter:
         *,
         max_batch_records: int = 20_000,
         max_batch_wait_ms: float = 2.0,
+        min_insert_interval_ms: float = 0.0,
         metrics: CollectorMetrics | None = None,
         rejections: RejectionCounts | None = None,
         disk_guard: DiskGuard | None = None,
@@ -90,6 +107,8 @@ class GroupCommitWriter:
         self.store = store
         self.max_batch_records = max_batch_records
         self.max_batch_wait = max(0.0, max_batch_wait_ms) / 1000
+        self.min_insert_interval = max(0.0, min_insert_interval_ms) / 1000
+        self._last_insert = -float("inf")  # monotonic time the previous insert began
         self.metrics = metrics or CollectorMetrics()
         self.rejections = rejections
         self.disk_guard = disk_guard
@@ -165,14 +184,15 @@ class GroupCommitWriter:
                     self._cond.wait()
                 elif not self._cond.wait(FLUSH_INTERVAL_S):
                     return []  # idle for a flush interval: let the loop flush the rejection counts
-            if self.max_batch_wait and self._accepting:
-                # Give concurrent requests a moment to join this insert.
-                deadline = time.monotonic() + self.max_batch_wait
-                while self._queued_records < self.max_batch_records and self._accepting:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        break
-                    self._cond.wait(remaining)
+            # Give concurrent requests a moment to join this insert, and pace small inserts.
+            joined = time.monotonic() + self.max_batch_wait
+            paced = max(joined, self._last_insert + self.min_insert_interval)
+            while self._queued_records < self.max_batch_records and self._accepting:
+                deadline = joined if self._queued_records >= PACED_BELOW_RECORDS else paced
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._cond.wait(remaining)
             batch: list[_Pending] = []
             size = 0
             while self._queue and (not batch or size + len(self._queue[0].records) <= self.max_batch_records):
@@ -197,6 +217,7 @@ class GroupCommitWriter:
             if not batch:
                 continue
             records = [pending.records for pending in batch]
+            self._last_insert = time.monotonic()
             error = self._insert(*records)
             if error is None:
                 for pending in batch:

@@ -73,6 +73,17 @@ class CollectorSettings(SettingsWithOrganisationKeys):
             "arrive while an insert runs are batched anyway)."
         ),
     )
+    min_insert_interval_ms: float = Field(
+        default=150.0,
+        ge=0,
+        le=5000,
+        description=(
+            "Group commit: the least time between the starts of two inserts, in milliseconds, while fewer than 512 "
+            "records (a full SDK or OpenTelemetry batch) are pending (0: no pacing). Every insert is a part of the store with a fixed "
+            "cost, so steady traffic is inserted at most once per interval; a request after a quiet spell is "
+            "inserted at once. It adds at most this much to an export's latency."
+        ),
+    )
     pseudonymisation_key: SecretStr | None = Field(
         default=None,
         description=(

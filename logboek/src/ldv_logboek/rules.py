@@ -248,6 +248,11 @@ RULES: tuple[Rule, ...] = (
     Rule("sender-organisation", "a sender writes only for its own organisation", (), None,
          "the resource names another organisation than the sender's", _AT_COLLECTOR,
          decided_by="ldv_collector._senders.bind_organisation"),
+    Rule("retention-passed", "retention per profile, counted from the record's own time", (), None,
+         "the record's retention period ended before it arrived (its time plus its retention lies in the past; "
+         "is the service's clock behind?): the Logboek does not keep it", _AT_COLLECTOR,
+         decided_by="ldv_logboek.storage.LogStore.past_retention (the store's retention rules, "
+         "ldv_logboek.storage._retention), called by ldv_collector._app"),
     Rule("shown-once", "every read shows a record once", (), None, "", _ON_READ,
          sql=f"{SHOWN_ONCE} (rows); {COUNT_ONCE} (counts)"),
     Rule("confidential", "confidential activities hidden from the data subject", (), None, "", _ON_READ,

@@ -11,6 +11,15 @@ A period counts from the record's time on the calendar (years and months as Clic
 `addYears`/`addMonths` count them, so `P7Y` from 29 February ends on 28 February), rounded up
 to whole days so a record is never removed before its period ends, and held within what the
 column takes (1 to 65,535 days, about 179 years).
+
+A record whose retention has already ended when it arrives (`retention_ended`: its own time
+plus its RetentionDays lies before the Logboek's clock, or within `RETENTION_MARGIN_NS` of it)
+is refused by the collector with the rule `retention-passed` (ldv_logboek.rules), never
+acknowledged: the store's TTL would delete it as it is written, so acknowledging it would
+report a record stored that is not. Retention is the profile's, counted from the record's own
+time (the standard's times are the processing's), so such a record is not kept longer instead:
+a service whose clock is years behind sees its records refused, with the reason, in the OTLP
+partial success, and they are counted per rule in the rejections table.
 """
 
 from __future__ import annotations
@@ -31,6 +40,9 @@ from ldv_logboek.register._models import Register
 
 MAX_RETENTION_DAYS = 65_535  # RetentionDays is a UInt16
 _NS_PER_DAY = 86_400 * 1_000_000_000
+# A record whose retention ends within this of its arrival is refused too: it would be deleted
+# before anyone could read it, and the insert follows the check by up to a few seconds.
+RETENTION_MARGIN_NS = 60 * 1_000_000_000
 _DURATION = re.compile(
     r"P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?"
 )
@@ -148,3 +160,19 @@ class Retention:
 
 def _ns(moment: datetime) -> int:
     return (moment - _EPOCH) // timedelta(microseconds=1) * 1000
+
+
+def may_have_ended(starts: Sequence[int], now_ns: int) -> list[int]:
+    """Indices of the records (start times `starts`, ns) whose retention may have ended at
+    `now_ns`: those older than a day plus the margin (a retention is at least one day)."""
+    oldest_kept = now_ns - _NS_PER_DAY - RETENTION_MARGIN_NS
+    return [i for i, start in enumerate(starts) if start < oldest_kept]
+
+
+def retention_ended(starts: Sequence[int], days: Sequence[int], now_ns: int) -> list[bool]:
+    """For each record (start time ns, RetentionDays): whether its retention ends before `now_ns`
+    plus RETENTION_MARGIN_NS, as the store's TTL counts it (`toDateTime(Timestamp) +
+    toIntervalDay(RetentionDays)`: whole seconds, then days)."""
+    limit = now_ns + RETENTION_MARGIN_NS
+    return [(start // 1_000_000_000) * 1_000_000_000 + d * _NS_PER_DAY <= limit for start, d in zip(starts, days, strict=True)]
+

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
@@ -20,7 +21,7 @@ from ldv_logboek.storage._client import StorageUnavailable, connect, embedded_pa
 from ldv_logboek.storage._pool import ConnectionPool, Lane
 from ldv_logboek.storage._query import Cursor, Page, RecordQuery
 from ldv_logboek.storage._register_store import RegisterStore
-from ldv_logboek.storage._retention import Retention
+from ldv_logboek.storage._retention import Retention, may_have_ended, retention_ended
 from ldv_logboek.storage._schema import DEFAULT_RETENTION_DAYS, READ_SETTINGS, RECORDS_TABLE, REJECTIONS_TABLE, migrate
 
 _T = TypeVar("_T")
@@ -174,6 +175,21 @@ class LogStore:
         with storage_errors(f"retention of {rows.num_rows} records"):
             starts = rows.column("Timestamp").cast(pa.int64()).to_pylist()
             return with_retention(rows, self._retention().days_of_rows(rows, starts))
+
+    def past_retention(self, rows: pa.Table, now_ns: int | None = None) -> list[int]:
+        """Indices of the rows (`ROWS_SCHEMA`) whose retention, as `with_retention` decides it,
+        has ended at `now_ns` (default: now), or ends within a minute: the store's TTL would
+        delete them as they are written, so the collector refuses them (`retention-passed`,
+        ldv_logboek.storage._retention). Only rows older than a day are looked at."""
+        now = time.time_ns() if now_ns is None else now_ns
+        starts = rows.column("Timestamp").cast(pa.int64()).to_pylist()
+        old = may_have_ended(starts, now)
+        if not old:
+            return []
+        subset = rows.take(old)
+        with storage_errors(f"retention of {len(old)} records"):
+            days = self._retention().days_of_rows(subset, [starts[i] for i in old])
+        return [i for i, ended in zip(old, retention_ended([starts[i] for i in old], days, now), strict=True) if ended]
 
     def _embedded_connection(self) -> Any:
         """The writer's own chDB connection (`chdb.connect`, chDB's public API) for zero-copy Arrow
