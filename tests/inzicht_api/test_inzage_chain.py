@@ -49,10 +49,13 @@ CLIENT_SECRET = "test-client-secret-0123456789"
 
 @dataclass
 class Recorder:
-    """Pure ASGI wrapper around the real read API app: keeps each request's body and token."""
+    """Pure ASGI wrapper around the real read API app: keeps each request's body and token
+    (`calls`: the searches, POST) and the token of every other request (`other_calls`: the
+    proof route, asked for each record found, `GET .../proof?opening=true`)."""
 
     app: Any
     calls: list[tuple[bytes, str]] = field(default_factory=list)
+    other_calls: list[tuple[str, str]] = field(default_factory=list)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -66,7 +69,11 @@ class Recorder:
             more = message.get("more_body", False)
         body = b"".join(chunks)
         headers = dict(scope["headers"])
-        self.calls.append((body, headers.get(b"authorization", b"").decode()))
+        authorization = headers.get(b"authorization", b"").decode()
+        if scope["method"] == "POST":
+            self.calls.append((body, authorization))
+        else:
+            self.other_calls.append((scope["path"], authorization))
         sent = False
 
         async def replay() -> dict[str, Any]:
@@ -127,6 +134,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
 
 def test_chain_finds_the_other_partys_records_from_the_token_alone(chain: Chain) -> None:
     chain.recorder.calls.clear()
+    chain.recorder.other_calls.clear()
     headers = citizen(chain.signer, LINDA)
     response = chain.client.get("/inzage/v1/mijn-verwerkingen", headers=headers)
     assert response.status_code == 200, response.text
@@ -135,6 +143,12 @@ def test_chain_finds_the_other_partys_records_from_the_token_alone(chain: Chain)
     assert chain.ben_uwv not in found  # the other party restricts to the token's citizen
     assert chain.recorder.calls, "the inzage did not ask UWV's read API"
     own_token = headers["Authorization"].removeprefix("Bearer ")
+    # The record found there was checked against UWV's log: its proof route was asked, with the same kind of token.
+    [(path, _)] = chain.recorder.other_calls
+    assert path.startswith("/lezenapi/v1/processing-activities/") and path.endswith(f"/{chain.linda_uwv}/proof")
+    for path, authorization in chain.recorder.other_calls:
+        assert own_token not in authorization
+        assert jwt.decode(authorization.removeprefix("Bearer "), options={"verify_signature": False})["aud"] == chain.uwv_api
     for body, authorization in chain.recorder.calls:
         # UWV never sees the citizen's own token: one the issuer made for UWV alone, short-lived.
         assert own_token not in authorization
