@@ -25,13 +25,12 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from ldv_collector import GroupCommitWriter
 from ldv_inzicht._app import create_app
 from ldv_inzicht.settings import ApiSettings
 from ldv_logboek import LogRecord, trace_id_as_uuid
 from ldv_logboek.register import load_register_files
-from ldv_logboek.storage import RECORDS_TABLE, LogStore, LogTables, RegisterStore, TransparencyLog, connect
-from ldv_logboek.tlog import COSIGNATURE_V1, RecordOpening, Signer, cosign, sign_note, verify_receipt
+from ldv_logboek.storage import RECORDS_TABLE, LogStore, RegisterStore, connect
+from ldv_logboek.tlog import COSIGNATURE_V1, RecordOpening, Signer, verify_receipt
 from ldv_suite.demo.token_service import DemoIssuer, create_token_service_app
 from tests.inzicht_api.inzage_support import (
     AUDIENCE,
@@ -48,6 +47,7 @@ from tests.inzicht_api.inzage_support import (
     write_jwks,
 )
 from tests.inzicht_api.inzage_support import Signer as TokenSigner
+from tests.inzicht_api.test_log_proofs import logged as log_records
 
 LOGBOEK_A = AUDIENCE
 LOGBOEK_B = "https://lezen.uwv.example/lezenapi/v1"
@@ -83,20 +83,6 @@ class Federation:
         return TestClient(make_app(self.a_store, self.jwks, follow_chain=False, timeout=30.0, **options))
 
 
-def _logged(store: LogStore, records: list[LogRecord]) -> None:
-    """`records` through the collector's writer with B's log on, then a cosigned checkpoint."""
-    log = TransparencyLog.open(store, LOG_B)
-    writer = GroupCommitWriter(store, max_batch_wait_ms=0, log=log)
-    writer.start()
-    try:
-        writer.submit(records).result(timeout=60)
-    finally:
-        writer.stop()
-    head = log.head()
-    note = sign_note(head.text, LOG_B)
-    LogTables(store, LOG_B.name).save_checkpoint(head, note.with_signatures((cosign(head.text, WITNESS, int(time.time())),)))
-
-
 @pytest.fixture(scope="module")
 def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]:
     tmp = tmp_path_factory.mktemp("federated-receipts")
@@ -109,7 +95,7 @@ def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]
         record(LINDA, "uwv", UWV_WW, name="WW-aanvraag beoordelen", when=now - 3600, trace_id=b"\x01" * 16),
         record(LINDA, "uwv", UWV_WW, name="WW-uitkering berekenen", when=now - 1800, trace_id=b"\x03" * 16),
     ]
-    _logged(b_store, logged)
+    log_records(b_store, logged, LOG_B, WITNESS)
     tokens = TokenSigner.generate("issuer-1")
     jwks = write_jwks(tmp / "jwks.json", tokens)
     issuer = DemoIssuer(

@@ -68,9 +68,10 @@ class Env:
         return TestClient(make_app(self.store, self.jwks, follow_chain=False, **options))
 
 
-def _logged(store: LogStore, records: list[LogRecord]) -> None:
-    """`records` through the collector's writer with the log on, then a cosigned checkpoint."""
-    log = TransparencyLog.open(store, LOG)
+def logged(store: LogStore, records: list[LogRecord], key: Signer = LOG, witness: Signer = WITNESS) -> None:
+    """`records` through the collector's writer with the log of `key` on, then a checkpoint
+    signed by `key` and cosigned by `witness`."""
+    log = TransparencyLog.open(store, key)
     writer = GroupCommitWriter(store, max_batch_wait_ms=0, log=log)
     writer.start()
     try:
@@ -78,8 +79,8 @@ def _logged(store: LogStore, records: list[LogRecord]) -> None:
     finally:
         writer.stop()
     head = log.head()
-    note = sign_note(head.text, LOG)
-    LogTables(store, LOG.name).save_checkpoint(head, note.with_signatures((cosign(head.text, WITNESS, int(time.time())),)))
+    note = sign_note(head.text, key)
+    LogTables(store, key.name).save_checkpoint(head, note.with_signatures((cosign(head.text, witness, int(time.time())),)))
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +96,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     ]
     e.ben = [record(BEN, "belastingdienst", ACT["inkomen"], name="inkomen verstrekken", when=now - day, trace_id=os.urandom(16))]
     e.confidential = record(LINDA, "belastingdienst", ACT["fiod"], name="transacties analyseren", when=now - day, trace_id=os.urandom(16))
-    _logged(store, [*e.linda, *e.ben, e.confidential])
+    logged(store, [*e.linda, *e.ben, e.confidential])
     yield e
     store.close()
 
@@ -192,13 +193,7 @@ def test_the_pdf_carries_the_receipts_and_ldv_verify_pdf_checks_them(env: Env, t
     assert "OK: 2 receipts" in ok.output
     # A receipt changed in the PDF (another index) does not verify.
     receipts[0]["receipt"] = receipts[0]["receipt"].replace("\nindex ", "\nindex 1", 1)
-    writer = PdfWriter()
-    for page in reader.pages:
-        writer.add_page(page)
-    writer.add_attachment(RECEIPTS_NAME, json.dumps({"receipts": receipts}).encode())
-    tampered = tmp_path / "tampered.pdf"
-    with tampered.open("wb") as out:
-        writer.write(out)
+    tampered = _pdf_with(reader, receipts, tmp_path / "tampered.pdf")
     bad = runner.invoke(ldv_app, ["verify", "pdf", str(tampered), *keys])
     assert bad.exit_code == 1 and "FAILED" in bad.output
     # Without a witness's cosignature required by the key given: refused too.
