@@ -275,19 +275,18 @@ def verify_pdf_command(
     witnesses = _verifiers(witness_key, COSIGNATURE_V1)
     logs = _verifiers(log_key, ED25519)
     needed = min_witnesses if min_witnesses is not None else (1 if witnesses else 0)
-    _verify_pdf(pdf, logs, witnesses, needed)
+    receipts = _verify_pdf(pdf, logs, witnesses, needed)
     if since is not None:
-        _verify_pdf(since, logs, witnesses, needed)
-        _nothing_removed(since, pdf)
+        _nothing_removed(since, _verify_pdf(since, logs, witnesses, needed), pdf, receipts)
 
 
-def _nothing_removed(old: Path, new: Path) -> None:
+def _nothing_removed(old: Path, old_receipts: list[tuple[str, str]], new: Path, new_receipts: list[tuple[str, str]]) -> None:
     """Every record of `old` is in `new` with the same entry, or past its retention now."""
     now = int(time.time())
-    current = {record: _receipt_of(text) for record, text in _pdf_receipts(new)}
+    current = {record: _receipt_of(text) for record, text in new_receipts}
     kept = expired = 0
     missing = []
-    for record, text in _pdf_receipts(old):
+    for record, text in old_receipts:
         before = _receipt_of(text)
         after = current.get(record)
         if after is not None and (after.index, after.entry) == (before.index, before.entry):
@@ -313,7 +312,8 @@ def _receipt_of(text: str) -> Receipt:
         raise _fail(f"an unreadable receipt: {exc}") from None
 
 
-def _verify_pdf(pdf: Path, logs: list[Verifier], witnesses: list[Verifier], needed: int) -> None:
+def _verify_pdf(pdf: Path, logs: list[Verifier], witnesses: list[Verifier], needed: int) -> list[tuple[str, str]]:
+    """Check every receipt `pdf` carries (exit 1 when one fails); its (record, receipt) pairs."""
     receipts = _pdf_receipts(pdf)
     failed = 0
     origins: dict[str, int] = {}
@@ -335,6 +335,7 @@ def _verify_pdf(pdf: Path, logs: list[Verifier], witnesses: list[Verifier], need
     logs_text = ", ".join(f"{o} (size {n})" for o, n in sorted(origins.items()))
     typer.echo(f"OK: {len(receipts)} receipts in {pdf} verify against {logs_text}; "
                f"cosigned by at least {needed} of the given witnesses")
+    return receipts
 
 
 def witness_command(
