@@ -286,24 +286,30 @@ class LogTables:
 
     def read_for_proof(self, index: int, reads: Sequence[tuple[int, int, int]]) -> tuple[bytes | None, dict[int, dict[int, bytes]]]:
         """The entry of leaf `index` and the hashes of the (level, start, end) ranges `reads`, by
-        level and index, in one query (an inclusion proof's reads). The parts of the query select
-        one column of one type, the entries' FixedString(41): the hashes come zero-padded."""
-        leaf_ranges = [f"(LeafIndex >= {int(a)} AND LeafIndex < {int(b)})" for level, a, b in reads if level == 0]
+        level and index, in one query (an inclusion proof's reads). Every part of the query gives
+        (level, index, hash, entry); the entry is read with the leaf hashes of its own tile when
+        that tile is read anyway (a proof's usual case: one range read of the leaves table, not
+        two), else on its own (level 255)."""
+        leaf_ranges = [(int(a), int(b)) for level, a, b in reads if level == 0]
         node_ranges = [
             f"(Level = {int(level)} AND NodeIndex >= {int(a)} AND NodeIndex < {int(b)})" for level, a, b in reads if level > 0
         ]
-        parts = [
-            f"SELECT toUInt8(255) AS L, LeafIndex AS I, Entry AS H FROM {LEAVES_TABLE} "
-            f"WHERE Origin = {{o:String}} AND LeafIndex = {int(index)} LIMIT 1"
-        ]
-        if leaf_ranges:
+        parts: list[str] = []
+        if not any(a <= index < b for a, b in leaf_ranges):
             parts.append(
-                f"SELECT toUInt8(0) AS L, LeafIndex AS I, CAST(LeafHash AS FixedString(41)) AS H FROM {LEAVES_TABLE} "
-                f"WHERE Origin = {{o:String}} AND ({' OR '.join(leaf_ranges)}) LIMIT 1 BY LeafIndex"
+                f"SELECT toUInt8(255) AS L, LeafIndex AS I, LeafHash AS H, Entry AS E FROM {LEAVES_TABLE} "
+                f"WHERE Origin = {{o:String}} AND LeafIndex = {int(index)} LIMIT 1"
+            )
+        if leaf_ranges:
+            ranges = " OR ".join(f"(LeafIndex >= {a} AND LeafIndex < {b})" for a, b in leaf_ranges)
+            parts.append(
+                f"SELECT toUInt8(0) AS L, LeafIndex AS I, LeafHash AS H, "
+                f"if(LeafIndex = {int(index)}, Entry, toFixedString('', {ENTRY_SIZE})) AS E FROM {LEAVES_TABLE} "
+                f"WHERE Origin = {{o:String}} AND ({ranges}) LIMIT 1 BY LeafIndex"
             )
         if node_ranges:
             parts.append(
-                f"SELECT Level AS L, NodeIndex AS I, CAST(Hash AS FixedString(41)) AS H FROM {NODES_TABLE} "
+                f"SELECT Level AS L, NodeIndex AS I, Hash AS H, toFixedString('', {ENTRY_SIZE}) AS E FROM {NODES_TABLE} "
                 f"WHERE Origin = {{o:String}} AND ({' OR '.join(node_ranges)}) LIMIT 1 BY Level, NodeIndex"
             )
         # One small read: a single thread spares the engine its pipeline set-up for each part.
@@ -311,11 +317,12 @@ class LogTables:
         rows = self.store.query_rows(sql, {"o": self.origin})
         entry: bytes | None = None
         found: dict[int, dict[int, bytes]] = {}
-        for level, i, h in rows:
-            if int(level) == 255:
-                entry = as_bytes(h)
-            else:
-                found.setdefault(int(level), {})[int(i)] = as_bytes(h)[:32]  # padded to the entries' width
+        for level, i, h, e in rows:
+            level, i = int(level), int(i)
+            if level == 255 or (level == 0 and i == index):
+                entry = as_bytes(e)
+            if level != 255:
+                found.setdefault(level, {})[i] = as_bytes(h)
         return entry, found
 
     def origins(self) -> list[str]:
