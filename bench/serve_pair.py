@@ -1,6 +1,11 @@
 """Paired before/after of `ldv serve`'s ingest: spans per server CPU-second, two checkouts alternately.
 
-    .venv/bin/python bench/serve_pair.py --base /path/to/other/checkout/.venv/bin/python [--rounds 3]
+    .venv/bin/python bench/serve_pair.py --base /path/to/other/checkout/.venv/bin/python [--rounds 3] [--log off]
+
+`--base` may also be a script that runs this venv's Python with another checkout's source
+trees first on PYTHONPATH (a `git archive` of an older commit). `--log off` runs this
+checkout's server without the transparency log (LDV_COLLECTOR_LOG_ENABLED=false), to compare
+with a commit from before the log.
 
 The same pre-encoded requests (bench/ingest.py's `synthetic_bodies`, 512 realistic LDV spans
 each) are replayed by `--senders` threads against a fresh `ldv serve` of this checkout and of
@@ -30,14 +35,18 @@ def main() -> None:
     parser.add_argument("--spans", type=int, default=512)
     parser.add_argument("--senders", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--log", choices=("on", "off"), default="on", help="this checkout's transparency log")
     args = parser.parse_args()
+    here_env = {"LDV_COLLECTOR_LOG_ENABLED": "false"} if args.log == "off" else {}
     bodies = list(ingest.synthetic_bodies(args.requests * args.spans, args.spans, seed=11))
     pythons = {"this checkout": sys.executable, "base": args.base}
     per_cpu: dict[str, list[float]] = {name: [] for name in pythons}
     with tempfile.TemporaryDirectory() as tmp:
         for round_ in range(args.rounds):
             for name, python in pythons.items():
-                wall, cpu, _ = ingest.through_serve(bodies, args.spans, args.senders, Path(tmp) / f"{name}{round_}", python)
+                env = here_env if name == "this checkout" else {}
+                data_dir = Path(tmp) / f"{name}{round_}"
+                wall, cpu, _ = ingest.through_serve(bodies, args.spans, args.senders, data_dir, python, env)
                 per_cpu[name].append(cpu)
                 print(f"round {round_ + 1} {name:14s} {wall:10,.0f} spans/s {cpu:10,.0f} spans per server CPU-second", flush=True)
     here, base = (statistics.median(per_cpu[n]) for n in pythons)
