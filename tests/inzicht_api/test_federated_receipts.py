@@ -29,11 +29,10 @@ from ldv_inzicht._app import create_app
 from ldv_inzicht.settings import ApiSettings
 from ldv_logboek import LogRecord, trace_id_as_uuid
 from ldv_logboek.register import load_register_files
-from ldv_logboek.storage import RECORDS_TABLE, LogStore, RegisterStore, connect
+from ldv_logboek.storage import LogStore, RegisterStore, connect
 from ldv_logboek.tlog import COSIGNATURE_V1, RecordOpening, Signer, verify_receipt
 from ldv_suite.demo.token_service import DemoIssuer, create_token_service_app
 from tests.inzicht_api.inzage_support import (
-    AUDIENCE,
     DEMO_REGISTER,
     ISSUER,
     LINDA,
@@ -48,12 +47,9 @@ from tests.inzicht_api.inzage_support import (
 )
 from tests.inzicht_api.inzage_support import Signer as TokenSigner
 from tests.inzicht_api.test_log_proofs import logged as log_records
+from tests.inzicht_api.test_log_proofs import rename_stored
+from tests.inzicht_api.test_token_exchange import CLIENT_ID, CLIENT_SECRET, LOGBOEK_A, LOGBOEK_B, UWV_WW
 
-LOGBOEK_A = AUDIENCE
-LOGBOEK_B = "https://lezen.uwv.example/lezenapi/v1"
-CLIENT_ID = "logboek-a"
-CLIENT_SECRET = "a-secret-of-logboek-a-0123456789"
-UWV_WW = "https://register.uwv.example/processing-activities/ww"
 LOG_B = Signer.generate("logboek.uwv.example/lezen")
 WITNESS = Signer.generate("toezicht.test/ap", COSIGNATURE_V1)
 AP = "de Autoriteit Persoonsgegevens"
@@ -169,11 +165,7 @@ def test_a_record_changed_at_the_other_logboek_fails_the_check(federation: Feder
     # Last in this module with the logged records: it changes B's store, as B's administrator
     # could. B's receipt still verifies, but the opening B now gives is not the logged entry.
     target = federation.logged[0]
-    with federation.b_store.writer_lock:
-        federation.b_store.client.command(
-            f"ALTER TABLE {RECORDS_TABLE} UPDATE SpanName = 'iets anders' WHERE SpanId = '{target.span_id.hex()}' "
-            "SETTINGS mutations_sync = 1"
-        )
+    rename_stored(federation.b_store, target.span_id)
     body = federation.a().get(INZAGE, headers=citizen(federation.tokens, LINDA)).json()
     verified = {p["spanId"]: p["verified"] for p in _processings(body)}
     assert verified == {target.span_id.hex(): False, federation.logged[1].span_id.hex(): True}

@@ -68,6 +68,16 @@ class Env:
         return TestClient(make_app(self.store, self.jwks, follow_chain=False, **options))
 
 
+def rename_stored(store: LogStore, span_id: bytes) -> None:
+    """Change the stored record `span_id`'s name directly in `store`, as its administrator could
+    (behind the collector's back: its leaf stays as logged)."""
+    with store.writer_lock:
+        store.client.command(
+            f"ALTER TABLE {RECORDS_TABLE} UPDATE SpanName = 'iets anders' WHERE SpanId = '{span_id.hex()}' "
+            "SETTINGS mutations_sync = 1"
+        )
+
+
 def logged(store: LogStore, records: list[LogRecord], key: Signer = LOG, witness: Signer = WITNESS) -> None:
     """`records` through the collector's writer with the log of `key` on, then a checkpoint
     signed by `key` and cosigned by `witness`."""
@@ -244,11 +254,7 @@ def test_a_changed_record_fails_the_check_and_an_unlogged_one_is_unchecked(env: 
     # Last in this module: it changes the store. A field changed directly in the store (an
     # administrator with chDB): the receipt still verifies, but the stored record no longer gives it.
     target = env.linda[0]
-    with env.store.writer_lock:
-        env.store.client.command(
-            f"ALTER TABLE {RECORDS_TABLE} UPDATE SpanName = 'iets anders' WHERE SpanId = '{target.span_id.hex()}' "
-            "SETTINGS mutations_sync = 1"
-        )
+    rename_stored(env.store, target.span_id)
     env.unlogged = record(LINDA, "dienst-toeslagen", ACT["zorgtoeslag"], name="zorgtoeslag", when=time.time() - 100,
                           trace_id=os.urandom(16))  # fmt: skip
     env.store.insert([env.unlogged])  # behind the collector's back: in no log
