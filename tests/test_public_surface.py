@@ -38,6 +38,8 @@ PUBLIC: dict[str, set[str]] = {
         # the transparency log's persistence, writer side and audit
         "CHECKPOINTS_TABLE", "LEAVES_TABLE", "NODES_TABLE", "AuditReport", "LogAudit", "LogTables", "StoredTree",
         "TransparencyLog", "audit_store",
+        # the logs' full tiles as files, copied behind the checkpoints (`ldv serve` runs the mirror)
+        "TileFiles", "TileMirror",
         # where a record is in its log, for the readers' receipts (ldv_inzicht)
         "leaf_entries", "record_positions", "stored_entries",
     },
@@ -47,7 +49,7 @@ PUBLIC: dict[str, set[str]] = {
         "LeafHashes", "LogIntegrityError", "NodeSource", "Note", "NoteError", "NoteSignature", "ProofError", "Receipt", "RecordOpening",
         "Signer", "TileRef", "TransparencyLogError", "Verifier", "consistency_proof", "cosign", "cosignature_time",
         "cosigned_message", "decide", "edge_nodes", "encode_index", "encode_record", "entry_bundle", "expires_at",
-        "inclusion_proof", "key_id", "leaf_hash", "leaf_hashes", "load_signer", "node_hash", "open_checkpoint",
+        "inclusion_proof", "key_id", "leaf_hash", "leaf_hashes", "load_signer", "log_id", "node_hash", "open_checkpoint",
         "parse_entry", "parse_note", "parse_signature_lines", "parse_tile_path", "perfect_root", "read_entry_bundle",
         "record_digest", "record_entry", "root_from_inclusion", "root_of", "sign_note", "subtree_root", "tile_exists", "node_in_tiles",
         "tiles_for", "tree_root", "verify_consistency", "verify_inclusion", "verify_receipt",

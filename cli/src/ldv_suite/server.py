@@ -25,7 +25,7 @@ from typing import Any
 import uvicorn
 from pydantic import SecretStr
 
-from ldv_logboek.storage import LogStore, redact
+from ldv_logboek.storage import LogStore, TileMirror, redact
 from ldv_suite.errors import SuiteError
 from ldv_suite.settings import ServeSettings, is_loopback
 
@@ -222,6 +222,7 @@ class Stack:
             readers=settings.store_readers,
             retention_days=settings.retention_days,
             retention_by_organisation=settings.retention_by_organisation,
+            tile_dir=settings.tile_dir,
         )
         applied = store.migrate()
         if applied:
@@ -319,6 +320,8 @@ class Stack:
         sockets: list[socket.socket] = []
         tasks: list[asyncio.Task[None]] = []
         grpc_server = None
+        # The logs' full tiles copied to files, behind the checkpoints (TileMirror): proofs without a query.
+        mirror = TileMirror(self.store, self.store.tile_files) if self.store.tile_files is not None else None
         switch_interval = sys.getswitchinterval()
         sys.setswitchinterval(SWITCH_INTERVAL_S)  # see SWITCH_INTERVAL_S; restored when the stack stops
         try:
@@ -329,6 +332,8 @@ class Stack:
                 await asyncio.sleep(0.02)
             if all(s.started for s in self.servers):
                 grpc_server = await self._start_grpc()
+                if mirror is not None:
+                    mirror.start()
                 if on_ready is not None:
                     result = on_ready()
                     if asyncio.iscoroutine(result):
@@ -346,6 +351,8 @@ class Stack:
                 sock.close()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
+            if mirror is not None:
+                await asyncio.to_thread(mirror.stop)
             self.store.close()
             sys.setswitchinterval(switch_interval)
         failed = [s for s in self.servers if not s.started]

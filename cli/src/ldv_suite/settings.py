@@ -65,6 +65,12 @@ class ServeSettings(BaseSettings):
         "connection, so a lookup never waits for an insert (more lookups wait for a free reader). 0: reads share "
         "the writer, one statement at a time. The ClickHouse endpoint has its own (LDV_CLICKHOUSE_POOL_SIZE).",
     )
+    tile_dir: Path | None = Field(
+        None,
+        description="Directory where `ldv serve` keeps copies of the transparency logs' full tiles, so that a "
+        "proof needs no query of the store. Default: tlog-tiles in data_dir for the embedded store; none (proofs "
+        "read the store) for a ClickHouse server unless given.",
+    )
     log_level: str = Field("info", description="Log level of the servers: debug, info, warning, error or critical.")
     tls_cert_file: FilePath | None = Field(
         None, description="PEM certificate (chain) for HTTPS and gRPC over TLS on every port; with tls_key_file."

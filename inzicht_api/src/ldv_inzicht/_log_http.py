@@ -2,12 +2,14 @@
 
     GET /log/                                   the logs in this store: origin, prefix, size (JSON)
     GET /log/<log id>/checkpoint                the newest checkpoint, with the witnesses' cosignatures
-    GET /log/<log id>/tile/<L>/<N>[.p/<W>]      hash tiles (c2sp.org/tlog-tiles)
+    GET /log/<log id>/tile/<L>/<N>[.p/<W>]      hash tiles (c2sp.org/tlog-tiles); full ones from the
+                                                store's tile files when copied there (TileMirror)
     GET /log/<log id>/tile/entries/<N>[.p/<W>]  entry bundles: the 41-byte entries (no record data)
     GET /log/<log id>/proof/<index>             a receipt (C2SP tlog-proof) of leaf <index> in the
                                                 newest checkpoint, cosignatures included (read
                                                 again at most every 0.25 s; the entry and the
-                                                hashes not cached in one read of the store)
+                                                hashes neither cached nor in tile files in one
+                                                read of the store)
 
 `<log id>` is the lowercase hex SHA-256 of the log's origin (as a witness's monitoring API names
 a log), since an origin holds slashes. Full tiles and bundles never change: they are served with
@@ -21,7 +23,6 @@ without exceptions.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable
 
@@ -40,6 +41,7 @@ from ldv_logboek.tlog import (
     ProofError,
     Receipt,
     entry_bundle,
+    log_id,
     parse_note,
     parse_tile_path,
 )
@@ -49,11 +51,6 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 SHORT = "public, max-age=1"
 CHECKPOINT_REUSE_S = 0.25  # the collector's checkpoint interval
 _BASE_HEADERS = {"X-Content-Type-Options": "nosniff"}
-
-
-def log_id(origin: str) -> str:
-    """The path segment of a log: hex SHA-256 of its origin."""
-    return hashlib.sha256(origin.encode()).hexdigest()
 
 
 class _Logs:
@@ -105,6 +102,10 @@ def create_log_app(store: LogStore) -> Starlette:
         tables = LogTables(store, origin)
 
         def read() -> bytes | None:
+            if store.tile_files is not None:  # a full tile copied to a file (ldv_logboek.storage.TileMirror)
+                copied = store.tile_files.read(origin, ref)
+                if copied is not None:
+                    return copied
             level = ref.tree_level
             start = ref.first_node
             end = start + ref.width

@@ -36,6 +36,8 @@ from ldv_logboek.storage._schema import (
     migrate,
 )
 from ldv_logboek.storage._store import LogStore
+from ldv_logboek.storage._tile_files import TileFiles
+from ldv_logboek.storage._tile_mirror import TileMirror
 from ldv_logboek.storage._tlog import LogTables, StoredTree, TransparencyLog
 from ldv_logboek.storage._tlog_positions import leaf_entries, record_positions, stored_entries
 
@@ -85,6 +87,8 @@ __all__ = [
     "NODES_TABLE",
     "LogTables",
     "StoredTree",
+    "TileFiles",
+    "TileMirror",
     "TransparencyLog",
     "AuditReport",
     "LogAudit",

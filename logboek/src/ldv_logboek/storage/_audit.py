@@ -38,7 +38,7 @@ from ldv_logboek.errors import NoteError
 from ldv_logboek.storage._schema import LEAVES_TABLE, RECORDS_TABLE
 from ldv_logboek.storage._store import LogStore
 from ldv_logboek.storage._tlog import LogTables, iter_chunks
-from ldv_logboek.storage._tlog_columns import level_up
+from ldv_logboek.storage._tlog_columns import fixed_width, level_up
 from ldv_logboek.tlog import (
     ENTRY_SIZE,
     Checkpoint,
@@ -244,8 +244,8 @@ def _audit_log(
             assert pending is not None
             leaves = pending[1].result()
             indices = leaves.column("LeafIndex").to_numpy()
-            entries = _fixed(leaves.column("Entry"), ENTRY_SIZE)
-            hashes = _fixed(leaves.column("LeafHash"), 32)
+            entries = fixed_width(leaves.column("Entry"), ENTRY_SIZE)
+            hashes = fixed_width(leaves.column("LeafHash"), 32)
             hash_ok = leaves.column("HashOk").to_numpy(zero_copy_only=False).astype(bool)
             if len(indices) > 1 and not np.all(indices[1:] != indices[:-1]):
                 # A leaf stored twice (a retried insert not merged yet): one row per index; two
@@ -279,7 +279,7 @@ def _audit_log(
             pending = read(chunks[number + 1]) if number + 1 < len(chunks) else None
             has_record = np.zeros(len(indices), dtype=bool)
             if records.num_rows:
-                recomputed = _fixed(records.column("Entry"), ENTRY_SIZE)
+                recomputed = fixed_width(records.column("Entry"), ENTRY_SIZE)
                 record_indices = records.column("LeafIndex").to_numpy()
                 positions = np.searchsorted(indices, record_indices)
                 inside = positions < len(indices)
@@ -324,26 +324,6 @@ def _audit_log(
         if size_c in roots_found and roots_found[size_c] != root_c:
             audit.problem(f"the leaves do not give the root of the checkpoint of size {size_c} (the log was rewritten)")
     return audit
-
-
-def _fixed(column: pa.ChunkedArray, width: int) -> np.ndarray:
-    """A column of `width`-byte values as an (n, width) uint8 array (one copy, no Python per row)."""
-    array = column.chunk(0) if column.num_chunks == 1 else pa.concat_arrays(column.chunks)
-    n = len(array)
-    if n == 0:
-        return np.empty((0, width), dtype=np.uint8)
-    if pa.types.is_fixed_size_binary(array.type):
-        data = np.frombuffer(array.buffers()[1], dtype=np.uint8)
-        return data[array.offset * width : (array.offset + n) * width].reshape(n, width)
-    offsets = np.frombuffer(array.buffers()[1], dtype=np.int32)[array.offset : array.offset + n + 1]
-    if np.all(np.diff(offsets) == width):
-        return np.frombuffer(array.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]].reshape(n, width)
-    # Values of another width (a rewritten row): padded or cut to `width`, so they compare unequal.
-    out = np.zeros((n, width), dtype=np.uint8)
-    for i, value in enumerate(array.to_pylist()):
-        raw = bytes(value)[:width]
-        out[i, : len(raw)] = np.frombuffer(raw, dtype=np.uint8)
-    return out
 
 
 def _extended(base: CompactRange, levels: list[bytes], count: int) -> CompactRange:

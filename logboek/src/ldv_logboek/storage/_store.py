@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import chdb
@@ -23,6 +24,7 @@ from ldv_logboek.storage._query import Cursor, Page, RecordQuery
 from ldv_logboek.storage._register_store import RegisterStore
 from ldv_logboek.storage._retention import Retention, may_have_ended, retention_ended
 from ldv_logboek.storage._schema import DEFAULT_RETENTION_DAYS, READ_SETTINGS, RECORDS_TABLE, REJECTIONS_TABLE, migrate
+from ldv_logboek.storage._tile_files import TileFiles
 
 _T = TypeVar("_T")
 
@@ -35,6 +37,9 @@ SELECT toUnixTimestamp64Nano(Timestamp), TraceId, SpanId, ParentSpanId, SpanName
        ScopeName, ScopeVersion
 FROM {RECORDS_TABLE}
 """
+
+# Where an embedded store keeps its logs' full tiles as files (ldv_logboek.storage._tile_files).
+TILE_FILES_DIR = "tlog-tiles"
 
 # Reader connections of a store unless told otherwise (`LDV_SERVE_STORE_READERS`): lookups run
 # beside each other and beside the writer; the machine's cores bound what more would gain.
@@ -73,6 +78,7 @@ class LogStore:
         retention_by_organisation: Mapping[str, int] | None = None,
         readers: int = DEFAULT_READERS,
         open_reader: Callable[[], Client] | None = None,
+        tile_dir: Path | None = None,
     ):
         self.client = client
         self.retention_days = retention_days
@@ -83,6 +89,10 @@ class LogStore:
         self._closed = False
         self.pool = ConnectionPool()
         path = embedded_path(client)
+        if tile_dir is None and path is not None:
+            tile_dir = Path(path) / TILE_FILES_DIR
+        # The logs' full tiles as files (read by StoredTree; copied by a TileMirror): none for an in-memory engine.
+        self.tile_files = TileFiles(tile_dir) if tile_dir is not None else None
         # The Arrow insert's own connection to an embedded engine (chDB's public API), opened at the first insert.
         self._embedded_path = path
         self._arrow_conn: Any = None
@@ -106,14 +116,18 @@ class LogStore:
         readers: int = DEFAULT_READERS,
         retention_days: int = DEFAULT_RETENTION_DAYS,
         retention_by_organisation: Mapping[str, int] | None = None,
+        tile_dir: Path | None = None,
     ) -> LogStore:
-        """The store at `dsn` (see `connect`): its writer now, up to `readers` reader connections when needed."""
+        """The store at `dsn` (see `connect`): its writer now, up to `readers` reader connections when
+        needed; the logs' tile files in `tile_dir` (default: `tlog-tiles` in an embedded store's
+        directory, none for a server)."""
         return cls(
             connect(dsn),
             retention_days=retention_days,
             retention_by_organisation=retention_by_organisation,
             readers=readers,
             open_reader=lambda: connect(dsn),
+            tile_dir=tile_dir,
         )
 
     @property

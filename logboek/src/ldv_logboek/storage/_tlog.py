@@ -284,18 +284,20 @@ class LogTables:
             {"o": self.origin, "s": start, "e": end},
         )
 
-    def read_for_proof(self, index: int, reads: Sequence[tuple[int, int, int]]) -> tuple[bytes | None, dict[int, dict[int, bytes]]]:
-        """The entry of leaf `index` and the hashes of the (level, start, end) ranges `reads`, by
-        level and index, in one query (an inclusion proof's reads). Every part of the query gives
-        (level, index, hash, entry); the entry is read with the leaf hashes of its own tile when
-        that tile is read anyway (a proof's usual case: one range read of the leaves table, not
-        two), else on its own (level 255)."""
+    def read_for_proof(
+        self, index: int, reads: Sequence[tuple[int, int, int]], *, with_entry: bool = True
+    ) -> tuple[bytes | None, dict[int, dict[int, bytes]]]:
+        """The entry of leaf `index` (unless not `with_entry`) and the hashes of the (level, start,
+        end) ranges `reads`, by level and index, in one query (an inclusion proof's reads). Every
+        part of the query gives (level, index, hash, entry); the entry is read with the leaf hashes
+        of its own tile when that tile is read anyway (a proof's usual case: one range read of the
+        leaves table, not two), else on its own (level 255)."""
         leaf_ranges = [(int(a), int(b)) for level, a, b in reads if level == 0]
         node_ranges = [
             f"(Level = {int(level)} AND NodeIndex >= {int(a)} AND NodeIndex < {int(b)})" for level, a, b in reads if level > 0
         ]
         parts: list[str] = []
-        if not any(a <= index < b for a, b in leaf_ranges):
+        if with_entry and not any(a <= index < b for a, b in leaf_ranges):
             parts.append(
                 f"SELECT toUInt8(255) AS L, LeafIndex AS I, LeafHash AS H, Entry AS E FROM {LEAVES_TABLE} "
                 f"WHERE Origin = {{o:String}} AND LeafIndex = {int(index)} LIMIT 1"
@@ -404,6 +406,17 @@ class StoredTree:
             raise LogIntegrityError(f"hashes of tree level {level} [{start}, {end}) are not in the tree of {self.size}")
         return start, end
 
+    def _from_file(self, tile_level: int, tile_index: int) -> list[bytes] | None:
+        """A full tile of this tree from the store's tile files (kept in the cache); None when
+        the tile is not full at this size or has no file."""
+        files = self.tables.store.tile_files
+        if files is None or (tile_index + 1) * TILE_WIDTH > self.size >> (TILE_HEIGHT * tile_level):
+            return None
+        hashes = files.hashes(self.tables.origin, tile_level, tile_index)
+        if hashes is not None:
+            self._keep((tile_level, tile_index), hashes)
+        return hashes
+
     def tile(self, tile_level: int, tile_index: int, count: int | None = None) -> list[bytes]:
         """The first `count` hashes of a tile (default: as wide as the tree of `size` has)."""
         key = (tile_level, tile_index)
@@ -414,6 +427,9 @@ class StoredTree:
         have = self._cached(key)
         if len(have) >= count:
             return have[:count]
+        from_file = self._from_file(tile_level, tile_index)
+        if from_file is not None:
+            return from_file[:count]
         more = self.tables.level_hashes(level, start + len(have), end)
         if len(more) != end - start - len(have):
             raise LogIntegrityError(f"the store lacks hashes of tree level {level} [{start}, {end}) of {self.tables.origin}")
@@ -433,7 +449,8 @@ class StoredTree:
 
     def proof(self, index: int) -> tuple[bytes, list[bytes]]:
         """The entry of leaf `index` and its inclusion proof in the tree of `size`: every stored
-        hash the proof needs that is not cached, and the entry, read in one query."""
+        hash the proof needs that is neither cached nor in a tile file, and the entry, read in
+        one query; no query when the tile files hold them all."""
         asked = _Asked()
         inclusion_proof(asked, index, self.size)
         needed: dict[tuple[int, int], int] = {}
@@ -445,9 +462,16 @@ class StoredTree:
         for (tile_level, tile_index), count in needed.items():
             start, end = self._wanted(tile_level, tile_index, count)
             cached = len(self._cached((tile_level, tile_index)))
-            if cached < count:
+            if cached < count and self._from_file(tile_level, tile_index) is None:
                 reads.append((TILE_HEIGHT * tile_level, start + cached, end))
-        entry, found = self.tables.read_for_proof(index, reads)
+        files = self.tables.store.tile_files
+        entry = None
+        if files is not None and (index // TILE_WIDTH + 1) * TILE_WIDTH <= self.size:
+            entry = files.entry(self.tables.origin, index)
+        found: dict[int, dict[int, bytes]] = {}
+        if entry is None or reads:
+            stored_entry, found = self.tables.read_for_proof(index, reads, with_entry=entry is None)
+            entry = entry or stored_entry
         for level, start, end in reads:
             key = (level // TILE_HEIGHT, start // TILE_WIDTH)
             more = found.get(level, {})

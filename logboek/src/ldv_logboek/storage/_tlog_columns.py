@@ -214,3 +214,23 @@ def level_up(hashes: bytes) -> bytes:
     sha256 = hashlib.sha256
     view = memoryview(hashes)
     return b"".join([sha256(b"\x01" + view[i : i + 64]).digest() for i in range(0, len(hashes), 64)])
+
+
+def fixed_width(column: pa.ChunkedArray, width: int) -> np.ndarray:
+    """A column of `width`-byte values as an (n, width) uint8 array (one copy, no Python per row)."""
+    array = column.chunk(0) if column.num_chunks == 1 else pa.concat_arrays(column.chunks)
+    n = len(array)
+    if n == 0:
+        return np.empty((0, width), dtype=np.uint8)
+    if pa.types.is_fixed_size_binary(array.type):
+        data = np.frombuffer(array.buffers()[1], dtype=np.uint8)
+        return data[array.offset * width : (array.offset + n) * width].reshape(n, width)
+    offsets = np.frombuffer(array.buffers()[1], dtype=np.int32)[array.offset : array.offset + n + 1]
+    if np.all(np.diff(offsets) == width):
+        return np.frombuffer(array.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]].reshape(n, width)
+    # Values of another width (a rewritten row): padded or cut to `width`, so they compare unequal.
+    out = np.zeros((n, width), dtype=np.uint8)
+    for i, value in enumerate(array.to_pylist()):
+        raw = bytes(value)[:width]
+        out[i, : len(raw)] = np.frombuffer(raw, dtype=np.uint8)
+    return out

@@ -7,6 +7,7 @@ of three digits, all but the last prefixed with `x`: 1234067 is `x001/x234/067`.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import struct
 from collections.abc import Sequence
@@ -17,6 +18,12 @@ from ldv_logboek.errors import ProofError
 TILE_HEIGHT = 8
 TILE_WIDTH = 1 << TILE_HEIGHT
 MAX_LEVEL = 63
+
+
+def log_id(origin: str) -> str:
+    """A log's name in paths: the lowercase hex SHA-256 of its origin (as a witness's monitoring
+    API names a log), since an origin holds slashes."""
+    return hashlib.sha256(origin.encode()).hexdigest()
 
 
 def encode_index(n: int) -> str:

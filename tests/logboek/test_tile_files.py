@@ -1,0 +1,197 @@
+"""The logs' full tiles copied to files (`TileMirror`, `TileFiles`) and proofs read from them.
+
+The store is a real embedded chDB store; the log is written through the collector's writer or,
+for a log large enough to have a full tile of level 1 (65,536 leaves), straight into the leaves
+table as bench/tlog.py builds it. The tests that delete the leaves from the store after the copy
+show that the proofs came from the files: without them, the same proofs fail."""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ldv_inzicht import create_log_app
+from ldv_logboek.errors import LogIntegrityError
+from ldv_logboek.storage import (
+    LEAVES_TABLE,
+    LogStore,
+    LogTables,
+    StoredTree,
+    TileFiles,
+    TileMirror,
+    TransparencyLog,
+    connect,
+)
+from ldv_logboek.tlog import (
+    ENTRY_SIZE,
+    Checkpoint,
+    CompactRange,
+    Receipt,
+    Signer,
+    TileRef,
+    entry_bundle,
+    leaf_hash,
+    leaf_hashes,
+    log_id,
+    read_entry_bundle,
+    sign_note,
+    verify_inclusion,
+)
+from tests.logboek.test_tlog_store import SIGNER, command, write
+from tests.servers import serving
+
+TILE_LEAVES = 256
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[LogStore]:
+    store = LogStore(connect(f"chdb://{tmp_path / 'db'}"))
+    store.migrate()
+    yield store
+    if not store.closed:
+        store.close()
+
+
+def signed(store: LogStore, batches: int, per: int) -> tuple[TransparencyLog, Checkpoint]:
+    log = TransparencyLog.open(store, SIGNER)
+    write(store, log, batches=batches, per=per)
+    checkpoint, _, _ = log.sign_checkpoint()
+    return log, checkpoint
+
+
+def drop_leaves_below(store: LogStore, end: int) -> None:
+    command(store, f"ALTER TABLE {LEAVES_TABLE} DELETE WHERE LeafIndex < {end} SETTINGS mutations_sync = 2")
+
+
+def test_an_embedded_store_keeps_its_tile_files_in_its_directory(tmp_path: Path, store: LogStore) -> None:
+    assert store.tile_files is not None and store.tile_files.root == tmp_path / "db" / "tlog-tiles"
+
+
+def test_the_full_tiles_under_the_checkpoint_are_copied_as_the_tiles_route_serves_them(store: LogStore) -> None:
+    _, checkpoint = signed(store, batches=3, per=300)  # 900 leaves: three full tiles and a partial one
+    assert checkpoint.size == 900
+    files = store.tile_files
+    assert files is not None
+    mirror = TileMirror(store, files, chunk=2 * TILE_LEAVES)  # two reads: chunks end inside the log
+    assert mirror.run_once() == 3 * TILE_LEAVES
+    assert files.mirrored(SIGNER.name) == 3 * TILE_LEAVES
+    tables = LogTables(store, SIGNER.name)
+    for tile in range(3):
+        leaves = tables.leaves(tile * TILE_LEAVES, (tile + 1) * TILE_LEAVES)
+        assert files.read(SIGNER.name, TileRef(0, tile)) == b"".join(h for _, _, h in leaves)
+        assert files.read(SIGNER.name, TileRef(None, tile)) == entry_bundle([e for _, e, _ in leaves])
+        index = tile * TILE_LEAVES + 17
+        assert files.entry(SIGNER.name, index) == leaves[17][1]
+    # The partial tile stays in the store only; nothing new means nothing copied again.
+    log_dir = files.root / log_id(SIGNER.name)
+    assert not (log_dir / TileRef(0, 3).path).exists()
+    assert files.read(SIGNER.name, TileRef(0, 3, width=900 - 3 * TILE_LEAVES)) is None
+    assert mirror.run_once() == 0
+
+
+def test_leaves_not_yet_under_a_checkpoint_are_not_copied(store: LogStore) -> None:
+    log = TransparencyLog.open(store, SIGNER)
+    write(store, log, batches=2, per=300)
+    files = store.tile_files
+    assert files is not None
+    mirror = TileMirror(store, files)
+    assert mirror.run_once() == 0  # no checkpoint yet
+    log.sign_checkpoint()
+    assert mirror.run_once() == 2 * TILE_LEAVES
+
+
+def test_proofs_come_from_the_files_once_copied_and_fail_without_them(store: LogStore, tmp_path: Path) -> None:
+    _, checkpoint = signed(store, batches=3, per=300)
+    files = store.tile_files
+    assert files is not None
+    TileMirror(store, files).run_once()
+    tables = LogTables(store, SIGNER.name)
+    expected = {i: StoredTree(tables, checkpoint.size).proof(i) for i in (0, 300, 767, 800)}
+    drop_leaves_below(store, 3 * TILE_LEAVES)  # the store no longer has the copied leaves
+    for index in (0, 300, 767, 800):  # 800: in the partial tile, read from the store
+        entry, proof = StoredTree(tables, checkpoint.size).proof(index)
+        assert (entry, proof) == expected[index]
+        assert verify_inclusion(index, checkpoint.size, leaf_hash(entry), proof, checkpoint.root)
+    # Without the files the same store cannot prove a copied leaf any more.
+    store.tile_files = TileFiles(tmp_path / "empty")
+    with pytest.raises(LogIntegrityError):
+        StoredTree(tables, checkpoint.size).proof(300)
+
+
+def test_a_changed_file_gives_a_proof_that_fails_and_a_short_one_is_read_from_the_store(store: LogStore) -> None:
+    _, checkpoint = signed(store, batches=2, per=300)
+    files = store.tile_files
+    assert files is not None
+    TileMirror(store, files).run_once()
+    tables = LogTables(store, SIGNER.name)
+    path = files.path(SIGNER.name, TileRef(0, 1))
+    data = bytearray(path.read_bytes())
+    data[5 * 32] ^= 1  # leaf 261's hash, a sibling on leaf 260's path
+    path.write_bytes(bytes(data))
+    entry, proof = StoredTree(tables, checkpoint.size).proof(260)
+    assert not verify_inclusion(260, checkpoint.size, leaf_hash(entry), proof, checkpoint.root)
+    path.write_bytes(bytes(data[:100]))  # cut short (not as the mirror writes): not used
+    entry, proof = StoredTree(tables, checkpoint.size).proof(260)
+    assert verify_inclusion(260, checkpoint.size, leaf_hash(entry), proof, checkpoint.root)
+
+
+def test_a_large_log_is_copied_in_chunks_with_its_upper_tiles_and_resumes_where_it_stopped(store: LogStore) -> None:
+    leaves, origin = 70_000, "logboek.test/large"
+    raw = os.urandom(ENTRY_SIZE * leaves)
+    hashes = leaf_hashes([raw[i : i + ENTRY_SIZE] for i in range(0, len(raw), ENTRY_SIZE)])
+    nodes: list[tuple[int, int, bytes]] = []
+    compact = CompactRange(on_node=lambda level, index, h: nodes.append((level, index, h)), report_levels=frozenset({8, 16}))
+    compact.extend(hashes)
+    tables = LogTables(store, origin)
+    tables.insert_leaves(0, raw, b"".join(hashes))
+    tables.insert_nodes(nodes)
+    checkpoint = Checkpoint(origin, leaves, compact.root())
+    tables.save_checkpoint(checkpoint, sign_note(checkpoint.text, Signer.generate(origin)))
+    files = store.tile_files
+    assert files is not None
+    first = TileMirror(store, files, chunk=16_384)
+    first._stopping.set()  # a mirror stopped before its first round copies nothing
+    assert first.run_once() == 0
+    files.set_mirrored(origin, 16_384)  # as if a run had stopped after its first chunk
+    assert TileMirror(store, files, chunk=16_384).run_once() == leaves // TILE_LEAVES * TILE_LEAVES - 16_384
+    assert not files.path(origin, TileRef(0, 0)).exists()  # the resumed run started after it
+    assert files.read(origin, TileRef(1, 0)) == b"".join(tables.nodes(8, 0, TILE_LEAVES))
+    assert not files.path(origin, TileRef(1, 1)).exists()  # level 1, tile 1 is not full at 70,000
+    rng = random.Random(3)
+    for index in [rng.randrange(16_384, 69_888) for _ in range(20)]:
+        entry, proof = StoredTree(tables, leaves).proof(index)
+        assert entry == raw[index * ENTRY_SIZE : (index + 1) * ENTRY_SIZE]
+        assert verify_inclusion(index, leaves, hashes[index], proof, checkpoint.root)
+
+
+def test_a_gap_in_the_stored_leaves_stops_the_copy_before_it(store: LogStore) -> None:
+    _, checkpoint = signed(store, batches=3, per=300)
+    command(store, f"ALTER TABLE {LEAVES_TABLE} DELETE WHERE LeafIndex = 600 SETTINGS mutations_sync = 2")
+    files = store.tile_files
+    assert files is not None
+    assert TileMirror(store, files, chunk=TILE_LEAVES).run_once() == 2 * TILE_LEAVES
+    assert files.mirrored(SIGNER.name) == 2 * TILE_LEAVES
+    assert not files.path(SIGNER.name, TileRef(0, 2)).exists()
+
+
+def test_the_tlog_tiles_routes_serve_copied_tiles_and_proofs_without_the_stores_leaves(store: LogStore) -> None:
+    _, checkpoint = signed(store, batches=2, per=300)
+    files = store.tile_files
+    assert files is not None
+    TileMirror(store, files).run_once()
+    tables = LogTables(store, SIGNER.name)
+    tile = b"".join(h for _, _, h in tables.leaves(0, TILE_LEAVES))
+    bundle = entry_bundle([e for _, e, _ in tables.leaves(0, TILE_LEAVES)])
+    drop_leaves_below(store, 2 * TILE_LEAVES)
+    with serving(create_log_app(store)) as port, httpx.Client(base_url=f"http://127.0.0.1:{port}/{log_id(SIGNER.name)}/") as client:
+        assert client.get(TileRef(0, 0).path).content == tile
+        assert client.get(TileRef(None, 0).path).content == bundle
+        receipt = Receipt.parse(client.get("proof/100").text)
+        assert receipt.index == 100 and receipt.entry == read_entry_bundle(bundle)[100]
+        assert verify_inclusion(100, checkpoint.size, leaf_hash(receipt.entry), list(receipt.proof), checkpoint.root)
+        assert client.get(TileRef(0, 2, width=600 - 2 * TILE_LEAVES).path).status_code == 200  # the partial tile: from the store
