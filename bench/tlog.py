@@ -15,7 +15,8 @@
    nodes from the tree's right edge): inclusion proof size, and the time to make one for 200
    random leaves, p50/p95: before (the entry, then one query per tile, as the endpoint did) and
    after (`StoredTree.proof`: one query), each with a cold and a shared cache; then through the
-   API (`GET /log/<id>/proof/<i>` of the tlog-tiles app on a real HTTP server).
+   API (`GET /log/<id>/proof/<i>` of the tlog-tiles app on a real HTTP server), first with the
+   store only, then after `TileMirror` copied the full tiles to files (timed too).
 
 bench/ingest.py --log both measures the whole server's CPU per span with the log off and on.
 """
@@ -42,7 +43,7 @@ from ldv_collector._decode import Encoding, decode_request
 from ldv_collector._ingest import Ingester
 from ldv_collector.settings import CollectorSettings
 from ldv_inzicht import create_log_app, log_id
-from ldv_logboek.storage import LEAVES_TABLE, LogStore, LogTables, StoredTree, TransparencyLog, audit_store, connect
+from ldv_logboek.storage import LEAVES_TABLE, LogStore, LogTables, StoredTree, TileMirror, TransparencyLog, audit_store, connect
 from ldv_logboek.storage._tlog_columns import leaf_hash_block
 from ldv_logboek.tlog import (
     ENTRY_SIZE,
@@ -255,36 +256,21 @@ def proofs(leaves: int, data_dir: Path, chunk: int = 1_000_000) -> None:
         entry, proof = StoredTree(tables, leaves).proof(i)
         assert verify_inclusion(i, leaves, leaf_hashes([entry])[0], proof, root)
     # Through the API: GET /log/<id>/proof/<index> of the tlog-tiles app on a real HTTP server,
-    # against a signed checkpoint of the whole tree (its tile cache warms as requests come).
+    # against a signed checkpoint of the whole tree (its tile cache warms as requests come):
+    # first with the store only (one query a proof), then with the full tiles copied to files.
     signer = Signer.generate(origin)
     checkpoint = Checkpoint(origin, leaves, root)
     tables.save_checkpoint(checkpoint, sign_note(checkpoint.text, signer))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_log_app(store), port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    http_times = []
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}/{log_id(origin)}", timeout=30) as client:
-        for round_ in range(2):
-            for i in samples:
-                t0 = time.perf_counter()
-                response = client.get(f"/proof/{i}")
-                elapsed = time.perf_counter() - t0
-                assert response.status_code == 200, response.text
-                if round_ == 1 or i in samples[50:]:
-                    http_times.append(elapsed)
-        # The floors on this machine: the same app's answer without the store (a 400 for a bad
-        # index) and one trivial query of the store (`SELECT 1`).
-        floor_http = []
-        for _ in range(300):
-            t0 = time.perf_counter()
-            client.get("/proof/x")
-            floor_http.append(time.perf_counter() - t0)
-    server.should_exit = True
-    thread.join()
-    http_times.sort()
+    files = store.tile_files
+    assert files is not None
+    store.tile_files = None
+    store_times, _ = through_api(store, origin, samples)
+    t0 = time.perf_counter()
+    c0 = time.process_time()
+    copied = TileMirror(store, files).run_once()
+    copy_s, copy_cpu = time.perf_counter() - t0, time.process_time() - c0
+    store.tile_files = files
+    http_times, floor_http = through_api(store, origin, samples)
     floor_http = sorted(floor_http[50:])
     floor_query = []
     for _ in range(300):
@@ -302,9 +288,43 @@ def proofs(leaves: int, data_dir: Path, chunk: int = 1_000_000) -> None:
     )
     print(f"   before (entry + one query per tile): cold {pct(before_cold)}; shared cache {pct(before_warm)}")
     print(f"   after (entry and hashes in one query): cold {pct(after_cold)}; shared cache {pct(after_warm)}")
-    print(f"   through the API (GET /log/<id>/proof/<i>, HTTP, checkpoint read included): {pct(http_times)}")
+    print(f"   through the API (GET /log/<id>/proof/<i>, HTTP, checkpoint read included), store only: {pct(store_times)}")
+    print(
+        f"   full tiles copied to files (TileMirror.run_once): {copied:,} leaves in {copy_s:.1f} s "
+        f"({copy_cpu:.1f} s of this process's CPU)"
+    )
+    print(f"   through the API with the tile files: {pct(http_times)}")
     print(f"   floors: the app without the store (HTTP 400) {pct(floor_http)}; `SELECT 1` on the store {pct(floor_query)}")
     store.close()
+
+
+def through_api(store: LogStore, origin: str, samples: list[int]) -> tuple[list[float], list[float]]:
+    """Proof times of `samples` through a real HTTP server of the tlog-tiles app (the second round,
+    and the first after its 50th request), sorted; and the app's answer without the store (a 400)."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_log_app(store), port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    times, floor = [], []
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}/{log_id(origin)}", timeout=30) as client:
+        for round_ in range(2):
+            for i in samples:
+                t0 = time.perf_counter()
+                response = client.get(f"/proof/{i}")
+                elapsed = time.perf_counter() - t0
+                assert response.status_code == 200, response.text
+                if round_ == 1 or i in samples[50:]:
+                    times.append(elapsed)
+        # The floor on this machine: the same app's answer without the store (a 400 for a bad index).
+        for _ in range(300):
+            t0 = time.perf_counter()
+            client.get("/proof/x")
+            floor.append(time.perf_counter() - t0)
+    server.should_exit = True
+    thread.join()
+    return sorted(times), floor
 
 
 def main() -> None:

@@ -106,11 +106,11 @@ def test_logs_are_signed_cosigned_served_and_audited_after_a_kill(tmp_path: Path
         assert [leaf_hash(e) for e in entries] == [full.content[i : i + 32] for i in range(0, 8192, 32)]
         assert httpx.get(prefix + "tile/0/x000/000", timeout=30).status_code == 400
         if store_mode == "embedded":  # `ldv serve` copies the full tiles to files behind the checkpoints
-            copied = a.data_dir / "tlog-tiles" / log_id(key_a.name) / TileRef(0, 0).path
+            copied = a.data_dir / "tlog-tiles" / log_id(key_a.name) / "level-0"
             deadline = time.monotonic() + 30
-            while not copied.exists() and time.monotonic() < deadline:
+            while (not copied.exists() or copied.stat().st_size < 8192) and time.monotonic() < deadline:
                 time.sleep(0.1)
-            assert copied.read_bytes() == full.content
+            assert copied.read_bytes()[:8192] == full.content
         # A receipt for a leaf, through the API, verifies offline with the public keys only.
         receipt = httpx.get(prefix + "proof/7", timeout=30)
         assert receipt.status_code == 200 and receipt.text.startswith("c2sp.org/tlog-proof@v1\nextra ")

@@ -1,9 +1,9 @@
 """Copies the stored logs' full tiles to files (`TileFiles`), behind the newest checkpoints.
 
 `ldv serve` runs one `TileMirror` for its store: every second it looks at each log's newest
-checkpoint and writes the full tiles and entry bundles below it that are not copied yet. The
-first round after a store is opened copies the whole log (a 10M-leaf log in ~150 reads of
-65,536 leaves). It never writes the log: the collector's writer and checkpointer do not know
+checkpoint and appends the full tiles and entries below it that are not copied yet. The first
+round on a store whose log was never copied copies the whole log (a 10M-leaf log in ~150 reads
+of 65,536 leaves). It never writes the log: the collector's writer and checkpointer do not know
 it exists, so the ingest path pays nothing for it.
 
 Only what a signed checkpoint covers is copied: those leaves are final (a repair after a crash
@@ -19,12 +19,16 @@ import threading
 from ldv_logboek.errors import StorageError
 from ldv_logboek.storage._schema import LEAVES_TABLE
 from ldv_logboek.storage._store import LogStore
-from ldv_logboek.storage._tile_files import TILE_BYTES, TileFiles, bundle
+from ldv_logboek.storage._tile_files import TileFiles
 from ldv_logboek.storage._tlog import STORED_LEVELS, LogTables
 from ldv_logboek.storage._tlog_columns import fixed_width
-from ldv_logboek.tlog import ENTRY_SIZE, HASH_SIZE, TILE_HEIGHT, TILE_WIDTH, TileRef
+from ldv_logboek.tlog import ENTRY_SIZE, HASH_SIZE, TILE_WIDTH
 
 log = logging.getLogger(__name__)
+
+# A log that starts writing into a store with logs already (another writer) is found within this
+# many rounds; the logs already there, and a first log, at once.
+ORIGINS_EVERY_ROUNDS = 60
 
 
 class TileMirror:
@@ -44,11 +48,17 @@ class TileMirror:
         self.chunk = chunk
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self._origins: list[str] = []
+        self._rounds = 0
 
     def run_once(self) -> int:
         """Copy the new full tiles of every log; returns how many leaves were newly copied."""
+        self._rounds += 1
+        if not self._origins or self._rounds % ORIGINS_EVERY_ROUNDS == 0:
+            # Finding the logs scans the leaves' origins, so it is done now and then, not every second.
+            self._origins = LogTables(self.store, "").origins()
         copied = 0
-        for origin in LogTables(self.store, "").origins():
+        for origin in self._origins:
             if self._stopping.is_set():
                 break
             tables = LogTables(self.store, origin)
@@ -59,7 +69,7 @@ class TileMirror:
 
     def _copy(self, tables: LogTables, size: int) -> int:
         origin = tables.origin
-        done = start = self.files.mirrored(origin)
+        done = start = self.files.mirrored(origin, fresh=True)
         end = size // TILE_WIDTH * TILE_WIDTH
         while start < end and not self._stopping.is_set():
             stop = min(start + self.chunk, end)
@@ -71,25 +81,18 @@ class TileMirror:
             if leaves.num_rows != stop - start:
                 log.warning("log %s: leaves [%d, %d) are not all stored; their tiles are not copied", origin, start, stop)
                 break
-            entries = fixed_width(leaves.column("Entry"), ENTRY_SIZE)
-            hashes = fixed_width(leaves.column("LeafHash"), HASH_SIZE).tobytes()
-            for t in range((stop - start) // TILE_WIDTH):
-                tile = start // TILE_WIDTH + t
-                self.files.write(origin, TileRef(0, tile), hashes[t * TILE_BYTES : (t + 1) * TILE_BYTES])
-                self.files.write(origin, TileRef(None, tile), bundle(entries[t * TILE_WIDTH : (t + 1) * TILE_WIDTH]))
-            self._copy_upper(tables, start, stop)
-            self.files.set_mirrored(origin, stop)
+            levels = {0: fixed_width(leaves.column("LeafHash"), HASH_SIZE).tobytes()}
+            for level in sorted(STORED_LEVELS):  # the nodes of upper tiles that became full
+                first, last = (start >> level) // TILE_WIDTH * TILE_WIDTH, (stop >> level) // TILE_WIDTH * TILE_WIDTH
+                if last > first:
+                    nodes = tables.nodes(level, first, last)
+                    if len(nodes) != last - first:
+                        log.warning("log %s: nodes of level %d [%d, %d) are not all stored", origin, level, first, last)
+                        return start - done
+                    levels[level] = b"".join(nodes)
+            self.files.append(origin, start, fixed_width(leaves.column("Entry"), ENTRY_SIZE), levels)
             start = stop
         return start - done
-
-    def _copy_upper(self, tables: LogTables, start: int, stop: int) -> None:
-        """The full tiles of levels 1, 2, ... that became full with leaves [start, stop)."""
-        for level in sorted(STORED_LEVELS):
-            leaves_per_tile = TILE_WIDTH << level
-            for tile in range(start // leaves_per_tile, stop // leaves_per_tile):
-                nodes = tables.nodes(level, tile * TILE_WIDTH, (tile + 1) * TILE_WIDTH)
-                if len(nodes) == TILE_WIDTH:
-                    self.files.write(tables.origin, TileRef(level // TILE_HEIGHT, tile), b"".join(nodes))
 
     def start(self) -> None:
         """Run `run_once` every `interval_s` in a daemon thread (again: nothing)."""
