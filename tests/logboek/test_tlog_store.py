@@ -7,9 +7,6 @@ are unlogged, that first audit fails, and so does the test."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from ldv_collector import GroupCommitWriter
@@ -23,7 +20,6 @@ from ldv_logboek.storage import (
     LogTables,
     TransparencyLog,
     audit_store,
-    connect,
     rows_table,
 )
 from ldv_logboek.tlog import Checkpoint, Signer, leaf_hash, record_entry, sign_note
@@ -31,15 +27,6 @@ from tests.conftest import make_record
 
 SIGNER = Signer.generate("logboek.test/log")
 DAY_S = 86_400
-
-
-@pytest.fixture
-def fresh(tmp_path: Path) -> Iterator[LogStore]:
-    store = LogStore(connect(f"chdb://{tmp_path / 'db'}"))
-    store.migrate()
-    yield store
-    if not store.closed:
-        store.close()
 
 
 def write(store: LogStore, log: TransparencyLog | None, batches: int = 3, per: int = 40) -> None:
