@@ -224,6 +224,8 @@ class Stack:
             retention_by_organisation=settings.retention_by_organisation,
             tile_dir=settings.tile_dir,
         )
+        if not settings.tile_files:
+            store.tile_files = None
         applied = store.migrate()
         if applied:
             log.info("store %s migrated to schema version %s", redact(settings.dsn()), applied[-1])

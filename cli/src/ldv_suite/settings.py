@@ -71,6 +71,11 @@ class ServeSettings(BaseSettings):
         "proof needs no query of the store. Default: tlog-tiles in data_dir for the embedded store; none (proofs "
         "read the store) for a ClickHouse server unless given.",
     )
+    tile_files: bool = Field(
+        True,
+        description="Copy the transparency logs' full tiles to files (tile_dir) for proofs without a query of the "
+        "store (~73 bytes a record on disk). Off: proofs read the store.",
+    )
     log_level: str = Field("info", description="Log level of the servers: debug, info, warning, error or critical.")
     tls_cert_file: FilePath | None = Field(
         None, description="PEM certificate (chain) for HTTPS and gRPC over TLS on every port; with tls_key_file."

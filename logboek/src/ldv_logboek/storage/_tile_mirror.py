@@ -101,11 +101,18 @@ class TileMirror:
             self._thread.start()
 
     def _run(self) -> None:
+        failing = False
         while not self._stopping.is_set():
             try:
                 self.run_once()
+                if failing:
+                    log.info("copying the logs' tiles to files works again")
+                failing = False
             except (StorageError, OSError) as exc:
-                log.warning("copying the logs' tiles to files failed (%s); trying again", exc)
+                # Once per spell (a full disk fails every round): proofs read the store meanwhile.
+                if not failing:
+                    log.warning("copying the logs' tiles to files failed (%s); proofs read the store until it works", exc)
+                failing = True
             self._stopping.wait(self.interval_s)
 
     def stop(self, timeout: float = 10.0) -> None:
