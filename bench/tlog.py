@@ -43,7 +43,16 @@ from ldv_collector._decode import Encoding, decode_request
 from ldv_collector._ingest import Ingester
 from ldv_collector.settings import CollectorSettings
 from ldv_inzicht import create_log_app, log_id
-from ldv_logboek.storage import LEAVES_TABLE, LogStore, LogTables, StoredTree, TileMirror, TransparencyLog, audit_store, connect
+from ldv_logboek.storage import (
+    LEAVES_TABLE,
+    LogStore,
+    LogTables,
+    StoredTree,
+    TileMirror,
+    TransparencyLog,
+    audit_store,
+    connect,
+)
 from ldv_logboek.storage._tlog_columns import leaf_hash_block
 from ldv_logboek.tlog import (
     ENTRY_SIZE,
