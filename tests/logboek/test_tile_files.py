@@ -189,3 +189,22 @@ def test_the_tlog_tiles_routes_serve_copied_tiles_and_proofs_without_the_stores_
         assert receipt.index == 100 and receipt.entry == read_entry_bundle(bundle)[100]
         assert verify_inclusion(100, checkpoint.size, leaf_hash(receipt.entry), list(receipt.proof), checkpoint.root)
         assert client.get(TileRef(0, 2, width=600 - 2 * TILE_LEAVES).path).status_code == 200  # the partial tile: from the fresh
+
+
+def test_closing_the_store_closes_the_tile_files_descriptors(fresh: LogStore) -> None:
+    checkpoint, files, tables = copied(fresh, batches=2, per=300)
+    assert StoredTree(tables, checkpoint.size).proof(10)  # reads the files: descriptors opened
+    assert files._fds
+
+    def open_tile_files() -> set[str]:  # what this process has open under the tile directory
+        named = set()
+        for fd in os.listdir("/proc/self/fd"):
+            try:
+                named.add(os.readlink(f"/proc/self/fd/{fd}"))
+            except OSError:
+                continue
+        return {name for name in named if name.startswith(str(files.root))}
+
+    assert open_tile_files()
+    fresh.close()
+    assert files._fds == {} and open_tile_files() == set()

@@ -166,7 +166,12 @@ def _clickhouse_h11(limit: int) -> type:
 
 
 class _SharedSignalServer(uvicorn.Server):
-    """A uvicorn server that leaves signal handling to `Stack`, which stops all servers together."""
+    """A uvicorn server that leaves signal handling to `Stack`, which stops all servers together;
+    `own_loop`: served on an event loop of its own (`Stack.add_server`)."""
+
+    def __init__(self, config: uvicorn.Config, own_loop: bool = False) -> None:
+        super().__init__(config)
+        self.own_loop = own_loop
 
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
@@ -180,8 +185,7 @@ class Stack:
     settings: ServeSettings
     store: LogStore
     collector: Any  # ldv_collector.Collector: OTLP/gRPC drives the same one as OTLP/HTTP
-    servers: list[uvicorn.Server] = field(default_factory=list)
-    own_loops: set[int] = field(default_factory=set)  # indices in `servers` served on an event loop of their own
+    servers: list[_SharedSignalServer] = field(default_factory=list)
     _stop_requested: asyncio.Event = field(default_factory=asyncio.Event)
 
     @classmethod
@@ -316,9 +320,7 @@ class Stack:
         if request_head_bytes is not None:
             config.h11_max_incomplete_event_size = request_head_bytes
             config.http = _clickhouse_h11(request_head_bytes)
-        if own_loop:
-            self.own_loops.add(len(self.servers))
-        self.servers.append(_SharedSignalServer(config))
+        self.servers.append(_SharedSignalServer(config, own_loop))
 
     def stop(self) -> None:
         """Ask the stack to stop (idempotent; safe from a signal handler)."""
@@ -347,10 +349,10 @@ class Stack:
             tasks = [
                 asyncio.create_task(
                     asyncio.to_thread(asyncio.run, server.serve(sockets=[sock]))
-                    if index in self.own_loops
+                    if server.own_loop
                     else server.serve(sockets=[sock])
                 )
-                for index, (server, sock) in enumerate(zip(self.servers, sockets))
+                for server, sock in zip(self.servers, sockets)
             ]
             while not all(s.started for s in self.servers) and not any(t.done() for t in tasks):
                 await asyncio.sleep(0.02)

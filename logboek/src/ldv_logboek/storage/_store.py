@@ -354,12 +354,15 @@ class LogStore:
             self.client.insert(table, rows, column_names=list(column_names))
 
     def close(self) -> None:
-        """Close the writer and every reader connection (those in use close when their read ends)."""
+        """Close the writer, every reader connection (those in use close when their read ends) and
+        the tile files' descriptors."""
         with self._lock:
             self._closed = True
             if self._arrow_conn is not None:
                 self._arrow_conn.close()
             self.client.close()
+            if self.tile_files is not None:
+                self.tile_files.close()
         self.pool.close()
 
 
