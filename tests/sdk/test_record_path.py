@@ -15,12 +15,13 @@ from unittest import mock
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, Status, StatusCode, TraceState
 
 from ldv_collector._ingest import Ingester
 from ldv_collector.settings import CollectorSettings
@@ -170,6 +171,45 @@ def test_the_span_encoder_builds_what_opentelemetrys_encoder_builds(arguments: t
             assert encoder(span) == official
     if as_text and not events:
         assert fallback.call_count == 0, "a text-only span without events must take the encoder's own build"
+
+
+text_spans = st.tuples(
+    texts,
+    st.dictionaries(st.sampled_from([attr.PROCESSING_ACTIVITY_ID, attr.DATA_SUBJECT_ID, "a", "b"]), texts, max_size=4),
+    st.sampled_from(list(SpanKind)),
+    st.sampled_from(list(StatusCode)),
+    texts,
+    st.sampled_from(["none", "local", "remote with trace state"]),
+)
+
+
+@PROPERTY
+@given(st.lists(text_spans, min_size=2, max_size=6))
+def test_the_span_encoder_leaves_nothing_of_one_span_in_the_next(sequence: list[tuple]) -> None:
+    """One encoder, one thread, one resource: a run of different spans (attributes the same or
+    other keys, statuses with and without message, parents local, remote with a trace state, or
+    none) each encodes as `encode_spans` encodes it alone, through the encoder's own build."""
+    keep = _Keep()
+    provider = TracerProvider(resource=Resource(RESOURCE))
+    provider.add_span_processor(SimpleSpanProcessor(keep))
+    tracer = provider.get_tracer("ldv_sdk", "0.1.0")
+    previous = None
+    for name, attributes, kind, status, message, parent in sequence:
+        context = None
+        if parent == "local" and previous is not None:
+            context = trace.set_span_in_context(previous)
+        elif parent == "remote with trace state":
+            remote = SpanContext(0x1F, 0x2F, is_remote=True, trace_state=TraceState([("ldv", "x1"), ("o", "y")]))
+            context = trace.set_span_in_context(NonRecordingSpan(remote))
+        span = tracer.start_span(name, context=context, kind=kind, attributes=attributes)
+        span.set_status(Status(status, message if status is StatusCode.ERROR else None))
+        span.end()
+        previous = span
+    encoder = SpanEncoder()
+    with mock.patch.object(_runtime, "encode", wraps=_runtime.encode) as fallback:
+        for finished in keep.spans:
+            assert encoder(finished) == encode_spans([finished]).SerializeToString()
+    assert fallback.call_count == 0
 
 
 def test_the_span_encoder_holds_one_span_per_request_in_every_thread() -> None:

@@ -123,7 +123,9 @@ def span_of(record: LogRecord, span: ReadableSpan) -> ReadableSpan:
         events=events,
         links=links,
         kind=span.kind,
-        status=OtelStatus(span.status.status_code, description if span.status.status_code is StatusCode.ERROR else None),
+        status=OtelStatus(
+            span.status.status_code, description if span.status.status_code is StatusCode.ERROR else None
+        ),
         start_time=span.start_time,
         end_time=span.end_time,
         instrumentation_scope=span.instrumentation_scope,
@@ -139,13 +141,27 @@ def encode(span: ReadableSpan) -> bytes:
     return encode_spans([span]).SerializeToString()
 
 
+class _Reused:
+    """A thread's request of one span for `SpanEncoder`, and the attribute keys its span holds."""
+
+    __slots__ = ("request", "span", "keys")
+
+    def __init__(self, frame: ResourceSpans) -> None:
+        self.request = ExportTraceServiceRequest(resource_spans=[frame])
+        self.span = self.request.resource_spans[0].scope_spans[0].spans.add()
+        self.span.status.SetInParent()  # encode_spans always writes the status, an unset one too
+        self.keys: tuple[str, ...] | None = ()
+
+
 class SpanEncoder:
     """`encode` of the SDK's usual span, with its resource and scope encoded once (logfire's
     `_fast_span` beside `_span` is the model): OpenTelemetry's encoder groups every call's spans
     by resource and scope, which costs a single span twice what a span of a batch costs
     (docs/benchmarks.md). It builds the message `encode_spans` builds, with opentelemetry-proto's
     classes, into one request per thread that holds the resource and scope as `encode_spans`
-    made them for the first span and is emptied of its span after each call. Any span it does
+    made them for the first span, and one Span message that each call overwrites field by field
+    (every field it builds, so nothing of the span before stays; protobuf does not serialise a
+    field set to its default, so a field set to it equals one never set). Any span it does
     not know how to build the same (events, links, dropped values, attribute values that are not
     text, another resource or scope than the first) takes `encode`.
     tests/sdk/test_record_path.py holds the two equal. It decides no rule: it runs after them.
@@ -153,7 +169,7 @@ class SpanEncoder:
 
     def __init__(self) -> None:
         self._frame: tuple[Resource, InstrumentationScope | None, ResourceSpans] | None = None
-        self._requests = threading.local()  # each thread's ExportTraceServiceRequest, its span list empty
+        self._requests = threading.local()  # each thread's _Reused
 
     def __call__(self, span: ReadableSpan) -> bytes:
         attributes: dict[str, Any] = span.attributes.copy() if span.attributes else {}  # type: ignore[attr-defined]
@@ -171,37 +187,35 @@ class SpanEncoder:
             or span.end_time is None
         ):
             return encode(span)
-        mine = getattr(self._requests, "mine", None)
+        mine: _Reused | None = getattr(self._requests, "mine", None)
         if mine is None:
-            request = ExportTraceServiceRequest(resource_spans=[frame[2]])
-            mine = self._requests.mine = (request, request.resource_spans[0].scope_spans[0].spans)
-        request, spans = mine
+            mine = self._requests.mine = _Reused(frame[2])
+        pb = mine.span
         ctx, parent, status = span.context, span.parent, span.status
         state = ctx.trace_state
-        try:
-            pb = spans.add(
-                trace_id=ctx.trace_id.to_bytes(16, "big"),
-                span_id=ctx.span_id.to_bytes(8, "big"),
-                trace_state=",".join(f"{k}={v}" for k, v in state.items()) if state else "",
-                parent_span_id=parent.span_id.to_bytes(8, "big") if parent else b"",
-                name=span.name,
-                kind=_PB_KINDS[span.kind],
-                start_time_unix_nano=span.start_time,
-                end_time_unix_nano=span.end_time,
-                flags=_FLAGS_REMOTE if parent is not None and parent.is_remote else _FLAGS,
-            )
+        pb.trace_id = ctx.trace_id.to_bytes(16, "big")
+        pb.span_id = ctx.span_id.to_bytes(8, "big")
+        pb.trace_state = ",".join(f"{k}={v}" for k, v in state.items()) if state else ""
+        pb.parent_span_id = parent.span_id.to_bytes(8, "big") if parent else b""
+        pb.name = span.name
+        pb.kind = _PB_KINDS[span.kind]  # type: ignore[assignment]
+        pb.start_time_unix_nano = span.start_time
+        pb.end_time_unix_nano = span.end_time
+        pb.flags = _FLAGS_REMOTE if parent is not None and parent.is_remote else _FLAGS
+        keys = tuple(attributes)
+        if keys == mine.keys:  # the usual case: the same attributes as the span before, new values
+            for pair, value in zip(pb.attributes, attributes.values()):
+                pair.value.string_value = value
+        else:
+            mine.keys = None  # until the list is whole again
+            del pb.attributes[:]
             add = pb.attributes.add
             for key, value in attributes.items():
                 add(key=key).value.string_value = value
-            pb_status = pb.status
-            pb_status.SetInParent()  # encode_spans always writes the status, an unset one too
-            if status.status_code is not StatusCode.UNSET:
-                pb_status.code = status.status_code.value  # type: ignore[assignment]
-            if status.description:
-                pb_status.message = status.description
-            return request.SerializeToString()
-        finally:
-            del spans[:]  # the request is this thread's again, for its next span
+            mine.keys = keys
+        pb.status.code = status.status_code.value if status.status_code is not StatusCode.UNSET else 0  # type: ignore[assignment]
+        pb.status.message = status.description or ""
+        return mine.request.SerializeToString()
 
     @staticmethod
     def _frame_of(span: ReadableSpan) -> tuple[Resource, InstrumentationScope | None, ResourceSpans]:
@@ -236,7 +250,9 @@ class SpoolExporter:
         violations = protection.violations + check_record(record)
         ref = record.span_id.hex()
         if protection.clear_bsn_at:
-            log.warning("LDV record %s: removed what looks like a clear BSN from %s", ref, ", ".join(protection.clear_bsn_at))
+            log.warning(
+                "LDV record %s: removed what looks like a clear BSN from %s", ref, ", ".join(protection.clear_bsn_at)
+            )
         if protection.repaired:
             log.warning("LDV record %s: filled in %s", ref, ", ".join(protection.repaired))
         if violations:
