@@ -21,14 +21,14 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
-from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, Status, StatusCode, TraceState
+from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, Status, StatusCode, TraceFlags, TraceState
 
 from ldv_collector._ingest import Ingester
 from ldv_collector.settings import CollectorSettings
 from ldv_logboek import attributes as attr
 from ldv_logboek import protect, records_of
 from ldv_sdk import _runtime
-from ldv_sdk._runtime import SpanEncoder, SpoolExporter, record_of
+from ldv_sdk._runtime import SpanEncoder, SpoolExporter, record_of, span_of
 from ldv_sdk.settings import LdvConfig
 from ldv_sdk.testing import capture_ldv
 from tests.logboek.strategies import bsn_forms, pseudonyms, texts
@@ -141,8 +141,8 @@ def test_what_the_sdk_spools_the_collector_stores_unchanged(
 @PROPERTY
 @given(span_arguments)
 def test_the_sdk_spools_the_official_encoding_of_the_span_as_protect_leaves_it(arguments: tuple) -> None:
-    """One form: OpenTelemetry's own encoding of the span; when `protect` changed the record, of the
-    span rebuilt from it (through OpenTelemetry's public constructor)."""
+    """One form: OpenTelemetry's own encoding of the span as `protect` left its record (rebuilt
+    through OpenTelemetry's public constructor): its texts, and the span's own kind, status and ids."""
     span = _finished_span(*arguments)
     spooled = _Spooled()
     exporter = SpoolExporter(CONFIG, RESOURCE, spooled)
@@ -151,26 +151,26 @@ def test_the_sdk_spools_the_official_encoding_of_the_span_as_protect_leaves_it(a
     exporter.write(span)
     (body,) = spooled.bodies
     assert records_of(body) == [record]
+    assert body == encode_spans([span_of(record, span)]).SerializeToString()
     if not (protection.pseudonymised or protection.clear_bsn_at or protection.repaired):
-        assert body == encode_spans([span]).SerializeToString()
+        # Unchanged by the rules: what OpenTelemetry encodes of the span itself, values as text.
+        assert records_of(body) == records_of(encode_spans([span]).SerializeToString())
 
 
 @PROPERTY
-@given(span_arguments, st.booleans())
-def test_the_span_encoder_builds_what_opentelemetrys_encoder_builds(arguments: tuple, as_text: bool) -> None:
-    """`SpanEncoder` (the resource and scope encoded once) against `encode_spans`, span by span:
-    the same ExportTraceServiceRequest for every span, and its own build taken for text-only spans."""
-    name, attributes, kind, status, message, events = arguments
-    if as_text:  # what the SDK spools after protect: attribute values as text
-        attributes = {k: str(v) for k, v in attributes.items()}
-    span = _finished_span(name, attributes, kind, status, message, events)
+@given(span_arguments)
+def test_the_span_encoder_builds_what_opentelemetrys_encoder_builds(arguments: tuple) -> None:
+    """`SpanEncoder` (the resource and scope encoded once) against `encode_spans` of the span
+    rebuilt from the record, span by span, and its own build taken for spans without events."""
+    span = _finished_span(*arguments)
+    record = record_of(span, RESOURCE)
     encoder = SpanEncoder()
-    official = encode_spans([span]).SerializeToString()
+    official = encode_spans([span_of(record, span)]).SerializeToString()
     with mock.patch.object(_runtime, "encode", wraps=_runtime.encode) as fallback:
         for _ in range(2):  # the first call makes the frame, the second reuses the thread's request
-            assert encoder(span) == official
-    if as_text and not events:
-        assert fallback.call_count == 0, "a text-only span without events must take the encoder's own build"
+            assert encoder(record, span) == official
+    if not record.events:
+        assert fallback.call_count == 0, "a span without events must take the encoder's own build"
 
 
 text_spans = st.tuples(
@@ -199,7 +199,13 @@ def test_the_span_encoder_leaves_nothing_of_one_span_in_the_next(sequence: list[
         if parent == "local" and previous is not None:
             context = trace.set_span_in_context(previous)
         elif parent == "remote with trace state":
-            remote = SpanContext(0x1F, 0x2F, is_remote=True, trace_state=TraceState([("ldv", "x1"), ("o", "y")]))
+            remote = SpanContext(
+                0x1F,
+                0x2F,
+                is_remote=True,
+                trace_flags=TraceFlags(TraceFlags.SAMPLED),
+                trace_state=TraceState([("ldv", "x1"), ("o", "y")]),
+            )
             context = trace.set_span_in_context(NonRecordingSpan(remote))
         span = tracer.start_span(name, context=context, kind=kind, attributes=attributes)
         span.set_status(Status(status, message if status is StatusCode.ERROR else None))
@@ -208,33 +214,42 @@ def test_the_span_encoder_leaves_nothing_of_one_span_in_the_next(sequence: list[
     encoder = SpanEncoder()
     with mock.patch.object(_runtime, "encode", wraps=_runtime.encode) as fallback:
         for finished in keep.spans:
-            assert encoder(finished) == encode_spans([finished]).SerializeToString()
+            record = record_of(finished, RESOURCE)
+            assert encoder(record, finished) == encode_spans([span_of(record, finished)]).SerializeToString()
     assert fallback.call_count == 0
 
 
 def test_the_span_encoder_holds_one_span_per_request_in_every_thread() -> None:
-    """The request it reuses is emptied after each span, and each thread has its own: no span is
-    encoded with another's, and a span of another resource takes OpenTelemetry's encoder."""
+    """Each thread has its own request and nothing of one span stays for the next; a span of
+    another resource, or a record whose resource the rules changed, takes OpenTelemetry's encoder."""
     spans = [_finished_span(f"n{i}", {"k": f"v{i}"}, SpanKind.INTERNAL, StatusCode.UNSET, "", []) for i in range(3)]
     encoder = SpanEncoder()
-    encoder(spans[0])  # its resource is the encoder's from now on; the others are other resources
+    encoder(record_of(spans[0], RESOURCE), spans[0])  # its resource is the encoder's from now on
     same_resource = [
         ReadableSpan(name=f"m{i}", context=s.context, resource=spans[0].resource, attributes={"k": f"w{i}"},
                      instrumentation_scope=spans[0].instrumentation_scope, start_time=1, end_time=2)
         for i, s in enumerate(spans)
     ]  # fmt: skip
-    assert encoder(same_resource[1]) == encode_spans([same_resource[1]]).SerializeToString()
+
+    def official(span: ReadableSpan) -> bytes:
+        return encode_spans([span]).SerializeToString()
+
+    assert encoder(record_of(same_resource[1], RESOURCE), same_resource[1]) == official(same_resource[1])
+    redacted = record_of(same_resource[2], RESOURCE)
+    redacted.resource_attributes[attr.SERVICE_NAME] = "svc [redacted]"
     with mock.patch.object(_runtime, "encode", wraps=_runtime.encode) as fallback:
-        assert encoder(spans[1]) == encode_spans([spans[1]]).SerializeToString()
-    assert fallback.call_count == 1
+        assert encoder(record_of(spans[1], RESOURCE), spans[1]) == official(spans[1])
+        assert encoder(redacted, same_resource[2]) == official(span_of(redacted, same_resource[2]))
+    assert fallback.call_count == 2
+    assert b"svc [redacted]" in encoder(redacted, same_resource[2])
 
     def encode_many(span: ReadableSpan) -> list[bytes]:
-        return [encoder(span) for _ in range(200)]
+        return [encoder(record_of(span, RESOURCE), span) for _ in range(200)]
 
     with ThreadPoolExecutor(3) as pool:
         results = list(pool.map(encode_many, same_resource))
     for span, bodies in zip(same_resource, results):
-        assert set(bodies) == {encode_spans([span]).SerializeToString()}
+        assert set(bodies) == {official(span)}
 
 
 def test_a_processing_is_encoded_as_opentelemetry_encodes_it() -> None:
@@ -257,5 +272,35 @@ def test_a_processing_is_encoded_as_opentelemetry_encodes_it() -> None:
         del exporter.write
     (span,) = kept
     assert exporter.encode._frame is not None  # the usual processing takes the encoder's own build
-    spooled.put(exporter.encode(span))
+    spooled.put(exporter.encode(record_of(span, exporter.resource), span))
     assert ExportTraceServiceRequest.FromString(spooled.bodies[0]) == encode_spans([span])
+
+
+def test_a_clear_bsn_in_the_trace_state_is_not_spooled() -> None:
+    """`protect` redacts a clear BSN in the trace state (a caller's tracestate header), and the
+    spooled bytes carry the redacted state, not the one the span's context still holds."""
+    keep = _Keep()
+    provider = TracerProvider(resource=Resource(RESOURCE))
+    provider.add_span_processor(SimpleSpanProcessor(keep))
+    remote = SpanContext(
+        0x1F,
+        0x2F,
+        is_remote=True,
+        trace_flags=TraceFlags(TraceFlags.SAMPLED),
+        trace_state=TraceState([("vendor", "k-123456782")]),
+    )
+    for events in ([], [("e", {"k": "v"})]):  # the encoder's own build, and OpenTelemetry's encoder
+        keep.spans.clear()
+        span = provider.get_tracer("ldv_sdk", "0.1.0").start_span(
+            "berekenen", context=trace.set_span_in_context(NonRecordingSpan(remote)),
+            attributes={attr.PROCESSING_ACTIVITY_ID: "https://register.example/a"},
+        )  # fmt: skip
+        for name, attributes in events:
+            span.add_event(name, attributes)
+        span.end()
+        spooled = _Spooled()
+        SpoolExporter(CONFIG, RESOURCE, spooled).write(keep.spans[0])
+        (body,) = spooled.bodies
+        assert b"123456782" not in body
+        (stored,) = records_of(body)
+        assert stored.trace_state == "vendor=k-[redacted: looks like a BSN]"

@@ -6,8 +6,9 @@ the application's sampling, and the application's traces do not end up in the Lo
 The path of a record: a processing ends its span; `RecordProcessor` hands it, on the thread
 that ends it, to `SpoolExporter`, which makes the core's `LogRecord` of it (through the span's
 public API) and runs the core's rules (`protect` under `Policy.at_source`, then
-`check_record`), and appends the span's OTLP protobuf, by OpenTelemetry's own encoder
-(`encode_spans`), to the spool: the span as it ended, or as `protect` left it. `ldv_sdk.testing.capture_ldv` swaps only the spool.
+`check_record`), and appends to the spool the OTLP protobuf of the span as the rules left its
+record (`span_of`): OpenTelemetry's own encoding (`encode_spans`), which `SpanEncoder` builds
+for the usual record without its grouping. `ldv_sdk.testing.capture_ldv` swaps only the spool.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link as OtelLink
-from opentelemetry.trace import Span, SpanKind, StatusCode, Tracer
+from opentelemetry.trace import Span, SpanContext, SpanKind, StatusCode, Tracer, TraceState
 from opentelemetry.trace import Status as OtelStatus
 
 from ldv_logboek import (
@@ -114,9 +115,14 @@ def span_of(record: LogRecord, span: ReadableSpan) -> ReadableSpan:
     events = [OtelEvent(e.name, e.attributes, e.time_ns) for e in record.events]
     links = [OtelLink(k.context, new.attributes) for k, new in zip(span.links, record.links)]
     description = record.status_message or None
+    context = span.context
+    if record.trace_state != (context.trace_state.to_header() if context.trace_state else ""):
+        # Redacted: the context's own trace state must not reach the spool.
+        state = TraceState.from_header([record.trace_state]) if record.trace_state else TraceState()
+        context = SpanContext(context.trace_id, context.span_id, context.is_remote, context.trace_flags, state)
     return ReadableSpan(
         name=record.name,
-        context=span.context,
+        context=context,
         parent=span.parent,
         resource=Resource(record.resource_attributes),
         attributes=record.attributes,
@@ -154,56 +160,55 @@ class _Reused:
 
 
 class SpanEncoder:
-    """`encode` of the SDK's usual span, with its resource and scope encoded once (logfire's
-    `_fast_span` beside `_span` is the model): OpenTelemetry's encoder groups every call's spans
-    by resource and scope, which costs a single span twice what a span of a batch costs
-    (docs/benchmarks.md). It builds the message `encode_spans` builds, with opentelemetry-proto's
-    classes, into one request per thread that holds the resource and scope as `encode_spans`
-    made them for the first span, and one Span message that each call overwrites field by field
-    (every field it builds, so nothing of the span before stays; protobuf does not serialise a
-    field set to its default, so a field set to it equals one never set). Any span it does
-    not know how to build the same (events, links, dropped values, attribute values that are not
-    text, another resource or scope than the first) takes `encode`.
-    tests/sdk/test_record_path.py holds the two equal. It decides no rule: it runs after them.
+    """`encode(span_of(record, span))` of the SDK's usual record, with its resource and scope
+    encoded once (logfire's `_fast_span` beside `_span` is the model): OpenTelemetry's encoder
+    groups every call's spans by resource and scope, which costs a single span twice what a span
+    of a batch costs (docs/benchmarks.md). It builds the message `encode_spans` builds, with
+    opentelemetry-proto's classes, from the record as the rules left it (its ids, texts and
+    times; the kind, status code and parent's remoteness from the span), into one request per
+    thread that holds the resource and scope as `encode_spans` made them for the first span, and
+    one Span message that each call overwrites field by field (every field it builds, so nothing
+    of the span before stays; protobuf does not serialise a field set to its default, so a field
+    set to it equals one never set). A record it does not know how to build the same (events,
+    links, dropped attributes, another resource or scope than the first, a resource the rules
+    changed) takes `encode`. tests/sdk/test_record_path.py holds the two equal. It decides no
+    rule: it runs after them.
     """
 
     def __init__(self) -> None:
-        self._frame: tuple[Resource, InstrumentationScope | None, ResourceSpans] | None = None
+        self._frame: tuple[Resource, InstrumentationScope | None, ResourceSpans, dict[str, str]] | None = None
         self._requests = threading.local()  # each thread's _Reused
 
-    def __call__(self, span: ReadableSpan) -> bytes:
-        attributes: dict[str, Any] = span.attributes.copy() if span.attributes else {}  # type: ignore[attr-defined]
+    def __call__(self, record: LogRecord, span: ReadableSpan) -> bytes:
         frame = self._frame
         if frame is None:
             frame = self._frame = self._frame_of(span)
         if (
             span.resource is not frame[0]
             or span.instrumentation_scope is not frame[1]
-            or span.events
-            or span.links
+            or record.resource_attributes != frame[3]
+            or record.events
+            or record.links
             or span.dropped_attributes
-            or not all(type(v) is str for v in attributes.values())
-            or span.start_time is None
-            or span.end_time is None
         ):
-            return encode(span)
+            return encode(span_of(record, span))
         mine: _Reused | None = getattr(self._requests, "mine", None)
         if mine is None:
             mine = self._requests.mine = _Reused(frame[2])
         pb = mine.span
-        ctx, parent, status = span.context, span.parent, span.status
-        state = ctx.trace_state
-        pb.trace_id = ctx.trace_id.to_bytes(16, "big")
-        pb.span_id = ctx.span_id.to_bytes(8, "big")
-        pb.trace_state = ",".join(f"{k}={v}" for k, v in state.items()) if state else ""
-        pb.parent_span_id = parent.span_id.to_bytes(8, "big") if parent else b""
-        pb.name = span.name
+        parent = span.parent
+        pb.trace_id = record.trace_id
+        pb.span_id = record.span_id
+        pb.trace_state = record.trace_state
+        pb.parent_span_id = record.parent_span_id
+        pb.name = record.name
         pb.kind = _PB_KINDS[span.kind]  # type: ignore[assignment]
-        pb.start_time_unix_nano = span.start_time
-        pb.end_time_unix_nano = span.end_time
+        pb.start_time_unix_nano = record.start_time_ns
+        pb.end_time_unix_nano = record.end_time_ns
         pb.flags = _FLAGS_REMOTE if parent is not None and parent.is_remote else _FLAGS
+        attributes = record.attributes
         keys = tuple(attributes)
-        if keys == mine.keys:  # the usual case: the same attributes as the span before, new values
+        if keys == mine.keys:  # the usual case: the same attributes as the record before, new values
             for pair, value in zip(pb.attributes, attributes.values()):
                 pair.value.string_value = value
         else:
@@ -213,20 +218,24 @@ class SpanEncoder:
             for key, value in attributes.items():
                 add(key=key).value.string_value = value
             mine.keys = keys
-        pb.status.code = status.status_code.value if status.status_code is not StatusCode.UNSET else 0  # type: ignore[assignment]
-        pb.status.message = status.description or ""
+        pb.status.code = _PB_STATUS[record.status]  # type: ignore[assignment]
+        pb.status.message = record.status_message if record.status is Status.ERROR else ""
         return mine.request.SerializeToString()
 
     @staticmethod
-    def _frame_of(span: ReadableSpan) -> tuple[Resource, InstrumentationScope | None, ResourceSpans]:
-        """The resource and scope of `span` as `encode_spans` encodes them, without the span."""
+    def _frame_of(
+        span: ReadableSpan,
+    ) -> tuple[Resource, InstrumentationScope | None, ResourceSpans, dict[str, str]]:
+        """The resource and scope of `span` as `encode_spans` encodes them, without the span, and
+        the resource's attributes as a record holds them."""
         (resource_spans,) = encode_spans([span]).resource_spans
         (scope_spans,) = resource_spans.scope_spans
         del scope_spans.spans[:]
-        return span.resource, span.instrumentation_scope, resource_spans
+        return span.resource, span.instrumentation_scope, resource_spans, _texts(span.resource.attributes)
 
 
 _PB_KINDS = {kind: kind.value + 1 for kind in SpanKind}  # OTLP numbers the kinds from 1 (0: unspecified)
+_PB_STATUS = {Status.UNSET: 0, Status.OK: 1, Status.ERROR: 2}  # OTLP's StatusCode numbers
 _FLAGS = SpanFlags.SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK
 _FLAGS_REMOTE = _FLAGS | SpanFlags.SPAN_FLAGS_CONTEXT_IS_REMOTE_MASK
 
@@ -260,8 +269,7 @@ class SpoolExporter:
             if self.config.fail_closed:
                 raise LoggingFailed(f"LDV record {ref} breaks the standard: {rules}")
             log.warning("LDV record %s breaks rules %s; sent anyway, the collector decides", ref, rules)
-        changed = protection.pseudonymised or protection.clear_bsn_at or protection.repaired
-        self.sink.put(self.encode(span_of(record, span) if changed else span))
+        self.sink.put(self.encode(record, span))
 
 
 class RecordProcessor(SpanProcessor):
