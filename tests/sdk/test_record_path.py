@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from unittest import mock
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry import trace
@@ -304,3 +305,30 @@ def test_a_clear_bsn_in_the_trace_state_is_not_spooled() -> None:
         assert b"123456782" not in body
         (stored,) = records_of(body)
         assert stored.trace_state == "vendor=k-[redacted: looks like a BSN]"
+
+
+def test_a_span_the_encoder_cannot_write_leaves_nothing_for_the_next() -> None:
+    """A text protobuf refuses (a lone surrogate) raises in the middle of writing the reused span;
+    the next record is still encoded whole, as OpenTelemetry encodes it."""
+    keep = _Keep()
+    provider = TracerProvider(resource=Resource(RESOURCE))
+    provider.add_span_processor(SimpleSpanProcessor(keep))
+    tracer = provider.get_tracer("ldv_sdk", "0.1.0")
+    for name, value in [("a", "x"), ("b", "y"), ("c", "z")]:
+        span = tracer.start_span(name, attributes={"k": value, "l": value})
+        span.set_status(Status(StatusCode.ERROR, f"fout {name}"))
+        span.end()
+    first, second, third = keep.spans
+    encoder = SpanEncoder()
+    for field in ("name", "status_message", "attribute"):
+        encoder(record_of(first, RESOURCE), first)
+        broken = record_of(second, RESOURCE)
+        if field == "attribute":
+            broken.attributes["l"] = "\ud800"
+        else:
+            setattr(broken, field, "\ud800")
+        with pytest.raises(UnicodeEncodeError):
+            encoder(broken, second)
+        for span in (first, second, third):  # first: the record written before the one cut short
+            record = record_of(span, RESOURCE)
+            assert encoder(record, span) == encode_spans([span_of(record, span)]).SerializeToString()

@@ -148,15 +148,24 @@ def encode(span: ReadableSpan) -> bytes:
 
 
 class _Reused:
-    """A thread's request of one span for `SpanEncoder`, and the attribute keys its span holds."""
+    """A thread's request of one span for `SpanEncoder`, and what its span holds of the last record.
 
-    __slots__ = ("request", "span", "keys")
+    `stable` (name, kind, flags, trace state, status) and the attributes' `texts` are compared
+    before they are written: a record usually differs from the one before only in its ids, times
+    and subject, and each field written costs a call into protobuf. Each is None while it is
+    being written, so a write cut short by an exception is redone in full by the next call.
+    """
+
+    __slots__ = ("request", "span", "stable", "keys", "values", "texts")
 
     def __init__(self, frame: ResourceSpans) -> None:
         self.request = ExportTraceServiceRequest(resource_spans=[frame])
         self.span = self.request.resource_spans[0].scope_spans[0].spans.add()
         self.span.status.SetInParent()  # encode_spans always writes the status, an unset one too
+        self.stable: tuple[Any, ...] | None = None
         self.keys: tuple[str, ...] | None = ()
+        self.values: list[Any] = []  # the attribute value messages (AnyValue), in the keys' order
+        self.texts: tuple[str, ...] | None = ()
 
 
 class SpanEncoder:
@@ -196,30 +205,44 @@ class SpanEncoder:
         if mine is None:
             mine = self._requests.mine = _Reused(frame[2])
         pb = mine.span
-        parent = span.parent
         pb.trace_id = record.trace_id
         pb.span_id = record.span_id
-        pb.trace_state = record.trace_state
         pb.parent_span_id = record.parent_span_id
-        pb.name = record.name
-        pb.kind = _PB_KINDS[span.kind]  # type: ignore[assignment]
         pb.start_time_unix_nano = record.start_time_ns
         pb.end_time_unix_nano = record.end_time_ns
-        pb.flags = _FLAGS_REMOTE if parent is not None and parent.is_remote else _FLAGS
+        parent = span.parent
+        flags = _FLAGS_REMOTE if parent is not None and parent.is_remote else _FLAGS
+        error = record.status is Status.ERROR
+        stable = (record.name, span.kind, flags, record.trace_state, record.status, error and record.status_message)
+        if stable != mine.stable:
+            mine.stable = None
+            pb.name = record.name
+            pb.kind = _PB_KINDS[span.kind]  # type: ignore[assignment]
+            pb.flags = flags
+            pb.trace_state = record.trace_state
+            pb.status.code = _PB_STATUS[record.status]  # type: ignore[assignment]
+            pb.status.message = record.status_message if error else ""
+            mine.stable = stable
         attributes = record.attributes
         keys = tuple(attributes)
-        if keys == mine.keys:  # the usual case: the same attributes as the record before, new values
-            for pair, value in zip(pb.attributes, attributes.values()):
-                pair.value.string_value = value
-        else:
-            mine.keys = None  # until the list is whole again
+        if keys != mine.keys:
+            mine.keys = mine.texts = None
             del pb.attributes[:]
             add = pb.attributes.add
-            for key, value in attributes.items():
-                add(key=key).value.string_value = value
+            mine.values = [add(key=key).value for key in keys]
             mine.keys = keys
-        pb.status.code = _PB_STATUS[record.status]  # type: ignore[assignment]
-        pb.status.message = record.status_message if record.status is Status.ERROR else ""
+        texts = tuple(attributes.values())
+        before = mine.texts
+        if texts != before:
+            mine.texts = None
+            if before is None:
+                for message, text in zip(mine.values, texts):
+                    message.string_value = text
+            else:
+                for message, text, old in zip(mine.values, texts, before):
+                    if text != old:
+                        message.string_value = text
+            mine.texts = texts
         return mine.request.SerializeToString()
 
     @staticmethod
