@@ -332,3 +332,29 @@ def test_a_span_the_encoder_cannot_write_leaves_nothing_for_the_next() -> None:
         for span in (first, second, third):  # first: the record written before the one cut short
             record = record_of(span, RESOURCE)
             assert encoder(record, span) == encode_spans([span_of(record, span)]).SerializeToString()
+
+
+def test_a_clear_bsn_in_a_links_trace_state_is_not_spooled() -> None:
+    """The same for the trace state of a link (another trace's context the processing refers to):
+    `protect` redacts it in the record, and OpenTelemetry's encoder does not write a link's
+    trace state at all (opentelemetry-exporter-otlp-proto-common 1.x), so neither reaches the spool."""
+    keep = _Keep()
+    provider = TracerProvider(resource=Resource(RESOURCE))
+    provider.add_span_processor(SimpleSpanProcessor(keep))
+    linked = SpanContext(0x3F, 0x4F, is_remote=True, trace_state=TraceState([("vendor", "k-123456782")]))
+    span = provider.get_tracer("ldv_sdk", "0.1.0").start_span(
+        "berekenen",
+        attributes={attr.PROCESSING_ACTIVITY_ID: "https://register.example/a"},
+        links=[trace.Link(linked, {"reden": "bezwaar"})],
+    )
+    span.end()
+    spooled = _Spooled()
+    SpoolExporter(CONFIG, RESOURCE, spooled).write(keep.spans[0])
+    (body,) = spooled.bodies
+    assert b"123456782" not in body
+    ((link,),) = [stored.links for stored in records_of(body)]
+    assert link.span_id == (0x4F).to_bytes(8, "big") and link.attributes == {"reden": "bezwaar"}
+    record = record_of(keep.spans[0], RESOURCE)
+    protection = protect(record, SpoolExporter(CONFIG, RESOURCE, spooled).policy)
+    assert protection.clear_bsn_at == ["the trace state of link 0"]
+    assert record.links[0].trace_state == "vendor=k-[redacted: looks like a BSN]"

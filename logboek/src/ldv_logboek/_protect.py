@@ -161,6 +161,7 @@ def _texts(record: LogRecord) -> list[str]:
         texts.append(event.name)
         texts.extend(event.attributes.values())
     for link in record.links:
+        texts.append(link.trace_state)
         texts.extend(link.attributes.values())
     return texts
 
@@ -227,6 +228,8 @@ def clear_bsn_locations(record: LogRecord) -> list[str]:
             found.append(f"the name of event {i}")
         found += [f"attribute {k!r} of event {i}" for k, v in event.attributes.items() if contains_bsn(v)]
     for i, link in enumerate(record.links):
+        if contains_bsn(link.trace_state):
+            found.append(f"the trace state of link {i}")
         found += [f"attribute {k!r} of link {i}" for k, v in link.attributes.items() if contains_bsn(v)]
     return found
 
@@ -248,6 +251,7 @@ def _redact(record: LogRecord) -> None:
         event.name = redact_bsns(event.name, REDACTED)
         _redact_values(event.attributes)
     for link in record.links:
+        link.trace_state = redact_bsns(link.trace_state, REDACTED)
         _redact_values(link.attributes)
 
 

@@ -110,16 +110,24 @@ def record_of(span: ReadableSpan, resource: dict[str, str]) -> LogRecord:
     )
 
 
+def _with_trace_state(context: SpanContext, trace_state: str) -> SpanContext:
+    """`context` with the trace state `trace_state` (a header), when `protect` redacted it."""
+    if trace_state == (context.trace_state.to_header() if context.trace_state else ""):
+        return context
+    state = TraceState.from_header([trace_state]) if trace_state else TraceState()
+    return SpanContext(context.trace_id, context.span_id, context.is_remote, context.trace_flags, state)
+
+
 def span_of(record: LogRecord, span: ReadableSpan) -> ReadableSpan:
-    """`span` as `protect` left its record: the record's texts in the span's place (a new span)."""
+    """`span` as `protect` left its record: the record's texts in the span's place (a new span);
+    a redacted trace state replaces the context's own, which must not reach the spool."""
     events = [OtelEvent(e.name, e.attributes, e.time_ns) for e in record.events]
-    links = [OtelLink(k.context, new.attributes) for k, new in zip(span.links, record.links)]
+    links = [
+        OtelLink(_with_trace_state(k.context, new.trace_state), new.attributes)
+        for k, new in zip(span.links, record.links)
+    ]
     description = record.status_message or None
-    context = span.context
-    if record.trace_state != (context.trace_state.to_header() if context.trace_state else ""):
-        # Redacted: the context's own trace state must not reach the spool.
-        state = TraceState.from_header([record.trace_state]) if record.trace_state else TraceState()
-        context = SpanContext(context.trace_id, context.span_id, context.is_remote, context.trace_flags, state)
+    context = _with_trace_state(span.context, record.trace_state)
     return ReadableSpan(
         name=record.name,
         context=context,
