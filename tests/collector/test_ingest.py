@@ -118,6 +118,40 @@ def test_clear_bsn_in_a_links_trace_state_is_rejected() -> None:
     assert "the trace state of link 0" in message and VALID_BSN not in message
 
 
+@pytest.mark.parametrize(
+    "where, expected_location",
+    [
+        ("span attribute key", "the key of an attribute"),
+        ("resource attribute key", "the key of a resource attribute"),
+        ("event attribute key", "the key of an attribute of event 0"),
+        ("link attribute key", "the key of an attribute of link 0"),
+        ("scope name", "the scope name"),
+        ("scope version", "the scope version"),
+    ],
+)
+def test_clear_bsn_in_a_key_or_the_scope_is_rejected(where: str, expected_location: str) -> None:
+    """Every text a record stores is searched, keys and the instrumentation scope too; the
+    message names the place without the key (it holds the number)."""
+    span = make_span(ldv_attributes(**({f"klant.{VALID_BSN}": "x"} if where == "span attribute key" else {})))
+    if where == "event attribute key":
+        event = span.events.add(time_unix_nano=span.start_time_unix_nano, name="opgevraagd")
+        event.attributes.add(key=f"k{VALID_BSN}"[1:] + ".x").value.string_value = "x"
+    if where == "link attribute key":
+        link = span.links.add(trace_id=os.urandom(16), span_id=os.urandom(8))
+        link.attributes.add(key=f"bsn {VALID_BSN}").value.string_value = "x"
+    resource = {attr.SERVICE_NAME: "svc", attr.ORGANISATION: ORGANISATION}
+    if where == "resource attribute key":
+        resource[f"host {VALID_BSN}"] = "x"
+    scope = {"scope name": (f"lib-{VALID_BSN}", "1"), "scope version": ("lib", f"1-{VALID_BSN}")}.get(
+        where, ("lib", "1")
+    )
+    result = ingest([span], resource=resource, scope=scope)
+    assert result.records == []
+    message = result.error_message(8192)
+    assert "clear-bsn" in message and expected_location in message
+    assert VALID_BSN not in message
+
+
 def test_nine_digits_failing_the_elfproef_are_not_a_bsn() -> None:
     result = ingest([make_span(ldv_attributes(**{"order.number": "123456789"}))])
     assert len(result.records) == 1

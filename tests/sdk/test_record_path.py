@@ -358,3 +358,37 @@ def test_a_clear_bsn_in_a_links_trace_state_is_not_spooled() -> None:
     protection = protect(record, SpoolExporter(CONFIG, RESOURCE, spooled).policy)
     assert protection.clear_bsn_at == ["the trace state of link 0"]
     assert record.links[0].trace_state == "vendor=k-[redacted: looks like a BSN]"
+
+
+def test_a_clear_bsn_in_an_attribute_key_is_not_spooled() -> None:
+    keep = _Keep()
+    provider = TracerProvider(resource=Resource(RESOURCE))
+    provider.add_span_processor(SimpleSpanProcessor(keep))
+    span = provider.get_tracer("ldv_sdk", "0.1.0").start_span(
+        "berekenen", attributes={attr.PROCESSING_ACTIVITY_ID: "https://register.example/a", "klant.123456782": "ja"}
+    )
+    span.end()
+    spooled = _Spooled()
+    SpoolExporter(CONFIG, RESOURCE, spooled).write(keep.spans[0])
+    (body,) = spooled.bodies
+    assert b"123456782" not in body
+    (stored,) = records_of(body)
+    assert stored.attributes["klant.[redacted: looks like a BSN]"] == "ja"
+
+
+def test_a_clear_bsn_in_the_scope_of_the_first_span_is_not_spooled() -> None:
+    """The encoder's frame (resource and scope encoded once) is made from the first span it sees;
+    a record whose scope the rules redacted never uses it, first or not."""
+    keep = _Keep()
+    provider = TracerProvider(resource=Resource(RESOURCE))
+    provider.add_span_processor(SimpleSpanProcessor(keep))
+    for _ in range(2):
+        provider.get_tracer("lib-123456782", "1").start_span("berekenen", attributes={"k": "v"}).end()
+    spooled = _Spooled()
+    exporter = SpoolExporter(CONFIG, RESOURCE, spooled)
+    for span in keep.spans:
+        exporter.write(span)
+    for body in spooled.bodies:
+        assert b"123456782" not in body
+        (stored,) = records_of(body)
+        assert stored.scope_name == "lib-[redacted: looks like a BSN]"

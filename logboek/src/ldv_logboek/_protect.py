@@ -151,17 +151,22 @@ def _protect_subject(record: LogRecord, policy: Policy, outcome: Protection) -> 
 
 
 def _texts(record: LogRecord) -> list[str]:
-    """Every text `clear_bsn_locations` searches (the subject id is `_protect_subject`'s)."""
-    texts = [record.name, record.status_message, record.trace_state]
+    """Every text `clear_bsn_locations` searches: every text the record stores, attribute keys
+    included, but the subject id (`_protect_subject`'s)."""
+    texts = [record.name, record.status_message, record.trace_state, record.scope_name, record.scope_version]
     for key, value in record.attributes.items():
+        texts.append(key)
         if key != attr.DATA_SUBJECT_ID:
             texts.append(value)
+    texts.extend(record.resource_attributes)
     texts.extend(record.resource_attributes.values())
     for event in record.events:
         texts.append(event.name)
+        texts.extend(event.attributes)
         texts.extend(event.attributes.values())
     for link in record.links:
         texts.append(link.trace_state)
+        texts.extend(link.attributes)
         texts.extend(link.attributes.values())
     return texts
 
@@ -193,7 +198,11 @@ def may_need_protection(records: Sequence[LogRecord]) -> list[int]:
         (r.name for r in records),
         (r.status_message for r in records),
         (r.trace_state for r in records),
+        (r.scope_name for r in records),
+        (r.scope_version for r in records),
+        [k for r in records for k in r.attributes],
         [v for r in records for k, v in r.attributes.items() if k != subject],
+        chain.from_iterable(m for m in resources.values()),
         chain.from_iterable(m.values() for m in resources.values()),
         chain.from_iterable(_texts(r) for r in records if r.events or r.links),
     )
@@ -215,26 +224,43 @@ def clear_bsn_locations(record: LogRecord) -> list[str]:
     """
     if not _may_hold_bsn(_SEPARATOR.join(_texts(record))):
         return []
-    found = [f"attribute {k!r}" for k, v in record.attributes.items() if k != attr.DATA_SUBJECT_ID and contains_bsn(v)]
+    found = _in_attributes(record.attributes, "", skip=attr.DATA_SUBJECT_ID)
     if contains_bsn(record.name):
         found.append("the span name")
     if contains_bsn(record.status_message):
         found.append("the status message")
     if contains_bsn(record.trace_state):
         found.append("the trace state")
-    found += [f"resource attribute {k!r}" for k, v in record.resource_attributes.items() if contains_bsn(v)]
+    if contains_bsn(record.scope_name):
+        found.append("the scope name")
+    if contains_bsn(record.scope_version):
+        found.append("the scope version")
+    found += _in_attributes(record.resource_attributes, "", kind="resource attribute")
     for i, event in enumerate(record.events):
         if contains_bsn(event.name):
             found.append(f"the name of event {i}")
-        found += [f"attribute {k!r} of event {i}" for k, v in event.attributes.items() if contains_bsn(v)]
+        found += _in_attributes(event.attributes, f" of event {i}")
     for i, link in enumerate(record.links):
         if contains_bsn(link.trace_state):
             found.append(f"the trace state of link {i}")
-        found += [f"attribute {k!r} of link {i}" for k, v in link.attributes.items() if contains_bsn(v)]
+        found += _in_attributes(link.attributes, f" of link {i}")
+    return found
+
+
+def _in_attributes(values: dict[str, str], of: str, *, kind: str = "attribute", skip: str = "") -> list[str]:
+    """Where a clear BSN is in `values`: by key, or (a key holding one) without the key."""
+    found = []
+    for key, value in values.items():
+        if contains_bsn(key):
+            found.append(f"the key of {'an' if kind[0] in 'aeiou' else 'a'} {kind}{of}")
+        elif key != skip and contains_bsn(value):
+            found.append(f"{kind} {key!r}{of}")
     return found
 
 
 def _redact_values(values: dict[str, str], skip: str = "") -> None:
+    for key in [k for k in values if contains_bsn(k)]:
+        values[redact_bsns(key, REDACTED)] = values.pop(key)
     for key, value in values.items():
         if key != skip and contains_bsn(value):
             values[key] = redact_bsns(value, REDACTED)
@@ -245,6 +271,8 @@ def _redact(record: LogRecord) -> None:
     record.name = redact_bsns(record.name, REDACTED)
     record.status_message = redact_bsns(record.status_message, REDACTED)
     record.trace_state = redact_bsns(record.trace_state, REDACTED)
+    record.scope_name = redact_bsns(record.scope_name, REDACTED)
+    record.scope_version = redact_bsns(record.scope_version, REDACTED)
     _redact_values(record.attributes, skip=attr.DATA_SUBJECT_ID)
     _redact_values(record.resource_attributes)
     for event in record.events:

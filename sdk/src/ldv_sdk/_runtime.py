@@ -128,6 +128,9 @@ def span_of(record: LogRecord, span: ReadableSpan) -> ReadableSpan:
     ]
     description = record.status_message or None
     context = _with_trace_state(span.context, record.trace_state)
+    scope = span.instrumentation_scope
+    if scope is not None and (scope.name, scope.version or "") != (record.scope_name, record.scope_version):
+        scope = InstrumentationScope(record.scope_name, record.scope_version or None)
     return ReadableSpan(
         name=record.name,
         context=context,
@@ -142,7 +145,7 @@ def span_of(record: LogRecord, span: ReadableSpan) -> ReadableSpan:
         ),
         start_time=span.start_time,
         end_time=span.end_time,
-        instrumentation_scope=span.instrumentation_scope,
+        instrumentation_scope=scope,
     )
 
 
@@ -193,7 +196,7 @@ class SpanEncoder:
     """
 
     def __init__(self) -> None:
-        self._frame: tuple[Resource, InstrumentationScope | None, ResourceSpans, dict[str, str]] | None = None
+        self._frame: _Frame | None = None
         self._requests = threading.local()  # each thread's _Reused
 
     def __call__(self, record: LogRecord, span: ReadableSpan) -> bytes:
@@ -204,6 +207,7 @@ class SpanEncoder:
             span.resource is not frame[0]
             or span.instrumentation_scope is not frame[1]
             or record.resource_attributes != frame[3]
+            or (record.scope_name, record.scope_version) != frame[4]
             or record.events
             or record.links
             or span.dropped_attributes
@@ -254,17 +258,20 @@ class SpanEncoder:
         return mine.request.SerializeToString()
 
     @staticmethod
-    def _frame_of(
-        span: ReadableSpan,
-    ) -> tuple[Resource, InstrumentationScope | None, ResourceSpans, dict[str, str]]:
+    def _frame_of(span: ReadableSpan) -> _Frame:
         """The resource and scope of `span` as `encode_spans` encodes them, without the span, and
-        the resource's attributes as a record holds them."""
+        the resource's attributes and the scope as a record holds them: a record whose resource or
+        scope the rules changed does not match them, and takes `encode`."""
         (resource_spans,) = encode_spans([span]).resource_spans
         (scope_spans,) = resource_spans.scope_spans
         del scope_spans.spans[:]
-        return span.resource, span.instrumentation_scope, resource_spans, _texts(span.resource.attributes)
+        scope = span.instrumentation_scope
+        scope_texts = (scope.name, scope.version or "") if scope is not None else ("", "")
+        return span.resource, scope, resource_spans, _texts(span.resource.attributes), scope_texts
 
 
+# The frame of SpanEncoder: resource and scope (by identity), their encoding, and their texts.
+_Frame = tuple[Resource, InstrumentationScope | None, ResourceSpans, dict[str, str], tuple[str, str]]
 _PB_KINDS = {kind: kind.value + 1 for kind in SpanKind}  # OTLP numbers the kinds from 1 (0: unspecified)
 _PB_STATUS = {Status.UNSET: 0, Status.OK: 1, Status.ERROR: 2}  # OTLP's StatusCode numbers
 _FLAGS = SpanFlags.SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK
