@@ -67,12 +67,26 @@ class _Keep(SpanExporter):
         return SpanExportResult.SUCCESS
 
 
-def _finished_span(
-    name: str, attributes: dict[str, Any], kind: SpanKind, status: StatusCode, message: str, events: list
-) -> ReadableSpan:
+def _recording() -> tuple[_Keep, TracerProvider]:
+    """A provider of the SDK's resource whose finished spans `keep.spans` holds."""
     keep = _Keep()
     provider = TracerProvider(resource=Resource(RESOURCE))
     provider.add_span_processor(SimpleSpanProcessor(keep))
+    return keep, provider
+
+
+def _spooled(span: ReadableSpan) -> bytes:
+    """What the SDK's spool exporter appends for `span`."""
+    spooled = _Spooled()
+    SpoolExporter(CONFIG, RESOURCE, spooled).write(span)
+    (body,) = spooled.bodies
+    return body
+
+
+def _finished_span(
+    name: str, attributes: dict[str, Any], kind: SpanKind, status: StatusCode, message: str, events: list
+) -> ReadableSpan:
+    keep, provider = _recording()
     span = provider.get_tracer("ldv_sdk", "0.1.0").start_span(name, kind=kind, attributes=attributes)
     for event_name, event_attributes in events:
         span.add_event(event_name, event_attributes)
@@ -127,9 +141,7 @@ def test_what_the_sdk_spools_the_collector_stores_unchanged(
         attr.DATA_SUBJECT_ID_TYPE: subject_type,
     }
     span = _finished_span(name, attributes, SpanKind.INTERNAL, StatusCode.UNSET, "", events)
-    spooled = _Spooled()
-    SpoolExporter(CONFIG, RESOURCE, spooled).write(span)
-    (body,) = spooled.bodies
+    body = _spooled(span)
     request = ExportTraceServiceRequest.FromString(body)
     (sent,) = records_of(body)
     result = Ingester(CollectorSettings()).ingest(request)
@@ -190,9 +202,7 @@ def test_the_span_encoder_leaves_nothing_of_one_span_in_the_next(sequence: list[
     """One encoder, one thread, one resource: a run of different spans (attributes the same or
     other keys, statuses with and without message, parents local, remote with a trace state, or
     none) each encodes as `encode_spans` encodes it alone, through the encoder's own build."""
-    keep = _Keep()
-    provider = TracerProvider(resource=Resource(RESOURCE))
-    provider.add_span_processor(SimpleSpanProcessor(keep))
+    keep, provider = _recording()
     tracer = provider.get_tracer("ldv_sdk", "0.1.0")
     previous = None
     for name, attributes, kind, status, message, parent in sequence:
@@ -280,9 +290,7 @@ def test_a_processing_is_encoded_as_opentelemetry_encodes_it() -> None:
 def test_a_clear_bsn_in_the_trace_state_is_not_spooled() -> None:
     """`protect` redacts a clear BSN in the trace state (a caller's tracestate header), and the
     spooled bytes carry the redacted state, not the one the span's context still holds."""
-    keep = _Keep()
-    provider = TracerProvider(resource=Resource(RESOURCE))
-    provider.add_span_processor(SimpleSpanProcessor(keep))
+    keep, provider = _recording()
     remote = SpanContext(
         0x1F,
         0x2F,
@@ -299,9 +307,7 @@ def test_a_clear_bsn_in_the_trace_state_is_not_spooled() -> None:
         for name, attributes in events:
             span.add_event(name, attributes)
         span.end()
-        spooled = _Spooled()
-        SpoolExporter(CONFIG, RESOURCE, spooled).write(keep.spans[0])
-        (body,) = spooled.bodies
+        body = _spooled(keep.spans[0])
         assert b"123456782" not in body
         (stored,) = records_of(body)
         assert stored.trace_state == "vendor=k-[redacted: looks like a BSN]"
@@ -310,9 +316,7 @@ def test_a_clear_bsn_in_the_trace_state_is_not_spooled() -> None:
 def test_a_span_the_encoder_cannot_write_leaves_nothing_for_the_next() -> None:
     """A text protobuf refuses (a lone surrogate) raises in the middle of writing the reused span;
     the next record is still encoded whole, as OpenTelemetry encodes it."""
-    keep = _Keep()
-    provider = TracerProvider(resource=Resource(RESOURCE))
-    provider.add_span_processor(SimpleSpanProcessor(keep))
+    keep, provider = _recording()
     tracer = provider.get_tracer("ldv_sdk", "0.1.0")
     for name, value in [("a", "x"), ("b", "y"), ("c", "z")]:
         span = tracer.start_span(name, attributes={"k": value, "l": value})
@@ -338,9 +342,7 @@ def test_a_clear_bsn_in_a_links_trace_state_is_not_spooled() -> None:
     """The same for the trace state of a link (another trace's context the processing refers to):
     `protect` redacts it in the record, and OpenTelemetry's encoder does not write a link's
     trace state at all (opentelemetry-exporter-otlp-proto-common 1.x), so neither reaches the spool."""
-    keep = _Keep()
-    provider = TracerProvider(resource=Resource(RESOURCE))
-    provider.add_span_processor(SimpleSpanProcessor(keep))
+    keep, provider = _recording()
     linked = SpanContext(0x3F, 0x4F, is_remote=True, trace_state=TraceState([("vendor", "k-123456782")]))
     span = provider.get_tracer("ldv_sdk", "0.1.0").start_span(
         "berekenen",
@@ -348,29 +350,23 @@ def test_a_clear_bsn_in_a_links_trace_state_is_not_spooled() -> None:
         links=[trace.Link(linked, {"reden": "bezwaar"})],
     )
     span.end()
-    spooled = _Spooled()
-    SpoolExporter(CONFIG, RESOURCE, spooled).write(keep.spans[0])
-    (body,) = spooled.bodies
+    body = _spooled(keep.spans[0])
     assert b"123456782" not in body
     ((link,),) = [stored.links for stored in records_of(body)]
     assert link.span_id == (0x4F).to_bytes(8, "big") and link.attributes == {"reden": "bezwaar"}
     record = record_of(keep.spans[0], RESOURCE)
-    protection = protect(record, SpoolExporter(CONFIG, RESOURCE, spooled).policy)
+    protection = protect(record, SpoolExporter(CONFIG, RESOURCE, _Spooled()).policy)
     assert protection.clear_bsn_at == ["the trace state of link 0"]
     assert record.links[0].trace_state == "vendor=k-[redacted: looks like a BSN]"
 
 
 def test_a_clear_bsn_in_an_attribute_key_is_not_spooled() -> None:
-    keep = _Keep()
-    provider = TracerProvider(resource=Resource(RESOURCE))
-    provider.add_span_processor(SimpleSpanProcessor(keep))
+    keep, provider = _recording()
     span = provider.get_tracer("ldv_sdk", "0.1.0").start_span(
         "berekenen", attributes={attr.PROCESSING_ACTIVITY_ID: "https://register.example/a", "klant.123456782": "ja"}
     )
     span.end()
-    spooled = _Spooled()
-    SpoolExporter(CONFIG, RESOURCE, spooled).write(keep.spans[0])
-    (body,) = spooled.bodies
+    body = _spooled(keep.spans[0])
     assert b"123456782" not in body
     (stored,) = records_of(body)
     assert stored.attributes["klant.[redacted: looks like a BSN]"] == "ja"
@@ -379,9 +375,7 @@ def test_a_clear_bsn_in_an_attribute_key_is_not_spooled() -> None:
 def test_a_clear_bsn_in_the_scope_of_the_first_span_is_not_spooled() -> None:
     """The encoder's frame (resource and scope encoded once) is made from the first span it sees;
     a record whose scope the rules redacted never uses it, first or not."""
-    keep = _Keep()
-    provider = TracerProvider(resource=Resource(RESOURCE))
-    provider.add_span_processor(SimpleSpanProcessor(keep))
+    keep, provider = _recording()
     for _ in range(2):
         provider.get_tracer("lib-123456782", "1").start_span("berekenen", attributes={"k": "v"}).end()
     spooled = _Spooled()
