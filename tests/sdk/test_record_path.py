@@ -333,9 +333,9 @@ def test_a_span_the_encoder_cannot_write_leaves_nothing_for_the_next() -> None:
             setattr(broken, field, "\ud800")
         with pytest.raises(UnicodeEncodeError):
             encoder(broken, second)
-        for span in (first, second, third):  # first: the record written before the one cut short
-            record = record_of(span, RESOURCE)
-            assert encoder(record, span) == encode_spans([span_of(record, span)]).SerializeToString()
+        for finished in (first, second, third):  # first: the record written before the one cut short
+            record = record_of(finished, RESOURCE)
+            assert encoder(record, finished) == encode_spans([span_of(record, finished)]).SerializeToString()
 
 
 def test_a_clear_bsn_in_a_links_trace_state_is_not_spooled() -> None:
