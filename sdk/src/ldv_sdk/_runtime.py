@@ -190,8 +190,8 @@ class SpanEncoder:
     one Span message that each call overwrites field by field (every field it builds, so nothing
     of the span before stays; protobuf does not serialise a field set to its default, so a field
     set to it equals one never set). A record it does not know how to build the same (events,
-    links, dropped attributes, another resource or scope than the first, a resource the rules
-    changed) takes `encode`. tests/sdk/test_record_path.py holds the two equal. It decides no
+    links, dropped attributes, another resource or scope than the first, a resource or scope the
+    rules changed) takes `encode`. tests/sdk/test_record_path.py holds the two equal. It decides no
     rule: it runs after them.
     """
 
