@@ -44,7 +44,9 @@ def belastingdienst() -> FastAPI:
 
 def capture(**settings: object):  # type: ignore[no-untyped-def]
     return capture_ldv(
-        application_uri=CALLER, read_apis={"http://belastingdienst.test/": READ_API}, **settings  # type: ignore[arg-type]
+        application_uri=CALLER,
+        read_apis={"http://belastingdienst.test/": READ_API},
+        **settings,  # type: ignore[arg-type]
     )
 
 
@@ -80,13 +82,38 @@ def test_incoming_traceparent_is_continued_even_when_not_sampled(flags: str) -> 
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=belastingdienst()), base_url="http://b") as c:
             await c.get(
                 f"/inkomen/{BSN}",
-                headers={"traceparent": f"00-{TRACE}-{PARENT}-{flags}", "tracestate": "ldv=urn:ldv:application:x:y,v=1"},
+                headers={
+                    "traceparent": f"00-{TRACE}-{PARENT}-{flags}",
+                    "tracestate": "ldv=urn:ldv:application:x:y,v=1",
+                },
             )
 
     with capture() as records:
         asyncio.run(call())
     (record,) = records
     assert (record["trace_id"], record["parent_span_id"]) == (TRACE, PARENT)
+    assert record["attributes"][attr.FOREIGN_OPERATION_PROCESSOR] == "urn:ldv:application:x:y"
+
+
+def test_a_clear_bsn_in_the_callers_tracestate_is_not_logged() -> None:
+    """A caller's tracestate is inherited by the request's records; a clear BSN in it is redacted
+    before the record is spooled (what capture_ldv receives is what the spool would hold)."""
+
+    async def call() -> None:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=belastingdienst()), base_url="http://b") as c:
+            await c.get(
+                f"/inkomen/{BSN}",
+                headers={
+                    "traceparent": f"00-{TRACE}-{PARENT}-01",
+                    "tracestate": f"ldv=urn:ldv:application:x:y,v=k-{BSN}",
+                },
+            )
+
+    with capture() as records:
+        asyncio.run(call())
+    (record,) = records
+    assert record["trace_state"] == "ldv=urn:ldv:application:x:y,v=k-[redacted: looks like a BSN]"
+    assert BSN not in repr(record)
     assert record["attributes"][attr.FOREIGN_OPERATION_PROCESSOR] == "urn:ldv:application:x:y"
 
 
