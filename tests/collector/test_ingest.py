@@ -109,6 +109,15 @@ def test_clear_bsn_in_event_attribute_is_rejected() -> None:
     assert f"attribute {attr.EXCEPTION_MESSAGE!r} of event 0" in message and VALID_BSN not in message
 
 
+def test_clear_bsn_in_the_trace_state_is_rejected() -> None:
+    span = make_span()
+    span.trace_state = f"ldv=urn:ldv:application:x:y,vendor=k-{VALID_BSN}"
+    result = ingest([span, make_span()])
+    assert len(result.records) == 1  # the other span of the request is stored
+    message = result.error_message(8192)
+    assert "the trace state" in message and VALID_BSN not in message
+
+
 def test_clear_bsn_in_a_links_trace_state_is_rejected() -> None:
     span = make_span()
     span.links.add(trace_id=os.urandom(16), span_id=os.urandom(8), trace_state=f"vendor=k-{VALID_BSN}")
