@@ -34,9 +34,7 @@ def test_spans_without_dpl_attributes_are_ignored_not_rejected() -> None:
 
 def test_invalid_spans_are_rejected_with_their_ids_names_and_rules() -> None:
     good = make_span()
-    no_subject_type = make_span(
-        {attr.PROCESSING_ACTIVITY_ID: ACTIVITY, attr.DATA_SUBJECT_ID: "hmac-sha256:" + "0" * 64}
-    )
+    no_subject_type = make_span({attr.PROCESSING_ACTIVITY_ID: ACTIVITY, attr.DATA_SUBJECT_ID: "hmac-sha256:" + "0" * 64})
     bad_uri = make_span(ldv_attributes(**{attr.PROCESSING_ACTIVITY_ID: "not a uri"}), name="opvragen")
     zero_trace = make_span(trace_id=bytes(16))
     ends_early = make_span(duration_ns=-5)
@@ -49,9 +47,7 @@ def test_invalid_spans_are_rejected_with_their_ids_names_and_rules() -> None:
     message = result.error_message(8192)
     lines = message.splitlines()
     assert len(lines) == 5
-    assert lines[0].startswith(
-        f"span {no_subject_type.trace_id.hex()}/{no_subject_type.span_id.hex()} ('huurtoeslag berekenen'): "
-    )
+    assert lines[0].startswith(f"span {no_subject_type.trace_id.hex()}/{no_subject_type.span_id.hex()} ('huurtoeslag berekenen'): ")
     assert "data-subject-pair" in lines[0]
     assert f"/{bad_uri.span_id.hex()} ('opvragen'): processing-activity-uri" in lines[1]
     assert "trace-id: trace_id must be 16 bytes (32 hex digits), not all zeros; got 16 bytes" in lines[2]
@@ -76,12 +72,7 @@ def test_error_message_is_capped_and_counts_the_rest() -> None:
     "where, span_kwargs, resource_extra, expected_location",
     [
         ("attribute", {"attributes": ldv_attributes(**{"url.query": f"bsn={VALID_BSN}"})}, {}, "attribute 'url.query'"),
-        (
-            "activity",
-            {"attributes": ldv_attributes(**{attr.PROCESSING_ACTIVITY_ID: f"urn:x:{VALID_BSN}"})},
-            {},
-            attr.PROCESSING_ACTIVITY_ID,
-        ),
+        ("activity", {"attributes": ldv_attributes(**{attr.PROCESSING_ACTIVITY_ID: f"urn:x:{VALID_BSN}"})}, {}, attr.PROCESSING_ACTIVITY_ID),
         ("name", {"name": f"opvragen {VALID_BSN}"}, {}, "the span name"),
         ("resource", {}, {"host.name": f"host-{VALID_BSN}"}, "resource attribute 'host.name'"),
     ],
@@ -252,9 +243,7 @@ def test_a_clear_bsn_however_written_gets_the_one_pseudonym_of_its_nine_digits(w
 
 
 def test_a_bsn_without_its_leading_zero_is_clear_too() -> None:
-    result = ingest(
-        [make_span(ldv_attributes(subject="12345672"))], CollectorSettings(pseudonymisation_key=DEFAULT_KEY)
-    )
+    result = ingest([make_span(ldv_attributes(subject="12345672"))], CollectorSettings(pseudonymisation_key=DEFAULT_KEY))
     assert [r.data_subject_id for r in result.records] == [pseudonymise("012345672", DEFAULT_KEY.encode())]
 
 
@@ -275,9 +264,7 @@ def test_the_refusal_says_what_was_found_without_echoing_it(written: str, said: 
 
 def test_a_bsn_amid_other_text_is_refused_even_with_a_key() -> None:
     # It has no pseudonym of its own: pseudonymising the whole text would hide the citizen from the inzage.
-    result = ingest(
-        [make_span(ldv_attributes(subject=f"bsn:{VALID_BSN}"))], CollectorSettings(pseudonymisation_key=DEFAULT_KEY)
-    )
+    result = ingest([make_span(ldv_attributes(subject=f"bsn:{VALID_BSN}"))], CollectorSettings(pseudonymisation_key=DEFAULT_KEY))
     assert result.records == [] and "send the BSN alone" in result.error_message(8192)
 
 

@@ -28,6 +28,7 @@ READ_API = "https://logboek.belastingdienst.example/lezenapi/v1"
 CALLER = "https://toeslagen.example/apps/huurtoeslag"
 TRACE = "0af7651916cd43dd8448eb211c80319c"
 PARENT = "b7ad6b7169203331"
+PROCESSOR = "urn:ldv:application:x:y"  # the caller, as the `ldv` tracestate entry names it
 
 
 def belastingdienst() -> FastAPI:
@@ -44,10 +45,14 @@ def belastingdienst() -> FastAPI:
 
 def capture(**settings: object):  # type: ignore[no-untyped-def]
     return capture_ldv(
-        application_uri=CALLER,
-        read_apis={"http://belastingdienst.test/": READ_API},
-        **settings,  # type: ignore[arg-type]
+        application_uri=CALLER, read_apis={"http://belastingdienst.test/": READ_API}, **settings  # type: ignore[arg-type]
     )
+
+
+async def call_inkomen(headers: dict[str, str]) -> None:
+    """One request to the Belastingdienst's service with these trace headers, as another party sends it."""
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=belastingdienst()), base_url="http://b") as c:
+        await c.get(f"/inkomen/{BSN}", headers=headers)
 
 
 def test_a_call_between_services_is_one_chain() -> None:
@@ -78,52 +83,28 @@ def test_a_call_between_services_is_one_chain() -> None:
 
 @pytest.mark.parametrize("flags", ["00", "01"])
 def test_incoming_traceparent_is_continued_even_when_not_sampled(flags: str) -> None:
-    async def call() -> None:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=belastingdienst()), base_url="http://b") as c:
-            await c.get(
-                f"/inkomen/{BSN}",
-                headers={
-                    "traceparent": f"00-{TRACE}-{PARENT}-{flags}",
-                    "tracestate": "ldv=urn:ldv:application:x:y,v=1",
-                },
-            )
-
     with capture() as records:
-        asyncio.run(call())
+        asyncio.run(call_inkomen({"traceparent": f"00-{TRACE}-{PARENT}-{flags}", "tracestate": f"ldv={PROCESSOR},v=1"}))
     (record,) = records
     assert (record["trace_id"], record["parent_span_id"]) == (TRACE, PARENT)
-    assert record["attributes"][attr.FOREIGN_OPERATION_PROCESSOR] == "urn:ldv:application:x:y"
+    assert record["attributes"][attr.FOREIGN_OPERATION_PROCESSOR] == PROCESSOR
 
 
 def test_a_clear_bsn_in_the_callers_tracestate_is_not_logged() -> None:
     """A caller's tracestate is inherited by the request's records; a clear BSN in it is redacted
     before the record is spooled (what capture_ldv receives is what the spool would hold)."""
-
-    async def call() -> None:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=belastingdienst()), base_url="http://b") as c:
-            await c.get(
-                f"/inkomen/{BSN}",
-                headers={
-                    "traceparent": f"00-{TRACE}-{PARENT}-01",
-                    "tracestate": f"ldv=urn:ldv:application:x:y,v=k-{BSN}",
-                },
-            )
-
     with capture() as records:
-        asyncio.run(call())
+        headers = {"traceparent": f"00-{TRACE}-{PARENT}-01", "tracestate": f"ldv={PROCESSOR},v=k-{BSN}"}
+        asyncio.run(call_inkomen(headers))
     (record,) = records
-    assert record["trace_state"] == "ldv=urn:ldv:application:x:y,v=k-[redacted: looks like a BSN]"
+    assert record["trace_state"] == f"ldv={PROCESSOR},v=k-[redacted: looks like a BSN]"
     assert BSN not in repr(record)
-    assert record["attributes"][attr.FOREIGN_OPERATION_PROCESSOR] == "urn:ldv:application:x:y"
+    assert record["attributes"][attr.FOREIGN_OPERATION_PROCESSOR] == PROCESSOR
 
 
 def test_an_unknown_caller_still_gives_the_parent_but_no_processor() -> None:
-    async def call() -> None:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=belastingdienst()), base_url="http://b") as c:
-            await c.get(f"/inkomen/{BSN}", headers={"traceparent": f"00-{TRACE}-{PARENT}-01"})
-
     with capture() as records:
-        asyncio.run(call())
+        asyncio.run(call_inkomen({"traceparent": f"00-{TRACE}-{PARENT}-01"}))
     assert records[0]["parent_span_id"] == PARENT
     assert attr.FOREIGN_OPERATION_PROCESSOR not in records[0]["attributes"]
     assert records[0]["attributes"][attr.FOREIGN_OPERATION_SPAN_ID] == PARENT

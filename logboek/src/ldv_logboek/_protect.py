@@ -202,7 +202,7 @@ def may_need_protection(records: Sequence[LogRecord]) -> list[int]:
         (r.scope_version for r in records),
         [k for r in records for k in r.attributes],
         [v for r in records for k, v in r.attributes.items() if k != subject],
-        chain.from_iterable(m for m in resources.values()),
+        chain.from_iterable(resources.values()),  # their keys
         chain.from_iterable(m.values() for m in resources.values()),
         chain.from_iterable(_texts(r) for r in records if r.events or r.links),
     )

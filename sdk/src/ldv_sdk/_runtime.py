@@ -140,9 +140,7 @@ def span_of(record: LogRecord, span: ReadableSpan) -> ReadableSpan:
         events=events,
         links=links,
         kind=span.kind,
-        status=OtelStatus(
-            span.status.status_code, description if span.status.status_code is StatusCode.ERROR else None
-        ),
+        status=OtelStatus(span.status.status_code, description if span.status.status_code is StatusCode.ERROR else None),
         start_time=span.start_time,
         end_time=span.end_time,
         instrumentation_scope=scope,
@@ -297,9 +295,7 @@ class SpoolExporter:
         violations = protection.violations + check_record(record)
         ref = record.span_id.hex()
         if protection.clear_bsn_at:
-            log.warning(
-                "LDV record %s: removed what looks like a clear BSN from %s", ref, ", ".join(protection.clear_bsn_at)
-            )
+            log.warning("LDV record %s: removed what looks like a clear BSN from %s", ref, ", ".join(protection.clear_bsn_at))
         if protection.repaired:
             log.warning("LDV record %s: filled in %s", ref, ", ".join(protection.repaired))
         if violations:
