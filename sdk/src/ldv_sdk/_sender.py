@@ -51,9 +51,9 @@ except ImportError:  # pragma: no cover - depends on what the application instal
 
 log = logging.getLogger("ldv_sdk")
 
-RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
 _SPAN_REF = re.compile(r"\b([0-9a-f]{32})/([0-9a-f]{16})\b")
 MAX_REASON_CHARS = 2000
+MIN_BACKOFF_S = 0.25  # retry n waits up to MIN_BACKOFF_S * 2**n seconds (at most max_backoff), with jitter
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +79,6 @@ class Sender:
         timeout: float = 10.0,
         max_backoff: float = 30.0,
         max_retry_after: float = 300.0,
-        min_backoff: float = 0.25,
     ) -> None:
         self.spool = spool
         self.endpoint = endpoint
@@ -87,15 +86,12 @@ class Sender:
         self.timeout = timeout
         self.max_backoff = max_backoff
         self.max_retry_after = max_retry_after
-        self.min_backoff = min_backoff
         self._session = requests.Session()
         self._session.headers.update(
             {"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip", **dict(headers or {})}
         )
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="ldv-sender", daemon=True)
-        self.delivered = 0
-        self.requests = 0
 
     def start(self) -> None:
         self._thread.start()
@@ -171,7 +167,6 @@ class Sender:
     def _settle(self, good: Sequence[Spooled], refs: Sequence[list[tuple[str, str]]], result: Delivery) -> None:
         if result.rejected <= 0:
             self.spool.ack(item.seq for item in good)
-            self.delivered += len(good)
             return
         reason = _reason(
             f"rejected by the collector: {result.message}" if result.message else "rejected by the collector"
@@ -183,7 +178,6 @@ class Sender:
                 hits = [True] * len(good)
             self.spool.dead_letter((item.seq, reason) for item, hit in zip(good, hits) if hit)
             self.spool.ack(item.seq for item, hit in zip(good, hits) if not hit)
-            self.delivered += hits.count(False)
             return
         # The collector did not say which: split and resend until single records tell.
         mid = len(good) // 2
@@ -195,12 +189,11 @@ class Sender:
             return min(max(result.retry_after, 0.0), self.max_retry_after)
         if result.status and 400 <= result.status < 500 and result.status != 429:
             return self.max_backoff
-        ceiling = min(self.max_backoff, self.min_backoff * 2 ** min(attempt, 20))
+        ceiling = min(self.max_backoff, MIN_BACKOFF_S * 2 ** min(attempt, 20))
         return random.uniform(ceiling / 2, ceiling)
 
     def _post(self, bodies: Sequence[bytes]) -> Delivery:
         body = gzip.compress(b"".join(bodies), compresslevel=1)
-        self.requests += 1
         try:
             response = self._session.post(self.endpoint, data=body, timeout=self.timeout)
         except requests.RequestException as exc:
