@@ -78,9 +78,9 @@ class Collector:
             self.log = TransparencyLog.open(store, load_signer(self.settings.log_key.get_secret_value()))
             self.checkpointer = Checkpointer(
                 self.log,
+                self.metrics,
                 interval_s=self.settings.log_checkpoint_interval_ms / 1000,
                 witnesses=[WitnessClient(w.url, Verifier.parse(w.vkey)) for w in self.settings.log_witnesses],
-                metrics=self.metrics,
             )
             log.info("transparency log %s at size %d", self.log.origin, self.log.size)
         else:

@@ -13,11 +13,10 @@ from __future__ import annotations
 import base64
 import logging
 import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ldv_collector._metrics import CollectorMetrics
 from ldv_logboek.storage import StoredTree, TransparencyLog
@@ -33,7 +32,6 @@ class WitnessClient:
     url: str
     verifier: Verifier
     cosigned_size: int | None = None  # unknown until the first answer (then a 409 tells it)
-    failures: int = field(default=0)
 
     def _post(self, body: bytes, timeout: float) -> tuple[int, str]:
         request = urllib.request.Request(
@@ -80,11 +78,10 @@ class Checkpointer:
     def __init__(
         self,
         logged: TransparencyLog,
+        metrics: CollectorMetrics,
         *,
         interval_s: float = 0.25,
         witnesses: Sequence[WitnessClient] = (),
-        metrics: CollectorMetrics | None = None,
-        witness_timeout_s: float = 5.0,
     ):
         self.log = logged
         self.interval = interval_s
@@ -93,9 +90,6 @@ class Checkpointer:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._signed_size: int | None = None
-        self._witness_timeout = witness_timeout_s
-        self.last: tuple[Checkpoint, Note] | None = None
-        self.latency_s = 0.0  # how long the last checkpoint took to sign, store and get cosigned
 
     def start(self) -> None:
         if self._thread is not None and self._thread.is_alive():
@@ -116,31 +110,23 @@ class Checkpointer:
         head = self.log.head()
         if self._signed_size is not None and head.size == self._signed_size:
             return None
-        started = time.monotonic()
         checkpoint, note, keep = self.log.sign_checkpoint()
         self._signed_size = checkpoint.size
-        if self.witnesses:
-            cosigned = note
-            for witness in self.witnesses:
-                try:
-                    got = witness.submit(checkpoint, cosigned, self.log, self._witness_timeout)
-                except (OSError, urllib.error.URLError) as exc:
-                    log.warning("witness %s unreachable: %s", witness.url, type(exc).__name__)
-                    got = None
-                if got is None:
-                    witness.failures += 1
-                    if self.metrics is not None:
-                        self.metrics.add(witness_failures=1)
-                else:
-                    cosigned = got
-            if cosigned is not note:
-                self.log.tables.save_checkpoint(checkpoint, cosigned, keep)
-                note = cosigned
-        if self.metrics is not None:
-            self.metrics.add(checkpoints=1)
-        self.latency_s = time.monotonic() - started
-        self.last = (checkpoint, note)
-        return self.last
+        cosigned = note
+        for witness in self.witnesses:
+            try:
+                got = witness.submit(checkpoint, cosigned, self.log)
+            except (OSError, urllib.error.URLError) as exc:
+                log.warning("witness %s unreachable: %s", witness.url, type(exc).__name__)
+                got = None
+            if got is None:
+                self.metrics.add(witness_failures=1)
+            else:
+                cosigned = got
+        if cosigned is not note:  # a witness cosigned: store the checkpoint again, with its cosignatures
+            self.log.tables.save_checkpoint(checkpoint, cosigned, keep)
+        self.metrics.add(checkpoints=1)
+        return checkpoint, cosigned
 
     def _run(self) -> None:
         while True:
