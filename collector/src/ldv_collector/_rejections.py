@@ -58,12 +58,7 @@ class RejectionCounts:
     def add(self, organisation: str, service: str, rules: Iterable[str]) -> None:
         """Count one rejected span under each distinct rule it breaks."""
         organisation, service = _safe_name(organisation), _safe_name(service)
-        with self._lock:
-            for rule in set(rules):
-                key = (organisation, service, rule)
-                if key not in self._counts and len(self._counts) >= MAX_PENDING_KEYS:
-                    key = (organisation, OVERFLOW_SERVICE, rule)
-                self._counts[key] = self._counts.get(key, 0) + 1
+        self.put_back({(organisation, service, rule): 1 for rule in set(rules)})
 
     def pending(self) -> int:
         """Distinct keys waiting for a flush."""
@@ -77,7 +72,7 @@ class RejectionCounts:
         return counts
 
     def put_back(self, counts: dict[Key, int]) -> None:
-        """Counts a flush could not store, to go with the next one."""
+        """Add `counts` (new ones, or those a flush could not store) to what goes with the next flush."""
         with self._lock:
             for key, spans in counts.items():
                 if key not in self._counts and len(self._counts) >= MAX_PENDING_KEYS:
