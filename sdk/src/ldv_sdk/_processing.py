@@ -29,7 +29,7 @@ from opentelemetry.trace import NonRecordingSpan, Span, SpanKind, Status, Status
 
 from ldv_logboek import DEFAULT_NAME, is_uri
 from ldv_logboek import attributes as attr
-from ldv_sdk._propagation import IncomingCall, current_incoming_call, reset_incoming_call, set_incoming_call
+from ldv_sdk._propagation import INCOMING_CALL, IncomingCall, current_incoming_call
 from ldv_sdk._runtime import Runtime, get_runtime
 from ldv_sdk.errors import LdvError, LoggingFailed, ProcessingReentered, SpoolDiskFull, SpoolFull
 
@@ -59,13 +59,13 @@ def enter_request(call: IncomingCall) -> tuple[Any, Any]:
     A request is a boundary: a processing of this process that happens to be current (an
     in-process test client, say) is not the parent of the request's processings.
     """
-    return set_incoming_call(call), _current.set(None)
+    return INCOMING_CALL.set(call), _current.set(None)
 
 
 def leave_request(tokens: tuple[Any, Any]) -> None:
     incoming_token, current_token = tokens
     _current.reset(current_token)
-    reset_incoming_call(incoming_token)
+    INCOMING_CALL.reset(incoming_token)
 
 
 def resolve_activity(activity: str | None, runtime: Runtime) -> str | None:

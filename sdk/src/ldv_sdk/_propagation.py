@@ -49,9 +49,8 @@ class IncomingCall:
     processor: str | None
 
 
-_incoming: contextvars.ContextVar[IncomingCall | None] = contextvars.ContextVar("ldv_incoming_call", default=None)
-
-
+# The incoming call of the request being handled, as the server middleware sets it (`enter_request`).
+INCOMING_CALL: contextvars.ContextVar[IncomingCall | None] = contextvars.ContextVar("ldv_incoming_call", default=None)
 INCOMING_KEY = otel_context.create_key("ldv_incoming_call")
 
 
@@ -59,28 +58,11 @@ def current_incoming_call(context: otel_context.Context | None = None) -> Incomi
     """The incoming call the current request continues: set by the server middleware, or found
     by `LdvPropagator.extract` in the context an instrumentor made current for the request
     (`context`: that current OpenTelemetry context, when the caller has it at hand)."""
-    call = _incoming.get()
+    call = INCOMING_CALL.get()
     if call is None:
         found = otel_context.get_value(INCOMING_KEY, context)
         call = found if isinstance(found, IncomingCall) else None
     return call
-
-
-def set_incoming_call(call: IncomingCall | None) -> contextvars.Token[IncomingCall | None]:
-    return _incoming.set(call)
-
-
-def reset_incoming_call(token: contextvars.Token[IncomingCall | None]) -> None:
-    _incoming.reset(token)
-
-
-def encode_processor(uri: str) -> str:
-    """A URI as a tracestate value."""
-    return quote(uri, safe=_SAFE)
-
-
-def decode_processor(value: str) -> str:
-    return unquote(value)
 
 
 def extract_incoming(headers: Mapping[str, str]) -> IncomingCall | None:
@@ -95,8 +77,7 @@ def extract_incoming(headers: Mapping[str, str]) -> IncomingCall | None:
     if not span_context.is_valid:
         return None
     raw = span_context.trace_state.get(TRACESTATE_KEY)
-    processor = decode_processor(raw) if raw else None
-    return IncomingCall(span_context=span_context, processor=processor or None)
+    return IncomingCall(span_context=span_context, processor=unquote(raw or "") or None)
 
 
 def inject_headers(span_context: SpanContext, application_uri: str, carrier: MutableMapping[str, str]) -> None:
@@ -105,7 +86,7 @@ def inject_headers(span_context: SpanContext, application_uri: str, carrier: Mut
     The sampled flag is always set: the callee must log its part of the processing too.
     """
     state = span_context.trace_state
-    value = encode_processor(application_uri)
+    value = quote(application_uri, safe=_SAFE)  # the URI as a tracestate value
     try:
         state = state.update(TRACESTATE_KEY, value) if TRACESTATE_KEY in state else state.add(TRACESTATE_KEY, value)
     except ValueError:
