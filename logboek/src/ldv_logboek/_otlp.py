@@ -23,17 +23,14 @@ SPAN_KINDS: tuple[str, ...] = ("Unspecified", "Internal", "Server", "Client", "P
 _STATUS: tuple[Status, ...] = (Status.UNSET, Status.OK, Status.ERROR)
 
 
+_SCALARS = ("string_value", "int_value", "bool_value", "double_value")
+
+
 def _raw(value: AnyValue) -> Any:
     """An AnyValue as a JSON-ready Python value (for arrays and kvlists)."""
     which = value.WhichOneof("value")
-    if which == "string_value":
-        return value.string_value
-    if which == "int_value":
-        return value.int_value
-    if which == "bool_value":
-        return value.bool_value
-    if which == "double_value":
-        return value.double_value
+    if which in _SCALARS:
+        return getattr(value, which)
     if which == "array_value":
         return [_raw(v) for v in value.array_value.values]
     if which == "kvlist_value":
