@@ -39,6 +39,14 @@ _SEPARATOR = "\x00"  # not alphanumeric, so a candidate cannot span two joined v
 # Every ASCII digit to "0", every other byte to " ": nine digits in a row become b"0" * 9.
 _DIGIT_RUNS = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
 _NINE_DIGITS = b"0" * 9
+# The record's own texts (beside its attribute maps, events and links), and how a location names each.
+_RECORD_TEXTS = {
+    "name": "the span name",
+    "status_message": "the status message",
+    "trace_state": "the trace state",
+    "scope_name": "the scope name",
+    "scope_version": "the scope version",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,16 +233,7 @@ def clear_bsn_locations(record: LogRecord) -> list[str]:
     if not _may_hold_bsn(_SEPARATOR.join(_texts(record))):
         return []
     found = _in_attributes(record.attributes, "", skip=attr.DATA_SUBJECT_ID)
-    if contains_bsn(record.name):
-        found.append("the span name")
-    if contains_bsn(record.status_message):
-        found.append("the status message")
-    if contains_bsn(record.trace_state):
-        found.append("the trace state")
-    if contains_bsn(record.scope_name):
-        found.append("the scope name")
-    if contains_bsn(record.scope_version):
-        found.append("the scope version")
+    found += [where for name, where in _RECORD_TEXTS.items() if contains_bsn(getattr(record, name))]
     found += _in_attributes(record.resource_attributes, "", kind="resource attribute")
     for i, event in enumerate(record.events):
         if contains_bsn(event.name):
@@ -268,11 +267,8 @@ def _redact_values(values: dict[str, str], skip: str = "") -> None:
 
 def _redact(record: LogRecord) -> None:
     """Replace every clear BSN outside the subject id in place."""
-    record.name = redact_bsns(record.name, REDACTED)
-    record.status_message = redact_bsns(record.status_message, REDACTED)
-    record.trace_state = redact_bsns(record.trace_state, REDACTED)
-    record.scope_name = redact_bsns(record.scope_name, REDACTED)
-    record.scope_version = redact_bsns(record.scope_version, REDACTED)
+    for name in _RECORD_TEXTS:
+        setattr(record, name, redact_bsns(getattr(record, name), REDACTED))
     _redact_values(record.attributes, skip=attr.DATA_SUBJECT_ID)
     _redact_values(record.resource_attributes)
     for event in record.events:
