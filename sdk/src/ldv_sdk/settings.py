@@ -16,13 +16,14 @@ than pydantic-settings.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import os
 import types
 import typing
 from collections.abc import Mapping
-from dataclasses import MISSING, Field, dataclass, field, fields, replace
+from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal, Union
 from urllib.parse import quote, unquote, urlsplit
@@ -270,31 +271,18 @@ class Setting:
         return ((self.file_env,) if self.file_env else ()) + self.env
 
 
-_TABLE: tuple[Setting, ...] = ()
-
-
+@functools.cache
 def settings_table() -> tuple[Setting, ...]:
-    """The rows, in `LdvConfig`'s order."""
-    global _TABLE
-    if not _TABLE:
-        hints = typing.get_type_hints(LdvConfig)
-        _TABLE = tuple(_row(f, hints[f.name]) for f in fields(LdvConfig))
-    return _TABLE
-
-
-def _row(f: Field[Any], kind: Any) -> Setting:
-    meta = f.metadata
-    default = f.default_factory() if f.default_factory is not MISSING else f.default
-    return Setting(
-        name=f.name,
-        env=meta["env"],
-        type=kind,
-        default=default,
-        doc=meta["doc"],
-        file_env=meta["file_env"],
-        secret=meta["secret"],
-        parse=meta["parse"],
-        shown_default=meta["shown_default"],
+    """The rows, in `LdvConfig`'s order: each field's name, annotation and default, and its `_setting` metadata."""
+    hints = typing.get_type_hints(LdvConfig)
+    return tuple(
+        Setting(
+            name=f.name,
+            type=hints[f.name],
+            default=f.default_factory() if f.default_factory is not MISSING else f.default,
+            **f.metadata,
+        )
+        for f in fields(LdvConfig)
     )
 
 
@@ -370,15 +358,6 @@ def _is_loopback(host: str) -> bool:
 # -- reading the environment ---------------------------------------------------------------------------
 
 
-def _parse_bool(var: str, text: str) -> bool:
-    value = text.strip().lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off"):
-        return False
-    raise ConfigurationError(f"{var} must be true or false")
-
-
 def _parse_headers(var: str, text: str) -> dict[str, str]:
     """`key=value,key2=value2` as OTEL_EXPORTER_OTLP_HEADERS writes them (values may be %-encoded)."""
     headers: dict[str, str] = {}
@@ -402,6 +381,11 @@ def _parse_json_map(var: str, text: str) -> dict[str, str]:
     return value
 
 
+_BOOLEANS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+# The types whose text can be wrong: a ConfigurationError says which type the variable must have.
+_READERS: dict[Any, Any] = {bool: lambda text: _BOOLEANS[text.strip().lower()], int: int, float: float}
+
+
 def _parse(row: Setting, var: str, text: str) -> Any:
     """The value of `row` written as `text` in variable `var`, by the row's type."""
     if row.parse == "headers":
@@ -415,18 +399,11 @@ def _parse(row: Setting, var: str, text: str) -> Any:
         if text not in typing.get_args(kind):
             raise ConfigurationError(f"{var} ({row.name}) must be {_type_text(kind)}")
         return text
-    if kind is bool:
-        return _parse_bool(var, text)
-    if kind is int:
+    if kind in _READERS:
         try:
-            return int(text)
-        except ValueError:
-            raise ConfigurationError(f"{var} must be a whole number") from None
-    if kind is float:
-        try:
-            return float(text)
-        except ValueError:
-            raise ConfigurationError(f"{var} must be a number") from None
+            return _READERS[kind](text)
+        except (KeyError, ValueError):
+            raise ConfigurationError(f"{var} must be {_type_text(kind)}") from None
     if kind is Path:
         return Path(text)
     if kind is bytes:
