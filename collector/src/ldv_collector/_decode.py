@@ -63,12 +63,8 @@ def decode_json(body: bytes) -> ExportTraceServiceRequest:
     return request
 
 
-def _field(obj: dict[str, Any], camel: str, snake: str) -> Any:
-    return obj.get(camel, obj.get(snake))
-
-
 def _items(obj: Any, camel: str, snake: str, where: str) -> list[Any]:
-    value = _field(obj, camel, snake) if isinstance(obj, dict) else None
+    value = obj.get(camel, obj.get(snake)) if isinstance(obj, dict) else None
     if value is None:
         return []
     if not isinstance(value, list):
@@ -76,25 +72,25 @@ def _items(obj: Any, camel: str, snake: str, where: str) -> list[Any]:
     return value
 
 
-def _convert_ids(obj: Any, names: tuple[tuple[str, str], ...], where: str) -> None:
+def _convert_ids(obj: Any, keys: tuple[str, ...], where: str) -> None:
     """Replace OTLP/JSON hex ids in `obj` by base64, which protobuf's JSON parser expects."""
     if not isinstance(obj, dict):
         return
-    for camel, snake in names:
-        for key in (camel, snake):
-            value = obj.get(key)
-            if value is None:
-                continue
-            if not isinstance(value, str):
-                raise UndecodableBody(f"{where}.{key} must be a hex string")
-            try:
-                obj[key] = base64.b64encode(bytes.fromhex(value)).decode()
-            except ValueError:
-                raise UndecodableBody(f"{where}.{key} must be hex digits (OTLP/JSON encodes ids in hex)") from None
+    for key in keys:
+        value = obj.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise UndecodableBody(f"{where}.{key} must be a hex string")
+        try:
+            obj[key] = base64.b64encode(bytes.fromhex(value)).decode()
+        except ValueError:
+            raise UndecodableBody(f"{where}.{key} must be hex digits (OTLP/JSON encodes ids in hex)") from None
 
 
-_SPAN_IDS = (("traceId", "trace_id"), ("spanId", "span_id"), ("parentSpanId", "parent_span_id"))
-_LINK_IDS = (("traceId", "trace_id"), ("spanId", "span_id"))
+# The id fields, each by its camelCase and its snake_case name.
+_LINK_IDS = ("traceId", "trace_id", "spanId", "span_id")
+_SPAN_IDS = (*_LINK_IDS, "parentSpanId", "parent_span_id")
 
 
 def _hex_ids_to_base64(document: dict[str, Any]) -> None:
