@@ -68,16 +68,3 @@ class LogRecord:
     @property
     def data_subject_id(self) -> str:
         return self.attributes.get(attr.DATA_SUBJECT_ID, "")
-
-    @property
-    def data_subject_id_type(self) -> str:
-        return self.attributes.get(attr.DATA_SUBJECT_ID_TYPE, "")
-
-    @property
-    def service_name(self) -> str:
-        return self.resource_attributes.get(attr.SERVICE_NAME, "")
-
-    @property
-    def span_ref(self) -> str:
-        """`trace_id/span_id` in hex, how messages name a span."""
-        return f"{self.trace_id.hex()}/{self.span_id.hex()}"

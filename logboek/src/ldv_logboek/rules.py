@@ -261,7 +261,6 @@ RULES: tuple[Rule, ...] = (
 
 SOURCE_RULES = tuple(r for r in RULES if SOURCE in r.applies and r.condition is not None)
 COLLECTOR_RULES = tuple(r for r in RULES if COLLECTOR in r.applies and r.condition is not None)
-RULE_CODES = frozenset(r.code for r in RULES)
 
 
 # Every field the rules read, as a Python expression over `record` (a `LogRecord`) and `attributes`
@@ -318,18 +317,12 @@ def compile_checker(rules: tuple[Rule, ...]) -> Callable[[LogRecord], list[int]]
     return _compile("\n".join(lines) + "\n", "broken")  # type: ignore[no-any-return]
 
 
-_SOURCE_CHECK = compile_checker(SOURCE_RULES)
-_COLLECTOR_CHECK = compile_checker(COLLECTOR_RULES)
+_SOURCE_CHECK = compile_checker(SOURCE_RULES)  # the SDK checks every record with it
 
 
 def check_record(record: LogRecord, rules: tuple[Rule, ...] = SOURCE_RULES) -> list[Violation]:
     """Every rule of `rules` (by default those that apply at the source) that `record` breaks."""
-    if rules is SOURCE_RULES:
-        broken = _SOURCE_CHECK(record)
-    elif rules is COLLECTOR_RULES:
-        broken = _COLLECTOR_CHECK(record)
-    else:
-        broken = compile_checker(rules)(record)
+    broken = _SOURCE_CHECK(record) if rules is SOURCE_RULES else compile_checker(rules)(record)
     if not broken:
         return []
     fields = fields_of(record)
