@@ -19,7 +19,6 @@ import threading
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from opentelemetry.context import Context
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, SpanFlags
@@ -318,9 +317,6 @@ class RecordProcessor(SpanProcessor):
         # Span id -> the failure of its record, until taken; read without the lock it is a hint (empty: none).
         self.failures: dict[int, BaseException] = {}
         self._lock = threading.Lock()
-
-    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        pass
 
     def on_end(self, span: ReadableSpan) -> None:
         try:
