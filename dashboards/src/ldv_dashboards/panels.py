@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from grafana_foundation_sdk.builders import dashboard as dash
 from grafana_foundation_sdk.builders import nodegraph, stat, table, timeseries
@@ -20,6 +21,7 @@ TRACE_LINK_URL = (
 )
 
 AnyPanel = cogbuilder.Builder[model.Panel]
+P = TypeVar("P")
 
 
 @dataclass
@@ -77,16 +79,16 @@ def legal_basis_variable() -> dash.QueryVariable:
 # --- panels --------------------------------------------------------------------------------
 
 
+def _panel(panel: P, title: str, description: str, *targets: SQL) -> P:
+    """`panel` with its title and description, reading `targets` from the dashboard's data source."""
+    built: Any = panel
+    for target in targets:
+        built = built.with_target(target)
+    return built.title(title).description(description).datasource(DATASOURCE)
+
+
 def stat_panel(title: str, raw_sql: str, *, description: str, unit: str = "none", red_above: float | None = None) -> stat.Panel:
-    panel = (
-        stat.Panel()
-        .title(title)
-        .description(description)
-        .datasource(DATASOURCE)
-        .with_target(SQL("A", raw_sql, Format.TABLE))
-        .unit(unit)
-        .no_value("0")
-    )
+    panel = _panel(stat.Panel(), title, description, SQL("A", raw_sql, Format.TABLE)).unit(unit).no_value("0")
     if red_above is not None:
         panel = panel.thresholds(
             dash.ThresholdsConfig()
@@ -97,24 +99,11 @@ def stat_panel(title: str, raw_sql: str, *, description: str, unit: str = "none"
 
 
 def series_panel(title: str, raw_sql: str, *, description: str, unit: str = "none") -> timeseries.Panel:
-    return (
-        timeseries.Panel()
-        .title(title)
-        .description(description)
-        .datasource(DATASOURCE)
-        .with_target(SQL("A", raw_sql, Format.TIME_SERIES))
-        .unit(unit)
-    )
+    return _panel(timeseries.Panel(), title, description, SQL("A", raw_sql, Format.TIME_SERIES)).unit(unit)
 
 
 def table_panel(title: str, raw_sql: str, *, description: str, trace_link: bool = False) -> table.Panel:
-    panel = (
-        table.Panel()
-        .title(title)
-        .description(description)
-        .datasource(DATASOURCE)
-        .with_target(SQL("A", raw_sql, Format.TABLE))
-    )
+    panel = _panel(table.Panel(), title, description, SQL("A", raw_sql, Format.TABLE))
     if trace_link:
         panel = panel.override_by_name(
             "TraceId",
@@ -129,23 +118,15 @@ def table_panel(title: str, raw_sql: str, *, description: str, trace_link: bool 
 
 
 def flows_panel(*, description: str) -> nodegraph.Panel:
-    return (
-        nodegraph.Panel()
-        .title("Stromen tussen organisaties")
-        .description(description)
-        .datasource(DATASOURCE)
-        .with_target(SQL("nodes", sql.FLOW_NODES, Format.TABLE))
-        .with_target(SQL("edges", sql.FLOW_EDGES, Format.TABLE))
-    )
+    nodes, edges = SQL("nodes", sql.FLOW_NODES, Format.TABLE), SQL("edges", sql.FLOW_EDGES, Format.TABLE)
+    return _panel(nodegraph.Panel(), "Stromen tussen organisaties", description, nodes, edges)
 
 
 def trace_panel() -> dash.Panel:
     """Grafana's trace view; the SDK has no builder of its own for it."""
-    return (
-        dash.Panel()
-        .type("traces")
-        .title("Verwerking als trace")
-        .description("Alle handelingen van deze verwerking, over organisaties heen (data subject ids zijn weggelaten).")
-        .datasource(DATASOURCE)
-        .with_target(SQL("A", sql.TRACE, Format.TRACE))
+    return _panel(
+        dash.Panel().type("traces"),
+        "Verwerking als trace",
+        "Alle handelingen van deze verwerking, over organisaties heen (data subject ids zijn weggelaten).",
+        SQL("A", sql.TRACE, Format.TRACE),
     )
