@@ -28,15 +28,11 @@ class PushResult:
     dashboards: dict[str, str] = field(default_factory=dict)  # uid -> Grafana's URL of it
 
 
-def _missing(exc: GrafanaClientError) -> bool:
-    return exc.status_code == 404
-
-
 def _upsert_folder(api: GrafanaApi) -> str:
     try:
         folder: dict[str, Any] = api.folder.get_folder(FOLDER_UID)
     except GrafanaClientError as exc:
-        if not _missing(exc):
+        if exc.status_code != 404:  # anything but "not there yet"
             raise
         api.folder.create_folder(FOLDER_TITLE, uid=FOLDER_UID)
         return "created"
@@ -51,7 +47,7 @@ def _upsert_datasource(api: GrafanaApi, endpoint: Endpoint, password: str) -> st
     try:
         api.datasource.get_datasource_by_uid(DATASOURCE_UID)
     except GrafanaClientError as exc:
-        if not _missing(exc):
+        if exc.status_code != 404:  # anything but "not there yet"
             raise
         api.datasource.create_datasource(wanted)
         return "created"
