@@ -69,7 +69,9 @@ def _holds(condition: Condition, columns: list[pa.Array]) -> pa.Array:
             (values,) = columns
             distinct = pc.unique(values.drop_null()).to_pylist()
             bad = [v for v in distinct if not is_uri(v)]
-            return pc.invert(pc.fill_null(pc.is_in(values, pa.array(bad, pa.string())), False)) if bad else _true(values)
+            if not bad:
+                return pa.array([True] * len(values))
+            return pc.invert(pc.fill_null(pc.is_in(values, pa.array(bad, pa.string())), False))
         case Together():
             a, b = columns
             return pc.equal(_set(a), _set(b))
@@ -77,10 +79,6 @@ def _holds(condition: Condition, columns: list[pa.Array]) -> pa.Array:
             a, b = columns
             return pc.or_(pc.invert(_set(a)), _set(b))
     raise TypeError(f"no columnar reading of {condition!r}")
-
-
-def _true(column: pa.Array) -> pa.Array:
-    return pa.array([True] * len(column))
 
 
 def broken_rules(columns: Columns, rules: tuple[Rule, ...]) -> list[tuple[Rule, pa.Array]]:
