@@ -402,7 +402,8 @@ class Spool:
         now = time.time_ns()
         with self._lock:
             rows = [(seq, self._peeked[seq][1], reason, now) for seq, reason in items if seq in self._peeked]
-            with _transaction(self._db):
+            self._db.execute("BEGIN IMMEDIATE")  # one transaction; `with` commits it, or rolls it back on error
+            with self._db:
                 # A record dead-lettered just before a crash comes back once more: keep one letter.
                 self._db.executemany(
                     "INSERT INTO dead_letters(spooled_seq, body, reason, dead_at_ns) SELECT ?1, ?2, ?3, ?4 "
@@ -488,19 +489,6 @@ def _scan(path: Path, start: int) -> tuple[int, int, int]:
         count += 1
         offset = stop
     return count, min(offset, size), size
-
-
-class _transaction:
-    """BEGIN IMMEDIATE ... COMMIT on an autocommit connection, ROLLBACK on error."""
-
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self.db = db
-
-    def __enter__(self) -> None:
-        self.db.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
 
 
 def _fsync_dir(directory: Path) -> None:
