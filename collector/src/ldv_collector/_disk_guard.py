@@ -40,24 +40,16 @@ class DiskGuard:
         self._low = False
         self._free = -1
 
-    @property
-    def enabled(self) -> bool:
-        return self.path is not None and self.reserve_bytes > 0
-
-    def free_bytes(self) -> int:
-        assert self.path is not None
-        st = os.statvfs(self.path)
-        return st.f_bavail * st.f_frsize
-
     def check(self) -> None:
         """Raise StorageUnavailable (NOT_ENOUGH_SPACE) when less than the reserve is free."""
-        if not self.enabled:
+        if self.path is None or self.reserve_bytes <= 0:
             return
         with self._lock:
             now = time.monotonic()
             if now - self._checked >= CHECK_INTERVAL_S or self._low:
                 self._checked = now
-                self._free = self.free_bytes()
+                st = os.statvfs(self.path)
+                self._free = st.f_bavail * st.f_frsize
                 self._set_low(self._free < self.reserve_bytes)
             if self._low:
                 raise StorageUnavailable(
