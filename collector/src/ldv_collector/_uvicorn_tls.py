@@ -16,22 +16,16 @@ from typing import Any
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
 
-def _tls_extension(transport: asyncio.BaseTransport) -> dict[str, Any] | None:
-    ssl_object = transport.get_extra_info("ssl_object")
-    if ssl_object is None:
-        return None
-    der = ssl_object.getpeercert(binary_form=True)
-    return {"client_cert_chain": [ssl.DER_cert_to_PEM_cert(der)] if der else []}
-
-
 class ClientCertificateHTTP(AutoHTTPProtocol):  # type: ignore[misc,valid-type]
     """uvicorn's HTTP/1.1 protocol, plus the ASGI TLS extension on TLS connections."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        extension = _tls_extension(transport)
-        if extension is None:
+        ssl_object = transport.get_extra_info("ssl_object")
+        if ssl_object is None:  # not a TLS connection
             return
+        der = ssl_object.getpeercert(binary_form=True)
+        extension = {"client_cert_chain": [ssl.DER_cert_to_PEM_cert(der)] if der else []}
         app: Any = self.app  # type: ignore[has-type]  # set by the protocol base class
 
         async def with_tls(scope: Any, receive: Any, send: Any) -> None:
