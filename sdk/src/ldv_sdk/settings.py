@@ -265,11 +265,6 @@ class Setting:
     def required(self) -> bool:
         return self.default is REQUIRED
 
-    @property
-    def variables(self) -> tuple[str, ...]:
-        """Every variable that sets it, the file variable first (it wins)."""
-        return ((self.file_env,) if self.file_env else ()) + self.env
-
 
 @functools.cache
 def settings_table() -> tuple[Setting, ...]:
