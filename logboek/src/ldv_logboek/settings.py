@@ -70,13 +70,6 @@ class OrganisationKeysSource(PydanticBaseSettingsSource):
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         return None, field_name, False  # everything happens in __call__
 
-    def _refuse(self, message: str) -> ValidationError:
-        # A ValidationError like any other bad setting, so callers report it the same way; never a key.
-        error = InitErrorDetails(
-            type=PydanticCustomError("organisation_keys", message), loc=("organisation_keys",), input="(hidden)"
-        )
-        return ValidationError.from_exception_data(self.settings_cls.__name__, [error])
-
     def __call__(self) -> dict[str, Any]:
         text = os.environ.get(ORGANISATION_KEYS_VARIABLE)
         if text is None:
@@ -86,7 +79,12 @@ class OrganisationKeysSource(PydanticBaseSettingsSource):
         except json.JSONDecodeError:
             value = None
         if not isinstance(value, dict):
-            raise self._refuse(f"{ORGANISATION_KEYS_VARIABLE} must be a JSON object: organisation code -> key")
+            # A ValidationError like any other bad setting, so callers report it the same way; never a key.
+            message = f"{ORGANISATION_KEYS_VARIABLE} must be a JSON object: organisation code -> key"
+            error = InitErrorDetails(
+                type=PydanticCustomError("organisation_keys", message), loc=("organisation_keys",), input="(hidden)"
+            )
+            raise ValidationError.from_exception_data(self.settings_cls.__name__, [error])
         return {"organisation_keys": value}
 
 
