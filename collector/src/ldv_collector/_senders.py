@@ -109,11 +109,8 @@ class SenderDirectory:
         Raises NotAuthenticated when neither identifies a configured sender, when the token is
         unknown or malformed, or when token and certificate name different senders.
         """
-        by_certificate = None
-        for name in certificate_names:
-            by_certificate = self._by_certificate.get(name)
-            if by_certificate is not None:
-                break
+        known = self._by_certificate
+        by_certificate = next((known[name] for name in certificate_names if name in known), None)
         by_token = self._token_sender(authorization) if authorization is not None else None
         if by_token is not None and by_certificate is not None and by_token != by_certificate:
             raise NotAuthenticated("the bearer token and the client certificate belong to different senders")
