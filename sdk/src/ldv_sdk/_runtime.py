@@ -369,15 +369,7 @@ class Runtime:
         self.provider.add_span_processor(self.processor)
         self.tracer: Tracer = self.provider.get_tracer(SCOPE_NAME, SCOPE_VERSION)
         if self.spool is not None and config.start_sender:
-            self.sender = Sender(
-                self.spool,
-                config.endpoint,
-                headers=config.collector_headers,
-                batch_size=config.batch_size,
-                timeout=config.export_timeout,
-                max_backoff=config.max_backoff,
-                max_retry_after=config.max_retry_after,
-            )
+            self.sender = Sender(self.spool, config)
             self.sender.start()
 
     def take_failure(self, span: Span) -> BaseException | None:

@@ -32,7 +32,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import requests
@@ -43,6 +43,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from ldv_sdk._spool import Spool, Spooled
+from ldv_sdk.settings import LdvConfig
 
 try:  # present whenever an OpenTelemetry instrumentor is: without one there is nothing to suppress
     from opentelemetry.instrumentation.utils import suppress_instrumentation
@@ -67,28 +68,15 @@ class Delivery:
 
 
 class Sender:
-    """Delivers spooled records in batches on a daemon thread; `stop()` ends it."""
+    """Delivers spooled records in batches on a daemon thread, as `config` says (endpoint, headers,
+    batch size, time-out and back-off); `stop()` ends it."""
 
-    def __init__(
-        self,
-        spool: Spool,
-        endpoint: str,
-        *,
-        headers: Mapping[str, str] | None = None,
-        batch_size: int = 512,
-        timeout: float = 10.0,
-        max_backoff: float = 30.0,
-        max_retry_after: float = 300.0,
-    ) -> None:
+    def __init__(self, spool: Spool, config: LdvConfig) -> None:
         self.spool = spool
-        self.endpoint = endpoint
-        self.batch_size = batch_size
-        self.timeout = timeout
-        self.max_backoff = max_backoff
-        self.max_retry_after = max_retry_after
+        self.config = config
         self._session = requests.Session()
         self._session.headers.update(
-            {"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip", **dict(headers or {})}
+            {"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip", **config.collector_headers}
         )
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="ldv-sender", daemon=True)
@@ -117,7 +105,7 @@ class Sender:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                batch = self.spool.peek(self.batch_size)
+                batch = self.spool.peek(self.config.batch_size)
                 if not batch:
                     self.spool.wait_for_records(timeout=0.5)
                     continue
@@ -186,16 +174,16 @@ class Sender:
 
     def _backoff(self, attempt: int, result: Delivery) -> float:
         if result.retry_after is not None:
-            return min(max(result.retry_after, 0.0), self.max_retry_after)
+            return min(max(result.retry_after, 0.0), self.config.max_retry_after)
         if result.status and 400 <= result.status < 500 and result.status != 429:
-            return self.max_backoff
-        ceiling = min(self.max_backoff, MIN_BACKOFF_S * 2 ** min(attempt, 20))
+            return self.config.max_backoff
+        ceiling = min(self.config.max_backoff, MIN_BACKOFF_S * 2 ** min(attempt, 20))
         return random.uniform(ceiling / 2, ceiling)
 
     def _post(self, bodies: Sequence[bytes]) -> Delivery:
         body = gzip.compress(b"".join(bodies), compresslevel=1)
         try:
-            response = self._session.post(self.endpoint, data=body, timeout=self.timeout)
+            response = self._session.post(self.config.endpoint, data=body, timeout=self.config.export_timeout)
         except requests.RequestException as exc:
             return Delivery(status=0, message=type(exc).__name__)
         retry_after = _parse_retry_after(response.headers.get("Retry-After"))
