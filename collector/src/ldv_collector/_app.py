@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ldv_collector._body import check_encoding, read_body
-from ldv_collector._checkpointer import Checkpointer, WitnessClient
+from ldv_collector._checkpointer import Checkpointer
 from ldv_collector._decode import Encoding, decode_request, encoding_of
 from ldv_collector._disk_guard import DiskGuard
 from ldv_collector._ingest import Ingester, IngestResult, Rejection
@@ -32,7 +32,7 @@ from ldv_logboek import attributes as attr
 from ldv_logboek import redact_bsns
 from ldv_logboek.rules import RULES
 from ldv_logboek.storage import LogStore, StorageFault, StorageUnavailable, TransparencyLog
-from ldv_logboek.tlog import Verifier, load_signer
+from ldv_logboek.tlog import load_signer
 
 log = logging.getLogger(__name__)
 
@@ -76,12 +76,7 @@ class Collector:
         self.checkpointer: Checkpointer | None = None
         if self.settings.log_enabled and self.settings.log_key is not None:
             self.log = TransparencyLog.open(store, load_signer(self.settings.log_key.get_secret_value()))
-            self.checkpointer = Checkpointer(
-                self.log,
-                self.metrics,
-                interval_s=self.settings.log_checkpoint_interval_ms / 1000,
-                witnesses=[WitnessClient(w.url, Verifier.parse(w.vkey)) for w in self.settings.log_witnesses],
-            )
+            self.checkpointer = Checkpointer(self.log, self.metrics, self.settings)
             log.info("transparency log %s at size %d", self.log.origin, self.log.size)
         else:
             log.warning("the transparency log is off (no log key, or LDV_COLLECTOR_LOG_ENABLED=false): records are stored unlogged")

@@ -15,10 +15,10 @@ import logging
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ldv_collector._metrics import CollectorMetrics
+from ldv_collector.settings import CollectorSettings
 from ldv_logboek.storage import StoredTree, TransparencyLog
 from ldv_logboek.tlog import Checkpoint, Note, NoteError, Verifier, consistency_proof, parse_signature_lines
 
@@ -75,17 +75,10 @@ class WitnessClient:
 class Checkpointer:
     """Signs, stores and gets cosigned the log's checkpoints; see the module docstring."""
 
-    def __init__(
-        self,
-        logged: TransparencyLog,
-        metrics: CollectorMetrics,
-        *,
-        interval_s: float = 0.25,
-        witnesses: Sequence[WitnessClient] = (),
-    ):
+    def __init__(self, logged: TransparencyLog, metrics: CollectorMetrics, settings: CollectorSettings):
         self.log = logged
-        self.interval = interval_s
-        self.witnesses = list(witnesses)
+        self.interval = settings.log_checkpoint_interval_ms / 1000
+        self.witnesses = [WitnessClient(w.url, Verifier.parse(w.vkey)) for w in settings.log_witnesses]
         self.metrics = metrics
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
