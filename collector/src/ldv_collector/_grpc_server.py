@@ -14,6 +14,7 @@ check, in a worker thread.
 
 from __future__ import annotations
 
+import functools
 import logging
 
 import grpc
@@ -44,43 +45,35 @@ def _peer_certificate_names(context: grpc.aio.ServicerContext) -> list[str]:
     return certificate_names(pem[0]) if pem else []
 
 
-class TraceService:
-    """The OTLP TraceService on top of a Collector."""
-
-    def __init__(self, collector: Collector):
-        self.collector = collector
-
-    async def Export(  # noqa: N802 - the name is the gRPC method's
-        self, body: bytes, context: grpc.aio.ServicerContext
-    ) -> ExportTraceServiceResponse:
-        collector = self.collector
-        collector.metrics.add(requests=1)
-        try:
-            sender = collector.authenticate(
-                _metadata(context, "authorization"), _peer_certificate_names(context), context.peer()
-            )
-        except NotAuthenticated as exc:
-            await context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
-        if not collector.writer.accepting:
-            await context.abort(grpc.StatusCode.UNAVAILABLE, "the collector is shutting down; retry later")
-        try:
-            result = await collector.ingest_and_store(lambda: decode_request(body, Encoding.PROTOBUF), sender)
-        except UndecodableBody as exc:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        except WriterStopped:
-            await context.abort(grpc.StatusCode.UNAVAILABLE, "the collector is shutting down; retry later")
-        except StorageUnavailable:
-            await context.abort(grpc.StatusCode.UNAVAILABLE, "the Logboek's storage is unavailable; retry later")
-        except StorageFault as fault:
-            await context.abort(grpc.StatusCode.INTERNAL, storage_fault_message(fault))
-        except Exception as exc:  # noqa: BLE001 - a bug must still get a gRPC status, never span data
-            log.error("internal error while handling a gRPC export: %s", type(exc).__name__)
-            await context.abort(grpc.StatusCode.INTERNAL, "internal error in the collector; the spans were not stored")
-        response = ExportTraceServiceResponse()
-        if result.rejections:
-            response.partial_success.rejected_spans = len(result.rejections)
-            response.partial_success.error_message = result.error_message(collector.settings.max_error_message_chars)
-        return response
+async def _export(collector: Collector, body: bytes, context: grpc.aio.ServicerContext) -> ExportTraceServiceResponse:
+    """The TraceService's Export method, on top of `collector`."""
+    collector.metrics.add(requests=1)
+    try:
+        sender = collector.authenticate(
+            _metadata(context, "authorization"), _peer_certificate_names(context), context.peer()
+        )
+    except NotAuthenticated as exc:
+        await context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
+    if not collector.writer.accepting:
+        await context.abort(grpc.StatusCode.UNAVAILABLE, "the collector is shutting down; retry later")
+    try:
+        result = await collector.ingest_and_store(lambda: decode_request(body, Encoding.PROTOBUF), sender)
+    except UndecodableBody as exc:
+        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+    except WriterStopped:
+        await context.abort(grpc.StatusCode.UNAVAILABLE, "the collector is shutting down; retry later")
+    except StorageUnavailable:
+        await context.abort(grpc.StatusCode.UNAVAILABLE, "the Logboek's storage is unavailable; retry later")
+    except StorageFault as fault:
+        await context.abort(grpc.StatusCode.INTERNAL, storage_fault_message(fault))
+    except Exception as exc:  # noqa: BLE001 - a bug must still get a gRPC status, never span data
+        log.error("internal error while handling a gRPC export: %s", type(exc).__name__)
+        await context.abort(grpc.StatusCode.INTERNAL, "internal error in the collector; the spans were not stored")
+    response = ExportTraceServiceResponse()
+    if result.rejections:
+        response.partial_success.rejected_spans = len(result.rejections)
+        response.partial_success.error_message = result.error_message(collector.settings.max_error_message_chars)
+    return response
 
 
 def create_grpc_server(
@@ -108,11 +101,12 @@ def create_grpc_server(
             ("grpc.max_send_message_length", 16 * 1024 * 1024),
         ]
     )
-    service = TraceService(collector)
     # The generated servicer would decode the message before the method runs; bytes let the
     # method authenticate the sender first.
     export = grpc.unary_unary_rpc_method_handler(
-        service.Export, request_deserializer=None, response_serializer=ExportTraceServiceResponse.SerializeToString
+        functools.partial(_export, collector),
+        request_deserializer=None,
+        response_serializer=ExportTraceServiceResponse.SerializeToString,
     )
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, {"Export": export}),))
     address = f"{host}:{port}"
