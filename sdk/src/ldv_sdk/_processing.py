@@ -90,15 +90,10 @@ def resolve_activity(activity: str | None, runtime: Runtime) -> str | None:
 
 
 def _activity_uri(activity: str | None, runtime: Runtime) -> str | None:
-    """`resolve_activity`, worked out once per runtime and activity (it runs on every processing)."""
-    if not activity:
-        return None
-    uris = runtime.activity_uris
-    uri = uris.get(activity)
-    if uri is None:
-        uri = resolve_activity(activity, runtime)
-        if uri is not None:
-            uris[activity] = uri
+    """`resolve_activity`, kept in `runtime.activity_uris` (`_start` looks there first: it runs every processing)."""
+    uri = resolve_activity(activity, runtime)
+    if uri is not None:
+        runtime.activity_uris[activity] = uri  # type: ignore[index]  # a URI comes from an activity
     return uri
 
 
