@@ -137,9 +137,6 @@ class Ingester:
             Pseudonymiser(default.get_secret_value().encode()) if default is not None else None, store_clear
         )
 
-    def _policy(self, organisation: str) -> Policy:
-        return self._policies.get(organisation, self._default_policy)
-
     def ingest(self, request: ExportTraceServiceRequest, sender: Sender | None = None) -> IngestResult:
         """Read, protect and check every span of `request`, bound to `sender`'s organisation if given."""
         result = IngestResult()
@@ -218,7 +215,7 @@ class Ingester:
         return _Resource(
             attributes=resource_attributes,
             foreign=foreign,
-            policy=self._policy(organisation),
+            policy=self._policies.get(organisation, self._default_policy),
             owner=sender.organisation if sender is not None else organisation,
             service=resource_attributes.get(attr.SERVICE_NAME, ""),
         )
