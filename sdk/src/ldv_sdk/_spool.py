@@ -465,12 +465,7 @@ class Spool:
 
 
 def _segment_numbers(directory: Path) -> list[int]:
-    out = []
-    for entry in os.listdir(directory):
-        stem, dot, suffix = entry.partition(".")
-        if dot and "." + suffix == SEGMENT_SUFFIX and stem.isdigit():
-            out.append(int(stem))
-    return out
+    return [int(path.stem) for path in directory.glob(f"*{SEGMENT_SUFFIX}") if path.stem.isdigit()]
 
 
 def _scan(path: Path, start: int) -> tuple[int, int, int]:
