@@ -23,7 +23,7 @@ from ldv_collector._disk_guard import DiskGuard
 from ldv_collector._ingest import Ingester, IngestResult, Rejection
 from ldv_collector._metrics import PROMETHEUS_CONTENT_TYPE, CollectorMetrics
 from ldv_collector._rejections import RejectionCounts
-from ldv_collector._responses import error_response, export_response
+from ldv_collector._responses import error_response, message_response
 from ldv_collector._senders import Sender, SenderDirectory, asgi_client_certificate_names
 from ldv_collector._writer import GroupCommitWriter
 from ldv_collector.errors import BodyError, NotAuthenticated, UndecodableBody, WriterStopped
@@ -215,8 +215,7 @@ class Collector:
             return error_response(503, "the Logboek's storage is unavailable; retry later", encoding, retry)
         except StorageFault as fault:
             return error_response(500, storage_fault_message(fault), encoding)
-        message = result.error_message(self.settings.max_error_message_chars) if result.rejections else ""
-        return export_response(len(result.rejections), message, encoding)
+        return message_response(result.response(self.settings.max_error_message_chars), encoding)
 
     async def metrics_endpoint(self, request: Request) -> Response:
         """Counters in the Prometheus text format."""

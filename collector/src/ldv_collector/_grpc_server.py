@@ -69,11 +69,7 @@ async def _export(collector: Collector, body: bytes, context: grpc.aio.ServicerC
     except Exception as exc:  # noqa: BLE001 - a bug must still get a gRPC status, never span data
         log.error("internal error while handling a gRPC export: %s", type(exc).__name__)
         await context.abort(grpc.StatusCode.INTERNAL, "internal error in the collector; the spans were not stored")
-    response = ExportTraceServiceResponse()
-    if result.rejections:
-        response.partial_success.rejected_spans = len(result.rejections)
-        response.partial_success.error_message = result.error_message(collector.settings.max_error_message_chars)
-    return response
+    return result.response(collector.settings.max_error_message_chars)
 
 
 def create_grpc_server(

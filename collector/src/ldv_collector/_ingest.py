@@ -20,7 +20,10 @@ from itertools import compress
 from typing import Any
 
 import pyarrow as pa
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
 
 from ldv_collector._senders import Sender, bind_organisation
 from ldv_collector.settings import CollectorSettings
@@ -98,6 +101,14 @@ class IngestResult:
             lines.append(line)
             used += len(line) + 1
         return "\n".join(lines)[:max_chars]
+
+    def response(self, max_chars: int) -> ExportTraceServiceResponse:
+        """The OTLP answer: with partial_success (how many were rejected, `error_message`) when spans were."""
+        response = ExportTraceServiceResponse()
+        if self.rejections:
+            response.partial_success.rejected_spans = len(self.rejections)
+            response.partial_success.error_message = self.error_message(max_chars)
+        return response
 
 
 @dataclass(frozen=True, slots=True)

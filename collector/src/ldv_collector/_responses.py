@@ -9,7 +9,6 @@ from __future__ import annotations
 from google.protobuf import json_format
 from google.protobuf.message import Message
 from google.rpc import code_pb2, status_pb2
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from starlette.responses import Response
 
 from ldv_collector._decode import Encoding
@@ -34,15 +33,6 @@ def message_response(message: Message, encoding: Encoding, status: int = 200, he
     else:
         body = json_format.MessageToJson(message, indent=None).encode()
     return Response(body, status_code=status, media_type=encoding.value, headers=headers)
-
-
-def export_response(rejected: int, error_message: str, encoding: Encoding) -> Response:
-    """A 200 ExportTraceServiceResponse, with partial_success when spans were rejected."""
-    response = ExportTraceServiceResponse()
-    if rejected or error_message:
-        response.partial_success.rejected_spans = rejected
-        response.partial_success.error_message = error_message
-    return message_response(response, encoding)
 
 
 def error_response(
