@@ -25,6 +25,7 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _WANTED = (b"traceparent", b"tracestate")
+_WSGI_KEYS = (("traceparent", "HTTP_TRACEPARENT"), ("tracestate", "HTTP_TRACESTATE"))
 
 
 class LdvMiddleware:
@@ -63,12 +64,8 @@ class LdvWsgiMiddleware:
         self.app = app
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        headers = {}
-        if "HTTP_TRACEPARENT" in environ:
-            headers["traceparent"] = environ["HTTP_TRACEPARENT"]
-            if "HTTP_TRACESTATE" in environ:
-                headers["tracestate"] = environ["HTTP_TRACESTATE"]
-        call = extract_incoming(headers) if headers else None
+        headers = {name: environ[key] for name, key in _WSGI_KEYS if key in environ}
+        call = extract_incoming(headers)  # None without a traceparent
         if call is None:
             return self.app(environ, start_response)
         tokens = enter_request(call)
