@@ -60,9 +60,7 @@ def push(grafana_url: str, token: str, endpoint: Endpoint, password: str, *, tim
     """Upsert folder, data source and the three dashboards. Raises grafana_client's
     GrafanaException (e.g. GrafanaUnauthorizedError) or a connection error."""
     api = GrafanaApi.from_url(grafana_url, credential=token, timeout=timeout)
-    result = PushResult()
-    result.folder = _upsert_folder(api)
-    result.datasource = _upsert_datasource(api, endpoint, password)
+    result = PushResult(folder=_upsert_folder(api), datasource=_upsert_datasource(api, endpoint, password))
     for uid in DASHBOARDS:
         board = dashboard_json(uid)
         board["id"] = None  # Grafana matches on uid; an id would have to be this Grafana's own
