@@ -43,12 +43,10 @@ class LdvPropagator(TextMapPropagator):
 
     def inject(self, carrier: CarrierT, context: Context | None = None, setter: Setter[CarrierT] = DefaultSetter()) -> None:  # type: ignore[assignment]
         v = current()
-        span = v.span if v is not None else None
-        runtime = v._runtime if v is not None else None
-        if span is None or runtime is None:
+        if v is None or v.span is None or v._runtime is None:
             return
         headers: dict[str, str] = {}
-        inject_headers(span.get_span_context(), runtime.config.application, headers)
+        inject_headers(v.span.get_span_context(), v._runtime.config.application, headers)
         for name, value in headers.items():
             setter.set(carrier, name, value)
 
