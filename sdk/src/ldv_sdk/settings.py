@@ -191,7 +191,10 @@ class LdvConfig:
 
     def __post_init__(self) -> None:
         for row in settings_table():
-            _check_type(row, getattr(self, row.name))
+            value = getattr(self, row.name)
+            if not _fits(row.type, value):
+                # Name the setting and the type given, never the value: some settings are secrets.
+                raise ConfigurationError(f"{row.name} must be {_type_text(row.type)}, got {type(value).__name__}")
         if not self.organisation.strip():
             raise ConfigurationError("organisation is required (LDV_ORGANISATION)")
         if not self.service_name.strip():
@@ -322,12 +325,6 @@ def _fits(kind: Any, value: Any) -> bool:
     if kind is float:
         return isinstance(value, int | float)
     return isinstance(value, kind)
-
-
-def _check_type(row: Setting, value: Any) -> None:
-    if not _fits(row.type, value):
-        # Name the setting and the type given, never the value: some settings are secrets.
-        raise ConfigurationError(f"{row.name} must be {_type_text(row.type)}, got {type(value).__name__}")
 
 
 def _check_endpoint(endpoint: str, allow_insecure: bool) -> None:
