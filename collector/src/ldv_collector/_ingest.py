@@ -103,7 +103,7 @@ class IngestResult:
         return "\n".join(lines)[:max_chars]
 
     def response(self, max_chars: int) -> ExportTraceServiceResponse:
-        """The OTLP answer: with partial_success (how many were rejected, `error_message`) when spans were."""
+        """The OTLP answer; with a partial_success (their count, `error_message`) when spans were rejected."""
         response = ExportTraceServiceResponse()
         if self.rejections:
             response.partial_success.rejected_spans = len(self.rejections)
