@@ -34,7 +34,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -46,7 +46,6 @@ from ldv_logboek.storage._store import LogStore
 from ldv_logboek.storage._tlog_columns import entry_block, leaf_hash_block
 from ldv_logboek.storage._tlog_sql import ENTRY_SQL
 from ldv_logboek.tlog import (
-    EMPTY_ROOT,
     ENTRY_SIZE,
     FIELD_NAMES,
     SALT_SIZE,
@@ -62,16 +61,13 @@ from ldv_logboek.tlog import (
     leaf_hashes,
     node_in_tiles,
     perfect_root,
-    record_entry,
     sign_note,
-    tree_root,
 )
 
 log = logging.getLogger(__name__)
 
 # Tree levels whose node hashes are stored (tlog-tiles levels 1, 2, ...; level 0 is the leaves).
 STORED_LEVELS = frozenset(TILE_HEIGHT * level for level in range(1, 8))
-LOG_COLUMNS = ("LogOrigin", "LeafIndex", "LeafSalt")
 
 # The stored record as the leaf encoding reads it (ldv_logboek.tlog.RECORD_FIELDS), selected
 # from the records table: times as ns integers, everything else as stored.
@@ -97,11 +93,6 @@ def record_values(table: pa.Table) -> list[tuple[Any, ...]]:
             column = column.cast(pa.list_(pa.int64()))
         columns.append(column.to_pylist())
     return list(zip(*columns))
-
-
-def entries_of(values: Sequence[tuple[Any, ...]], salts: Sequence[bytes]) -> list[bytes]:
-    """The log entries of records given as `record_values`, with their salts."""
-    return [record_entry(salt, v) for salt, v in zip(salts, values)]
 
 
 @dataclass
@@ -648,17 +639,3 @@ def iter_chunks(start: int, end: int, step: int) -> Iterator[tuple[int, int]]:
     for a in range(start, end, step):
         yield a, min(a + step, end)
 
-
-@dataclass
-class LogHead:
-    """What `ldv audit` and the API know of a stored log: its origin, size and root from leaves."""
-
-    origin: str
-    size: int
-    root: bytes = field(default=EMPTY_ROOT)
-
-
-def stored_head(tables: LogTables) -> LogHead:
-    """The tree head the stored leaves give (reader connections)."""
-    _, size = tables.leaf_span()
-    return LogHead(tables.origin, size, tree_root(StoredTree(tables, size), size))

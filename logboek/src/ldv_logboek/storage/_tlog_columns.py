@@ -142,31 +142,6 @@ def encodings(table: pa.Table, prefix: pa.Array | None = None) -> pa.Array:
     return pc.binary_join_element_wise(*parts, _EMPTY)
 
 
-def salt_block(salts: Sequence[bytes] | pa.Array | pa.ChunkedArray) -> bytes:
-    """The salts end to end (16 bytes each), from a list or an Arrow column (binary or
-    fixed-size binary, as the store returns LeafSalt) without a Python step per salt when the
-    column is contiguous."""
-    if isinstance(salts, pa.ChunkedArray):
-        salts = salts.chunk(0) if salts.num_chunks == 1 else pa.concat_arrays(salts.chunks)
-    if isinstance(salts, pa.Array):
-        n = len(salts)
-        if salts.null_count:
-            raise ValueError("one salt of 16 bytes per record")
-        if pa.types.is_fixed_size_binary(salts.type) and salts.type.byte_width == SALT_SIZE:
-            data = salts.buffers()[1]
-            return data[salts.offset * SALT_SIZE : (salts.offset + n) * SALT_SIZE].to_pybytes() if n else b""
-        if pa.types.is_binary(salts.type) or pa.types.is_string(salts.type):
-            offsets = _offsets(salts)
-            if n and not np.all(np.diff(offsets) == SALT_SIZE):
-                raise ValueError("one salt of 16 bytes per record")
-            data = salts.buffers()[2]
-            return data[int(offsets[0]) : int(offsets[-1])].to_pybytes() if n else b""
-        salts = salts.to_pylist()
-    if any(len(s) != SALT_SIZE for s in salts):
-        raise ValueError("one salt of 16 bytes per record")
-    return b"".join(salts)
-
-
 def entry_block(table: pa.Table, salts: bytes) -> np.ndarray:
     """The log entry of each record of `table`, with its salt (`salts`: 16 bytes a record, end
     to end), as an (n, 41) uint8 array: `record_entry` over whole columns. Python only hashes."""
@@ -192,14 +167,6 @@ def entry_block(table: pa.Table, salts: bytes) -> np.ndarray:
     block[:, 1:9] = expires.astype(">u8").view(np.uint8).reshape(n, 8)
     block[:, 9:] = np.frombuffer(digests, dtype=np.uint8).reshape(n, 32)
     return block
-
-
-def entries_of_table(table: pa.Table, salts: Sequence[bytes]) -> list[bytes]:
-    """The log entry of each record of `table`, with its salt: `record_entry` over whole columns."""
-    if len(salts) != table.num_rows or any(len(s) != SALT_SIZE for s in salts):
-        raise ValueError("one salt of 16 bytes per record")
-    data = entry_block(table, b"".join(salts)).tobytes()
-    return [data[i : i + ENTRY_SIZE] for i in range(0, len(data), ENTRY_SIZE)]
 
 
 def leaf_hash_block(entries: bytes) -> bytes:
