@@ -483,33 +483,25 @@ class TransparencyLog:
     `sign_checkpoint` may be called from any thread (the checkpointer).
     """
 
-    def __init__(self, store: LogStore, signer: Signer, compact: CompactRange):
+    def __init__(self, store: LogStore, signer: Signer):
         self.store = store
         self.signer = signer
         self.origin = signer.name
         self.tables = LogTables(store, self.origin)
-        self._compact = compact
         self._lock = threading.Lock()
-        self._needs_repair = False
         self._kept_hour: int | None = None
         self._pending_nodes: list[tuple[int, int, bytes]] = []
-        compact.on_node = self._pending_nodes_add
-        compact.report_levels = STORED_LEVELS
-
-    def _pending_nodes_add(self, level: int, index: int, node: bytes) -> None:
-        self._pending_nodes.append((level, index, node))
+        self._repair_now()
 
     @classmethod
     def open(cls, store: LogStore, signer: Signer) -> TransparencyLog:
         """The log of `signer`'s origin in `store`, repaired (module docstring); LogIntegrityError
         when it cannot be appended to."""
-        tables = LogTables(store, signer.name)
-        size = repair(tables)
-        compact = CompactRange(size, [StoredTree(tables, size).node(lvl, idx) for lvl, idx in edge_nodes(size)])
-        opened = cls(store, signer, compact)
-        latest = tables.latest_checkpoint()
-        if latest is not None and latest[0] == size and compact.root() != latest[1]:
-            raise LogIntegrityError(f"the stored leaves of {signer.name} no longer give the root of its checkpoint {size}")
+        opened = cls(store, signer)
+        head = opened.head()
+        latest = opened.tables.latest_checkpoint()
+        if latest is not None and latest[0] == head.size and head.root != latest[1]:
+            raise LogIntegrityError(f"the stored leaves of {signer.name} no longer give the root of its checkpoint {head.size}")
         return opened
 
     @property
@@ -564,9 +556,12 @@ class TransparencyLog:
     def _repair_now(self) -> None:
         size = repair(self.tables)
         tree = StoredTree(self.tables, size)
-        compact = CompactRange(size, [tree.node(lvl, idx) for lvl, idx in edge_nodes(size)])
-        compact.on_node = self._pending_nodes_add
-        compact.report_levels = STORED_LEVELS
+        compact = CompactRange(
+            size,
+            [tree.node(lvl, idx) for lvl, idx in edge_nodes(size)],
+            on_node=lambda level, index, node: self._pending_nodes.append((level, index, node)),
+            report_levels=STORED_LEVELS,
+        )
         with self._lock:
             self._compact = compact
         self._needs_repair = False
