@@ -33,7 +33,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -628,9 +628,4 @@ def _repair_nodes(tables: LogTables, size: int) -> None:
         hashes = tables.level_hashes(below, have * per, want * per)
         nodes = [(level, have + i, perfect_root(hashes[i * per : (i + 1) * per])) for i in range(want - have)]
         tables.insert_nodes(nodes)
-
-
-def iter_chunks(start: int, end: int, step: int) -> Iterator[tuple[int, int]]:
-    for a in range(start, end, step):
-        yield a, min(a + step, end)
 
