@@ -18,6 +18,7 @@ DEFAULT expressions, IngestedAt, and whatever later migrations add).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import accumulate
 from typing import Any
 
 import pyarrow as pa
@@ -119,11 +120,7 @@ def _map(mappings: list[dict[str, str]]) -> pa.Array:
     """One Map(String, String) column: the dicts' keys and values flat, with offsets."""
     keys = [k for m in mappings for k in m]
     values = [v for m in mappings for v in m.values()]
-    offsets = [0]
-    total = 0
-    for m in mappings:
-        total += len(m)
-        offsets.append(total)
+    offsets = list(accumulate(map(len, mappings), initial=0))
     return pa.MapArray.from_arrays(pa.array(offsets, pa.int32()), _strings(keys), _strings(values))
 
 
