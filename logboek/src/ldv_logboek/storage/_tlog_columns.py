@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ldv_logboek.tlog import ENTRY_SIZE, SALT_SIZE
-from ldv_logboek.tlog._leaf import NESTED_FIELDS, RECORD_TAG, STRING_FIELDS
+from ldv_logboek.tlog._leaf import _KIND, NESTED_FIELDS, RECORD_TAG, STRING_FIELDS
 
 _EMPTY = b""
 
@@ -74,37 +74,27 @@ def _list_parts(outer: np.ndarray, child: pa.Array, kind: str) -> list[pa.Array]
         lengths = _u32_lengths(offsets)
         return [counts, _view(outer * 4, lengths), _view(offsets[outer], data)]
     # kind == "map": one encoding per map of the child, then the consecutive ones per element.
-    encoded = _map_encodings(child)
+    encoded = pc.binary_join_element_wise(*_map_parts(child), _EMPTY)
     return [counts, _view(_offsets(encoded)[outer], encoded.buffers()[2] or pa.py_buffer(b""))]
 
 
-def _map_encodings(maps: pa.Array) -> pa.Array:
-    """u32 n || key lengths || value lengths || keys || values, per map of a MapArray."""
+def _map_parts(maps: pa.Array) -> list[pa.Array]:
+    """u32 n || key lengths || value lengths || keys || values, per map of a MapArray, as parts."""
     outer = _offsets(maps)
     key_offsets, key_data = _strings_data(maps.keys.cast(pa.string()))
     value_offsets, value_data = _strings_data(maps.items.cast(pa.string()))
-    parts = [
+    return [
         _fixed_rows([np.diff(outer)], [">u4"]),
         _view(outer * 4, _u32_lengths(key_offsets)),
         _view(outer * 4, _u32_lengths(value_offsets)),
         _view(key_offsets[outer], key_data),
         _view(value_offsets[outer], value_data),
     ]
-    return pc.binary_join_element_wise(*parts, _EMPTY)
 
 
 def _nested_parts(array: pa.Array, kind: str) -> list[pa.Array]:
     if kind == "map":
-        outer = _offsets(array)
-        key_offsets, key_data = _strings_data(array.keys.cast(pa.string()))
-        value_offsets, value_data = _strings_data(array.items.cast(pa.string()))
-        return [
-            _fixed_rows([np.diff(outer)], [">u4"]),
-            _view(outer * 4, _u32_lengths(key_offsets)),
-            _view(outer * 4, _u32_lengths(value_offsets)),
-            _view(key_offsets[outer], key_data),
-            _view(value_offsets[outer], value_data),
-        ]
+        return _map_parts(array)
     return _list_parts(_offsets(array), array.values, kind[5:-1])
 
 
@@ -118,11 +108,9 @@ def _array(table: pa.Table, name: str) -> pa.Array:
     return array
 
 
-def encodings(table: pa.Table, prefix: pa.Array | None = None) -> pa.Array:
+def encodings(table: pa.Table, prefix: pa.Array) -> pa.Array:
     """The canonical encoding of each record of `table` (its RECORD_FIELDS columns), as a binary
-    array; with `prefix` (a binary array, one element a record) in front of each."""
-    from ldv_logboek.tlog._leaf import _KIND
-
+    array, with `prefix` (a binary array, one element a record) in front of each."""
     strings = [_array(table, name).cast(pa.string()) for name in STRING_FIELDS]
     string_data = [_strings_data(s) for s in strings]
     header = _fixed_rows(
@@ -134,9 +122,7 @@ def encodings(table: pa.Table, prefix: pa.Array | None = None) -> pa.Array:
         ],
         [">i8", ">u8", ">u2", *([">u4"] * len(strings))],
     )
-    parts = [header, *(_view(offsets, data) for offsets, data in string_data)]
-    if prefix is not None:
-        parts.insert(0, prefix)
+    parts = [prefix, header, *(_view(offsets, data) for offsets, data in string_data)]
     for name in NESTED_FIELDS:
         parts += _nested_parts(_array(table, name), _KIND[name])
     return pc.binary_join_element_wise(*parts, _EMPTY)
