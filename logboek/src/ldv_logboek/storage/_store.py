@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -96,17 +97,12 @@ class LogStore:
         # The Arrow insert's own connection to an embedded engine (chDB's public API), opened at the first insert.
         self._embedded_path = path
         self._arrow_conn: Any = None
-        if open_reader is None:
-            if path is not None:
-                dsn = f"chdb://{path}"
-
-                def open_reader() -> Client:
-                    return connect(dsn)
-
+        if open_reader is None and path is not None:
+            open_reader = partial(connect, f"chdb://{path}")
         self._readers: Lane[Client] | None = None
         if readers > 0 and open_reader is not None:
             opener = open_reader
-            self._readers = self.pool.lane("store", readers, lambda _key: opener(), _close_client)
+            self._readers = self.pool.lane("store", readers, lambda _key: opener(), lambda client: client.close())
 
     @classmethod
     def open(
@@ -364,10 +360,6 @@ class LogStore:
             if self.tile_files is not None:
                 self.tile_files.close()
         self.pool.close()
-
-
-def _close_client(client: Client) -> None:
-    client.close()
 
 
 def _row_to_record(row: Sequence[Any]) -> LogRecord:

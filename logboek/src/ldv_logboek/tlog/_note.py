@@ -55,10 +55,6 @@ def _b64decode(text: str, what: str) -> bytes:
         raise NoteError(f"{what} is not base64") from exc
 
 
-def _raw_public(key: Ed25519PublicKey) -> bytes:
-    return key.public_bytes(Encoding.Raw, PublicFormat.Raw)
-
-
 @dataclass(frozen=True)
 class Verifier:
     """A public key that checks signatures of one name and type (log 0x01, cosigner 0x04)."""
@@ -150,7 +146,8 @@ class Signer:
 
     @property
     def verifier(self) -> Verifier:
-        return Verifier(self.name, self.sig_type, _raw_public(self._key().public_key()))
+        public_key = self._key().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        return Verifier(self.name, self.sig_type, public_key)
 
     def _key(self) -> Ed25519PrivateKey:
         return Ed25519PrivateKey.from_private_bytes(self.seed)
