@@ -130,15 +130,6 @@ class LogTables:
         )
         return [(int(i), as_bytes(entry), as_bytes(h)) for i, entry, h in rows]
 
-    def leaf_hashes(self, start: int, end: int) -> list[bytes]:
-        """The leaf hashes [start, end), in order, one per index."""
-        rows = self.store.query_rows(
-            f"SELECT LeafHash FROM {LEAVES_TABLE} WHERE Origin = {{o:String}} "
-            "AND LeafIndex >= {s:UInt64} AND LeafIndex < {e:UInt64} ORDER BY LeafIndex LIMIT 1 BY LeafIndex",
-            {"o": self.origin, "s": start, "e": end},
-        )
-        return [as_bytes(h) for (h,) in rows]
-
     def nodes(self, level: int, start: int, end: int) -> list[bytes]:
         """Stored node hashes of tree `level` (a multiple of 8 above 0), [start, end), in order."""
         rows = self.store.query_rows(
@@ -149,8 +140,15 @@ class LogTables:
         return [as_bytes(h) for (h,) in rows]
 
     def level_hashes(self, level: int, start: int, end: int) -> list[bytes]:
-        """Hashes of tree `level` (0 or a stored level) [start, end)."""
-        return self.leaf_hashes(start, end) if level == 0 else self.nodes(level, start, end)
+        """Hashes of tree `level` (0: the leaf hashes, or a stored level) [start, end), in order, one per index."""
+        if level != 0:
+            return self.nodes(level, start, end)
+        rows = self.store.query_rows(
+            f"SELECT LeafHash FROM {LEAVES_TABLE} WHERE Origin = {{o:String}} "
+            "AND LeafIndex >= {s:UInt64} AND LeafIndex < {e:UInt64} ORDER BY LeafIndex LIMIT 1 BY LeafIndex",
+            {"o": self.origin, "s": start, "e": end},
+        )
+        return [as_bytes(h) for (h,) in rows]
 
     def node_count(self, level: int) -> int:
         rows = self.store.query_rows(
