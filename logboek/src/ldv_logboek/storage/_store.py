@@ -245,21 +245,17 @@ class LogStore:
             return Page()
         where: list[str] = []
         params: dict[str, Any] = {}
-        if query.trace_id is not None:
-            where.append("TraceId = {trace_id:String}")
-            params["trace_id"] = query.trace_id.hex()
-        if query.processing_activity_id:
-            where.append("ProcessingActivityId = {activity:String}")
-            params["activity"] = query.processing_activity_id
-        if query.data_subject_id:
-            where.append("DataSubjectId = {subject:String}")
-            params["subject"] = query.data_subject_id
-        if query.data_subject_ids is not None:
-            where.append("DataSubjectId IN {subjects:Array(String)}")
-            params["subjects"] = list(query.data_subject_ids)
-        if query.organisation is not None:
-            where.append("Organisation = {organisation:String}")
-            params["organisation"] = query.organisation
+        subjects = query.data_subject_ids
+        for clause, name, value in (
+            ("TraceId = {trace_id:String}", "trace_id", query.trace_id.hex() if query.trace_id is not None else None),
+            ("ProcessingActivityId = {activity:String}", "activity", query.processing_activity_id or None),
+            ("DataSubjectId = {subject:String}", "subject", query.data_subject_id or None),
+            ("DataSubjectId IN {subjects:Array(String)}", "subjects", list(subjects) if subjects is not None else None),
+            ("Organisation = {organisation:String}", "organisation", query.organisation),
+        ):
+            if value is not None:
+                where.append(clause)
+                params[name] = value
         if query.exclude:
             # The confidentiality rule's fragment (ldv_logboek.rules): outside every excluded window.
             where.append(CONFIDENTIAL_HIDDEN)
