@@ -328,11 +328,9 @@ class LogTables:
 def as_bytes(value: Any) -> bytes:
     """A binary value as the store's drivers return it (bytes, or a latin-1 str) as bytes: the
     storage package's reads of the log use it (an internal interface, not exported)."""
-    if isinstance(value, bytes):
-        return value
     if isinstance(value, str):
-        return value.encode("latin-1") if value else b""
-    return bytes(value)
+        return value.encode("latin-1")
+    return value if isinstance(value, bytes) else bytes(value)
 
 
 class _Asked:
