@@ -497,7 +497,9 @@ class TransparencyLog:
         head = opened.head()
         latest = opened.tables.latest_checkpoint()
         if latest is not None and latest[0] == head.size and head.root != latest[1]:
-            raise LogIntegrityError(f"the stored leaves of {signer.name} no longer give the root of its checkpoint {head.size}")
+            raise LogIntegrityError(
+                f"the stored leaves of {signer.name} no longer give the root of its checkpoint {head.size}"
+            )
         return opened
 
     @property
