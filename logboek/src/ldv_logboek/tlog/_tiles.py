@@ -30,14 +30,10 @@ def encode_index(n: int) -> str:
     """`x001/x234/067` for 1234067."""
     if n < 0:
         raise ProofError("a tile index is not negative")
-    groups = []
-    while True:
-        groups.append(n % 1000)
-        n //= 1000
-        if n == 0:
-            break
-    groups.reverse()
-    return "/".join([f"x{g:03d}" for g in groups[:-1]] + [f"{groups[-1]:03d}"])
+    digits = str(n)
+    digits = digits.zfill(len(digits) + -len(digits) % 3)  # whole groups of three
+    groups = [digits[i : i + 3] for i in range(0, len(digits), 3)]
+    return "/".join([f"x{g}" for g in groups[:-1]] + [groups[-1]])
 
 
 @dataclass(frozen=True)
