@@ -49,9 +49,8 @@ def _fixed_rows(columns: Sequence[np.ndarray], dtypes: Sequence[str]) -> pa.Arra
     if n == 0:
         return pa.array([], pa.binary())
     parts = [np.ascontiguousarray(c.astype(t)).view(np.uint8).reshape(n, -1) for c, t in zip(columns, dtypes)]
-    block = np.ascontiguousarray(np.hstack(parts)) if parts else np.empty((n, 0), np.uint8)
-    width = block.shape[1]
-    return _view(np.arange(n + 1, dtype=np.int64) * width, block.tobytes())
+    block = np.ascontiguousarray(np.hstack(parts))  # n > 0: there is a column, so a part
+    return _view(np.arange(n + 1, dtype=np.int64) * block.shape[1], block.tobytes())
 
 
 def _strings_data(strings: pa.Array) -> tuple[np.ndarray, pa.Buffer]:
