@@ -14,8 +14,8 @@ from ldv_logboek import LogRecord
 from ldv_logboek import attributes as attr
 from ldv_logboek.storage import rows_table
 from ldv_logboek.storage._arrow_insert import with_retention
-from ldv_logboek.storage._tlog_columns import entries_of_table
-from ldv_logboek.tlog import encode_record, record_entry
+from ldv_logboek.storage._tlog_columns import entry_block
+from ldv_logboek.tlog import ENTRY_SIZE, encode_record, record_entry
 from tests.logboek.strategies import records
 
 MAX_NS = 2**63 - 1
@@ -33,6 +33,12 @@ def values_of(record: LogRecord, retention: int) -> tuple[object, ...]:
         [link.trace_id.hex() for link in record.links], [link.span_id.hex() for link in record.links],
         [link.trace_state for link in record.links], [list(link.attributes.items()) for link in record.links], retention,
     )  # fmt: skip
+
+
+def entries_of_table(table: pa.Table, salts: list[bytes]) -> list[bytes]:
+    """The writer's entries (`entry_block`) of `table`, one bytes a record."""
+    data = entry_block(table, b"".join(salts)).tobytes()
+    return [data[i : i + ENTRY_SIZE] for i in range(0, len(data), ENTRY_SIZE)]
 
 
 storable = records().filter(

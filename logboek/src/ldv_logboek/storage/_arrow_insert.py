@@ -18,6 +18,7 @@ DEFAULT expressions, IngestedAt, and whatever later migrations add).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import accumulate
 from typing import Any
 
 import pyarrow as pa
@@ -119,11 +120,7 @@ def _map(mappings: list[dict[str, str]]) -> pa.Array:
     """One Map(String, String) column: the dicts' keys and values flat, with offsets."""
     keys = [k for m in mappings for k in m]
     values = [v for m in mappings for v in m.values()]
-    offsets = [0]
-    total = 0
-    for m in mappings:
-        total += len(m)
-        offsets.append(total)
+    offsets = list(accumulate(map(len, mappings), initial=0))
     return pa.MapArray.from_arrays(pa.array(offsets, pa.int32()), _strings(keys), _strings(values))
 
 
@@ -168,31 +165,23 @@ def records_of_rows(rows: pa.Table) -> list[LogRecord]:
 
 def _nested_columns(records: Sequence[LogRecord], with_extras: list[int], n: int) -> list[pa.Array]:
     """The seven Events.* and Links.* columns: empty lists, except for the records at `with_extras`."""
-    ev_ts: list[list[Any]] = [[]] * n
-    ev_name: list[list[Any]] = [[]] * n
-    ev_attrs: list[list[Any]] = [[]] * n
-    ln_trace: list[list[Any]] = [[]] * n
-    ln_span: list[list[Any]] = [[]] * n
-    ln_state: list[list[Any]] = [[]] * n
-    ln_attrs: list[list[Any]] = [[]] * n
+    columns: list[list[list[Any]]] = [[[]] * n for _ in range(7)]
     for i in with_extras:
-        r = records[i]
-        ev_ts[i] = [e.time_ns for e in r.events]
-        ev_name[i] = [e.name for e in r.events]
-        ev_attrs[i] = [list(e.attributes.items()) for e in r.events]
-        ln_trace[i] = [link.trace_id.hex() for link in r.links]
-        ln_span[i] = [link.span_id.hex() for link in r.links]
-        ln_state[i] = [link.trace_state for link in r.links]
-        ln_attrs[i] = [list(link.attributes.items()) for link in r.links]
-    return [
-        _lists(ev_ts, pa.int64()).cast(pa.list_(_TIME)),
-        _lists(ev_name, pa.string()),
-        _lists(ev_attrs, _MAP),
-        _lists(ln_trace, pa.string()),
-        _lists(ln_span, pa.string()),
-        _lists(ln_state, pa.string()),
-        _lists(ln_attrs, _MAP),
-    ]
+        events, links = records[i].events, records[i].links
+        row: tuple[list[Any], ...] = (
+            [e.time_ns for e in events],
+            [e.name for e in events],
+            [list(e.attributes.items()) for e in events],
+            [link.trace_id.hex() for link in links],
+            [link.span_id.hex() for link in links],
+            [link.trace_state for link in links],
+            [list(link.attributes.items()) for link in links],
+        )
+        for column, values in zip(columns, row):
+            column[i] = values
+    types = (pa.int64(), pa.string(), _MAP, pa.string(), pa.string(), pa.string(), _MAP)
+    event_times, *rest = [_lists(column, value_type) for column, value_type in zip(columns, types)]
+    return [event_times.cast(pa.list_(_TIME)), *rest]
 
 
 def _python_insert(names: Sequence[str]) -> str:

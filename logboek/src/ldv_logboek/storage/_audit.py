@@ -37,7 +37,7 @@ import pyarrow as pa
 from ldv_logboek.errors import NoteError
 from ldv_logboek.storage._schema import LEAVES_TABLE, RECORDS_TABLE
 from ldv_logboek.storage._store import LogStore
-from ldv_logboek.storage._tlog import LogTables, iter_chunks
+from ldv_logboek.storage._tlog import LogTables
 from ldv_logboek.storage._tlog_columns import fixed_width, level_up
 from ldv_logboek.tlog import (
     ENTRY_SIZE,
@@ -69,9 +69,6 @@ class LogAudit:
     signatures_checked: bool = False
     problems: list[str] = field(default_factory=list)
     newest_checkpoint: str | None = None  # the note of the newest stored checkpoint
-
-    def problem(self, text: str) -> None:
-        self.problems.append(text)
 
 
 @dataclass
@@ -125,20 +122,20 @@ def audit_store(
     keys = dict(log_keys or {})
     report = AuditReport()
     trusted_by_origin: dict[str, list[Checkpoint]] = {}
-    pre_problems: dict[str, list[str]] = {}
+    pre_problems: list[str] = []
     for text in trusted:
-        checkpoint, problem = _open_trusted(text, keys)
-        if checkpoint is None:
-            pre_problems.setdefault("", []).append(problem or "unreadable trusted checkpoint")
-            continue
-        trusted_by_origin.setdefault(checkpoint.origin, []).append(checkpoint)
+        opened = _open_trusted(text, keys)
+        if isinstance(opened, str):
+            pre_problems.append(opened)
+        else:
+            trusted_by_origin.setdefault(opened.origin, []).append(opened)
     origins = LogTables(store, "").origins()
     for origin in sorted(set(origins) | set(trusted_by_origin)):
         audit = _audit_log(store, origin, keys.get(origin), trusted_by_origin.get(origin, []), now, chunk, progress)
         report.logs.append(audit)
         report.records_checked += audit.records
     if pre_problems:
-        report.logs.append(LogAudit("(trusted checkpoints)", problems=pre_problems[""]))
+        report.logs.append(LogAudit("(trusted checkpoints)", problems=pre_problems))
     rows = store.query_rows(f"SELECT count() FROM {RECORDS_TABLE} WHERE LogOrigin = ''", {})
     report.unlogged = int(rows[0][0])
     if report.unlogged:
@@ -156,21 +153,22 @@ def audit_store(
     return report
 
 
-def _open_trusted(text: str, keys: Mapping[str, Verifier]) -> tuple[Checkpoint | None, str | None]:
+def _open_trusted(text: str, keys: Mapping[str, Verifier]) -> Checkpoint | str:
+    """The trusted checkpoint in `text`, or the problem with it."""
     try:
         note = parse_note(text)
         checkpoint = Checkpoint.from_text(note.text)
     except NoteError as exc:
-        return None, f"a trusted checkpoint is not a checkpoint: {exc}"
+        return f"a trusted checkpoint is not a checkpoint: {exc}"
     key = keys.get(checkpoint.origin)
     if key is None:
-        return None, f"no --log-key for the trusted checkpoint of {checkpoint.origin}"
+        return f"no --log-key for the trusted checkpoint of {checkpoint.origin}"
     try:
         if note.signed_by(key) is None:
-            return None, f"the trusted checkpoint of {checkpoint.origin} is not signed by its key"
+            return f"the trusted checkpoint of {checkpoint.origin} is not signed by its key"
     except NoteError as exc:
-        return None, f"the trusted checkpoint of {checkpoint.origin}: {exc}"
-    return checkpoint, None
+        return f"the trusted checkpoint of {checkpoint.origin}: {exc}"
+    return checkpoint
 
 
 def _audit_log(
@@ -184,13 +182,14 @@ def _audit_log(
 ) -> LogAudit:
     tables = LogTables(store, origin)
     audit = LogAudit(origin)
+    problem = audit.problems.append
     distinct, size = tables.leaf_span()
     audit.size = size
     if distinct != size:
-        audit.problem(f"leaf indices have gaps: {distinct} leaves, highest index {size - 1} (leaves removed)")
+        problem(f"leaf indices have gaps: {distinct} leaves, highest index {size - 1} (leaves removed)")
     # Two stored checkpoints of one size with different roots: a fork, whichever they are.
     for size_c in tables.forked_sizes():
-        audit.problem(f"two checkpoints of size {size_c} with different roots (a fork)")
+        problem(f"two checkpoints of size {size_c} with different roots (a fork)")
     # Roots and signatures of the checkpoints kept for good (one an hour) and the newest; the
     # others (every 250 ms, kept 30 days) are covered by the fork check above.
     checkpoints = tables.checkpoints(kept_only=True)
@@ -203,20 +202,20 @@ def _audit_log(
             try:
                 note = parse_note(note_text)
                 if note.signed_by(key) is None or Checkpoint.from_text(note.text) != Checkpoint(origin, size_c, root_c):
-                    audit.problem(f"the checkpoint of size {size_c} is not signed by the log's key, or not as stored")
+                    problem(f"the checkpoint of size {size_c} is not signed by the log's key, or not as stored")
             except NoteError as exc:
-                audit.problem(f"the checkpoint of size {size_c}: {exc}")
+                problem(f"the checkpoint of size {size_c}: {exc}")
     if checkpoints:
         audit.newest_checkpoint = checkpoints[-1][2]
     for checkpoint in trusted:
         if checkpoint.size in roots_wanted and roots_wanted[checkpoint.size] != checkpoint.root:
-            audit.problem(f"the trusted checkpoint of size {checkpoint.size} and a stored one differ (a fork)")
+            problem(f"the trusted checkpoint of size {checkpoint.size} and a stored one differ (a fork)")
         roots_wanted.setdefault(checkpoint.size, checkpoint.root)
         if checkpoint.size > size:
-            audit.problem(f"the trusted checkpoint has size {checkpoint.size}, the log only {size} leaves (truncated)")
+            problem(f"the trusted checkpoint has size {checkpoint.size}, the log only {size} leaves (truncated)")
     for size_c in sorted(s for s in roots_wanted if s > size):
         if not any(c.size == size_c for c in trusted):
-            audit.problem(f"a checkpoint of size {size_c} was signed, the log has {size} leaves (truncated)")
+            problem(f"a checkpoint of size {size_c} was signed, the log has {size} leaves (truncated)")
 
     compact = CompactRange()
     roots_found: dict[int, bytes] = {}
@@ -231,7 +230,7 @@ def _audit_log(
     # The next chunk's leaves and records are read (by the engine, which releases the GIL) while
     # this one is hashed and compared. Chunks start at multiples of `chunk`, a power of two, so
     # each chunk's tree levels are whole subtrees of the log's tree.
-    chunks = list(iter_chunks(0, size, chunk))
+    chunks = [(start, min(start + chunk, size)) for start in range(0, size, chunk)]
     with ThreadPoolExecutor(max_workers=2) as reader:
 
         def read(bounds: tuple[int, int]) -> tuple[Future[pa.Table], Future[pa.Table]]:
@@ -304,25 +303,25 @@ def _audit_log(
                 progress(f"{origin}: {end} of {size} leaves")
     audit.root = compact.root()
     if conflicting:
-        audit.problem(f"leaves stored twice with different contents at {_indices(conflicting)} (rewritten)")
+        problem(f"leaves stored twice with different contents at {_indices(conflicting)} (rewritten)")
     if bad_hash:
-        audit.problem(f"{len(bad_hash)} stored leaf hash(es) do not hash their entry, at {_indices(bad_hash)}")
+        problem(f"{len(bad_hash)} stored leaf hash(es) do not hash their entry, at {_indices(bad_hash)}")
     if missing:
-        audit.problem(f"{len(missing)} record(s) missing before their retention ended, at {_indices(missing)}")
+        problem(f"{len(missing)} record(s) missing before their retention ended, at {_indices(missing)}")
     if changed:
-        audit.problem(f"{len(changed)} record(s) changed since they were logged, at {_indices(changed)}")
+        problem(f"{len(changed)} record(s) changed since they were logged, at {_indices(changed)}")
     if malformed:
-        audit.problem(f"{len(malformed)} leaf entr(y/ies) of no known type, at {_indices(malformed)}")
+        problem(f"{len(malformed)} leaf entr(y/ies) of no known type, at {_indices(malformed)}")
     beyond = store.query_rows(
         f"SELECT LeafIndex FROM {RECORDS_TABLE} WHERE LogOrigin = {{o:String}} AND LeafIndex >= {{n:UInt64}} "
         f"ORDER BY LeafIndex LIMIT {_SAMPLE}",
         {"o": origin, "n": size},
     )
     if beyond:
-        audit.problem(f"record(s) without a leaf (index {_indices(i for (i,) in beyond)} and up, the log has {size})")
+        problem(f"record(s) without a leaf (index {_indices(i for (i,) in beyond)} and up, the log has {size})")
     for size_c, root_c in sorted(roots_wanted.items()):
         if size_c in roots_found and roots_found[size_c] != root_c:
-            audit.problem(f"the leaves do not give the root of the checkpoint of size {size_c} (the log was rewritten)")
+            problem(f"the leaves do not give the root of the checkpoint of size {size_c} (the log was rewritten)")
     return audit
 
 

@@ -61,18 +61,15 @@ def _statement(statement: str, cluster: str) -> list[str]:
     statement = statement.strip()
     on = f"ON CLUSTER {cluster}"
     if m := _CREATE_TABLE.match(statement):
-        name = m.group(2)
-        if name in SHARDING_KEYS:
-            local = name + LOCAL_SUFFIX
-            head = f"CREATE TABLE {m.group(1) or ''}{local} {on}"
-            local_ddl = _replicated(head + statement[m.end() :], _SHARD_PATH)
-            distributed = (
-                f"CREATE TABLE {m.group(1) or ''}{name} {on} AS {local} "
-                f"ENGINE = Distributed({cluster}, currentDatabase(), {local}, {SHARDING_KEYS[name]})"
-            )
-            return [local_ddl, distributed]
-        head = f"CREATE TABLE {m.group(1) or ''}{name} {on}"
-        return [_replicated(head + statement[m.end() :], _ALL_PATH)]
+        exists, name, body = m.group(1) or "", m.group(2), statement[m.end() :]
+        if name not in SHARDING_KEYS:
+            return [_replicated(f"CREATE TABLE {exists}{name} {on}{body}", _ALL_PATH)]
+        local = name + LOCAL_SUFFIX
+        return [
+            _replicated(f"CREATE TABLE {exists}{local} {on}{body}", _SHARD_PATH),
+            f"CREATE TABLE {exists}{name} {on} AS {local} "
+            f"ENGINE = Distributed({cluster}, currentDatabase(), {local}, {SHARDING_KEYS[name]})",
+        ]
     if m := _CREATE_VIEW.match(statement):
         return [f"CREATE {m.group(1)} {m.group(2) or ''}{m.group(3)} {on}{statement[m.end() :]}"]
     if m := _ALTER_TABLE.match(statement):

@@ -35,7 +35,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ldv_logboek import attributes as attr
-from ldv_logboek._record import LogRecord
 from ldv_logboek.register._models import Register
 
 MAX_RETENTION_DAYS = 65_535  # RetentionDays is a UInt16
@@ -111,14 +110,6 @@ class Retention:
             return ""
         return periods[index]
 
-    def days(self, record: LogRecord) -> int:
-        """The record's RetentionDays."""
-        return self.days_for(
-            record.resource_attributes.get(attr.ORGANISATION, ""),
-            record.attributes.get(attr.PROCESSING_ACTIVITY_ID, ""),
-            record.start_time_ns,
-        )
-
     def days_for(self, organisation: str, activity_id: str, start_ns: int) -> int:
         """RetentionDays of a record of `organisation` and `activity_id` made at `start_ns`."""
         period = self.activity_period(activity_id, start_ns) if self._periods else ""
@@ -138,13 +129,9 @@ class Retention:
                 return found
         return self._by_organisation.get(organisation, self._default)
 
-    def days_of(self, records: Sequence[LogRecord]) -> list[int]:
-        """RetentionDays of each record, in order."""
-        return [self.days(r) for r in records]
-
     def days_of_rows(self, rows: pa.Table, starts: Sequence[int]) -> list[int]:
         """RetentionDays of each row of a rows table (`ldv_logboek.storage._arrow_insert.ROWS_SCHEMA`),
-        whose start times are `starts`: the same rule as `days`, read from the columns."""
+        whose start times are `starts`: the rule of `days_for`, read from the columns."""
         organisations = pc.map_lookup(rows.column("ResourceAttributes"), attr.ORGANISATION, "last")
         if not self._periods:
             # No activity has a period: the organisation decides, one lookup per distinct one.

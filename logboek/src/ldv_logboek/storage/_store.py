@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -96,17 +97,12 @@ class LogStore:
         # The Arrow insert's own connection to an embedded engine (chDB's public API), opened at the first insert.
         self._embedded_path = path
         self._arrow_conn: Any = None
-        if open_reader is None:
-            if path is not None:
-                dsn = f"chdb://{path}"
-
-                def open_reader() -> Client:
-                    return connect(dsn)
-
+        if open_reader is None and path is not None:
+            open_reader = partial(connect, f"chdb://{path}")
         self._readers: Lane[Client] | None = None
         if readers > 0 and open_reader is not None:
             opener = open_reader
-            self._readers = self.pool.lane("store", readers, lambda _key: opener(), _close_client)
+            self._readers = self.pool.lane("store", readers, lambda _key: opener(), lambda client: client.close())
 
     @classmethod
     def open(
@@ -249,21 +245,17 @@ class LogStore:
             return Page()
         where: list[str] = []
         params: dict[str, Any] = {}
-        if query.trace_id is not None:
-            where.append("TraceId = {trace_id:String}")
-            params["trace_id"] = query.trace_id.hex()
-        if query.processing_activity_id:
-            where.append("ProcessingActivityId = {activity:String}")
-            params["activity"] = query.processing_activity_id
-        if query.data_subject_id:
-            where.append("DataSubjectId = {subject:String}")
-            params["subject"] = query.data_subject_id
-        if query.data_subject_ids is not None:
-            where.append("DataSubjectId IN {subjects:Array(String)}")
-            params["subjects"] = list(query.data_subject_ids)
-        if query.organisation is not None:
-            where.append("Organisation = {organisation:String}")
-            params["organisation"] = query.organisation
+        subjects = query.data_subject_ids
+        for clause, name, value in (
+            ("TraceId = {trace_id:String}", "trace_id", query.trace_id.hex() if query.trace_id is not None else None),
+            ("ProcessingActivityId = {activity:String}", "activity", query.processing_activity_id or None),
+            ("DataSubjectId = {subject:String}", "subject", query.data_subject_id or None),
+            ("DataSubjectId IN {subjects:Array(String)}", "subjects", list(subjects) if subjects is not None else None),
+            ("Organisation = {organisation:String}", "organisation", query.organisation),
+        ):
+            if value is not None:
+                where.append(clause)
+                params[name] = value
         if query.exclude:
             # The confidentiality rule's fragment (ldv_logboek.rules): outside every excluded window.
             where.append(CONFIDENTIAL_HIDDEN)
@@ -364,10 +356,6 @@ class LogStore:
             if self.tile_files is not None:
                 self.tile_files.close()
         self.pool.close()
-
-
-def _close_client(client: Client) -> None:
-    client.close()
 
 
 def _row_to_record(row: Sequence[Any]) -> LogRecord:

@@ -33,8 +33,8 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -46,7 +46,6 @@ from ldv_logboek.storage._store import LogStore
 from ldv_logboek.storage._tlog_columns import entry_block, leaf_hash_block
 from ldv_logboek.storage._tlog_sql import ENTRY_SQL
 from ldv_logboek.tlog import (
-    EMPTY_ROOT,
     ENTRY_SIZE,
     FIELD_NAMES,
     SALT_SIZE,
@@ -62,16 +61,13 @@ from ldv_logboek.tlog import (
     leaf_hashes,
     node_in_tiles,
     perfect_root,
-    record_entry,
     sign_note,
-    tree_root,
 )
 
 log = logging.getLogger(__name__)
 
 # Tree levels whose node hashes are stored (tlog-tiles levels 1, 2, ...; level 0 is the leaves).
 STORED_LEVELS = frozenset(TILE_HEIGHT * level for level in range(1, 8))
-LOG_COLUMNS = ("LogOrigin", "LeafIndex", "LeafSalt")
 
 # The stored record as the leaf encoding reads it (ldv_logboek.tlog.RECORD_FIELDS), selected
 # from the records table: times as ns integers, everything else as stored.
@@ -97,11 +93,6 @@ def record_values(table: pa.Table) -> list[tuple[Any, ...]]:
             column = column.cast(pa.list_(pa.int64()))
         columns.append(column.to_pylist())
     return list(zip(*columns))
-
-
-def entries_of(values: Sequence[tuple[Any, ...]], salts: Sequence[bytes]) -> list[bytes]:
-    """The log entries of records given as `record_values`, with their salts."""
-    return [record_entry(salt, v) for salt, v in zip(salts, values)]
 
 
 @dataclass
@@ -139,15 +130,6 @@ class LogTables:
         )
         return [(int(i), as_bytes(entry), as_bytes(h)) for i, entry, h in rows]
 
-    def leaf_hashes(self, start: int, end: int) -> list[bytes]:
-        """The leaf hashes [start, end), in order, one per index."""
-        rows = self.store.query_rows(
-            f"SELECT LeafHash FROM {LEAVES_TABLE} WHERE Origin = {{o:String}} "
-            "AND LeafIndex >= {s:UInt64} AND LeafIndex < {e:UInt64} ORDER BY LeafIndex LIMIT 1 BY LeafIndex",
-            {"o": self.origin, "s": start, "e": end},
-        )
-        return [as_bytes(h) for (h,) in rows]
-
     def nodes(self, level: int, start: int, end: int) -> list[bytes]:
         """Stored node hashes of tree `level` (a multiple of 8 above 0), [start, end), in order."""
         rows = self.store.query_rows(
@@ -158,8 +140,15 @@ class LogTables:
         return [as_bytes(h) for (h,) in rows]
 
     def level_hashes(self, level: int, start: int, end: int) -> list[bytes]:
-        """Hashes of tree `level` (0 or a stored level) [start, end)."""
-        return self.leaf_hashes(start, end) if level == 0 else self.nodes(level, start, end)
+        """Hashes of tree `level` (0: the leaf hashes, or a stored level) [start, end), in order, one per index."""
+        if level != 0:
+            return self.nodes(level, start, end)
+        rows = self.store.query_rows(
+            f"SELECT LeafHash FROM {LEAVES_TABLE} WHERE Origin = {{o:String}} "
+            "AND LeafIndex >= {s:UInt64} AND LeafIndex < {e:UInt64} ORDER BY LeafIndex LIMIT 1 BY LeafIndex",
+            {"o": self.origin, "s": start, "e": end},
+        )
+        return [as_bytes(h) for (h,) in rows]
 
     def node_count(self, level: int) -> int:
         rows = self.store.query_rows(
@@ -339,11 +328,9 @@ class LogTables:
 def as_bytes(value: Any) -> bytes:
     """A binary value as the store's drivers return it (bytes, or a latin-1 str) as bytes: the
     storage package's reads of the log use it (an internal interface, not exported)."""
-    if isinstance(value, bytes):
-        return value
     if isinstance(value, str):
-        return value.encode("latin-1") if value else b""
-    return bytes(value)
+        return value.encode("latin-1")
+    return value if isinstance(value, bytes) else bytes(value)
 
 
 class _Asked:
@@ -492,33 +479,27 @@ class TransparencyLog:
     `sign_checkpoint` may be called from any thread (the checkpointer).
     """
 
-    def __init__(self, store: LogStore, signer: Signer, compact: CompactRange):
+    def __init__(self, store: LogStore, signer: Signer):
         self.store = store
         self.signer = signer
         self.origin = signer.name
         self.tables = LogTables(store, self.origin)
-        self._compact = compact
         self._lock = threading.Lock()
-        self._needs_repair = False
         self._kept_hour: int | None = None
         self._pending_nodes: list[tuple[int, int, bytes]] = []
-        compact.on_node = self._pending_nodes_add
-        compact.report_levels = STORED_LEVELS
-
-    def _pending_nodes_add(self, level: int, index: int, node: bytes) -> None:
-        self._pending_nodes.append((level, index, node))
+        self._repair_now()
 
     @classmethod
     def open(cls, store: LogStore, signer: Signer) -> TransparencyLog:
         """The log of `signer`'s origin in `store`, repaired (module docstring); LogIntegrityError
         when it cannot be appended to."""
-        tables = LogTables(store, signer.name)
-        size = repair(tables)
-        compact = CompactRange(size, [StoredTree(tables, size).node(lvl, idx) for lvl, idx in edge_nodes(size)])
-        opened = cls(store, signer, compact)
-        latest = tables.latest_checkpoint()
-        if latest is not None and latest[0] == size and compact.root() != latest[1]:
-            raise LogIntegrityError(f"the stored leaves of {signer.name} no longer give the root of its checkpoint {size}")
+        opened = cls(store, signer)
+        head = opened.head()
+        latest = opened.tables.latest_checkpoint()
+        if latest is not None and latest[0] == head.size and head.root != latest[1]:
+            raise LogIntegrityError(
+                f"the stored leaves of {signer.name} no longer give the root of its checkpoint {head.size}"
+            )
         return opened
 
     @property
@@ -573,9 +554,12 @@ class TransparencyLog:
     def _repair_now(self) -> None:
         size = repair(self.tables)
         tree = StoredTree(self.tables, size)
-        compact = CompactRange(size, [tree.node(lvl, idx) for lvl, idx in edge_nodes(size)])
-        compact.on_node = self._pending_nodes_add
-        compact.report_levels = STORED_LEVELS
+        compact = CompactRange(
+            size,
+            [tree.node(lvl, idx) for lvl, idx in edge_nodes(size)],
+            on_node=lambda level, index, node: self._pending_nodes.append((level, index, node)),
+            report_levels=STORED_LEVELS,
+        )
         with self._lock:
             self._compact = compact
         self._needs_repair = False
@@ -643,22 +627,3 @@ def _repair_nodes(tables: LogTables, size: int) -> None:
         nodes = [(level, have + i, perfect_root(hashes[i * per : (i + 1) * per])) for i in range(want - have)]
         tables.insert_nodes(nodes)
 
-
-def iter_chunks(start: int, end: int, step: int) -> Iterator[tuple[int, int]]:
-    for a in range(start, end, step):
-        yield a, min(a + step, end)
-
-
-@dataclass
-class LogHead:
-    """What `ldv audit` and the API know of a stored log: its origin, size and root from leaves."""
-
-    origin: str
-    size: int
-    root: bytes = field(default=EMPTY_ROOT)
-
-
-def stored_head(tables: LogTables) -> LogHead:
-    """The tree head the stored leaves give (reader connections)."""
-    _, size = tables.leaf_span()
-    return LogHead(tables.origin, size, tree_root(StoredTree(tables, size), size))

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ldv_logboek.tlog import ENTRY_SIZE, SALT_SIZE
-from ldv_logboek.tlog._leaf import NESTED_FIELDS, RECORD_TAG, STRING_FIELDS
+from ldv_logboek.tlog._leaf import _KIND, NESTED_FIELDS, RECORD_TAG, STRING_FIELDS
 
 _EMPTY = b""
 
@@ -49,9 +49,8 @@ def _fixed_rows(columns: Sequence[np.ndarray], dtypes: Sequence[str]) -> pa.Arra
     if n == 0:
         return pa.array([], pa.binary())
     parts = [np.ascontiguousarray(c.astype(t)).view(np.uint8).reshape(n, -1) for c, t in zip(columns, dtypes)]
-    block = np.ascontiguousarray(np.hstack(parts)) if parts else np.empty((n, 0), np.uint8)
-    width = block.shape[1]
-    return _view(np.arange(n + 1, dtype=np.int64) * width, block.tobytes())
+    block = np.ascontiguousarray(np.hstack(parts))  # n > 0: there is a column, so a part
+    return _view(np.arange(n + 1, dtype=np.int64) * block.shape[1], block.tobytes())
 
 
 def _strings_data(strings: pa.Array) -> tuple[np.ndarray, pa.Buffer]:
@@ -74,37 +73,27 @@ def _list_parts(outer: np.ndarray, child: pa.Array, kind: str) -> list[pa.Array]
         lengths = _u32_lengths(offsets)
         return [counts, _view(outer * 4, lengths), _view(offsets[outer], data)]
     # kind == "map": one encoding per map of the child, then the consecutive ones per element.
-    encoded = _map_encodings(child)
+    encoded = pc.binary_join_element_wise(*_map_parts(child), _EMPTY)
     return [counts, _view(_offsets(encoded)[outer], encoded.buffers()[2] or pa.py_buffer(b""))]
 
 
-def _map_encodings(maps: pa.Array) -> pa.Array:
-    """u32 n || key lengths || value lengths || keys || values, per map of a MapArray."""
+def _map_parts(maps: pa.Array) -> list[pa.Array]:
+    """u32 n || key lengths || value lengths || keys || values, per map of a MapArray, as parts."""
     outer = _offsets(maps)
     key_offsets, key_data = _strings_data(maps.keys.cast(pa.string()))
     value_offsets, value_data = _strings_data(maps.items.cast(pa.string()))
-    parts = [
+    return [
         _fixed_rows([np.diff(outer)], [">u4"]),
         _view(outer * 4, _u32_lengths(key_offsets)),
         _view(outer * 4, _u32_lengths(value_offsets)),
         _view(key_offsets[outer], key_data),
         _view(value_offsets[outer], value_data),
     ]
-    return pc.binary_join_element_wise(*parts, _EMPTY)
 
 
 def _nested_parts(array: pa.Array, kind: str) -> list[pa.Array]:
     if kind == "map":
-        outer = _offsets(array)
-        key_offsets, key_data = _strings_data(array.keys.cast(pa.string()))
-        value_offsets, value_data = _strings_data(array.items.cast(pa.string()))
-        return [
-            _fixed_rows([np.diff(outer)], [">u4"]),
-            _view(outer * 4, _u32_lengths(key_offsets)),
-            _view(outer * 4, _u32_lengths(value_offsets)),
-            _view(key_offsets[outer], key_data),
-            _view(value_offsets[outer], value_data),
-        ]
+        return _map_parts(array)
     return _list_parts(_offsets(array), array.values, kind[5:-1])
 
 
@@ -118,11 +107,9 @@ def _array(table: pa.Table, name: str) -> pa.Array:
     return array
 
 
-def encodings(table: pa.Table, prefix: pa.Array | None = None) -> pa.Array:
+def encodings(table: pa.Table, prefix: pa.Array) -> pa.Array:
     """The canonical encoding of each record of `table` (its RECORD_FIELDS columns), as a binary
-    array; with `prefix` (a binary array, one element a record) in front of each."""
-    from ldv_logboek.tlog._leaf import _KIND
-
+    array, with `prefix` (a binary array, one element a record) in front of each."""
     strings = [_array(table, name).cast(pa.string()) for name in STRING_FIELDS]
     string_data = [_strings_data(s) for s in strings]
     header = _fixed_rows(
@@ -134,37 +121,10 @@ def encodings(table: pa.Table, prefix: pa.Array | None = None) -> pa.Array:
         ],
         [">i8", ">u8", ">u2", *([">u4"] * len(strings))],
     )
-    parts = [header, *(_view(offsets, data) for offsets, data in string_data)]
-    if prefix is not None:
-        parts.insert(0, prefix)
+    parts = [prefix, header, *(_view(offsets, data) for offsets, data in string_data)]
     for name in NESTED_FIELDS:
         parts += _nested_parts(_array(table, name), _KIND[name])
     return pc.binary_join_element_wise(*parts, _EMPTY)
-
-
-def salt_block(salts: Sequence[bytes] | pa.Array | pa.ChunkedArray) -> bytes:
-    """The salts end to end (16 bytes each), from a list or an Arrow column (binary or
-    fixed-size binary, as the store returns LeafSalt) without a Python step per salt when the
-    column is contiguous."""
-    if isinstance(salts, pa.ChunkedArray):
-        salts = salts.chunk(0) if salts.num_chunks == 1 else pa.concat_arrays(salts.chunks)
-    if isinstance(salts, pa.Array):
-        n = len(salts)
-        if salts.null_count:
-            raise ValueError("one salt of 16 bytes per record")
-        if pa.types.is_fixed_size_binary(salts.type) and salts.type.byte_width == SALT_SIZE:
-            data = salts.buffers()[1]
-            return data[salts.offset * SALT_SIZE : (salts.offset + n) * SALT_SIZE].to_pybytes() if n else b""
-        if pa.types.is_binary(salts.type) or pa.types.is_string(salts.type):
-            offsets = _offsets(salts)
-            if n and not np.all(np.diff(offsets) == SALT_SIZE):
-                raise ValueError("one salt of 16 bytes per record")
-            data = salts.buffers()[2]
-            return data[int(offsets[0]) : int(offsets[-1])].to_pybytes() if n else b""
-        salts = salts.to_pylist()
-    if any(len(s) != SALT_SIZE for s in salts):
-        raise ValueError("one salt of 16 bytes per record")
-    return b"".join(salts)
 
 
 def entry_block(table: pa.Table, salts: bytes) -> np.ndarray:
@@ -192,14 +152,6 @@ def entry_block(table: pa.Table, salts: bytes) -> np.ndarray:
     block[:, 1:9] = expires.astype(">u8").view(np.uint8).reshape(n, 8)
     block[:, 9:] = np.frombuffer(digests, dtype=np.uint8).reshape(n, 32)
     return block
-
-
-def entries_of_table(table: pa.Table, salts: Sequence[bytes]) -> list[bytes]:
-    """The log entry of each record of `table`, with its salt: `record_entry` over whole columns."""
-    if len(salts) != table.num_rows or any(len(s) != SALT_SIZE for s in salts):
-        raise ValueError("one salt of 16 bytes per record")
-    data = entry_block(table, b"".join(salts)).tobytes()
-    return [data[i : i + ENTRY_SIZE] for i in range(0, len(data), ENTRY_SIZE)]
 
 
 def leaf_hash_block(entries: bytes) -> bytes:

@@ -236,23 +236,8 @@ class CompactRange:
         """The edge nodes, highest level first (what `edge_nodes` describes)."""
         return list(self._nodes)
 
-    def append(self, leaf: bytes) -> None:
-        """Add one leaf hash."""
-        nodes = self._nodes
-        node = leaf
-        index = self.size
-        level = 0
-        while index & 1:
-            node = node_hash(nodes.pop(), node)
-            index >>= 1
-            level += 1
-            if level in self.report_levels and self.on_node is not None:
-                self.on_node(level, index, node)
-        nodes.append(node)
-        self.size += 1
-
     def extend(self, leaves: Sequence[bytes]) -> None:
-        """Add leaf hashes in order (`append` inlined: the writer adds every record's leaf here)."""
+        """Add leaf hashes in order (every record's leaf passes here: the loop's names are local for speed)."""
         nodes = self._nodes
         size = self.size
         report = self.on_node if self.report_levels else None

@@ -23,10 +23,11 @@ import binascii
 import hashlib
 import struct
 from dataclasses import dataclass
+from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 
 from ldv_logboek.errors import NoteError
 from ldv_logboek.tlog._merkle import EMPTY_ROOT, HASH_SIZE
@@ -53,10 +54,6 @@ def _b64decode(text: str, what: str) -> bytes:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise NoteError(f"{what} is not base64") from exc
-
-
-def _raw_public(key: Ed25519PublicKey) -> bytes:
-    return key.public_bytes(Encoding.Raw, PublicFormat.Raw)
 
 
 @dataclass(frozen=True)
@@ -120,8 +117,6 @@ class Signer:
     def generate(cls, name: str, sig_type: int = ED25519) -> Signer:
         """A new random key for `name`."""
         _check_name(name)
-        from cryptography.hazmat.primitives.serialization import NoEncryption, PrivateFormat
-
         key = Ed25519PrivateKey.generate()
         return cls(name, sig_type, key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption()))
 
@@ -150,7 +145,8 @@ class Signer:
 
     @property
     def verifier(self) -> Verifier:
-        return Verifier(self.name, self.sig_type, _raw_public(self._key().public_key()))
+        public_key = self._key().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        return Verifier(self.name, self.sig_type, public_key)
 
     def _key(self) -> Ed25519PrivateKey:
         return Ed25519PrivateKey.from_private_bytes(self.seed)
@@ -331,11 +327,8 @@ def load_signer(value: str, sig_type: int = ED25519) -> Signer:
     """A signer key given as its `PRIVATE+KEY+...` text or as the path of a file holding it."""
     text = value.strip()
     if not text.startswith(_PRIVATE_PREFIX):
-        from pathlib import Path
-
-        path = Path(text)
         try:
-            text = path.read_text(encoding="utf-8").strip()
+            text = Path(text).read_text(encoding="utf-8").strip()
         except OSError as exc:
             raise NoteError(f"the signer key is neither PRIVATE+KEY+... text nor a readable file ({exc.strerror})") from exc
     signer = Signer.parse(text)

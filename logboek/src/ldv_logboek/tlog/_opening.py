@@ -22,8 +22,6 @@ from typing import Any
 from ldv_logboek.errors import ProofError
 from ldv_logboek.tlog._leaf import FIELD_NAMES, RECORD_FIELDS, SALT_SIZE, record_entry
 
-_INDEX = {name: i for i, name in enumerate(FIELD_NAMES)}
-
 
 def _pairs(value: Any, field: str) -> list[tuple[str, str]]:
     if not isinstance(value, list):
@@ -34,12 +32,6 @@ def _pairs(value: Any, field: str) -> list[tuple[str, str]]:
             raise ProofError(f"opening: {field} holds an entry that is not a [key, value] pair of strings")
         pairs.append((item[0], item[1]))
     return pairs
-
-
-def _strings(value: Any, field: str) -> list[str]:
-    if not (isinstance(value, list) and all(isinstance(x, str) for x in value)):
-        raise ProofError(f"opening: {field} is not a list of strings")
-    return list(value)
 
 
 def _integer(value: Any, field: str) -> int:
@@ -62,7 +54,9 @@ def _value(kind: str, value: Any, field: str) -> Any:
             raise ProofError(f"opening: {field} is not a list of integers")
         return [_integer(v, field) for v in value]
     if kind == "list<str>":
-        return _strings(value, field)
+        if not (isinstance(value, list) and all(isinstance(x, str) for x in value)):
+            raise ProofError(f"opening: {field} is not a list of strings")
+        return list(value)
     if not isinstance(value, list):  # list<map>
         raise ProofError(f"opening: {field} is not a list of maps")
     return [_pairs(v, field) for v in value]
@@ -84,7 +78,7 @@ class RecordOpening:
 
     def field(self, name: str) -> Any:
         """The value of one field of RECORD_FIELDS."""
-        return self.values[_INDEX[name]]
+        return self.values[FIELD_NAMES.index(name)]
 
     def attribute(self, field: str, key: str) -> str | None:
         """The value of `key` in the map `field` (ResourceAttributes, SpanAttributes), if any."""

@@ -30,14 +30,10 @@ def encode_index(n: int) -> str:
     """`x001/x234/067` for 1234067."""
     if n < 0:
         raise ProofError("a tile index is not negative")
-    groups = []
-    while True:
-        groups.append(n % 1000)
-        n //= 1000
-        if n == 0:
-            break
-    groups.reverse()
-    return "/".join([f"x{g:03d}" for g in groups[:-1]] + [f"{groups[-1]:03d}"])
+    digits = str(n)
+    digits = digits.zfill(len(digits) + -len(digits) % 3)  # whole groups of three
+    groups = [digits[i : i + 3] for i in range(0, len(digits), 3)]
+    return "/".join([f"x{g}" for g in groups[:-1]] + [groups[-1]])
 
 
 @dataclass(frozen=True)
@@ -92,11 +88,6 @@ def parse_tile_path(path: str) -> TileRef:
     return TileRef(level, index, width)
 
 
-def nodes_at(level: int, size: int) -> int:
-    """How many complete nodes tree level `level` has in a tree of `size` leaves."""
-    return size >> level
-
-
 def node_in_tiles(level: int, index: int) -> tuple[int, int, int, int]:
     """Where the hashes under tree node (level, index) are in the tiles: (tile level, tile index,
     offset in the tile, count). The node is the perfect root of those `count` consecutive hashes
@@ -109,7 +100,7 @@ def node_in_tiles(level: int, index: int) -> tuple[int, int, int, int]:
 
 def tile_exists(tile: TileRef, size: int) -> bool:
     """True when the tree of `size` leaves has this tile (a partial one only at its exact width)."""
-    count = nodes_at(tile.tree_level, size)
+    count = size >> tile.tree_level  # the complete nodes of the tile's tree level
     start = tile.first_node
     if tile.full:
         return start + TILE_WIDTH <= count
@@ -121,7 +112,7 @@ def tiles_for(size: int) -> list[TileRef]:
     out: list[TileRef] = []
     level = 0
     while True:
-        count = nodes_at(TILE_HEIGHT * level, size)
+        count = size >> (TILE_HEIGHT * level)
         if count == 0:
             break
         out += [TileRef(level, i) for i in range(count // TILE_WIDTH)]
