@@ -73,14 +73,13 @@ class Endpoint:
     def __init__(self, pool: ReaderPool, settings: ClickHouseHttpSettings):
         self.pool = pool
         self.settings = settings
-        self.users = settings.users
         self.access = {name: Access.for_user(user, pool.catalog) for name, user in settings.users.items()}
 
     def authenticate(self, name: str | None, password: str | None) -> str:
         """The user's name, or ClickHouseError 516 (403); never says which part was wrong."""
         if not name:
             raise _auth_failed("no credentials given: use HTTP Basic, X-ClickHouse-User/Key or user/password")
-        user = self.users.get(name)
+        user = self.settings.users.get(name)
         matches = (user or _NOBODY).password_matches(password or "")
         if user is None or not matches:
             raise _auth_failed(
@@ -248,13 +247,6 @@ def create_endpoint_app(endpoint: Endpoint, timezone: str, version: str) -> Star
     """The ASGI app of `endpoint`; the pool closes when the app's lifespan ends."""
     settings = endpoint.settings
 
-    def headers_for(query_id: str) -> dict[str, str]:
-        return {
-            "X-ClickHouse-Query-Id": query_id,
-            "X-ClickHouse-Timezone": timezone,
-            "X-ClickHouse-Server-Display-Name": DISPLAY_NAME,
-        }
-
     async def ping(request: Request) -> Response:
         return Response(b"Ok.\n", media_type="text/plain; charset=UTF-8")
 
@@ -262,7 +254,11 @@ def create_endpoint_app(endpoint: Endpoint, timezone: str, version: str) -> Star
         started = time.perf_counter()
         params = request.query_params
         query_id = params.get("query_id") or str(uuid.uuid4())
-        headers = headers_for(query_id)
+        headers = {
+            "X-ClickHouse-Query-Id": query_id,
+            "X-ClickHouse-Timezone": timezone,
+            "X-ClickHouse-Server-Display-Name": DISPLAY_NAME,
+        }
         user = "-"
         if request.method == "GET" and "query" not in params:
             return Response(b"Ok.\n", media_type="text/plain; charset=UTF-8")  # ClickHouse's health answer
@@ -273,7 +269,7 @@ def create_endpoint_app(endpoint: Endpoint, timezone: str, version: str) -> Star
             query_params = {k[len("param_") :]: v for k, v in params.items() if k.startswith("param_")}
             default_format = params.get("default_format") or DEFAULT_FORMAT
             client_protocol_version = _client_protocol_version(params)
-            if endpoint.users[user].write and request.method == "POST":  # GET stays read-only, as in ClickHouse
+            if settings.users[user].write and request.method == "POST":  # GET stays read-only, as in ClickHouse
                 data = await _read_body(request, settings.max_insert_bytes, decode=True)
                 # A writer that is a clickhouse-go client (the OpenTelemetry Collector's ClickHouse
                 # exporter) says hello first, like any other.
