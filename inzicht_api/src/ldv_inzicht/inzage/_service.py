@@ -156,7 +156,6 @@ class InzageService:
         settings: InzageSettings,
         keys: SubjectKeys,
         *,
-        http_client_factory: Callable[[], httpx.AsyncClient] | None = None,
         receipts: ReceiptMaker | None = None,
     ):
         self.store = store
@@ -164,9 +163,6 @@ class InzageService:
         self.register_source = register_source
         self.settings = settings
         self._keys = keys
-        self._http_client_factory = http_client_factory or (
-            lambda: httpx.AsyncClient(timeout=settings.federation_timeout_seconds, follow_redirects=False)
-        )
 
     async def inzage(self, bsn: str, token: str, period: Period = Period(), organisation: str | None = None) -> InzageResult:
         """The citizen's processings in `period`, optionally of one organisation (code or id)."""
@@ -349,7 +345,8 @@ class InzageService:
             subject_token,
             timeout=settings.federation_timeout_seconds,
         )
-        async with self._http_client_factory() as client, exchanger:
+        client = httpx.AsyncClient(timeout=settings.federation_timeout_seconds, follow_redirects=False)
+        async with client, exchanger:
             for _hop in range(max(settings.federation_max_depth, 1)):
                 if not wanted:
                     break
