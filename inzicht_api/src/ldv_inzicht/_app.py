@@ -18,8 +18,8 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 
-from ldv_inzicht._auth import TokenVerifier, set_verifier
-from ldv_inzicht._deps import AppContext, app_context, set_context
+from ldv_inzicht._auth import TokenVerifier
+from ldv_inzicht._deps import AppContext, app_context
 from ldv_inzicht._lezen import LEZEN_API, create_lezen_router
 from ldv_inzicht._log_receipts import ReceiptMaker
 from ldv_inzicht._openapi_docs import add_openapi_route
@@ -66,12 +66,12 @@ def create_app(
 
     # Tokens, the register and the organisations' keys, shared by every API below.
     auth_settings = auth_settings or AuthSettings()
-    set_verifier(app, TokenVerifier(auth_settings))
+    app.state.token_verifier = TokenVerifier(auth_settings)  # read by ldv_inzicht._auth.get_verifier
     register_store = RegisterStore(store)
     keys = SubjectKeys(settings.organisation_keys)
     receipts = ReceiptMaker(store)
     inzage = InzageService(store, register_store.load, inzage_settings or InzageSettings(), keys, receipts=receipts)
-    set_context(app, AppContext(store, settings, auth_settings, registry, register_store, keys, receipts, inzage))
+    app.state.context = AppContext(store, settings, auth_settings, registry, register_store, keys, receipts, inzage)
     include_api(app, create_lezen_router(settings), LEZEN_API)
     include_api(app, create_register_router(), REGISTER_API)
     include_api(app, create_inzage_router(), INZAGE_API)

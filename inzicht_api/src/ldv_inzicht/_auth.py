@@ -41,7 +41,7 @@ from typing import Annotated, Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_pem_public_key
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import Depends, Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from pydantic import SecretStr
@@ -284,13 +284,8 @@ def bearer_token(request: Request, *, allow_cookie: bool = False, allow_query: b
     return None
 
 
-def set_verifier(app: FastAPI, verifier: TokenVerifier) -> None:
-    """Make `verifier` check the tokens of `app`'s routes (`create_app` does)."""
-    app.state.token_verifier = verifier
-
-
 def get_verifier(request: Request) -> TokenVerifier:
-    """The app's TokenVerifier (set by `set_verifier`); the dependency every token check uses."""
+    """The app's TokenVerifier (`create_app` sets it); the dependency every token check uses."""
     verifier: TokenVerifier = request.app.state.token_verifier
     return verifier
 
