@@ -26,9 +26,9 @@ from ldv_inzicht._openapi_docs import add_openapi_route
 from ldv_inzicht._overzicht import OVERZICHT_API, create_overzicht_router
 from ldv_inzicht._problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
 from ldv_inzicht._register_api import REGISTER_API, create_register_router
-from ldv_inzicht._security_headers import SecurityHeadersMiddleware, add_security_headers
+from ldv_inzicht._security_headers import ResponseHeadersMiddleware, add_security_headers
 from ldv_inzicht._subject_keys import SubjectKeys
-from ldv_inzicht._versioning import ApiInfo, ApiRegistry, ApiVersionMiddleware
+from ldv_inzicht._versioning import ApiInfo, ApiRegistry
 from ldv_inzicht.inzage._api import INZAGE_API, create_inzage_router
 from ldv_inzicht.inzage._page import create_page_router, error_page, is_page_path
 from ldv_inzicht.inzage._service import InzageService
@@ -59,8 +59,7 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
-    app.add_middleware(ApiVersionMiddleware, registry=registry)
-    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(ResponseHeadersMiddleware, version_for=registry.version_for)
     install_problem_handlers(app, retry_after_seconds=settings.retry_after_seconds, version_for=registry.version_for)
     _finish_error_handlers(app, registry)
 
@@ -102,7 +101,7 @@ def _finish_error_handlers(app: FastAPI, registry: ApiRegistry) -> None:
     A problem+json answer to a request of the citizen page (under `/inzage`, outside the inzage
     API's base path) becomes `error_page`'s Dutch HTML page with the same status and headers.
     The security headers are set here as well because the 500 handler runs in Starlette's
-    `ServerErrorMiddleware`, outside `SecurityHeadersMiddleware`. Call after every handler is
+    `ServerErrorMiddleware`, outside `ResponseHeadersMiddleware`. Call after every handler is
     installed.
     """
     for key, handler in list(app.exception_handlers.items()):
