@@ -29,6 +29,7 @@ from ldv_inzicht._auth import Principal, Role, TokenFirstRoute, require_roles
 from ldv_inzicht._cursors import CursorRefused, CursorSealer, binding
 from ldv_inzicht._deps import get_receipts, get_register_source, get_store, get_subject_keys
 from ldv_inzicht._log_receipts import ReceiptMaker
+from ldv_inzicht._openapi_docs import bearer_security
 from ldv_inzicht._problems import ProblemError, problem_responses
 from ldv_inzicht._read_access import ReadRestriction, read_restriction
 from ldv_inzicht._subject_keys import SubjectKeys
@@ -227,7 +228,6 @@ class ListProcessingActivities(_WireModel):
 
 
 READ_ROLES = (Role.SUPERVISOR, Role.ORGANISATION, Role.CITIZEN)
-_BEARER_SCHEME = "bearerAuth"  # declared by ldv_inzicht._openapi_docs.build_openapi
 
 
 class Health(BaseModel):
@@ -277,7 +277,7 @@ def create_lezen_router(
             }}},
             **problem_responses(400, 401, 403, 503),
         },
-        openapi_extra={"security": [{_BEARER_SCHEME: []}]},
+        openapi_extra=bearer_security(),
     )
     def list_processing_activities(
         request: Request,
@@ -339,7 +339,7 @@ def create_lezen_router(
                                  "(`{\"salt\": hex, \"record\": {field: value}}`, null when the record is past its retention)."},
             **problem_responses(400, 401, 403, 404, 503),
         },
-        openapi_extra={"security": [{_BEARER_SCHEME: []}]},
+        openapi_extra=bearer_security(),
     )
     def processing_activity_proof(
         caller: Annotated[Principal, Depends(require_roles(*READ_ROLES))],
