@@ -243,9 +243,20 @@ def _client_protocol_version(params: Mapping[str, str]) -> int:
         return 0
 
 
-def create_endpoint_app(endpoint: Endpoint, timezone: str, version: str) -> Starlette:
-    """The ASGI app of `endpoint`; the pool closes when the app's lifespan ends."""
-    settings = endpoint.settings
+def create_app(store: LogStore, settings: ClickHouseHttpSettings | None = None) -> Starlette:
+    """The endpoint over `store` (a migrated embedded `LogStore`) with `settings` (default: the environment);
+    its reader pool closes when the app's lifespan ends.
+
+    Raises NotEmbeddedStore for a store on a ClickHouse server: point Grafana at that server.
+    """
+    settings = settings or ClickHouseHttpSettings()
+    path = embedded_path(store.client)
+    if path is None:
+        raise NotEmbeddedStore(
+            "the ClickHouse endpoint serves the embedded chDB store; with a ClickHouse server, give Grafana that server"
+        )
+    pool = ReaderPool(store.pool, path, settings)
+    endpoint = Endpoint(pool, settings)
 
     async def ping(request: Request) -> Response:
         return Response(b"Ok.\n", media_type="text/plain; charset=UTF-8")
@@ -256,12 +267,12 @@ def create_endpoint_app(endpoint: Endpoint, timezone: str, version: str) -> Star
         query_id = params.get("query_id") or str(uuid.uuid4())
         headers = {
             "X-ClickHouse-Query-Id": query_id,
-            "X-ClickHouse-Timezone": timezone,
+            "X-ClickHouse-Timezone": pool.timezone,
             "X-ClickHouse-Server-Display-Name": DISPLAY_NAME,
         }
         user = "-"
         if request.method == "GET" and "query" not in params:
-            return Response(b"Ok.\n", media_type="text/plain; charset=UTF-8")  # ClickHouse's health answer
+            return await ping(request)  # ClickHouse's health answer
         try:
             user = endpoint.authenticate(*_credentials(request))
             sql = params.get("query", "")
@@ -274,7 +285,7 @@ def create_endpoint_app(endpoint: Endpoint, timezone: str, version: str) -> Star
                 # A writer that is a clickhouse-go client (the OpenTelemetry Collector's ClickHouse
                 # exporter) says hello first, like any other.
                 if not sql and len(data) < 256 and is_hello(data.decode(errors="replace"), client_protocol_version):
-                    answer = Answer(hello_block(DISPLAY_NAME, version, timezone), "Native", None)
+                    answer = Answer(hello_block(DISPLAY_NAME, pool.version, pool.timezone), "Native", None)
                 else:
                     answer = await run_in_threadpool(
                         endpoint.execute_write, user, sql, data, database, query_params, default_format
@@ -288,7 +299,7 @@ def create_endpoint_app(endpoint: Endpoint, timezone: str, version: str) -> Star
             if not sql.strip():
                 raise ClickHouseError(62, "Code: 62. DB::Exception: Empty query. (SYNTAX_ERROR)")
             if is_hello(sql, client_protocol_version):
-                answer = Answer(hello_block(DISPLAY_NAME, version, timezone), "Native", None)
+                answer = Answer(hello_block(DISPLAY_NAME, pool.version, pool.timezone), "Native", None)
             else:
                 answer = await run_in_threadpool(endpoint.execute, user, sql, database, query_params, default_format)
         except ClickHouseError as error:
@@ -312,21 +323,6 @@ def create_endpoint_app(endpoint: Endpoint, timezone: str, version: str) -> Star
     )
     app.state.endpoint = endpoint
     return app
-
-
-def create_app(store: LogStore, settings: ClickHouseHttpSettings | None = None) -> Starlette:
-    """The endpoint over `store` (a migrated embedded `LogStore`) with `settings` (default: the environment).
-
-    Raises NotEmbeddedStore for a store on a ClickHouse server: point Grafana at that server.
-    """
-    settings = settings or ClickHouseHttpSettings()
-    path = embedded_path(store.client)
-    if path is None:
-        raise NotEmbeddedStore(
-            "the ClickHouse endpoint serves the embedded chDB store; with a ClickHouse server, give Grafana that server"
-        )
-    pool = ReaderPool(store.pool, path, settings)
-    return create_endpoint_app(Endpoint(pool, settings), pool.timezone, pool.version)
 
 
 class NotEmbeddedStore(InzichtError, ValueError):
