@@ -315,14 +315,10 @@ class TokenCheck:
         return principal
 
 
-_NO_TOKEN = object()
-
-
 def _authenticate(request: Request, verifier: TokenVerifier) -> Principal | None:
     """The caller of `request` (None without a token), verified once per request; 401 if refused."""
-    cached = getattr(request.state, "ldv_principal", _NO_TOKEN)
-    if cached is not _NO_TOKEN:
-        return cached  # type: ignore[return-value]
+    if hasattr(request.state, "ldv_principal"):
+        return request.state.ldv_principal  # type: ignore[no-any-return]
     token = bearer_token(request)
     principal = None
     if token is not None:
@@ -336,11 +332,6 @@ def _authenticate(request: Request, verifier: TokenVerifier) -> Principal | None
 
 optional_principal = TokenCheck(optional=True)
 """The caller if a token is given (a bad token is still a 401); None for anonymous calls."""
-
-
-def require_roles(*roles: Role) -> TokenCheck:
-    """A dependency that admits callers holding any of `roles`: 401 without a good token, else 403."""
-    return TokenCheck(*roles)
 
 
 def _token_checks(dependant: Dependant) -> Iterator[TokenCheck]:

@@ -25,7 +25,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
-from ldv_inzicht._auth import Principal, Role, TokenFirstRoute, require_roles
+from ldv_inzicht._auth import Principal, Role, TokenCheck, TokenFirstRoute
 from ldv_inzicht._cursors import CursorRefused, CursorSealer, binding
 from ldv_inzicht._deps import get_receipts, get_register_source, get_store, get_subject_keys
 from ldv_inzicht._log_receipts import ReceiptMaker
@@ -282,7 +282,7 @@ def create_lezen_router(
     def list_processing_activities(
         request: Request,
         response: Response,
-        caller: Annotated[Principal, Depends(require_roles(*READ_ROLES))],
+        caller: Annotated[Principal, Depends(TokenCheck(*READ_ROLES))],
         search: Annotated[ProcessingActivityRequest, Body()],
         store: Annotated[LogStore, Depends(get_store)],
         keys: Annotated[SubjectKeys, Depends(get_subject_keys)],
@@ -342,7 +342,7 @@ def create_lezen_router(
         openapi_extra=bearer_security(),
     )
     def processing_activity_proof(
-        caller: Annotated[Principal, Depends(require_roles(*READ_ROLES))],
+        caller: Annotated[Principal, Depends(TokenCheck(*READ_ROLES))],
         trace_id: Annotated[str, Path(alias="traceId", pattern=TRACE_ID_PATTERN,
                                       description="Trace id in UUID notation or as 32 hex digits.")],
         span_id: Annotated[str, Path(alias="spanId", pattern=r"^[0-9a-fA-F]{16}$", description="Span id, 16 hex digits.")],
