@@ -16,6 +16,7 @@ everything, an organisation its own records, a citizen their own non-confidentia
 # No `from __future__ import annotations`: the route signatures use query bounds from the
 # factory's `settings`, which FastAPI must evaluate at definition time.
 
+import secrets
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -252,11 +253,8 @@ def create_lezen_router(
     router = APIRouter(
         dependencies=list(dependencies), responses=dict(responses or {}), route_class=TokenFirstRoute
     )
-    sealer = (
-        CursorSealer(settings.cursor_key.get_secret_value().encode())
-        if settings.cursor_key is not None
-        else CursorSealer.with_random_key()
-    )
+    cursor_key = settings.cursor_key.get_secret_value().encode() if settings.cursor_key is not None else None
+    sealer = CursorSealer(cursor_key or secrets.token_bytes(32))  # no key set: valid in this process only
 
     @router.post(
         "/processing-activities",
