@@ -228,13 +228,13 @@ class TokenVerifier:
         )
 
 
-def mint_demo_token(settings: AuthSettings, bsn: str, *, now: float | None = None) -> str:
+def mint_demo_token(settings: AuthSettings, bsn: str) -> str:
     """DEMO ONLY: a citizen token for `bsn`, signed with the demo key. Refuses when demo login is off."""
     if not settings.demo_login or settings.demo_private_key_file is None:
         raise PermissionError("demo login is disabled")
     if not is_bsn(bsn):
         raise ValueError("not a valid BSN (9 digits that pass the elfproef)")
-    issued = int(now if now is not None else time.time())
+    issued = int(time.time())
     claims = {
         "sub": "demo-" + bsn[-3:],
         settings.bsn_claim: bsn,

@@ -73,7 +73,6 @@ class FlowRow(CamelModel):
 
 class Rows(CamelModel):
     organisation: str | None
-    rows: list[Any]
 
 
 class CountRows(Rows):
