@@ -114,7 +114,7 @@ class ProcessingActivityRequest(BaseModel):
     trace_id: str | None = Field(
         None, alias="traceId",
         description="Trace id in UUID notation (8-4-4-4-12) or as 32 hex digits.",
-        pattern=TRACE_ID_PATTERN,
+        pattern=TRACE_ID_PATTERN,  # what parse_trace_id accepts
         examples=["ef4e77b9-b03b-585f-b613-5fcf8d8555fb"],
     )
     processing_activity_id: str | None = Field(
@@ -148,16 +148,6 @@ class ProcessingActivityRequest(BaseModel):
         # Defaults are not validated, so this sees only values that were sent.
         if value is None:
             raise ValueError("must not be null: leave the field out instead")
-        return value
-
-    @field_validator("trace_id")
-    @classmethod
-    def _trace_id_notation(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                parse_trace_id(value)
-            except ValueError:
-                raise ValueError("must be 32 hex digits or a UUID (8-4-4-4-12 hex digits)") from None
         return value
 
     @field_validator("processing_activity_id")
