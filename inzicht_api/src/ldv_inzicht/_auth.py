@@ -87,28 +87,23 @@ class AuthError(InzichtError):
         self.error = error
 
 
-def key_algorithms(key: Any) -> frozenset[str]:
-    """The signature algorithms `key` (a public key of `cryptography`) may verify; none for others."""
-    if isinstance(key, rsa.RSAPublicKey):
-        return RSA_ALGORITHMS
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        return EC_ALGORITHMS.get(key.curve.name, frozenset())
-    if isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
-        return EDDSA_ALGORITHMS
-    return frozenset()  # a symmetric ("oct") key or anything else: never used to verify
-
-
 @dataclass(frozen=True)
 class TrustedKey:
     """A public key tokens may be signed with, and the algorithms it verifies."""
 
     key: Any
     kid: str | None
-    algorithms: frozenset[str]
 
-    @classmethod
-    def of(cls, key: Any, kid: str | None) -> TrustedKey:
-        return cls(key, kid, key_algorithms(key))
+    @property
+    def algorithms(self) -> frozenset[str]:
+        """The signature algorithms the key (a public key of `cryptography`) may verify; none for others."""
+        if isinstance(self.key, rsa.RSAPublicKey):
+            return RSA_ALGORITHMS
+        if isinstance(self.key, ec.EllipticCurvePublicKey):
+            return EC_ALGORITHMS.get(self.key.curve.name, frozenset())
+        if isinstance(self.key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
+            return EDDSA_ALGORITHMS
+        return frozenset()  # a symmetric ("oct") key or anything else: never used to verify
 
 
 class TokenVerifier:
@@ -128,13 +123,13 @@ class TokenVerifier:
         if not self.settings.jwks_file:
             return None
         keys = jwt.PyJWKSet.from_dict(json.loads(self.settings.jwks_file.read_text())).keys
-        return tuple(TrustedKey.of(k.key, k.key_id) for k in keys if k.public_key_use in ("sig", None))
+        return tuple(TrustedKey(k.key, k.key_id) for k in keys if k.public_key_use in ("sig", None))
 
     @cached_property
     def _public_key(self) -> TrustedKey | None:
         if not self.settings.public_key_file:
             return None
-        return TrustedKey.of(load_pem_public_key(self.settings.public_key_file.read_bytes()), None)
+        return TrustedKey(load_pem_public_key(self.settings.public_key_file.read_bytes()), None)
 
     def _candidates(self, kid: str | None) -> Iterator[TrustedKey]:
         """The configured keys a token naming `kid` (or no kid) may be signed with."""
@@ -147,7 +142,7 @@ class TokenVerifier:
                 raise AuthError("the issuer's keys cannot be fetched now", error=None) from None
             except jwt.PyJWKClientError:
                 return
-            yield from (TrustedKey.of(k.key, k.key_id) for k in found)
+            yield from (TrustedKey(k.key, k.key_id) for k in found)
         elif self._public_key is not None:
             yield self._public_key
         else:

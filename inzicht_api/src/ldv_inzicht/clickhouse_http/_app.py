@@ -119,7 +119,8 @@ class Endpoint:
                 fmt = default_format
             else:
                 text = stream.decode("utf-8", errors="replace")
-                fmt = _trailing_format(text) or default_format
+                trailing = _TRAILING_FORMAT.search(text)
+                fmt = trailing.group(1) if trailing else default_format
                 result = writer.run(text, fmt, params)
         return Answer(result.data, fmt, result)
 
@@ -129,11 +130,6 @@ _INSERT_WITH_DATA = re.compile(
     rb"^\s*(INSERT\s+INTO\s+.*?)\s+FORMAT\s+(\w+)[ \t]*(?:\r?\n|$)", re.IGNORECASE | re.DOTALL
 )
 _TRAILING_FORMAT = re.compile(r"\bFORMAT\s+(\w+)\s*;?\s*$", re.IGNORECASE)
-
-
-def _trailing_format(sql: str) -> str | None:
-    match = _TRAILING_FORMAT.search(sql)
-    return match.group(1) if match else None
 
 
 def _auth_failed(message: str) -> ClickHouseError:
