@@ -279,14 +279,6 @@ class InzageSettings(BaseSettings):
             _verifier(key, COSIGNATURE_V1, f"the witness key of {name!r}")
         return witnesses
 
-    def log_verifiers(self) -> list[Verifier]:
-        """`log_keys` parsed."""
-        return [Verifier.parse(k) for k in self.log_keys]
-
-    def witness_verifiers(self) -> dict[str, Verifier]:
-        """`witnesses` parsed: display name -> verifier."""
-        return {name: Verifier.parse(k) for name, k in self.witnesses.items()}
-
     @field_validator("read_api_addresses")
     @classmethod
     def _read_api_bases(cls, addresses: dict[str, str]) -> dict[str, str]:

@@ -48,7 +48,7 @@ from ldv_logboek import Status, pseudonymise, trace_id_as_uuid
 from ldv_logboek import attributes as attr
 from ldv_logboek.register import ActivityVersion, Organisation, Register
 from ldv_logboek.storage import MAX_PAGE_SIZE, MAX_TIME_MS, Cursor, LogStore, RecordQuery, StorageUnavailable
-from ldv_logboek.tlog import Checkpoint, NoteError, ProofError, Receipt, RecordOpening, parse_note
+from ldv_logboek.tlog import Checkpoint, NoteError, ProofError, Receipt, RecordOpening, Verifier, parse_note
 
 log = logging.getLogger(__name__)
 
@@ -216,8 +216,8 @@ class InzageService:
         except StorageUnavailable:
             log.warning("inzage: the transparency log could not be read; the overview is not checked")
             found = {}
-        verifiers = self.settings.log_verifiers()
-        witnesses = self.settings.witness_verifiers()
+        verifiers = [Verifier.parse(k) for k in self.settings.log_keys]
+        witnesses = {name: Verifier.parse(k) for name, k in self.settings.witnesses.items()}
         checks: dict[tuple[str, str], LogCheck] = {}
         for p in processings:
             name = p.organisation.name if p.organisation is not None else p.record.organisation_ref
