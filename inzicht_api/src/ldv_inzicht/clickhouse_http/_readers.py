@@ -65,9 +65,6 @@ class Reader:
             bytes_read=int(result.storage_bytes_read()),
         )
 
-    def use(self, database: str) -> None:
-        self.run(f"USE {quote_identifier(database)}", "TabSeparated")
-
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self._connection.close()
@@ -144,7 +141,7 @@ class ReaderPool:
                 reason = "the endpoint is stopping" if self._lane.closed else "every reader is busy"
                 raise ClickHouseError(439, f"Code: 439. DB::Exception: {reason} (CANNOT_SCHEDULE_TASK)") from None
             # Every request sets its database: no USE of an earlier request carries over.
-            reader.use(database)
+            reader.run(f"USE {quote_identifier(database)}", "TabSeparated")
             yield reader
 
     def close(self) -> None:
