@@ -61,7 +61,8 @@ def create_app(
     )
     app.add_middleware(ResponseHeadersMiddleware, version_for=registry.version_for)
     install_problem_handlers(app, retry_after_seconds=settings.retry_after_seconds, version_for=registry.version_for)
-    _finish_error_handlers(app, registry)
+    for key, handler in list(app.exception_handlers.items()):  # every handler, once all are installed
+        app.exception_handlers[key] = _finished(handler, registry)
 
     # Tokens, the register and the organisations' keys, shared by every API below.
     auth_settings = auth_settings or AuthSettings()
@@ -95,21 +96,14 @@ def include_api(app: FastAPI, router: APIRouter, info: ApiInfo) -> None:
 Handler = Callable[[Request, Any], Response | Awaitable[Response]]  # what `app.exception_handlers` holds
 
 
-def _finish_error_handlers(app: FastAPI, registry: ApiRegistry) -> None:
-    """Wrap every exception handler of `app`: pages get HTML, every error the security headers.
+def _finished(handler: Handler, registry: ApiRegistry) -> Handler:
+    """`handler`, answering a page request with an HTML page, and every error with the security headers.
 
     A problem+json answer to a request of the citizen page (under `/inzage`, outside the inzage
     API's base path) becomes `error_page`'s Dutch HTML page with the same status and headers.
     The security headers are set here as well because the 500 handler runs in Starlette's
-    `ServerErrorMiddleware`, outside `ResponseHeadersMiddleware`. Call after every handler is
-    installed.
+    `ServerErrorMiddleware`, outside `ResponseHeadersMiddleware`.
     """
-    for key, handler in list(app.exception_handlers.items()):
-        app.exception_handlers[key] = _finished(handler, registry)
-
-
-def _finished(handler: Handler, registry: ApiRegistry) -> Handler:
-    """`handler`, answering a page request with an HTML page, and every error with the security headers."""
     async def handle(request: Request, exc: Exception) -> Response:
         response = handler(request, exc)
         if inspect.isawaitable(response):
