@@ -10,7 +10,7 @@ from ldv_inzicht._auth import mint_demo_token
 from ldv_inzicht._local_inzage import local_inzage
 from ldv_inzicht._log_http import LOG_PREFIX, create_log_app, log_id, with_log_routes
 from ldv_inzicht.errors import InzichtError
-from ldv_inzicht.inzage import InzageResponse
+from ldv_inzicht.inzage._view import InzageResponse
 from ldv_inzicht.settings import ApiSettings, AuthSettings, InzageSettings
 
 __all__ = [

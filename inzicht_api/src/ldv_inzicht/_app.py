@@ -18,17 +18,17 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 
-from ldv_inzicht._auth import TokenVerifier, set_verifier
-from ldv_inzicht._deps import AppContext, app_context, set_context
+from ldv_inzicht._auth import TokenVerifier
+from ldv_inzicht._deps import AppContext, app_context
 from ldv_inzicht._lezen import LEZEN_API, create_lezen_router
 from ldv_inzicht._log_receipts import ReceiptMaker
 from ldv_inzicht._openapi_docs import add_openapi_route
 from ldv_inzicht._overzicht import OVERZICHT_API, create_overzicht_router
 from ldv_inzicht._problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
 from ldv_inzicht._register_api import REGISTER_API, create_register_router
-from ldv_inzicht._security_headers import SecurityHeadersMiddleware, add_security_headers
+from ldv_inzicht._security_headers import ResponseHeadersMiddleware, add_security_headers
 from ldv_inzicht._subject_keys import SubjectKeys
-from ldv_inzicht._versioning import ApiInfo, ApiRegistry, ApiVersionMiddleware
+from ldv_inzicht._versioning import ApiInfo, ApiRegistry
 from ldv_inzicht.inzage._api import INZAGE_API, create_inzage_router
 from ldv_inzicht.inzage._page import create_page_router, error_page, is_page_path
 from ldv_inzicht.inzage._service import InzageService
@@ -59,19 +59,19 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
-    app.add_middleware(ApiVersionMiddleware, registry=registry)
-    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(ResponseHeadersMiddleware, version_for=registry.version_for)
     install_problem_handlers(app, retry_after_seconds=settings.retry_after_seconds, version_for=registry.version_for)
-    _finish_error_handlers(app, registry)
+    for key, handler in list(app.exception_handlers.items()):  # every handler, once all are installed
+        app.exception_handlers[key] = _finished(handler, registry)
 
     # Tokens, the register and the organisations' keys, shared by every API below.
     auth_settings = auth_settings or AuthSettings()
-    set_verifier(app, TokenVerifier(auth_settings))
+    app.state.token_verifier = TokenVerifier(auth_settings)  # read by ldv_inzicht._auth.get_verifier
     register_store = RegisterStore(store)
     keys = SubjectKeys(settings.organisation_keys)
     receipts = ReceiptMaker(store)
     inzage = InzageService(store, register_store.load, inzage_settings or InzageSettings(), keys, receipts=receipts)
-    set_context(app, AppContext(store, settings, auth_settings, registry, register_store, keys, receipts, inzage))
+    app.state.context = AppContext(store, settings, auth_settings, registry, register_store, keys, receipts, inzage)
     include_api(app, create_lezen_router(settings), LEZEN_API)
     include_api(app, create_register_router(), REGISTER_API)
     include_api(app, create_inzage_router(), INZAGE_API)
@@ -96,21 +96,14 @@ def include_api(app: FastAPI, router: APIRouter, info: ApiInfo) -> None:
 Handler = Callable[[Request, Any], Response | Awaitable[Response]]  # what `app.exception_handlers` holds
 
 
-def _finish_error_handlers(app: FastAPI, registry: ApiRegistry) -> None:
-    """Wrap every exception handler of `app`: pages get HTML, every error the security headers.
+def _finished(handler: Handler, registry: ApiRegistry) -> Handler:
+    """`handler`, answering a page request with an HTML page, and every error with the security headers.
 
     A problem+json answer to a request of the citizen page (under `/inzage`, outside the inzage
     API's base path) becomes `error_page`'s Dutch HTML page with the same status and headers.
     The security headers are set here as well because the 500 handler runs in Starlette's
-    `ServerErrorMiddleware`, outside `SecurityHeadersMiddleware`. Call after every handler is
-    installed.
+    `ServerErrorMiddleware`, outside `ResponseHeadersMiddleware`.
     """
-    for key, handler in list(app.exception_handlers.items()):
-        app.exception_handlers[key] = _finished(handler, registry)
-
-
-def _finished(handler: Handler, registry: ApiRegistry) -> Handler:
-    """`handler`, answering a page request with an HTML page, and every error with the security headers."""
     async def handle(request: Request, exc: Exception) -> Response:
         response = handler(request, exc)
         if inspect.isawaitable(response):

@@ -41,7 +41,7 @@ from typing import Annotated, Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_pem_public_key
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import Depends, Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from pydantic import SecretStr
@@ -87,28 +87,23 @@ class AuthError(InzichtError):
         self.error = error
 
 
-def key_algorithms(key: Any) -> frozenset[str]:
-    """The signature algorithms `key` (a public key of `cryptography`) may verify; none for others."""
-    if isinstance(key, rsa.RSAPublicKey):
-        return RSA_ALGORITHMS
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        return EC_ALGORITHMS.get(key.curve.name, frozenset())
-    if isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
-        return EDDSA_ALGORITHMS
-    return frozenset()  # a symmetric ("oct") key or anything else: never used to verify
-
-
 @dataclass(frozen=True)
 class TrustedKey:
     """A public key tokens may be signed with, and the algorithms it verifies."""
 
     key: Any
     kid: str | None
-    algorithms: frozenset[str]
 
-    @classmethod
-    def of(cls, key: Any, kid: str | None) -> TrustedKey:
-        return cls(key, kid, key_algorithms(key))
+    @property
+    def algorithms(self) -> frozenset[str]:
+        """The signature algorithms the key (a public key of `cryptography`) may verify; none for others."""
+        if isinstance(self.key, rsa.RSAPublicKey):
+            return RSA_ALGORITHMS
+        if isinstance(self.key, ec.EllipticCurvePublicKey):
+            return EC_ALGORITHMS.get(self.key.curve.name, frozenset())
+        if isinstance(self.key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
+            return EDDSA_ALGORITHMS
+        return frozenset()  # a symmetric ("oct") key or anything else: never used to verify
 
 
 class TokenVerifier:
@@ -128,13 +123,13 @@ class TokenVerifier:
         if not self.settings.jwks_file:
             return None
         keys = jwt.PyJWKSet.from_dict(json.loads(self.settings.jwks_file.read_text())).keys
-        return tuple(TrustedKey.of(k.key, k.key_id) for k in keys if k.public_key_use in ("sig", None))
+        return tuple(TrustedKey(k.key, k.key_id) for k in keys if k.public_key_use in ("sig", None))
 
     @cached_property
     def _public_key(self) -> TrustedKey | None:
         if not self.settings.public_key_file:
             return None
-        return TrustedKey.of(load_pem_public_key(self.settings.public_key_file.read_bytes()), None)
+        return TrustedKey(load_pem_public_key(self.settings.public_key_file.read_bytes()), None)
 
     def _candidates(self, kid: str | None) -> Iterator[TrustedKey]:
         """The configured keys a token naming `kid` (or no kid) may be signed with."""
@@ -147,7 +142,7 @@ class TokenVerifier:
                 raise AuthError("the issuer's keys cannot be fetched now", error=None) from None
             except jwt.PyJWKClientError:
                 return
-            yield from (TrustedKey.of(k.key, k.key_id) for k in found)
+            yield from (TrustedKey(k.key, k.key_id) for k in found)
         elif self._public_key is not None:
             yield self._public_key
         else:
@@ -228,13 +223,13 @@ class TokenVerifier:
         )
 
 
-def mint_demo_token(settings: AuthSettings, bsn: str, *, now: float | None = None) -> str:
+def mint_demo_token(settings: AuthSettings, bsn: str) -> str:
     """DEMO ONLY: a citizen token for `bsn`, signed with the demo key. Refuses when demo login is off."""
     if not settings.demo_login or settings.demo_private_key_file is None:
         raise PermissionError("demo login is disabled")
     if not is_bsn(bsn):
         raise ValueError("not a valid BSN (9 digits that pass the elfproef)")
-    issued = int(now if now is not None else time.time())
+    issued = int(time.time())
     claims = {
         "sub": "demo-" + bsn[-3:],
         settings.bsn_claim: bsn,
@@ -284,13 +279,8 @@ def bearer_token(request: Request, *, allow_cookie: bool = False, allow_query: b
     return None
 
 
-def set_verifier(app: FastAPI, verifier: TokenVerifier) -> None:
-    """Make `verifier` check the tokens of `app`'s routes (`create_app` does)."""
-    app.state.token_verifier = verifier
-
-
 def get_verifier(request: Request) -> TokenVerifier:
-    """The app's TokenVerifier (set by `set_verifier`); the dependency every token check uses."""
+    """The app's TokenVerifier (`create_app` sets it); the dependency every token check uses."""
     verifier: TokenVerifier = request.app.state.token_verifier
     return verifier
 
@@ -320,14 +310,10 @@ class TokenCheck:
         return principal
 
 
-_NO_TOKEN = object()
-
-
 def _authenticate(request: Request, verifier: TokenVerifier) -> Principal | None:
     """The caller of `request` (None without a token), verified once per request; 401 if refused."""
-    cached = getattr(request.state, "ldv_principal", _NO_TOKEN)
-    if cached is not _NO_TOKEN:
-        return cached  # type: ignore[return-value]
+    if hasattr(request.state, "ldv_principal"):
+        return request.state.ldv_principal  # type: ignore[no-any-return]
     token = bearer_token(request)
     principal = None
     if token is not None:
@@ -341,11 +327,6 @@ def _authenticate(request: Request, verifier: TokenVerifier) -> Principal | None
 
 optional_principal = TokenCheck(optional=True)
 """The caller if a token is given (a bad token is still a 401); None for anonymous calls."""
-
-
-def require_roles(*roles: Role) -> TokenCheck:
-    """A dependency that admits callers holding any of `roles`: 401 without a good token, else 403."""
-    return TokenCheck(*roles)
 
 
 def _token_checks(dependant: Dependant) -> Iterator[TokenCheck]:

@@ -22,7 +22,6 @@ import binascii
 import hashlib
 import hmac
 import json
-import secrets
 import struct
 
 from ldv_inzicht.errors import InzichtError
@@ -53,11 +52,6 @@ class CursorSealer:
         if len(key) < 16:
             raise ValueError("a cursor key needs at least 16 bytes")
         self._key = key
-
-    @classmethod
-    def with_random_key(cls) -> CursorSealer:
-        """A sealer whose cursors are valid in this process only."""
-        return cls(secrets.token_bytes(32))
 
     def __repr__(self) -> str:
         return "CursorSealer(key=**********)"

@@ -1,6 +1,6 @@
 """What the routes of the Inzicht app run on, as FastAPI dependencies (`Depends(get_store)` ...).
 
-`create_app` builds one `AppContext` and keeps it on the app (`set_context`); routes never read
+`create_app` builds one `AppContext` and keeps it on the app (`app.state.context`); routes never read
 `request.app.state` themselves: they name the dependency of what they need, so a route's
 signature says what it uses and a test can override it (`app.dependency_overrides`). The token
 verifier is the auth layer's own (`ldv_inzicht._auth.get_verifier`).
@@ -36,47 +36,39 @@ class AppContext:
     inzage: InzageService
 
 
-def set_context(app: FastAPI, context: AppContext) -> None:
-    app.state.context = context
-
-
 def app_context(app: FastAPI) -> AppContext:
     """The context `create_app` gave `app` (also for code outside a route, e.g. error handlers)."""
     context: AppContext = app.state.context
     return context
 
 
-def get_context(request: Request) -> AppContext:
-    return app_context(request.app)
-
-
 def get_store(request: Request) -> LogStore:
     """The LogStore the app was created with (`create_app(store, ...)`)."""
-    return get_context(request).store
+    return app_context(request.app).store
 
 
 def get_auth_settings(request: Request) -> AuthSettings:
-    return get_context(request).auth_settings
+    return app_context(request.app).auth_settings
 
 
 def get_subject_keys(request: Request) -> SubjectKeys:
     """The keys of the organisations this Logboek serves (`ApiSettings.organisation_keys`)."""
-    return get_context(request).subject_keys
+    return app_context(request.app).subject_keys
 
 
 def get_register(request: Request) -> Register:
     """The register as stored now."""
-    return get_context(request).register_store.load()
+    return app_context(request.app).register_store.load()
 
 
 def get_register_source(request: Request) -> Callable[[], Register]:
     """Loads the register when called: for a route that needs it only for some callers."""
-    return get_context(request).register_store.load
+    return app_context(request.app).register_store.load
 
 
 def get_receipts(request: Request) -> ReceiptMaker:
-    return get_context(request).receipts
+    return app_context(request.app).receipts
 
 
 def get_inzage_service(request: Request) -> InzageService:
-    return get_context(request).inzage
+    return app_context(request.app).inzage

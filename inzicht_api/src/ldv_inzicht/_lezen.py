@@ -16,6 +16,7 @@ everything, an organisation its own records, a citizen their own non-confidentia
 # No `from __future__ import annotations`: the route signatures use query bounds from the
 # factory's `settings`, which FastAPI must evaluate at definition time.
 
+import secrets
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -25,10 +26,11 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
-from ldv_inzicht._auth import Principal, Role, TokenFirstRoute, require_roles
+from ldv_inzicht._auth import Principal, Role, TokenCheck, TokenFirstRoute
 from ldv_inzicht._cursors import CursorRefused, CursorSealer, binding
 from ldv_inzicht._deps import get_receipts, get_register_source, get_store, get_subject_keys
 from ldv_inzicht._log_receipts import ReceiptMaker
+from ldv_inzicht._openapi_docs import bearer_security
 from ldv_inzicht._problems import ProblemError, problem_responses
 from ldv_inzicht._read_access import ReadRestriction, read_restriction
 from ldv_inzicht._subject_keys import SubjectKeys
@@ -112,7 +114,7 @@ class ProcessingActivityRequest(BaseModel):
     trace_id: str | None = Field(
         None, alias="traceId",
         description="Trace id in UUID notation (8-4-4-4-12) or as 32 hex digits.",
-        pattern=TRACE_ID_PATTERN,
+        pattern=TRACE_ID_PATTERN,  # what parse_trace_id accepts
         examples=["ef4e77b9-b03b-585f-b613-5fcf8d8555fb"],
     )
     processing_activity_id: str | None = Field(
@@ -146,16 +148,6 @@ class ProcessingActivityRequest(BaseModel):
         # Defaults are not validated, so this sees only values that were sent.
         if value is None:
             raise ValueError("must not be null: leave the field out instead")
-        return value
-
-    @field_validator("trace_id")
-    @classmethod
-    def _trace_id_notation(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                parse_trace_id(value)
-            except ValueError:
-                raise ValueError("must be 32 hex digits or a UUID (8-4-4-4-12 hex digits)") from None
         return value
 
     @field_validator("processing_activity_id")
@@ -227,7 +219,6 @@ class ListProcessingActivities(_WireModel):
 
 
 READ_ROLES = (Role.SUPERVISOR, Role.ORGANISATION, Role.CITIZEN)
-_BEARER_SCHEME = "bearerAuth"  # declared by ldv_inzicht._openapi_docs.build_openapi
 
 
 class Health(BaseModel):
@@ -252,11 +243,8 @@ def create_lezen_router(
     router = APIRouter(
         dependencies=list(dependencies), responses=dict(responses or {}), route_class=TokenFirstRoute
     )
-    sealer = (
-        CursorSealer(settings.cursor_key.get_secret_value().encode())
-        if settings.cursor_key is not None
-        else CursorSealer.with_random_key()
-    )
+    cursor_key = settings.cursor_key.get_secret_value().encode() if settings.cursor_key is not None else None
+    sealer = CursorSealer(cursor_key or secrets.token_bytes(32))  # no key set: valid in this process only
 
     @router.post(
         "/processing-activities",
@@ -277,12 +265,12 @@ def create_lezen_router(
             }}},
             **problem_responses(400, 401, 403, 503),
         },
-        openapi_extra={"security": [{_BEARER_SCHEME: []}]},
+        openapi_extra=bearer_security(),
     )
     def list_processing_activities(
         request: Request,
         response: Response,
-        caller: Annotated[Principal, Depends(require_roles(*READ_ROLES))],
+        caller: Annotated[Principal, Depends(TokenCheck(*READ_ROLES))],
         search: Annotated[ProcessingActivityRequest, Body()],
         store: Annotated[LogStore, Depends(get_store)],
         keys: Annotated[SubjectKeys, Depends(get_subject_keys)],
@@ -339,10 +327,10 @@ def create_lezen_router(
                                  "(`{\"salt\": hex, \"record\": {field: value}}`, null when the record is past its retention)."},
             **problem_responses(400, 401, 403, 404, 503),
         },
-        openapi_extra={"security": [{_BEARER_SCHEME: []}]},
+        openapi_extra=bearer_security(),
     )
     def processing_activity_proof(
-        caller: Annotated[Principal, Depends(require_roles(*READ_ROLES))],
+        caller: Annotated[Principal, Depends(TokenCheck(*READ_ROLES))],
         trace_id: Annotated[str, Path(alias="traceId", pattern=TRACE_ID_PATTERN,
                                       description="Trace id in UUID notation or as 32 hex digits.")],
         span_id: Annotated[str, Path(alias="spanId", pattern=r"^[0-9a-fA-F]{16}$", description="Span id, 16 hex digits.")],

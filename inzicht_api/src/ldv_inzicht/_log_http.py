@@ -53,24 +53,19 @@ CHECKPOINT_REUSE_S = 0.25  # the collector's checkpoint interval
 _BASE_HEADERS = {"X-Content-Type-Options": "nosniff"}
 
 
-class _Logs:
-    def __init__(self, store: LogStore):
-        self.store = store
-        self._origins: dict[str, str] = {}
-
-    def origin_of(self, ident: str) -> str | None:
-        if ident not in self._origins:
-            self._origins = {log_id(o): o for o in LogTables(self.store, "").origins()}
-        return self._origins.get(ident)
-
-
 def _text(body: str, status: int = 200, cache: str = "no-store") -> Response:
     return PlainTextResponse(body, status, headers={**_BASE_HEADERS, "Cache-Control": cache})
 
 
 def create_log_app(store: LogStore) -> Starlette:
     """The read-only tlog-tiles app over `store`'s logs (module docstring); paths without `/log`."""
-    logs = _Logs(store)
+    origins: dict[str, str] = {}  # log id -> origin
+
+    def origin_of(request: Request) -> str | None:
+        nonlocal origins
+        if (ident := request.path_params["log"]) not in origins:
+            origins = {log_id(o): o for o in LogTables(store, "").origins()}
+        return origins.get(ident)
 
     async def index(request: Request) -> Response:
         def read() -> list[dict[str, object]]:
@@ -83,7 +78,7 @@ def create_log_app(store: LogStore) -> Starlette:
         return JSONResponse({"logs": await run_in_threadpool(read)}, headers={**_BASE_HEADERS, "Cache-Control": SHORT})
 
     async def checkpoint(request: Request) -> Response:
-        origin = logs.origin_of(request.path_params["log"])
+        origin = origin_of(request)
         if origin is None:
             return _text("no such log\n", 404)
         latest = await run_in_threadpool(LogTables(store, origin).latest_checkpoint)
@@ -92,7 +87,7 @@ def create_log_app(store: LogStore) -> Starlette:
         return _text(latest[2], cache="no-cache")
 
     async def tile(request: Request) -> Response:
-        origin = logs.origin_of(request.path_params["log"])
+        origin = origin_of(request)
         if origin is None:
             return _text("no such log\n", 404)
         try:
@@ -141,7 +136,7 @@ def create_log_app(store: LogStore) -> Starlette:
     trees: dict[str, StoredTree] = {}  # per origin: stored hashes never change, so their cache is shared
 
     async def proof(request: Request) -> Response:
-        origin = logs.origin_of(request.path_params["log"])
+        origin = origin_of(request)
         if origin is None:
             return _text("no such log\n", 404)
         index_text = request.path_params["index"]
@@ -182,17 +177,17 @@ def create_log_app(store: LogStore) -> Starlette:
     )
 
 
-def with_log_routes(app: ASGIApp, log_app: ASGIApp, prefix: str = LOG_PREFIX) -> Callable[[Scope, Receive, Send], object]:
-    """One ASGI app: requests under `prefix` go to `log_app` (prefix removed), all else to `app`
+def with_log_routes(app: ASGIApp, log_app: ASGIApp) -> Callable[[Scope, Receive, Send], object]:
+    """One ASGI app: requests under `LOG_PREFIX` go to `log_app` (prefix removed), all else to `app`
     (lifespan included)."""
 
     async def dispatch(scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
-        if scope["type"] == "http" and (path == prefix or path.startswith(prefix + "/")):
-            # The log app's routes see the path below `prefix` (Starlette strips root_path).
+        if scope["type"] == "http" and (path == LOG_PREFIX or path.startswith(LOG_PREFIX + "/")):
+            # The log app's routes see the path below `LOG_PREFIX` (Starlette strips root_path).
             inner = dict(scope)
-            inner["root_path"] = scope.get("root_path", "") + prefix
-            if path == prefix:
+            inner["root_path"] = scope.get("root_path", "") + LOG_PREFIX
+            if path == LOG_PREFIX:
                 inner["path"] = path + "/"
             await log_app(inner, receive, send)
             return

@@ -18,6 +18,7 @@ truthfully.
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -83,13 +84,11 @@ def build_openapi(router: APIRouter, info: ApiInfo, server_url: str) -> dict[str
 
 def add_openapi_route(app: FastAPI, router: APIRouter, info: ApiInfo, public_base_url: str | None) -> None:
     """Serve `info`'s OpenAPI document at `<prefix>/openapi.json` (built once, on first request)."""
-    cache: dict[str, Any] = {}
     server_url = (public_base_url or "") + info.prefix
 
+    @functools.cache
     def openapi_document() -> dict[str, Any]:
-        if "doc" not in cache:
-            cache["doc"] = build_openapi(router, info, server_url)
-        return cache["doc"]
+        return build_openapi(router, info, server_url)
 
     app.add_api_route(
         f"{info.prefix}/openapi.json",

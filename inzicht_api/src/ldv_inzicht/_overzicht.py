@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 
-from ldv_inzicht._auth import Principal, Role, TokenFirstRoute, forbidden, require_roles
+from ldv_inzicht._auth import Principal, Role, TokenCheck, TokenFirstRoute, forbidden
 from ldv_inzicht._deps import get_register, get_store
 from ldv_inzicht._openapi_docs import bearer_security
 from ldv_inzicht._problems import problem_responses
@@ -73,7 +73,6 @@ class FlowRow(CamelModel):
 
 class Rows(CamelModel):
     organisation: str | None
-    rows: list[Any]
 
 
 class CountRows(Rows):
@@ -131,7 +130,7 @@ def _rows(store: LogStore, sql: str, params: dict[str, Any]) -> Sequence[Sequenc
 
 
 # Module level: with postponed annotations FastAPI resolves these names in the module's globals.
-Caller = Annotated[Principal, Depends(require_roles(Role.ORGANISATION, Role.SUPERVISOR))]
+Caller = Annotated[Principal, Depends(TokenCheck(Role.ORGANISATION, Role.SUPERVISOR))]
 Store = Annotated[LogStore, Depends(get_store)]
 Reg = Annotated[Register, Depends(get_register)]
 Org = Annotated[

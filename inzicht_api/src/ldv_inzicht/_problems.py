@@ -68,12 +68,6 @@ class Problem(BaseModel):
     )
 
 
-class ProblemResponse(JSONResponse):
-    """A JSON response with the problem+json media type."""
-
-    media_type = PROBLEM_MEDIA_TYPE
-
-
 class ProblemError(InzichtError):
     """Raise from a route to answer with a problem+json response.
 
@@ -104,7 +98,7 @@ class ProblemError(InzichtError):
         return cls(400, detail, invalid_params=[InvalidParam(name=n, reason=r) for n, r in invalid])
 
 
-def problem_response(error: ProblemError) -> ProblemResponse:
+def problem_response(error: ProblemError) -> JSONResponse:
     """The problem+json response for `error`, logged (without request values) unless it has an `instance`.
 
     An `instance` given is an incident id the raiser has logged already, with what an operator
@@ -117,7 +111,9 @@ def problem_response(error: ProblemError) -> ProblemResponse:
         level = logging.WARNING if error.status >= 500 else logging.INFO
         log.log(level, "problem %s: %s %s (%s)", instance, error.status, problem.title,
                 ", ".join(_loggable(p.name) for p in error.invalid_params) or "-")
-    return ProblemResponse(problem.model_dump(exclude_none=True), status_code=error.status, headers=error.headers)
+    return JSONResponse(
+        problem.model_dump(exclude_none=True), error.status, headers=error.headers, media_type=PROBLEM_MEDIA_TYPE
+    )
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -188,17 +184,17 @@ def install_problem_handlers(
     outside the middleware that adds that header to every other response.
     """
 
-    async def on_problem(request: Request, exc: Exception) -> ProblemResponse:
+    async def on_problem(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ProblemError)
         return problem_response(exc)
 
-    async def on_validation(request: Request, exc: Exception) -> ProblemResponse:
+    async def on_validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
         params = invalid_params_from_validation(exc.errors())
         noun = "parameter" if len(params) == 1 else "parameters"
         return problem_response(ProblemError(400, f"The request has {len(params)} invalid {noun}.", invalid_params=params))
 
-    async def on_http(request: Request, exc: Exception) -> ProblemResponse:
+    async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         detail = exc.detail if isinstance(exc.detail, str) else _phrase(exc.status_code)
         if exc.status_code == 404 and detail == _phrase(404):
@@ -207,7 +203,7 @@ def install_problem_handlers(
             detail = f"{request.method} is not allowed on {request.url.path}."
         return problem_response(ProblemError(exc.status_code, detail, headers=exc.headers))
 
-    async def on_storage(request: Request, exc: Exception) -> ProblemResponse:
+    async def on_storage(request: Request, exc: Exception) -> JSONResponse:
         # The driver's message may name hosts or paths: log it, do not send it.
         log.warning("store unavailable while serving %s %s: %s", request.method, _loggable(request.url.path), _loggable(str(exc)))
         return problem_response(ProblemError(
@@ -215,7 +211,7 @@ def install_problem_handlers(
             headers={"Retry-After": str(retry_after_seconds)},
         ))
 
-    async def on_storage_fault(request: Request, exc: Exception) -> ProblemResponse:
+    async def on_storage_fault(request: Request, exc: Exception) -> JSONResponse:
         # A bug or a schema mismatch, not an outage: 500, not retried. The driver's message is
         # logged with the incident id that the client gets as `instance`; it is not sent.
         assert isinstance(exc, StorageFault)
@@ -225,7 +221,7 @@ def install_problem_handlers(
             500, "An internal error occurred in the Logboek's store; it has been logged.", instance=exc.incident
         ))
 
-    async def on_unexpected(request: Request, exc: Exception) -> ProblemResponse:
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error serving %s %s", request.method, _loggable(request.url.path))
         response = problem_response(ProblemError(500, "An unexpected error occurred; it has been logged."))
         response.headers["API-Version"] = version_for(request.url.path)

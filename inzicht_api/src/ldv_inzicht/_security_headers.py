@@ -17,17 +17,19 @@ So one rule for all, with no per-route exceptions to get wrong:
 - `Referrer-Policy: no-referrer`: the page's URL (with the citizen's filters) never travels to
   a linked site (the legal texts on wetten.overheid.nl).
 
-`SecurityHeadersMiddleware` sets them on every response that passes through the app's
-middleware; the 500 handler runs outside it (in Starlette's `ServerErrorMiddleware`), so
-`ldv_inzicht._app` applies `add_security_headers` there too.
+`ResponseHeadersMiddleware` sets them, with the `API-Version` of the request's API, on every
+response that passes through the app's middleware; the 500 handler runs outside it (in
+Starlette's `ServerErrorMiddleware`), so `ldv_inzicht._app` applies `add_security_headers` there too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ldv_inzicht._versioning import API_VERSION_HEADER
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
@@ -48,20 +50,25 @@ def add_security_headers(headers: MutableHeaders) -> None:
         headers[name] = value
 
 
-class SecurityHeadersMiddleware:
-    """Pure ASGI middleware: `SECURITY_HEADERS` on every HTTP response, errors included."""
+class ResponseHeadersMiddleware:
+    """Pure ASGI middleware: `SECURITY_HEADERS` and `API-Version` (`version_for(path)`) on every
+    HTTP response, errors included."""
 
-    def __init__(self, app: ASGIApp):
+    def __init__(self, app: ASGIApp, version_for: Callable[[str], str]):
         self.app = app
+        self.version_for = version_for
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        version = self.version_for(scope["path"])
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                add_security_headers(MutableHeaders(scope=message))
+                headers = MutableHeaders(scope=message)
+                headers[API_VERSION_HEADER] = version
+                add_security_headers(headers)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

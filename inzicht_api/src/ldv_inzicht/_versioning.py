@@ -1,4 +1,5 @@
-"""Which API a path belongs to, and the `API-Version` header every response carries.
+"""Which API a path belongs to, and so the `API-Version` header every response carries
+(set by `ldv_inzicht._security_headers.ResponseHeadersMiddleware`).
 
 Each API of the app (read API, register API, inzage ...) lives under its own versioned base
 path such as `/lezenapi/v1` and has its own semantic version (NL GOV API Design Rules: the
@@ -11,8 +12,6 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
-from starlette.datastructures import MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 API_VERSION_HEADER = "API-Version"
 
@@ -63,24 +62,3 @@ class ApiRegistry:
     def version_for(self, path: str) -> str:
         info = self.api_for(path)
         return info.version if info else self.default_version
-
-
-class ApiVersionMiddleware:
-    """Pure ASGI middleware: adds `API-Version` to every HTTP response, errors included."""
-
-    def __init__(self, app: ASGIApp, registry: ApiRegistry):
-        self.app = app
-        self.registry = registry
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        version = self.registry.version_for(scope["path"])
-
-        async def send_with_version(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                MutableHeaders(scope=message)[API_VERSION_HEADER] = version
-            await send(message)
-
-        await self.app(scope, receive, send_with_version)

@@ -38,24 +38,6 @@ READ_API_PATH = "/lezenapi/v1"
 """The read API's base path (the standard's server URL ends in it)."""
 
 
-def read_api_base(address: str) -> str:
-    """The read API's base URL at `address`: an http(s) URL, the host root or the base itself.
-
-    `/lezenapi/v1` is added when the path does not end in it (a path prefix before it is
-    kept: `https://host/ldv` -> `https://host/ldv/lezenapi/v1`); a trailing slash is dropped.
-    ValueError for anything that is not an http(s) URL with a host, or that has a query.
-    """
-    parts = urlsplit(address.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
-        raise ValueError(
-            f"not an http(s) URL of a read API (e.g. https://lezen.uwv.example or https://lezen.uwv.example{READ_API_PATH})"
-        )
-    path = parts.path.rstrip("/")
-    if not path.endswith(READ_API_PATH):
-        path += READ_API_PATH
-    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
-
-
 SHARED_AUDIENCES = frozenset({"ldv-inzicht"})
 """Audiences refused because they are not one Logboek's own (the default of earlier versions)."""
 
@@ -297,25 +279,25 @@ class InzageSettings(BaseSettings):
             _verifier(key, COSIGNATURE_V1, f"the witness key of {name!r}")
         return witnesses
 
-    def log_verifiers(self) -> list[Verifier]:
-        """`log_keys` parsed."""
-        return [Verifier.parse(k) for k in self.log_keys]
-
-    def witness_verifiers(self) -> dict[str, Verifier]:
-        """`witnesses` parsed: display name -> verifier."""
-        return {name: Verifier.parse(k) for name, k in self.witnesses.items()}
-
     @field_validator("read_api_addresses")
     @classmethod
     def _read_api_bases(cls, addresses: dict[str, str]) -> dict[str, str]:
         # The host root is what people give (the README said "base URL"); requests go to the
-        # read API's base, so both are accepted and the base is what is kept.
+        # read API's base, so both are accepted and the base is what is kept: `/lezenapi/v1` is
+        # added when the path does not end in it (`https://host/ldv` -> `https://host/ldv/lezenapi/v1`).
         bases = {}
         for identifier, address in addresses.items():
-            try:
-                bases[identifier] = read_api_base(address)
-            except ValueError as exc:  # the identifier, never the address (it could carry credentials)
-                raise ValueError(f"the address of {identifier!r}: {exc}") from None
+            parts = urlsplit(address.strip())
+            if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+                # The identifier, never the address (it could carry credentials).
+                raise ValueError(
+                    f"the address of {identifier!r}: not an http(s) URL of a read API "
+                    f"(e.g. https://lezen.uwv.example or https://lezen.uwv.example{READ_API_PATH})"
+                )
+            path = parts.path.rstrip("/")
+            if not path.endswith(READ_API_PATH):
+                path += READ_API_PATH
+            bases[identifier] = urlunsplit((parts.scheme, parts.netloc, path, "", ""))
         return bases
 
     @model_validator(mode="after")

@@ -226,7 +226,6 @@ class Access:
     """What one user may read, and for an organisation user the CTEs its queries run under."""
 
     scope: str
-    raw_rows: bool
     relations: frozenset[str]  # database.table, the store's and system's
     # For an organisation user: (relation's table name, its CTE) of every scoped relation it may read.
     scope_ctes: tuple[tuple[str, str], ...] = ()
@@ -278,7 +277,6 @@ class Access:
             pattern = _qualified_pattern(scoped)
         return cls(
             scope=user.scope,
-            raw_rows=user.raw_rows,
             relations=frozenset(allowed),
             scope_ctes=ctes,
             qualified_reference=pattern,

@@ -80,7 +80,6 @@ class Admitted:
 
     sql: str
     format: str | None
-    is_select: bool
 
 
 def denied(what: str) -> ClickHouseError:
@@ -106,9 +105,9 @@ def admit(reader: Reader, sql: str, params: Mapping[str, str], access: Access, d
         runs = scoped(canonical, access)
         _check_ast(reader, runs, params, access, database)
         _check_tree(reader, runs, params, access, database)
-        return Admitted(runs, fmt, is_select=True)
+        return Admitted(runs, fmt)
     if _METADATA.match(canonical):
-        return Admitted(canonical, fmt, is_select=False)
+        return Admitted(canonical, fmt)
     first = canonical.split(None, 2)[:2]
     raise denied(
         f"{' '.join(first)} is not served: this endpoint is read-only and answers SELECT, SHOW TABLES, "

@@ -73,14 +73,13 @@ class Endpoint:
     def __init__(self, pool: ReaderPool, settings: ClickHouseHttpSettings):
         self.pool = pool
         self.settings = settings
-        self.users = settings.users
         self.access = {name: Access.for_user(user, pool.catalog) for name, user in settings.users.items()}
 
     def authenticate(self, name: str | None, password: str | None) -> str:
         """The user's name, or ClickHouseError 516 (403); never says which part was wrong."""
         if not name:
             raise _auth_failed("no credentials given: use HTTP Basic, X-ClickHouse-User/Key or user/password")
-        user = self.users.get(name)
+        user = self.settings.users.get(name)
         matches = (user or _NOBODY).password_matches(password or "")
         if user is None or not matches:
             raise _auth_failed(
@@ -120,7 +119,8 @@ class Endpoint:
                 fmt = default_format
             else:
                 text = stream.decode("utf-8", errors="replace")
-                fmt = _trailing_format(text) or default_format
+                trailing = _TRAILING_FORMAT.search(text)
+                fmt = trailing.group(1) if trailing else default_format
                 result = writer.run(text, fmt, params)
         return Answer(result.data, fmt, result)
 
@@ -130,11 +130,6 @@ _INSERT_WITH_DATA = re.compile(
     rb"^\s*(INSERT\s+INTO\s+.*?)\s+FORMAT\s+(\w+)[ \t]*(?:\r?\n|$)", re.IGNORECASE | re.DOTALL
 )
 _TRAILING_FORMAT = re.compile(r"\bFORMAT\s+(\w+)\s*;?\s*$", re.IGNORECASE)
-
-
-def _trailing_format(sql: str) -> str | None:
-    match = _TRAILING_FORMAT.search(sql)
-    return match.group(1) if match else None
 
 
 def _auth_failed(message: str) -> ClickHouseError:
@@ -244,16 +239,20 @@ def _client_protocol_version(params: Mapping[str, str]) -> int:
         return 0
 
 
-def create_endpoint_app(endpoint: Endpoint, timezone: str, version: str) -> Starlette:
-    """The ASGI app of `endpoint`; the pool closes when the app's lifespan ends."""
-    settings = endpoint.settings
+def create_app(store: LogStore, settings: ClickHouseHttpSettings | None = None) -> Starlette:
+    """The endpoint over `store` (a migrated embedded `LogStore`) with `settings` (default: the environment);
+    its reader pool closes when the app's lifespan ends.
 
-    def headers_for(query_id: str) -> dict[str, str]:
-        return {
-            "X-ClickHouse-Query-Id": query_id,
-            "X-ClickHouse-Timezone": timezone,
-            "X-ClickHouse-Server-Display-Name": DISPLAY_NAME,
-        }
+    Raises NotEmbeddedStore for a store on a ClickHouse server: point Grafana at that server.
+    """
+    settings = settings or ClickHouseHttpSettings()
+    path = embedded_path(store.client)
+    if path is None:
+        raise NotEmbeddedStore(
+            "the ClickHouse endpoint serves the embedded chDB store; with a ClickHouse server, give Grafana that server"
+        )
+    pool = ReaderPool(store.pool, path, settings)
+    endpoint = Endpoint(pool, settings)
 
     async def ping(request: Request) -> Response:
         return Response(b"Ok.\n", media_type="text/plain; charset=UTF-8")
@@ -262,10 +261,14 @@ def create_endpoint_app(endpoint: Endpoint, timezone: str, version: str) -> Star
         started = time.perf_counter()
         params = request.query_params
         query_id = params.get("query_id") or str(uuid.uuid4())
-        headers = headers_for(query_id)
+        headers = {
+            "X-ClickHouse-Query-Id": query_id,
+            "X-ClickHouse-Timezone": pool.timezone,
+            "X-ClickHouse-Server-Display-Name": DISPLAY_NAME,
+        }
         user = "-"
         if request.method == "GET" and "query" not in params:
-            return Response(b"Ok.\n", media_type="text/plain; charset=UTF-8")  # ClickHouse's health answer
+            return await ping(request)  # ClickHouse's health answer
         try:
             user = endpoint.authenticate(*_credentials(request))
             sql = params.get("query", "")
@@ -273,12 +276,12 @@ def create_endpoint_app(endpoint: Endpoint, timezone: str, version: str) -> Star
             query_params = {k[len("param_") :]: v for k, v in params.items() if k.startswith("param_")}
             default_format = params.get("default_format") or DEFAULT_FORMAT
             client_protocol_version = _client_protocol_version(params)
-            if endpoint.users[user].write and request.method == "POST":  # GET stays read-only, as in ClickHouse
+            if settings.users[user].write and request.method == "POST":  # GET stays read-only, as in ClickHouse
                 data = await _read_body(request, settings.max_insert_bytes, decode=True)
                 # A writer that is a clickhouse-go client (the OpenTelemetry Collector's ClickHouse
                 # exporter) says hello first, like any other.
                 if not sql and len(data) < 256 and is_hello(data.decode(errors="replace"), client_protocol_version):
-                    answer = Answer(hello_block(DISPLAY_NAME, version, timezone), "Native", None)
+                    answer = Answer(hello_block(DISPLAY_NAME, pool.version, pool.timezone), "Native", None)
                 else:
                     answer = await run_in_threadpool(
                         endpoint.execute_write, user, sql, data, database, query_params, default_format
@@ -292,7 +295,7 @@ def create_endpoint_app(endpoint: Endpoint, timezone: str, version: str) -> Star
             if not sql.strip():
                 raise ClickHouseError(62, "Code: 62. DB::Exception: Empty query. (SYNTAX_ERROR)")
             if is_hello(sql, client_protocol_version):
-                answer = Answer(hello_block(DISPLAY_NAME, version, timezone), "Native", None)
+                answer = Answer(hello_block(DISPLAY_NAME, pool.version, pool.timezone), "Native", None)
             else:
                 answer = await run_in_threadpool(endpoint.execute, user, sql, database, query_params, default_format)
         except ClickHouseError as error:
@@ -316,21 +319,6 @@ def create_endpoint_app(endpoint: Endpoint, timezone: str, version: str) -> Star
     )
     app.state.endpoint = endpoint
     return app
-
-
-def create_app(store: LogStore, settings: ClickHouseHttpSettings | None = None) -> Starlette:
-    """The endpoint over `store` (a migrated embedded `LogStore`) with `settings` (default: the environment).
-
-    Raises NotEmbeddedStore for a store on a ClickHouse server: point Grafana at that server.
-    """
-    settings = settings or ClickHouseHttpSettings()
-    path = embedded_path(store.client)
-    if path is None:
-        raise NotEmbeddedStore(
-            "the ClickHouse endpoint serves the embedded chDB store; with a ClickHouse server, give Grafana that server"
-        )
-    pool = ReaderPool(store.pool, path, settings)
-    return create_endpoint_app(Endpoint(pool, settings), pool.timezone, pool.version)
 
 
 class NotEmbeddedStore(InzichtError, ValueError):

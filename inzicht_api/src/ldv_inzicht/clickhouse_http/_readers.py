@@ -22,7 +22,7 @@ from typing import Any, cast
 
 import chdb
 
-from ldv_inzicht.clickhouse_http._access import Catalog, row_filter_settings
+from ldv_inzicht.clickhouse_http._access import Catalog, quote_identifier, row_filter_settings
 from ldv_inzicht.clickhouse_http.errors import ClickHouseError
 from ldv_inzicht.clickhouse_http.settings import SUPERVISOR, ClickHouseHttpSettings
 from ldv_logboek.storage import READ_SETTINGS, ConnectionPool, Lane, StorageUnavailable
@@ -36,7 +36,6 @@ class Result:
     rows: int  # in the result
     rows_read: int  # from storage
     bytes_read: int
-    elapsed_ns: int
 
 
 # A table's UUID in the engine's messages (`table default.x (6db13972-...)`): it names the
@@ -47,9 +46,8 @@ _TABLE_UUID = re.compile(r" \([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0
 class Reader:
     """One read-only connection, used by one request at a time."""
 
-    def __init__(self, connection: Any, scope: str, path: str = ""):
+    def __init__(self, connection: Any, path: str):
         self._connection = connection
-        self.scope = scope
         self._path = path  # the store's directory: never in an answer
 
     def run(self, sql: str, fmt: str, params: Mapping[str, str] | None = None) -> Result:
@@ -58,29 +56,18 @@ class Reader:
             result = self._connection.query(sql, fmt, params=dict(params or {}))
         except Exception as exc:  # noqa: BLE001 - chDB raises RuntimeError with ClickHouse's message
             error = ClickHouseError.from_engine(exc)
-            message = _TABLE_UUID.sub("", error.message)
-            if self._path:
-                message = message.replace(self._path, "<store>")
-            error.message = message
+            error.message = _TABLE_UUID.sub("", error.message).replace(self._path, "<store>")
             raise error from None
         return Result(
             data=result.bytes() or b"",
             rows=int(result.rows_read()),  # chDB's rows_read() counts the result's rows
             rows_read=int(result.storage_rows_read()),
             bytes_read=int(result.storage_bytes_read()),
-            elapsed_ns=int(result.elapsed() * 1e9),
         )
-
-    def use(self, database: str) -> None:
-        self.run(f"USE {quote_identifier(database)}", "TabSeparated")
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self._connection.close()
-
-
-def quote_identifier(name: str) -> str:
-    return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"
 
 
 class ReaderPool:
@@ -109,21 +96,17 @@ class ReaderPool:
         self._lane: Lane[Reader] = store_pool.lane(
             "clickhouse_http",
             settings.pool_size,
-            self._open_for,
+            self._open,
             Reader.close,
             wait_seconds=settings.max_execution_time,
         )
 
-    def _open_for(self, key: Hashable) -> Reader:
+    def _open(self, key: Hashable) -> Reader:
         scope, writer = cast("tuple[str, bool]", key)
-        return self._open(scope, writer)
-
-    def _open(self, scope: str, writer: bool) -> Reader:
         s = self._settings
         if writer:
             # A writer (another `ldv serve` using this store): the engine's defaults, unscoped.
-            connection = chdb.connect(self._path)
-            return Reader(connection, scope, self._path)
+            return Reader(chdb.connect(self._path), self._path)
         statements = [
             f"SET max_execution_time = {s.max_execution_time}",
             "SET timeout_overflow_mode = 'throw'",
@@ -146,7 +129,7 @@ class ReaderPool:
         except Exception:
             connection.close()
             raise
-        return Reader(connection, scope, self._path)
+        return Reader(connection, self._path)
 
     @contextlib.contextmanager
     def reader(self, scope: str, database: str = "default", *, writer: bool = False) -> Iterator[Reader]:
@@ -155,15 +138,10 @@ class ReaderPool:
             try:
                 reader = stack.enter_context(self._lane.connection((scope, writer)))
             except StorageUnavailable:
-                if self._lane.closed:
-                    raise ClickHouseError(
-                        439, "Code: 439. DB::Exception: the endpoint is stopping (CANNOT_SCHEDULE_TASK)"
-                    ) from None
-                raise ClickHouseError(
-                    439, "Code: 439. DB::Exception: every reader is busy (CANNOT_SCHEDULE_TASK)"
-                ) from None
+                reason = "the endpoint is stopping" if self._lane.closed else "every reader is busy"
+                raise ClickHouseError(439, f"Code: 439. DB::Exception: {reason} (CANNOT_SCHEDULE_TASK)") from None
             # Every request sets its database: no USE of an earlier request carries over.
-            reader.use(database)
+            reader.run(f"USE {quote_identifier(database)}", "TabSeparated")
             yield reader
 
     def close(self) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from ldv_inzicht._auth import Principal, Role, TokenFirstRoute, require_roles
+from ldv_inzicht._auth import Principal, Role, TokenCheck, TokenFirstRoute
 from ldv_inzicht._deps import get_inzage_service
 from ldv_inzicht._openapi_docs import bearer_security
 from ldv_inzicht._problems import ProblemError, problem_responses
@@ -67,7 +67,7 @@ def create_inzage_router() -> APIRouter:
         openapi_extra=bearer_security(),
     )
     async def mijn_verwerkingen(
-        principal: Annotated[Principal, Depends(require_roles(Role.CITIZEN))],
+        principal: Annotated[Principal, Depends(TokenCheck(Role.CITIZEN))],
         service: Annotated[InzageService, Depends(get_inzage_service)],
         vanaf: Annotated[date | None, Query(description="First day (YYYY-MM-DD), Dutch time.")] = None,
         tot: Annotated[date | None, Query(description="Last day (YYYY-MM-DD), inclusive.")] = None,

@@ -171,7 +171,6 @@ def create_page_router() -> APIRouter:
                 error=error, query=_query(request), first_with_flows=first_with_flows,
             ),
             status_code=400 if error else 200,
-            headers={"Cache-Control": "no-store"},
         )
 
     @router.get("/overzicht.pdf")
@@ -196,7 +195,7 @@ def create_page_router() -> APIRouter:
         return Response(
             pdf,
             media_type="application/pdf",
-            headers={"Content-Disposition": f'attachment; filename="{pdf_filename()}"', "Cache-Control": "no-store"},
+            headers={"Content-Disposition": f'attachment; filename="{pdf_filename()}"'},
         )
 
     @router.get("/inloggen", response_class=HTMLResponse)

@@ -41,9 +41,9 @@ def _refuse(url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
     raise ValueError(f"the PDF loads no resources ({url[:40]})")
 
 
-def filename(now: datetime | None = None) -> str:
-    """`inzage-gegevensgebruik-2026-11-29.pdf`: the download's name."""
-    return f"inzage-gegevensgebruik-{(now or datetime.now(UTC)):%Y-%m-%d}.pdf"
+def filename() -> str:
+    """`inzage-gegevensgebruik-2026-11-29.pdf`: the download's name (today's date)."""
+    return f"inzage-gegevensgebruik-{datetime.now(UTC):%Y-%m-%d}.pdf"
 
 
 def render_pdf(env: Environment, overview: Overview, filters: dict[str, str | bool]) -> bytes:

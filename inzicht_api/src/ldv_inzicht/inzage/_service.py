@@ -48,7 +48,7 @@ from ldv_logboek import Status, pseudonymise, trace_id_as_uuid
 from ldv_logboek import attributes as attr
 from ldv_logboek.register import ActivityVersion, Organisation, Register
 from ldv_logboek.storage import MAX_PAGE_SIZE, MAX_TIME_MS, Cursor, LogStore, RecordQuery, StorageUnavailable
-from ldv_logboek.tlog import Checkpoint, NoteError, ProofError, Receipt, RecordOpening, parse_note
+from ldv_logboek.tlog import Checkpoint, NoteError, ProofError, Receipt, RecordOpening, Verifier, parse_note
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +156,6 @@ class InzageService:
         settings: InzageSettings,
         keys: SubjectKeys,
         *,
-        http_client_factory: Callable[[], httpx.AsyncClient] | None = None,
         receipts: ReceiptMaker | None = None,
     ):
         self.store = store
@@ -164,9 +163,6 @@ class InzageService:
         self.register_source = register_source
         self.settings = settings
         self._keys = keys
-        self._http_client_factory = http_client_factory or (
-            lambda: httpx.AsyncClient(timeout=settings.federation_timeout_seconds, follow_redirects=False)
-        )
 
     async def inzage(self, bsn: str, token: str, period: Period = Period(), organisation: str | None = None) -> InzageResult:
         """The citizen's processings in `period`, optionally of one organisation (code or id)."""
@@ -220,8 +216,8 @@ class InzageService:
         except StorageUnavailable:
             log.warning("inzage: the transparency log could not be read; the overview is not checked")
             found = {}
-        verifiers = self.settings.log_verifiers()
-        witnesses = self.settings.witness_verifiers()
+        verifiers = [Verifier.parse(k) for k in self.settings.log_keys]
+        witnesses = {name: Verifier.parse(k) for name, k in self.settings.witnesses.items()}
         checks: dict[tuple[str, str], LogCheck] = {}
         for p in processings:
             name = p.organisation.name if p.organisation is not None else p.record.organisation_ref
@@ -349,7 +345,8 @@ class InzageService:
             subject_token,
             timeout=settings.federation_timeout_seconds,
         )
-        async with self._http_client_factory() as client, exchanger:
+        client = httpx.AsyncClient(timeout=settings.federation_timeout_seconds, follow_redirects=False)
+        async with client, exchanger:
             for _hop in range(max(settings.federation_max_depth, 1)):
                 if not wanted:
                     break

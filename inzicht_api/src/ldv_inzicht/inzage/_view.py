@@ -191,7 +191,8 @@ class TraceGroup:
         # naar Dienst Toeslagen"); its register name is generic and repeats when many life
         # events start at the same portal. The register name is shown on each processing.
         first = self.processings[0]
-        return _sentence(first.record.name) or (first.register.name if first.register else "")
+        action = first.record.name.strip()  # with a capital first letter, as a heading
+        return action[:1].upper() + action[1:] or (first.register.name if first.register else "")
 
 
 def trace_groups(result: InzageResult) -> list[TraceGroup]:
@@ -298,12 +299,6 @@ def check_out(c: LogCheck) -> CheckOut:
         unchecked=c.unchecked, witnesses=list(c.witnesses), cosigned_at=c.cosigned_at, checkpoint_size=c.size,
         ok=bool(c.origin) and c.failed == 0 and c.unchecked == 0, label=check_label(c),
     )
-
-
-def _sentence(text: str) -> str:
-    """`text` with a capital first letter, as a heading."""
-    text = text.strip()
-    return text[:1].upper() + text[1:]
 
 
 def build_response(result: InzageResult) -> InzageResponse:
