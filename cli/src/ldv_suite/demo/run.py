@@ -164,10 +164,7 @@ class _Demo:
         auth = self.secrets.api_kwargs()["auth_settings"]
         token_file = self.secrets.directory / "linda.token"
         write_private_file(token_file, mint_demo_token(auth, LINDA_BSN).encode())
-        people = Table(show_header=True, header_style="bold", box=None, padding=(0, 2))
-        people.add_column("citizen")
-        people.add_column("BSN (test)")
-        people.add_column("what the page shows")
+        people = Table("citizen", "BSN (test)", "what the page shows", header_style="bold", box=None, padding=(0, 2))
         people.add_row(
             "Linda de Boer",
             LINDA_BSN,
@@ -175,9 +172,7 @@ class _Demo:
             "(not the confidential FIOD investigation)",
         )
         people.add_row("Ben Jansen", BEN_BSN, "moving house, zorgtoeslag (none of Linda's)")
-        services = Table(show_header=True, header_style="bold", box=None, padding=(0, 2))
-        services.add_column("organisation")
-        services.add_column("service (LDV SDK)")
+        services = Table("organisation", "service (LDV SDK)", header_style="bold", box=None, padding=(0, 2))
         own = self.logboeken.logboeken
         if own:
             services.add_column("its Logboek")
