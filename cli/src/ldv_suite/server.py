@@ -126,11 +126,6 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def url_limit(max_query_bytes: int) -> int:
-    """Request head bytes for a query of `max_query_bytes` in the URL: percent-encoded (3 bytes a byte), plus headers."""
-    return 3 * max_query_bytes + 64 * 1024
-
-
 def _clickhouse_h11(limit: int) -> type:
     """uvicorn's h11 protocol, answering a malformed or oversized request head as ClickHouse would.
 
@@ -264,7 +259,8 @@ class Stack:
                 stack.add_server(
                     create_clickhouse_app(store, clickhouse_settings),
                     settings.clickhouse_port,
-                    request_head_bytes=url_limit(limit),
+                    # A query of `limit` bytes in the URL, percent-encoded (3 bytes a byte), plus headers.
+                    request_head_bytes=3 * limit + 64 * 1024,
                 )
             else:
                 log.info("no ClickHouse endpoint: the store is a ClickHouse server, give Grafana that server")
