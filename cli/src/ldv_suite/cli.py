@@ -136,7 +136,7 @@ def serve(
     except StorageError as exc:  # e.g. a full disk while migrating or loading the register
         _store_failed(exc)
 
-    scheme = "https" if settings.tls_cert_file is not None else "http"
+    scheme = "https" if settings.tls else "http"
 
     def ready() -> None:
         console.print(

@@ -121,6 +121,10 @@ class ServeSettings(BaseSettings):
             )
         return self
 
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert_file is not None
+
     def dsn(self) -> str:
         return self.store_dsn or f"chdb://{self.data_dir.resolve()}"
 
