@@ -22,7 +22,6 @@ from ldv_logboek.tlog import (
     TILE_WIDTH,
     Checkpoint,
     NoteError,
-    ProofError,
     Receipt,
     Signer,
     TileRef,
@@ -280,14 +279,15 @@ def verify_pdf_command(
         _nothing_removed(since, _verify_pdf(since, logs, witnesses, needed), pdf, receipts)
 
 
-def _nothing_removed(old: Path, old_receipts: list[tuple[str, str]], new: Path, new_receipts: list[tuple[str, str]]) -> None:
+def _nothing_removed(
+    old: Path, old_receipts: list[tuple[str, Receipt]], new: Path, new_receipts: list[tuple[str, Receipt]]
+) -> None:
     """Every record of `old` is in `new` with the same entry, or past its retention now."""
     now = int(time.time())
-    current = {record: _receipt_of(text) for record, text in new_receipts}
+    current = dict(new_receipts)
     kept = expired = 0
     missing = []
-    for record, text in old_receipts:
-        before = _receipt_of(text)
+    for record, before in old_receipts:
         after = current.get(record)
         if after is not None and (after.index, after.entry) == (before.index, before.entry):
             kept += 1
@@ -305,27 +305,22 @@ def _nothing_removed(old: Path, old_receipts: list[tuple[str, str]], new: Path, 
     typer.echo(f"OK: every record of {old} is still in {new} ({kept}) or past its retention ({expired})")
 
 
-def _receipt_of(text: str) -> Receipt:
-    try:
-        return Receipt.parse(text)
-    except (NoteError, ProofError) as exc:  # checked by _verify_pdf first; kept for a clear exit
-        raise _fail(f"an unreadable receipt: {exc}") from None
-
-
-def _verify_pdf(pdf: Path, logs: list[Verifier], witnesses: list[Verifier], needed: int) -> list[tuple[str, str]]:
+def _verify_pdf(pdf: Path, logs: list[Verifier], witnesses: list[Verifier], needed: int) -> list[tuple[str, Receipt]]:
     """Check every receipt `pdf` carries (exit 1 when one fails); its (record, receipt) pairs."""
     receipts = _pdf_receipts(pdf)
+    verified = []
     failed = 0
     origins: dict[str, int] = {}
     for record, text in receipts:
         errors = []
         for log in logs:
             try:
-                checkpoint, _, _ = verify_receipt(text, log, witnesses, needed)
+                checkpoint, receipt, _ = verify_receipt(text, log, witnesses, needed)
             except NoteError as exc:
                 errors.append(str(exc))
                 continue
             origins[checkpoint.origin] = max(origins.get(checkpoint.origin, 0), checkpoint.size)
+            verified.append((record, receipt))
             break
         else:
             failed += 1
@@ -335,7 +330,7 @@ def _verify_pdf(pdf: Path, logs: list[Verifier], witnesses: list[Verifier], need
     logs_text = ", ".join(f"{o} (size {n})" for o, n in sorted(origins.items()))
     typer.echo(f"OK: {len(receipts)} receipts in {pdf} verify against {logs_text}; "
                f"cosigned by at least {needed} of the given witnesses")
-    return receipts
+    return verified
 
 
 def witness_command(

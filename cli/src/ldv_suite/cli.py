@@ -144,11 +144,7 @@ def serve(
             f"OTLP/HTTP {scheme}://{settings.host}:{settings.otlp_http_port}/v1/traces  "
             + (f"OTLP/gRPC {settings.host}:{settings.otlp_grpc_port}  " if settings.otlp_grpc_port else "")
             + f"read API {scheme}://{settings.host}:{settings.api_port}/lezenapi/v1"
-            + (
-                f"  ClickHouse HTTP {scheme}://{settings.host}:{settings.clickhouse_port}"
-                if settings.clickhouse_port and settings.store_dsn is None
-                else ""
-            )
+            + (f"  ClickHouse HTTP {scheme}://{settings.host}:{settings.clickhouse_port}" if endpoint else "")
         )
 
     try:

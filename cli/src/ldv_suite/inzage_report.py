@@ -21,9 +21,8 @@ def print_report(response: InzageResponse, console: Console) -> None:
         return
     console.print(f"[bold]{response.total} verwerkingen van uw gegevens[/]")
     for trace in response.traces:
-        table = Table(title=f"{trace.title} — {trace.start_label}", title_justify="left", show_lines=True)
-        for column in ("Wie", "Wanneer", "Wat", "Welke gegevens", "Waarom", "Wettelijke grondslag"):
-            table.add_column(column)
+        columns = ("Wie", "Wanneer", "Wat", "Welke gegevens", "Waarom", "Wettelijke grondslag")
+        table = Table(*columns, title=f"{trace.title} — {trace.start_label}", title_justify="left", show_lines=True)
         for group in trace.organisations:
             for item in group.processings:
                 entry = item.register_entry

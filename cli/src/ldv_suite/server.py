@@ -126,11 +126,6 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def url_limit(max_query_bytes: int) -> int:
-    """Request head bytes for a query of `max_query_bytes` in the URL: percent-encoded (3 bytes a byte), plus headers."""
-    return 3 * max_query_bytes + 64 * 1024
-
-
 def _clickhouse_h11(limit: int) -> type:
     """uvicorn's h11 protocol, answering a malformed or oversized request head as ClickHouse would.
 
@@ -264,7 +259,8 @@ class Stack:
                 stack.add_server(
                     create_clickhouse_app(store, clickhouse_settings),
                     settings.clickhouse_port,
-                    request_head_bytes=url_limit(limit),
+                    # A query of `limit` bytes in the URL, percent-encoded (3 bytes a byte), plus headers.
+                    request_head_bytes=3 * limit + 64 * 1024,
                 )
             else:
                 log.info("no ClickHouse endpoint: the store is a ClickHouse server, give Grafana that server")
@@ -326,7 +322,7 @@ class Stack:
         """Ask the stack to stop (idempotent; safe from a signal handler)."""
         self._stop_requested.set()
 
-    async def run(self, on_ready: Callable[[], Any] | None = None) -> None:
+    async def run(self, on_ready: Callable[[], None] | None = None) -> None:
         """Serve until SIGINT/SIGTERM or `stop()`; then shut down cleanly and close the store.
 
         Shutdown order: gRPC stops taking exports and finishes those in flight, then the HTTP
@@ -361,9 +357,7 @@ class Stack:
                 if mirror is not None:
                     mirror.start()
                 if on_ready is not None:
-                    result = on_ready()
-                    if asyncio.iscoroutine(result):
-                        await result
+                    on_ready()
                 stopper = asyncio.create_task(self._stop_requested.wait())
                 await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
                 stopper.cancel()
@@ -392,13 +386,12 @@ class Stack:
             return None
         from ldv_collector import create_grpc_server
 
-        collector = self.collector
         tls = None
         if self.settings.tls_cert_file and self.settings.tls_key_file:
             tls = (self.settings.tls_cert_file.read_bytes(), self.settings.tls_key_file.read_bytes())
         client_ca = self.settings.tls_client_ca_file.read_bytes() if self.settings.tls_client_ca_file else None
         server, _port = create_grpc_server(
-            collector, self.settings.host, self.settings.otlp_grpc_port, tls=tls, client_ca=client_ca
+            self.collector, self.settings.host, self.settings.otlp_grpc_port, tls=tls, client_ca=client_ca
         )
         await server.start()
         return server

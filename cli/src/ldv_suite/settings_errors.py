@@ -40,13 +40,8 @@ _SETTINGS_ERROR = re.compile(r'field "(?P<field>[^"]+)" from source')
 
 # Errors of a JSON value of the wrong kind, said in the terms of the variable (JSON), not Python's.
 _JSON_KINDS = {
-    "tuple_type": "must be a JSON list",
-    "list_type": "must be a JSON list",
-    "set_type": "must be a JSON list",
-    "frozen_set_type": "must be a JSON list",
-    "dict_type": "must be a JSON object",
-    "model_type": "must be a JSON object",
-    "model_attributes_type": "must be a JSON object",
+    **dict.fromkeys(("tuple_type", "list_type", "set_type", "frozen_set_type"), "must be a JSON list"),
+    **dict.fromkeys(("dict_type", "model_type", "model_attributes_type"), "must be a JSON object"),
 }
 
 

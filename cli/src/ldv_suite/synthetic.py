@@ -32,18 +32,6 @@ def _kv(key: str, value: str) -> KeyValue:
     return KeyValue(key=key, value=AnyValue(string_value=value))
 
 
-def profiles(organisation: str | None) -> dict[str, tuple[str, str]]:
-    """Service name and register base URI per organisation: all of ORGANISATIONS, or only `organisation`
-    (a sender's token writes one organisation's records)."""
-    if organisation is None:
-        return ORGANISATIONS
-    return {
-        organisation: ORGANISATIONS.get(
-            organisation, ("synthetic-load", f"https://register.{organisation}.example/processing-activities/")
-        )
-    }
-
-
 def synthetic_request(
     spans: int,
     *,
@@ -60,7 +48,12 @@ def synthetic_request(
     """
     rng = random.Random(seed)
     request = ExportTraceServiceRequest()
-    organisations = profiles(organisation)
+    # Service name and register base URI per organisation: all of ORGANISATIONS, or only
+    # `organisation` (a sender's token writes one organisation's records).
+    organisations = ORGANISATIONS
+    if organisation is not None:
+        default = ("synthetic-load", f"https://register.{organisation}.example/processing-activities/")
+        organisations = {organisation: ORGANISATIONS.get(organisation, default)}
     by_org: dict[str, list[Span]] = {org: [] for org in organisations}
     now = time.time_ns() if until_ns is None else until_ns
     made = 0

@@ -91,16 +91,11 @@ class DemoSecrets:
             jwk = {**json.loads(ECAlgorithm.to_jwk(key.public_key())), "kid": DEMO_KEY_ID, "use": "sig", "alg": "ES256"}
             write_private_file(demo.login_key_file, pem)
             write_private_file(demo.jwks_file, json.dumps({"keys": [jwk]}, indent=2).encode())
-        if not demo.client_secret_file.exists():
-            write_private_file(demo.client_secret_file, secrets.token_urlsafe(32).encode())
-        for organisation in organisations:
-            path = demo.key_file(organisation)
+        per_organisation = [path(org) for org in organisations for path in (demo.key_file, demo.token_file)]
+        for path in (demo.client_secret_file, *per_organisation):
             if not path.exists():
                 # Text, so the SDK (bytes of the file) and the API settings (a string) use the same key.
                 write_private_file(path, secrets.token_urlsafe(32).encode())
-            token = demo.token_file(organisation)
-            if not token.exists():
-                write_private_file(token, secrets.token_urlsafe(32).encode())
         return demo
 
     @classmethod

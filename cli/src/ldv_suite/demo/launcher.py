@@ -8,9 +8,10 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -54,6 +55,31 @@ async def stop_processes(processes: Mapping[str, subprocess.Popen[bytes] | None]
             log.warning("%s did not stop in time; killed", name)
             process.kill()
             await asyncio.to_thread(process.wait, timeout)
+
+
+async def wait_started(
+    processes: Mapping[str, Any], ready: Callable[[str], Awaitable[bool]], name: str, what: str, timeout: float
+) -> None:
+    """Wait until `ready(key)` for each of `processes` (a ServiceProcess or a LogboekProcess); ServiceFailed
+    with its log when one exits (`name` formatted with its key), or naming those still `what` after `timeout`."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    waiting = set(processes)
+    while waiting:
+        for key in sorted(waiting):
+            started = processes[key]
+            assert started.process is not None
+            if started.process.poll() is not None:
+                raise ServiceFailed(
+                    f"{name.format(key)} exited with {started.process.returncode}; "
+                    f"its log ({started.log_file}):\n{started.log_tail()}"
+                )
+            if await ready(key):
+                waiting.discard(key)
+        if waiting:
+            if loop.time() > deadline:
+                raise ServiceFailed(f"{what} did not start within {timeout:.0f}s: {sorted(waiting)}")
+            await asyncio.sleep(0.1)
 
 
 @dataclass
@@ -120,30 +146,15 @@ class ServiceFleet:
         await self._wait_healthy()
 
     async def _wait_healthy(self) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + START_TIMEOUT_SECONDS
-        waiting = set(self.services)
         async with httpx.AsyncClient(timeout=2.0) as client:
-            while waiting:
-                for org in sorted(waiting):
-                    service = self.services[org]
-                    assert service.process is not None
-                    if service.process.poll() is not None:
-                        raise ServiceFailed(
-                            f"the {org} service exited with {service.process.returncode}; "
-                            f"its log ({service.log_file}):\n{service.log_tail()}"
-                        )
-                    try:
-                        if (await client.get(service.url + "health")).status_code == 200:
-                            waiting.discard(org)
-                    except httpx.HTTPError:
-                        pass
-                if waiting:
-                    if loop.time() > deadline:
-                        raise ServiceFailed(
-                            f"services did not start within {START_TIMEOUT_SECONDS:.0f}s: {sorted(waiting)}"
-                        )
-                    await asyncio.sleep(0.1)
+
+            async def healthy(org: str) -> bool:
+                try:
+                    return (await client.get(self.services[org].url + "health")).status_code == 200
+                except httpx.HTTPError:
+                    return False
+
+            await wait_started(self.services, healthy, "the {} service", "services", START_TIMEOUT_SECONDS)
 
     async def flush(self, timeout: float = 30.0) -> None:
         """Wait until every service's SDK delivered its spooled records (the collector stored them)."""

@@ -14,7 +14,6 @@ people and for tests.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
@@ -25,7 +24,7 @@ from pathlib import Path
 
 from ldv_collector import token_sha256
 from ldv_suite.demo.keys import ISSUER, DemoSecrets
-from ldv_suite.demo.launcher import ServiceFailed, free_ports, stop_processes
+from ldv_suite.demo.launcher import free_ports, stop_processes, wait_started
 
 START_TIMEOUT_SECONDS = 60.0
 STOP_TIMEOUT_SECONDS = 20.0
@@ -146,24 +145,11 @@ class LogboekFleet:
 
     async def wait_ready(self) -> None:
         """Wait until every Logboek says it is ready; ServiceFailed (with its log) otherwise."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + START_TIMEOUT_SECONDS
-        waiting = set(self.logboeken)
-        while waiting:
-            for org in sorted(waiting):
-                logboek = self.logboeken[org]
-                assert logboek.process is not None
-                if logboek.process.poll() is not None:
-                    raise ServiceFailed(
-                        f"the Logboek of {org} exited with {logboek.process.returncode}; "
-                        f"its log ({logboek.log_file}):\n{logboek.log_tail()}"
-                    )
-                if READY_LINE in logboek.log_tail(200):
-                    waiting.discard(org)
-            if waiting:
-                if loop.time() > deadline:
-                    raise ServiceFailed(f"Logboeken did not start within {START_TIMEOUT_SECONDS:.0f}s: {sorted(waiting)}")
-                await asyncio.sleep(0.1)
+
+        async def ready(org: str) -> bool:
+            return READY_LINE in self.logboeken[org].log_tail(200)
+
+        await wait_started(self.logboeken, ready, "the Logboek of {}", "Logboeken", START_TIMEOUT_SECONDS)
 
     async def stop(self) -> None:
         """SIGTERM every Logboek (each stores what it acknowledged), SIGKILL what lingers."""

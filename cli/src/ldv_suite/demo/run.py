@@ -92,9 +92,8 @@ class _Demo:
         try:
             await self.stack.run(on_ready=self._on_ready)
         finally:
-            if self._task is not None and not self._task.done():
-                self._task.cancel()
             if self._task is not None:
+                self._task.cancel()  # nothing when it is done
                 await asyncio.gather(self._task, return_exceptions=True)
             await self.fleet.stop()
             await self.logboeken.stop()
@@ -162,11 +161,10 @@ class _Demo:
         o = self.options
         host = "127.0.0.1" if o.host in ("0.0.0.0", "::", "") else o.host
         api = f"http://{host}:{o.api_port}"
-        token_file = self._citizen_token_file(LINDA_BSN)
-        people = Table(show_header=True, header_style="bold", box=None, padding=(0, 2))
-        people.add_column("citizen")
-        people.add_column("BSN (test)")
-        people.add_column("what the page shows")
+        auth = self.secrets.api_kwargs()["auth_settings"]
+        token_file = self.secrets.directory / "linda.token"
+        write_private_file(token_file, mint_demo_token(auth, LINDA_BSN).encode())
+        people = Table("citizen", "BSN (test)", "what the page shows", header_style="bold", box=None, padding=(0, 2))
         people.add_row(
             "Linda de Boer",
             LINDA_BSN,
@@ -174,9 +172,7 @@ class _Demo:
             "(not the confidential FIOD investigation)",
         )
         people.add_row("Ben Jansen", BEN_BSN, "moving house, zorgtoeslag (none of Linda's)")
-        services = Table(show_header=True, header_style="bold", box=None, padding=(0, 2))
-        services.add_column("organisation")
-        services.add_column("service (LDV SDK)")
+        services = Table("organisation", "service (LDV SDK)", header_style="bold", box=None, padding=(0, 2))
         own = self.logboeken.logboeken
         if own:
             services.add_column("its Logboek")
@@ -194,7 +190,8 @@ class _Demo:
         )
         if self.token_service_url:
             c.print(f"Token service (DEMO ONLY, token exchange RFC 8693): {self.token_service_url}")
-        c.print(f"Read API of this Logboek, Linda's own records (token valid {self._token_minutes()} minutes):")
+        minutes = auth.demo_token_lifetime_seconds // 60
+        c.print(f"Read API of this Logboek, Linda's own records (token valid {minutes} minutes):")
         c.print(
             f"  curl -s -X POST {api}/lezenapi/v1/processing-activities -H 'Content-Type: application/json' "
             f'-H "Authorization: Bearer $(cat {token_file})" -d \'{{"{DATA_SUBJECT_ID}": "{LINDA_BSN}"}}\'',
@@ -214,17 +211,6 @@ class _Demo:
         )
         if not self.options.exit_after_scenario:
             c.print("[bold]Ctrl-C[/] stops the demo.")
-
-    def _auth_settings(self) -> Any:
-        return self.secrets.api_kwargs()["auth_settings"]
-
-    def _token_minutes(self) -> int:
-        return int(self._auth_settings().demo_token_lifetime_seconds // 60)
-
-    def _citizen_token_file(self, bsn: str) -> Path:
-        path = self.secrets.directory / "linda.token"
-        write_private_file(path, mint_demo_token(self._auth_settings(), bsn).encode())
-        return path
 
 
 def _check_ports_free(options: DemoOptions) -> None:
@@ -351,8 +337,7 @@ def run_demo(options: DemoOptions, console: Console) -> None:
         read_apis=read_apis,
         endpoints={org: lb.otlp_endpoint for org, lb in logboeken.logboeken.items()},
     )
-    demo = _Demo(options, console, stack, fleet, secrets, logboeken, token_service if own else None)
-    demo.witness_url = witness_url
+    demo = _Demo(options, console, stack, fleet, secrets, logboeken, token_service if own else None, witness_url)
     # The own Logboeken start now, in parallel with the stack; the lifecycle waits for them.
     logboeken.start()
     try:

@@ -115,25 +115,29 @@ class DemoIssuer:
     def _sign(self, claims: dict[str, Any]) -> str:
         return jwt.encode(claims, self._private_key, algorithm="ES256", headers={"kid": self.key_id})  # type: ignore[arg-type]
 
-    def login_token(self, bsn: str, audience: str, *, now: float | None = None) -> str:
+    def _citizen_token(self, sub: str, bsn: str, audience: str, lifetime: int, **claims: Any) -> str:
+        issued = int(time.time())
+        return self._sign(
+            {
+                "iss": self.issuer,
+                "sub": sub,
+                "bsn": bsn,
+                "roles": ["citizen"],
+                "aud": audience,
+                "iat": issued,
+                "exp": issued + lifetime,
+                "jti": secrets.token_urlsafe(12),
+                **claims,
+            }
+        )
+
+    def login_token(self, bsn: str, audience: str) -> str:
         """DEMO ONLY: a citizen token for `bsn`, for the Logboek `audience`."""
         if not is_bsn(bsn):
             raise ValueError("not a valid BSN")
         if audience not in self.logboeken:
             raise ValueError("unknown Logboek")
-        issued = int(now if now is not None else time.time())
-        return self._sign(
-            {
-                "iss": self.issuer,
-                "sub": "demo-" + bsn[-3:],
-                "bsn": bsn,
-                "roles": ["citizen"],
-                "aud": audience,
-                "iat": issued,
-                "exp": issued + self.login_lifetime_seconds,
-                "jti": secrets.token_urlsafe(12),
-            }
-        )
+        return self._citizen_token("demo-" + bsn[-3:], bsn, audience, self.login_lifetime_seconds)
 
     def subject_claims(self, subject_token: str, client: DemoClient) -> dict[str, Any]:
         """The claims of a citizen token this issuer made for `client`'s own Logboek; InvalidRequestError else."""
@@ -156,20 +160,13 @@ class DemoIssuer:
 
     def exchanged_token(self, subject: Mapping[str, Any], audience: str, client: DemoClient) -> str:
         """A token for the same citizen, for `audience` only, short-lived, naming `client` as actor."""
-        issued = int(time.time())
-        return self._sign(
-            {
-                "iss": self.issuer,
-                "sub": subject["sub"],
-                "bsn": subject["bsn"],
-                "roles": ["citizen"],
-                "aud": audience,
-                "iat": issued,
-                "exp": issued + self.exchanged_lifetime_seconds,
-                "jti": secrets.token_urlsafe(12),
-                "client_id": client.client_id,
-                "act": {"sub": client.client_id},  # RFC 8693 section 4.1: who acts for the citizen
-            }
+        return self._citizen_token(
+            subject["sub"],
+            subject["bsn"],
+            audience,
+            self.exchanged_lifetime_seconds,
+            client_id=client.client_id,
+            act={"sub": client.client_id},  # RFC 8693 section 4.1: who acts for the citizen
         )
 
 

@@ -12,17 +12,10 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-MODULES: dict[str, str] = {
-    "burger-nl": "ldv_suite.demo.services.burger_nl",
-    "gemeente-amsterdam": "ldv_suite.demo.services.gemeente_amsterdam",
-    "dienst-toeslagen": "ldv_suite.demo.services.dienst_toeslagen",
-    "belastingdienst": "ldv_suite.demo.services.belastingdienst",
-    "rvig": "ldv_suite.demo.services.rvig",
-    "uwv": "ldv_suite.demo.services.uwv",
-}
-"""Organisation code -> module of its service."""
+ORGANISATIONS: tuple[str, ...] = ("burger-nl", "gemeente-amsterdam", "dienst-toeslagen", "belastingdienst", "rvig", "uwv")
 
-ORGANISATIONS: tuple[str, ...] = tuple(MODULES)
+MODULES: dict[str, str] = {org: f"{__name__}.{org.replace('-', '_')}" for org in ORGANISATIONS}
+"""Organisation code -> module of its service (the code with `_` for `-`)."""
 
 
 def service_module(organisation: str) -> ModuleType:

@@ -1,14 +1,15 @@
-"""What every demo service shares besides its own processings: error answers and demo control.
+"""What every demo service shares besides its own processings: error answers, demo control, and
+how a route about one citizen is logged (`verzoek_verwerking`, `beslist`).
 
-The organisation modules build on `service_app()` and add, themselves, the one line every
-LDV service needs: `app.add_middleware(ldv_sdk.LdvMiddleware)`.
+`service_app()` adds the one line every LDV service needs: `app.add_middleware(ldv_sdk.LdvMiddleware)`.
 """
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
@@ -18,8 +19,24 @@ from ldv_suite.demo.services.peers import Peers, PeerUnavailable
 FLUSH_TIMEOUT_SECONDS = 20.0
 
 
-def service_app(title: str, organisation: str, peers: Peers) -> FastAPI:
-    """A FastAPI app for one organisation's service, with the demo's health and flush routes."""
+def verzoek_verwerking(activity: str, action: str) -> Any:
+    """`ldv_sdk.verwerking` for a route about one citizen, whose BSN is in the body (`verzoek`).
+
+    `activity` becomes <REGISTER_BASE_URI>/<activity>, the id in the register; the citizen is the
+    data subject (the SDK pseudonymises it); an HTTPException (an unknown person, say) is handled
+    input, not a fault.
+    """
+    return ldv_sdk.verwerking(activity, action, subject=lambda args: args["verzoek"].bsn, expected=(HTTPException,))
+
+
+def beslist() -> None:
+    """Mark the current processing as completed: status Ok instead of the default Unset."""
+    if (v := ldv_sdk.current()) is not None:
+        v.mark_ok()
+
+
+def service_app(title: str, organisation: str, peers: Peers, router: APIRouter) -> FastAPI:
+    """A FastAPI app for one organisation's service: its `router`, the demo's health and flush routes."""
     app = FastAPI(title=f"{title} (LDV-demo)", lifespan=peers.lifespan, docs_url=None, redoc_url=None)
 
     @app.exception_handler(PeerUnavailable)
@@ -42,4 +59,6 @@ def service_app(title: str, organisation: str, peers: Peers) -> FastAPI:
         delivered = await asyncio.to_thread(ldv_sdk.flush, FLUSH_TIMEOUT_SECONDS)
         return {"delivered": delivered}
 
+    app.add_middleware(ldv_sdk.LdvMiddleware)  # continue the caller's trace and record who called
+    app.include_router(router)
     return app

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI, HTTPException
 
-import ldv_sdk
 from ldv_suite.demo.people import persoon
-from ldv_suite.demo.services.app import service_app
+from ldv_suite.demo.services.app import beslist, service_app, verzoek_verwerking
 from ldv_suite.demo.services.models import Verzoek
 from ldv_suite.demo.services.peers import Peers
 
@@ -28,12 +27,7 @@ class Aangifte(Verzoek):
 
 
 @router.post("/inkomen")
-@ldv_sdk.verwerking(
-    "inkomen-verstrekken",
-    "Verzamelinkomen verstrekken",
-    subject=lambda args: args["verzoek"].bsn,
-    expected=(HTTPException,),
-)
+@verzoek_verwerking("inkomen-verstrekken", "Verzamelinkomen verstrekken")
 async def inkomen(verzoek: Verzoek) -> dict[str, int]:
     gevonden = persoon(verzoek.bsn)
     if gevonden is None:
@@ -42,23 +36,17 @@ async def inkomen(verzoek: Verzoek) -> dict[str, int]:
 
 
 @router.post("/aangifte")
-@ldv_sdk.verwerking(
-    "inkomstenbelasting", "Aangifte inkomstenbelasting verwerken", subject=lambda args: args["verzoek"].bsn
-)
+@verzoek_verwerking("inkomstenbelasting", "Aangifte inkomstenbelasting verwerken")
 async def aangifte(verzoek: Aangifte) -> dict[str, int]:
-    if (v := ldv_sdk.current()) is not None:
-        v.mark_ok()  # the return is processed completely: status Ok instead of the default Unset
+    beslist()  # the return is processed completely
     return {"jaar": verzoek.jaar, "aanslag": round(max(0, verzoek.inkomen - 10_000) * 0.37)}
 
 
 @router.post("/fiod/onderzoek")
-@ldv_sdk.verwerking("fiod-fraudeonderzoek", "Bankgegevens analyseren", subject=lambda args: args["verzoek"].bsn)
+@verzoek_verwerking("fiod-fraudeonderzoek", "Bankgegevens analyseren")
 async def fiod_onderzoek(verzoek: Verzoek) -> dict[str, str]:
     return {"status": "vastgelegd"}
 
 
 def create_app(peers: Peers) -> FastAPI:
-    app = service_app("Belastingdienst", ORGANISATION, peers)
-    app.add_middleware(ldv_sdk.LdvMiddleware)
-    app.include_router(router)
-    return app
+    return service_app("Belastingdienst", ORGANISATION, peers, router)

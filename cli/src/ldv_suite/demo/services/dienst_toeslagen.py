@@ -8,10 +8,10 @@ followed to both.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI, HTTPException
+from fastapi import APIRouter, FastAPI
 
 import ldv_sdk
-from ldv_suite.demo.services.app import service_app
+from ldv_suite.demo.services.app import beslist, service_app, verzoek_verwerking
 from ldv_suite.demo.services.models import Verzoek
 from ldv_suite.demo.services.peers import Peers, PeersDep
 
@@ -32,36 +32,27 @@ class KinderopvangAanvraag(Verzoek):
 
 
 @router.post("/huurtoeslag/aanvragen")
-@ldv_sdk.verwerking(
-    "huurtoeslag", "Huurtoeslag berekenen", subject=lambda args: args["verzoek"].bsn, expected=(HTTPException,)
-)
+@verzoek_verwerking("huurtoeslag", "Huurtoeslag berekenen")
 async def huurtoeslag(verzoek: HuurtoeslagAanvraag, peers: PeersDep) -> dict[str, object]:
     inkomen = await inkomen_opvragen("huurtoeslag", verzoek.bsn, peers)
     huishouden = await peers.ask_about("huurtoeslag", HUISHOUDEN, "rvig", "/brp/persoonsgegevens", verzoek.bsn)
     personen = 1 + len(huishouden["kinderen"])
     bedrag = max(0, min(verzoek.huur_per_maand, 880) - 250 - max(0, inkomen - 22_000) // 60 + 15 * (personen - 1))
-    _beslist()
+    beslist()
     return {"toeslag": "huurtoeslag", "voorschot_per_maand": bedrag}
 
 
 @router.post("/zorgtoeslag/aanvragen")
-@ldv_sdk.verwerking(
-    "zorgtoeslag", "Zorgtoeslag berekenen", subject=lambda args: args["verzoek"].bsn, expected=(HTTPException,)
-)
+@verzoek_verwerking("zorgtoeslag", "Zorgtoeslag berekenen")
 async def zorgtoeslag(verzoek: Verzoek, peers: PeersDep) -> dict[str, object]:
     inkomen = await inkomen_opvragen("zorgtoeslag", verzoek.bsn, peers)
     bedrag = max(0, 131 - max(0, inkomen - 26_000) // 100)
-    _beslist()
+    beslist()
     return {"toeslag": "zorgtoeslag", "voorschot_per_maand": bedrag}
 
 
 @router.post("/kinderopvangtoeslag/aanvragen")
-@ldv_sdk.verwerking(
-    "kinderopvangtoeslag",
-    "Kinderopvangtoeslag berekenen",
-    subject=lambda args: args["verzoek"].bsn,
-    expected=(HTTPException,),
-)
+@verzoek_verwerking("kinderopvangtoeslag", "Kinderopvangtoeslag berekenen")
 async def kinderopvangtoeslag(verzoek: KinderopvangAanvraag, peers: PeersDep) -> dict[str, object]:
     huishouden = await peers.ask_about("kinderopvangtoeslag", HUISHOUDEN, "rvig", "/brp/persoonsgegevens", verzoek.bsn)
     # The children are data subjects too, known only from the BRP's answer (rule 6): adding them
@@ -74,7 +65,7 @@ async def kinderopvangtoeslag(verzoek: KinderopvangAanvraag, peers: PeersDep) ->
     inkomen = await inkomen_opvragen("kinderopvangtoeslag", verzoek.bsn, peers)
     uren = min(verzoek.opvanguren_per_maand, 140 * werk["uren_per_week"] // 40 + 1)
     vergoeding = 0.96 if inkomen < 25_000 else 0.9
-    _beslist()
+    beslist()
     return {
         "toeslag": "kinderopvangtoeslag",
         "kinderen": len(huishouden["kinderen"]),
@@ -90,14 +81,5 @@ async def inkomen_opvragen(activiteit: str, bsn: str, peers: Peers) -> int:
     return int(antwoord["verzamelinkomen"])
 
 
-def _beslist() -> None:
-    """Mark the current processing as completed: status Ok instead of the default Unset."""
-    if (v := ldv_sdk.current()) is not None:
-        v.mark_ok()
-
-
 def create_app(peers: Peers) -> FastAPI:
-    app = service_app("Dienst Toeslagen", ORGANISATION, peers)
-    app.add_middleware(ldv_sdk.LdvMiddleware)
-    app.include_router(router)
-    return app
+    return service_app("Dienst Toeslagen", ORGANISATION, peers, router)

@@ -31,7 +31,6 @@ class PeerUnavailable(SuiteError):
 
     def __init__(self, organisation: str) -> None:
         super().__init__(f"{organisation} is niet bereikbaar")
-        self.organisation = organisation
 
 
 class Peers:
@@ -80,11 +79,6 @@ class Peers:
             v.mark_ok()
             return answer
 
-    async def aclose(self) -> None:
-        for client in self._clients.values():
-            await client.aclose()
-        self._clients.clear()
-
     @asynccontextmanager
     async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
         """FastAPI lifespan: make the peers available to handlers, close the clients at the end."""
@@ -92,7 +86,9 @@ class Peers:
         try:
             yield
         finally:
-            await self.aclose()
+            for client in self._clients.values():
+                await client.aclose()
+            self._clients.clear()
 
 
 def _peers(request: Request) -> Peers:

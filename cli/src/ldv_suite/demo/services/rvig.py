@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI, HTTPException
 
-import ldv_sdk
 from ldv_suite.demo.people import persoon
-from ldv_suite.demo.services.app import service_app
+from ldv_suite.demo.services.app import service_app, verzoek_verwerking
 from ldv_suite.demo.services.models import Verzoek
 from ldv_suite.demo.services.peers import Peers
 
@@ -18,12 +17,7 @@ router = APIRouter()
 
 
 @router.post("/brp/persoonsgegevens")
-@ldv_sdk.verwerking(
-    "brp-verstrekking",  # becomes <REGISTER_BASE_URI>/brp-verstrekking, the id in the register
-    "Persoonsgegevens uit de BRP verstrekken",
-    subject=lambda args: args["verzoek"].bsn,  # the citizen; the SDK pseudonymises it
-    expected=(HTTPException,),  # an unknown person is handled input, not a fault
-)
+@verzoek_verwerking("brp-verstrekking", "Persoonsgegevens uit de BRP verstrekken")  # activity, action
 async def persoonsgegevens(verzoek: Verzoek) -> dict[str, object]:
     gevonden = persoon(verzoek.bsn)
     if gevonden is None:
@@ -37,7 +31,4 @@ async def persoonsgegevens(verzoek: Verzoek) -> dict[str, object]:
 
 
 def create_app(peers: Peers) -> FastAPI:
-    app = service_app("RvIG", ORGANISATION, peers)
-    app.add_middleware(ldv_sdk.LdvMiddleware)  # continue the caller's trace and record who called
-    app.include_router(router)
-    return app
+    return service_app("RvIG", ORGANISATION, peers, router)

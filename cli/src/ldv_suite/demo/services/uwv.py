@@ -8,7 +8,7 @@ from fastapi import APIRouter, FastAPI, HTTPException
 
 import ldv_sdk
 from ldv_suite.demo.people import Persoon, persoon
-from ldv_suite.demo.services.app import service_app
+from ldv_suite.demo.services.app import beslist, service_app, verzoek_verwerking
 from ldv_suite.demo.services.models import Verzoek
 from ldv_suite.demo.services.peers import Peers
 
@@ -24,12 +24,11 @@ class WwAanvraag(Verzoek):
 
 
 @router.post("/ww/aanvragen")
-@ldv_sdk.verwerking("ww", "WW-aanvraag beoordelen", subject=lambda args: args["verzoek"].bsn, expected=(HTTPException,))
+@verzoek_verwerking("ww", "WW-aanvraag beoordelen")
 async def ww_aanvragen(verzoek: WwAanvraag) -> dict[str, object]:
     werknemer = loongegevens(verzoek.bsn)
     dagloon = round(werknemer.verzamelinkomen / 261)
-    if (v := ldv_sdk.current()) is not None:
-        v.mark_ok()
+    beslist()
     return {"toegekend": True, "ingangsdatum": verzoek.laatste_werkdag.isoformat(), "dagloon": dagloon}
 
 
@@ -43,12 +42,7 @@ def loongegevens(bsn: str) -> Persoon:
 
 
 @router.post("/polisadministratie/inkomen")
-@ldv_sdk.verwerking(
-    "polisadministratie-inkomen-verstrekken",
-    "Inkomen uit loondienst verstrekken",
-    subject=lambda args: args["verzoek"].bsn,
-    expected=(HTTPException,),
-)
+@verzoek_verwerking("polisadministratie-inkomen-verstrekken", "Inkomen uit loondienst verstrekken")
 async def polis_inkomen(verzoek: Verzoek) -> dict[str, object]:
     werknemer = persoon(verzoek.bsn)
     if werknemer is None:
@@ -61,7 +55,4 @@ async def polis_inkomen(verzoek: Verzoek) -> dict[str, object]:
 
 
 def create_app(peers: Peers) -> FastAPI:
-    app = service_app("UWV", ORGANISATION, peers)
-    app.add_middleware(ldv_sdk.LdvMiddleware)
-    app.include_router(router)
-    return app
+    return service_app("UWV", ORGANISATION, peers, router)
