@@ -40,9 +40,13 @@ def test_sigkill_mid_stream_and_restart_loses_nothing(tmp_path: Path, receiver: 
             break
         returned.append(line.strip())
     os.kill(first.pid, signal.SIGKILL)
-    rest, _ = first.communicate(timeout=10)
+    # The rest through the same buffered reader: communicate(timeout=...) reads the pipe's fd itself,
+    # skipping what readline() had buffered, so its first line could start mid-id.
+    rest = first.stdout.read()
+    first.wait(timeout=10)
     returned += [line.strip() for line in rest.splitlines() if line.strip()]
     assert first.returncode == -signal.SIGKILL
+    assert all(len(span_id) == 16 for span_id in returned), "whole span ids only"
     assert 1500 <= len(returned) < 100_000, "killed mid-stream"
 
     second = _start(spool, receiver.endpoint, 200, "--flush")
