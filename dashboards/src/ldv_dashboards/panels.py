@@ -50,7 +50,16 @@ def datasource_variable() -> dash.DatasourceVariable:
     return dash.DatasourceVariable(DATASOURCE_VARIABLE).label("Databron").type(PLUGIN_TYPE)
 
 
-def _query_variable(name: str, label: str, raw_sql: str, *, multi: bool) -> dash.QueryVariable:
+# The filter variables: name -> (label, the query of its values).
+QUERY_VARIABLES = {
+    "organisation": ("Organisatie", sql.VAR_ORGANISATIONS),
+    "activity": ("Verwerkingsactiviteit", sql.VAR_ACTIVITIES),
+    "legal_basis": ("Wet / grondslag", sql.VAR_LAWS),
+}
+
+
+def query_variable(name: str, *, multi: bool = True) -> dash.QueryVariable:
+    label, raw_sql = QUERY_VARIABLES[name]
     variable = (
         dash.QueryVariable(name)
         .label(label)
@@ -62,18 +71,6 @@ def _query_variable(name: str, label: str, raw_sql: str, *, multi: bool) -> dash
     if multi:
         variable = variable.multi(True).include_all(True).current(model.VariableOption(selected=True, text=["All"], value=["$__all"]))
     return variable
-
-
-def organisation_variable(*, multi: bool) -> dash.QueryVariable:
-    return _query_variable("organisation", "Organisatie", sql.VAR_ORGANISATIONS, multi=multi)
-
-
-def activity_variable() -> dash.QueryVariable:
-    return _query_variable("activity", "Verwerkingsactiviteit", sql.VAR_ACTIVITIES, multi=True)
-
-
-def legal_basis_variable() -> dash.QueryVariable:
-    return _query_variable("legal_basis", "Wet / grondslag", sql.VAR_LAWS, multi=True)
 
 
 # --- panels --------------------------------------------------------------------------------
