@@ -232,17 +232,6 @@ def _check_ports_free(options: DemoOptions) -> None:
 WITNESS_NAME = "witness.autoriteitpersoonsgegevens.demo/ap"
 
 
-def _inzage_trust(api_kwargs: dict[str, Any], witness_vkey: str, log_vkeys: list[str]) -> dict[str, Any]:
-    """The citizen page checks every Logboek's records (the shared one's and those it reads
-    from the Belastingdienst's and UWV's own) against their log keys, and names the supervisor's
-    witness: "bevestigd door de Autoriteit Persoonsgegevens"."""
-    inzage = api_kwargs["inzage_settings"]
-    api_kwargs["inzage_settings"] = inzage.model_copy(
-        update={"witnesses": {"de Autoriteit Persoonsgegevens": witness_vkey}, "log_keys": tuple(log_vkeys)}
-    )
-    return api_kwargs
-
-
 def _demo_log_keys(data_dir: Path, secrets_dir: Path, logboeken: LogboekFleet) -> tuple[Any, list[Path]]:
     """The supervisor's witness key (made once, in the demo's secrets) and the log key file of
     the shared Logboek, then of each own Logboek (made once, in their data directories)."""
@@ -298,26 +287,31 @@ def run_demo(options: DemoOptions, console: Console) -> None:
     witness_port = free_ports(loopback, 1)[0]
     witness_url = f"http://{loopback}:{witness_port}"
     witness_key, log_keys = _demo_log_keys(options.data_dir, secrets.directory, logboeken)
-    witnesses = json.dumps([{"url": witness_url, "vkey": witness_key.verifier.vkey}])
-    logboeken.witnesses = witnesses
+    logs = [load_signer(str(k)).verifier for k in log_keys]
+    witness = witness_key.verifier.vkey
+    logboeken.witnesses = json.dumps([{"url": witness_url, "vkey": witness}])
+    api_kwargs = secrets.api_kwargs(
+        served,
+        logboeken={lb.identifier: lb.api_url for lb in logboeken.logboeken.values()},
+        token_endpoint=f"{token_service}/token" if own else None,
+    )
+    # The citizen page checks every Logboek's records (the shared one's and those it reads from the
+    # Belastingdienst's and UWV's own) against their log keys, and names the supervisor's witness:
+    # "bevestigd door de Autoriteit Persoonsgegevens".
+    api_kwargs["inzage_settings"] = api_kwargs["inzage_settings"].model_copy(
+        update={"witnesses": {"de Autoriteit Persoonsgegevens": witness}, "log_keys": tuple(v.vkey for v in logs)}
+    )
     stack = Stack.build(
         settings,
         register_paths=[demo_register_dir()],
         collector_settings=CollectorSettings(
             senders=secrets.collector_senders(served),
             log_key=SecretStr(str(log_keys[0])),
-            log_witnesses=[WitnessSettings(url=witness_url, vkey=witness_key.verifier.vkey)],
+            log_witnesses=[WitnessSettings(url=witness_url, vkey=witness)],
         ),
-        api_kwargs=_inzage_trust(secrets.api_kwargs(
-            served,
-            logboeken={lb.identifier: lb.api_url for lb in logboeken.logboeken.values()},
-            token_endpoint=f"{token_service}/token" if own else None,
-        ), witness_key.verifier.vkey, [load_signer(str(k)).verifier.vkey for k in log_keys]),
+        api_kwargs=api_kwargs,
     )
-    stack.add_server(
-        create_witness_app(witness_key, [load_signer(str(k)).verifier for k in log_keys], secrets.directory / "ap-witness.json"),
-        witness_port,
-    )
+    stack.add_server(create_witness_app(witness_key, logs, secrets.directory / "ap-witness.json"), witness_port)
     if own:
         issuer = DemoIssuer(
             issuer=ISSUER,
