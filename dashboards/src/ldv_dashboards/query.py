@@ -35,8 +35,8 @@ _QUERY_TYPES = {Format.TIME_SERIES: "timeseries", Format.TABLE: "table", Format.
 
 
 @dataclass
-class ClickHouseQuery(cogvariants.Dataquery):
-    """One SQL target of the ClickHouse plugin."""
+class ClickHouseQuery(cogvariants.Dataquery, cogbuilder.Builder["ClickHouseQuery"]):
+    """One SQL target of the ClickHouse plugin; its own builder, for `Panel.with_target`."""
 
     ref_id: str
     raw_sql: str
@@ -53,12 +53,5 @@ class ClickHouseQuery(cogvariants.Dataquery):
             "queryType": _QUERY_TYPES[self.format],
         }
 
-
-class SQL(cogbuilder.Builder[ClickHouseQuery]):
-    """Builder of a ClickHouseQuery, for `Panel.with_target`."""
-
-    def __init__(self, ref_id: str, raw_sql: str, fmt: Format) -> None:
-        self._query = ClickHouseQuery(ref_id, raw_sql, fmt)
-
     def build(self) -> ClickHouseQuery:
-        return self._query
+        return self
