@@ -43,7 +43,7 @@ from ldv_suite.demo.keys import CLIENT_ID, DEMO_KEY_ID, ISSUER, LOGBOEK, DemoSec
 from ldv_suite.demo.launcher import ServiceFleet, free_ports
 from ldv_suite.demo.logboeken import LogboekFleet
 from ldv_suite.demo.people import BEN_BSN, LINDA_BSN
-from ldv_suite.demo.register import demo_register_dir, load_demo_register, read_api_urls
+from ldv_suite.demo.register import demo_register_dir, load_demo_register
 from ldv_suite.demo.scenario import run_scenario
 from ldv_suite.demo.services import ORGANISATIONS
 from ldv_suite.demo.token_service import DemoIssuer, create_token_service_app
@@ -255,7 +255,10 @@ def run_demo(options: DemoOptions, console: Console) -> None:
     _check_ports_free(options)
     options.data_dir.mkdir(parents=True, exist_ok=True)
     secrets = DemoSecrets.prepare(options.data_dir, ORGANISATIONS)
-    read_apis = read_api_urls(register)
+    # Organisation code -> the read API URL the register gives it (fictitious in the demo).
+    read_apis = {
+        org.code: str(org.read_api_url) for org in register.organisations.values() if org.code and org.read_api_url
+    }
     own = () if options.single_logboek else OWN_LOGBOEKEN
     shared = [org for org in ORGANISATIONS if org not in own]
     loopback = "127.0.0.1" if options.host in ("0.0.0.0", "::", "") else options.host
