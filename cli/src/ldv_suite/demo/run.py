@@ -201,7 +201,7 @@ class _Demo:
             'Organisation services (try more requests, e.g. POST <burger-nl>/aanvragen/zorgtoeslag {"bsn": "..."}):'
         )
         c.print(services)
-        c.print(f"Service logs: {self.fleet.log_dir}")
+        c.print(f"Service logs: {self.secrets.directory / 'logs'}")
         c.print(
             f"Transparency logs (C2SP tlog-tiles): {api}/log/ ; witness of the Autoriteit Persoonsgegevens: "
             f"{self.witness_url}/add-checkpoint (cosigns every checkpoint; `ldv audit --data-dir {o.data_dir}`)"
@@ -329,8 +329,6 @@ def run_demo(options: DemoOptions, console: Console) -> None:
         host="127.0.0.1",
         endpoint=f"http://{loopback}:{options.otlp_http_port}/v1/traces",
         secrets=secrets,
-        spool_dir=secrets.directory / "spool",
-        log_dir=secrets.directory / "logs",
         read_apis=read_apis,
         endpoints={org: lb.otlp_endpoint for org, lb in logboeken.logboeken.items()},
     )
