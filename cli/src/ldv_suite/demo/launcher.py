@@ -110,9 +110,6 @@ class ServiceFleet:
     """Organisation -> the OTLP endpoint of its own Logboek, for those that keep one (else `endpoint`)."""
     services: dict[str, ServiceProcess] = field(default_factory=dict)
 
-    def urls(self) -> dict[str, str]:
-        return {org: s.url for org, s in self.services.items()}
-
     async def start(self, organisations: Sequence[str]) -> None:
         """Start every service and wait until each answers `/health`; ServiceFailed otherwise."""
         for folder in ("spool", "logs"):

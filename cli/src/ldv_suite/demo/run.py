@@ -119,7 +119,7 @@ class _Demo:
             marker = self.secrets.directory / SCENARIO_MARKER
             if self.options.rerun_scenario or not marker.exists():
                 with self.console.status("running the scenario: Linda divorces, moves house, loses her job ..."):
-                    done = await run_scenario(self.fleet.urls())
+                    done = await run_scenario({org: s.url for org, s in self.fleet.services.items()})
                     await self.fleet.flush()
                 counts = await self._collector_counts()
                 if counts.get("spans_rejected", 0):
