@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import typer
 
@@ -16,30 +16,23 @@ from ldv_suite.settings import ServeSettings
 
 
 def serve_settings(config: Path | None, **overrides: object) -> ServeSettings:
-    """ServeSettings, or a readable error and exit code 2 for invalid settings."""
-    [settings] = checked(lambda: _load_serve_settings(config, overrides))
-    return cast(ServeSettings, settings)
-
-
-def _load_serve_settings(config: Path | None, overrides: dict[str, object]) -> ServeSettings:
-    """ServeSettings from `config`, the environment and the flags; SettingsRefused names where a bad one was given."""
+    """ServeSettings from `config`, the environment and the flags, or a readable error naming where a bad
+    one was given and exit code 2."""
     import tomllib
 
     from ldv_suite.settings_errors import SettingsRefused, config_namer, load_settings
 
-    if config is not None and not config.is_file():  # pydantic-settings would skip it silently
-        raise SettingsRefused([f"{config}: no such file (--config)"])
-    try:
-        return cast(
-            ServeSettings,
-            load_settings(
-                ServeSettings,
-                lambda: ServeSettings.load(config, **overrides),
-                config_namer(ServeSettings, overrides, config),
-            ),
-        )
-    except tomllib.TOMLDecodeError as exc:
-        raise SettingsRefused([f"{config}: not valid TOML: {' '.join(str(exc).split())}"]) from None
+    def load() -> ServeSettings:
+        if config is not None and not config.is_file():  # pydantic-settings would skip it silently
+            raise SettingsRefused([f"{config}: no such file (--config)"])
+        try:
+            namer = config_namer(ServeSettings, overrides, config)
+            return load_settings(ServeSettings, lambda: ServeSettings.load(config, **overrides), namer)
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsRefused([f"{config}: not valid TOML: {' '.join(str(exc).split())}"]) from None
+
+    [settings] = checked(load)
+    return settings
 
 
 def checked(*loaders: Callable[[], Any]) -> list[Any]:

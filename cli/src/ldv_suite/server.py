@@ -70,24 +70,6 @@ def check_senders(settings: ServeSettings, collector_settings: Any) -> str | Non
 LOG_KEY_FILE = "log-key"
 
 
-def _inzage_checks_this_log(api_kwargs: dict[str, Any], collector_settings: Any) -> dict[str, Any]:
-    """The inzage checks receipts against this collector's log key and witnesses (named by their
-    key names) unless `LDV_INZAGE_LOG_KEYS` / `LDV_INZAGE_WITNESSES` say otherwise."""
-    from ldv_inzicht import InzageSettings
-    from ldv_logboek.tlog import Verifier, load_signer
-
-    if not collector_settings.log_enabled or collector_settings.log_key is None:
-        return api_kwargs
-    inzage = api_kwargs.get("inzage_settings") or InzageSettings()
-    updates: dict[str, Any] = {}
-    if not inzage.log_keys:
-        updates["log_keys"] = (load_signer(collector_settings.log_key.get_secret_value()).verifier.vkey,)
-    if not inzage.witnesses and collector_settings.log_witnesses:
-        updates["witnesses"] = {Verifier.parse(w.vkey).name: w.vkey for w in collector_settings.log_witnesses}
-    api_kwargs["inzage_settings"] = inzage.model_copy(update=updates)
-    return api_kwargs
-
-
 def ensure_log_key(data_dir: Path, name: str | None = None) -> Path:
     """The transparency log's signing key of an embedded store: `<data dir>/log-key`, made once
     (mode 0600, origin `name` or `logboek.local/<random>`) when the operator configured none.
@@ -164,9 +146,7 @@ class _SharedSignalServer(uvicorn.Server):
     """A uvicorn server that leaves signal handling to `Stack`, which stops all servers together;
     `own_loop`: served on an event loop of its own (`Stack.add_server`)."""
 
-    def __init__(self, config: uvicorn.Config, own_loop: bool = False) -> None:
-        super().__init__(config)
-        self.own_loop = own_loop
+    own_loop = False
 
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
@@ -205,10 +185,11 @@ class Stack:
         # Imported here so `ldv --help` stays fast.
         from ldv_collector import CollectorSettings
         from ldv_collector import create_app as create_collector_app
+        from ldv_inzicht import InzageSettings, create_log_app, with_log_routes
         from ldv_inzicht import create_app as create_api_app
-        from ldv_inzicht import create_log_app, with_log_routes
         from ldv_logboek.register import load_register_files
         from ldv_logboek.storage import RegisterStore
+        from ldv_logboek.tlog import Verifier, load_signer
 
         collector_settings = collector_settings or CollectorSettings()
         open_warning = check_senders(settings, collector_settings)
@@ -246,8 +227,18 @@ class Stack:
             raise
         stack = cls(settings=settings, store=store, collector=collector_app.state.collector)
         stack.add_server(collector_app, settings.otlp_http_port, client_ca=settings.tls_client_ca_file)
+        api_kwargs = dict(api_kwargs or {})
+        if collector_settings.log_enabled and collector_settings.log_key is not None:
+            # The inzage checks receipts against this collector's log key and witnesses (named by their
+            # key names) unless `LDV_INZAGE_LOG_KEYS` / `LDV_INZAGE_WITNESSES` say otherwise.
+            inzage = api_kwargs.get("inzage_settings") or InzageSettings()
+            updates: dict[str, Any] = {}
+            if not inzage.log_keys:
+                updates["log_keys"] = (load_signer(collector_settings.log_key.get_secret_value()).verifier.vkey,)
+            if not inzage.witnesses and collector_settings.log_witnesses:
+                updates["witnesses"] = {Verifier.parse(w.vkey).name: w.vkey for w in collector_settings.log_witnesses}
+            api_kwargs["inzage_settings"] = inzage.model_copy(update=updates)
         # The transparency logs as C2SP tlog-tiles under /log/ on the API's port (ldv_inzicht.create_log_app).
-        api_kwargs = _inzage_checks_this_log(dict(api_kwargs or {}), collector_settings)
         api_app = with_log_routes(create_api_app(store, **api_kwargs), create_log_app(store))
         stack.add_server(api_app, settings.api_port, own_loop=True)
         if settings.clickhouse_port:
@@ -316,7 +307,9 @@ class Stack:
         if request_head_bytes is not None:
             config.h11_max_incomplete_event_size = request_head_bytes
             config.http = _clickhouse_h11(request_head_bytes)
-        self.servers.append(_SharedSignalServer(config, own_loop))
+        server = _SharedSignalServer(config)
+        server.own_loop = own_loop
+        self.servers.append(server)
 
     def stop(self) -> None:
         """Ask the stack to stop (idempotent; safe from a signal handler)."""

@@ -6,8 +6,6 @@ when a committed file differs from what the code generates.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from pathlib import Path
 
 import yaml
@@ -40,12 +38,12 @@ def _yaml(data: dict[str, object]) -> str:
     return HEADER + yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=120)
 
 
-def outputs() -> dict[str, Callable[[], str]]:
+def outputs() -> dict[str, str]:
     """Relative path under the dashboards folder -> the text it must hold."""
-    files: dict[str, Callable[[], str]] = {f"generated/{uid}.json": functools.partial(render, uid) for uid in DASHBOARDS}
-    files["provisioning/datasources/ldv-logboek.yaml"] = lambda: _yaml(datasources_file())
-    files["provisioning/dashboards/ldv.yaml"] = lambda: _yaml(dashboards_file())
-    files["provisioning/alerting/ldv-alerts.yaml"] = lambda: _yaml(alerting_file())
+    files = {f"generated/{uid}.json": render(uid) for uid in DASHBOARDS}
+    files["provisioning/datasources/ldv-logboek.yaml"] = _yaml(datasources_file())
+    files["provisioning/dashboards/ldv.yaml"] = _yaml(dashboards_file())
+    files["provisioning/alerting/ldv-alerts.yaml"] = _yaml(alerting_file())
     return files
 
 
@@ -55,7 +53,7 @@ def write(root: Path = SOURCE_ROOT) -> list[Path]:
     for relative, text in outputs().items():
         path = root / relative
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text(), encoding="utf-8")
+        path.write_text(text, encoding="utf-8")
         written.append(path)
     return written
 
@@ -65,5 +63,5 @@ def stale(root: Path = SOURCE_ROOT) -> list[str]:
     return [
         relative
         for relative, text in outputs().items()
-        if not (root / relative).is_file() or (root / relative).read_text(encoding="utf-8") != text()
+        if not (root / relative).is_file() or (root / relative).read_text(encoding="utf-8") != text
     ]

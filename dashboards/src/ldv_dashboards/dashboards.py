@@ -15,11 +15,9 @@ from ldv_dashboards import sql
 from ldv_dashboards.panels import (
     VERWERKING_UID,
     Grid,
-    activity_variable,
     datasource_variable,
     flows_panel,
-    legal_basis_variable,
-    organisation_variable,
+    query_variable,
     series_panel,
     stat_panel,
     table_panel,
@@ -54,16 +52,17 @@ def _base(title: str, uid: str, description: str) -> dash.Dashboard:
 
 def _with_panels(board: dash.Dashboard, variables: list[cogbuilder.Builder[model.VariableModel]], grid: Grid) -> dash.Dashboard:
     """`board` with the data source variable, `variables`, the activity and legal basis variables, and the grid's panels."""
-    for variable in [datasource_variable(), *variables, activity_variable(), legal_basis_variable()]:
+    for variable in [datasource_variable(), *variables, query_variable("activity"), query_variable("legal_basis")]:
         board = board.with_variable(variable)
     for panel in grid.panels:
         board = board.with_panel(panel)
     return board
 
 
-def _questions(grid: Grid, *, per_organisation: bool) -> None:
-    """The supervisor's questions, filtered by the dashboard's variables (shared by Toezicht and
-    Organisatie: on Organisatie the organisation variable holds exactly one organisation)."""
+def _questions_dashboard(title: str, uid: str, description: str, *, per_organisation: bool) -> dash.Dashboard:
+    """The supervisor's questions, filtered by the dashboard's variables: over every organisation
+    (Toezicht), or for one (Organisatie: its organisation variable holds exactly one)."""
+    grid = Grid()
     grid.add(stat_panel("Verwerkingen", sql.STAT_PROCESSINGS, description="Vastgelegde verwerkingen (handelingen), elk één keer geteld."), 5, 4)
     grid.add(
         stat_panel(
@@ -148,13 +147,7 @@ def _questions(grid: Grid, *, per_organisation: bool) -> None:
         ),
         24, 7,
     )  # fmt: skip
-
-
-def _questions_dashboard(title: str, uid: str, description: str, *, per_organisation: bool) -> dash.Dashboard:
-    """The supervisors' questions as a dashboard: over every organisation, or for one."""
-    grid = Grid()
-    _questions(grid, per_organisation=per_organisation)
-    return _with_panels(_base(title, uid, description), [organisation_variable(multi=per_organisation)], grid)
+    return _with_panels(_base(title, uid, description), [query_variable("organisation", multi=per_organisation)], grid)
 
 
 def toezicht() -> dash.Dashboard:
@@ -204,7 +197,7 @@ def verwerking() -> dash.Dashboard:
         VERWERKING_UID,
         "Eén verwerking (trace) over organisaties heen, in de trace-weergave van Grafana.",
     )
-    return _with_panels(board, [dash.TextBoxVariable("trace_id").label("TraceId"), organisation_variable(multi=True)], grid)
+    return _with_panels(board, [dash.TextBoxVariable("trace_id").label("TraceId"), query_variable("organisation")], grid)
 
 
 DASHBOARDS = {TOEZICHT_UID: toezicht, ORGANISATIE_UID: organisatie, VERWERKING_UID: verwerking}

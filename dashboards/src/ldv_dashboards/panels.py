@@ -11,7 +11,7 @@ from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.models import dashboard as model
 
 from ldv_dashboards import sql
-from ldv_dashboards.query import DATASOURCE, DATASOURCE_VARIABLE, PLUGIN_TYPE, SQL, Format
+from ldv_dashboards.query import DATASOURCE, DATASOURCE_VARIABLE, PLUGIN_TYPE, ClickHouseQuery, Format
 
 VERWERKING_UID = "ldv-verwerking"
 # Opens one processing (trace) in the Verwerking dashboard, keeping data source and time range.
@@ -50,7 +50,16 @@ def datasource_variable() -> dash.DatasourceVariable:
     return dash.DatasourceVariable(DATASOURCE_VARIABLE).label("Databron").type(PLUGIN_TYPE)
 
 
-def _query_variable(name: str, label: str, raw_sql: str, *, multi: bool) -> dash.QueryVariable:
+# The filter variables: name -> (label, the query of its values).
+QUERY_VARIABLES = {
+    "organisation": ("Organisatie", sql.VAR_ORGANISATIONS),
+    "activity": ("Verwerkingsactiviteit", sql.VAR_ACTIVITIES),
+    "legal_basis": ("Wet / grondslag", sql.VAR_LAWS),
+}
+
+
+def query_variable(name: str, *, multi: bool = True) -> dash.QueryVariable:
+    label, raw_sql = QUERY_VARIABLES[name]
     variable = (
         dash.QueryVariable(name)
         .label(label)
@@ -64,31 +73,20 @@ def _query_variable(name: str, label: str, raw_sql: str, *, multi: bool) -> dash
     return variable
 
 
-def organisation_variable(*, multi: bool) -> dash.QueryVariable:
-    return _query_variable("organisation", "Organisatie", sql.VAR_ORGANISATIONS, multi=multi)
-
-
-def activity_variable() -> dash.QueryVariable:
-    return _query_variable("activity", "Verwerkingsactiviteit", sql.VAR_ACTIVITIES, multi=True)
-
-
-def legal_basis_variable() -> dash.QueryVariable:
-    return _query_variable("legal_basis", "Wet / grondslag", sql.VAR_LAWS, multi=True)
-
-
 # --- panels --------------------------------------------------------------------------------
 
 
-def _panel(panel: P, title: str, description: str, *targets: SQL) -> P:
-    """`panel` with its title and description, reading `targets` from the dashboard's data source."""
+def _panel(panel: P, title: str, description: str, fmt: Format, **targets: str) -> P:
+    """`panel` with its title and description, reading `targets` (refId -> SQL, in `fmt`) from the dashboard's
+    data source."""
     built: Any = panel
-    for target in targets:
-        built = built.with_target(target)
+    for ref_id, raw_sql in targets.items():
+        built = built.with_target(ClickHouseQuery(ref_id, raw_sql, fmt))
     return built.title(title).description(description).datasource(DATASOURCE)
 
 
 def stat_panel(title: str, raw_sql: str, *, description: str, unit: str = "none", red_above: float | None = None) -> stat.Panel:
-    panel = _panel(stat.Panel(), title, description, SQL("A", raw_sql, Format.TABLE)).unit(unit).no_value("0")
+    panel = _panel(stat.Panel(), title, description, Format.TABLE, A=raw_sql).unit(unit).no_value("0")
     if red_above is not None:
         panel = panel.thresholds(
             dash.ThresholdsConfig()
@@ -99,11 +97,11 @@ def stat_panel(title: str, raw_sql: str, *, description: str, unit: str = "none"
 
 
 def series_panel(title: str, raw_sql: str, *, description: str, unit: str = "none") -> timeseries.Panel:
-    return _panel(timeseries.Panel(), title, description, SQL("A", raw_sql, Format.TIME_SERIES)).unit(unit)
+    return _panel(timeseries.Panel(), title, description, Format.TIME_SERIES, A=raw_sql).unit(unit)
 
 
 def table_panel(title: str, raw_sql: str, *, description: str, trace_link: bool = False) -> table.Panel:
-    panel = _panel(table.Panel(), title, description, SQL("A", raw_sql, Format.TABLE))
+    panel = _panel(table.Panel(), title, description, Format.TABLE, A=raw_sql)
     if trace_link:
         panel = panel.override_by_name(
             "TraceId",
@@ -118,8 +116,8 @@ def table_panel(title: str, raw_sql: str, *, description: str, trace_link: bool 
 
 
 def flows_panel(*, description: str) -> nodegraph.Panel:
-    nodes, edges = SQL("nodes", sql.FLOW_NODES, Format.TABLE), SQL("edges", sql.FLOW_EDGES, Format.TABLE)
-    return _panel(nodegraph.Panel(), "Stromen tussen organisaties", description, nodes, edges)
+    flows = {"nodes": sql.FLOW_NODES, "edges": sql.FLOW_EDGES}
+    return _panel(nodegraph.Panel(), "Stromen tussen organisaties", description, Format.TABLE, **flows)
 
 
 def trace_panel() -> dash.Panel:
@@ -128,5 +126,6 @@ def trace_panel() -> dash.Panel:
         dash.Panel().type("traces"),
         "Verwerking als trace",
         "Alle handelingen van deze verwerking, over organisaties heen (data subject ids zijn weggelaten).",
-        SQL("A", sql.TRACE, Format.TRACE),
+        Format.TRACE,
+        A=sql.TRACE,
     )

@@ -8,6 +8,7 @@ source taken from the dashboard's `${datasource}` variable.
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 
 from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.cog import variants as cogvariants
@@ -33,14 +34,14 @@ class Format(enum.IntEnum):
 _QUERY_TYPES = {Format.TIME_SERIES: "timeseries", Format.TABLE: "table", Format.LOGS: "logs", Format.TRACE: "traces"}
 
 
-class ClickHouseQuery(cogvariants.Dataquery):
-    """One SQL target of the ClickHouse plugin."""
+@dataclass
+class ClickHouseQuery(cogvariants.Dataquery, cogbuilder.Builder["ClickHouseQuery"]):
+    """One SQL target of the ClickHouse plugin; its own builder, for `Panel.with_target`."""
 
-    def __init__(self, ref_id: str, raw_sql: str, fmt: Format, datasource: DataSourceRef = DATASOURCE) -> None:
-        self.ref_id = ref_id
-        self.raw_sql = raw_sql
-        self.format = fmt
-        self.datasource = datasource
+    ref_id: str
+    raw_sql: str
+    format: Format
+    datasource: DataSourceRef = DATASOURCE
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -52,12 +53,5 @@ class ClickHouseQuery(cogvariants.Dataquery):
             "queryType": _QUERY_TYPES[self.format],
         }
 
-
-class SQL(cogbuilder.Builder[ClickHouseQuery]):
-    """Builder of a ClickHouseQuery, for `Panel.with_target`."""
-
-    def __init__(self, ref_id: str, raw_sql: str, fmt: Format) -> None:
-        self._query = ClickHouseQuery(ref_id, raw_sql, fmt)
-
     def build(self) -> ClickHouseQuery:
-        return self._query
+        return self

@@ -104,24 +104,20 @@ class ServiceFleet:
 
     host: str
     endpoint: str
-    secrets: DemoSecrets
-    spool_dir: Path
-    log_dir: Path
+    secrets: DemoSecrets  # its folder holds the services' spool/ and logs/ too
     read_apis: Mapping[str, str]
     endpoints: Mapping[str, str] = field(default_factory=dict)
     """Organisation -> the OTLP endpoint of its own Logboek, for those that keep one (else `endpoint`)."""
     services: dict[str, ServiceProcess] = field(default_factory=dict)
 
-    def urls(self) -> dict[str, str]:
-        return {org: s.url for org, s in self.services.items()}
-
     async def start(self, organisations: Sequence[str]) -> None:
         """Start every service and wait until each answers `/health`; ServiceFailed otherwise."""
-        self.spool_dir.mkdir(parents=True, exist_ok=True)
-        self.log_dir.mkdir(parents=True, exist_ok=True)
+        for folder in ("spool", "logs"):
+            (self.secrets.directory / folder).mkdir(parents=True, exist_ok=True)
         ports = free_ports(self.host, len(organisations))
         for org, port in zip(organisations, ports):
-            self.services[org] = ServiceProcess(org, f"http://{self.host}:{port}/", self.log_dir / f"{org}.log")
+            log_file = self.secrets.directory / "logs" / f"{org}.log"
+            self.services[org] = ServiceProcess(org, f"http://{self.host}:{port}/", log_file)
         for org, service in self.services.items():
             cmd = [
                 sys.executable, "-m", "ldv_suite.demo.services", org,
@@ -130,7 +126,7 @@ class ServiceFleet:
                 "--endpoint", self.endpoints.get(org, self.endpoint),
                 "--key-file", str(self.secrets.key_file(org)),
                 "--token-file", str(self.secrets.token_file(org)),
-                "--spool", str(self.spool_dir / f"{org}.db"),
+                "--spool", str(self.secrets.directory / "spool" / f"{org}.db"),
             ]  # fmt: skip
             for peer, other in self.services.items():
                 if peer != org:

@@ -7,16 +7,14 @@ and keeps its data directory locked.
 
 from __future__ import annotations
 
-import sys
-
 from ldv_suite.demo.parent_watch import exit_with_parent
 
 
-def main(argv: list[str] | None = None) -> None:
+def main() -> None:
     exit_with_parent()
     from ldv_suite.cli import app
 
-    app(args=sys.argv[1:] if argv is None else argv, prog_name="ldv")
+    app(prog_name="ldv")  # its arguments: sys.argv[1:]
 
 
 if __name__ == "__main__":

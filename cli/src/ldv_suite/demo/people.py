@@ -58,8 +58,3 @@ PERSONEN: dict[str, Persoon] = {
         ),
     )
 }
-
-
-def persoon(bsn: str) -> Persoon | None:
-    """The person with this BSN, or None."""
-    return PERSONEN.get(bsn)

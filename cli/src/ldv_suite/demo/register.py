@@ -26,14 +26,9 @@ def demo_register_dir() -> Path:
     return Path(__file__).resolve().parents[4] / "demo" / "register"
 
 
-def load_demo_register(folder: Path | None = None) -> Register:
+def load_demo_register() -> Register:
     """The demo register, parsed and checked (RegisterFileError names the file and its problems)."""
-    folder = folder or demo_register_dir()
+    folder = demo_register_dir()
     if not folder.is_dir():
         raise FileNotFoundError(f"demo register not found at {folder} (set {REGISTER_ENV} to its folder)")
     return load_register_files([folder])
-
-
-def read_api_urls(register: Register) -> dict[str, str]:
-    """Organisation code -> the read API URL the register gives it (fictitious in the demo)."""
-    return {org.code: str(org.read_api_url) for org in register.organisations.values() if org.code and org.read_api_url}

@@ -43,7 +43,7 @@ from ldv_suite.demo.keys import CLIENT_ID, DEMO_KEY_ID, ISSUER, LOGBOEK, DemoSec
 from ldv_suite.demo.launcher import ServiceFleet, free_ports
 from ldv_suite.demo.logboeken import LogboekFleet
 from ldv_suite.demo.people import BEN_BSN, LINDA_BSN
-from ldv_suite.demo.register import demo_register_dir, load_demo_register, read_api_urls
+from ldv_suite.demo.register import demo_register_dir, load_demo_register
 from ldv_suite.demo.scenario import run_scenario
 from ldv_suite.demo.services import ORGANISATIONS
 from ldv_suite.demo.token_service import DemoIssuer, create_token_service_app
@@ -119,7 +119,7 @@ class _Demo:
             marker = self.secrets.directory / SCENARIO_MARKER
             if self.options.rerun_scenario or not marker.exists():
                 with self.console.status("running the scenario: Linda divorces, moves house, loses her job ..."):
-                    done = await run_scenario(self.fleet.urls())
+                    done = await run_scenario({org: s.url for org, s in self.fleet.services.items()})
                     await self.fleet.flush()
                 counts = await self._collector_counts()
                 if counts.get("spans_rejected", 0):
@@ -201,7 +201,7 @@ class _Demo:
             'Organisation services (try more requests, e.g. POST <burger-nl>/aanvragen/zorgtoeslag {"bsn": "..."}):'
         )
         c.print(services)
-        c.print(f"Service logs: {self.fleet.log_dir}")
+        c.print(f"Service logs: {self.secrets.directory / 'logs'}")
         c.print(
             f"Transparency logs (C2SP tlog-tiles): {api}/log/ ; witness of the Autoriteit Persoonsgegevens: "
             f"{self.witness_url}/add-checkpoint (cosigns every checkpoint; `ldv audit --data-dir {o.data_dir}`)"
@@ -232,17 +232,6 @@ def _check_ports_free(options: DemoOptions) -> None:
 WITNESS_NAME = "witness.autoriteitpersoonsgegevens.demo/ap"
 
 
-def _inzage_trust(api_kwargs: dict[str, Any], witness_vkey: str, log_vkeys: list[str]) -> dict[str, Any]:
-    """The citizen page checks every Logboek's records (the shared one's and those it reads
-    from the Belastingdienst's and UWV's own) against their log keys, and names the supervisor's
-    witness: "bevestigd door de Autoriteit Persoonsgegevens"."""
-    inzage = api_kwargs["inzage_settings"]
-    api_kwargs["inzage_settings"] = inzage.model_copy(
-        update={"witnesses": {"de Autoriteit Persoonsgegevens": witness_vkey}, "log_keys": tuple(log_vkeys)}
-    )
-    return api_kwargs
-
-
 def _demo_log_keys(data_dir: Path, secrets_dir: Path, logboeken: LogboekFleet) -> tuple[Any, list[Path]]:
     """The supervisor's witness key (made once, in the demo's secrets) and the log key file of
     the shared Logboek, then of each own Logboek (made once, in their data directories)."""
@@ -266,7 +255,10 @@ def run_demo(options: DemoOptions, console: Console) -> None:
     _check_ports_free(options)
     options.data_dir.mkdir(parents=True, exist_ok=True)
     secrets = DemoSecrets.prepare(options.data_dir, ORGANISATIONS)
-    read_apis = read_api_urls(register)
+    # Organisation code -> the read API URL the register gives it (fictitious in the demo).
+    read_apis = {
+        org.code: str(org.read_api_url) for org in register.organisations.values() if org.code and org.read_api_url
+    }
     own = () if options.single_logboek else OWN_LOGBOEKEN
     shared = [org for org in ORGANISATIONS if org not in own]
     loopback = "127.0.0.1" if options.host in ("0.0.0.0", "::", "") else options.host
@@ -298,26 +290,31 @@ def run_demo(options: DemoOptions, console: Console) -> None:
     witness_port = free_ports(loopback, 1)[0]
     witness_url = f"http://{loopback}:{witness_port}"
     witness_key, log_keys = _demo_log_keys(options.data_dir, secrets.directory, logboeken)
-    witnesses = json.dumps([{"url": witness_url, "vkey": witness_key.verifier.vkey}])
-    logboeken.witnesses = witnesses
+    logs = [load_signer(str(k)).verifier for k in log_keys]
+    witness = witness_key.verifier.vkey
+    logboeken.witnesses = json.dumps([{"url": witness_url, "vkey": witness}])
+    api_kwargs = secrets.api_kwargs(
+        served,
+        logboeken={lb.identifier: lb.api_url for lb in logboeken.logboeken.values()},
+        token_endpoint=f"{token_service}/token" if own else None,
+    )
+    # The citizen page checks every Logboek's records (the shared one's and those it reads from the
+    # Belastingdienst's and UWV's own) against their log keys, and names the supervisor's witness:
+    # "bevestigd door de Autoriteit Persoonsgegevens".
+    api_kwargs["inzage_settings"] = api_kwargs["inzage_settings"].model_copy(
+        update={"witnesses": {"de Autoriteit Persoonsgegevens": witness}, "log_keys": tuple(v.vkey for v in logs)}
+    )
     stack = Stack.build(
         settings,
         register_paths=[demo_register_dir()],
         collector_settings=CollectorSettings(
             senders=secrets.collector_senders(served),
             log_key=SecretStr(str(log_keys[0])),
-            log_witnesses=[WitnessSettings(url=witness_url, vkey=witness_key.verifier.vkey)],
+            log_witnesses=[WitnessSettings(url=witness_url, vkey=witness)],
         ),
-        api_kwargs=_inzage_trust(secrets.api_kwargs(
-            served,
-            logboeken={lb.identifier: lb.api_url for lb in logboeken.logboeken.values()},
-            token_endpoint=f"{token_service}/token" if own else None,
-        ), witness_key.verifier.vkey, [load_signer(str(k)).verifier.vkey for k in log_keys]),
+        api_kwargs=api_kwargs,
     )
-    stack.add_server(
-        create_witness_app(witness_key, [load_signer(str(k)).verifier for k in log_keys], secrets.directory / "ap-witness.json"),
-        witness_port,
-    )
+    stack.add_server(create_witness_app(witness_key, logs, secrets.directory / "ap-witness.json"), witness_port)
     if own:
         issuer = DemoIssuer(
             issuer=ISSUER,
@@ -332,8 +329,6 @@ def run_demo(options: DemoOptions, console: Console) -> None:
         host="127.0.0.1",
         endpoint=f"http://{loopback}:{options.otlp_http_port}/v1/traces",
         secrets=secrets,
-        spool_dir=secrets.directory / "spool",
-        log_dir=secrets.directory / "logs",
         read_apis=read_apis,
         endpoints={org: lb.otlp_endpoint for org, lb in logboeken.logboeken.items()},
     )

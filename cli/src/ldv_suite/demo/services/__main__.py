@@ -37,7 +37,7 @@ def _pairs(values: list[str] | None, option: str) -> dict[str, str]:
     return out
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m ldv_suite.demo.services", description=__doc__.split("\n")[0])
     parser.add_argument("organisation", choices=ORGANISATIONS)
     parser.add_argument("--host", default="127.0.0.1")
@@ -48,11 +48,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--spool", type=Path, required=True, help="the SDK's spool file (one per process)")
     parser.add_argument("--peer", action="append", help="ORGANISATION=URL of another organisation's service")
     parser.add_argument("--read-api", action="append", help="ORGANISATION=URL of its LDV read API (from the register)")
-    return parser.parse_args(argv)
-
-
-def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
+    args = parser.parse_args()
     service = service_module(args.organisation)
     peers = _pairs(args.peer, "--peer")
     read_apis = _pairs(args.read_api, "--read-api")

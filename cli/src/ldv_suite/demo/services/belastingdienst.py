@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI, HTTPException
 
-from ldv_suite.demo.people import persoon
+from ldv_suite.demo.people import PERSONEN
 from ldv_suite.demo.services.app import beslist, service_app, verzoek_verwerking
 from ldv_suite.demo.services.models import Verzoek
 from ldv_suite.demo.services.peers import Peers
@@ -29,7 +29,7 @@ class Aangifte(Verzoek):
 @router.post("/inkomen")
 @verzoek_verwerking("inkomen-verstrekken", "Verzamelinkomen verstrekken")
 async def inkomen(verzoek: Verzoek) -> dict[str, int]:
-    gevonden = persoon(verzoek.bsn)
+    gevonden = PERSONEN.get(verzoek.bsn)
     if gevonden is None:
         raise HTTPException(status_code=404, detail="geen inkomensgegevens bekend")
     return {"verzamelinkomen": gevonden.verzamelinkomen}

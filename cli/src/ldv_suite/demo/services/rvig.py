@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI, HTTPException
 
-from ldv_suite.demo.people import persoon
+from ldv_suite.demo.people import PERSONEN
 from ldv_suite.demo.services.app import service_app, verzoek_verwerking
 from ldv_suite.demo.services.models import Verzoek
 from ldv_suite.demo.services.peers import Peers
@@ -19,7 +19,7 @@ router = APIRouter()
 @router.post("/brp/persoonsgegevens")
 @verzoek_verwerking("brp-verstrekking", "Persoonsgegevens uit de BRP verstrekken")  # activity, action
 async def persoonsgegevens(verzoek: Verzoek) -> dict[str, object]:
-    gevonden = persoon(verzoek.bsn)
+    gevonden = PERSONEN.get(verzoek.bsn)
     if gevonden is None:
         raise HTTPException(status_code=404, detail="persoon niet gevonden in de BRP")
     return {

@@ -7,7 +7,7 @@ from datetime import date
 from fastapi import APIRouter, FastAPI, HTTPException
 
 import ldv_sdk
-from ldv_suite.demo.people import Persoon, persoon
+from ldv_suite.demo.people import PERSONEN, Persoon
 from ldv_suite.demo.services.app import beslist, service_app, verzoek_verwerking
 from ldv_suite.demo.services.models import Verzoek
 from ldv_suite.demo.services.peers import Peers
@@ -35,7 +35,7 @@ async def ww_aanvragen(verzoek: WwAanvraag) -> dict[str, object]:
 # A nested processing: a child action in the same trace, under the same activity.
 @ldv_sdk.verwerking("ww", "Loongegevens raadplegen in de polisadministratie", subject="bsn", expected=(HTTPException,))
 def loongegevens(bsn: str) -> Persoon:
-    werknemer = persoon(bsn)
+    werknemer = PERSONEN.get(bsn)
     if werknemer is None or werknemer.werkgever is None:
         raise HTTPException(status_code=404, detail="geen dienstverband bekend in de polisadministratie")
     return werknemer
@@ -44,7 +44,7 @@ def loongegevens(bsn: str) -> Persoon:
 @router.post("/polisadministratie/inkomen")
 @verzoek_verwerking("polisadministratie-inkomen-verstrekken", "Inkomen uit loondienst verstrekken")
 async def polis_inkomen(verzoek: Verzoek) -> dict[str, object]:
-    werknemer = persoon(verzoek.bsn)
+    werknemer = PERSONEN.get(verzoek.bsn)
     if werknemer is None:
         raise HTTPException(status_code=404, detail="niet bekend in de polisadministratie")
     return {
