@@ -23,7 +23,7 @@ from ldv_inzicht._openapi_docs import add_openapi_route
 from ldv_inzicht._overzicht import OVERZICHT_API, create_overzicht_router
 from ldv_inzicht._problems import PROBLEM_MEDIA_TYPE, Handler, problem_handlers
 from ldv_inzicht._register_api import REGISTER_API, create_register_router
-from ldv_inzicht._security_headers import ResponseHeadersMiddleware, add_security_headers
+from ldv_inzicht._security_headers import SECURITY_HEADERS, ResponseHeadersMiddleware
 from ldv_inzicht._subject_keys import SubjectKeys
 from ldv_inzicht._versioning import API_VERSION_HEADER, ApiInfo, ApiRegistry
 from ldv_inzicht.inzage._api import INZAGE_API, create_inzage_router
@@ -104,7 +104,7 @@ def _finished(handler: Handler, registry: ApiRegistry) -> Handler:
         if is_problem and is_page_path(path) and registry.api_for(path) is None:
             response = error_page(request, response)
         response.headers[API_VERSION_HEADER] = registry.version_for(path)
-        add_security_headers(response.headers)
+        response.headers.update(SECURITY_HEADERS)
         return response
 
     return handle
