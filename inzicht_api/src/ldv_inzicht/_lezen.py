@@ -24,7 +24,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response, params
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
-from pydantic.alias_generators import to_camel
 
 from ldv_inzicht._auth import Principal, Role, TokenCheck, TokenFirstRoute
 from ldv_inzicht._cursors import CursorRefused, CursorSealer, binding
@@ -34,7 +33,7 @@ from ldv_inzicht._openapi_docs import bearer_security
 from ldv_inzicht._problems import ProblemError, problem_responses
 from ldv_inzicht._read_access import ReadRestriction, read_restriction
 from ldv_inzicht._subject_keys import SubjectKeys
-from ldv_inzicht._versioning import ApiInfo
+from ldv_inzicht._versioning import ApiInfo, CamelModel
 from ldv_inzicht.settings import ApiSettings
 from ldv_logboek import LogRecord, is_uri, parse_trace_id, trace_id_as_uuid
 from ldv_logboek import attributes as attr
@@ -158,10 +157,8 @@ class ProcessingActivityRequest(BaseModel):
         return value
 
 
-class _WireModel(BaseModel):
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, field_title_generator=lambda name, info: info.alias or name
-    )
+class _WireModel(CamelModel):
+    model_config = ConfigDict(field_title_generator=lambda name, info: info.alias or name)
 
 
 class Resource(_WireModel):
