@@ -153,10 +153,6 @@ def _check_ast(reader: Reader, canonical: str, params: Mapping[str, str], access
                 _check_table_function(m.group(1), access, database)
 
 
-def _indent(line: str) -> int:
-    return len(line) - len(line.lstrip(" "))
-
-
 def _check_tree(reader: Reader, canonical: str, params: Mapping[str, str], access: Access, database: str) -> None:
     tree = reader.run("EXPLAIN QUERY TREE " + canonical, "TabSeparated", params).data.decode()
     view_indent: int | None = None  # inside the arguments of a parameterised view
@@ -169,7 +165,7 @@ def _check_tree(reader: Reader, canonical: str, params: Mapping[str, str], acces
     scoped = access.scoped_relations
     above: dict[int, str] = {}  # the last line seen at each indentation, of the lines enclosing this one
     for line in lines:
-        indent = _indent(line)
+        indent = len(line) - len(line.lstrip(" "))
         above = {i: text for i, text in above.items() if i < indent}
         above[indent] = line
         if scoped and _TABLE.match(line) and (f := _TABLE_NAME_FIELD.search(line)) and f.group(1) in scoped:

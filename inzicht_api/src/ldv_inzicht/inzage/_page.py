@@ -23,6 +23,7 @@ problem's `instance` as the reference a citizen can quote.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Callable
@@ -111,10 +112,8 @@ def error_page(request: Request, problem: Response) -> Response:
     heading, message = _ERROR_TEXTS.get(status) or (_SERVER_ERROR if status >= 500 else _ERROR_TEXTS[400])
     reference = None
     if status >= 500 and status != 503:
-        try:
+        with contextlib.suppress(ValueError, AttributeError):
             reference = json.loads(bytes(problem.body)).get("instance")
-        except (ValueError, AttributeError):
-            reference = None
     headers = {k: v for k, v in problem.headers.items() if k.lower() not in _BODY_HEADERS}
     try:
         auth = app_context(request.app).auth_settings

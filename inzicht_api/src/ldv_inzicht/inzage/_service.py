@@ -32,6 +32,7 @@ For a citizen (their BSN from the token) the service
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -471,10 +472,8 @@ def _remote_receipt(record: FoundRecord) -> RecordReceipt | None:
         return RecordReceipt("?", 0, record.receipt)  # fails the check, which says why
     entry = None
     if record.opening is not None and _opening_is(record.opening, record):
-        try:
+        with contextlib.suppress(ProofError):
             entry = record.opening.entry()
-        except ProofError:
-            entry = None
     return RecordReceipt(origin, receipt.index, record.receipt, entry)
 
 

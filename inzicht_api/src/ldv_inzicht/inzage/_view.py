@@ -266,16 +266,12 @@ def _staat(n: int) -> str:
     return "staat" if n == 1 else "staan"
 
 
-def _is(n: int) -> str:
-    return "is" if n == 1 else "zijn"
-
-
 def check_label(c: LogCheck) -> str:
     """What was checked, in plain Dutch; only what the check found."""
     orgs = _names_nl(c.organisations)
     if c.source != "local" and not c.origin:
         return (f"Niet gecontroleerd: {_count_nl(c.unchecked)} van {orgs}, opgevraagd bij een ander Logboek, "
-                f"{_is(c.unchecked)} niet tegen een onveranderbaar logboek gecontroleerd.")
+                f"{'is' if c.unchecked == 1 else 'zijn'} niet tegen een onveranderbaar logboek gecontroleerd.")
     if c.source != "local":
         orgs += ", opgevraagd bij een ander Logboek,"
     if not c.origin:
