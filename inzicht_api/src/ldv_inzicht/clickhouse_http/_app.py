@@ -250,6 +250,7 @@ def create_app(store: LogStore, settings: ClickHouseHttpSettings | None = None) 
         )
     pool = ReaderPool(store.pool, path, settings)
     endpoint = Endpoint(pool, settings)
+    hello = Answer(hello_block(DISPLAY_NAME, pool.version, pool.timezone), "Native", None)  # clickhouse-go's first query
 
     async def ping(request: Request) -> Response:
         return Response(b"Ok.\n", media_type="text/plain; charset=UTF-8")
@@ -278,7 +279,7 @@ def create_app(store: LogStore, settings: ClickHouseHttpSettings | None = None) 
                 # A writer that is a clickhouse-go client (the OpenTelemetry Collector's ClickHouse
                 # exporter) says hello first, like any other.
                 if not sql and len(data) < 256 and is_hello(data.decode(errors="replace"), client_protocol_version):
-                    answer = Answer(hello_block(DISPLAY_NAME, pool.version, pool.timezone), "Native", None)
+                    answer = hello
                 else:
                     answer = await run_in_threadpool(
                         endpoint.execute_write, user, sql, data, database, query_params, default_format
@@ -292,7 +293,7 @@ def create_app(store: LogStore, settings: ClickHouseHttpSettings | None = None) 
             if not sql.strip():
                 raise ClickHouseError(62, "Code: 62. DB::Exception: Empty query. (SYNTAX_ERROR)")
             if is_hello(sql, client_protocol_version):
-                answer = Answer(hello_block(DISPLAY_NAME, pool.version, pool.timezone), "Native", None)
+                answer = hello
             else:
                 answer = await run_in_threadpool(endpoint.execute, user, sql, database, query_params, default_format)
         except ClickHouseError as error:
