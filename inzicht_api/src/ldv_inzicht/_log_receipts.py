@@ -12,7 +12,7 @@ only what this check found.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -174,8 +174,8 @@ def _check_note(note_text: str, log_vkeys: tuple[str, ...], witness_vkeys: tuple
 
 def check_receipt(
     text: str,
-    log_keys: Sequence[Verifier],
-    witnesses: Mapping[str, Verifier],
+    log_keys: tuple[str, ...],
+    witnesses: Mapping[str, str],
     stored_entry: bytes | None,
 ) -> CheckedReceipt:
     """Check `text` against the log key of its origin among `log_keys`, the `witnesses` (display
@@ -186,11 +186,7 @@ def check_receipt(
         origin = Checkpoint.from_text(parse_note(receipt.checkpoint_note).text).origin
     except NoteError as exc:
         return CheckedReceipt(False, "", reason=str(exc))
-    note = _check_note(
-        receipt.checkpoint_note,
-        tuple(k.vkey for k in log_keys),
-        tuple((name, w.vkey) for name, w in witnesses.items()),
-    )
+    note = _check_note(receipt.checkpoint_note, log_keys, tuple(witnesses.items()))
     if note.checkpoint is None:
         return CheckedReceipt(False, origin, reason=note.reason)
     checkpoint = note.checkpoint

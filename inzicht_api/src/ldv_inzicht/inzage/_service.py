@@ -217,8 +217,7 @@ class InzageService:
         except StorageUnavailable:
             log.warning("inzage: the transparency log could not be read; the overview is not checked")
             found = {}
-        verifiers = [Verifier.parse(k) for k in self.settings.log_keys]
-        witnesses = {name: Verifier.parse(k) for name, k in self.settings.witnesses.items()}
+        logs = {Verifier.parse(k).name for k in self.settings.log_keys}  # the origins there are keys for
         checks: dict[tuple[str, str], LogCheck] = {}
         for p in processings:
             name = p.organisation.name if p.organisation is not None else p.record.organisation_ref
@@ -231,11 +230,13 @@ class InzageService:
                 check.unchecked += 1
                 continue
             p.receipt = there.receipt
-            if not any(k.name == there.origin for k in verifiers):
+            if there.origin not in logs:
                 check.unchecked += 1  # the page says it holds no key to check this log with
                 check.no_key = True
                 continue
-            p.checked = check_receipt(there.receipt, verifiers, witnesses, there.stored_entry)
+            p.checked = check_receipt(
+                there.receipt, self.settings.log_keys, self.settings.witnesses, there.stored_entry
+            )
             if not p.checked.ok:
                 check.failed += 1
                 log.warning("inzage: a receipt of log %s (from %s) did not verify: %s", there.origin, p.record.source, p.checked.reason)
