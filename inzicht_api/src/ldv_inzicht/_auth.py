@@ -296,7 +296,13 @@ class TokenCheck:
     def __call__(
         self, request: Request, verifier: Annotated[TokenVerifier, Depends(get_verifier)]
     ) -> Principal | None:
-        principal = _authenticate(request, verifier)
+        if not hasattr(request.state, "ldv_principal"):
+            token = bearer_token(request)
+            try:
+                request.state.ldv_principal = verifier.verify(token) if token is not None else None
+            except AuthError as exc:
+                raise unauthorized(exc) from None
+        principal: Principal | None = request.state.ldv_principal
         if principal is None:
             if self.optional:
                 return None
@@ -304,21 +310,6 @@ class TokenCheck:
         if self.roles and not principal.roles & self.roles:
             raise forbidden()
         return principal
-
-
-def _authenticate(request: Request, verifier: TokenVerifier) -> Principal | None:
-    """The caller of `request` (None without a token), verified once per request; 401 if refused."""
-    if hasattr(request.state, "ldv_principal"):
-        return request.state.ldv_principal  # type: ignore[no-any-return]
-    token = bearer_token(request)
-    principal = None
-    if token is not None:
-        try:
-            principal = verifier.verify(token)
-        except AuthError as exc:
-            raise unauthorized(exc) from None
-    request.state.ldv_principal = principal
-    return principal
 
 
 optional_principal = TokenCheck(optional=True)
