@@ -52,7 +52,7 @@ from ldv_inzicht.inzage._api import MAX_ORGANISATION_LENGTH, period_of
 from ldv_inzicht.inzage._overview import Overview, build_overview
 from ldv_inzicht.inzage._pdf import PdfUnavailable, render_pdf
 from ldv_inzicht.inzage._pdf import filename as pdf_filename
-from ldv_inzicht.inzage._service import InzageResult, InzageService, Period
+from ldv_inzicht.inzage._service import InzageResult, InzageService
 from ldv_inzicht.settings import AuthSettings
 from ldv_logboek.register import Register
 
@@ -283,6 +283,6 @@ async def _overview(
         return build_overview(InzageResult(), register), filters, error
     assert principal.bsn is not None
     result = await service.inzage(
-        principal.bsn.get_secret_value(), principal.token.get_secret_value(), period or Period(), organisatie
+        principal.bsn.get_secret_value(), principal.token.get_secret_value(), period, organisatie
     )
     return build_overview(result, register), filters, None
