@@ -160,16 +160,12 @@ def _check_note(note_text: str, log_vkeys: tuple[str, ...], witness_vkeys: tuple
         return _CheckedNote(None, reason="no verifier key configured for this log")
     if note.signed_by(key) is None:
         return _CheckedNote(None, reason=f"the checkpoint is not signed by {key.name}")
-    names: list[str] = []
-    times: list[int] = []
-    for name, vkey in witness_vkeys:
-        signature = note.signed_by(Verifier.parse(vkey))
-        if signature is not None:
-            names.append(name)
-            times.append(cosignature_time(signature))
-    if witness_vkeys and not names:
+    cosigned = [(name, s) for name, vkey in witness_vkeys if (s := note.signed_by(Verifier.parse(vkey))) is not None]
+    if witness_vkeys and not cosigned:
         return _CheckedNote(None, reason="no configured witness cosigned the checkpoint")
-    return _CheckedNote(checkpoint, tuple(names), datetime.fromtimestamp(max(times), UTC) if times else None)
+    times = [cosignature_time(signature) for _, signature in cosigned]
+    names = tuple(name for name, _ in cosigned)
+    return _CheckedNote(checkpoint, names, datetime.fromtimestamp(max(times), UTC) if times else None)
 
 
 def check_receipt(

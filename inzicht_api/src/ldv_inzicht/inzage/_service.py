@@ -359,13 +359,11 @@ class InzageService:
                         for party, identifier, trace in current
                     )
                 )
-                frontier: list[FoundRecord] = []
                 for (party, identifier, _trace), answer in zip(current, answers):
                     outcome = self._outcome(outcomes, party, identifier)
                     if answer is None:
                         outcome.available = False
-                        continue
-                    frontier.extend(answer)
+                frontier = [record for answer in answers if answer is not None for record in answer]
                 gathered.extend(frontier)
                 follow(frontier)
         return gathered, list(outcomes.values())
