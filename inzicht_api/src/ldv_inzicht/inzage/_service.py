@@ -305,6 +305,11 @@ class InzageService:
         calls_left = settings.federation_max_calls
         wanted: list[tuple[Organisation | None, str, str | None]] = []
 
+        def report(party: Organisation | None, identifier: str, answered: bool) -> None:
+            # One outcome per Logboek: unavailable as soon as one of its calls got no answer.
+            outcome = PartyOutcome(party, party.id if party else identifier, available=True, source=identifier)
+            outcomes.setdefault(identifier, outcome).available &= answered
+
         def want(party: Organisation | None, identifier: str, trace_id: str | None) -> None:
             nonlocal calls_left
             if (identifier, trace_id) in asked or calls_left <= 0:
@@ -338,7 +343,7 @@ class InzageService:
             # the citizen's own token is never forwarded. The parties are reported as unavailable.
             log.warning("inzage: no token endpoint (LDV_INZAGE_TOKEN_ENDPOINT): other Logboeken are not asked")
             for party, identifier, _trace in wanted:
-                self._outcome(outcomes, party, identifier).available = False
+                report(party, identifier, answered=False)
             return [], list(outcomes.values())
         exchanger = TokenExchanger(
             settings.token_endpoint,
@@ -360,19 +365,11 @@ class InzageService:
                     )
                 )
                 for (party, identifier, _trace), answer in zip(current, answers):
-                    outcome = self._outcome(outcomes, party, identifier)
-                    if answer is None:
-                        outcome.available = False
+                    report(party, identifier, answered=answer is not None)
                 frontier = [record for answer in answers if answer is not None for record in answer]
                 gathered.extend(frontier)
                 follow(frontier)
         return gathered, list(outcomes.values())
-
-    @staticmethod
-    def _outcome(outcomes: dict[str, PartyOutcome], party: Organisation | None, identifier: str) -> PartyOutcome:
-        return outcomes.setdefault(
-            identifier, PartyOutcome(party, party.id if party else identifier, available=True, source=identifier)
-        )
 
     async def _ask(
         self,
