@@ -10,7 +10,9 @@ included, carries the security headers of `ldv_inzicht._security_headers` (`no-s
 
 from __future__ import annotations
 
+import functools
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
@@ -19,7 +21,7 @@ from ldv_inzicht._auth import TokenVerifier
 from ldv_inzicht._deps import AppContext, app_context
 from ldv_inzicht._lezen import LEZEN_API, create_lezen_router
 from ldv_inzicht._log_receipts import ReceiptMaker
-from ldv_inzicht._openapi_docs import add_openapi_route
+from ldv_inzicht._openapi_docs import build_openapi
 from ldv_inzicht._overzicht import OVERZICHT_API, create_overzicht_router
 from ldv_inzicht._problems import PROBLEM_MEDIA_TYPE, Handler, problem_handlers
 from ldv_inzicht._register_api import REGISTER_API, create_register_router
@@ -78,7 +80,8 @@ def create_app(
 
 
 def include_api(app: FastAPI, router: APIRouter, info: ApiInfo) -> None:
-    """Serve `router` under `info.prefix`, with its OpenAPI document and `API-Version` header.
+    """Serve `router` under `info.prefix`, with its `API-Version` header and its OpenAPI document at
+    `<prefix>/openapi.json` (built once, on first request).
 
     Router paths are relative to the base path (`/processing-activities`, not
     `/lezenapi/v1/processing-activities`).
@@ -86,7 +89,19 @@ def include_api(app: FastAPI, router: APIRouter, info: ApiInfo) -> None:
     context = app_context(app)
     context.apis.add(info)
     app.include_router(router, prefix=info.prefix)
-    add_openapi_route(app, router, info, context.settings.base_url())
+    server_url = (context.settings.base_url() or "") + info.prefix
+
+    @functools.cache
+    def openapi_document() -> dict[str, Any]:
+        return build_openapi(router, info, server_url)
+
+    app.add_api_route(
+        f"{info.prefix}/openapi.json",
+        openapi_document,
+        methods=["GET"],
+        include_in_schema=False,
+        name=f"openapi:{info.prefix}",
+    )
 
 
 def _finished(handler: Handler, registry: ApiRegistry) -> Handler:
