@@ -9,7 +9,7 @@ never on the API's response. The small value models (`OrganisationRef`, `LegalBa
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -214,9 +214,7 @@ def trace_groups(result: InzageResult) -> list[TraceGroup]:
 
 def party_summaries(result: InzageResult) -> list[PartyOut]:
     """Every organisation asked or seen in a record, by name: whether it could be read, and its count."""
-    counts: dict[str, int] = defaultdict(int)
-    for p in result.processings:
-        counts[organisation_of(p).id] += 1
+    counts = Counter(organisation_of(p).id for p in result.processings)
     parties: dict[str, PartyOut] = {}
 
     def party(ref: OrganisationRef, source: str) -> PartyOut:
