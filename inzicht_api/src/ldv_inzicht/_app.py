@@ -10,8 +10,7 @@ included, carries the security headers of `ldv_inzicht._security_headers` (`no-s
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Awaitable, Callable
+import functools
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -22,13 +21,13 @@ from ldv_inzicht._auth import TokenVerifier
 from ldv_inzicht._deps import AppContext, app_context
 from ldv_inzicht._lezen import LEZEN_API, create_lezen_router
 from ldv_inzicht._log_receipts import ReceiptMaker
-from ldv_inzicht._openapi_docs import add_openapi_route
+from ldv_inzicht._openapi_docs import build_openapi
 from ldv_inzicht._overzicht import OVERZICHT_API, create_overzicht_router
-from ldv_inzicht._problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
+from ldv_inzicht._problems import PROBLEM_MEDIA_TYPE, Handler, problem_handlers
 from ldv_inzicht._register_api import REGISTER_API, create_register_router
-from ldv_inzicht._security_headers import ResponseHeadersMiddleware, add_security_headers
+from ldv_inzicht._security_headers import SECURITY_HEADERS, ResponseHeadersMiddleware
 from ldv_inzicht._subject_keys import SubjectKeys
-from ldv_inzicht._versioning import ApiInfo, ApiRegistry
+from ldv_inzicht._versioning import API_VERSION_HEADER, ApiInfo, ApiRegistry
 from ldv_inzicht.inzage._api import INZAGE_API, create_inzage_router
 from ldv_inzicht.inzage._page import create_page_router, error_page, is_page_path
 from ldv_inzicht.inzage._service import InzageService
@@ -51,6 +50,7 @@ def create_app(
     """
     settings = settings or ApiSettings()
     registry = ApiRegistry(default_version=_component_version())
+    handlers = problem_handlers(retry_after_seconds=settings.retry_after_seconds)
     app = FastAPI(
         title="LDV Inzicht API",
         version=registry.default_version,
@@ -58,11 +58,9 @@ def create_app(
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
+        exception_handlers={key: _finished(handler, registry) for key, handler in handlers.items()},
     )
     app.add_middleware(ResponseHeadersMiddleware, version_for=registry.version_for)
-    install_problem_handlers(app, retry_after_seconds=settings.retry_after_seconds, version_for=registry.version_for)
-    for key, handler in list(app.exception_handlers.items()):  # every handler, once all are installed
-        app.exception_handlers[key] = _finished(handler, registry)
 
     # Tokens, the register and the organisations' keys, shared by every API below.
     auth_settings = auth_settings or AuthSettings()
@@ -82,7 +80,8 @@ def create_app(
 
 
 def include_api(app: FastAPI, router: APIRouter, info: ApiInfo) -> None:
-    """Serve `router` under `info.prefix`, with its OpenAPI document and `API-Version` header.
+    """Serve `router` under `info.prefix`, with its `API-Version` header and its OpenAPI document at
+    `<prefix>/openapi.json` (built once, on first request).
 
     Router paths are relative to the base path (`/processing-activities`, not
     `/lezenapi/v1/processing-activities`).
@@ -90,29 +89,37 @@ def include_api(app: FastAPI, router: APIRouter, info: ApiInfo) -> None:
     context = app_context(app)
     context.apis.add(info)
     app.include_router(router, prefix=info.prefix)
-    add_openapi_route(app, router, info, context.settings.base_url())
+    server_url = (context.settings.base_url() or "") + info.prefix
 
+    @functools.cache
+    def openapi_document() -> dict[str, Any]:
+        return build_openapi(router, info, server_url)
 
-Handler = Callable[[Request, Any], Response | Awaitable[Response]]  # what `app.exception_handlers` holds
+    app.add_api_route(
+        f"{info.prefix}/openapi.json",
+        openapi_document,
+        methods=["GET"],
+        include_in_schema=False,
+        name=f"openapi:{info.prefix}",
+    )
 
 
 def _finished(handler: Handler, registry: ApiRegistry) -> Handler:
-    """`handler`, answering a page request with an HTML page, and every error with the security headers.
+    """`handler`, answering a page request with an HTML page, and every error with the response headers.
 
     A problem+json answer to a request of the citizen page (under `/inzage`, outside the inzage
     API's base path) becomes `error_page`'s Dutch HTML page with the same status and headers.
-    The security headers are set here as well because the 500 handler runs in Starlette's
-    `ServerErrorMiddleware`, outside `ResponseHeadersMiddleware`.
+    The security headers and `API-Version` are set here as well because the 500 handler runs in
+    Starlette's `ServerErrorMiddleware`, outside `ResponseHeadersMiddleware`.
     """
     async def handle(request: Request, exc: Exception) -> Response:
-        response = handler(request, exc)
-        if inspect.isawaitable(response):
-            response = await response
+        response = await handler(request, exc)
         path = request.url.path
         is_problem = response.headers.get("content-type", "").startswith(PROBLEM_MEDIA_TYPE)
         if is_problem and is_page_path(path) and registry.api_for(path) is None:
             response = error_page(request, response)
-        add_security_headers(response.headers)
+        response.headers[API_VERSION_HEADER] = registry.version_for(path)
+        response.headers.update(SECURITY_HEADERS)
         return response
 
     return handle

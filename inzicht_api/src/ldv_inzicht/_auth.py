@@ -198,12 +198,8 @@ class TokenVerifier:
         raw_roles = claims.get(self.settings.role_claim, [])
         if isinstance(raw_roles, str):
             raw_roles = raw_roles.split()
-        roles: set[Role] = set()
-        for value in raw_roles if isinstance(raw_roles, list) else []:
-            try:
-                roles.add(Role(value))
-            except ValueError:
-                continue  # roles of other applications are none of our business
+        # Roles of other applications are none of our business.
+        roles = frozenset(role for role in Role if isinstance(raw_roles, list) and role.value in raw_roles)
         # No role of ours: a valid token without access (403 where a role is needed). The role
         # is never inferred from other claims: a BSN alone does not make a citizen.
         bsn = claims.get(self.settings.bsn_claim)
@@ -215,7 +211,7 @@ class TokenVerifier:
         issuer = claims.get("iss")
         return Principal(
             subject=str(claims["sub"]),
-            roles=frozenset(roles),
+            roles=roles,
             bsn=SecretStr(bsn) if isinstance(bsn, str) else None,
             organisation=organisation if isinstance(organisation, str) else None,
             token=SecretStr(token),
@@ -300,7 +296,13 @@ class TokenCheck:
     def __call__(
         self, request: Request, verifier: Annotated[TokenVerifier, Depends(get_verifier)]
     ) -> Principal | None:
-        principal = _authenticate(request, verifier)
+        if not hasattr(request.state, "ldv_principal"):
+            token = bearer_token(request)
+            try:
+                request.state.ldv_principal = verifier.verify(token) if token is not None else None
+            except AuthError as exc:
+                raise unauthorized(exc) from None
+        principal: Principal | None = request.state.ldv_principal
         if principal is None:
             if self.optional:
                 return None
@@ -308,21 +310,6 @@ class TokenCheck:
         if self.roles and not principal.roles & self.roles:
             raise forbidden()
         return principal
-
-
-def _authenticate(request: Request, verifier: TokenVerifier) -> Principal | None:
-    """The caller of `request` (None without a token), verified once per request; 401 if refused."""
-    if hasattr(request.state, "ldv_principal"):
-        return request.state.ldv_principal  # type: ignore[no-any-return]
-    token = bearer_token(request)
-    principal = None
-    if token is not None:
-        try:
-            principal = verifier.verify(token)
-        except AuthError as exc:
-            raise unauthorized(exc) from None
-    request.state.ldv_principal = principal
-    return principal
 
 
 optional_principal = TokenCheck(optional=True)

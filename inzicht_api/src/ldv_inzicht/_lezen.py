@@ -24,7 +24,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response, params
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
-from pydantic.alias_generators import to_camel
 
 from ldv_inzicht._auth import Principal, Role, TokenCheck, TokenFirstRoute
 from ldv_inzicht._cursors import CursorRefused, CursorSealer, binding
@@ -34,7 +33,7 @@ from ldv_inzicht._openapi_docs import bearer_security
 from ldv_inzicht._problems import ProblemError, problem_responses
 from ldv_inzicht._read_access import ReadRestriction, read_restriction
 from ldv_inzicht._subject_keys import SubjectKeys
-from ldv_inzicht._versioning import ApiInfo
+from ldv_inzicht._versioning import ApiInfo, CamelModel
 from ldv_inzicht.settings import ApiSettings
 from ldv_logboek import LogRecord, is_uri, parse_trace_id, trace_id_as_uuid
 from ldv_logboek import attributes as attr
@@ -81,6 +80,9 @@ def _json_integer(value: Any) -> Any:
 
 EpochMillis = Annotated[int, Field(ge=0, le=MAX_TIME_MS), BeforeValidator(_json_integer)]
 
+_SELECTORS = ("traceId", attr.PROCESSING_ACTIVITY_ID, attr.DATA_SUBJECT_ID)  # the search fields that select records
+
+
 def _search_schema(schema: dict[str, Any]) -> None:
     """The request schema as the API really checks it: the standard's "at least one search
     field", and no field may be null (an absent field is left out, not sent as null)."""
@@ -90,7 +92,7 @@ def _search_schema(schema: dict[str, Any]) -> None:
             prop.update(next(o for o in options if o.get("type") != "null"))
         if prop.get("default", "") is None:
             del prop["default"]
-    schema["anyOf"] = [{"required": [name]} for name in ("traceId", attr.PROCESSING_ACTIVITY_ID, attr.DATA_SUBJECT_ID)]
+    schema["anyOf"] = [{"required": [name]} for name in _SELECTORS]
 
 
 # Both notations the read API accepts (ldv_logboek._ids.parse_trace_id), for the OpenAPI document.
@@ -158,10 +160,8 @@ class ProcessingActivityRequest(BaseModel):
         return value
 
 
-class _WireModel(BaseModel):
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, field_title_generator=lambda name, info: info.alias or name
-    )
+class _WireModel(CamelModel):
+    model_config = ConfigDict(field_title_generator=lambda name, info: info.alias or name)
 
 
 class Resource(_WireModel):
@@ -402,13 +402,11 @@ def _record_query(
     search: ProcessingActivityRequest, restriction: ReadRestriction, limit: int, after: Cursor | None
 ) -> RecordQuery:
     """The store query for a validated request within the caller's `restriction`."""
-    selectors = ("traceId", attr.PROCESSING_ACTIVITY_ID, attr.DATA_SUBJECT_ID)
-    selected = any(v is not None for v in (search.trace_id, search.processing_activity_id, search.data_subject_id))
-    if not selected:
+    if search.trace_id is None and search.processing_activity_id is None and search.data_subject_id is None:
         reason = "give at least one of traceId, dpl.core.processing_activity_id, dpl.core.data_subject_id"
         raise ProblemError.bad_request(
             "No search field given: a time window alone does not select records.",
-            *((name, reason) for name in selectors),
+            *((name, reason) for name in _SELECTORS),
         )
     return RecordQuery(
         trace_id=parse_trace_id(search.trace_id) if search.trace_id is not None else None,

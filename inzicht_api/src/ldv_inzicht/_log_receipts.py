@@ -12,7 +12,7 @@ only what this check found.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -160,22 +160,18 @@ def _check_note(note_text: str, log_vkeys: tuple[str, ...], witness_vkeys: tuple
         return _CheckedNote(None, reason="no verifier key configured for this log")
     if note.signed_by(key) is None:
         return _CheckedNote(None, reason=f"the checkpoint is not signed by {key.name}")
-    names: list[str] = []
-    times: list[int] = []
-    for name, vkey in witness_vkeys:
-        signature = note.signed_by(Verifier.parse(vkey))
-        if signature is not None:
-            names.append(name)
-            times.append(cosignature_time(signature))
-    if witness_vkeys and not names:
+    cosigned = [(name, s) for name, vkey in witness_vkeys if (s := note.signed_by(Verifier.parse(vkey))) is not None]
+    if witness_vkeys and not cosigned:
         return _CheckedNote(None, reason="no configured witness cosigned the checkpoint")
-    return _CheckedNote(checkpoint, tuple(names), datetime.fromtimestamp(max(times), UTC) if times else None)
+    times = [cosignature_time(signature) for _, signature in cosigned]
+    names = tuple(name for name, _ in cosigned)
+    return _CheckedNote(checkpoint, names, datetime.fromtimestamp(max(times), UTC) if times else None)
 
 
 def check_receipt(
     text: str,
-    log_keys: Sequence[Verifier],
-    witnesses: Mapping[str, Verifier],
+    log_keys: tuple[str, ...],
+    witnesses: Mapping[str, str],
     stored_entry: bytes | None,
 ) -> CheckedReceipt:
     """Check `text` against the log key of its origin among `log_keys`, the `witnesses` (display
@@ -186,11 +182,7 @@ def check_receipt(
         origin = Checkpoint.from_text(parse_note(receipt.checkpoint_note).text).origin
     except NoteError as exc:
         return CheckedReceipt(False, "", reason=str(exc))
-    note = _check_note(
-        receipt.checkpoint_note,
-        tuple(k.vkey for k in log_keys),
-        tuple((name, w.vkey) for name, w in witnesses.items()),
-    )
+    note = _check_note(receipt.checkpoint_note, log_keys, tuple(witnesses.items()))
     if note.checkpoint is None:
         return CheckedReceipt(False, origin, reason=note.reason)
     checkpoint = note.checkpoint

@@ -18,11 +18,10 @@ truthfully.
 
 from __future__ import annotations
 
-import functools
 import json
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter
 from fastapi.openapi.utils import get_openapi
 
 from ldv_inzicht._problems import PROBLEM_MEDIA_TYPE
@@ -80,20 +79,3 @@ def build_openapi(router: APIRouter, info: ApiInfo, server_url: str) -> dict[str
         if schema is not None and f'"#/components/schemas/{name}"' in json.dumps(doc):
             schemas[name] = schema
     return doc
-
-
-def add_openapi_route(app: FastAPI, router: APIRouter, info: ApiInfo, public_base_url: str | None) -> None:
-    """Serve `info`'s OpenAPI document at `<prefix>/openapi.json` (built once, on first request)."""
-    server_url = (public_base_url or "") + info.prefix
-
-    @functools.cache
-    def openapi_document() -> dict[str, Any]:
-        return build_openapi(router, info, server_url)
-
-    app.add_api_route(
-        f"{info.prefix}/openapi.json",
-        openapi_document,
-        methods=["GET"],
-        include_in_schema=False,
-        name=f"openapi:{info.prefix}",
-    )

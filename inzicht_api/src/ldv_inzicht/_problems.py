@@ -1,7 +1,7 @@
 """Errors as `application/problem+json` (RFC 9457, NL GOV API Design Rules), for every API here.
 
 Any router in this package reports a client or server problem by raising `ProblemError`
-(or returning `problem_response`); `install_problem_handlers` makes FastAPI's own errors —
+(or returning `problem_response`); `problem_handlers` make FastAPI's own errors —
 malformed JSON, failed validation, unknown paths, wrong methods — and an unreachable store
 come out in the same shape, so a client never sees FastAPI's default `{"detail": ...}` or a
 422. Routes document their problems in OpenAPI with `problem_responses(400, 503)`.
@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -172,17 +172,11 @@ def invalid_params_from_validation(errors: Sequence[Mapping[str, Any]]) -> list[
     return params
 
 
-def install_problem_handlers(
-    app: FastAPI,
-    *,
-    retry_after_seconds: int,
-    version_for: Callable[[str], str],
-) -> None:
-    """Make every error of `app` a problem+json response.
+Handler = Callable[[Request, Any], Coroutine[Any, Any, Response]]  # what `app.exception_handlers` holds
 
-    `version_for(path)` gives the `API-Version` header for the 500 handler, which runs
-    outside the middleware that adds that header to every other response.
-    """
+
+def problem_handlers(*, retry_after_seconds: int) -> dict[Any, Handler]:
+    """The exception handlers (`FastAPI(exception_handlers=...)`) that make every error a problem+json response."""
 
     async def on_problem(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ProblemError)
@@ -223,16 +217,16 @@ def install_problem_handlers(
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error serving %s %s", request.method, _loggable(request.url.path))
-        response = problem_response(ProblemError(500, "An unexpected error occurred; it has been logged."))
-        response.headers["API-Version"] = version_for(request.url.path)
-        return response
+        return problem_response(ProblemError(500, "An unexpected error occurred; it has been logged."))
 
-    app.add_exception_handler(ProblemError, on_problem)
-    app.add_exception_handler(RequestValidationError, on_validation)
-    app.add_exception_handler(StarletteHTTPException, on_http)
-    app.add_exception_handler(StorageUnavailable, on_storage)
-    app.add_exception_handler(StorageFault, on_storage_fault)
-    app.add_exception_handler(Exception, on_unexpected)
+    return {
+        ProblemError: on_problem,
+        RequestValidationError: on_validation,
+        StarletteHTTPException: on_http,
+        StorageUnavailable: on_storage,
+        StorageFault: on_storage_fault,
+        Exception: on_unexpected,
+    }
 
 
 def _loggable(text: str) -> str:

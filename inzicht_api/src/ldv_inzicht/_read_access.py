@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from ldv_inzicht._auth import Principal, Role, forbidden
 from ldv_inzicht._subject_keys import SubjectKeys
@@ -86,6 +86,5 @@ def _searched(subject_id: str | None, keys: SubjectKeys) -> tuple[str, ...] | No
 def _ns(moment: datetime | None) -> int | None:
     if moment is None:
         return None
-    # Exact: whole seconds and microseconds as integers, no float rounding.
-    delta = moment - datetime(1970, 1, 1, tzinfo=moment.tzinfo)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
+    # Exact: whole microseconds as an integer, no float rounding.
+    return (moment - datetime(1970, 1, 1, tzinfo=moment.tzinfo)) // timedelta(microseconds=1) * 1_000

@@ -78,8 +78,8 @@ def may_see(activity: ProcessingActivity, principal: Principal | None, register:
     return False
 
 
-def _summary(activity: ProcessingActivity, base: str, now: datetime) -> ActivitySummary:
-    href = f"{base}/processing-activities/{quote(activity.id, safe='')}"
+def _summary(activity: ProcessingActivity, now: datetime) -> ActivitySummary:
+    href = f"{REGISTER_API.prefix}/processing-activities/{quote(activity.id, safe='')}"
     return ActivitySummary(
         id=activity.id,
         name=activity.latest.name,
@@ -105,7 +105,6 @@ ActivityIdPath = Annotated[str, Path(description="The activity's URI, URL-encode
 def create_register_router() -> APIRouter:
     """The register API's routes, relative to `REGISTER_API.prefix`."""
     router = APIRouter(tags=["Register"], route_class=TokenFirstRoute)
-    base = REGISTER_API.prefix
 
     @router.get(
         "/processing-activities",
@@ -118,7 +117,7 @@ def create_register_router() -> APIRouter:
     def list_activities(register: RegisterDep, caller: CallerDep) -> ActivityList:
         now = datetime.now(UTC)
         visible = [a for a in register.activities.values() if may_see(a, caller, register, now)]
-        return ActivityList(processing_activities=[_summary(a, base, now) for a in sorted(visible, key=lambda a: a.id)])
+        return ActivityList(processing_activities=[_summary(a, now) for a in sorted(visible, key=lambda a: a.id)])
 
     # Registered before the plain {activity_id:path} route: that one would also match ".../versions/2".
     @router.get(
@@ -157,7 +156,7 @@ def create_register_router() -> APIRouter:
         now = datetime.now(UTC)
         if activity is None or not may_see(activity, caller, register, now):
             raise _not_found("processing activity")
-        return _summary(activity, base, now)
+        return _summary(activity, now)
 
     @router.get(
         "/organisations/{organisation_id:path}",

@@ -19,7 +19,7 @@ So one rule for all, with no per-route exceptions to get wrong:
 
 `ResponseHeadersMiddleware` sets them, with the `API-Version` of the request's API, on every
 response that passes through the app's middleware; the 500 handler runs outside it (in
-Starlette's `ServerErrorMiddleware`), so `ldv_inzicht._app` applies `add_security_headers` there too.
+Starlette's `ServerErrorMiddleware`), so `ldv_inzicht._app` sets them there too; both replace a route's own.
 """
 
 from __future__ import annotations
@@ -44,12 +44,6 @@ SECURITY_HEADERS: Mapping[str, str] = {
 }
 
 
-def add_security_headers(headers: MutableHeaders) -> None:
-    """Set every header of `SECURITY_HEADERS` on `headers`, replacing a value a route gave."""
-    for name, value in SECURITY_HEADERS.items():
-        headers[name] = value
-
-
 class ResponseHeadersMiddleware:
     """Pure ASGI middleware: `SECURITY_HEADERS` and `API-Version` (`version_for(path)`) on every
     HTTP response, errors included."""
@@ -68,7 +62,7 @@ class ResponseHeadersMiddleware:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 headers[API_VERSION_HEADER] = version
-                add_security_headers(headers)
+                headers.update(SECURITY_HEADERS)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

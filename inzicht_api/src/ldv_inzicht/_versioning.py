@@ -54,10 +54,7 @@ class ApiRegistry:
         self.apis.sort(key=lambda a: len(a.prefix), reverse=True)
 
     def api_for(self, path: str) -> ApiInfo | None:
-        for info in self.apis:
-            if path == info.prefix or path.startswith(info.prefix + "/"):
-                return info
-        return None
+        return next((info for info in self.apis if path == info.prefix or path.startswith(info.prefix + "/")), None)
 
     def version_for(self, path: str) -> str:
         info = self.api_for(path)

@@ -309,10 +309,8 @@ class InzageSettings(BaseSettings):
     def address_of(self, read_api: str) -> str:
         """Where to send requests for the read API known as `read_api`."""
         wanted = read_api.rstrip("/")
-        for identifier, address in self.read_api_addresses.items():
-            if identifier.rstrip("/") == wanted:
-                return address.rstrip("/")
-        return wanted
+        configured = (a.rstrip("/") for i, a in self.read_api_addresses.items() if i.rstrip("/") == wanted)
+        return next(configured, wanted)
 
 
 def _verifier(vkey: str, sig_type: int, what: str) -> None:

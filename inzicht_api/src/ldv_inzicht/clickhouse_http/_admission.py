@@ -60,14 +60,13 @@ _METADATA = re.compile(
 )
 _SELECT = re.compile(r"^(?:SELECT|WITH)\b")
 # Node lines of EXPLAIN QUERY TREE; a TABLE or TABLE_FUNCTION line without a readable name is refused.
-_TABLE = re.compile(r"^\s*TABLE id: \d+")
 _TABLE_NAME_FIELD = re.compile(r", table_name: (.+)$")
 _TABLE_FUNCTION = re.compile(r"^\s*TABLE_FUNCTION id: \d+")
 _TABLE_FUNCTION_NAME_FIELD = re.compile(r", table_function_name: (\w+)$")
 _FUNCTION = re.compile(r"^\s*FUNCTION id: \d+, function_name: ([^,]+),")
 _AST_FUNCTION = re.compile(r"^\s*Function (\S+)")
 _IDENTIFIER = re.compile(r"^\s*IDENTIFIER id: \d+")
-_TABLE_ID = re.compile(r"^\s*TABLE id: (\d+)")
+_TABLE = re.compile(r"^\s*TABLE id: (\d+)")
 _COLUMN = re.compile(r"^\s*COLUMN id: \d+, column_name: ([^,]+), .*source_id: (\d+)$")
 # A top-level SETTINGS clause of a canonical query (its last line): kept outside the scope's
 # wrapping, where `readonly=1` refuses it as before (inside a subquery the engine ignores it).
@@ -154,10 +153,6 @@ def _check_ast(reader: Reader, canonical: str, params: Mapping[str, str], access
                 _check_table_function(m.group(1), access, database)
 
 
-def _indent(line: str) -> int:
-    return len(line) - len(line.lstrip(" "))
-
-
 def _check_tree(reader: Reader, canonical: str, params: Mapping[str, str], access: Access, database: str) -> None:
     tree = reader.run("EXPLAIN QUERY TREE " + canonical, "TabSeparated", params).data.decode()
     view_indent: int | None = None  # inside the arguments of a parameterised view
@@ -165,15 +160,15 @@ def _check_tree(reader: Reader, canonical: str, params: Mapping[str, str], acces
     tables = {  # TABLE node id -> database.table, for the COLUMN nodes that name it as their source
         m.group(1): f.group(1)
         for line in lines
-        if (m := _TABLE_ID.match(line)) and (f := _TABLE_NAME_FIELD.search(line))
+        if (m := _TABLE.match(line)) and (f := _TABLE_NAME_FIELD.search(line))
     }
     scoped = access.scoped_relations
     above: dict[int, str] = {}  # the last line seen at each indentation, of the lines enclosing this one
     for line in lines:
-        indent = _indent(line)
+        indent = len(line) - len(line.lstrip(" "))
         above = {i: text for i, text in above.items() if i < indent}
         above[indent] = line
-        if scoped and (m := _TABLE.match(line)) and (f := _TABLE_NAME_FIELD.search(line)) and f.group(1) in scoped:
+        if scoped and _TABLE.match(line) and (f := _TABLE_NAME_FIELD.search(line)) and f.group(1) in scoped:
             # A scoped relation is read only as the body of the scope's CTE of its name (a backstop:
             # `scoped` made every name of it resolve there).
             cte = f", cte_name: {f.group(1).split('.', 1)[1]}"
@@ -185,7 +180,7 @@ def _check_tree(reader: Reader, canonical: str, params: Mapping[str, str], acces
                 "does not need (name the columns you need instead of *)"
             )
         if view_indent is not None:
-            if _indent(line) > view_indent:
+            if indent > view_indent:
                 # Its arguments are `name = constant`: the names stay identifiers; nothing else may be there.
                 if not line.lstrip().startswith(
                     ("ARGUMENTS", "LIST id:", "FUNCTION id:", "IDENTIFIER id:", "CONSTANT id:")
@@ -204,7 +199,7 @@ def _check_tree(reader: Reader, canonical: str, params: Mapping[str, str], acces
             if m is None:
                 raise denied("a table function without a plain name is not served")
             if _check_table_function(m.group(1), access, database):
-                view_indent = _indent(line)
+                view_indent = indent
         elif m := _FUNCTION.match(line):
             _check_function(m.group(1))
         elif _IDENTIFIER.match(line):

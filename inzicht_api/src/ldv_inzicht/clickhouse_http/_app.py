@@ -54,6 +54,13 @@ log = logging.getLogger("ldv.clickhouse_http")
 DISPLAY_NAME = "ldv"
 DEFAULT_FORMAT = "TabSeparated"
 _BINARY_FORMATS = ("Native", "RowBinary", "Arrow", "Parquet", "ORC", "Avro", "MsgPack", "Protobuf", "CapnProto")
+# An answer's Content-Type: the first whose formats its format's name starts with; else text/plain.
+_CONTENT_TYPES = (
+    (_BINARY_FORMATS, "application/octet-stream"),
+    (("JSON",), "application/json; charset=UTF-8"),
+    (("CSV",), "text/csv; charset=UTF-8"),
+    (("TabSeparated", "TSV"), "text/tab-separated-values; charset=UTF-8"),
+)
 # Checked for an unknown user too, so that a wrong name costs what a wrong password costs.
 _NOBODY = ClickHouseUser(password_sha256_hex="0" * 64, scope="nobody")  # type: ignore[arg-type]
 
@@ -196,18 +203,6 @@ def _too_large(limit: int) -> ClickHouseError:
     return ClickHouseError(QUERY_IS_TOO_LARGE, f"the query is larger than {limit} bytes (max_query_bytes)")
 
 
-def _content_type(fmt: str) -> str:
-    if fmt.startswith(_BINARY_FORMATS):
-        return "application/octet-stream"
-    if fmt.startswith("JSON"):
-        return "application/json; charset=UTF-8"
-    if fmt.startswith("CSV"):
-        return "text/csv; charset=UTF-8"
-    if fmt.startswith(("TabSeparated", "TSV")):
-        return "text/tab-separated-values; charset=UTF-8"
-    return "text/plain; charset=UTF-8"
-
-
 def _answer(request: Request, answer: Answer, headers: dict[str, str], started: float) -> Response:
     """A successful query's response: its bytes (gzip when asked), format, summary and Content-Length."""
     params = request.query_params
@@ -229,7 +224,9 @@ def _answer(request: Request, answer: Answer, headers: dict[str, str], started: 
         data = gzip.compress(data, compresslevel=3)
         headers["Content-Encoding"] = "gzip"
     log.debug("clickhouse query %s: %d bytes", headers.get("X-ClickHouse-Query-Id"), len(answer.data))
-    return Response(data, media_type=_content_type(answer.format), headers=headers)
+    fmt = answer.format
+    media_type = next((t for formats, t in _CONTENT_TYPES if fmt.startswith(formats)), "text/plain; charset=UTF-8")
+    return Response(data, media_type=media_type, headers=headers)
 
 
 def _client_protocol_version(params: Mapping[str, str]) -> int:
@@ -253,6 +250,7 @@ def create_app(store: LogStore, settings: ClickHouseHttpSettings | None = None) 
         )
     pool = ReaderPool(store.pool, path, settings)
     endpoint = Endpoint(pool, settings)
+    hello = Answer(hello_block(DISPLAY_NAME, pool.version, pool.timezone), "Native", None)  # clickhouse-go's first query
 
     async def ping(request: Request) -> Response:
         return Response(b"Ok.\n", media_type="text/plain; charset=UTF-8")
@@ -281,7 +279,7 @@ def create_app(store: LogStore, settings: ClickHouseHttpSettings | None = None) 
                 # A writer that is a clickhouse-go client (the OpenTelemetry Collector's ClickHouse
                 # exporter) says hello first, like any other.
                 if not sql and len(data) < 256 and is_hello(data.decode(errors="replace"), client_protocol_version):
-                    answer = Answer(hello_block(DISPLAY_NAME, pool.version, pool.timezone), "Native", None)
+                    answer = hello
                 else:
                     answer = await run_in_threadpool(
                         endpoint.execute_write, user, sql, data, database, query_params, default_format
@@ -295,7 +293,7 @@ def create_app(store: LogStore, settings: ClickHouseHttpSettings | None = None) 
             if not sql.strip():
                 raise ClickHouseError(62, "Code: 62. DB::Exception: Empty query. (SYNTAX_ERROR)")
             if is_hello(sql, client_protocol_version):
-                answer = Answer(hello_block(DISPLAY_NAME, pool.version, pool.timezone), "Native", None)
+                answer = hello
             else:
                 answer = await run_in_threadpool(endpoint.execute, user, sql, database, query_params, default_format)
         except ClickHouseError as error:

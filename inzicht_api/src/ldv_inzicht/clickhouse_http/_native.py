@@ -20,15 +20,12 @@ REPORTED_REVISION = 0
 
 
 def uvarint(value: int) -> bytes:
+    """`value` as an unsigned LEB128 varint: seven bits a byte, lowest first, the high bit set on all but the last."""
     out = bytearray()
-    while True:
-        byte = value & 0x7F
+    while value > 0x7F:
+        out.append(value & 0x7F | 0x80)
         value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
+    return bytes(out + bytes([value]))
 
 
 def _string(value: str) -> bytes:

@@ -68,6 +68,9 @@ _SERVER_FAULTS = {
     1002,  # UNKNOWN_EXCEPTION
 }
 _STATUS_BY_CODE = {
+    **dict.fromkeys(_FORBIDDEN, 403),
+    **dict.fromkeys(_NOT_FOUND, 404),
+    **dict.fromkeys(_SERVER_FAULTS, 500),
     194: 401,  # REQUIRED_PASSWORD
     229: 413,  # QUERY_IS_TOO_LARGE
     381: 411,  # HTTP_LENGTH_REQUIRED
@@ -89,15 +92,7 @@ _CODE_RE = re.compile(r"Code: (\d+)\. ")
 
 def http_status(code: int) -> int:
     """The HTTP status for exception `code`: 5xx only for the server's own faults, 4xx for the query's."""
-    if code in _STATUS_BY_CODE:
-        return _STATUS_BY_CODE[code]
-    if code in _SERVER_FAULTS:
-        return 500
-    if code in _FORBIDDEN:
-        return 403
-    if code in _NOT_FOUND:
-        return 404
-    return 400
+    return _STATUS_BY_CODE.get(code, 400)
 
 
 class ClickHouseError(InzichtError):

@@ -109,7 +109,6 @@ class ClickHouseHttpSettings(BaseSettings):
     @field_validator("users")
     @classmethod
     def _names(cls, users: dict[str, ClickHouseUser]) -> dict[str, ClickHouseUser]:
-        empty = [name for name in users if not name.strip()]
-        if empty:
+        if any(not name.strip() for name in users):
             raise ValueError("users: empty user name")
         return users

@@ -33,13 +33,7 @@ def period_of(vanaf: date | None, tot: date | None) -> Period:
     """Whole Dutch calendar days `vanaf` to `tot` (inclusive) as a window in ms; ValueError if reversed."""
     if vanaf and tot and vanaf > tot:
         raise ValueError("vanaf ligt na tot")
-    # Days outside what the store can represent (1677 to 2262) are clamped to its range.
-    start_ms = _clamp(int(datetime.combine(vanaf, time.min, DUTCH_TIME).timestamp() * 1000)) if vanaf else None
-    end_ms = None
-    if tot:
-        last = datetime.combine(tot, time.max, DUTCH_TIME)  # the last microsecond of that day
-        end_ms = _clamp(int(last.timestamp() * 1000))
-    return Period(start_ms=start_ms, end_ms=end_ms)
+    return Period(start_ms=_ms(vanaf, time.min), end_ms=_ms(tot, time.max))  # time.max: the day's last microsecond
 
 
 def period_or_400(vanaf: date | None, tot: date | None) -> Period:
@@ -50,8 +44,12 @@ def period_or_400(vanaf: date | None, tot: date | None) -> Period:
         raise ProblemError.bad_request("The period is reversed.", ("vanaf", "must not be after tot")) from None
 
 
-def _clamp(ms: int) -> int:
-    return max(MIN_TIME_MS, min(ms, MAX_TIME_MS))
+def _ms(day: date | None, moment: time) -> int | None:
+    """`moment` of `day`, Dutch time, in ms; a day outside what the store can represent (1677 to 2262) is
+    clamped to its range."""
+    if day is None:
+        return None
+    return max(MIN_TIME_MS, min(int(datetime.combine(day, moment, DUTCH_TIME).timestamp() * 1000), MAX_TIME_MS))
 
 
 def create_inzage_router() -> APIRouter:

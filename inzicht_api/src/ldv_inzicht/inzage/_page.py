@@ -23,6 +23,7 @@ problem's `instance` as the reference a citizen can quote.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Callable
@@ -51,7 +52,7 @@ from ldv_inzicht.inzage._api import MAX_ORGANISATION_LENGTH, period_of
 from ldv_inzicht.inzage._overview import Overview, build_overview
 from ldv_inzicht.inzage._pdf import PdfUnavailable, render_pdf
 from ldv_inzicht.inzage._pdf import filename as pdf_filename
-from ldv_inzicht.inzage._service import InzageResult, InzageService, Period
+from ldv_inzicht.inzage._service import InzageResult, InzageService
 from ldv_inzicht.settings import AuthSettings
 from ldv_logboek.register import Register
 
@@ -111,10 +112,8 @@ def error_page(request: Request, problem: Response) -> Response:
     heading, message = _ERROR_TEXTS.get(status) or (_SERVER_ERROR if status >= 500 else _ERROR_TEXTS[400])
     reference = None
     if status >= 500 and status != 503:
-        try:
+        with contextlib.suppress(ValueError, AttributeError):
             reference = json.loads(bytes(problem.body)).get("instance")
-        except (ValueError, AttributeError):
-            reference = None
     headers = {k: v for k, v in problem.headers.items() if k.lower() not in _BODY_HEADERS}
     try:
         auth = app_context(request.app).auth_settings
@@ -284,6 +283,6 @@ async def _overview(
         return build_overview(InzageResult(), register), filters, error
     assert principal.bsn is not None
     result = await service.inzage(
-        principal.bsn.get_secret_value(), principal.token.get_secret_value(), period or Period(), organisatie
+        principal.bsn.get_secret_value(), principal.token.get_secret_value(), period, organisatie
     )
     return build_overview(result, register), filters, None

@@ -28,11 +28,6 @@ _CSS = Path(__file__).parent / "static" / "overzicht_pdf.css"
 RECEIPTS_NAME = "ldv-ontvangstbewijzen.json"
 
 
-def receipts_json(overview: Overview) -> str:
-    """The attachment `RECEIPTS_NAME`: every receipt of the overview, with its record's ids."""
-    return json.dumps({"receipts": [{"record": ident, "receipt": text} for ident, text in overview.receipts]}, indent=1)
-
-
 class PdfUnavailable(InzichtError):
     """WeasyPrint or the system libraries it needs (Pango) are not installed."""
 
@@ -59,8 +54,9 @@ def render_pdf(env: Environment, overview: Overview, filters: dict[str, str | bo
     stylesheet = weasyprint.CSS(string=_CSS.read_text(encoding="utf-8"), url_fetcher=_refuse)
     attachments = []
     if overview.receipts:
+        receipts = [{"record": ident, "receipt": text} for ident, text in overview.receipts]
         attachments.append(weasyprint.Attachment(
-            string=receipts_json(overview), base_url=None, url_fetcher=_refuse, name=RECEIPTS_NAME,
+            string=json.dumps({"receipts": receipts}, indent=1), base_url=None, url_fetcher=_refuse, name=RECEIPTS_NAME,
             description="Bewijzen uit het onveranderbare logboek (C2SP tlog-proof)",
         ))
     pdf = document.write_pdf(stylesheets=[stylesheet], attachments=attachments)

@@ -32,6 +32,7 @@ For a citizen (their BSN from the token) the service
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -216,8 +217,7 @@ class InzageService:
         except StorageUnavailable:
             log.warning("inzage: the transparency log could not be read; the overview is not checked")
             found = {}
-        verifiers = [Verifier.parse(k) for k in self.settings.log_keys]
-        witnesses = {name: Verifier.parse(k) for name, k in self.settings.witnesses.items()}
+        logs = {Verifier.parse(k).name for k in self.settings.log_keys}  # the origins there are keys for
         checks: dict[tuple[str, str], LogCheck] = {}
         for p in processings:
             name = p.organisation.name if p.organisation is not None else p.record.organisation_ref
@@ -230,11 +230,13 @@ class InzageService:
                 check.unchecked += 1
                 continue
             p.receipt = there.receipt
-            if not any(k.name == there.origin for k in verifiers):
+            if there.origin not in logs:
                 check.unchecked += 1  # the page says it holds no key to check this log with
                 check.no_key = True
                 continue
-            p.checked = check_receipt(there.receipt, verifiers, witnesses, there.stored_entry)
+            p.checked = check_receipt(
+                there.receipt, self.settings.log_keys, self.settings.witnesses, there.stored_entry
+            )
             if not p.checked.ok:
                 check.failed += 1
                 log.warning("inzage: a receipt of log %s (from %s) did not verify: %s", there.origin, p.record.source, p.checked.reason)
@@ -303,6 +305,11 @@ class InzageService:
         calls_left = settings.federation_max_calls
         wanted: list[tuple[Organisation | None, str, str | None]] = []
 
+        def report(party: Organisation | None, identifier: str, answered: bool) -> None:
+            # One outcome per Logboek: unavailable as soon as one of its calls got no answer.
+            outcome = PartyOutcome(party, party.id if party else identifier, available=True, source=identifier)
+            outcomes.setdefault(identifier, outcome).available &= answered
+
         def want(party: Organisation | None, identifier: str, trace_id: str | None) -> None:
             nonlocal calls_left
             if (identifier, trace_id) in asked or calls_left <= 0:
@@ -336,7 +343,7 @@ class InzageService:
             # the citizen's own token is never forwarded. The parties are reported as unavailable.
             log.warning("inzage: no token endpoint (LDV_INZAGE_TOKEN_ENDPOINT): other Logboeken are not asked")
             for party, identifier, _trace in wanted:
-                self._outcome(outcomes, party, identifier).available = False
+                report(party, identifier, answered=False)
             return [], list(outcomes.values())
         exchanger = TokenExchanger(
             settings.token_endpoint,
@@ -357,22 +364,12 @@ class InzageService:
                         for party, identifier, trace in current
                     )
                 )
-                frontier: list[FoundRecord] = []
                 for (party, identifier, _trace), answer in zip(current, answers):
-                    outcome = self._outcome(outcomes, party, identifier)
-                    if answer is None:
-                        outcome.available = False
-                        continue
-                    frontier.extend(answer)
+                    report(party, identifier, answered=answer is not None)
+                frontier = [record for answer in answers if answer is not None for record in answer]
                 gathered.extend(frontier)
                 follow(frontier)
         return gathered, list(outcomes.values())
-
-    @staticmethod
-    def _outcome(outcomes: dict[str, PartyOutcome], party: Organisation | None, identifier: str) -> PartyOutcome:
-        return outcomes.setdefault(
-            identifier, PartyOutcome(party, party.id if party else identifier, available=True, source=identifier)
-        )
 
     async def _ask(
         self,
@@ -471,10 +468,8 @@ def _remote_receipt(record: FoundRecord) -> RecordReceipt | None:
         return RecordReceipt("?", 0, record.receipt)  # fails the check, which says why
     entry = None
     if record.opening is not None and _opening_is(record.opening, record):
-        try:
+        with contextlib.suppress(ProofError):
             entry = record.opening.entry()
-        except ProofError:
-            entry = None
     return RecordReceipt(origin, receipt.index, record.receipt, entry)
 
 

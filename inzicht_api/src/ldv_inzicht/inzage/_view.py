@@ -9,7 +9,7 @@ never on the API's response. The small value models (`OrganisationRef`, `LegalBa
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -214,9 +214,7 @@ def trace_groups(result: InzageResult) -> list[TraceGroup]:
 
 def party_summaries(result: InzageResult) -> list[PartyOut]:
     """Every organisation asked or seen in a record, by name: whether it could be read, and its count."""
-    counts: dict[str, int] = defaultdict(int)
-    for p in result.processings:
-        counts[organisation_of(p).id] += 1
+    counts = Counter(organisation_of(p).id for p in result.processings)
     parties: dict[str, PartyOut] = {}
 
     def party(ref: OrganisationRef, source: str) -> PartyOut:
@@ -266,16 +264,12 @@ def _staat(n: int) -> str:
     return "staat" if n == 1 else "staan"
 
 
-def _is(n: int) -> str:
-    return "is" if n == 1 else "zijn"
-
-
 def check_label(c: LogCheck) -> str:
     """What was checked, in plain Dutch; only what the check found."""
     orgs = _names_nl(c.organisations)
     if c.source != "local" and not c.origin:
         return (f"Niet gecontroleerd: {_count_nl(c.unchecked)} van {orgs}, opgevraagd bij een ander Logboek, "
-                f"{_is(c.unchecked)} niet tegen een onveranderbaar logboek gecontroleerd.")
+                f"{'is' if c.unchecked == 1 else 'zijn'} niet tegen een onveranderbaar logboek gecontroleerd.")
     if c.source != "local":
         orgs += ", opgevraagd bij een ander Logboek,"
     if not c.origin:
