@@ -155,10 +155,8 @@ def expires_at(timestamp_ns: int, retention_days: int) -> int:
 
 
 def record_entry(salt: bytes, values: Sequence[Any]) -> bytes:
-    """The log entry of a stored record (41 bytes)."""
-    timestamp_ns = values[0]
-    retention = values[-1]
-    return bytes([ENTRY_RECORD]) + _u64(expires_at(timestamp_ns, retention)) + record_digest(salt, values)
+    """The log entry of a stored record (41 bytes): its Timestamp is the first value, its RetentionDays the last."""
+    return bytes([ENTRY_RECORD]) + _u64(expires_at(values[0], values[-1])) + record_digest(salt, values)
 
 
 def parse_entry(entry: bytes) -> tuple[int, bytes] | None:
