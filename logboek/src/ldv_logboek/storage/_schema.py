@@ -494,7 +494,7 @@ MIGRATIONS: tuple[Migration, ...] = (
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version
-# Which migrations a store has (`current_version`, `migrate`; a cluster's script creates it too).
+# Which migrations a store has (`migrate`; a cluster's script creates it too).
 MIGRATIONS_DDL = (
     f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} "
     "(version UInt32, description String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) "
@@ -502,17 +502,12 @@ MIGRATIONS_DDL = (
 )
 
 
-def current_version(client: Client) -> int:
-    """The highest migration applied to this store (0 for an empty store)."""
-    client.command(MIGRATIONS_DDL)
-    version = client.query(f"SELECT max(version) FROM {MIGRATIONS_TABLE}").result_rows[0][0]
-    return int(version or 0)
-
-
 def migrate(client: Client, migrations: tuple[Migration, ...] = MIGRATIONS) -> list[int]:
     """Apply the migrations this store lacks, in order; return the versions applied."""
     applied: list[int] = []
-    start = current_version(client)
+    client.command(MIGRATIONS_DDL)
+    # The highest migration applied to this store (0 for an empty store).
+    start = int(client.query(f"SELECT max(version) FROM {MIGRATIONS_TABLE}").result_rows[0][0] or 0)
     for migration in migrations:
         if migration.version <= start:
             continue
