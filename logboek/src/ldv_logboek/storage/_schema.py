@@ -365,15 +365,6 @@ _RELAYOUT_STATEMENTS = (
 )
 
 
-def _table_comment(client: Client, table: str) -> str | None:
-    """The comment of `table` in the current database; None when it does not exist."""
-    rows = client.query(
-        "SELECT comment FROM system.tables WHERE database = currentDatabase() AND name = {name:String}",
-        parameters={"name": table},
-    ).result_rows
-    return str(rows[0][0]) if rows else None
-
-
 def _relayout_records(client: Client) -> None:
     """Move the records into the layout-5 table: new table, copy, swap, drop the old one.
 
@@ -385,7 +376,11 @@ def _relayout_records(client: Client) -> None:
     a record inserted into the old table after the copy would be dropped with it.
     The views of migration 3 name the table, so they read the new one after the swap.
     """
-    if _table_comment(client, RECORDS_TABLE) == RECORDS_LAYOUT_COMMENT:
+    comment = client.query(
+        "SELECT comment FROM system.tables WHERE database = currentDatabase() AND name = {name:String}",
+        parameters={"name": RECORDS_TABLE},
+    ).result_rows  # none when the table does not exist
+    if comment and str(comment[0][0]) == RECORDS_LAYOUT_COMMENT:
         client.command(_DROP_STAGING)
         return
     for statement in _RELAYOUT_STATEMENTS:
