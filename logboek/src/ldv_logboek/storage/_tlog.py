@@ -607,12 +607,7 @@ def repair(tables: LogTables) -> int:
         tables.insert_leaves(size, entries, leaf_hashes(entries))
         log.warning("log %s: %d leaves appended at start for records stored before a crash", tables.origin, len(entries))
         size = last + 1
-    _repair_nodes(tables, size)
-    return size
-
-
-def _repair_nodes(tables: LogTables, size: int) -> None:
-    """Store the tile-level nodes of complete subtrees that are missing (a crash between inserts)."""
+    # The tile-level nodes of complete subtrees that are missing (a crash between inserts).
     for level in sorted(STORED_LEVELS):
         want = size >> level
         if want == 0:
@@ -620,9 +615,9 @@ def _repair_nodes(tables: LogTables, size: int) -> None:
         have = tables.node_count(level)
         if have >= want:
             continue
-        below = level - TILE_HEIGHT
         per = 1 << TILE_HEIGHT
-        hashes = tables.level_hashes(below, have * per, want * per)
+        hashes = tables.level_hashes(level - TILE_HEIGHT, have * per, want * per)  # the level below
         nodes = [(level, have + i, perfect_root(hashes[i * per : (i + 1) * per])) for i in range(want - have)]
         tables.insert_nodes(nodes)
+    return size
 
