@@ -101,7 +101,8 @@ if last < 5:  # daily partitions: one group commit of records over the year span
             return insert(client, name, table)
         quoted = ", ".join(f"`{c}`" for c in table.schema.names)
         # chDB's Python() finds `table` among this frame's local variables.
-        embedded.query(f"INSERT INTO {name} ({quoted}) SELECT * FROM Python(table) SETTINGS max_partitions_per_insert_block = 0")
+        sql = f"INSERT INTO {name} ({quoted}) SELECT * FROM Python(table)"
+        embedded.query(sql + " SETTINGS max_partitions_per_insert_block = 0")
     _store.insert_arrow_into = insert_arrow_into
 from ldv_suite.cli import app
 sys.argv[0] = "ldv"
