@@ -159,9 +159,16 @@ class ConnectionPool:
         with self._lock:
             return tuple(self._lanes)
 
-    def lane(self, *args: Any, **kwargs: Any) -> Lane[Any]:
-        """A new lane of this pool, made of `Lane`'s arguments (StorageUnavailable once the pool is closed)."""
-        lane: Lane[Any] = Lane(*args, **kwargs)
+    def lane(
+        self,
+        name: str,
+        size: int,
+        open_connection: Callable[[Hashable], C],
+        close_connection: Callable[[C], None],
+        wait_seconds: float = DEFAULT_WAIT_SECONDS,
+    ) -> Lane[C]:
+        """A new lane of this pool (StorageUnavailable once the pool is closed)."""
+        lane: Lane[C] = Lane(name, size, open_connection, close_connection, wait_seconds)
         with self._lock:
             if self._closed:
                 raise StorageUnavailable("the store is closed (the process is stopping)")
