@@ -105,11 +105,26 @@ class LogStore:
             self._readers = self.pool.lane("store", readers, lambda _key: opener(), lambda client: client.close())
 
     @classmethod
-    def open(cls, dsn: str, **options: Any) -> LogStore:
+    def open(
+        cls,
+        dsn: str,
+        *,
+        readers: int = DEFAULT_READERS,
+        retention_days: int = DEFAULT_RETENTION_DAYS,
+        retention_by_organisation: Mapping[str, int] | None = None,
+        tile_dir: Path | None = None,
+    ) -> LogStore:
         """The store at `dsn` (see `connect`): its writer now, up to `readers` reader connections when
         needed; the logs' tile files in `tile_dir` (default: `tlog-tiles` in an embedded store's
-        directory, none for a server). `options`: the constructor's keyword arguments but `open_reader`."""
-        return cls(connect(dsn), open_reader=lambda: connect(dsn), **options)
+        directory, none for a server)."""
+        return cls(
+            connect(dsn),
+            retention_days=retention_days,
+            retention_by_organisation=retention_by_organisation,
+            readers=readers,
+            open_reader=lambda: connect(dsn),
+            tile_dir=tile_dir,
+        )
 
     @property
     def writer_lock(self) -> threading.Lock:
