@@ -50,7 +50,7 @@ from ldv_collector._decode import Encoding, decode_request
 from ldv_collector._ingest import Ingester
 from ldv_collector.settings import CollectorSettings
 from ldv_logboek.storage import LogStore, connect, embedded_path
-from ldv_logboek.storage._arrow_insert import insert_table, records_table
+from ldv_logboek.storage._arrow_insert import insert_arrow_into, records_table
 from ldv_logboek.storage._schema import RECORDS_TABLE
 from ldv_logboek.storage._store import INSERT_COLUMNS
 from ldv_suite.synthetic import synthetic_bodies
@@ -98,7 +98,7 @@ def ceilings(bodies: list[bytes], batch_records: int, data_dir: Path, rounds: in
         conn = chdb.connect(os.path.realpath(path)) if path is not None else None
         try:
             for t in tables:
-                insert_table(store.client, t, conn)
+                insert_arrow_into(store.client, RECORDS_TABLE, t, conn)
         finally:
             if conn is not None:
                 conn.close()

@@ -94,10 +94,16 @@ if switch_interval_ms != "-":  # the interpreter's switch interval `ldv serve` s
     ldv_suite.server.SWITCH_INTERVAL_S = float(switch_interval_ms) / 1000
 schema.migrate.__defaults__ = (tuple(m for m in schema.MIGRATIONS if m.version <= last or m.version > 5),)
 if last < 5:  # daily partitions: one group commit of records over the year spans more than 100 days
-    from ldv_logboek.storage import _arrow_insert as insert
-    python_insert = insert._python_insert
-    insert._python_insert = lambda names: python_insert(names) + " SETTINGS max_partitions_per_insert_block = 0"
-    insert._PYTHON_INSERT = insert._python_insert(insert.SCHEMA.names)
+    from ldv_logboek.storage import _store
+    insert = _store.insert_arrow_into
+    def insert_arrow_into(client, name, table, embedded=None):
+        if embedded is None:
+            return insert(client, name, table)
+        quoted = ", ".join(f"`{c}`" for c in table.schema.names)
+        # chDB's Python() finds `table` among this frame's local variables.
+        sql = f"INSERT INTO {name} ({quoted}) SELECT * FROM Python(table)"
+        embedded.query(sql + " SETTINGS max_partitions_per_insert_block = 0")
+    _store.insert_arrow_into = insert_arrow_into
 from ldv_suite.cli import app
 sys.argv[0] = "ldv"
 app()

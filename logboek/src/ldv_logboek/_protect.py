@@ -101,7 +101,13 @@ def protect(record: LogRecord, policy: Policy) -> Protection:
         if policy.clear_bsn == "redact":
             _redact(record)
         else:
-            outcome.violations.append(clear_bsn_violation(locations))
+            outcome.violations.append(
+                Violation(
+                    CLEAR_BSN_RULE,
+                    f"a clear BSN was found in {', '.join(locations)}; only {attr.DATA_SUBJECT_ID} may hold a "
+                    "BSN (and is pseudonymised by the SDK or the collector): remove it from the other places",
+                )
+            )
     return outcome
 
 
@@ -277,12 +283,3 @@ def _redact(record: LogRecord) -> None:
     for link in record.links:
         link.trace_state = redact_bsns(link.trace_state, REDACTED)
         _redact_values(link.attributes)
-
-
-def clear_bsn_violation(locations: list[str]) -> Violation:
-    """The violation for a clear BSN found at `locations` (names only, never values)."""
-    return Violation(
-        CLEAR_BSN_RULE,
-        f"a clear BSN was found in {', '.join(locations)}; only {attr.DATA_SUBJECT_ID} may hold a "
-        "BSN (and is pseudonymised by the SDK or the collector): remove it from the other places",
-    )

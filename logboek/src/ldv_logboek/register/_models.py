@@ -34,6 +34,7 @@ def _as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+_ISO_DURATION = re.compile(r"P(?=\d|T\d)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?")
 Uri = Annotated[str, AfterValidator(_check_uri)]
 UtcDateTime = Annotated[datetime, AfterValidator(_as_utc)]
 
@@ -121,7 +122,7 @@ class ActivityVersion(_Model):
     @field_validator("retention_period")
     @classmethod
     def _iso_duration(cls, value: str) -> str:
-        if value and not _is_iso_duration(value):
+        if value and not _ISO_DURATION.fullmatch(value):
             raise ValueError(f"must be an ISO 8601 duration such as P7Y or P6M, got {value!r}")
         return value
 
@@ -281,8 +282,3 @@ class Register(BaseModel):
             organisations={**self.organisations, **other.organisations},
             activities={**self.activities, **other.activities},
         )
-
-
-def _is_iso_duration(text: str) -> bool:
-    return bool(re.fullmatch(r"P(?=\d|T\d)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?", text))
-

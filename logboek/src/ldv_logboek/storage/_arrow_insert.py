@@ -3,7 +3,8 @@
 `records_table(records, retention_days)` builds the table of the store's INSERT_COLUMNS (`SCHEMA`,
 the same names in the same order) in one pass over the
 records (attribute maps as flat key and value arrays with offsets, which pyarrow takes without
-looking at each dict again). `insert_table(client, table, embedded)` hands it to the engine:
+looking at each dict again). `insert_arrow_into(client, RECORDS_TABLE, table, embedded)` hands it
+to the engine:
 
 - embedded (chDB): `INSERT INTO otel_traces (...) SELECT * FROM Python(table)` on a connection
   of chDB's own public API (`chdb.connect` on the store's data directory, beside the
@@ -26,7 +27,6 @@ from clickhouse_connect.driver.client import Client
 
 from ldv_logboek import attributes as attr
 from ldv_logboek._record import Event, Link, LogRecord, Status
-from ldv_logboek.storage._schema import RECORDS_TABLE
 
 _TIME = pa.timestamp("ns", tz="UTC")
 _MAP = pa.map_(pa.string(), pa.string())
@@ -65,10 +65,6 @@ def times(ns: list[int]) -> pa.Array:
     """Nanoseconds since the epoch as the Timestamp column's type."""
     # From int64: pyarrow converts Python ints to a timestamp type two hundred times slower.
     return pa.array(ns, pa.int64()).cast(_TIME)
-
-
-def _lists(rows: list[list[Any]], value_type: pa.DataType) -> pa.Array:
-    return pa.array(rows, pa.list_(value_type))
 
 
 def records_table(records: Sequence[LogRecord], retention_days: Sequence[int]) -> pa.Table:
@@ -180,40 +176,21 @@ def _nested_columns(records: Sequence[LogRecord], with_extras: list[int], n: int
         for column, values in zip(columns, row):
             column[i] = values
     types = (pa.int64(), pa.string(), _MAP, pa.string(), pa.string(), pa.string(), _MAP)
-    event_times, *rest = [_lists(column, value_type) for column, value_type in zip(columns, types)]
+    event_times, *rest = [pa.array(column, pa.list_(value_type)) for column, value_type in zip(columns, types)]
     return [event_times.cast(pa.list_(_TIME)), *rest]
 
 
-def _python_insert(names: Sequence[str]) -> str:
-    """The chDB insert of a table with these columns (SCHEMA's, and the log's when it writes them)."""
-    quoted = ", ".join(f"`{c}`" for c in names)
-    return f"INSERT INTO {RECORDS_TABLE} ({quoted}) SELECT * FROM Python(table)"
-
-
-_PYTHON_INSERT = _python_insert(SCHEMA.names)
-
-
-def insert_table(client: Client, table: pa.Table, embedded: Any | None = None) -> None:
-    """Insert `table` (of `records_table`) into the records table; raises the driver's errors.
+def insert_arrow_into(client: Client, name: str, table: pa.Table, embedded: Any | None = None) -> None:
+    """Insert `table` into the table `name` by column name (the records of `records_table`, with the
+    transparency log's columns after RetentionDays when it writes them; the log's leaves); raises
+    the driver's errors.
 
     `embedded`: a chDB connection (`chdb.connect`) to the client's engine, for the zero-copy
     insert; None: clickhouse-connect's `insert_arrow` (a server, or chDB through Arrow IPC).
     """
     if embedded is None:
-        client.insert_arrow(RECORDS_TABLE, table)
-        return
-    # `table` may carry the log's columns (LogOrigin, LeafIndex, LeafSalt) after RetentionDays.
-    statement = _PYTHON_INSERT if table.schema.names == SCHEMA.names else _python_insert(table.schema.names)
-    # chDB's Python() table function finds `table` among this frame's local variables.
-    embedded.query(statement)
-
-
-def insert_arrow_into(client: Client, name: str, table: pa.Table, embedded: Any | None = None) -> None:
-    """Insert `table` into the table `name` by column name (the transparency log's leaves and
-    nodes): chDB reads the Arrow buffers in place (`embedded`, as in `insert_table`), a server
-    gets them with `insert_arrow`."""
-    if embedded is None:
         client.insert_arrow(name, table)
         return
     quoted = ", ".join(f"`{c}`" for c in table.schema.names)
+    # chDB's Python() table function finds `table` among this frame's local variables.
     embedded.query(f"INSERT INTO {name} ({quoted}) SELECT * FROM Python(table)")

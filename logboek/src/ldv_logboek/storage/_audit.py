@@ -302,16 +302,15 @@ def _audit_log(
             if progress is not None:
                 progress(f"{origin}: {end} of {size} leaves")
     audit.root = compact.root()
-    if conflicting:
-        problem(f"leaves stored twice with different contents at {_indices(conflicting)} (rewritten)")
-    if bad_hash:
-        problem(f"{len(bad_hash)} stored leaf hash(es) do not hash their entry, at {_indices(bad_hash)}")
-    if missing:
-        problem(f"{len(missing)} record(s) missing before their retention ended, at {_indices(missing)}")
-    if changed:
-        problem(f"{len(changed)} record(s) changed since they were logged, at {_indices(changed)}")
-    if malformed:
-        problem(f"{len(malformed)} leaf entr(y/ies) of no known type, at {_indices(malformed)}")
+    for found, text in (
+        (conflicting, "leaves stored twice with different contents at {at} (rewritten)"),
+        (bad_hash, "{n} stored leaf hash(es) do not hash their entry, at {at}"),
+        (missing, "{n} record(s) missing before their retention ended, at {at}"),
+        (changed, "{n} record(s) changed since they were logged, at {at}"),
+        (malformed, "{n} leaf entr(y/ies) of no known type, at {at}"),
+    ):
+        if found:
+            problem(text.format(n=len(found), at=_indices(found)))
     beyond = store.query_rows(
         f"SELECT LeafIndex FROM {RECORDS_TABLE} WHERE LogOrigin = {{o:String}} AND LeafIndex >= {{n:UInt64}} "
         f"ORDER BY LeafIndex LIMIT {_SAMPLE}",

@@ -140,8 +140,6 @@ def embedded_path(client: Client) -> str | None:
     """
     # By name: clickhouse-connect keeps its chDB client in a private module.
     path = getattr(client, "path", None)
-    if type(client).__name__ != "ChdbClient" or not isinstance(path, str) or path in ("", ":memory:"):
+    if type(client).__name__ != "ChdbClient" or not isinstance(path, str) or path.startswith(("file:", ":memory:")):
         return None
-    if path.startswith(("file:", ":memory:")):
-        return None
-    return path
+    return path or None

@@ -80,17 +80,12 @@ class Retention:
 
     __slots__ = ("_by_day", "_by_organisation", "_default", "_periods")
 
-    def __init__(
-        self,
-        default_days: int,
-        by_organisation: Mapping[str, int] | None = None,
-        register: Register | None = None,
-    ) -> None:
+    def __init__(self, default_days: int, by_organisation: Mapping[str, int] | None, register: Register) -> None:
         self._default = default_days
         self._by_organisation = dict(by_organisation or {})
         # Per activity: its versions' start times (ns), their periods, and when it ended (ns or None).
         self._periods: dict[str, tuple[list[int], list[str], int | None]] = {}
-        for activity_id, activity in (register.activities.items() if register else ()):
+        for activity_id, activity in register.activities.items():
             if not any(v.retention_period for v in activity.versions):
                 continue
             starts = [_ns(v.valid_from) for v in activity.versions]
@@ -99,20 +94,15 @@ class Retention:
         # (period, day of the record) -> days: the records of one insert nearly all share both.
         self._by_day: dict[tuple[str, int], int | None] = {}
 
-    def activity_period(self, activity_id: str, start_ns: int) -> str:
-        """The retention period of the activity's version in force at `start_ns` ('' for none)."""
-        known = self._periods.get(activity_id)
-        if known is None:
-            return ""
-        starts, periods, ended = known
-        index = bisect.bisect_right(starts, start_ns) - 1
-        if index < 0 or (ended is not None and start_ns >= ended):
-            return ""
-        return periods[index]
-
     def days_for(self, organisation: str, activity_id: str, start_ns: int) -> int:
         """RetentionDays of a record of `organisation` and `activity_id` made at `start_ns`."""
-        period = self.activity_period(activity_id, start_ns) if self._periods else ""
+        # The retention period of the activity's version in force at `start_ns` ('' for none).
+        period = ""
+        if (known := self._periods.get(activity_id)) is not None:
+            starts, periods, ended = known
+            index = bisect.bisect_right(starts, start_ns) - 1
+            if index >= 0 and (ended is None or start_ns < ended):
+                period = periods[index]
         if period:
             key = (period, start_ns // _NS_PER_DAY)
             try:

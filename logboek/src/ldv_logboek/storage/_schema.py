@@ -365,15 +365,6 @@ _RELAYOUT_STATEMENTS = (
 )
 
 
-def _table_comment(client: Client, table: str) -> str | None:
-    """The comment of `table` in the current database; None when it does not exist."""
-    rows = client.query(
-        "SELECT comment FROM system.tables WHERE database = currentDatabase() AND name = {name:String}",
-        parameters={"name": table},
-    ).result_rows
-    return str(rows[0][0]) if rows else None
-
-
 def _relayout_records(client: Client) -> None:
     """Move the records into the layout-5 table: new table, copy, swap, drop the old one.
 
@@ -385,7 +376,11 @@ def _relayout_records(client: Client) -> None:
     a record inserted into the old table after the copy would be dropped with it.
     The views of migration 3 name the table, so they read the new one after the swap.
     """
-    if _table_comment(client, RECORDS_TABLE) == RECORDS_LAYOUT_COMMENT:
+    comment = client.query(
+        "SELECT comment FROM system.tables WHERE database = currentDatabase() AND name = {name:String}",
+        parameters={"name": RECORDS_TABLE},
+    ).result_rows  # none when the table does not exist
+    if comment and str(comment[0][0]) == RECORDS_LAYOUT_COMMENT:
         client.command(_DROP_STAGING)
         return
     for statement in _RELAYOUT_STATEMENTS:
@@ -494,7 +489,7 @@ MIGRATIONS: tuple[Migration, ...] = (
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version
-# Which migrations a store has (`current_version`, `migrate`; a cluster's script creates it too).
+# Which migrations a store has (`migrate`; a cluster's script creates it too).
 MIGRATIONS_DDL = (
     f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} "
     "(version UInt32, description String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) "
@@ -502,17 +497,12 @@ MIGRATIONS_DDL = (
 )
 
 
-def current_version(client: Client) -> int:
-    """The highest migration applied to this store (0 for an empty store)."""
-    client.command(MIGRATIONS_DDL)
-    version = client.query(f"SELECT max(version) FROM {MIGRATIONS_TABLE}").result_rows[0][0]
-    return int(version or 0)
-
-
 def migrate(client: Client, migrations: tuple[Migration, ...] = MIGRATIONS) -> list[int]:
     """Apply the migrations this store lacks, in order; return the versions applied."""
     applied: list[int] = []
-    start = current_version(client)
+    client.command(MIGRATIONS_DDL)
+    # The highest migration applied to this store (0 for an empty store).
+    start = int(client.query(f"SELECT max(version) FROM {MIGRATIONS_TABLE}").result_rows[0][0] or 0)
     for migration in migrations:
         if migration.version <= start:
             continue

@@ -18,7 +18,7 @@ from clickhouse_connect.driver.exceptions import OperationalError
 
 from ldv_logboek._record import LogRecord, Status
 from ldv_logboek.rules import CONFIDENTIAL_HIDDEN, COUNT_ONCE, MAX_TIME_MS, SHOWN_ONCE, hidden_params
-from ldv_logboek.storage._arrow_insert import SCHEMA, insert_arrow_into, insert_table, rows_table, with_retention
+from ldv_logboek.storage._arrow_insert import SCHEMA, insert_arrow_into, rows_table, with_retention
 from ldv_logboek.storage._client import StorageUnavailable, connect, embedded_path, storage_errors
 from ldv_logboek.storage._pool import ConnectionPool, Lane
 from ldv_logboek.storage._query import Cursor, Page, RecordQuery
@@ -176,7 +176,7 @@ class LogStore:
         table = rows if "RetentionDays" in rows.schema.names else self.with_retention(rows)
         with storage_errors(f"insert of {rows.num_rows} records"), self._lock:
             self._check_open()
-            insert_table(self.client, table, self._embedded_connection())
+            insert_arrow_into(self.client, RECORDS_TABLE, table, self._embedded_connection())
 
     def with_retention(self, rows: pa.Table) -> pa.Table:
         """`rows` (`ROWS_SCHEMA`) with each record's RetentionDays appended, as `insert_record_rows`

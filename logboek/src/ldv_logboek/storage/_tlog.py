@@ -224,11 +224,7 @@ class LogTables:
     def records_from(self, start: int, end: int | None = None) -> list[tuple[int, bytes, tuple[Any, ...]]]:
         """(index, salt, values) of this origin's stored records with start <= LeafIndex < end,
         one per index, in index order."""
-        where = "LogOrigin = {o:String} AND LeafIndex >= {s:UInt64}"
-        params: dict[str, Any] = {"o": self.origin, "s": start}
-        if end is not None:
-            where += " AND LeafIndex < {e:UInt64}"
-            params["e"] = end
+        where, params = self._records_where(start, end)
         table = self.store.query_arrow(
             f"SELECT LeafIndex, LeafSalt, {_RECORD_SELECT} FROM {RECORDS_TABLE} WHERE {where} "
             "ORDER BY LeafIndex LIMIT 1 BY LeafIndex",
@@ -241,15 +237,18 @@ class LogTables:
     def record_entries(self, start: int, end: int | None = None) -> dict[int, bytes]:
         """The log entry recomputed from each stored record of this origin with start <= LeafIndex
         < end, by index (one per index): by the engine (`ENTRY_SQL`, equal to `record_entry`)."""
-        where = "LogOrigin = {o:String} AND LeafIndex >= {s:UInt64}"
-        params: dict[str, Any] = {"o": self.origin, "s": start}
-        if end is not None:
-            where += " AND LeafIndex < {e:UInt64}"
-            params["e"] = end
+        where, params = self._records_where(start, end)
         rows = self.store.query_rows(
             f"SELECT LeafIndex, hex({ENTRY_SQL}) FROM {RECORDS_TABLE} WHERE {where} LIMIT 1 BY LeafIndex", params
         )
         return {int(index): bytes.fromhex(str(entry)) for index, entry in rows}
+
+    def _records_where(self, start: int, end: int | None) -> tuple[str, dict[str, Any]]:
+        """The condition and parameters for this origin's records with start <= LeafIndex < end (None: no end)."""
+        where = "LogOrigin = {o:String} AND LeafIndex >= {s:UInt64}"
+        if end is None:
+            return where, {"o": self.origin, "s": start}
+        return where + " AND LeafIndex < {e:UInt64}", {"o": self.origin, "s": start, "e": end}
 
     def leaves_checked(self, start: int, end: int) -> pa.Table:
         """LeafIndex, Entry, LeafHash and HashOk (the engine's SHA-256(0x00 || Entry) = LeafHash)
@@ -608,12 +607,7 @@ def repair(tables: LogTables) -> int:
         tables.insert_leaves(size, entries, leaf_hashes(entries))
         log.warning("log %s: %d leaves appended at start for records stored before a crash", tables.origin, len(entries))
         size = last + 1
-    _repair_nodes(tables, size)
-    return size
-
-
-def _repair_nodes(tables: LogTables, size: int) -> None:
-    """Store the tile-level nodes of complete subtrees that are missing (a crash between inserts)."""
+    # The tile-level nodes of complete subtrees that are missing (a crash between inserts).
     for level in sorted(STORED_LEVELS):
         want = size >> level
         if want == 0:
@@ -621,9 +615,9 @@ def _repair_nodes(tables: LogTables, size: int) -> None:
         have = tables.node_count(level)
         if have >= want:
             continue
-        below = level - TILE_HEIGHT
         per = 1 << TILE_HEIGHT
-        hashes = tables.level_hashes(below, have * per, want * per)
+        hashes = tables.level_hashes(level - TILE_HEIGHT, have * per, want * per)  # the level below
         nodes = [(level, have + i, perfect_root(hashes[i * per : (i + 1) * per])) for i in range(want - have)]
         tables.insert_nodes(nodes)
+    return size
 

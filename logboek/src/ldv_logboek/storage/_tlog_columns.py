@@ -54,7 +54,7 @@ def _fixed_rows(columns: Sequence[np.ndarray], dtypes: Sequence[str]) -> pa.Arra
 
 
 def _strings_data(strings: pa.Array) -> tuple[np.ndarray, pa.Buffer]:
-    """(absolute offsets, data buffer) of a string array."""
+    """(absolute offsets, data buffer) of a string or binary array."""
     return _offsets(strings), strings.buffers()[2] or pa.py_buffer(b"")
 
 
@@ -73,8 +73,8 @@ def _list_parts(outer: np.ndarray, child: pa.Array, kind: str) -> list[pa.Array]
         lengths = _u32_lengths(offsets)
         return [counts, _view(outer * 4, lengths), _view(offsets[outer], data)]
     # kind == "map": one encoding per map of the child, then the consecutive ones per element.
-    encoded = pc.binary_join_element_wise(*_map_parts(child), _EMPTY)
-    return [counts, _view(_offsets(encoded)[outer], encoded.buffers()[2] or pa.py_buffer(b""))]
+    offsets, data = _strings_data(pc.binary_join_element_wise(*_map_parts(child), _EMPTY))
+    return [counts, _view(offsets[outer], data)]
 
 
 def _map_parts(maps: pa.Array) -> list[pa.Array]:
@@ -89,12 +89,6 @@ def _map_parts(maps: pa.Array) -> list[pa.Array]:
         _view(key_offsets[outer], key_data),
         _view(value_offsets[outer], value_data),
     ]
-
-
-def _nested_parts(array: pa.Array, kind: str) -> list[pa.Array]:
-    if kind == "map":
-        return _map_parts(array)
-    return _list_parts(_offsets(array), array.values, kind[5:-1])
 
 
 def _array(table: pa.Table, name: str) -> pa.Array:
@@ -123,7 +117,8 @@ def encodings(table: pa.Table, prefix: pa.Array) -> pa.Array:
     )
     parts = [prefix, header, *(_view(offsets, data) for offsets, data in string_data)]
     for name in NESTED_FIELDS:
-        parts += _nested_parts(_array(table, name), _KIND[name])
+        array, kind = _array(table, name), _KIND[name]
+        parts += _map_parts(array) if kind == "map" else _list_parts(_offsets(array), array.values, kind[5:-1])
     return pc.binary_join_element_wise(*parts, _EMPTY)
 
 

@@ -15,22 +15,14 @@ lays out the lengths and bytes of a map or list.
 
 from __future__ import annotations
 
-from ldv_logboek.tlog import RECORD_FIELDS
-from ldv_logboek.tlog._leaf import NESTED_FIELDS, RECORD_TAG, SECONDS_PER_DAY, STRING_FIELDS
-
-_KIND = dict(RECORD_FIELDS)
+from ldv_logboek.tlog._leaf import _KIND, NESTED_FIELDS, RECORD_TAG, SECONDS_PER_DAY, STRING_FIELDS
 
 
 def _be(bits: int, expr: str) -> str:
     """The big-endian bytes of `expr` as an unsigned integer of `bits` (two's complement for an
-    Int64), as a String: `concat` keeps a FixedString's trailing zero bytes, which a conversion to
-    String (also inside `arrayStringConcat`) would drop."""
+    Int64, e.g. a DateTime64's nanoseconds), as a String: `concat` keeps a FixedString's trailing
+    zero bytes, which a conversion to String (also inside `arrayStringConcat`) would drop."""
     return f"concat(reverse(reinterpretAsFixedString(toUInt{bits}({expr}))), '')"
-
-
-def _be_ns(expr: str) -> str:
-    """A DateTime64's nanoseconds since the epoch as the 8 bytes of a big-endian i64."""
-    return f"concat(reverse(reinterpretAsFixedString(toUnixTimestamp64Nano({expr}))), '')"
 
 
 def _lengths(array: str) -> str:
@@ -54,7 +46,7 @@ def _nested(name: str) -> str:
         return _map(column)
     count = _be(32, f"length({column})")
     if kind == "list<i64>":
-        return f"{count}, arrayStringConcat(arrayMap(t -> {_be_ns('t')}, {column}))"
+        return f"{count}, arrayStringConcat(arrayMap(t -> {_be(64, 'toUnixTimestamp64Nano(t)')}, {column}))"
     if kind == "list<str>":
         return f"{count}, {_lengths(column)}, arrayStringConcat(arrayMap(s -> toString(s), {column}))"
     return f"{count}, arrayStringConcat(arrayMap(m -> concat({_map('m')}), {column}))"  # list<map>
@@ -67,7 +59,7 @@ def _string(name: str) -> str:
 # The canonical encoding of the record in the current row of the records table.
 ENCODING_SQL = "concat(" + ", ".join(
     [
-        _be_ns("Timestamp"),
+        _be(64, "toUnixTimestamp64Nano(Timestamp)"),
         _be(64, "Duration"),
         _be(16, "RetentionDays"),
         *(_be(32, f"length({_string(name)})") for name in STRING_FIELDS),

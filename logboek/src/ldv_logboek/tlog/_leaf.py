@@ -93,11 +93,6 @@ _u16 = struct.Struct(">H").pack
 _sha256 = hashlib.sha256
 
 
-def _strlist(values: Sequence[str]) -> bytes:
-    data = [v.encode() for v in values]
-    return _u32(len(data)) + b"".join(_u32(len(d)) for d in data) + b"".join(data)
-
-
 def _map(value: Iterable[tuple[str, str]] | dict[str, str]) -> bytes:
     items = list(value.items()) if isinstance(value, dict) else list(value)
     keys = [k.encode() for k, _ in items]
@@ -117,7 +112,8 @@ def _nested(kind: str, value: Any) -> bytes:
     if kind == "list<i64>":
         return _u32(len(value)) + b"".join(_i64(v) for v in value)
     if kind == "list<str>":
-        return _strlist(value)
+        data = [v.encode() for v in value]
+        return _u32(len(data)) + b"".join(_u32(len(d)) for d in data) + b"".join(data)
     return _u32(len(value)) + b"".join(_map(m) for m in value)  # list<map>
 
 
@@ -155,10 +151,8 @@ def expires_at(timestamp_ns: int, retention_days: int) -> int:
 
 
 def record_entry(salt: bytes, values: Sequence[Any]) -> bytes:
-    """The log entry of a stored record (41 bytes)."""
-    timestamp_ns = values[0]
-    retention = values[-1]
-    return bytes([ENTRY_RECORD]) + _u64(expires_at(timestamp_ns, retention)) + record_digest(salt, values)
+    """The log entry of a stored record (41 bytes): its Timestamp is the first value, its RetentionDays the last."""
+    return bytes([ENTRY_RECORD]) + _u64(expires_at(values[0], values[-1])) + record_digest(salt, values)
 
 
 def parse_entry(entry: bytes) -> tuple[int, bytes] | None:

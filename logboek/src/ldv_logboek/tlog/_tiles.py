@@ -111,10 +111,7 @@ def tiles_for(size: int) -> list[TileRef]:
     """Every hash tile of a tree of `size` leaves (full and the partial ones), lowest level first."""
     out: list[TileRef] = []
     level = 0
-    while True:
-        count = size >> (TILE_HEIGHT * level)
-        if count == 0:
-            break
+    while count := size >> (TILE_HEIGHT * level):
         out += [TileRef(level, i) for i in range(count // TILE_WIDTH)]
         if count % TILE_WIDTH:
             out.append(TileRef(level, count // TILE_WIDTH, count % TILE_WIDTH))
