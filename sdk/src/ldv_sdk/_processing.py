@@ -290,7 +290,7 @@ class Verwerking:
                 failure = self._end_subject_records(runtime, span, end_ns)
             span.end(end_time=end_ns)
             if runtime.processor.failures:  # the usual case: none, and no span context to read
-                failure = runtime.take_failure(span) or failure
+                failure = runtime.processor.take_failure(span) or failure
         except Exception as bug:  # noqa: BLE001 - an SDK bug must not break the host code
             failure = bug
             log.exception("LDV: the SDK failed to finish a record")
@@ -334,7 +334,7 @@ class Verwerking:
             )
             child.set_status(status)
             child.end(end_time=end_ns)
-            failure = runtime.take_failure(child) or failure
+            failure = runtime.processor.take_failure(child) or failure
         return failure
 
     def _detach(self) -> None:

@@ -331,12 +331,12 @@ class RecordProcessor(SpanProcessor):
                 type(exc).__name__,
             )
 
-    def take_failure(self, span_id: int) -> BaseException | None:
-        """The failure of the span `span_id`, if its record could not be logged (and forget it)."""
-        if not self.failures:  # the usual case: no lock
+    def take_failure(self, span: Span) -> BaseException | None:
+        """The failure of logging `span` (just ended), if its record could not be logged (and forget it)."""
+        if not self.failures:  # the usual case: no lock, and no span context to read
             return None
         with self._lock:
-            return self.failures.pop(span_id, None)
+            return self.failures.pop(span.get_span_context().span_id, None)
 
 
 class Runtime:
@@ -371,10 +371,6 @@ class Runtime:
         if self.spool is not None and config.start_sender:
             self.sender = Sender(self.spool, config)
             self.sender.start()
-
-    def take_failure(self, span: Span) -> BaseException | None:
-        """The failure of logging `span` (just ended), if any."""
-        return self.processor.take_failure(span.get_span_context().span_id)
 
     def can_log(self) -> bool:
         """False when a record written now would fail (spool full under the `fail` policy)."""
