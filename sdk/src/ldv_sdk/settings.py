@@ -207,7 +207,14 @@ class LdvConfig:
             raise ConfigurationError("register_base_uri must be an absolute URI")
         if self.application_uri is not None and not is_uri(self.application_uri):
             raise ConfigurationError("application_uri must be an absolute URI")
-        _check_endpoint(self.endpoint, self.allow_insecure)
+        endpoint = urlsplit(self.endpoint)
+        if endpoint.scheme not in ("http", "https") or not endpoint.hostname:
+            raise ConfigurationError("endpoint must be an http(s) URL such as https://logboek.example:4318/v1/traces")
+        if endpoint.scheme == "http" and not self.allow_insecure and not _is_loopback(endpoint.hostname):
+            # The standard asks for TLS to the Logboek; plain http is for a collector on this machine.
+            raise ConfigurationError(
+                "endpoint uses plain http to a host that is not loopback: use https, or set allow_insecure"
+            )
         if self.sender_token is not None and (
             not self.sender_token.strip() or any(c in self.sender_token for c in "\r\n")
         ):
@@ -325,17 +332,6 @@ def _fits(kind: Any, value: Any) -> bool:
     if kind is float:
         return isinstance(value, int | float)
     return isinstance(value, kind)
-
-
-def _check_endpoint(endpoint: str, allow_insecure: bool) -> None:
-    parts = urlsplit(endpoint)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigurationError("endpoint must be an http(s) URL such as https://logboek.example:4318/v1/traces")
-    if parts.scheme == "http" and not allow_insecure and not _is_loopback(parts.hostname):
-        # The standard asks for TLS to the Logboek; plain http is for a collector on this machine.
-        raise ConfigurationError(
-            "endpoint uses plain http to a host that is not loopback: use https, or set allow_insecure"
-        )
 
 
 def _is_loopback(host: str) -> bool:
