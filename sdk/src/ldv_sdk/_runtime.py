@@ -53,14 +53,8 @@ log = logging.getLogger("ldv_sdk")
 SCOPE_NAME = "ldv_sdk"
 SCOPE_VERSION = "0.1.0"
 
-_STATUS = {StatusCode.UNSET: Status.UNSET, StatusCode.OK: Status.OK, StatusCode.ERROR: Status.ERROR}
-_KIND = {
-    SpanKind.INTERNAL: "Internal",
-    SpanKind.SERVER: "Server",
-    SpanKind.CLIENT: "Client",
-    SpanKind.PRODUCER: "Producer",
-    SpanKind.CONSUMER: "Consumer",
-}
+_STATUS = {code: Status[code.name] for code in StatusCode}  # UNSET, OK, ERROR
+_KIND = {kind: kind.name.title() for kind in SpanKind}  # Internal, Server, Client, Producer, Consumer
 
 
 class RecordSink(Protocol):
