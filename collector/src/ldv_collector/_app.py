@@ -57,7 +57,9 @@ GRPC_CODES: dict[int, int] = {
 
 # OTLP/HTTP answers in the encoding of the request (protobuf or JSON): ExportTraceServiceResponse on
 # success, google.rpc.Status on failure; when the request's encoding is unknown (415, 404, 405), JSON.
-def message_response(message: Message, encoding: Encoding, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+def message_response(
+    message: Message, encoding: Encoding, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
     """`message` in the given encoding."""
     if encoding is Encoding.PROTOBUF:
         body = message.SerializeToString()
