@@ -11,6 +11,7 @@ share between functions, tasks and threads. Each entry opens a `Verwerking` of i
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 import inspect
@@ -18,7 +19,7 @@ import logging
 import os
 import time
 import traceback
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, ParamSpec, TypeVar, overload
@@ -53,19 +54,19 @@ def current() -> Verwerking | None:
     return _current.get()
 
 
-def enter_request(call: IncomingCall) -> tuple[Any, Any]:
-    """Start handling a request from another application: its processings continue `call`.
+@contextlib.contextmanager
+def incoming_request(call: IncomingCall) -> Iterator[None]:
+    """Handle a request from another application: its processings continue `call`.
 
     A request is a boundary: a processing of this process that happens to be current (an
     in-process test client, say) is not the parent of the request's processings.
     """
-    return INCOMING_CALL.set(call), _current.set(None)
-
-
-def leave_request(tokens: tuple[Any, Any]) -> None:
-    incoming_token, current_token = tokens
-    _current.reset(current_token)
-    INCOMING_CALL.reset(incoming_token)
+    incoming_token, current_token = INCOMING_CALL.set(call), _current.set(None)
+    try:
+        yield
+    finally:
+        _current.reset(current_token)
+        INCOMING_CALL.reset(incoming_token)
 
 
 def _activity_uri(activity: str | None, runtime: Runtime) -> str | None:

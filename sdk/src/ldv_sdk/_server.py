@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
-from ldv_sdk._processing import enter_request, leave_request
+from ldv_sdk._processing import incoming_request
 from ldv_sdk._propagation import extract_incoming
 
 Scope = MutableMapping[str, Any]
@@ -50,11 +50,8 @@ class LdvMiddleware:
         if call is None:
             await self.app(scope, receive, send)
             return
-        tokens = enter_request(call)
-        try:
+        with incoming_request(call):
             await self.app(scope, receive, send)
-        finally:
-            leave_request(tokens)
 
 
 class LdvWsgiMiddleware:
@@ -68,9 +65,6 @@ class LdvWsgiMiddleware:
         call = extract_incoming(headers)  # None without a traceparent
         if call is None:
             return self.app(environ, start_response)
-        tokens = enter_request(call)
-        try:
+        with incoming_request(call):
             # Processings run while the app is called; a lazy body is iterated outside this block.
             return self.app(environ, start_response)
-        finally:
-            leave_request(tokens)
