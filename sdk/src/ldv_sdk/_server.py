@@ -35,17 +35,15 @@ class LdvMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope.get("type") not in ("http", "websocket"):
-            await self.app(scope, receive, send)
-            return
         headers: dict[str, str] = {}
-        for key, value in scope.get("headers") or ():
-            lowered = key.lower()
-            if lowered in _WANTED:
-                name = lowered.decode("latin-1")
-                text = value.decode("latin-1")
-                # Several tracestate headers are one list (W3C Trace Context 3.3.1.1).
-                headers[name] = f"{headers[name]},{text}" if name in headers else text
+        if scope.get("type") in ("http", "websocket"):  # a lifespan scope continues nothing
+            for key, value in scope.get("headers") or ():
+                lowered = key.lower()
+                if lowered in _WANTED:
+                    name = lowered.decode("latin-1")
+                    text = value.decode("latin-1")
+                    # Several tracestate headers are one list (W3C Trace Context 3.3.1.1).
+                    headers[name] = f"{headers[name]},{text}" if name in headers else text
         call = extract_incoming(headers) if headers else None
         if call is None:
             await self.app(scope, receive, send)
