@@ -55,13 +55,13 @@ def _setting(
 
     `file_env` names a variable holding a file to read the value from (it wins over `env`);
     `parse` names a reader for a text form other than the type's own (`headers`, `json_map`);
-    `shown_default` is the README's text for a default computed from other settings.
+    `shown_default` is the README's text for a default computed from other settings; a `secret`
+    is left out of `LdvConfig`'s repr.
     """
     metadata = {
         "env": (env,) if isinstance(env, str) else env,
         "doc": doc,
         "file_env": file_env,
-        "secret": secret,
         "parse": parse,
         "shown_default": shown_default,
     }
@@ -267,7 +267,6 @@ class Setting:
     default: Any
     doc: str
     file_env: str | None = None
-    secret: bool = False
     parse: str | None = None
     shown_default: str | None = None
 
