@@ -8,6 +8,9 @@ from collections.abc import AsyncIterator, Callable
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from google.protobuf import json_format
+from google.protobuf.message import Message
+from google.rpc import code_pb2, status_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -23,7 +26,6 @@ from ldv_collector._disk_guard import DiskGuard
 from ldv_collector._ingest import Ingester, IngestResult, Rejection
 from ldv_collector._metrics import PROMETHEUS_CONTENT_TYPE, CollectorMetrics
 from ldv_collector._rejections import RejectionCounts
-from ldv_collector._responses import error_response, message_response
 from ldv_collector._senders import Sender, SenderDirectory, asgi_client_certificate_names
 from ldv_collector._writer import GroupCommitWriter
 from ldv_collector.errors import BodyError, NotAuthenticated, UndecodableBody, WriterStopped
@@ -40,6 +42,38 @@ TRACES_PATH = "/v1/traces"
 _RETENTION_PASSED = next(rule for rule in RULES if rule.code == "retention-passed")
 # The most of a driver's message that goes into the log line of a storage fault.
 _MAX_LOGGED_DRIVER_MESSAGE = 2000
+# gRPC status codes for the HTTP statuses the collector answers with.
+GRPC_CODES: dict[int, int] = {
+    400: code_pb2.INVALID_ARGUMENT,
+    401: code_pb2.UNAUTHENTICATED,
+    404: code_pb2.NOT_FOUND,
+    405: code_pb2.UNIMPLEMENTED,
+    413: code_pb2.RESOURCE_EXHAUSTED,
+    415: code_pb2.INVALID_ARGUMENT,
+    500: code_pb2.INTERNAL,
+    503: code_pb2.UNAVAILABLE,
+}
+
+
+# OTLP/HTTP answers in the encoding of the request (protobuf or JSON): ExportTraceServiceResponse on
+# success, google.rpc.Status on failure; when the request's encoding is unknown (415, 404, 405), JSON.
+def message_response(
+    message: Message, encoding: Encoding, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    """`message` in the given encoding."""
+    if encoding is Encoding.PROTOBUF:
+        body = message.SerializeToString()
+    else:
+        body = json_format.MessageToJson(message, indent=None).encode()
+    return Response(body, status_code=status, media_type=encoding.value, headers=headers)
+
+
+def error_response(
+    status: int, message: str, encoding: Encoding | None = None, headers: dict[str, str] | None = None
+) -> Response:
+    """An HTTP error whose body is a google.rpc.Status, as OTLP/HTTP prescribes."""
+    body = status_pb2.Status(code=GRPC_CODES.get(status, code_pb2.UNKNOWN), message=message)
+    return message_response(body, encoding or Encoding.JSON, status, headers)
 
 
 def storage_fault_message(fault: StorageFault) -> str:

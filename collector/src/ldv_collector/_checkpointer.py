@@ -98,11 +98,10 @@ class Checkpointer:
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
 
-    def checkpoint_now(self) -> tuple[Checkpoint, Note] | None:
-        """Sign (and submit) a checkpoint when the tree grew since the last one; the new one or None."""
-        head = self.log.head()
-        if self._signed_size is not None and head.size == self._signed_size:
-            return None
+    def checkpoint_now(self) -> None:
+        """Sign (and submit) a checkpoint when the tree grew since the last one (or none was signed yet)."""
+        if self.log.size == self._signed_size:
+            return
         checkpoint, note, keep = self.log.sign_checkpoint()
         self._signed_size = checkpoint.size
         cosigned = note
@@ -119,7 +118,6 @@ class Checkpointer:
         if cosigned is not note:  # a witness cosigned: store the checkpoint again, with its cosignatures
             self.log.tables.save_checkpoint(checkpoint, cosigned, keep)
         self.metrics.add(checkpoints=1)
-        return checkpoint, cosigned
 
     def _run(self) -> None:
         while True:

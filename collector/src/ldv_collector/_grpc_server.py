@@ -32,26 +32,13 @@ log = logging.getLogger(__name__)
 SERVICE_NAME = "opentelemetry.proto.collector.trace.v1.TraceService"
 
 
-def _metadata(context: grpc.aio.ServicerContext, key: str) -> str | None:
-    for item in context.invocation_metadata() or ():
-        if item.key == key:
-            return str(item.value)
-    return None
-
-
-def _peer_certificate_names(context: grpc.aio.ServicerContext) -> list[str]:
-    """Names of the client certificate gRPC verified on this call (TLS with a client CA), or none."""
-    pem = context.auth_context().get("x509_pem_cert")
-    return certificate_names(pem[0]) if pem else []
-
-
 async def _export(collector: Collector, body: bytes, context: grpc.aio.ServicerContext) -> ExportTraceServiceResponse:
     """The TraceService's Export method, on top of `collector`."""
     collector.metrics.add(requests=1)
+    authorization = next((str(m.value) for m in context.invocation_metadata() or () if m.key == "authorization"), None)
+    pem = context.auth_context().get("x509_pem_cert")  # the client certificate gRPC verified (TLS with a client CA)
     try:
-        sender = collector.authenticate(
-            _metadata(context, "authorization"), _peer_certificate_names(context), context.peer()
-        )
+        sender = collector.authenticate(authorization, certificate_names(pem[0]) if pem else [], context.peer())
     except NotAuthenticated as exc:
         await context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
     if not collector.writer.accepting:

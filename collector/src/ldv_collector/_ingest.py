@@ -122,16 +122,6 @@ class _Resource:
     service: str
 
 
-@dataclass(slots=True)
-class _Records:
-    """The LDV records of one request, in span order, with what the rules and rejections need of each."""
-
-    records: list[LogRecord] = field(default_factory=list)
-    codes: list[int] = field(default_factory=list)  # OTLP status codes as sent (a record reads an undefined one as Unset)
-    positions: list[int] = field(default_factory=list)  # each record's place among all spans of the request
-    resources: list[_Resource] = field(default_factory=list)
-
-
 class Ingester:
     """Turns ExportTraceServiceRequests into an IngestResult under one collector's settings."""
 
@@ -151,10 +141,13 @@ class Ingester:
     def ingest(self, request: ExportTraceServiceRequest, sender: Sender | None = None) -> IngestResult:
         """Read, protect and check every span of `request`, bound to `sender`'s organisation if given."""
         result = IngestResult()
-        batch = _Records()
+        # The LDV records of the request, in span order, with what the rules and rejections need of each.
+        records: list[LogRecord] = []
+        codes: list[int] = []  # OTLP status codes as sent (a record reads an undefined one as Unset)
+        positions: list[int] = []  # each record's place among all spans of the request
+        resources: list[_Resource] = []
         refused: list[tuple[int, Rejection]] = []  # (position in the request, rejection): reported in span order
         position = 0
-        records, codes, positions, resources = batch.records, batch.codes, batch.positions, batch.resources
         for resource_spans in request.resource_spans:
             context = self._resource(resource_spans, sender)
             for scope_spans in resource_spans.scope_spans:
@@ -181,9 +174,9 @@ class Ingester:
                     resources.append(context)
         result.received = position
         problems: dict[int, list[Violation]] = {}
-        withheld = self._protect(batch, result, problems)
+        withheld = self._protect(records, resources, result, problems)
         if records:
-            fields = record_fields(records, status_codes=batch.codes)
+            fields = record_fields(records, status_codes=codes)
             for rule, mask in broken_rules(field_columns(fields), COLLECTOR_RULES):
                 for i in compress(range(len(records)), mask.to_pylist()):
                     # Beside a clear BSN, the other rules' messages (which may quote values) give only their codes.
@@ -203,13 +196,15 @@ class Ingester:
         return result
 
     @staticmethod
-    def _protect(batch: _Records, result: IngestResult, problems: dict[int, list[Violation]]) -> set[int]:
+    def _protect(
+        records: list[LogRecord], resources: list[_Resource], result: IngestResult, problems: dict[int, list[Violation]]
+    ) -> set[int]:
         """Run protect on the records that may need it (pseudonymise a clear-BSN subject, refuse a stray
         BSN; `may_need_protection`: the others pass it unchanged); the indices of those where a clear
         BSN was found."""
         withheld: set[int] = set()
-        for i in may_need_protection(batch.records):
-            protection = protect(batch.records[i], batch.resources[i].policy)
+        for i in may_need_protection(records):
+            protection = protect(records[i], resources[i].policy)
             if protection.pseudonymised:
                 result.pseudonymised += 1
             if protection.violations:

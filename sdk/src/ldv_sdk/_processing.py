@@ -11,6 +11,7 @@ share between functions, tasks and threads. Each entry opens a `Verwerking` of i
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 import inspect
@@ -18,7 +19,7 @@ import logging
 import os
 import time
 import traceback
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, ParamSpec, TypeVar, overload
@@ -53,23 +54,24 @@ def current() -> Verwerking | None:
     return _current.get()
 
 
-def enter_request(call: IncomingCall) -> tuple[Any, Any]:
-    """Start handling a request from another application: its processings continue `call`.
+@contextlib.contextmanager
+def incoming_request(call: IncomingCall) -> Iterator[None]:
+    """Handle a request from another application: its processings continue `call`.
 
     A request is a boundary: a processing of this process that happens to be current (an
     in-process test client, say) is not the parent of the request's processings.
     """
-    return INCOMING_CALL.set(call), _current.set(None)
+    incoming_token, current_token = INCOMING_CALL.set(call), _current.set(None)
+    try:
+        yield
+    finally:
+        _current.reset(current_token)
+        INCOMING_CALL.reset(incoming_token)
 
 
-def leave_request(tokens: tuple[Any, Any]) -> None:
-    incoming_token, current_token = tokens
-    _current.reset(current_token)
-    INCOMING_CALL.reset(incoming_token)
-
-
-def resolve_activity(activity: str | None, runtime: Runtime) -> str | None:
-    """The processing activity as a URI: a URI as given, a bare id under `register_base_uri`.
+def _activity_uri(activity: str | None, runtime: Runtime) -> str | None:
+    """The processing activity as a URI: a URI as given, a bare id under `register_base_uri`; kept
+    in `runtime.activity_uris` (`_start` looks there first: it runs every processing).
 
     Without a register base URI a bare id becomes `urn:ldv:processing-activity:<id>` (with a
     warning once), so the record stays valid; under the fail-closed policy it is an error.
@@ -77,23 +79,17 @@ def resolve_activity(activity: str | None, runtime: Runtime) -> str | None:
     if not activity:
         return None
     if is_uri(activity):
-        return activity
-    base = runtime.config.register_base_uri
-    if base:
-        return base.rstrip("/") + "/" + quote(activity.strip(), safe="")
-    if runtime.config.fail_closed:
+        uri = activity
+    elif base := runtime.config.register_base_uri:
+        uri = base.rstrip("/") + "/" + quote(activity.strip(), safe="")
+    elif runtime.config.fail_closed:
         raise LoggingFailed("processing activity is not a URI and no register_base_uri is configured")
-    if activity not in _warned_activities:
-        _warned_activities.add(activity)
-        log.warning("LDV: processing activity is no URI and no register_base_uri is set; using a urn:ldv: URI")
-    return "urn:ldv:processing-activity:" + quote(activity.strip(), safe="")
-
-
-def _activity_uri(activity: str | None, runtime: Runtime) -> str | None:
-    """`resolve_activity`, kept in `runtime.activity_uris` (`_start` looks there first: it runs every processing)."""
-    uri = resolve_activity(activity, runtime)
-    if uri is not None:
-        runtime.activity_uris[activity] = uri  # type: ignore[index]  # a URI comes from an activity
+    else:
+        if activity not in _warned_activities:
+            _warned_activities.add(activity)
+            log.warning("LDV: processing activity is no URI and no register_base_uri is set; using a urn:ldv: URI")
+        uri = "urn:ldv:processing-activity:" + quote(activity.strip(), safe="")
+    runtime.activity_uris[activity] = uri
     return uri
 
 
@@ -206,7 +202,7 @@ class Verwerking:
             span = self._start(runtime)
             if span is not None:
                 otel_token = otel_context.attach(set_span_in_context(span))
-        elif _env_fail_closed():
+        elif os.environ.get("LDV_FAILURE_POLICY", "").strip().lower() == "closed":
             raise LoggingFailed("the LDV SDK is not configured, and the failure policy is closed")
         self._state = _RUNNING
         self._tokens = (_current.set(self), otel_token)
@@ -295,7 +291,7 @@ class Verwerking:
                 failure = self._end_subject_records(runtime, span, end_ns)
             span.end(end_time=end_ns)
             if runtime.processor.failures:  # the usual case: none, and no span context to read
-                failure = runtime.take_failure(span) or failure
+                failure = runtime.processor.take_failure(span) or failure
         except Exception as bug:  # noqa: BLE001 - an SDK bug must not break the host code
             failure = bug
             log.exception("LDV: the SDK failed to finish a record")
@@ -339,7 +335,7 @@ class Verwerking:
             )
             child.set_status(status)
             child.end(end_time=end_ns)
-            failure = runtime.take_failure(child) or failure
+            failure = runtime.processor.take_failure(child) or failure
         return failure
 
     def _detach(self) -> None:
@@ -363,10 +359,6 @@ def _exception_attributes(exc: BaseException, stacktrace: bool) -> dict[str, str
     if stacktrace:
         out[attr.EXCEPTION_STACKTRACE] = "".join(traceback.format_exception(exc))
     return out
-
-
-def _env_fail_closed() -> bool:
-    return os.environ.get("LDV_FAILURE_POLICY", "").strip().lower() == "closed"
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -445,10 +437,10 @@ class Declaration:
             async def async_wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
                 with open_processing(name) as v:
                     if extract is not None:
-                        _add_from_args(v, extract, args, kwargs)
+                        _add_subjects(v, extract, args, kwargs)
                     result: R = await func(*args, **kwargs)  # type: ignore[misc]
                     if from_result is not None:
-                        _add_from_result(v, from_result, result)
+                        _add_subjects(v, from_result, result)
                     return result
 
             return async_wrapper  # type: ignore[return-value]
@@ -457,10 +449,10 @@ class Declaration:
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
             with open_processing(name) as v:
                 if extract is not None:
-                    _add_from_args(v, extract, args, kwargs)
+                    _add_subjects(v, extract, args, kwargs)
                 result = func(*args, **kwargs)
                 if from_result is not None:
-                    _add_from_result(v, from_result, result)
+                    _add_subjects(v, from_result, result)
                 return result
 
         return wrapper
@@ -498,28 +490,16 @@ def _subject_extractor(
     raise TypeError("subject must be a parameter name or a callable taking the call's arguments")
 
 
-def _add_from_args(
-    v: Verwerking, extract: Callable[[tuple[Any, ...], dict[str, Any]], SubjectValue], args: tuple, kwargs: dict
-) -> None:
+def _add_subjects(v: Verwerking, take: Callable[..., SubjectValue], *given: Any) -> None:
+    """Add the subjects `take(*given)` finds (in the call's arguments, or in its result)."""
     try:
-        v.add_subjects(extract(args, kwargs))
+        v.add_subjects(take(*given))
     except Exception as exc:  # noqa: BLE001 - the developer's extractor failed; apply the policy
-        _subject_failure(v, exc)
-
-
-def _add_from_result(v: Verwerking, from_result: Callable[[Any], SubjectValue], result: Any) -> None:
-    try:
-        v.add_subjects(from_result(result))
-    except Exception as exc:  # noqa: BLE001
-        _subject_failure(v, exc)
-
-
-def _subject_failure(v: Verwerking, exc: Exception) -> None:
-    runtime = v._runtime
-    if v._span is not None and runtime is not None and runtime.config.fail_closed:
-        # Raised inside the processing: its record says Error with this exception.
-        raise LoggingFailed(f"the data subject could not be taken: {type(exc).__name__}") from exc
-    log.warning("LDV: the data subject could not be taken (%s); the record has no subject", type(exc).__name__)
+        runtime = v._runtime
+        if v._span is not None and runtime is not None and runtime.config.fail_closed:
+            # Raised inside the processing: its record says Error with this exception.
+            raise LoggingFailed(f"the data subject could not be taken: {type(exc).__name__}") from exc
+        log.warning("LDV: the data subject could not be taken (%s); the record has no subject", type(exc).__name__)
 
 
 @overload

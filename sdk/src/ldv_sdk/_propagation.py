@@ -49,7 +49,7 @@ class IncomingCall:
     processor: str | None
 
 
-# The incoming call of the request being handled, as the server middleware sets it (`enter_request`).
+# The incoming call of the request being handled, as the server middleware sets it (`incoming_request`).
 INCOMING_CALL: contextvars.ContextVar[IncomingCall | None] = contextvars.ContextVar("ldv_incoming_call", default=None)
 INCOMING_KEY = otel_context.create_key("ldv_incoming_call")
 

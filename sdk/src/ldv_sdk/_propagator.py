@@ -20,6 +20,8 @@ from opentelemetry.propagators.textmap import (
 from ldv_sdk._processing import current
 from ldv_sdk._propagation import INCOMING_KEY, extract_incoming, inject_headers
 
+_FIELDS = ("traceparent", "tracestate")
+
 
 class LdvPropagator(TextMapPropagator):
     """The `ldv` tracestate entry and the LDV action as parent, as an OpenTelemetry propagator.
@@ -33,11 +35,7 @@ class LdvPropagator(TextMapPropagator):
 
     def extract(self, carrier: CarrierT, context: Context | None = None, getter: Getter[CarrierT] = DefaultGetter()) -> Context:  # type: ignore[assignment]
         context = context if context is not None else Context()
-        headers = {}
-        for name in ("traceparent", "tracestate"):
-            values = getter.get(carrier, name)
-            if values:
-                headers[name] = ",".join(values)
+        headers = {name: ",".join(values) for name in _FIELDS if (values := getter.get(carrier, name))}
         call = extract_incoming(headers)
         return otel_context.set_value(INCOMING_KEY, call, context) if call is not None else context
 
@@ -52,4 +50,4 @@ class LdvPropagator(TextMapPropagator):
 
     @property
     def fields(self) -> set[str]:
-        return {"traceparent", "tracestate"}
+        return set(_FIELDS)

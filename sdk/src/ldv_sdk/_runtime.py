@@ -53,14 +53,8 @@ log = logging.getLogger("ldv_sdk")
 SCOPE_NAME = "ldv_sdk"
 SCOPE_VERSION = "0.1.0"
 
-_STATUS = {StatusCode.UNSET: Status.UNSET, StatusCode.OK: Status.OK, StatusCode.ERROR: Status.ERROR}
-_KIND = {
-    SpanKind.INTERNAL: "Internal",
-    SpanKind.SERVER: "Server",
-    SpanKind.CLIENT: "Client",
-    SpanKind.PRODUCER: "Producer",
-    SpanKind.CONSUMER: "Consumer",
-}
+_STATUS = {code: Status[code.name] for code in StatusCode}  # UNSET, OK, ERROR
+_KIND = {kind: kind.name.title() for kind in SpanKind}  # Internal, Server, Client, Producer, Consumer
 
 
 class RecordSink(Protocol):
@@ -331,12 +325,12 @@ class RecordProcessor(SpanProcessor):
                 type(exc).__name__,
             )
 
-    def take_failure(self, span_id: int) -> BaseException | None:
-        """The failure of the span `span_id`, if its record could not be logged (and forget it)."""
-        if not self.failures:  # the usual case: no lock
+    def take_failure(self, span: Span) -> BaseException | None:
+        """The failure of logging `span` (just ended), if its record could not be logged (and forget it)."""
+        if not self.failures:  # the usual case: no lock, and no span context to read
             return None
         with self._lock:
-            return self.failures.pop(span_id, None)
+            return self.failures.pop(span.get_span_context().span_id, None)
 
 
 class Runtime:
@@ -371,10 +365,6 @@ class Runtime:
         if self.spool is not None and config.start_sender:
             self.sender = Sender(self.spool, config)
             self.sender.start()
-
-    def take_failure(self, span: Span) -> BaseException | None:
-        """The failure of logging `span` (just ended), if any."""
-        return self.processor.take_failure(span.get_span_context().span_id)
 
     def can_log(self) -> bool:
         """False when a record written now would fail (spool full under the `fail` policy)."""

@@ -100,19 +100,16 @@ class Sender:
 
     def _run(self) -> None:
         with suppress_instrumentation():
-            self._loop()
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                batch = self.spool.peek(self.config.batch_size)
-                if not batch:
-                    self.spool.wait_for_records(timeout=0.5)
-                    continue
-                self._deliver(batch)
-            except Exception:  # noqa: BLE001 - the sender must outlive any single failure
-                log.exception("LDV sender: unexpected failure; retrying")
-                self._stop.wait(1.0)
+            while not self._stop.is_set():
+                try:
+                    batch = self.spool.peek(self.config.batch_size)
+                    if not batch:
+                        self.spool.wait_for_records(timeout=0.5)
+                        continue
+                    self._deliver(batch)
+                except Exception:  # noqa: BLE001 - the sender must outlive any single failure
+                    log.exception("LDV sender: unexpected failure; retrying")
+                    self._stop.wait(1.0)
 
     def _deliver(self, batch: Sequence[Spooled]) -> None:
         """Deliver `batch` until each record is acknowledged or dead-lettered, or the sender stops."""

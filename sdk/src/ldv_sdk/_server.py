@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
-from ldv_sdk._processing import enter_request, leave_request
+from ldv_sdk._processing import incoming_request
 from ldv_sdk._propagation import extract_incoming
 
 Scope = MutableMapping[str, Any]
@@ -35,26 +35,21 @@ class LdvMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope.get("type") not in ("http", "websocket"):
-            await self.app(scope, receive, send)
-            return
         headers: dict[str, str] = {}
-        for key, value in scope.get("headers") or ():
-            lowered = key.lower()
-            if lowered in _WANTED:
-                name = lowered.decode("latin-1")
-                text = value.decode("latin-1")
-                # Several tracestate headers are one list (W3C Trace Context 3.3.1.1).
-                headers[name] = f"{headers[name]},{text}" if name in headers else text
+        if scope.get("type") in ("http", "websocket"):  # a lifespan scope continues nothing
+            for key, value in scope.get("headers") or ():
+                lowered = key.lower()
+                if lowered in _WANTED:
+                    name = lowered.decode("latin-1")
+                    text = value.decode("latin-1")
+                    # Several tracestate headers are one list (W3C Trace Context 3.3.1.1).
+                    headers[name] = f"{headers[name]},{text}" if name in headers else text
         call = extract_incoming(headers) if headers else None
         if call is None:
             await self.app(scope, receive, send)
             return
-        tokens = enter_request(call)
-        try:
+        with incoming_request(call):
             await self.app(scope, receive, send)
-        finally:
-            leave_request(tokens)
 
 
 class LdvWsgiMiddleware:
@@ -68,9 +63,6 @@ class LdvWsgiMiddleware:
         call = extract_incoming(headers)  # None without a traceparent
         if call is None:
             return self.app(environ, start_response)
-        tokens = enter_request(call)
-        try:
+        with incoming_request(call):
             # Processings run while the app is called; a lazy body is iterated outside this block.
             return self.app(environ, start_response)
-        finally:
-            leave_request(tokens)

@@ -142,7 +142,7 @@ class Spool:
         # Valid end of each sealed segment, ascending; the active one is the last key.
         self._ends: dict[int, int] = {}
         self._pending = 0
-        for seg in sorted(_segment_numbers(self.segments_dir)):
+        for seg in sorted(int(p.stem) for p in self.segments_dir.glob(f"*{SEGMENT_SUFFIX}") if p.stem.isdigit()):
             if seg < first_seg:  # fully acknowledged before a crash cut the clean-up short
                 self._segment_path(seg).unlink(missing_ok=True)
                 continue
@@ -170,8 +170,12 @@ class Spool:
 
     def _create_segment(self, seg: int) -> int:
         fd = os.open(self._segment_path(seg), os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_EXCL, 0o600)
-        if self.sync_full:
-            _fsync_dir(self.segments_dir)
+        if self.sync_full:  # the new file's entry in the directory too
+            directory = os.open(self.segments_dir, os.O_RDONLY)
+            try:
+                os.fsync(directory)
+            finally:
+                os.close(directory)
         return fd
 
     # -- writing ---------------------------------------------------------------------------
@@ -280,24 +284,13 @@ class Spool:
             return
         if self.full_policy == "fail":
             raise SpoolFull(f"the LDV spool {self.path} is full ({self._pending} records pending)")
-        warned = time.monotonic()
         log.warning("LDV spool is full (%d records pending): processings wait for the sender", self._pending)
-        self._sleepers += 1
-        try:
-            while self._pending + n > self.max_records and not self._closed:
-                self._changed.wait(timeout=1.0)
-                if time.monotonic() - warned > BLOCK_WARNING_INTERVAL_S:
-                    log.warning("LDV spool still full (%d records pending): is the collector reachable?", self._pending)
-                    warned = time.monotonic()
-        finally:
-            self._sleepers -= 1
+        while not self._wait(lambda: self._pending + n <= self.max_records or self._closed, BLOCK_WARNING_INTERVAL_S):
+            log.warning("LDV spool still full (%d records pending): is the collector reachable?", self._pending)
         if self._closed:
             raise SpoolClosed("the spool is closed")
 
     # -- reading and acknowledging ------------------------------------------------------------
-
-    def _end_of(self, seg: int) -> int:
-        return self._size if seg == self._active else self._ends[seg]
 
     def _normalise(self, position: int) -> int:
         """The same place in the log, moved past the ends of sealed segments."""
@@ -316,7 +309,7 @@ class Spool:
             position = self._normalise(self._position)
             while len(out) < limit:
                 seg, offset = position >> _OFFSET_BITS, position & _OFFSET_MASK
-                end = self._end_of(seg)
+                end = self._size if seg == self._active else self._ends[seg]
                 if offset < end:
                     position = self._read_segment(seg, offset, end, limit, out)
                 if len(out) >= limit or seg == self._active:
@@ -464,10 +457,6 @@ class Spool:
         _unlock(self._lock_fd)
 
 
-def _segment_numbers(directory: Path) -> list[int]:
-    return [int(path.stem) for path in directory.glob(f"*{SEGMENT_SUFFIX}") if path.stem.isdigit()]
-
-
 def _scan(path: Path, start: int) -> tuple[int, int, int]:
     """(frames from `start` up to the first torn or corrupt one, the offset where that is, file size)."""
     data = path.read_bytes()
@@ -484,14 +473,6 @@ def _scan(path: Path, start: int) -> tuple[int, int, int]:
         count += 1
         offset = stop
     return count, min(offset, size), size
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _lock_exclusive(path: Path) -> int | None:

@@ -55,13 +55,13 @@ def _setting(
 
     `file_env` names a variable holding a file to read the value from (it wins over `env`);
     `parse` names a reader for a text form other than the type's own (`headers`, `json_map`);
-    `shown_default` is the README's text for a default computed from other settings.
+    `shown_default` is the README's text for a default computed from other settings; a `secret`
+    is left out of `LdvConfig`'s repr.
     """
     metadata = {
         "env": (env,) if isinstance(env, str) else env,
         "doc": doc,
         "file_env": file_env,
-        "secret": secret,
         "parse": parse,
         "shown_default": shown_default,
     }
@@ -207,7 +207,14 @@ class LdvConfig:
             raise ConfigurationError("register_base_uri must be an absolute URI")
         if self.application_uri is not None and not is_uri(self.application_uri):
             raise ConfigurationError("application_uri must be an absolute URI")
-        _check_endpoint(self.endpoint, self.allow_insecure)
+        endpoint = urlsplit(self.endpoint)
+        if endpoint.scheme not in ("http", "https") or not endpoint.hostname:
+            raise ConfigurationError("endpoint must be an http(s) URL such as https://logboek.example:4318/v1/traces")
+        if endpoint.scheme == "http" and not self.allow_insecure and not _is_loopback(endpoint.hostname):
+            # The standard asks for TLS to the Logboek; plain http is for a collector on this machine.
+            raise ConfigurationError(
+                "endpoint uses plain http to a host that is not loopback: use https, or set allow_insecure"
+            )
         if self.sender_token is not None and (
             not self.sender_token.strip() or any(c in self.sender_token for c in "\r\n")
         ):
@@ -260,7 +267,6 @@ class Setting:
     default: Any
     doc: str
     file_env: str | None = None
-    secret: bool = False
     parse: str | None = None
     shown_default: str | None = None
 
@@ -325,17 +331,6 @@ def _fits(kind: Any, value: Any) -> bool:
     if kind is float:
         return isinstance(value, int | float)
     return isinstance(value, kind)
-
-
-def _check_endpoint(endpoint: str, allow_insecure: bool) -> None:
-    parts = urlsplit(endpoint)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigurationError("endpoint must be an http(s) URL such as https://logboek.example:4318/v1/traces")
-    if parts.scheme == "http" and not allow_insecure and not _is_loopback(parts.hostname):
-        # The standard asks for TLS to the Logboek; plain http is for a collector on this machine.
-        raise ConfigurationError(
-            "endpoint uses plain http to a host that is not loopback: use https, or set allow_insecure"
-        )
 
 
 def _is_loopback(host: str) -> bool:
