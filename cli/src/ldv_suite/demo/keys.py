@@ -73,6 +73,16 @@ class DemoSecrets:
     def client_secret_file(self) -> Path:
         return self.directory / "clients" / f"{CLIENT_ID}.secret"
 
+    @property
+    def spool_dir(self) -> Path:
+        """The demo services' SDK spools, one file per organisation."""
+        return self.directory / "spool"
+
+    @property
+    def log_dir(self) -> Path:
+        """The logs of the demo's processes: each service and each own Logboek."""
+        return self.directory / "logs"
+
     def client_secret(self) -> SecretStr:
         return SecretStr(self.client_secret_file.read_text().strip())
 

@@ -104,7 +104,7 @@ class ServiceFleet:
 
     host: str
     endpoint: str
-    secrets: DemoSecrets  # its folder holds the services' spool/ and logs/ too
+    secrets: DemoSecrets  # also where the services' spools and logs go (spool_dir, log_dir)
     read_apis: Mapping[str, str]
     endpoints: Mapping[str, str] = field(default_factory=dict)
     """Organisation -> the OTLP endpoint of its own Logboek, for those that keep one (else `endpoint`)."""
@@ -112,12 +112,11 @@ class ServiceFleet:
 
     async def start(self, organisations: Sequence[str]) -> None:
         """Start every service and wait until each answers `/health`; ServiceFailed otherwise."""
-        for folder in ("spool", "logs"):
-            (self.secrets.directory / folder).mkdir(parents=True, exist_ok=True)
+        for folder in (self.secrets.spool_dir, self.secrets.log_dir):
+            folder.mkdir(parents=True, exist_ok=True)
         ports = free_ports(self.host, len(organisations))
         for org, port in zip(organisations, ports):
-            log_file = self.secrets.directory / "logs" / f"{org}.log"
-            self.services[org] = ServiceProcess(org, f"http://{self.host}:{port}/", log_file)
+            self.services[org] = ServiceProcess(org, f"http://{self.host}:{port}/", self.secrets.log_dir / f"{org}.log")
         for org, service in self.services.items():
             cmd = [
                 sys.executable, "-m", "ldv_suite.demo.services", org,
@@ -126,7 +125,7 @@ class ServiceFleet:
                 "--endpoint", self.endpoints.get(org, self.endpoint),
                 "--key-file", str(self.secrets.key_file(org)),
                 "--token-file", str(self.secrets.token_file(org)),
-                "--spool", str(self.secrets.directory / "spool" / f"{org}.db"),
+                "--spool", str(self.secrets.spool_dir / f"{org}.db"),
             ]  # fmt: skip
             for peer, other in self.services.items():
                 if peer != org:

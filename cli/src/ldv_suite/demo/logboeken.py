@@ -78,7 +78,7 @@ class LogboekFleet:
                 data_dir=self.data_dir / "logboeken" / org,
                 api_url=f"http://{self.host}:{api_port}/lezenapi/v1",
                 otlp_endpoint=f"http://{self.host}:{otlp_port}/v1/traces",
-                log_file=self.secrets.directory / "logs" / f"logboek-{org}.log",
+                log_file=self.secrets.log_dir / f"logboek-{org}.log",
             )
 
     def start(self) -> None:

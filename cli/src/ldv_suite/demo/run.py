@@ -201,7 +201,7 @@ class _Demo:
             'Organisation services (try more requests, e.g. POST <burger-nl>/aanvragen/zorgtoeslag {"bsn": "..."}):'
         )
         c.print(services)
-        c.print(f"Service logs: {self.secrets.directory / 'logs'}")
+        c.print(f"Service logs: {self.secrets.log_dir}")
         c.print(
             f"Transparency logs (C2SP tlog-tiles): {api}/log/ ; witness of the Autoriteit Persoonsgegevens: "
             f"{self.witness_url}/add-checkpoint (cosigns every checkpoint; `ldv audit --data-dir {o.data_dir}`)"
