@@ -35,6 +35,11 @@ ENTRIES_FILE = "entries"
 MIRRORED_FILE = "mirrored"
 
 
+def level_file(level: int) -> str:
+    """The file of tree `level`'s hashes (0: the leaf hashes): one name for the reader and the copier."""
+    return f"level-{level}"
+
+
 class TileFiles:
     """The full tiles and entry bundles of every log of one store, under `root`.
 
@@ -88,7 +93,7 @@ class TileFiles:
         level = TILE_HEIGHT * tile_level
         if not self._covers(origin, ((tile_index + 1) * TILE_WIDTH) << level):
             return None
-        data = self._read(self.directory(origin) / f"level-{level}", tile_index * TILE_WIDTH * HASH_SIZE, TILE_WIDTH * HASH_SIZE)
+        data = self._read(self.directory(origin) / level_file(level), tile_index * TILE_WIDTH * HASH_SIZE, TILE_WIDTH * HASH_SIZE)
         if data is None:
             return None
         return [data[i : i + HASH_SIZE] for i in range(0, len(data), HASH_SIZE)]
@@ -126,7 +131,7 @@ class TileFiles:
         if start != done:
             raise ValueError(f"copying from leaf {start}, but {done} are copied")
         files = [(ENTRIES_FILE, start * ENTRY_SIZE, entries.tobytes())]
-        files += [(f"level-{level}", ((done >> level) // TILE_WIDTH * TILE_WIDTH) * HASH_SIZE, data) for level, data in levels.items()]
+        files += [(level_file(level), ((done >> level) // TILE_WIDTH * TILE_WIDTH) * HASH_SIZE, data) for level, data in levels.items()]
         for name, offset, data in files:
             with open(directory / name, "ab") as file:
                 file.truncate(offset)
