@@ -243,8 +243,10 @@ def create_lezen_router(
     router = APIRouter(
         dependencies=list(dependencies), responses=dict(responses or {}), route_class=TokenFirstRoute
     )
-    cursor_key = settings.cursor_key.get_secret_value().encode() if settings.cursor_key is not None else None
-    sealer = CursorSealer(cursor_key or secrets.token_bytes(32))  # no key set: valid in this process only
+    if settings.cursor_key is not None:
+        sealer = CursorSealer(settings.cursor_key.get_secret_value().encode())
+    else:  # a random key: cursors are valid in this process only
+        sealer = CursorSealer(secrets.token_bytes(32))
 
     @router.post(
         "/processing-activities",
