@@ -7,7 +7,6 @@ how a route about one citizen is logged (`verzoek_verwerking`, `beslist`).
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -19,7 +18,7 @@ from ldv_suite.demo.services.peers import Peers, PeerUnavailable
 FLUSH_TIMEOUT_SECONDS = 20.0
 
 
-def verzoek_verwerking(activity: str, action: str) -> Any:
+def verzoek_verwerking(activity: str, action: str) -> ldv_sdk.Declaration:
     """`ldv_sdk.verwerking` for a route about one citizen, whose BSN is in the body (`verzoek`).
 
     `activity` becomes <REGISTER_BASE_URI>/<activity>, the id in the register; the citizen is the
